@@ -1,0 +1,121 @@
+"""The closed vocabulary of actions and the counts container.
+
+Counts are exact integers, incremented by the kernels where the work is done. They are
+hardware-independent facts about what ran: a profile prices them later (hardware/ledger.py).
+
+Layout of a counts array: ``(..., n_layers, N_PHASES, N_ACTIONS)`` int64, where the leading
+axes (if any) are samples or time steps. ``Phase.INFERENCE`` holds the forward pass (what an
+inference-only chip would also execute); ``Phase.LEARNING`` holds everything done only
+because the network learns (traces, surrogate evaluations, error propagation, weight-gradient
+work, weight updates, the memory traffic of each).
+
+Kernels import the module-level integer constants (``SYNOP`` …) so that Numba sees them as
+compile-time constants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+
+class Phase(IntEnum):
+    INFERENCE = 0
+    LEARNING = 1
+
+
+class Action(IntEnum):
+    # --- forward (inference) work -------------------------------------------------------
+    SYNOP = 0                  # accumulate one weight into a membrane on a binary input spike (AC)
+    SYN_MAC = 1                # multiply-accumulate of one weight by a graded (non-binary) input
+    NEURON_UPDATE_ACTIVE = 2   # neuron update in a step where the neuron received input
+    NEURON_UPDATE_IDLE = 3     # neuron update (leak only) in a step with no input to that neuron
+    SPIKE = 4                  # spike emitted
+    # --- learning work ------------------------------------------------------------------
+    TRACE_UPDATE = 5           # presynaptic eligibility-trace update a <- lambda*a + s
+    SURROGATE_EVAL = 6         # one surrogate-derivative evaluation sigma'(u - theta)
+    OUTPUT_ERROR = 7           # one output unit's loss-gradient evaluation dL[t]/do[t]
+    ERROR_MAC = 8              # one multiply-accumulate of backward error through a weight (W^T g)
+    TEMPORAL_MAC = 9           # one neuron's temporal-route recursion step (BPTT: lambda*delta[t+1])
+    GRAD_AC = 10               # weight-gradient contribution with a binary presynaptic factor
+    GRAD_MAC = 11              # weight-gradient contribution with a real presynaptic factor (trace)
+    WEIGHT_UPDATE_ISSUED = 12  # weight read-modify-write applied (its Delta W was non-zero)
+    WEIGHT_UPDATE_SKIPPED = 13 # weight update not issued because a factor of Delta W was zero
+    # --- memory traffic, one access = one word of the memory's width ---------------------
+    MEM_READ_WEIGHT = 14
+    MEM_WRITE_WEIGHT = 15
+    MEM_READ_STATE = 16        # neuron state (membrane potential; readout accumulators)
+    MEM_WRITE_STATE = 17
+    MEM_READ_TRACE = 18
+    MEM_WRITE_TRACE = 19
+    MEM_READ_GRAD = 20         # gradient accumulator and optimiser (momentum) buffers
+    MEM_WRITE_GRAD = 21
+    MEM_READ_HIST = 22         # activations kept for the backward pass (BPTT: u[t], s[t] for all t)
+    MEM_WRITE_HIST = 23
+    # --- NeuroBench metrics (counted, never priced) ----------------------------------------
+    NB_EFF_OPS = 24            # non-zero input x non-zero weight pairs (NeuroBench effective ops)
+    NB_DENSE_OPS = 25          # every input x every weight (NeuroBench dense ops)
+
+
+N_ACTIONS = len(Action)
+N_PHASES = len(Phase)
+ACTION_NAMES = tuple(a.name.lower() for a in Action)
+PHASE_NAMES = tuple(p.name.lower() for p in Phase)
+#: Actions a hardware profile must price (the NeuroBench metrics are not chip work).
+PRICED_ACTIONS = tuple(a for a in Action if not a.name.startswith("NB_"))
+
+# Module-level constants for the kernels (Numba treats globals as compile-time constants).
+SYNOP = int(Action.SYNOP)
+SYN_MAC = int(Action.SYN_MAC)
+NEURON_UPDATE_ACTIVE = int(Action.NEURON_UPDATE_ACTIVE)
+NEURON_UPDATE_IDLE = int(Action.NEURON_UPDATE_IDLE)
+SPIKE = int(Action.SPIKE)
+TRACE_UPDATE = int(Action.TRACE_UPDATE)
+SURROGATE_EVAL = int(Action.SURROGATE_EVAL)
+OUTPUT_ERROR = int(Action.OUTPUT_ERROR)
+ERROR_MAC = int(Action.ERROR_MAC)
+TEMPORAL_MAC = int(Action.TEMPORAL_MAC)
+GRAD_AC = int(Action.GRAD_AC)
+GRAD_MAC = int(Action.GRAD_MAC)
+WEIGHT_UPDATE_ISSUED = int(Action.WEIGHT_UPDATE_ISSUED)
+WEIGHT_UPDATE_SKIPPED = int(Action.WEIGHT_UPDATE_SKIPPED)
+MEM_READ_WEIGHT = int(Action.MEM_READ_WEIGHT)
+MEM_WRITE_WEIGHT = int(Action.MEM_WRITE_WEIGHT)
+MEM_READ_STATE = int(Action.MEM_READ_STATE)
+MEM_WRITE_STATE = int(Action.MEM_WRITE_STATE)
+MEM_READ_TRACE = int(Action.MEM_READ_TRACE)
+MEM_WRITE_TRACE = int(Action.MEM_WRITE_TRACE)
+MEM_READ_GRAD = int(Action.MEM_READ_GRAD)
+MEM_WRITE_GRAD = int(Action.MEM_WRITE_GRAD)
+MEM_READ_HIST = int(Action.MEM_READ_HIST)
+MEM_WRITE_HIST = int(Action.MEM_WRITE_HIST)
+NB_EFF_OPS = int(Action.NB_EFF_OPS)
+NB_DENSE_OPS = int(Action.NB_DENSE_OPS)
+
+
+def zeros(n_layers: int, *lead: int) -> np.ndarray:
+    """A zeroed counts array of shape ``(*lead, n_layers, N_PHASES, N_ACTIONS)``."""
+    return np.zeros((*lead, n_layers, N_PHASES, N_ACTIONS), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class CountsView:
+    """Named access to a counts array ``(..., n_layers, N_PHASES, N_ACTIONS)``."""
+
+    array: np.ndarray
+    layer_names: tuple[str, ...]
+
+    def total(self, action: Action, phase: Phase | None = None, layer: int | None = None) -> int:
+        a = self.array.reshape(-1, *self.array.shape[-3:]).sum(axis=0)
+        sel = a[:, :, int(action)]
+        if layer is not None:
+            sel = sel[layer:layer + 1]
+        if phase is not None:
+            sel = sel[:, int(phase)]
+        return int(sel.sum())
+
+    def by_action(self) -> dict[str, int]:
+        a = self.array.reshape(-1, N_ACTIONS).sum(axis=0)
+        return {name: int(v) for name, v in zip(ACTION_NAMES, a)}

@@ -1,0 +1,1 @@
+"""Neuron parameters, layer specs, network shapes and weight initialisation."""

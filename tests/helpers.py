@@ -1,0 +1,56 @@
+"""Small builders shared by the kernel and learning tests (no YAML involved)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import numpy as np
+
+from chipsim.learning import make_trainer
+from chipsim.model.inputs import encode_frames
+from chipsim.model.network import Network
+from chipsim.model.neuron import NeuronParams
+
+PRESETS = {
+    # algorithms.md §1: OTTT, SLTT (and its BPTT baseline), TET
+    "ottt": dict(leak=0.5, threshold=1.0, reset="soft", detach_reset=True, heaviside_at_zero=1.0,
+                 decay_input=False, surrogate="sigmoid", surrogate_alpha=4.0),
+    "sltt": dict(leak=1 - 1 / 1.1, threshold=1.0, reset="soft", detach_reset=False,
+                 heaviside_at_zero=1.0, decay_input=False, surrogate="triangle", surrogate_alpha=1.0),
+    "tet": dict(leak=0.5, threshold=1.0, reset="hard", detach_reset=False, heaviside_at_zero=0.0,
+                decay_input=False, surrogate="triangle", surrogate_alpha=1.0),
+}
+
+
+def neuron(preset="ottt", **over):
+    spec = dict(PRESETS[preset])
+    spec.update(over)
+    return NeuronParams.from_spec(NS(**spec)), ref_neuron(spec)
+
+
+def ref_neuron(spec):
+    """The same neuron as the dict tests/reference.py takes."""
+    return dict(lam=spec["leak"], theta=spec["threshold"], reset=spec["reset"],
+                detach=spec["detach_reset"], h0=int(spec["heaviside_at_zero"]),
+                decay_input=spec["decay_input"], sg=spec["surrogate"], alpha=spec["surrogate_alpha"])
+
+
+def small_problem(seed=0, n_in=30, hidden=(16, 12), C=5, T=6, density=0.3, N=3, gain=4.0,
+                  bias=False, binary=True):
+    rng = np.random.default_rng(seed)
+    if binary:
+        frames = (rng.random((N, T, n_in)) < density).astype(np.uint8)
+    else:
+        frames = rng.integers(0, 4, size=(N, T, n_in)) * (rng.random((N, T, n_in)) < density)
+    labels = rng.integers(0, C, size=N)
+    net = Network.build(n_in, binary, [(h, bias) for h in hidden], C, bias,
+                        np.random.default_rng(seed + 1), gain=gain)
+    return frames, labels, net, encode_frames(frames, binary)
+
+
+def trainer(rule, net, nrn, *, T, B=1, lr=0.5, momentum=0.0, wd=0.0, a=0.05, k=None,
+            trace_decay=None, first_layer_input="raw", seed=0):
+    return make_trainer(rule, net, nrn, NS(mse_weight=a, mse_target="onehot"),
+                        NS(lr=lr, momentum=momentum, weight_decay=wd),
+                        NS(k=k, trace_decay=trace_decay, first_layer_input=first_layer_input),
+                        T, B, np.random.default_rng(seed))
