@@ -1,0 +1,261 @@
+"""Labelled, framed datasets for the engine.
+
+``load_dataset(name, root, split, time_steps, ...)`` returns a :class:`FramedDataset`: every
+sample already framed to ``(T, P, H, W)``, with integer labels. Sample order is deterministic
+(round-robin over classes, see :func:`load_nmnist`); shuffling for training is the caller's job
+(with its own seeded generator).
+"""
+
+from __future__ import annotations
+
+import csv
+import numbers
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from chipsim.data.framing import check_frame_args, frame_events, framed_shape
+from chipsim.data.nmnist import NMNIST_SENSOR_SIZE, read_nmnist
+from chipsim.errors import ChipsimError
+
+#: Folder of the embedded 200-sample N-MNIST subset (100 train / 100 test).
+EMBEDDED_NMNIST_DIR = Path(__file__).resolve().parent / "nmnist_small"
+NMNIST_N_CLASSES = 10
+SPLITS = ("train", "test")
+_NMNIST_SUFFIXES = (".bin", ".bs2")
+_LICENCE = "CC BY-SA 4.0 (Orchard et al., Front. Neurosci. 9:437, 2015)"
+
+
+@dataclass
+class FramedDataset:
+    """A labelled set of framed samples.
+
+    ``frames`` has shape ``(N, T, P, H, W)`` (``uint8`` 0/1 for binary framing, ``int32``
+    counts for count framing); ``labels`` is ``(N,)`` int64 in ``0 .. n_classes-1``;
+    ``sample_ids`` names each sample (its path relative to the dataset root);
+    ``sensor_size`` is the recording sensor ``(W, H, P)`` *before* any downscaling — the
+    framed size is :attr:`input_shape`.
+    """
+
+    name: str
+    description: str
+    frames: np.ndarray
+    labels: np.ndarray
+    sample_ids: tuple[str, ...]
+    n_classes: int
+    sensor_size: tuple[int, int, int]
+    mode: str = "binary"
+    downscale: int = 1
+
+    def __post_init__(self) -> None:
+        if self.frames.ndim != 5:
+            raise ChipsimError(f"frames have shape {self.frames.shape}", field="frames",
+                               expected="a 5-D array (N, T, P, H, W)")
+        n = self.frames.shape[0]
+        if self.labels.shape != (n,) or len(self.sample_ids) != n:
+            raise ChipsimError(
+                f"{n} frames but labels of shape {self.labels.shape} and "
+                f"{len(self.sample_ids)} sample ids", field="labels",
+                expected="one label and one sample id per sample")
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def time_steps(self) -> int:
+        return int(self.frames.shape[1])
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(P, H, W)`` of one framed time step (after downscaling)."""
+        return tuple(int(s) for s in self.frames.shape[2:])
+
+    @property
+    def n_inputs(self) -> int:
+        """Number of input neurons: ``P * H * W``."""
+        return int(np.prod(self.input_shape))
+
+    def class_counts(self) -> np.ndarray:
+        """Samples per class, ``(n_classes,)`` int64."""
+        return np.bincount(self.labels, minlength=self.n_classes).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------- helpers
+
+def _expand_root(root: str | os.PathLike) -> Path:
+    return Path(os.path.expandvars(os.path.expanduser(os.fspath(root))))
+
+
+def _sort_key(path: Path) -> tuple:
+    stem = path.stem
+    return (0, int(stem), path.name) if stem.isdigit() else (1, 0, path.name)
+
+
+def _round_robin(per_class: dict[int, list]) -> list:
+    """Interleave the per-class lists: first of each class (in class order), then the second …"""
+    out = []
+    lists = [per_class[c] for c in sorted(per_class)]
+    depth = max((len(v) for v in lists), default=0)
+    for i in range(depth):
+        out.extend(v[i] for v in lists if i < len(v))
+    return out
+
+
+def _check_split(split: str) -> str:
+    if not isinstance(split, str) or split.lower() not in SPLITS:
+        raise ChipsimError(f"split is {split!r}", field="split",
+                           expected="'train' or 'test'")
+    return split.lower()
+
+
+def _check_limit(limit) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
+        raise ChipsimError(f"limit is {limit!r}", field="limit",
+                           expected="None or an integer >= 1")
+    return int(limit)
+
+
+def _csv_layout(folder: Path, split: str) -> dict[int, list[tuple[Path, str]]]:
+    """slayerPytorch-style layout: ``folder/labels.csv`` with columns file,split,label,..."""
+    csv_path = folder / "labels.csv"
+    expected_cols = "columns file,split,label"
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or not {"file", "split", "label"} <= set(reader.fieldnames):
+                raise ChipsimError(f"header is {reader.fieldnames}", file=str(csv_path),
+                                   expected=expected_cols)
+            rows = list(reader)
+    except OSError as exc:
+        raise ChipsimError(f"cannot read labels file: {exc.strerror or exc}",
+                           file=str(csv_path), expected=expected_cols) from None
+    per_class: dict[int, list[tuple[Path, str]]] = {}
+    for line, row in enumerate(rows, start=2):
+        if (row.get("split") or "").strip().lower() != split:
+            continue
+        try:
+            label = int(row["label"])
+        except (TypeError, ValueError):
+            label = -1
+        if not 0 <= label < NMNIST_N_CLASSES:
+            raise ChipsimError(f"line {line}: label is {row.get('label')!r}", file=str(csv_path),
+                               field="label", expected=f"an integer 0..{NMNIST_N_CLASSES - 1}")
+        rel = (row.get("file") or "").strip()
+        per_class.setdefault(label, []).append((folder / rel, rel))
+    for files in per_class.values():
+        files.sort(key=lambda item: _sort_key(item[0]))
+    if not per_class:
+        raise ChipsimError(f"no samples of split '{split}' listed", file=str(csv_path),
+                           expected="rows with split 'train' or 'test'")
+    return per_class
+
+
+def _archive_layout(root: Path, split: str) -> dict[int, list[tuple[Path, str]]]:
+    """Standard N-MNIST archive layout: ``root/Train/<label>/*.bin``, ``root/Test/<label>/*.bin``
+    (lower-case ``train``/``test`` accepted)."""
+    layout = (f"{root}/{split.capitalize()}/<label 0-9>/*.bin (or lower-case '{split}/'), "
+              f"or a labels.csv with columns file,split,label")
+    split_dir = None
+    for name in (split.capitalize(), split):
+        if (root / name).is_dir():
+            split_dir = root / name
+            break
+    if split_dir is None:
+        raise ChipsimError(f"no '{split.capitalize()}' or '{split}' folder in the N-MNIST root",
+                           file=str(root), field="root", expected=layout)
+    per_class: dict[int, list[tuple[Path, str]]] = {}
+    for sub in sorted(split_dir.iterdir()):
+        if not (sub.is_dir() and sub.name.isdigit() and 0 <= int(sub.name) < NMNIST_N_CLASSES):
+            continue
+        files = sorted((f for f in sub.iterdir()
+                        if f.is_file() and f.suffix.lower() in _NMNIST_SUFFIXES), key=_sort_key)
+        if files:
+            per_class[int(sub.name)] = [(f, f.relative_to(root).as_posix()) for f in files]
+    if not per_class:
+        raise ChipsimError(f"no N-MNIST samples found under {split_dir}", file=str(root),
+                           field="root", expected=layout)
+    return per_class
+
+
+def _frame_files(files: list[tuple[Path, str, int]], time_steps: int, mode: str,
+                 downscale: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    shape = framed_shape(NMNIST_SENSOR_SIZE, time_steps, downscale)
+    frames = np.zeros((len(files),) + shape, dtype=np.uint8 if mode == "binary" else np.int32)
+    for i, (path, _, _) in enumerate(files):
+        frames[i] = frame_events(read_nmnist(path), time_steps, mode=mode, downscale=downscale)
+    labels = np.array([lab for _, _, lab in files], dtype=np.int64)
+    return frames, labels, tuple(sid for _, sid, _ in files)
+
+
+# ---------------------------------------------------------------------------------- loaders
+
+def load_nmnist(root: str | os.PathLike | None, split: str, time_steps: int,
+                mode: str = "binary", downscale: int = 1, limit: int | None = None
+                ) -> FramedDataset:
+    """Load and frame N-MNIST.
+
+    ``root=None`` loads the embedded 200-sample subset shipped in ``chipsim/data/nmnist_small``
+    (100 train samples, 10 per class; 100 test samples). Otherwise ``root`` (``~`` and
+    ``$VARS`` expanded) holds either the standard archive layout ``Train/<label>/*.bin`` and
+    ``Test/<label>/*.bin`` (label = folder name 0..9; lower-case ``train``/``test`` also
+    accepted; ``.bs2`` files too) or a ``labels.csv`` with columns ``file,split,label`` as in
+    the embedded subset.
+
+    Order: files are sorted per class (numerically by file name), then interleaved
+    round-robin over classes (class 0's first file, class 1's first file, …, class 0's second
+    …). ``limit`` keeps the first ``limit`` samples of that order, so even a small limit has
+    every class (only the kept files are read). Each sample is framed with
+    :func:`~chipsim.data.framing.frame_events` over its own first-to-last event window.
+    """
+    split = _check_split(split)
+    time_steps, mode, downscale = check_frame_args(time_steps, mode, downscale)
+    limit = _check_limit(limit)
+    if root is None:
+        folder = EMBEDDED_NMNIST_DIR
+        per_class = _csv_layout(folder, split)
+        where = "embedded 200-sample subset (100 train / 100 test)"
+    else:
+        folder = _expand_root(root)
+        if not folder.is_dir():
+            raise ChipsimError("N-MNIST root folder does not exist" if not folder.exists()
+                               else "N-MNIST root is not a folder", file=str(folder),
+                               field="root",
+                               expected=f"a folder holding Train/<label 0-9>/*.bin and "
+                                        f"Test/<label 0-9>/*.bin (root given as {os.fspath(root)!r})")
+        if (folder / "labels.csv").is_file():
+            per_class = _csv_layout(folder, split)
+        else:
+            per_class = _archive_layout(folder, split)
+        where = f"from {folder}"
+    ordered = _round_robin({c: [(path, sid, c) for path, sid in files]
+                            for c, files in per_class.items()})
+    if limit is not None:
+        ordered = ordered[:limit]
+    frames, labels, ids = _frame_files(ordered, time_steps, mode, downscale)
+    description = (f"N-MNIST, {where}, {split} split: {len(ids)} samples framed to {time_steps} "
+                   f"{mode} steps" + (f", downscaled x{downscale}" if downscale > 1 else "")
+                   + f"; {_LICENCE}")
+    return FramedDataset(name="nmnist", description=description, frames=frames, labels=labels,
+                         sample_ids=ids, n_classes=NMNIST_N_CLASSES,
+                         sensor_size=NMNIST_SENSOR_SIZE, mode=mode, downscale=downscale)
+
+
+#: Dataset loaders by name; each takes (root, split, time_steps, mode, downscale, limit).
+DATASET_LOADERS: dict[str, Callable[..., FramedDataset]] = {"nmnist": load_nmnist}
+
+
+def load_dataset(name: str, root: str | os.PathLike | None, split: str, time_steps: int,
+                 mode: str = "binary", downscale: int = 1, limit: int | None = None
+                 ) -> FramedDataset:
+    """Load a dataset by name (case-insensitive). Known names: ``DATASET_LOADERS``."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in DATASET_LOADERS:
+        raise ChipsimError(f"unknown dataset {name!r}", field="name",
+                           expected="one of: " + ", ".join(sorted(DATASET_LOADERS)))
+    return DATASET_LOADERS[key](root, split, time_steps, mode=mode, downscale=downscale,
+                                limit=limit)
