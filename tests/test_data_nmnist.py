@@ -9,7 +9,6 @@ import hashlib
 import os
 import struct
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
