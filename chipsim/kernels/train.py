@@ -247,26 +247,33 @@ def _grad_rows(gW, g, gnz, ng, j, p, direct, W, lr):
 @njit(cache=True)
 def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng,
                  pre_idx, pre_val, pre_start, pre_stop, pre_binary,
-                 trace, use_trace, direct, lr, c):
-    """Weight-gradient contributions g (x) pre for one sample and step (spatial rules and BPTT)."""
+                 trace, use_trace, direct, lr, touched, c):
+    """Weight-gradient contributions g (x) pre for one sample and step (spatial rules and BPTT).
+
+    ``touched[j]`` marks accumulator rows that received a contribution, so that applying the
+    update can skip the rows that are certainly zero (the counts still describe a full sweep).
+    """
     n_pairs = 0
-    if use_trace:
+    if ng > 0 and use_trace:
         for j in range(trace.shape[0]):
             p = trace[j]
             if p != 0.0:
                 _grad_rows(gW, g, gnz, ng, j, p, direct, W, lr)
                 n_pairs += ng
-        c[GRAD_MAC] += n_pairs
-    else:
+                if not direct:
+                    touched[j] = 1
+    elif ng > 0:
         for e in range(pre_start, pre_stop):
             j = pre_idx[e]
             p = 1.0 if pre_binary else pre_val[e]
             _grad_rows(gW, g, gnz, ng, j, p, direct, W, lr)
             n_pairs += ng
-        if pre_binary:
-            c[GRAD_AC] += n_pairs
-        else:
-            c[GRAD_MAC] += n_pairs
+            if not direct:
+                touched[j] = 1
+    if pre_binary and not use_trace:
+        c[GRAD_AC] += n_pairs
+    else:
+        c[GRAD_MAC] += n_pairs
     if direct:
         c[WEIGHT_UPDATE_ISSUED] += n_pairs
         c[WEIGHT_UPDATE_SKIPPED] += W.shape[0] * W.shape[1] - n_pairs
@@ -320,12 +327,47 @@ def _apply_one(P, G, M, lr, momentum, wd, c):
 
 
 @njit(cache=True)
-def apply_updates(Ws, bs, has_bias, gW, gb, mW, mb, lr, momentum, wd, cnt):
-    """Apply the accumulated gradients of every layer; counts into cnt (L, P, A)."""
+def _apply_rows(W, G, touched, lr, c):
+    """Plain SGD on the touched rows only; untouched rows hold a zero gradient (skipped)."""
+    n_in, n_out = W.shape
+    issued = 0
+    for j in range(n_in):
+        if not touched[j]:
+            continue
+        touched[j] = 0
+        rw = W[j]
+        rg = G[j]
+        for k in range(n_out):
+            d = rg[k]
+            if d != 0.0:
+                rw[k] -= lr * d
+                issued += 1
+            rg[k] = 0.0
+    n = n_in * n_out
+    c[WEIGHT_UPDATE_ISSUED] += issued
+    c[WEIGHT_UPDATE_SKIPPED] += n - issued
+    c[MEM_READ_GRAD] += n
+    c[MEM_WRITE_GRAD] += n
+    c[MEM_READ_WEIGHT] += issued
+    c[MEM_WRITE_WEIGHT] += issued
+
+
+@njit(cache=True)
+def apply_updates(Ws, bs, has_bias, gW, gb, mW, mb, touched, lr, momentum, wd, cnt):
+    """Apply the accumulated gradients of every layer; counts into cnt (L, P, A).
+
+    Counts describe a sweep over every weight's accumulator (read, clear) with a weight
+    read-modify-write where the update is non-zero. Plain SGD only visits the rows that received
+    a contribution (the others are exactly zero); momentum or weight decay visit every weight.
+    """
     for l in range(len(Ws)):
         c = cnt[l, LEARN]
         W = Ws[l]
-        _apply_one(W.reshape(-1), gW[l].reshape(-1), mW[l].reshape(-1), lr, momentum, wd, c)
+        if momentum == 0.0 and wd == 0.0:
+            _apply_rows(W, gW[l], touched[l], lr, c)
+        else:
+            _apply_one(W.reshape(-1), gW[l].reshape(-1), mW[l].reshape(-1), lr, momentum, wd, c)
+            touched[l][:] = 0
         if has_bias[l]:
             _apply_one(bs[l], gb[l], mb[l], lr, momentum, wd, c)
 
@@ -334,7 +376,7 @@ def apply_updates(Ws, bs, has_bias, gW, gb, mW, mb, lr, momentum, wd, cnt):
 def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
               v, u, spk_idx, spk_n, I_buf, traces, use_trace, o, osum, g_bufs,
               delta_next, u_hist, s_idx_hist, s_n_hist, go_hist,
-              gW, gb, mW, mb,
+              gW, gb, mW, mb, touched,
               lam, theta, cin, soft, detach, h0, sg_kind, alpha,
               mse_w, onehot, tgt_const,
               mode, trace_decay, step_mask, online, direct, lr, momentum, wd,
@@ -360,8 +402,8 @@ def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
         if Ws[l].shape[0] > maxn:
             maxn = Ws[l].shape[0]
     gnz = np.empty(maxn, dtype=np.int64)
-    sg_buf = np.empty(maxn, dtype=np.float64)
-    ones = np.ones(maxn, dtype=np.float64)
+    sg_buf = np.empty(maxn, dtype=Ws[0].dtype)
+    ones = np.ones(maxn, dtype=Ws[0].dtype)
     learning = mode != MODE_INFER
 
     for b in range(B):
@@ -461,15 +503,15 @@ def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
                     _weight_grad(Ws[l], bs[l], has_bias[l], gW[l], gb[l], g, gnz, ng,
                                  x_idx, x_val, x_ptr[b, t], x_ptr[b, t + 1], x_binary,
                                  traces[l][b] if use_trace[l] else ones[:0], use_trace[l],
-                                 direct, lr, c)
+                                 direct, lr, touched[l], c)
                 else:
                     _weight_grad(Ws[l], bs[l], has_bias[l], gW[l], gb[l], g, gnz, ng,
                                  spk_idx[l - 1][b], x_val, 0, spk_n[l - 1, b], True,
                                  traces[l][b] if use_trace[l] else ones[:0], use_trace[l],
-                                 direct, lr, c)
+                                 direct, lr, touched[l], c)
 
         if backward_now and online and not direct:
-            apply_updates(Ws, bs, has_bias, gW, gb, mW, mb, lr, momentum, wd, cnt[B - 1])
+            apply_updates(Ws, bs, has_bias, gW, gb, mW, mb, touched, lr, momentum, wd, cnt[B - 1])
 
     if mode != MODE_BPTT:
         return
@@ -521,10 +563,10 @@ def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
                 if l == 0:
                     _weight_grad(Ws[l], bs[l], has_bias[l], gW[l], gb[l], g, gnz, ng,
                                  x_idx, x_val, x_ptr[b, t], x_ptr[b, t + 1], x_binary,
-                                 ones[:0], False, False, lr, c)
+                                 ones[:0], False, False, lr, touched[l], c)
                 else:
                     ns = s_n_hist[l - 1, t, b]
                     c[MEM_READ_HIST] += ns
                     _weight_grad(Ws[l], bs[l], has_bias[l], gW[l], gb[l], g, gnz, ng,
                                  s_idx_hist[l - 1][t, b], x_val, 0, ns, True,
-                                 ones[:0], False, False, lr, c)
+                                 ones[:0], False, False, lr, touched[l], c)

@@ -91,6 +91,7 @@ class Trainer:
         acc = not self.direct
         self.gW = [np.zeros(w.shape if acc else (0, 0), f) for w in net.weights]
         self.gb = [np.zeros(b.shape if acc else (0,), f) for b in net.biases]
+        self.touched = [np.zeros(ls.n_in if acc else 0, np.uint8) for ls in net.layers]
         mom = self.momentum != 0.0
         self.mW = [np.zeros(w.shape if mom else (0, 0), f) for w in net.weights]
         self.mb = [np.zeros(b.shape if mom else (0,), f) for b in net.biases]
@@ -104,6 +105,7 @@ class Trainer:
             g_bufs=typed_list(self.g_bufs), delta_next=typed_list(self.delta_next),
             u_hist=typed_list(self.u_hist), s_idx_hist=typed_list(self.s_idx_hist),
             gW=typed_list(self.gW), gb=typed_list(self.gb), mW=typed_list(self.mW), mb=typed_list(self.mb),
+            touched=typed_list(self.touched),
         )
 
     # --- running ------------------------------------------------------------------------
@@ -119,7 +121,7 @@ class Trainer:
                   labels.astype(np.int64),
                   d["v"], d["u"], d["spk_idx"], self.spk_n, d["I_buf"], d["traces"], self.use_trace,
                   self.o, self.osum, d["g_bufs"], d["delta_next"], d["u_hist"], d["s_idx_hist"],
-                  self.s_n_hist, self.go_hist, d["gW"], d["gb"], d["mW"], d["mb"],
+                  self.s_n_hist, self.go_hist, d["gW"], d["gb"], d["mW"], d["mb"], d["touched"],
                   n.lam, n.theta, n.cin, n.soft, n.detach, n.h0, n.sg_kind, n.alpha,
                   self.mse_w, self.onehot, self.tgt_const,
                   mode, self.trace_decay, step_mask, self.online, self.direct,
@@ -133,7 +135,7 @@ class Trainer:
         if not self.online:
             d = self._lists
             apply_updates(d["Ws"], d["bs"], self.net.has_bias, d["gW"], d["gb"], d["mW"], d["mb"],
-                          self.lr, self.momentum, self.wd, cnt[-1])
+                          d["touched"], self.lr, self.momentum, self.wd, cnt[-1])
         return loss, osum, cnt
 
     def infer_batch(self, inp, ptr: np.ndarray, labels: np.ndarray):
