@@ -1,0 +1,156 @@
+"""Terminal summary: every number recomputed here independently with plain numpy."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+
+from chipsim.report.summary import format_summary, scale_si, summary_dict
+from report_fixtures import make_result
+
+# Column indices written out by hand, so a wrong index in chipsim.counts use is caught.
+SYNOP, SYN_MAC, NU_ACTIVE, NU_IDLE, SPIKE = 0, 1, 2, 3, 4
+NB_EFF, NB_DENSE = 24, 25
+INF, LEARN = 0, 1
+TRAIN, TEST = 0, 1
+REL = 1e-12
+
+
+@pytest.fixture(scope="module")
+def result():
+    return make_result(seed=11, n_epochs=3, n_train=5, n_test=4)
+
+
+@pytest.fixture(scope="module")
+def d(result):
+    return summary_dict(result)
+
+
+def _masks(r):
+    last = r.sample_epoch.max()
+    test = (r.sample_split == TEST) & (r.sample_epoch == last)
+    train = r.sample_split == TRAIN
+    train_last = train & (r.sample_epoch == last)
+    return test, train, train_last
+
+
+def test_accuracies(result, d):
+    test, _, train_last = _masks(result)
+    ok = result.sample_pred == result.sample_label
+    assert d["test_accuracy_pct"] == pytest.approx(100 * ok[test].sum() / test.sum(), rel=REL)
+    assert d["train_accuracy_pct"] == pytest.approx(
+        100 * ok[train_last].sum() / train_last.sum(), rel=REL)
+    # last epoch only: the fixture's epoch_test_acc says the same
+    assert d["test_accuracy_pct"] == pytest.approx(100 * result.epoch_test_acc[-1], rel=REL)
+    assert d["n_test_samples"] == 4 and d["n_train_samples"] == 15 and d["test_epoch"] == 2
+
+
+def test_sops_energy_latency_per_sample(result, d):
+    test, train, _ = _masks(result)
+    c, p = result.sample_counts, result.pricing
+    sops = c[:, :, :, SYNOP].sum(axis=(1, 2)) + c[:, :, :, SYN_MAC].sum(axis=(1, 2))
+    energy = p.sample_dynamic_energy + p.sample_static_energy
+    assert d["test_sops_per_sample"] == pytest.approx(sops[test].mean(), rel=REL)
+    assert d["train_sops_per_sample"] == pytest.approx(sops[train].mean(), rel=REL)
+    assert d["test_energy_per_sample_J"] == pytest.approx(energy[test].mean(), rel=REL)
+    assert d["train_energy_per_sample_J"] == pytest.approx(energy[train].mean(), rel=REL)
+    assert d["test_latency_per_sample_s"] == pytest.approx(p.sample_time[test].mean(), rel=REL)
+    # energy per SOP = total energy / total SOPs
+    assert d["energy_per_sop_J"] == pytest.approx(energy.sum() / sops.sum(), rel=REL)
+    # the test figure is the last epoch's, not all epochs' (the fixture makes them differ)
+    all_test = result.sample_split == TEST
+    assert energy[all_test].mean() != pytest.approx(energy[test].mean(), rel=1e-6)
+
+
+def test_learning_inference_static_shares(result, d):
+    _, train, _ = _masks(result)
+    c, p = result.sample_counts, result.pricing
+    price = p.energy_per_action * ~p.included_in_sop           # the fixture's charged prices
+    learn = (c[train][:, :, LEARN, :] * price).sum()
+    inf = (c[train][:, :, INF, :] * price).sum()
+    static = p.sample_static_energy[train].sum()
+    total = (p.sample_dynamic_energy[train] + p.sample_static_energy[train]).sum()
+    assert d["learning_share_pct"] == pytest.approx(100 * learn / total, rel=REL)
+    assert d["inference_share_pct"] == pytest.approx(100 * inf / total, rel=REL)
+    assert d["static_share_pct"] == pytest.approx(100 * static / total, rel=REL)
+    assert d["train_learning_energy_per_sample_J"] == pytest.approx(learn / train.sum(), rel=REL)
+
+
+def test_assumed_share(result, d):
+    p = result.pricing
+    price = p.energy_per_action * ~p.included_in_sop
+    counts = result.sample_counts.sum(axis=0)
+    assumed = (counts[..., p.assumed] * price[p.assumed]).sum()
+    static = p.sample_static_energy.sum()
+    total = p.sample_dynamic_energy.sum() + static
+    expected = 100 * (assumed + (static if p.static_assumed else 0.0)) / total
+    assert 0 < expected < 100
+    assert d["assumed_share_pct"] == pytest.approx(expected, rel=REL)
+
+
+def test_neurobench_figures(result, d):
+    test, _, _ = _masks(result)
+    c = result.sample_counts[test][:, :, INF, :]                 # (n, L, A)
+    n = test.sum()
+    binary = result.layer_binary_input
+    assert binary.any() and (~binary).any()
+    assert d["nb_effective_acs_per_sample"] == pytest.approx(c[:, binary, NB_EFF].sum() / n, rel=REL)
+    assert d["nb_effective_macs_per_sample"] == pytest.approx(c[:, ~binary, NB_EFF].sum() / n, rel=REL)
+    assert d["nb_dense_ops_per_sample"] == pytest.approx(c[:, :, NB_DENSE].sum() / n, rel=REL)
+    spikes = c[:, :-1, SPIKE].sum()
+    steps = c[:, :-1, NU_ACTIVE].sum() + c[:, :-1, NU_IDLE].sum()
+    assert d["nb_activation_sparsity"] == pytest.approx(1 - spikes / steps, rel=REL)
+    # the readout is excluded: including it would give another number
+    steps_all = c[:, :, NU_ACTIVE].sum() + c[:, :, NU_IDLE].sum()
+    assert d["nb_activation_sparsity"] != pytest.approx(1 - spikes / steps_all, rel=1e-9)
+
+
+def test_metadata_and_memory(result, d):
+    assert d["workload"] == "synthetic" and d["rule"] == "ottt_a"
+    assert d["profile"] == "synthetic_chip" and d["time_steps"] == result.time_steps
+    assert d["learning_memory_bytes"] == result.learning_memory_bytes
+    assert d["footprint_bytes"] == result.footprint_bytes
+    assert d["wall_time_s"] == result.wall_time_s
+
+
+def test_no_test_samples_gives_none_not_crash():
+    r = make_result(seed=2, n_test=0)
+    d = summary_dict(r)
+    assert d["test_accuracy_pct"] is None and d["test_energy_per_sample_J"] is None
+    assert d["nb_basis"].startswith("training")
+    assert d["nb_dense_ops_per_sample"] is not None
+    assert "n/a" in format_summary(r)
+
+
+def test_format_summary_plain_and_aligned(result, d):
+    text = format_summary(result)
+    assert "\x1b" not in text                                   # no colour codes
+    for needle in ("synthetic", "ottt_a", "synthetic_chip", "nmnist", "per SOP",
+                   "activation sparsity", "KiB", "assumed", "learning-phase energy"):
+        assert needle in text, needle
+    assert f"{d['test_accuracy_pct']:.2f} %" in text
+    rows = [ln for ln in text.splitlines() if ln.startswith("  ")]
+    starts = {re.search(r"\S+(?: \S+)*\s{2,}", ln).end() for ln in rows}
+    assert len(starts) == 1, "values do not start in one column"
+    f, unit = scale_si(d["energy_per_sop_J"], "J")
+    assert unit == "pJ" and f"{d['energy_per_sop_J'] / f:.4g} pJ" in text
+
+
+def test_scale_si():
+    assert scale_si(3.2e-6, "J") == (1e-6, "µJ")
+    assert scale_si(999e-12, "J") == (1e-12, "pJ")
+    assert scale_si(1e-9, "J") == (1e-9, "nJ")
+    assert scale_si(0.0, "J") == (1.0, "J")
+
+
+def test_summary_reacts_to_the_data(result):
+    """A changed prediction moves the accuracy: the summary reads the arrays."""
+    test, _, _ = _masks(result)
+    pred = result.sample_pred.copy()
+    i = np.flatnonzero(test)[0]
+    pred[i] = (result.sample_label[i] + 1) if pred[i] == result.sample_label[i] else result.sample_label[i]
+    other = dataclasses.replace(result, sample_pred=pred)
+    assert summary_dict(other)["test_accuracy_pct"] != summary_dict(result)["test_accuracy_pct"]
