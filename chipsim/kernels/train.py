@@ -221,20 +221,19 @@ def _error_below(W, g, gnz, ng, sg, cin_below, g_below, c):
 
 
 @njit(cache=True)
-def _grad_rows(gW, g, gnz, ng, j, p, direct, W, lr):
-    """Add p * g into row j of the accumulator (or, direct, subtract lr * p * g from W)."""
+def _grad_rows(M, g, gnz, ng, j, p, binary):
+    """Row j of M += p * g (binary presynaptic factor: += g), on g's non-zero entries only."""
     n_out = g.shape[0]
-    if direct:
-        row = W[j]
+    row = M[j]
+    if binary:
         if ng == n_out:
             for k in range(n_out):
-                row[k] -= lr * p * g[k]
+                row[k] += g[k]
         else:
             for q in range(ng):
                 k = gnz[q]
-                row[k] -= lr * p * g[k]
+                row[k] += g[k]
     else:
-        row = gW[j]
         if ng == n_out:
             for k in range(n_out):
                 row[k] += p * g[k]
@@ -247,26 +246,40 @@ def _grad_rows(gW, g, gnz, ng, j, p, direct, W, lr):
 @njit(cache=True)
 def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng,
                  pre_idx, pre_val, pre_start, pre_stop, pre_binary,
-                 trace, use_trace, direct, lr, touched, c):
-    """Weight-gradient contributions g (x) pre for one sample and step (spatial rules and BPTT).
+                 trace, use_trace, direct, lr, touched, scratch, c):
+    """Weight-gradient contributions g (x) pre for one sample and step (spatial rules).
 
-    ``touched[j]`` marks accumulator rows that received a contribution, so that applying the
-    update can skip the rows that are certainly zero (the counts still describe a full sweep).
+    Accumulates into gW, or, ``direct`` (OTTT_O, batch 1, plain SGD), writes -lr * pre * g
+    straight into W. ``touched[j]`` marks accumulator rows that received a contribution, so
+    applying the update can skip rows that are certainly zero (counts still describe a sweep).
+    ``scratch`` (>= n_out, weight dtype) holds -lr * g in direct mode.
     """
+    n_out = g.shape[0]
+    if direct:
+        target = W
+        gg = scratch[:n_out]
+        for q in range(ng):
+            k = gnz[q]
+            gg[k] = -lr * g[k]
+    else:
+        target = gW
+        gg = g
     n_pairs = 0
     if ng > 0 and use_trace:
         for j in range(trace.shape[0]):
             p = trace[j]
             if p != 0.0:
-                _grad_rows(gW, g, gnz, ng, j, p, direct, W, lr)
+                _grad_rows(target, gg, gnz, ng, j, p, False)
                 n_pairs += ng
                 if not direct:
                     touched[j] = 1
     elif ng > 0:
         for e in range(pre_start, pre_stop):
             j = pre_idx[e]
-            p = 1.0 if pre_binary else pre_val[e]
-            _grad_rows(gW, g, gnz, ng, j, p, direct, W, lr)
+            if pre_binary:
+                _grad_rows(target, gg, gnz, ng, j, gg[0], True)
+            else:
+                _grad_rows(target, gg, gnz, ng, j, pre_val[e], False)
             n_pairs += ng
             if not direct:
                 touched[j] = 1
@@ -281,7 +294,7 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng,
         c[MEM_WRITE_WEIGHT] += n_pairs
         if has_bias:
             for q in range(ng):
-                bias[gnz[q]] -= lr * g[gnz[q]]
+                bias[gnz[q]] += gg[gnz[q]]
             c[WEIGHT_UPDATE_ISSUED] += ng
             c[WEIGHT_UPDATE_SKIPPED] += W.shape[1] - ng
             c[MEM_READ_WEIGHT] += ng
@@ -373,9 +386,120 @@ def apply_updates(Ws, bs, has_bias, gW, gb, mW, mb, touched, lr, momentum, wd, c
 
 
 @njit(cache=True)
+def _wgrad_from_history(W, bias, has_bias, G, ev_idx, ev_val, ev_ptr, binary, gW, gb, touched,
+                        fused, lr, inv_cnt, inv_cur, inv_t, inv_e, gnz2, ngt, rowsum, c):
+    """BPTT weight gradient of one layer and sample from the stored history.
+
+    ``G`` (T, n_out) holds the postsynaptic gradient of every step; the presynaptic events of
+    step t are ``ev_idx[ev_ptr[t]:ev_ptr[t+1]]``. The chip accumulates ``g[t]`` into row j of a
+    gradient memory for every presynaptic event (counted so); the simulator sorts the events by
+    row first and sums each row's contributions (in the same t-descending order) in a scratch
+    row, so the accumulator or, ``fused`` (batch 1, plain SGD), the weights are written once per
+    row. Results are bitwise those of event-by-event accumulation.
+    """
+    T = G.shape[0]
+    n_in, n_out = W.shape
+    for t in range(T):
+        ngt[t] = _nonzero(G[t], gnz2[t])
+    for j in range(n_in + 1):
+        inv_cnt[j] = 0
+    pairs = 0
+    for t in range(T):
+        for e in range(ev_ptr[t], ev_ptr[t + 1]):
+            inv_cnt[ev_idx[e] + 1] += 1
+            pairs += ngt[t]
+    for j in range(n_in):
+        inv_cnt[j + 1] += inv_cnt[j]
+        inv_cur[j] = inv_cnt[j]
+    for t in range(T - 1, -1, -1):
+        for e in range(ev_ptr[t], ev_ptr[t + 1]):
+            j = ev_idx[e]
+            inv_t[inv_cur[j]] = t
+            inv_e[inv_cur[j]] = e
+            inv_cur[j] += 1
+    issued = 0
+    for j in range(n_in):
+        if inv_cnt[j + 1] == inv_cnt[j]:
+            continue
+        for k in range(n_out):
+            rowsum[k] = 0.0
+        for q in range(inv_cnt[j], inv_cnt[j + 1]):
+            t = inv_t[q]
+            g = G[t]
+            nz = ngt[t]
+            if binary:
+                if nz == n_out:
+                    for k in range(n_out):
+                        rowsum[k] += g[k]
+                else:
+                    for r in range(nz):
+                        k = gnz2[t, r]
+                        rowsum[k] += g[k]
+            else:
+                p = ev_val[inv_e[q]]
+                if nz == n_out:
+                    for k in range(n_out):
+                        rowsum[k] += p * g[k]
+                else:
+                    for r in range(nz):
+                        k = gnz2[t, r]
+                        rowsum[k] += p * g[k]
+        if fused:
+            rw = W[j]
+            for k in range(n_out):
+                if rowsum[k] != 0.0:
+                    rw[k] -= lr * rowsum[k]
+                    issued += 1
+        else:
+            rg = gW[j]
+            for k in range(n_out):
+                rg[k] += rowsum[k]
+            touched[j] = 1
+    if binary:
+        c[GRAD_AC] += pairs
+    else:
+        c[GRAD_MAC] += pairs
+    c[MEM_READ_GRAD] += pairs
+    c[MEM_WRITE_GRAD] += pairs
+    if has_bias:
+        for k in range(n_out):
+            rowsum[k] = 0.0
+        for t in range(T - 1, -1, -1):
+            for r in range(ngt[t]):
+                k = gnz2[t, r]
+                rowsum[k] += G[t, k]
+            c[MEM_READ_GRAD] += ngt[t]
+            c[MEM_WRITE_GRAD] += ngt[t]
+        if fused:
+            bi = 0
+            for k in range(n_out):
+                if rowsum[k] != 0.0:
+                    bias[k] -= lr * rowsum[k]
+                    bi += 1
+            c[WEIGHT_UPDATE_ISSUED] += bi
+            c[WEIGHT_UPDATE_SKIPPED] += n_out - bi
+            c[MEM_READ_GRAD] += n_out
+            c[MEM_WRITE_GRAD] += n_out
+            c[MEM_READ_WEIGHT] += bi
+            c[MEM_WRITE_WEIGHT] += bi
+        else:
+            for k in range(n_out):
+                gb[k] += rowsum[k]
+    if fused:
+        # the apply sweep the chip performs after the sample (as _apply_rows counts it)
+        n = n_in * n_out
+        c[WEIGHT_UPDATE_ISSUED] += issued
+        c[WEIGHT_UPDATE_SKIPPED] += n - issued
+        c[MEM_READ_GRAD] += n
+        c[MEM_WRITE_GRAD] += n
+        c[MEM_READ_WEIGHT] += issued
+        c[MEM_WRITE_WEIGHT] += issued
+
+
+@njit(cache=True)
 def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
               v, u, spk_idx, spk_n, I_buf, traces, use_trace, o, osum, g_bufs,
-              delta_next, u_hist, s_idx_hist, s_n_hist, go_hist,
+              delta_next, u_hist, s_idx_hist, s_n_hist, go_hist, g_hist,
               gW, gb, mW, mb, touched,
               lam, theta, cin, soft, detach, h0, sg_kind, alpha,
               mse_w, onehot, tgt_const,
@@ -387,7 +511,9 @@ def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
     step t are ``x_ptr[b,t]:x_ptr[b,t+1]``); ``v[l]``, ``u[l]``, ``spk_idx[l]`` (B, n_l) per LIF
     layer; ``spk_n`` (L-1, B); ``traces[l]`` (B, n_in_l) where ``use_trace[l]``;
     ``g_bufs[l]`` (B, n_out_l); ``o``/``osum`` (B, C); BPTT history ``u_hist[l]`` (T, B, n_l),
-    ``s_idx_hist[l]`` (T, B, n_l), ``s_n_hist`` (L-1, T, B), ``go_hist`` (T, B, C);
+    ``s_idx_hist[l]`` (T, B, n_l), ``s_n_hist`` (L-1, T, B), ``go_hist`` (T, B, C), ``g_hist[l]``
+    (B, T, n_out_l) every layer's gradient per step; ``direct``: OTTT_O writes each update into
+    the weights; BPTT applies its accumulated update itself (batch 1, plain SGD);
     ``loss_out`` (B,); ``cnt`` (B, L, P, A) int64. State (v, osum, traces) is reset here.
     """
     L = len(Ws)
@@ -405,6 +531,26 @@ def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
     sg_buf = np.empty(maxn, dtype=Ws[0].dtype)
     ones = np.ones(maxn, dtype=Ws[0].dtype)
     learning = mode != MODE_INFER
+    if mode == MODE_BPTT:   # scratch for the history-sorted weight gradients
+        inv_cnt = np.empty(maxn + 1, dtype=np.int64)
+        inv_cur = np.empty(maxn, dtype=np.int64)
+        inv_t = np.empty(T * maxn, dtype=np.int64)
+        inv_e = np.empty(T * maxn, dtype=np.int64)
+        ev_idx = np.empty(T * maxn, dtype=np.int64)
+        ev_ptr = np.empty(T + 1, dtype=np.int64)
+        gnz2 = np.empty((T, maxn), dtype=np.int64)
+        ngt = np.empty(T, dtype=np.int64)
+        rowsum = np.empty(maxn, dtype=Ws[0].dtype)
+    else:
+        inv_cnt = np.empty(0, dtype=np.int64)
+        inv_cur = np.empty(0, dtype=np.int64)
+        inv_t = np.empty(0, dtype=np.int64)
+        inv_e = np.empty(0, dtype=np.int64)
+        ev_idx = np.empty(0, dtype=np.int64)
+        ev_ptr = np.empty(0, dtype=np.int64)
+        gnz2 = np.empty((0, 0), dtype=np.int64)
+        ngt = np.empty(0, dtype=np.int64)
+        rowsum = np.empty(0, dtype=Ws[0].dtype)
 
     for b in range(B):
         loss_out[b] = 0.0
@@ -503,12 +649,12 @@ def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
                     _weight_grad(Ws[l], bs[l], has_bias[l], gW[l], gb[l], g, gnz, ng,
                                  x_idx, x_val, x_ptr[b, t], x_ptr[b, t + 1], x_binary,
                                  traces[l][b] if use_trace[l] else ones[:0], use_trace[l],
-                                 direct, lr, touched[l], c)
+                                 direct, lr, touched[l], sg_buf, c)
                 else:
                     _weight_grad(Ws[l], bs[l], has_bias[l], gW[l], gb[l], g, gnz, ng,
                                  spk_idx[l - 1][b], x_val, 0, spk_n[l - 1, b], True,
                                  traces[l][b] if use_trace[l] else ones[:0], use_trace[l],
-                                 direct, lr, touched[l], c)
+                                 direct, lr, touched[l], sg_buf, c)
 
         if backward_now and online and not direct:
             apply_updates(Ws, bs, has_bias, gW, gb, mW, mb, touched, lr, momentum, wd, cnt[B - 1])
@@ -559,14 +705,21 @@ def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
                         gl[j] = cin * d
                     if t < T - 1:
                         cb[TEMPORAL_MAC] += nb_
-                # weight gradient of layer l at step t, presynaptic spikes from history
-                if l == 0:
-                    _weight_grad(Ws[l], bs[l], has_bias[l], gW[l], gb[l], g, gnz, ng,
-                                 x_idx, x_val, x_ptr[b, t], x_ptr[b, t + 1], x_binary,
-                                 ones[:0], False, False, lr, touched[l], c)
-                else:
+                g_hist[l][b, t, :] = g
+        # weight gradients from the history, one layer at a time
+        for l in range(L):
+            c = cnt[b, l, LEARN]
+            if l == 0:
+                _wgrad_from_history(Ws[0], bs[0], has_bias[0], g_hist[0][b], x_idx, x_val, x_ptr[b],
+                                    x_binary, gW[0], gb[0], touched[0], direct, lr, inv_cnt, inv_cur,
+                                    inv_t, inv_e, gnz2, ngt, rowsum, c)
+            else:
+                ev_ptr[0] = 0
+                for t in range(T):
                     ns = s_n_hist[l - 1, t, b]
-                    c[MEM_READ_HIST] += ns
-                    _weight_grad(Ws[l], bs[l], has_bias[l], gW[l], gb[l], g, gnz, ng,
-                                 s_idx_hist[l - 1][t, b], x_val, 0, ns, True,
-                                 ones[:0], False, False, lr, touched[l], c)
+                    ev_idx[ev_ptr[t]:ev_ptr[t] + ns] = s_idx_hist[l - 1][t, b, :ns]
+                    ev_ptr[t + 1] = ev_ptr[t] + ns
+                c[MEM_READ_HIST] += ev_ptr[T]
+                _wgrad_from_history(Ws[l], bs[l], has_bias[l], g_hist[l][b], ev_idx, x_val, ev_ptr,
+                                    True, gW[l], gb[l], touched[l], direct, lr, inv_cnt, inv_cur,
+                                    inv_t, inv_e, gnz2, ngt, rowsum, c)

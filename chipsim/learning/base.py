@@ -59,8 +59,10 @@ class Trainer:
 
     @property
     def direct(self) -> bool:
-        """OTTT_O at batch 1 with plain SGD writes each update straight into the weights."""
-        return self.online and self.B == 1 and self.momentum == 0.0 and self.wd == 0.0
+        """At batch 1 with plain SGD no gradient buffer is needed: OTTT_O writes each update
+        straight into the weights, BPTT applies each weight row's summed gradient once."""
+        plain = self.B == 1 and self.momentum == 0.0 and self.wd == 0.0
+        return plain and (self.online or self.mode == MODE_BPTT)
 
     # --- buffers ------------------------------------------------------------------------
     def _alloc(self):
@@ -85,8 +87,9 @@ class Trainer:
         self.s_idx_hist = [np.zeros((T, B, ls.n_out) if bptt else (0, 0, 0), np.int64) for ls in lif]
         self.s_n_hist = np.zeros((len(lif), T, B) if bptt else (len(lif), 0, 0), np.int64)
         self.go_hist = np.zeros((T, B, C) if bptt else (0, 0, 0), f)
+        self.g_hist = [np.zeros((B, T, ls.n_out) if bptt else (0, 0, 0), f) for ls in net.layers]
         learn_state += self.traces + self.g_bufs + self.delta_next + self.u_hist + self.s_idx_hist
-        learn_state += [self.s_n_hist, self.go_hist]
+        learn_state += [self.s_n_hist, self.go_hist] + self.g_hist
         self.learning_state_bytes = int(sum(a.nbytes for a in learn_state))
         acc = not self.direct
         self.gW = [np.zeros(w.shape if acc else (0, 0), f) for w in net.weights]
@@ -104,6 +107,7 @@ class Trainer:
             I_buf=typed_list(self.I_buf), traces=typed_list(self.traces),
             g_bufs=typed_list(self.g_bufs), delta_next=typed_list(self.delta_next),
             u_hist=typed_list(self.u_hist), s_idx_hist=typed_list(self.s_idx_hist),
+            g_hist=typed_list(self.g_hist),
             gW=typed_list(self.gW), gb=typed_list(self.gb), mW=typed_list(self.mW), mb=typed_list(self.mb),
             touched=typed_list(self.touched),
         )
@@ -121,7 +125,7 @@ class Trainer:
                   labels.astype(np.int64),
                   d["v"], d["u"], d["spk_idx"], self.spk_n, d["I_buf"], d["traces"], self.use_trace,
                   self.o, self.osum, d["g_bufs"], d["delta_next"], d["u_hist"], d["s_idx_hist"],
-                  self.s_n_hist, self.go_hist, d["gW"], d["gb"], d["mW"], d["mb"], d["touched"],
+                  self.s_n_hist, self.go_hist, d["g_hist"], d["gW"], d["gb"], d["mW"], d["mb"], d["touched"],
                   n.lam, n.theta, n.cin, n.soft, n.detach, n.h0, n.sg_kind, n.alpha,
                   self.mse_w, self.onehot, self.tgt_const,
                   mode, self.trace_decay, step_mask, self.online, self.direct,
@@ -132,7 +136,7 @@ class Trainer:
         """One batch of online training. Returns (per-sample loss, summed outputs, counts)."""
         mask = self.step_mask()
         loss, osum, cnt = self._run(inp, ptr, labels, self.mode, mask)
-        if not self.online:
+        if not self.online and not self.direct:
             d = self._lists
             apply_updates(d["Ws"], d["bs"], self.net.has_bias, d["gW"], d["gb"], d["mW"], d["mb"],
                           d["touched"], self.lr, self.momentum, self.wd, cnt[-1])
