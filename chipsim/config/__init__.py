@@ -1,0 +1,34 @@
+"""Configuration: the only package that reads YAML and units.
+
+* :func:`load_workload` -> :class:`Workload` (what is learned and how)
+* :func:`load_profile` / :func:`list_profiles` -> :class:`HardwareProfile` (the chip)
+* :func:`parse_quantity` / :func:`format_si` (units)
+"""
+
+from chipsim.config.profile import (
+    HardwareProfile,
+    Quantity,
+    list_profiles,
+    load_profile,
+    profile_from_text,
+)
+from chipsim.config.units import format_si, parse_quantity
+from chipsim.config.workload import (
+    DatasetSpec,
+    LayerSpec,
+    LossSpec,
+    NetworkSpec,
+    NeuronSpec,
+    RuleSpec,
+    TrainingSpec,
+    Workload,
+    load_workload,
+    workload_from_text,
+)
+
+__all__ = [
+    "DatasetSpec", "HardwareProfile", "LayerSpec", "LossSpec", "NetworkSpec", "NeuronSpec",
+    "Quantity", "RuleSpec", "TrainingSpec", "Workload", "format_si", "list_profiles",
+    "load_profile", "load_workload", "parse_quantity", "profile_from_text",
+    "workload_from_text",
+]
