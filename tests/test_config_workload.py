@@ -69,8 +69,8 @@ def test_nmnist_loads_with_documented_values():
     assert (w.loss.kind, w.loss.mse_weight, w.loss.mse_target) == ("ce_mse", 0.05, "onehot")
     t = w.training
     assert (t.epochs, t.batch_size, t.optimizer, t.lr, t.momentum, t.weight_decay, t.seed,
-            t.dtype, t.init, t.init_gain) == (5, 1, "sgd", 0.05, 0.0, 0.0, 2022, "float64",
-                                              "uniform", 1.0)
+            t.dtype, t.init, t.init_gain) == (10, 1, "sgd", 0.1, 0.0, 0.0, 2022, "float64",
+                                              "uniform", 2.0)
     assert w.overrides == ()
 
 

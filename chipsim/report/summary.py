@@ -135,7 +135,7 @@ def summary_dict(result: RunResult) -> dict:
 
     nb = test if test.any() else train
     if test.any():
-        nb_basis = f"test samples of epoch {sel['test_epoch']}"
+        nb_basis = f"test samples of epoch {sel['test_epoch'] + 1}"
     elif train.any():
         nb_basis = "training samples of all epochs"
     else:
@@ -210,7 +210,7 @@ def format_summary(result: RunResult) -> str:
     """A compact, aligned plain-text table of :func:`summary_dict` (no colour codes)."""
     d = summary_dict(result)
     te, ne = d["test_epoch"], d["n_epochs"]
-    test_hdr = (f"per test sample (epoch {te}, mean of {d['n_test_samples']})"
+    test_hdr = (f"per test sample (epoch {None if te is None else te + 1}, mean of {d['n_test_samples']})"
                 if te is not None else "per test sample (no test samples)")
     train_hdr = (f"per training sample (all {ne} epochs, mean of {d['n_train_samples']})"
                  if d["n_train_samples"] else "per training sample (no training samples)")
@@ -227,8 +227,8 @@ def format_summary(result: RunResult) -> str:
             ("seed", str(d["seed"])),
         ]),
         ("accuracy", [
-            (f"test, epoch {te}" if te is not None else "test", _pct(d["test_accuracy_pct"])),
-            (f"train (on-line), epoch {d['train_epoch']}" if d["train_epoch"] is not None
+            (f"test, epoch {te + 1}" if te is not None else "test", _pct(d["test_accuracy_pct"])),
+            (f"train (on-line), epoch {d['train_epoch'] + 1}" if d["train_epoch"] is not None
              else "train", _pct(d["train_accuracy_pct"])),
         ]),
         (test_hdr, [

@@ -1,0 +1,180 @@
+"""Command line: argument parsing only; every command calls one library function.
+
+    chipsim run WORKLOAD.yaml [--profile NAME|FILE] [--rule RULE] [--out FILE.h5] [--set KEY=VALUE]
+    chipsim report RESULTS.h5 [--out FILE.png]
+    chipsim profiles [NAME]
+
+Bad input (a malformed YAML, an unknown profile, a missing or corrupt file) ends in one line on
+stderr naming the file, the field and what was expected, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from chipsim import __version__
+from chipsim.errors import ChipsimError
+
+RULE_NAMES = ("bptt", "sltt", "ottt_a", "ottt_o")
+
+EPILOG = """\
+examples:
+  chipsim run workloads/nmnist.yaml --profile anp_i
+  chipsim run workloads/nmnist.yaml --profile loihi --rule sltt --out results/sltt_loihi.h5
+  chipsim run workloads/nmnist.yaml --set training.epochs=1 --set dataset.train_samples=20
+  chipsim report results/nmnist_ottt_o_anp_i.h5
+  chipsim profiles
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="chipsim",
+        description="Train a spiking network online, one sample at a time as a chip would, count "
+                    "every operation, and price the counts on a neuromorphic chip's published figures.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"chipsim {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="train and test a workload on a chip profile; write results (HDF5) and an energy plot",
+                       description="Train WORKLOAD online, test it after every epoch, price the counts on "
+                                   "--profile, print a summary, write RESULTS.h5 and an energy plot (PNG).")
+    r.add_argument("workload", help="workload YAML file (e.g. workloads/nmnist.yaml)")
+    r.add_argument("--profile", default="anp_i",
+                   help="hardware profile: a name in hardware_profiles/ (anp_i, loihi, generic_45nm) "
+                        "or a path to your own YAML (default: anp_i)")
+    r.add_argument("--rule", choices=RULE_NAMES, help="override the workload's learning rule")
+    r.add_argument("--out", help="results file (default: results/<workload>_<rule>_<profile>.h5)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a workload field, e.g. --set training.epochs=2 (repeatable)")
+    r.add_argument("--no-plot", action="store_true", help="do not draw the energy plot")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+
+    rep = sub.add_parser("report", help="redraw the energy plot of a results file",
+                         description="Redraw the energy-breakdown plot from RESULTS.h5 alone and print its summary.")
+    rep.add_argument("results", help="a results file written by 'chipsim run'")
+    rep.add_argument("--out", help="image file (.png or .pdf; default: <results>_energy.png)")
+
+    pr = sub.add_parser("profiles", help="list the shipped hardware profiles, or show one with its sources")
+    pr.add_argument("name", nargs="?", help="a profile name or YAML path")
+    return p
+
+
+def _overrides(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ChipsimError(f"--set '{item}' is not KEY=VALUE", expected="e.g. --set training.epochs=2")
+        out[key.strip()] = value
+    return out
+
+
+class _ProgressPrinter:
+    """A status line redrawn in place on a terminal; otherwise one line per finished epoch."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = 0.0
+        self.train_acc = None
+
+    def __call__(self, p):
+        end = p.done == p.total
+        if p.phase == "train" and end:
+            self.train_acc = p.correct / max(p.total, 1)
+        acc = 100.0 * p.correct / max(p.done, 1)
+        if self.tty:
+            now = time.monotonic()
+            if now - self.last < 0.1 and not end:
+                return
+            self.last = now
+            test = "" if p.last_test_acc is None else f"  last test acc {100 * p.last_test_acc:5.1f}%"
+            self.stream.write(f"\repoch {p.epoch + 1}/{p.epochs} {p.phase:5s} {p.done:5d}/{p.total:<5d} "
+                              f"acc {acc:5.1f}%{test}  {p.elapsed:6.1f} s ")
+            if p.phase == "test" and end:
+                self.stream.write("\n")
+        elif p.phase == "test" and end:
+            train = "" if self.train_acc is None else f"train acc {100 * self.train_acc:5.1f}%  "
+            self.stream.write(f"epoch {p.epoch + 1}/{p.epochs}  {train}test acc {acc:5.1f}%  "
+                              f"{p.elapsed:6.1f} s\n")
+        else:
+            return
+        self.stream.flush()
+
+
+def cmd_run(args) -> int:
+    from chipsim import engine
+    from chipsim.config.profile import load_profile
+    from chipsim.config.workload import load_workload
+    from chipsim.report.h5 import write_result
+    from chipsim.report.summary import format_summary
+
+    overrides = _overrides(args.set)
+    if args.rule:
+        overrides["rule.name"] = args.rule
+    workload = load_workload(args.workload, overrides)
+    profile = load_profile(args.profile)
+    out = Path(args.out) if args.out else Path("results") / f"{workload.name}_{workload.rule.name}_{profile.name}.h5"
+    if out.suffix not in (".h5", ".hdf5"):
+        raise ChipsimError("the results file must end in .h5 or .hdf5", field="--out", expected="e.g. results/run.h5")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not args.quiet:
+        print(f"chipsim {__version__}: {workload.name} ({workload.path}), rule {workload.rule.name}, "
+              f"profile {profile.name}", file=sys.stderr)
+    command = "chipsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result = engine.run(workload, profile, progress=None if args.quiet else _ProgressPrinter(),
+                        command=command)
+    write_result(result, out)
+    print(format_summary(result))
+    print(f"results: {out}")
+    if not args.no_plot:
+        from chipsim.report.plots import redraw
+        png = redraw(out)
+        print(f"energy plot: {png}")
+    return 130 if result.extra.get("interrupted") else 0
+
+
+def cmd_report(args) -> int:
+    from chipsim.report.h5 import read_result
+    from chipsim.report.plots import redraw
+    from chipsim.report.summary import format_summary
+
+    result = read_result(args.results)
+    print(format_summary(result))
+    png = redraw(args.results, args.out)
+    print(f"energy plot: {png}")
+    return 0
+
+
+def cmd_profiles(args) -> int:
+    from chipsim.config.profile import describe_profile, list_profiles, load_profile
+
+    if args.name:
+        print(describe_profile(load_profile(args.name)))
+        return 0
+    for name in list_profiles():
+        prof = load_profile(name)
+        print(f"{name:14s} {prof.title}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return {"run": cmd_run, "report": cmd_report, "profiles": cmd_profiles}[args.command](args)
+    except ChipsimError as e:
+        print(f"chipsim: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""run(workload, profile) -> RunResult: the sample / epoch loop.
+
+The engine loads the data set, builds the network and the rule's trainer, trains one batch at a
+time (batch 1 by default, as a chip learns), tests after every epoch, keeps every sample's
+counts, and prices them against the profile. Ctrl-C stops the run after the current batch and
+keeps what finished (the result says it was interrupted).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from chipsim import __version__
+from chipsim import counts as K
+from chipsim.data.datasets import load_dataset
+from chipsim.errors import ChipsimError
+from chipsim.hardware.ledger import price
+from chipsim.learning import make_trainer
+from chipsim.model.inputs import encode_frames
+from chipsim.model.network import Network
+from chipsim.model.neuron import NeuronParams
+from chipsim.result import SPLIT_TEST, SPLIT_TRAIN, RunResult
+
+
+@dataclass
+class Progress:
+    """Where a run is; passed to the progress callback after every batch."""
+
+    epoch: int
+    epochs: int
+    phase: str            # 'train' or 'test'
+    done: int             # samples done in this phase of this epoch
+    total: int
+    correct: int
+    elapsed: float        # seconds since the run started
+    last_test_acc: float | None
+
+
+def load_data(workload):
+    ds = workload.dataset
+    mode = "binary" if ds.framing == "binary" else "count"
+    train = load_dataset(ds.name, ds.root, "train", ds.time_steps, mode, ds.downscale, ds.train_samples)
+    test = load_dataset(ds.name, ds.root, "test", ds.time_steps, mode, ds.downscale, ds.test_samples)
+    return train, test
+
+
+def build_network(workload, n_inputs: int, n_classes: int, rng: np.random.Generator) -> Network:
+    net = workload.network
+    if not net.hidden:
+        raise ChipsimError("the network needs at least one hidden LIF layer", file=workload.path,
+                           field="network.hidden", expected="a list of layers such as [{type: dense, units: 256}]")
+    tr = workload.training
+    return Network.build(n_inputs, workload.dataset.framing == "binary",
+                         [(ls.units, ls.bias) for ls in net.hidden], n_classes, net.readout_bias, rng,
+                         gain=tr.init_gain, dtype=np.dtype(tr.dtype))
+
+
+def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
+    """Train and test ``workload`` online and price its counts on ``profile``."""
+    t_start = time.perf_counter()
+    tr_spec = workload.training
+    rng = np.random.default_rng(tr_spec.seed)
+    train, test = load_data(workload)
+    binary = workload.dataset.framing == "binary"
+    dtype = np.dtype(tr_spec.dtype)
+    inp_tr = encode_frames(train.frames, binary, dtype)
+    inp_te = encode_frames(test.frames, binary, dtype)
+    init_rng, order_rng, rule_rng = (np.random.default_rng(s) for s in rng.spawn(3))
+    net = build_network(workload, train.n_inputs, train.n_classes, init_rng)
+    neuron = NeuronParams.from_spec(workload.neuron)
+    T = workload.dataset.time_steps
+    B = tr_spec.batch_size
+    trainer = make_trainer(workload.rule.name, net, neuron, workload.loss, tr_spec, workload.rule,
+                           T, B, rule_rng)
+
+    E = tr_spec.epochs
+    n_tr, n_te = len(train.labels), len(test.labels)
+    N = E * (n_tr + n_te)
+    L = len(net.layers)
+    sample_counts = K.zeros(L, N)
+    split = np.zeros(N, np.int8)
+    epoch_of = np.zeros(N, np.int32)
+    index = np.zeros(N, np.int32)
+    label = np.zeros(N, np.int32)
+    pred = np.zeros(N, np.int32)
+    loss = np.zeros(N, np.float64)
+    ep_stats = np.full((E, 4), np.nan)   # train loss, train acc, test loss, test acc
+    pos = 0
+    interrupted = False
+    last_test_acc = None
+
+    def record(ids, sp, ep, l_, osum, cnt):
+        nonlocal pos
+        n = len(ids)
+        sl = slice(pos, pos + n)
+        sample_counts[sl] = cnt
+        split[sl] = sp
+        epoch_of[sl] = ep
+        index[sl] = ids
+        labs = (train if sp == SPLIT_TRAIN else test).labels[ids]
+        label[sl] = labs
+        pred[sl] = np.argmax(osum, axis=1)
+        loss[sl] = l_
+        pos += n
+        return int((pred[sl] == labs).sum())
+
+    try:
+        for ep in range(E):
+            order = order_rng.permutation(n_tr)
+            correct = 0
+            start = pos
+            for i in range(0, n_tr, B):
+                ids = order[i:i + B]
+                l_, osum, cnt = trainer.train_batch(inp_tr, inp_tr.ptr[ids], train.labels[ids])
+                correct += record(ids, SPLIT_TRAIN, ep, l_, osum, cnt)
+                if progress:
+                    progress(Progress(ep, E, "train", min(i + B, n_tr), n_tr, correct,
+                                      time.perf_counter() - t_start, last_test_acc))
+            ep_stats[ep, 0] = loss[start:pos].mean()
+            ep_stats[ep, 1] = correct / n_tr
+            correct = 0
+            start = pos
+            for i in range(0, n_te, B):
+                ids = np.arange(i, min(i + B, n_te))
+                l_, osum, cnt = trainer.infer_batch(inp_te, inp_te.ptr[ids], test.labels[ids])
+                correct += record(ids, SPLIT_TEST, ep, l_, osum, cnt)
+                if progress:
+                    progress(Progress(ep, E, "test", ids[-1] + 1, n_te, correct,
+                                      time.perf_counter() - t_start, last_test_acc))
+            ep_stats[ep, 2] = loss[start:pos].mean()
+            ep_stats[ep, 3] = last_test_acc = correct / n_te
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\nchipsim: interrupted; keeping the samples that finished.", file=sys.stderr)
+
+    sl = slice(0, pos)
+    pricing = price(sample_counts[sl], profile)
+    dsd = workload.dataset
+    return RunResult(
+        version=__version__,
+        seed=int(tr_spec.seed),
+        rule=workload.rule.name,
+        workload_name=workload.name,
+        workload_path=str(workload.path),
+        workload_text=workload.text,
+        profile_name=profile.name,
+        profile_path=str(profile.path),
+        profile_text=profile.text,
+        dataset=train.description,
+        time_steps=T,
+        layer_names=tuple(ls.name for ls in net.layers),
+        layer_binary_input=np.array([ls.binary_input for ls in net.layers], np.bool_),
+        layer_neurons=np.array([ls.n_out for ls in net.layers], np.int64),
+        layer_synapses=np.array([ls.synapses for ls in net.layers], np.int64),
+        sample_counts=sample_counts[sl],
+        sample_split=split[sl],
+        sample_epoch=epoch_of[sl],
+        sample_index=index[sl],
+        sample_label=label[sl],
+        sample_pred=pred[sl],
+        sample_loss=loss[sl],
+        epoch_train_loss=ep_stats[:, 0],
+        epoch_train_acc=ep_stats[:, 1],
+        epoch_test_loss=ep_stats[:, 2],
+        epoch_test_acc=ep_stats[:, 3],
+        learning_memory_bytes=trainer.learning_state_bytes,
+        footprint_bytes=net.footprint_bytes(),
+        wall_time_s=time.perf_counter() - t_start,
+        pricing=pricing,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        command=command,
+        extra={
+            "interrupted": int(interrupted),
+            "gradient_buffer_bytes": trainer.gradient_buffer_bytes,
+            "batch_size": B,
+            "epochs": E,
+            "train_samples": n_tr,
+            "test_samples": n_te,
+            "framing": dsd.framing,
+            "downscale": dsd.downscale,
+            "dtype": tr_spec.dtype,
+            "neuron": repr(tuple(neuron)),
+        },
+    )
