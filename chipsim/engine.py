@@ -185,5 +185,6 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             "downscale": dsd.downscale,
             "dtype": tr_spec.dtype,
             "neuron": repr(tuple(neuron)),
+            "overrides": " ".join(f"{k}={v}" for k, v in workload.overrides),
         },
     )

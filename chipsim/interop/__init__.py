@@ -1,0 +1,1 @@
+"""Interoperability with other simulators (Brian2 cross-validation comes in a later issue)."""

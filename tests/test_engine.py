@@ -1,0 +1,66 @@
+"""engine.run on the shipped workload: learning well above chance, interruption, bookkeeping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chipsim import counts as K
+from chipsim import engine
+from chipsim.config.profile import load_profile
+from chipsim.config.workload import load_workload
+from chipsim.result import SPLIT_TEST, SPLIT_TRAIN
+
+WORKLOAD = Path(__file__).resolve().parents[1] / "workloads" / "nmnist.yaml"
+
+
+@pytest.fixture(scope="module")
+def full_run():
+    """The README's main job (nmnist.yaml on anp_i), run once for the module."""
+    return engine.run(load_workload(WORKLOAD), load_profile("anp_i"))
+
+
+def test_learns_far_above_chance(full_run):
+    r = full_run
+    last = (r.sample_split == SPLIT_TEST) & (r.sample_epoch == r.sample_epoch.max())
+    acc = np.mean(r.sample_pred[last] == r.sample_label[last])
+    assert last.sum() == 100
+    assert acc >= 0.5, f"test accuracy {acc:.2f} on the 100 real test recordings (chance 0.10)"
+    assert r.epoch_test_acc[-1] == pytest.approx(acc)
+    assert r.epoch_train_acc[-1] > r.epoch_train_acc[0]
+
+
+def test_bookkeeping_is_consistent(full_run):
+    r = full_run
+    E = r.epoch_test_acc.shape[0]
+    assert (r.sample_split == SPLIT_TRAIN).sum() == 100 * E
+    for e in range(E):      # every training sample seen exactly once per epoch
+        ids = r.sample_index[(r.sample_split == SPLIT_TRAIN) & (r.sample_epoch == e)]
+        assert sorted(ids) == list(range(100))
+    # priced energy covers exactly the counted samples, and the breakdown sums to the total
+    p = r.pricing
+    assert p.sample_dynamic_energy.shape == (r.sample_counts.shape[0],)
+    assert p.energy.sum() == pytest.approx(p.sample_dynamic_energy.sum(), rel=1e-12)
+    # SOPs of a test sample == spikes into each layer x fan-out (a closed form on the counts)
+    c = r.sample_counts[r.sample_split == SPLIT_TEST]
+    spikes_hidden = c[:, 0, K.Phase.INFERENCE, K.SPIKE]
+    np.testing.assert_array_equal(c[:, 1, K.Phase.INFERENCE, K.SYNOP], spikes_hidden * r.layer_neurons[1])
+
+
+def test_interrupt_keeps_finished_samples():
+    w = load_workload(WORKLOAD, {"training.epochs": "2", "dataset.train_samples": "20",
+                                 "dataset.test_samples": "10"})
+    seen = []
+
+    def stop_after_25(p):
+        seen.append(p)
+        if len(seen) == 25:
+            raise KeyboardInterrupt
+
+    r = engine.run(w, load_profile("loihi"), progress=stop_after_25)
+    assert r.extra["interrupted"] == 1
+    assert r.sample_counts.shape[0] == 25        # 20 train + 5 test batches of one sample
+    assert np.isnan(r.epoch_test_acc[1])
+    assert r.pricing.sample_energy.shape == (25,)
