@@ -124,7 +124,7 @@ def energy_figure(result: RunResult) -> Figure:
     assumed = sample_assumed_energy(r, prices)
     bars = []
     if sel["test"].any():
-        bars.append((f"test sample\n(epoch {sel['test_epoch']})", sel["test"]))
+        bars.append((f"test sample\n(epoch {sel['test_epoch'] + 1})", sel["test"]))
     if sel["train"].any():
         bars.append((f"training sample\n(all {sel['n_epochs']} epochs)", sel["train"]))
     stacks = []
@@ -158,9 +158,10 @@ def energy_figure(result: RunResult) -> Figure:
         ax_tot.text(0.5, 0.5, "no samples", transform=ax_tot.transAxes, ha="center",
                     va="center", color="0.4")
 
-    fig.suptitle(f"{r.workload_name} · rule {r.rule} · profile {r.profile_name} · {r.dataset}"
-                 f"  (run total: {100.0 * r.pricing.assumed_energy_share:.1f} % of energy "
-                 f"on assumed figures)", fontsize=11)
+    dataset = r.dataset if len(r.dataset) <= 40 else r.dataset.split(",")[0]
+    fig.suptitle(f"{r.workload_name} · rule {r.rule} · profile {r.profile_name} · {dataset} · "
+                 f"T = {r.time_steps}  (run total: {100.0 * r.pricing.assumed_energy_share:.1f} % "
+                 f"of energy on assumed figures)", fontsize=11)
     return fig
 
 
