@@ -226,3 +226,36 @@ def _online_batch(Ws, bs, xs, ys, nrn, lr):
                     g = ref.sg(us[l - 1] - th, nrn["sg"], nrn["alpha"]) * (Ws[l] @ g)
         Ws = [W - lr * G for W, G in zip(Ws, grads)]
     return Ws
+
+
+def test_sgd_momentum_and_weight_decay_follow_torch():
+    """Two samples of SLTT with momentum and weight decay: torch.optim.SGD semantics, by hand."""
+    frames, labels, net, inp = small_problem(seed=29, bias=True)
+    nrn, rn = neuron("ottt")
+    lr, mu, wd = 0.3, 0.9, 1e-2
+    W = [w.copy() for w in net.weights]
+    b = [x.copy() for x in net.biases]
+    tr = trainer("sltt", net, nrn, T=T, lr=lr, momentum=mu, wd=wd)
+    bufW = [np.zeros_like(w) for w in W]
+    bufb = [np.zeros_like(x) for x in b]
+    for i in range(2):
+        _, _, cnt = tr.train_batch(inp, inp.ptr[i:i + 1], labels[i:i + 1])
+        gW, gb, *_ = ref.grads_spatial(W, b, frames[i], labels[i], rn)
+        for l in range(len(W)):
+            bufW[l] = mu * bufW[l] + gW[l] + wd * W[l]
+            bufb[l] = mu * bufb[l] + gb[l] + wd * b[l]
+            W[l] = W[l] - lr * bufW[l]
+            b[l] = b[l] - lr * bufb[l]
+    for l in range(len(W)):
+        np.testing.assert_allclose(net.weights[l], W[l], atol=1e-12)
+        np.testing.assert_allclose(net.biases[l], b[l], atol=1e-12)
+    # counts of the last apply: every parameter's accumulator and momentum word read and written,
+    # every weight read for the decay; all updates issued (decay makes every update non-zero)
+    c = cnt[0, :, K.Phase.LEARNING]
+    n = np.array([w.size + x.size for w, x in zip(W, b)])
+    contrib = c[:, K.GRAD_AC] + c[:, K.GRAD_MAC]
+    bias_contrib = np.array([T * x.size for x in b])          # sigmoid: every g is non-zero
+    np.testing.assert_array_equal(c[:, K.WEIGHT_UPDATE_ISSUED], n)
+    np.testing.assert_array_equal(c[:, K.MEM_READ_GRAD], contrib + bias_contrib + 2 * n)
+    np.testing.assert_array_equal(c[:, K.MEM_READ_WEIGHT], c[:, K.ERROR_MAC] + n)
+    np.testing.assert_array_equal(c[:, K.MEM_WRITE_WEIGHT], n)

@@ -310,6 +310,19 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng,
 
 
 @njit(cache=True)
+def _count_sweep(c, n, issued):
+    """Counts of one plain-SGD apply sweep over n parameters of which ``issued`` changed:
+    every accumulator word read and cleared, a weight read-modify-write where the update is
+    non-zero, the rest skipped."""
+    c[WEIGHT_UPDATE_ISSUED] += issued
+    c[WEIGHT_UPDATE_SKIPPED] += n - issued
+    c[MEM_READ_GRAD] += n
+    c[MEM_WRITE_GRAD] += n
+    c[MEM_READ_WEIGHT] += issued
+    c[MEM_WRITE_WEIGHT] += issued
+
+
+@njit(cache=True)
 def _apply_one(P, G, M, lr, momentum, wd, c):
     """SGD (torch semantics) on one flattened parameter; clears the accumulator."""
     issued = 0
@@ -325,18 +338,12 @@ def _apply_one(P, G, M, lr, momentum, wd, c):
             P[i] -= lr * d
             issued += 1
         G[i] = 0.0
-    c[WEIGHT_UPDATE_ISSUED] += issued
-    c[WEIGHT_UPDATE_SKIPPED] += n - issued
-    c[MEM_READ_GRAD] += n
-    c[MEM_WRITE_GRAD] += n
-    if momentum != 0.0:
+    _count_sweep(c, n, issued)
+    if momentum != 0.0:   # the momentum buffer is read and written too
         c[MEM_READ_GRAD] += n
         c[MEM_WRITE_GRAD] += n
-    if wd != 0.0:
-        c[MEM_READ_WEIGHT] += n
-    else:
-        c[MEM_READ_WEIGHT] += issued
-    c[MEM_WRITE_WEIGHT] += issued
+    if wd != 0.0:         # weight decay reads every weight, not only the updated ones
+        c[MEM_READ_WEIGHT] += n - issued
 
 
 @njit(cache=True)
@@ -356,13 +363,7 @@ def _apply_rows(W, G, touched, lr, c):
                 rw[k] -= lr * d
                 issued += 1
             rg[k] = 0.0
-    n = n_in * n_out
-    c[WEIGHT_UPDATE_ISSUED] += issued
-    c[WEIGHT_UPDATE_SKIPPED] += n - issued
-    c[MEM_READ_GRAD] += n
-    c[MEM_WRITE_GRAD] += n
-    c[MEM_READ_WEIGHT] += issued
-    c[MEM_WRITE_WEIGHT] += issued
+    _count_sweep(c, n_in * n_out, issued)
 
 
 @njit(cache=True)
@@ -476,24 +477,13 @@ def _wgrad_from_history(W, bias, has_bias, G, ev_idx, ev_val, ev_ptr, binary, gW
                 if rowsum[k] != 0.0:
                     bias[k] -= lr * rowsum[k]
                     bi += 1
-            c[WEIGHT_UPDATE_ISSUED] += bi
-            c[WEIGHT_UPDATE_SKIPPED] += n_out - bi
-            c[MEM_READ_GRAD] += n_out
-            c[MEM_WRITE_GRAD] += n_out
-            c[MEM_READ_WEIGHT] += bi
-            c[MEM_WRITE_WEIGHT] += bi
+            _count_sweep(c, n_out, bi)
         else:
             for k in range(n_out):
                 gb[k] += rowsum[k]
     if fused:
         # the apply sweep the chip performs after the sample (as _apply_rows counts it)
-        n = n_in * n_out
-        c[WEIGHT_UPDATE_ISSUED] += issued
-        c[WEIGHT_UPDATE_SKIPPED] += n - issued
-        c[MEM_READ_GRAD] += n
-        c[MEM_WRITE_GRAD] += n
-        c[MEM_READ_WEIGHT] += issued
-        c[MEM_WRITE_WEIGHT] += issued
+        _count_sweep(c, n_in * n_out, issued)
 
 
 @njit(cache=True)
