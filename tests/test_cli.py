@@ -61,6 +61,8 @@ def test_same_seed_same_counts(tmp_path):
     ("missing_file", "does_not_exist.yaml"),
     ("bad_profile", "no_such_chip"),
     ("bad_set", "training.epochz"),
+    ("wrong_unit", "pF"),
+    ("corrupt_events", "00001.bin"),
 ])
 def test_bad_input_one_line_exit_2_no_results(tmp_path, case, needle):
     out = tmp_path / "bad.h5"
@@ -79,6 +81,17 @@ def test_bad_input_one_line_exit_2_no_results(tmp_path, case, needle):
     elif case == "bad_set":
         wl.write_text(text)
         args += ["--set", "training.epochz=3"]
+    elif case == "wrong_unit":
+        wl.write_text(text)
+        prof = (ROOT / "hardware_profiles" / "anp_i.yaml").read_text().replace("value: 1.5 pJ", "value: 1.5 pF", 1)
+        assert "1.5 pF" in prof
+        (tmp_path / "chip.yaml").write_text(prof)
+        args += ["--profile", str(tmp_path / "chip.yaml")]
+    elif case == "corrupt_events":
+        _fake_archive(tmp_path / "nm", n=2)
+        (tmp_path / "nm" / "Train" / "0" / "00001.bin").write_bytes(b"\x01\x02\x03\x04\x05\x06\x07")
+        wl.write_text(text)
+        args += ["--set", f"dataset.root={tmp_path / 'nm'}"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     p = subprocess.run([sys.executable, "-m", "chipsim", *args], capture_output=True, text=True,
                        env=env, cwd=tmp_path, timeout=300)
@@ -104,3 +117,40 @@ def test_profiles_lists_shipped_chips(capsys):
     out = capsys.readouterr().out
     for name in ("anp_i", "loihi", "generic_45nm"):
         assert name in out
+
+
+def _fake_archive(root, n):
+    """A full-N-MNIST-layout directory with n random recordings per class and split."""
+    from chipsim.data.events import EVENT_DTYPE
+    from chipsim.data.nmnist import write_nmnist
+    rng = np.random.default_rng(0)
+    for split in ("Train", "Test"):
+        for label in range(10):
+            d = root / split / str(label)
+            d.mkdir(parents=True)
+            for i in range(n):
+                ev = np.zeros(300, EVENT_DTYPE)
+                ev["t"] = np.sort(rng.integers(0, 300_000, 300))
+                ev["x"] = rng.integers(0, 34, 300)
+                ev["y"] = rng.integers(0, 34, 300)
+                ev["p"] = rng.integers(0, 2, 300)
+                write_nmnist(d / f"{i + 1:05d}.bin", ev)
+
+
+def test_user_root_batches_and_sltt_k(tmp_path, capsys):
+    """A user's own copy in the standard layout, batch 3, SLTT-K: runs and counts add up."""
+    _fake_archive(tmp_path / "nm", n=2)
+    out = tmp_path / "u.h5"
+    assert main(["run", WORKLOAD, "--rule", "sltt", "--out", str(out), "--no-plot", "--quiet",
+                 "--set", f"dataset.root={tmp_path / 'nm'}", "--set", "training.batch_size=3",
+                 "--set", "rule.k=2", "--set", "training.epochs=1"]) == 0
+    r = read_result(out)
+    assert (r.sample_split == 0).sum() == 20 and (r.sample_split == 1).sum() == 20
+    assert "rule.k=2" in r.extra["overrides"]
+    # K = 2 of T = 10 steps run a backward pass: output errors = 2 x 10 classes per sample
+    train = r.sample_counts[r.sample_split == 0]
+    assert (train[:, -1, K.Phase.LEARNING, K.OUTPUT_ERROR] == 2 * 10).all()
+    # 7 updates of a batch of 3 (the last batch has 2 samples): 7 sweeps over every parameter
+    n_params = int((r.layer_synapses + r.layer_neurons).sum() - r.layer_neurons[0])
+    upd = train[..., K.WEIGHT_UPDATE_ISSUED].sum() + train[..., K.WEIGHT_UPDATE_SKIPPED].sum()
+    assert upd == 7 * n_params
