@@ -1,0 +1,69 @@
+"""Kernel details checked by hand-worked examples: H(0), resets, leak, surrogates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chipsim import counts as K
+from chipsim.kernels.train import surrogate
+from chipsim.model.inputs import encode_frames
+from chipsim.model.network import LayerShape, Network
+from tests.helpers import neuron, trainer
+
+
+def _one_neuron(w_in, frames, preset="ottt", **over):
+    """1 input -> 1 LIF neuron (weight w_in) -> 1 readout unit (weight 1): spikes per step."""
+    layers = [LayerShape("dense1", "dense", 1, 1, False, True),
+              LayerShape("readout", "readout", 1, 2, False, True)]
+    net = Network(layers, [np.array([[w_in]]), np.array([[1.0, 0.0]])], [np.zeros(1), np.zeros(2)])
+    nrn, _ = neuron(preset, **over)
+    out = []
+    for t in range(1, len(frames) + 1):    # spikes by step: run prefixes of the input
+        sub = encode_frames(np.asarray(frames[:t], np.uint8).reshape(1, -1, 1), True)
+        _, osum, _ = trainer("sltt", net, nrn, T=t).infer_batch(sub, sub.ptr, np.array([0]))
+        out.append(osum[0, 0])
+    spikes = np.diff([0.0] + out)
+    return spikes
+
+
+def test_heaviside_at_zero_convention():
+    # u = 1.0 exactly at the threshold: OTTT/SLTT fire (x >= 0), TET does not (x > 0)
+    assert _one_neuron(1.0, [1])[0] == 1.0
+    assert _one_neuron(1.0, [1], preset="tet")[0] == 0.0
+
+
+def test_soft_and_hard_reset_and_leak_by_hand():
+    # w = 0.75, input every step, lam = 0.5, theta = 1
+    # soft: u = .75 (no), 1.125 (spike, v = .125), .8125 (no), 1.15625 (spike) ...
+    np.testing.assert_array_equal(_one_neuron(0.75, [1, 1, 1, 1]), [0, 1, 0, 1])
+    # hard: u = .75, 1.125 (spike, v = 0), .75, 1.125 (spike)
+    np.testing.assert_array_equal(_one_neuron(0.75, [1, 1, 1, 1], reset="hard"), [0, 1, 0, 1])
+    # w = 0.6 soft: .6, .9, 1.05 (spike, v=.05), .625, .9125, 1.05625 (spike)
+    np.testing.assert_array_equal(_one_neuron(0.6, [1] * 6), [0, 0, 1, 0, 0, 1])
+    # w = 0.6 with input decay (u = lam v + (1-lam) I): .3, .45, .525, ... never reaches 1
+    assert _one_neuron(0.6, [1] * 6, decay_input=True).sum() == 0
+    # with leak 1 (no leak): .6, 1.2 -> spike, soft v = .2, .8, 1.4 -> spike
+    np.testing.assert_array_equal(_one_neuron(0.6, [1] * 4, leak=1.0), [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("x", [-2.0, -0.5, -0.25, 0.0, 0.1, 0.6, 3.0])
+def test_surrogates_closed_form(x):
+    s = 1 / (1 + np.exp(-4 * x))
+    assert surrogate(x, 0, 4.0) == pytest.approx(4 * s * (1 - s), abs=1e-15)
+    assert surrogate(x, 1, 1.0) == pytest.approx(max(0.0, 1 - abs(x)), abs=1e-15)
+    assert surrogate(x, 1, 2.0) == pytest.approx(max(0.0, 2 - 4 * abs(x)), abs=1e-15)
+    assert surrogate(0.0, 0, 4.0) == 1.0     # the sigmoid surrogate peaks at alpha / 4
+
+
+def test_idle_neuron_updates_when_no_input():
+    layers = [LayerShape("dense1", "dense", 1, 3, False, True),
+              LayerShape("readout", "readout", 3, 2, False, True)]
+    net = Network(layers, [np.ones((1, 3)), np.ones((3, 2))], [np.zeros(3), np.zeros(2)])
+    frames = np.array([1, 0, 0, 1], np.uint8).reshape(1, 4, 1)
+    inp = encode_frames(frames, True)
+    nrn, _ = neuron("ottt")
+    _, _, cnt = trainer("sltt", net, nrn, T=4).infer_batch(inp, inp.ptr, np.array([0]))
+    c = cnt[0, 0, K.Phase.INFERENCE]
+    assert c[K.NEURON_UPDATE_ACTIVE] == 2 * 3 and c[K.NEURON_UPDATE_IDLE] == 2 * 3
+    assert c[K.SYNOP] == 2 * 3 and c[K.SPIKE] == 2 * 3
