@@ -20,6 +20,7 @@ from types import SimpleNamespace as NS
 import numpy as np
 
 from chipsim.data.datasets import load_dataset
+from chipsim.engine import channels_last
 from chipsim.learning import make_trainer
 from chipsim.model.inputs import encode_frames
 from chipsim.model.network import Network
@@ -33,9 +34,9 @@ OTTT_NEURON = NS(leak=0.5, threshold=1.0, decay_input=False, reset="soft", detac
 
 def bench(rule: str, T: int, dtype: str, hidden: int, min_time: float, batch: int):
     ds = load_dataset("nmnist", None, "train", T, "binary", 1, None)
-    inp = encode_frames(ds.frames, True)
+    inp = encode_frames(channels_last(ds.frames), True, np.dtype(dtype))
     rng = np.random.default_rng(0)
-    net = Network.build(ds.n_inputs, True, [(hidden, False)], 10, True, rng, dtype=np.dtype(dtype))
+    net = Network.build_dense(ds.n_inputs, True, [(hidden, False)], 10, True, rng, dtype=np.dtype(dtype))
     tr = make_trainer(rule, net, NeuronParams.from_spec(OTTT_NEURON), NS(mse_weight=0.05, mse_target="onehot"),
                       NS(lr=0.05, momentum=0.0, weight_decay=0.0),
                       NS(k=None, trace_decay=None, first_layer_input="raw"), T, batch, rng)

@@ -49,15 +49,25 @@ def load_data(workload):
     return train, test
 
 
-def build_network(workload, n_inputs: int, n_classes: int, rng: np.random.Generator) -> Network:
+def channels_last(frames: np.ndarray) -> np.ndarray:
+    """(N, T, P, H, W) frames -> (N, T, H, W, P): chipsim's activations are channel-last."""
+    return np.ascontiguousarray(np.moveaxis(frames, 2, -1))
+
+
+def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.Generator) -> Network:
+    """The workload's layers on an input of ``input_shape`` (P, H, W), readout appended."""
     net = workload.network
-    if not net.hidden:
-        raise ChipsimError("the network needs at least one hidden LIF layer", file=workload.path,
-                           field="network.hidden", expected="a list of layers such as [{type: dense, units: 256}]")
     tr = workload.training
-    return Network.build(n_inputs, workload.dataset.framing == "binary",
-                         [(ls.units, ls.bias) for ls in net.hidden], n_classes, net.readout_bias, rng,
-                         gain=tr.init_gain, dtype=np.dtype(tr.dtype))
+    P, H, W = input_shape
+    rule = workload.rule
+    block = getattr(rule, "block", None) if rule.name == "tbptt_local" else None
+    try:
+        return Network.build((H, W, P), workload.dataset.framing == "binary", list(net.hidden),
+                             n_classes, net.readout_bias, rng, gain=tr.init_gain,
+                             dtype=np.dtype(tr.dtype), block=block)
+    except ValueError as e:
+        raise ChipsimError(str(e), file=workload.path, field="network.hidden",
+                           expected="layers that fit the input") from None
 
 
 def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
@@ -68,10 +78,10 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
     train, test = load_data(workload)
     binary = workload.dataset.framing == "binary"
     dtype = np.dtype(tr_spec.dtype)
-    inp_tr = encode_frames(train.frames, binary, dtype)
-    inp_te = encode_frames(test.frames, binary, dtype)
+    inp_tr = encode_frames(channels_last(train.frames), binary, dtype)
+    inp_te = encode_frames(channels_last(test.frames), binary, dtype)
     init_rng, order_rng, rule_rng = (np.random.default_rng(s) for s in rng.spawn(3))
-    net = build_network(workload, train.n_inputs, train.n_classes, init_rng)
+    net = build_network(workload, train.input_shape, train.n_classes, init_rng)
     neuron = NeuronParams.from_spec(workload.neuron)
     T = workload.dataset.time_steps
     B = tr_spec.batch_size

@@ -43,8 +43,8 @@ def small_problem(seed=0, n_in=30, hidden=(16, 12), C=5, T=6, density=0.3, N=3, 
     else:
         frames = rng.integers(0, 4, size=(N, T, n_in)) * (rng.random((N, T, n_in)) < density)
     labels = rng.integers(0, C, size=N)
-    net = Network.build(n_in, binary, [(h, bias) for h in hidden], C, bias,
-                        np.random.default_rng(seed + 1), gain=gain)
+    net = Network.build_dense(n_in, binary, [(h, bias) for h in hidden], C, bias,
+                              np.random.default_rng(seed + 1), gain=gain)
     return frames, labels, net, encode_frames(frames, binary)
 
 

@@ -8,15 +8,15 @@ import pytest
 from chipsim import counts as K
 from chipsim.kernels.train import surrogate
 from chipsim.model.inputs import encode_frames
-from chipsim.model.network import LayerShape, Network
+from chipsim.model.network import Network
 from tests.helpers import neuron, trainer
 
 
 def _one_neuron(w_in, frames, preset="ottt", **over):
     """1 input -> 1 LIF neuron (weight w_in) -> 1 readout unit (weight 1): spikes per step."""
-    layers = [LayerShape("dense1", "dense", 1, 1, False, True),
-              LayerShape("readout", "readout", 1, 2, False, True)]
-    net = Network(layers, [np.array([[w_in]]), np.array([[1.0, 0.0]])], [np.zeros(1), np.zeros(2)])
+    net = Network.build_dense(1, True, [(1, False)], 2, False, np.random.default_rng(0))
+    net.weights[0][:] = [[w_in]]
+    net.weights[1][:] = [[1.0, 0.0]]
     nrn, _ = neuron(preset, **over)
     out = []
     for t in range(1, len(frames) + 1):    # spikes by step: run prefixes of the input
@@ -57,9 +57,9 @@ def test_surrogates_closed_form(x):
 
 
 def test_idle_neuron_updates_when_no_input():
-    layers = [LayerShape("dense1", "dense", 1, 3, False, True),
-              LayerShape("readout", "readout", 3, 2, False, True)]
-    net = Network(layers, [np.ones((1, 3)), np.ones((3, 2))], [np.zeros(3), np.zeros(2)])
+    net = Network.build_dense(1, True, [(3, False)], 2, False, np.random.default_rng(0))
+    net.weights[0][:] = 1.0
+    net.weights[1][:] = 1.0
     frames = np.array([1, 0, 0, 1], np.uint8).reshape(1, 4, 1)
     inp = encode_frames(frames, True)
     nrn, _ = neuron("ottt")

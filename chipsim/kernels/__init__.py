@@ -5,11 +5,24 @@ numbers are drawn outside the kernels from a seeded ``numpy.random.Generator``.
 """
 
 from chipsim.kernels.train import (  # noqa: F401
+    EV_BUF,
+    EV_INPUT,
+    EV_SPIKES,
     MODE_BPTT,
     MODE_INFER,
     MODE_SPATIAL,
+    NG,
+    POOL_AVG,
+    POOL_MAX,
+    POOL_NONE,
+    ROLE_AUX,
+    ROLE_LIF,
+    ROLE_READOUT,
     SURROGATE_SIGMOID,
     SURROGATE_TRIANGLE,
-    apply_updates,
     run_batch,
 )
+from chipsim.kernels import train as _t  # noqa: E402
+
+#: geometry column indices, for the trainer that fills the table
+GEO = {name: getattr(_t, name) for name in dir(_t) if name.startswith("G_")}

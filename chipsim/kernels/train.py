@@ -1,12 +1,17 @@
-"""Event-driven LIF forward pass and the learning rules' backward passes, with exact counts.
+"""Event-driven SNN forward pass and the learning rules' backward passes, with exact counts.
 
 One call of :func:`run_batch` processes a whole batch (B samples, T time steps, every layer),
 so Python pays its call overhead once per batch, not once per step or layer.
 
-Network: ``L`` dense layers. Layers ``0 .. L-2`` are LIF layers; layer ``L-1`` is the
-non-spiking linear readout, ``o[t] = b + W^T s^{L-1}[t]``, whose outputs are summed over time
-for the prediction. Weights are stored input-major, ``W[l]`` has shape ``(n_in, n_out)``, so an
-input event ``j`` reads one contiguous row (its fan-out).
+Network: weight layers described by rows of an int64 geometry table (``G_*`` columns). Main
+layers ``0 .. n_lif-1`` are LIF layers (dense or convolution), layer ``n_lif`` is the
+non-spiking linear readout ``o[t] = b + W^T x[t]`` (summed over time for the prediction), and
+any further layers are auxiliary classifiers of temporally-truncated local BPTT. Each layer
+reads a population (0 = the network input, p = LIF layer p-1), through that population's
+dropout mask (one per sample, constant in time) and the layer's own pooling. Activations are
+channel-last: position (y, x, c) of an (H, W, C) map is index (y*W + x)*C + c. A dense layer
+is the 1x1 case of a convolution. Weights are stored with one row per (kernel offset, input
+channel), ``row = (ky*k + kx)*Cin + ci``, so an input event reads contiguous rows.
 
 Neuron (DESIGN.md "Neurons"), per step, charge -> fire -> reset::
 
@@ -14,24 +19,26 @@ Neuron (DESIGN.md "Neurons"), per step, charge -> fire -> reset::
     s[t] = H(u[t] - theta)                   (H(0) = h0)
     v[t] = u[t] - theta * s[t]   (soft)   or   (1 - s[t]) * u[t]   (hard)
 
-Loss per step (OTTT / SLTT): ``L[t] = ((1 - a) CE(o[t], y) + a MSE(o[t], target)) / T``,
-averaged over the batch (MSE is a mean over classes, as torch ``nn.MSELoss``).
+Loss per step and classifier: ``L[t] = ((1 - a) CE(o[t], y) + a MSE(o[t], target)) / T``,
+averaged over the batch (TET's loss is this form with target phi and a = lambda).
 
 Modes:
 - ``MODE_INFER``: forward only.
-- ``MODE_SPATIAL``: per-step spatial backward (SLTT; OTTT when ``use_trace`` marks which layers
-  take the presynaptic trace instead of the spike as presynaptic factor). ``step_mask`` selects
-  the steps that run a backward pass (SLTT-K). ``online`` applies the update every step (OTTT_O).
-- ``MODE_BPTT``: forward over all T keeping history, then backward through time (leak path, and
-  the reset path unless ``detach``).
+- ``MODE_SPATIAL``: per-step spatial backward (SLTT; OTTT when ``use_trace`` marks the layers
+  whose presynaptic factor is the trace of their input). ``step_mask`` selects the steps that
+  run a backward pass (SLTT-K). ``online`` applies the update every step (OTTT_O).
+- ``MODE_BPTT``: forward over a window of steps keeping history, then backward through it (leak
+  path, and the reset path unless ``detach``), update, next window (``window`` = T is BPTT).
 
-Counting conventions (all per sample ``b``, layer ``l``, phase): see chipsim/counts.py for the
-vocabulary. A synaptic event reads one weight word and performs one AC (binary input) or MAC
-(graded input) per fan-out synapse. A neuron update reads and writes one state word. Backward
-work is counted only where it is executed: error MACs only for (neuron with non-zero surrogate)
-x (non-zero upstream gradient) pairs, weight-gradient contributions only for (non-zero
-presynaptic factor) x (non-zero postsynaptic gradient) pairs. Work shared by a batch (applying
-the accumulated update) is attributed to the batch's last sample.
+Counting conventions (per sample ``b``, layer ``l``, phase; vocabulary in chipsim/counts.py):
+an input event reads one weight word and performs one AC (spike input; pooling and dropout
+scales fold into the weights) or MAC (graded input) per synapse it reaches (convolution borders
+included). A neuron update reads and writes one state word. Backward work is counted only where
+it is executed: error MACs for (input position with non-zero surrogate) x (non-zero output
+gradient it connects to), weight-gradient contributions for (non-zero presynaptic factor) x
+(non-zero output gradient). Work shared by a batch (applying the update) is attributed to the
+batch's last sample. Pooling and dropout in the backward pass are routing (no arithmetic counted
+beyond the error MACs they select).
 """
 
 from __future__ import annotations
@@ -100,44 +107,6 @@ def surrogate(x, kind, alpha):
 
 
 @njit(cache=True)
-def _accumulate_events(W, bias, has_bias, idx, val, start, stop, binary, out, c):
-    """out = bias + sum over input events of (value x) the event's weight row. Counts into c."""
-    n_out = W.shape[1]
-    if has_bias:
-        for i in range(n_out):
-            out[i] = bias[i]
-    else:
-        for i in range(n_out):
-            out[i] = 0.0
-    nz = 0
-    for e in range(start, stop):
-        row = W[idx[e]]
-        if binary:
-            for i in range(n_out):
-                out[i] += row[i]
-                nz += row[i] != 0.0
-        else:
-            x = val[e]
-            for i in range(n_out):
-                out[i] += x * row[i]
-                nz += row[i] != 0.0
-    nev = stop - start
-    if binary:
-        c[SYNOP] += nev * n_out
-    else:
-        c[SYN_MAC] += nev * n_out
-    c[MEM_READ_WEIGHT] += nev * n_out
-    c[NB_EFF_OPS] += nz
-    c[NB_DENSE_OPS] += W.shape[0] * n_out
-    if nev > 0:
-        c[NEURON_UPDATE_ACTIVE] += n_out
-    else:
-        c[NEURON_UPDATE_IDLE] += n_out
-    c[MEM_READ_STATE] += n_out
-    c[MEM_WRITE_STATE] += n_out
-
-
-@njit(cache=True)
 def _lif(I, v, u, spk_idx, lam, theta, cin, soft, h0):
     """Charge, fire, reset one LIF layer of one sample; returns the number of spikes."""
     n = 0
@@ -195,120 +164,519 @@ def _nonzero(g, out):
     return n
 
 
+# ---------------------------------------------------------------------------------------------
+# layer geometry: one row of ``geo`` per weight layer (main layers, then auxiliary classifiers)
+# ---------------------------------------------------------------------------------------------
+G_HIN = 0      # input map after the input transform (pool), channel-last (H, W, C)
+G_WIN = 1
+G_CIN = 2
+G_HOUT = 3     # output map (dense: 1 x 1 x units)
+G_WOUT = 4
+G_COUT = 5
+G_K = 6        # square kernel size (dense: 1)
+G_S = 7        # stride
+G_PAD = 8      # zero padding
+G_POOL = 9     # input transform: POOL_NONE / POOL_AVG / POOL_MAX (kernel = stride = POOLK)
+G_POOLK = 10
+G_SRC = 11     # population read: 0 = the network input, p = output of LIF layer p - 1
+G_HPRE = 12    # that population's map before pooling
+G_WPRE = 13
+G_ROLE = 14    # ROLE_LIF / ROLE_READOUT / ROLE_AUX
+G_DETACH = 15  # 1: no error flows from this layer into its source population (block boundary)
+G_UNIT = 16    # 1: every input event has value 1 (binary input, no dropout scale, no pooling)
+G_AC = 17      # 1: the input is spikes (work counted as ACs), 0: graded values (MACs)
+G_HASB = 18    # 1: the layer has a bias
+G_EVK = 19     # where its input events are: EV_INPUT, EV_SPIKES (the source's spikes), EV_BUF
+G_PH = 20      # the pooled map the input transform produces (H, W, C); for a convolution the
+G_PW = 21      #   same as (G_HIN, G_WIN, G_CIN), for a dense layer the map its flat input
+G_PC = 22      #   index runs over
+NG = 23
+
+EV_INPUT = 0   # the network input itself (no pooling)
+EV_SPIKES = 1  # the source population's spikes (no dropout, no pooling)
+EV_BUF = 2     # transformed events, written to the layer's event buffer
+
+POOL_NONE = 0
+POOL_AVG = 1
+POOL_MAX = 2
+
+ROLE_LIF = 0
+ROLE_READOUT = 1
+ROLE_AUX = 2
+
+
 @njit(cache=True)
-def _error_below(W, g, gnz, ng, sg, cin_below, g_below, c):
-    """g_below[j] = cin * sg[j] * sum_k W[j,k] g[k], computed only where sg[j] != 0."""
-    n_in = W.shape[0]
-    n_out = W.shape[1]
-    work = 0
-    for j in range(n_in):
-        if sg[j] == 0.0:
-            g_below[j] = 0.0
+def _transform(src_idx, src_val, start, stop, unit_src, mask, geo_l, pmax, ptouch, ev_idx, ev_val):
+    """Input events of one layer at one step: the source population's events (spikes, or the
+    network input), times the population's dropout mask, through the layer's pooling.
+
+    Average pooling keeps every event (value / k^2, foldable into the weights); max pooling
+    emits one event per window holding the window's maximum. Returns the number of events.
+    """
+    pool = geo_l[G_POOL]
+    k = geo_l[G_POOLK]
+    C = geo_l[G_PC]
+    Wpre = geo_l[G_WPRE]
+    Hin = geo_l[G_PH]
+    Win = geo_l[G_PW]
+    has_mask = mask.shape[0] > 0
+    n = 0
+    nt = 0
+    for e in range(start, stop):
+        j = src_idx[e]
+        v = 1.0 if unit_src else src_val[e]
+        if has_mask:
+            m = mask[j]
+            if m == 0.0:
+                continue
+            v = v * m
+        if pool == POOL_NONE:
+            ev_idx[n] = j
+            ev_val[n] = v
+            n += 1
             continue
-        row = W[j]
-        e = 0.0
-        if ng == n_out:
-            for k in range(n_out):
-                e += row[k] * g[k]
+        c_ = j % C
+        pos = j // C
+        py = (pos // Wpre) // k
+        px = (pos % Wpre) // k
+        if py >= Hin or px >= Win:
+            continue
+        jp = (py * Win + px) * C + c_
+        if pool == POOL_AVG:
+            ev_idx[n] = jp
+            ev_val[n] = v / (k * k)
+            n += 1
+        else:
+            if pmax[jp] == 0.0:
+                ptouch[nt] = jp
+                nt += 1
+            if v > pmax[jp]:
+                pmax[jp] = v
+    for q in range(nt):
+        jp = ptouch[q]
+        ev_idx[n] = jp
+        ev_val[n] = pmax[jp]
+        pmax[jp] = 0.0
+        n += 1
+    return n
+
+
+@njit(cache=True, inline="always")
+def _addrow(o, row):
+    """o += row; returns the number of non-zero weights (NeuroBench effective ops)."""
+    nz = 0
+    for i in range(row.shape[0]):
+        o[i] += row[i]
+        nz += row[i] != 0.0
+    return nz
+
+
+@njit(cache=True, inline="always")
+def _addrow_scaled(o, row, v):
+    """o += v * row; returns the number of non-zero weights."""
+    nz = 0
+    for i in range(row.shape[0]):
+        o[i] += v * row[i]
+        nz += row[i] != 0.0
+    return nz
+
+
+@njit(cache=True, inline="always")
+def _axpy(o, g, p):
+    """o += p * g."""
+    for i in range(g.shape[0]):
+        o[i] += p * g[i]
+
+
+@njit(cache=True, inline="always")
+def _add(o, g):
+    """o += g."""
+    for i in range(g.shape[0]):
+        o[i] += g[i]
+
+
+@njit(cache=True, inline="always")
+def _dot(a, b):
+    e = 0.0
+    for i in range(a.shape[0]):
+        e += a[i] * b[i]
+    return e
+
+
+@njit(cache=True)
+def _scatter(W, bias, has_bias, ev_idx, ev_val, start, stop, geo_l, out, hit, c):
+    """out = bias + the input events scattered through the weights (dense or convolution).
+
+    A dense layer is the 1 x 1 case (an event's fan-out is one weight row). Counts one weight
+    read and one AC (spike input) or MAC (graded input) per synapse reached, and neuron updates
+    active (received an event) or idle.
+    """
+    Cin = geo_l[G_CIN]
+    Win = geo_l[G_WIN]
+    Hout = geo_l[G_HOUT]
+    Wout = geo_l[G_WOUT]
+    Cout = geo_l[G_COUT]
+    k = geo_l[G_K]
+    s = geo_l[G_S]
+    pad = geo_l[G_PAD]
+    unit = geo_l[G_UNIT] == 1
+    n_out = Hout * Wout * Cout
+    npos = Hout * Wout
+    for q in range(npos):
+        hit[q] = 0
+        for co in range(Cout):
+            out[q * Cout + co] = bias[co] if has_bias else 0.0
+    syn = 0
+    nz = 0
+    if npos == 1 and k == 1:          # dense: an event reads one weight row
+        for e in range(start, stop):
+            if unit:
+                nz += _addrow(out, W[ev_idx[e]])
+            else:
+                nz += _addrow_scaled(out, W[ev_idx[e]], ev_val[e])
+        syn = (stop - start) * Cout
+        if stop > start:
+            hit[0] = 1
+        start = stop
+    for e in range(start, stop):
+        j = ev_idx[e]
+        v = ev_val[e]
+        ci = j % Cin
+        pos = j // Cin
+        y = pos // Win
+        x = pos % Win
+        for ky in range(k):
+            ty = y + pad - ky
+            if ty < 0 or ty % s != 0:
+                continue
+            oy = ty // s
+            if oy >= Hout:
+                continue
+            for kx in range(k):
+                tx = x + pad - kx
+                if tx < 0 or tx % s != 0:
+                    continue
+                ox = tx // s
+                if ox >= Wout:
+                    continue
+                row = W[(ky * k + kx) * Cin + ci]
+                opos = oy * Wout + ox
+                base = opos * Cout
+                hit[opos] = 1
+                if unit:
+                    nz += _addrow(out[base:base + Cout], row)
+                else:
+                    nz += _addrow_scaled(out[base:base + Cout], row, v)
+                syn += Cout
+    if geo_l[G_AC] == 1:
+        c[SYNOP] += syn
+    else:
+        c[SYN_MAC] += syn
+    c[MEM_READ_WEIGHT] += syn
+    c[NB_EFF_OPS] += nz
+    active = 0
+    for q in range(npos):
+        active += hit[q]
+    c[NEURON_UPDATE_ACTIVE] += active * Cout
+    c[NEURON_UPDATE_IDLE] += (npos - active) * Cout
+    c[MEM_READ_STATE] += n_out
+    c[MEM_WRITE_STATE] += n_out
+
+
+@njit(cache=True)
+def _pos_nnz(g, Cout, pos_nz):
+    """Non-zero count of g per output position; returns the total."""
+    tot = 0
+    for q in range(pos_nz.shape[0]):
+        n = 0
+        base = q * Cout
+        for co in range(Cout):
+            n += g[base + co] != 0.0
+        pos_nz[q] = n
+        tot += n
+    return tot
+
+
+@njit(cache=True)
+def _error_post(W, g, gnz, ng, geo_l, jpost, pos_nz):
+    """(e, MACs): e = (W^T g) at one input position jpost of the layer (after its pooling)."""
+    Cin = geo_l[G_CIN]
+    Win = geo_l[G_WIN]
+    Hout = geo_l[G_HOUT]
+    Wout = geo_l[G_WOUT]
+    Cout = geo_l[G_COUT]
+    k = geo_l[G_K]
+    s = geo_l[G_S]
+    pad = geo_l[G_PAD]
+    e = 0.0
+    work = 0
+    if Hout * Wout == 1 and k == 1:            # dense: one row, sparse g by index list
+        row = W[jpost]
+        if ng == Cout:
+            e = _dot(row, g)
         else:
             for q in range(ng):
-                k = gnz[q]
-                e += row[k] * g[k]
-        work += ng
-        g_below[j] = cin_below * sg[j] * e
+                co = gnz[q]
+                e += row[co] * g[co]
+        work = ng
+    else:
+        ci = jpost % Cin
+        pos = jpost // Cin
+        y = pos // Win
+        x = pos % Win
+        for ky in range(k):
+            ty = y + pad - ky
+            if ty < 0 or ty % s != 0:
+                continue
+            oy = ty // s
+            if oy >= Hout:
+                continue
+            for kx in range(k):
+                tx = x + pad - kx
+                if tx < 0 or tx % s != 0:
+                    continue
+                ox = tx // s
+                if ox >= Wout:
+                    continue
+                opos = oy * Wout + ox
+                if pos_nz[opos] == 0:
+                    continue
+                base = opos * Cout
+                e += _dot(W[(ky * k + kx) * Cin + ci], g[base:base + Cout])
+                work += pos_nz[opos]
+    return e, work
+
+
+@njit(cache=True)
+def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, pos_nz, c):
+    """E[j] += d(sum of losses)/d(spike j) of the source population through this layer, its
+    pooling and the population's dropout mask; only where the surrogate sg[j] != 0.
+
+    ``pre_spk``: the source population's spikes at this step as a dense 0/1 map (max pooling
+    routes the error to the first maximal element of each window, torch's rule).
+    """
+    pool = geo_l[G_POOL]
+    k = geo_l[G_POOLK]
+    C = geo_l[G_PC]
+    Wpre = geo_l[G_WPRE]
+    Hin = geo_l[G_PH]
+    Win = geo_l[G_PW]
+    has_mask = mask.shape[0] > 0
+    n_pre = sg.shape[0]
+    work = 0
+    if pool == POOL_NONE and geo_l[G_HOUT] * geo_l[G_WOUT] == 1 and geo_l[G_K] == 1:
+        # dense layer, no pooling: E[j] += m * W[j] . g on the non-zeros of g
+        for j in range(n_pre):
+            if sg[j] == 0.0:
+                continue
+            m = 1.0
+            if has_mask:
+                m = mask[j]
+                if m == 0.0:
+                    continue
+            row = W[j]
+            if ng == row.shape[0]:
+                e = _dot(row, g)
+            else:
+                e = 0.0
+                for q in range(ng):
+                    e += row[gnz[q]] * g[gnz[q]]
+            E[j] += m * e
+            work += ng
+        c[ERROR_MAC] += work
+        c[MEM_READ_WEIGHT] += work
+        return
+    if pool != POOL_NONE:
+        for q in range(Hin * Win * C):
+            edone[q] = 0
+    for j in range(n_pre):
+        if sg[j] == 0.0:
+            continue
+        m = 1.0
+        if has_mask:
+            m = mask[j]
+            if m == 0.0:
+                continue
+        if pool == POOL_NONE:
+            e, w_ = _error_post(W, g, gnz, ng, geo_l, j, pos_nz)
+            E[j] += m * e
+            work += w_
+            continue
+        c_ = j % C
+        pos = j // C
+        yy = pos // Wpre
+        xx = pos % Wpre
+        py = yy // k
+        px = xx // k
+        if py >= Hin or px >= Win:
+            continue
+        jp = (py * Win + px) * C + c_
+        if pool == POOL_MAX:
+            # first maximal element of the window (scan order dy, dx) of the masked spikes
+            best = -1
+            bv = -1.0
+            for dy in range(k):
+                for dx in range(k):
+                    jj = ((py * k + dy) * Wpre + (px * k + dx)) * C + c_
+                    vv = pre_spk[jj] * (mask[jj] if has_mask else 1.0)
+                    if vv > bv:
+                        bv = vv
+                        best = jj
+            if best != j:
+                continue
+        if edone[jp] == 0:
+            e, w_ = _error_post(W, g, gnz, ng, geo_l, jp, pos_nz)
+            epost[jp] = e
+            edone[jp] = 1
+            work += w_
+        if pool == POOL_AVG:
+            E[j] += m * epost[jp] / (k * k)
+        else:
+            E[j] += m * epost[jp]
     c[ERROR_MAC] += work
     c[MEM_READ_WEIGHT] += work
 
 
 @njit(cache=True)
-def _grad_rows(M, g, gnz, ng, j, p, binary):
-    """Row j of M += p * g (binary presynaptic factor: += g), on g's non-zero entries only."""
-    n_out = g.shape[0]
-    row = M[j]
-    if binary:
-        if ng == n_out:
-            for k in range(n_out):
-                row[k] += g[k]
+def _grad_row(M, r, g, base, gnz, ng, Cout, p, unit):
+    """Row r of M += p * g[base:base+Cout] (unit: += g), over g's non-zeros when sparse."""
+    row = M[r]
+    if ng == Cout:
+        if unit:
+            _add(row, g[base:base + Cout])
         else:
-            for q in range(ng):
-                k = gnz[q]
-                row[k] += g[k]
+            _axpy(row, g[base:base + Cout], p)
     else:
-        if ng == n_out:
-            for k in range(n_out):
-                row[k] += p * g[k]
+        if unit:
+            for q in range(ng):
+                co = gnz[q]
+                row[co] += g[base + co]
         else:
             for q in range(ng):
-                k = gnz[q]
-                row[k] += p * g[k]
+                co = gnz[q]
+                row[co] += p * g[base + co]
 
 
 @njit(cache=True)
-def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng,
-                 pre_idx, pre_val, pre_start, pre_stop, pre_binary,
-                 trace, use_trace, direct, lr, touched, scratch, c):
-    """Weight-gradient contributions g (x) pre for one sample and step (spatial rules).
+def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val, start, stop,
+                 trace, use_trace, direct, lr, touched, scratch, pos_nz, c):
+    """Weight-gradient contributions (presynaptic factor) x g for one sample and step.
 
-    Accumulates into gW, or, ``direct`` (OTTT_O, batch 1, plain SGD), writes -lr * pre * g
-    straight into W. ``touched[j]`` marks accumulator rows that received a contribution, so
-    applying the update can skip rows that are certainly zero (counts still describe a sweep).
-    ``scratch`` (>= n_out, weight dtype) holds -lr * g in direct mode.
+    The presynaptic factor is the layer's input events (spikes, or graded values) or, OTTT,
+    the non-zero entries of the presynaptic trace. Accumulates into gW, or, ``direct`` (OTTT_O,
+    batch 1, plain SGD), writes -lr * factor * g straight into W. ``touched[r]`` marks
+    accumulator rows that received a contribution, so applying the update can skip rows that
+    are certainly zero (counts still describe the chip's full sweep). Counted: one gradient
+    AC/MAC and one accumulator read-modify-write (or weight RMW, direct) per (non-zero factor,
+    non-zero g) pair.
     """
-    n_out = g.shape[0]
+    Cin = geo_l[G_CIN]
+    Win = geo_l[G_WIN]
+    Hout = geo_l[G_HOUT]
+    Wout = geo_l[G_WOUT]
+    Cout = geo_l[G_COUT]
+    k = geo_l[G_K]
+    s = geo_l[G_S]
+    pad = geo_l[G_PAD]
+    n_out = Hout * Wout * Cout
+    dense = Hout * Wout == 1 and k == 1
     if direct:
         target = W
         gg = scratch[:n_out]
-        for q in range(ng):
-            k = gnz[q]
-            gg[k] = -lr * g[k]
+        for i in range(n_out):
+            gg[i] = -lr * g[i]
     else:
         target = gW
         gg = g
+    unit = geo_l[G_UNIT] == 1 and not use_trace
     n_pairs = 0
-    if ng > 0 and use_trace:
-        for j in range(trace.shape[0]):
-            p = trace[j]
-            if p != 0.0:
-                _grad_rows(target, gg, gnz, ng, j, p, False)
-                n_pairs += ng
-                if not direct:
-                    touched[j] = 1
-    elif ng > 0:
-        for e in range(pre_start, pre_stop):
-            j = pre_idx[e]
-            if pre_binary:
-                _grad_rows(target, gg, gnz, ng, j, gg[0], True)
-            else:
-                _grad_rows(target, gg, gnz, ng, j, pre_val[e], False)
+    q0 = 0 if use_trace else start
+    q1 = trace.shape[0] if use_trace else stop
+    for q in range(q0, q1):
+        if use_trace:
+            j = q
+            p = trace[q]
+            if p == 0.0:
+                continue
+        else:
+            j = pre_idx[q]
+            p = pre_val[q]
+        if dense:
+            if ng == 0:
+                continue
+            _grad_row(target, j, gg, 0, gnz, ng, Cout, p, unit)
             n_pairs += ng
             if not direct:
                 touched[j] = 1
-    if pre_binary and not use_trace:
+            continue
+        ci = j % Cin
+        pos = j // Cin
+        y = pos // Win
+        x = pos % Win
+        for ky in range(k):
+            ty = y + pad - ky
+            if ty < 0 or ty % s != 0:
+                continue
+            oy = ty // s
+            if oy >= Hout:
+                continue
+            for kx in range(k):
+                tx = x + pad - kx
+                if tx < 0 or tx % s != 0:
+                    continue
+                ox = tx // s
+                if ox >= Wout:
+                    continue
+                opos = oy * Wout + ox
+                if pos_nz[opos] == 0:
+                    continue
+                r = (ky * k + kx) * Cin + ci
+                _grad_row(target, r, gg, opos * Cout, gnz, Cout, Cout, p, unit)
+                n_pairs += pos_nz[opos]
+                if not direct:
+                    touched[r] = 1
+    if geo_l[G_AC] == 1 and not use_trace:
         c[GRAD_AC] += n_pairs
     else:
         c[GRAD_MAC] += n_pairs
+    nW = W.shape[0] * W.shape[1]
+    nnz_g = ng if dense else _sum(pos_nz)
     if direct:
         c[WEIGHT_UPDATE_ISSUED] += n_pairs
-        c[WEIGHT_UPDATE_SKIPPED] += W.shape[0] * W.shape[1] - n_pairs
+        c[WEIGHT_UPDATE_SKIPPED] += nW - n_pairs
         c[MEM_READ_WEIGHT] += n_pairs
         c[MEM_WRITE_WEIGHT] += n_pairs
         if has_bias:
-            for q in range(ng):
-                bias[gnz[q]] += gg[gnz[q]]
-            c[WEIGHT_UPDATE_ISSUED] += ng
-            c[WEIGHT_UPDATE_SKIPPED] += W.shape[1] - ng
-            c[MEM_READ_WEIGHT] += ng
-            c[MEM_WRITE_WEIGHT] += ng
+            nb = 0
+            for co in range(Cout):
+                acc = 0.0
+                for q in range(Hout * Wout):
+                    acc += gg[q * Cout + co]
+                if acc != 0.0:
+                    bias[co] += acc
+                    nb += 1
+            c[WEIGHT_UPDATE_ISSUED] += nb
+            c[WEIGHT_UPDATE_SKIPPED] += Cout - nb
+            c[MEM_READ_WEIGHT] += nb
+            c[MEM_WRITE_WEIGHT] += nb
     else:
         c[MEM_READ_GRAD] += n_pairs
         c[MEM_WRITE_GRAD] += n_pairs
         if has_bias:
-            for q in range(ng):
-                gb[gnz[q]] += g[gnz[q]]
-            c[MEM_READ_GRAD] += ng
-            c[MEM_WRITE_GRAD] += ng
+            for q in range(Hout * Wout):
+                for co in range(Cout):
+                    if g[q * Cout + co] != 0.0:
+                        gb[co] += g[q * Cout + co]
+            c[MEM_READ_GRAD] += nnz_g
+            c[MEM_WRITE_GRAD] += nnz_g
 
 
+@njit(cache=True)
+def _sum(a):
+    t = 0
+    for i in range(a.shape[0]):
+        t += a[i]
+    return t
 @njit(cache=True)
 def _count_sweep(c, n, issued):
     """Counts of one plain-SGD apply sweep over n parameters of which ``issued`` changed:
@@ -367,7 +735,7 @@ def _apply_rows(W, G, touched, lr, c):
 
 
 @njit(cache=True)
-def apply_updates(Ws, bs, has_bias, gW, gb, mW, mb, touched, lr, momentum, wd, cnt):
+def apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, inline, lr, momentum, wd, cnt):
     """Apply the accumulated gradients of every layer; counts into cnt (L, P, A).
 
     Counts describe a sweep over every weight's accumulator (read, clear) with a weight
@@ -375,6 +743,8 @@ def apply_updates(Ws, bs, has_bias, gW, gb, mW, mb, touched, lr, momentum, wd, c
     a contribution (the others are exactly zero); momentum or weight decay visit every weight.
     """
     for l in range(len(Ws)):
+        if not inline[l]:      # applied already (fused BPTT rows)
+            continue
         c = cnt[l, LEARN]
         W = Ws[l]
         if momentum == 0.0 and wd == 0.0:
@@ -382,26 +752,27 @@ def apply_updates(Ws, bs, has_bias, gW, gb, mW, mb, touched, lr, momentum, wd, c
         else:
             _apply_one(W.reshape(-1), gW[l].reshape(-1), mW[l].reshape(-1), lr, momentum, wd, c)
             touched[l][:] = 0
-        if has_bias[l]:
+        if geo[l, G_HASB] == 1:
             _apply_one(bs[l], gb[l], mb[l], lr, momentum, wd, c)
 
 
 @njit(cache=True)
-def _wgrad_from_history(W, bias, has_bias, G, ev_idx, ev_val, ev_ptr, binary, gW, gb, touched,
-                        fused, lr, inv_cnt, inv_cur, inv_t, inv_e, gnz2, ngt, rowsum, c):
+def _wgrad_from_history(W, bias, has_bias, G, t0, t1, ev_idx, ev_val, ev_ptr, binary, ac, gW, gb,
+                        touched, fused, lr, inv_cnt, inv_cur, inv_t, inv_e, gnz2, ngt, rowsum, c):
     """BPTT weight gradient of one layer and sample from the stored history.
 
-    ``G`` (T, n_out) holds the postsynaptic gradient of every step; the presynaptic events of
-    step t are ``ev_idx[ev_ptr[t]:ev_ptr[t+1]]``. The chip accumulates ``g[t]`` into row j of a
+    ``G`` (T, n_out) holds the postsynaptic gradient of every step; steps ``t0 .. t1-1`` (a
+    window) are used; the presynaptic events of step t are
+    ``ev_idx[ev_ptr[t-t0]:ev_ptr[t-t0+1]]``. The chip accumulates ``g[t]`` into row j of a
     gradient memory for every presynaptic event (counted so); the simulator sorts the events by
     row first and sums each row's contributions (in the same t-descending order) in a scratch
     row, so the accumulator or, ``fused`` (batch 1, plain SGD), the weights are written once per
     row. Results are bitwise those of event-by-event accumulation.
     """
-    T = G.shape[0]
+    T = t1 - t0
     n_in, n_out = W.shape
     for t in range(T):
-        ngt[t] = _nonzero(G[t], gnz2[t])
+        ngt[t] = _nonzero(G[t0 + t], gnz2[t])
     for j in range(n_in + 1):
         inv_cnt[j] = 0
     pairs = 0
@@ -426,7 +797,7 @@ def _wgrad_from_history(W, bias, has_bias, G, ev_idx, ev_val, ev_ptr, binary, gW
             rowsum[k] = 0.0
         for q in range(inv_cnt[j], inv_cnt[j + 1]):
             t = inv_t[q]
-            g = G[t]
+            g = G[t0 + t]
             nz = ngt[t]
             if binary:
                 if nz == n_out:
@@ -456,7 +827,7 @@ def _wgrad_from_history(W, bias, has_bias, G, ev_idx, ev_val, ev_ptr, binary, gW
             for k in range(n_out):
                 rg[k] += rowsum[k]
             touched[j] = 1
-    if binary:
+    if ac:
         c[GRAD_AC] += pairs
     else:
         c[GRAD_MAC] += pairs
@@ -468,7 +839,7 @@ def _wgrad_from_history(W, bias, has_bias, G, ev_idx, ev_val, ev_ptr, binary, gW
         for t in range(T - 1, -1, -1):
             for r in range(ngt[t]):
                 k = gnz2[t, r]
-                rowsum[k] += G[t, k]
+                rowsum[k] += G[t0 + t, k]
             c[MEM_READ_GRAD] += ngt[t]
             c[MEM_WRITE_GRAD] += ngt[t]
         if fused:
@@ -487,46 +858,167 @@ def _wgrad_from_history(W, bias, has_bias, G, ev_idx, ev_val, ev_ptr, binary, gW
 
 
 @njit(cache=True)
-def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
-              v, u, spk_idx, spk_n, I_buf, traces, use_trace, o, osum, g_bufs,
-              delta_next, u_hist, s_idx_hist, s_n_hist, go_hist, g_hist,
-              gW, gb, mW, mb, touched,
-              lam, theta, cin, soft, detach, h0, sg_kind, alpha,
-              mse_w, onehot, tgt_const,
-              mode, trace_decay, step_mask, online, direct, lr, momentum, wd,
-              loss_out, cnt):
-    """Run one batch through T steps with the configured rule. See the module docstring.
+def _layer_events(l, b, th, t, geo, x_idx, x_val, x_ptr, spk_h, spk_n, ev_idx, ev_val, ev_n, ones_f):
+    """(indices, values, start, stop) of layer l's input events at step t (history slot th)."""
+    k = geo[l, G_EVK]
+    if k == EV_INPUT:
+        return x_idx, x_val, x_ptr[b, t], x_ptr[b, t + 1]
+    src = geo[l, G_SRC]
+    if k == EV_SPIKES:
+        return spk_h[src - 1][th, b], ones_f, 0, spk_n[src - 1, th, b]
+    return ev_idx[l][th, b], ev_val[l][th, b], 0, ev_n[l, th, b]
 
-    Shapes: ``x_ptr`` (B, T+1) offsets into ``x_idx``/``x_val`` (input events of sample b at
-    step t are ``x_ptr[b,t]:x_ptr[b,t+1]``); ``v[l]``, ``u[l]``, ``spk_idx[l]`` (B, n_l) per LIF
-    layer; ``spk_n`` (L-1, B); ``traces[l]`` (B, n_in_l) where ``use_trace[l]``;
-    ``g_bufs[l]`` (B, n_out_l); ``o``/``osum`` (B, C); BPTT history ``u_hist[l]`` (T, B, n_l),
-    ``s_idx_hist[l]`` (T, B, n_l), ``s_n_hist`` (L-1, T, B), ``go_hist`` (T, B, C), ``g_hist[l]``
-    (B, T, n_out_l) every layer's gradient per step; ``direct``: OTTT_O writes each update into
-    the weights; BPTT applies its accumulated update itself (batch 1, plain SGD);
-    ``loss_out`` (B,); ``cnt`` (B, L, P, A) int64. State (v, osum, traces) is reset here.
+
+@njit(cache=True)
+def _backward_layer(l, b, th, tg, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_h, masks,
+                    ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx, x_val, x_ptr, t,
+                    cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta, lam, theta,
+                    soft, detach, h0, first_back, want_wgrad, spk_h, spk_n, ones_f, bptt):
+    """Backward pass of one layer for one sample at step t (th/tg: history slots)."""
+    geo_l = geo[l]
+    c = cnt[b, l, LEARN]
+    g = g_bufs[l][b, tg]
+    if geo_l[G_ROLE] == ROLE_LIF:
+        e_in = E[l]
+        sgl = SG[l]
+        n = g.shape[0]
+        if bptt:   # temporal route through the leak (and the reset)
+            dn = delta[l][b]
+            ul = u_h[l][th, b]
+            for j in range(n):
+                d = sgl[j] * e_in[j]
+                if not first_back:
+                    if soft:
+                        k = 1.0
+                        if not detach:
+                            k -= theta * sgl[j]
+                    else:
+                        k = 1.0 - heaviside(ul[j] - theta, h0)
+                        if not detach:
+                            k -= ul[j] * sgl[j]
+                    d += lam * dn[j] * k
+                dn[j] = d
+                g[j] = cin * d
+            if not first_back:
+                c[TEMPORAL_MAC] += n
+        else:
+            for j in range(n):
+                g[j] = cin * sgl[j] * e_in[j]
+    Cout = geo_l[G_COUT]
+    npos = geo_l[G_HOUT] * geo_l[G_WOUT]
+    if npos == 1:
+        ng = _nonzero(g, gnz)
+        pos_nz[0] = ng
+    else:
+        ng = _pos_nnz(g, Cout, pos_nz[:npos])
+    src = geo_l[G_SRC]
+    if src > 0 and geo_l[G_DETACH] == 0:   # error into the source population, pre-update W
+        _error_to_source(Ws[l], g, gnz, ng, geo_l, SG[src - 1], masks[src][b], spk_maps[src - 1],
+                         E[src - 1], epost, edone, pos_nz, c)
+    if want_wgrad:
+        idx, val, e0, e1 = _layer_events(l, b, th, t, geo, x_idx, x_val, x_ptr, spk_h, spk_n,
+                                         ev_idx, ev_val, ev_n, ones_f)
+        _weight_grad(Ws[l], bs[l], geo_l[G_HASB] == 1, gW[l], gb[l], g, gnz, ng, geo_l, idx, val,
+                     e0, e1, traces[l][b], use_trace[l], direct, lr, touched[l], scratch, pos_nz, c)
+
+
+@njit(cache=True)
+def _backward_step(b, th, tg, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_h, spk_h, spk_n,
+                   needs_map, masks, ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx,
+                   x_val, x_ptr, theta, sg_kind, alpha, cin, direct, lr, gnz, scratch, pos_nz,
+                   epost, edone, cnt, delta, lam, soft, detach, h0, first_back, wgrad, ones_f, bptt):
+    """One sample, one step: surrogates, then auxiliary classifiers, then readout -> input."""
+    L = len(Ws)
+    n_lif = len(SG)
+    for l in range(n_lif):
+        ul = u_h[l][th, b]
+        sgl = SG[l]
+        n = sgl.shape[0]
+        for j in range(n):
+            sgl[j] = surrogate(ul[j] - theta, sg_kind, alpha)
+        cl = cnt[b, l, LEARN]
+        cl[SURROGATE_EVAL] += n
+        if not bptt:     # u of this step from the neuron state (BPTT: from history)
+            cl[MEM_READ_STATE] += n
+        E[l][:] = 0.0
+        if needs_map[l]:
+            _spike_map(spk_h[l][th, b], spk_n[l, th, b], spk_maps[l])
+    order = np.empty(L, dtype=np.int64)
+    q = 0
+    for l in range(n_lif + 1, L):        # auxiliary classifiers first
+        order[q] = l
+        q += 1
+    for l in range(n_lif, -1, -1):       # then readout, LIF layers top-down
+        order[q] = l
+        q += 1
+    for q in range(L):
+        l = order[q]
+        _backward_layer(l, b, th, tg, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_h, masks,
+                        ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx, x_val, x_ptr, t,
+                        cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta, lam,
+                        theta, soft, detach, h0, first_back, wgrad[l] == 1, spk_h, spk_n, ones_f,
+                        bptt)
+
+
+@njit(cache=True)
+def _spike_map(idx, n, out):
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    for q in range(n):
+        out[idx[q]] = 1.0
+
+
+@njit(cache=True)
+def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
+              v, u_h, spk_h, spk_n, out_buf, hit, masks, needs_map,
+              ev_idx, ev_val, ev_n, pmax, ptouch, traces, use_trace, osum, g_bufs, E, SG,
+              spk_maps, epost, edone, delta, gW, gb, mW, mb, touched, fused,
+              lam, theta, cin, soft, detach, h0, sg_kind, alpha, mse_w, onehot, tgt_const,
+              mode, trace_decay, step_mask, online, direct, window, lr, momentum, wd,
+              loss_out, cnt):
+    """Run one batch (B samples, T steps) through every layer with the configured rule.
+
+    Layers ``0 .. n_lif-1`` are LIF layers, ``n_lif`` is the readout, the rest are auxiliary
+    classifiers (tbptt_local). Population 0 is the network input, population p the output of
+    LIF layer p-1. History slots: ``u_h[l]``, ``spk_h[l]`` (TH, B, n), ``ev_idx[l]``,
+    ``ev_val[l]`` (TH, B, max events), ``spk_n`` (n_lif, TH, B), ``ev_n`` (L, TH, B) with
+    TH = T for BPTT and 1 otherwise; ``g_bufs[l]`` (B, TG, n_out) with TG likewise.
+    ``fused[l]``: BPTT at batch 1 with plain SGD sums this dense layer's weight gradient per row
+    from the history and writes the weights once (see _wgrad_from_history).
+    State (v, traces, delta, osum) is reset here; ``loss_out[b]`` receives the readout's loss.
     """
     L = len(Ws)
-    Ls = L - 1
+    n_lif = len(v)
     B = x_ptr.shape[0]
     T = x_ptr.shape[1] - 1
-    C = o.shape[1]
-    maxn = C
+    bptt = mode == MODE_BPTT
+    learning = mode != MODE_INFER
+    maxn = 1
+    maxpos = 1
     for l in range(L):
-        if Ws[l].shape[1] > maxn:
-            maxn = Ws[l].shape[1]
+        if Ws[l].shape[1] * geo[l, G_HOUT] * geo[l, G_WOUT] > maxn:
+            maxn = Ws[l].shape[1] * geo[l, G_HOUT] * geo[l, G_WOUT]
         if Ws[l].shape[0] > maxn:
             maxn = Ws[l].shape[0]
+        if geo[l, G_HOUT] * geo[l, G_WOUT] > maxpos:
+            maxpos = geo[l, G_HOUT] * geo[l, G_WOUT]
     gnz = np.empty(maxn, dtype=np.int64)
-    sg_buf = np.empty(maxn, dtype=Ws[0].dtype)
-    ones = np.ones(maxn, dtype=Ws[0].dtype)
-    learning = mode != MODE_INFER
-    if mode == MODE_BPTT:   # scratch for the history-sorted weight gradients
+    scratch = np.empty(maxn, dtype=Ws[0].dtype)
+    ones_f = np.ones(maxn, dtype=Ws[0].dtype)
+    pos_nz = np.empty(maxpos, dtype=np.int64)
+    wg_inline = np.ones(L, dtype=np.uint8)
+    any_fused = False
+    for l in range(L):
+        if bptt and fused[l]:
+            wg_inline[l] = 0
+            any_fused = True
+    if any_fused:
         inv_cnt = np.empty(maxn + 1, dtype=np.int64)
         inv_cur = np.empty(maxn, dtype=np.int64)
         inv_t = np.empty(T * maxn, dtype=np.int64)
         inv_e = np.empty(T * maxn, dtype=np.int64)
-        ev_idx = np.empty(T * maxn, dtype=np.int64)
+        evf_idx = np.empty(T * maxn, dtype=np.int64)
+        evf_val = np.empty(T * maxn, dtype=Ws[0].dtype)
         ev_ptr = np.empty(T + 1, dtype=np.int64)
         gnz2 = np.empty((T, maxn), dtype=np.int64)
         ngt = np.empty(T, dtype=np.int64)
@@ -536,7 +1028,8 @@ def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
         inv_cur = np.empty(0, dtype=np.int64)
         inv_t = np.empty(0, dtype=np.int64)
         inv_e = np.empty(0, dtype=np.int64)
-        ev_idx = np.empty(0, dtype=np.int64)
+        evf_idx = np.empty(0, dtype=np.int64)
+        evf_val = np.empty(0, dtype=Ws[0].dtype)
         ev_ptr = np.empty(0, dtype=np.int64)
         gnz2 = np.empty((0, 0), dtype=np.int64)
         ngt = np.empty(0, dtype=np.int64)
@@ -544,172 +1037,126 @@ def run_batch(Ws, bs, has_bias, x_idx, x_val, x_ptr, x_binary, labels,
 
     for b in range(B):
         loss_out[b] = 0.0
-        for c_ in range(C):
-            osum[b, c_] = 0.0
-        for l in range(Ls):
+        osum[b, :] = 0.0
+        for l in range(n_lif):
             v[l][b, :] = 0.0
+            if bptt:
+                delta[l][b, :] = 0.0
         for l in range(L):
             if use_trace[l]:
                 traces[l][b, :] = 0.0
-        if mode == MODE_BPTT:
-            for l in range(Ls):
-                delta_next[l][b, :] = 0.0
 
-    for t in range(T):
-        backward_now = mode == MODE_SPATIAL and step_mask[t]
-        for b in range(B):
-            # ---------------- forward ----------------
-            for l in range(Ls):
-                c = cnt[b, l, INFER]
-                if l == 0:
-                    _accumulate_events(Ws[0], bs[0], has_bias[0], x_idx, x_val,
-                                       x_ptr[b, t], x_ptr[b, t + 1], x_binary, I_buf[0], c)
-                else:
-                    _accumulate_events(Ws[l], bs[l], has_bias[l], spk_idx[l - 1][b], x_val,
-                                       0, spk_n[l - 1, b], True, I_buf[l], c)
-                ns = _lif(I_buf[l], v[l][b], u[l][b], spk_idx[l][b], lam, theta, cin, soft, h0)
-                spk_n[l, b] = ns
-                c[SPIKE] += ns
-            c = cnt[b, Ls, INFER]
-            if Ls == 0:
-                _accumulate_events(Ws[Ls], bs[Ls], has_bias[Ls], x_idx, x_val,
-                                   x_ptr[b, t], x_ptr[b, t + 1], x_binary, o[b], c)
-            else:
-                _accumulate_events(Ws[Ls], bs[Ls], has_bias[Ls], spk_idx[Ls - 1][b], x_val,
-                                   0, spk_n[Ls - 1, b], True, o[b], c)
-            for c_ in range(C):
-                osum[b, c_] += o[b, c_]
-            loss_out[b] += _loss_grad(o[b], labels[b], T, B, mse_w, onehot, tgt_const, g_bufs[Ls][b])
-
-            if not learning:
-                continue
-
-            # ---------------- presynaptic traces (OTTT) ----------------
-            for l in range(L):
-                if not use_trace[l]:
-                    continue
-                tr = traces[l][b]
-                for j in range(tr.shape[0]):
-                    tr[j] *= trace_decay
-                if l == 0:
-                    for e in range(x_ptr[b, t], x_ptr[b, t + 1]):
-                        tr[x_idx[e]] += 1.0 if x_binary else x_val[e]
-                else:
-                    for q in range(spk_n[l - 1, b]):
-                        tr[spk_idx[l - 1][b, q]] += 1.0
-                cl = cnt[b, l, LEARN]
-                cl[TRACE_UPDATE] += tr.shape[0]
-                cl[MEM_READ_TRACE] += tr.shape[0]
-                cl[MEM_WRITE_TRACE] += tr.shape[0]
-
-            if mode == MODE_BPTT:
-                for l in range(Ls):
-                    n = u[l].shape[1]
-                    u_hist[l][t, b, :] = u[l][b]
-                    ns = spk_n[l, b]
-                    s_idx_hist[l][t, b, :ns] = spk_idx[l][b, :ns]
-                    s_n_hist[l, t, b] = ns
-                    cl = cnt[b, l, LEARN]
-                    cl[MEM_WRITE_HIST] += n + ns
-                go_hist[t, b, :] = g_bufs[Ls][b]
-                cnt[b, Ls, LEARN][MEM_WRITE_HIST] += C
-                cnt[b, Ls, LEARN][OUTPUT_ERROR] += C
-                continue
-
-            if not backward_now:
-                continue
-
-            # ---------------- spatial backward at step t (SLTT / OTTT) ----------------
-            cnt[b, Ls, LEARN][OUTPUT_ERROR] += C
-            for l in range(L - 1, -1, -1):
-                c = cnt[b, l, LEARN]
-                g = g_bufs[l][b]
-                ng = _nonzero(g, gnz)
-                if l > 0:
-                    # surrogate of the layer below, then its error through W[l] (pre-update W)
-                    lb = l - 1
-                    nb_ = u[lb].shape[1]
-                    cb = cnt[b, lb, LEARN]
-                    for j in range(nb_):
-                        sg_buf[j] = surrogate(u[lb][b, j] - theta, sg_kind, alpha)
-                    cb[SURROGATE_EVAL] += nb_
-                    cb[MEM_READ_STATE] += nb_
-                    _error_below(Ws[l], g, gnz, ng, sg_buf[:nb_], cin, g_bufs[lb][b], c)
-                if l == 0:
-                    _weight_grad(Ws[l], bs[l], has_bias[l], gW[l], gb[l], g, gnz, ng,
-                                 x_idx, x_val, x_ptr[b, t], x_ptr[b, t + 1], x_binary,
-                                 traces[l][b] if use_trace[l] else ones[:0], use_trace[l],
-                                 direct, lr, touched[l], sg_buf, c)
-                else:
-                    _weight_grad(Ws[l], bs[l], has_bias[l], gW[l], gb[l], g, gnz, ng,
-                                 spk_idx[l - 1][b], x_val, 0, spk_n[l - 1, b], True,
-                                 traces[l][b] if use_trace[l] else ones[:0], use_trace[l],
-                                 direct, lr, touched[l], sg_buf, c)
-
-        if backward_now and online and not direct:
-            apply_updates(Ws, bs, has_bias, gW, gb, mW, mb, touched, lr, momentum, wd, cnt[B - 1])
-
-    if mode != MODE_BPTT:
-        return
-
-    # ---------------- BPTT: backward through time ----------------
-    for b in range(B):
-        for t in range(T - 1, -1, -1):
-            for l in range(L - 1, -1, -1):
-                c = cnt[b, l, LEARN]
-                if l == L - 1:
-                    g = go_hist[t, b]
-                    c[MEM_READ_HIST] += C
-                else:
-                    g = g_bufs[l][b]
-                ng = _nonzero(g, gnz)
-                if l > 0:
-                    lb = l - 1
-                    nb_ = u_hist[lb].shape[2]
-                    cb = cnt[b, lb, LEARN]
-                    uh = u_hist[lb][t, b]
-                    for j in range(nb_):
-                        sg_buf[j] = surrogate(uh[j] - theta, sg_kind, alpha)
-                    cb[SURROGATE_EVAL] += nb_
-                    cb[MEM_READ_HIST] += nb_
-                    # e = W g on neurons with sg != 0; g_bufs[lb] receives cin * sg * e
-                    _error_below(Ws[l], g, gnz, ng, sg_buf[:nb_], 1.0, g_bufs[lb][b], c)
-                    # temporal route: delta[t] = sg*(e + r) + lam*delta[t+1]*k
-                    dn = delta_next[lb][b]
-                    gl = g_bufs[lb][b]
-                    for j in range(nb_):
-                        # gl[j] holds sg*e here
-                        dnext = dn[j]
-                        x = uh[j] - theta
-                        if soft:
-                            d = gl[j] + lam * dnext
-                            if not detach:
-                                d -= sg_buf[j] * theta * lam * dnext
+    t0 = 0
+    while t0 < T:
+        t1 = min(T, t0 + window) if bptt else T
+        for t in range(t0, t1):
+            th = t if bptt else 0
+            backward_now = mode == MODE_SPATIAL and step_mask[t]
+            for b in range(B):
+                # ---------------- forward through every layer ----------------
+                for l in range(L):
+                    geo_l = geo[l]
+                    c = cnt[b, l, INFER]
+                    src = geo_l[G_SRC]
+                    role = geo_l[G_ROLE]
+                    out = out_buf[l]
+                    if geo_l[G_EVK] == EV_BUF:
+                        if src == 0:
+                            n_ev = _transform(x_idx, x_val, x_ptr[b, t], x_ptr[b, t + 1], False,
+                                              masks[0][b], geo_l, pmax, ptouch, ev_idx[l][th, b],
+                                              ev_val[l][th, b])
                         else:
-                            s = heaviside(x, h0)
-                            k = 1.0 - s
-                            if not detach:
-                                k -= uh[j] * sg_buf[j]
-                            d = gl[j] + lam * dnext * k
-                        dn[j] = d
-                        gl[j] = cin * d
-                    if t < T - 1:
-                        cb[TEMPORAL_MAC] += nb_
-                g_hist[l][b, t, :] = g
-        # weight gradients from the history, one layer at a time
-        for l in range(L):
-            c = cnt[b, l, LEARN]
-            if l == 0:
-                _wgrad_from_history(Ws[0], bs[0], has_bias[0], g_hist[0][b], x_idx, x_val, x_ptr[b],
-                                    x_binary, gW[0], gb[0], touched[0], direct, lr, inv_cnt, inv_cur,
-                                    inv_t, inv_e, gnz2, ngt, rowsum, c)
-            else:
-                ev_ptr[0] = 0
-                for t in range(T):
-                    ns = s_n_hist[l - 1, t, b]
-                    ev_idx[ev_ptr[t]:ev_ptr[t] + ns] = s_idx_hist[l - 1][t, b, :ns]
-                    ev_ptr[t + 1] = ev_ptr[t] + ns
-                c[MEM_READ_HIST] += ev_ptr[T]
-                _wgrad_from_history(Ws[l], bs[l], has_bias[l], g_hist[l][b], ev_idx, x_val, ev_ptr,
-                                    True, gW[l], gb[l], touched[l], direct, lr, inv_cnt, inv_cur,
-                                    inv_t, inv_e, gnz2, ngt, rowsum, c)
+                            n_ev = _transform(spk_h[src - 1][th, b], ones_f, 0, spk_n[src - 1, th, b],
+                                              True, masks[src][b], geo_l, pmax, ptouch,
+                                              ev_idx[l][th, b], ev_val[l][th, b])
+                        ev_n[l, th, b] = n_ev
+                        if learning and bptt:
+                            cnt[b, l, LEARN][MEM_WRITE_HIST] += n_ev
+                    idx, val, e0, e1 = _layer_events(l, b, th, t, geo, x_idx, x_val, x_ptr, spk_h,
+                                                     spk_n, ev_idx, ev_val, ev_n, ones_f)
+                    _scatter(Ws[l], bs[l], geo_l[G_HASB] == 1, idx, val, e0, e1, geo_l, out, hit, c)
+                    c[NB_DENSE_OPS] += dense_ops[l]
+                    if role == ROLE_LIF:
+                        ns = _lif(out, v[l][b], u_h[l][th, b], spk_h[l][th, b], lam, theta, cin, soft, h0)
+                        spk_n[l, th, b] = ns
+                        c[SPIKE] += ns
+                        if learning and bptt:
+                            cnt[b, l, LEARN][MEM_WRITE_HIST] += out.shape[0] + ns
+                    else:
+                        tg = t if bptt else 0
+                        lv = _loss_grad(out, labels[b], T, B, mse_w, onehot, tgt_const, g_bufs[l][b, tg])
+                        if role == ROLE_READOUT:
+                            for c_ in range(out.shape[0]):
+                                osum[b, c_] += out[c_]
+                            loss_out[b] += lv
+                        if learning and (bptt or backward_now):
+                            cl = cnt[b, l, LEARN]
+                            cl[OUTPUT_ERROR] += out.shape[0]
+                            if bptt:
+                                cl[MEM_WRITE_HIST] += out.shape[0]
+                if not learning:
+                    continue
+                # ---------------- presynaptic traces (OTTT) ----------------
+                for l in range(L):
+                    if not use_trace[l]:
+                        continue
+                    tr = traces[l][b]
+                    for j in range(tr.shape[0]):
+                        tr[j] *= trace_decay
+                    idx, val, e0, e1 = _layer_events(l, b, th, t, geo, x_idx, x_val, x_ptr, spk_h,
+                                                     spk_n, ev_idx, ev_val, ev_n, ones_f)
+                    for e in range(e0, e1):
+                        tr[idx[e]] += val[e]
+                    cl = cnt[b, l, LEARN]
+                    cl[TRACE_UPDATE] += tr.shape[0]
+                    cl[MEM_READ_TRACE] += tr.shape[0]
+                    cl[MEM_WRITE_TRACE] += tr.shape[0]
+                if backward_now:
+                    _backward_step(b, 0, 0, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_h,
+                                   spk_h, spk_n, needs_map, masks, ev_idx, ev_val, ev_n, traces,
+                                   use_trace, spk_maps, x_idx, x_val, x_ptr, theta, sg_kind, alpha,
+                                   cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta,
+                                   lam, soft, detach, h0, True, wg_inline, ones_f, False)
+            if backward_now and online and not direct:
+                apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd,
+                              cnt[B - 1])
+        if bptt:
+            # ---------------- backward through the window ----------------
+            for b in range(B):
+                for t in range(t1 - 1, t0 - 1, -1):
+                    for l in range(L):
+                        cl = cnt[b, l, LEARN]
+                        if geo[l, G_ROLE] != ROLE_LIF:
+                            cl[MEM_READ_HIST] += out_buf[l].shape[0]
+                        else:
+                            cl[MEM_READ_HIST] += u_h[l].shape[2] + spk_n[l, t, b]
+                        if geo[l, G_EVK] == EV_BUF:
+                            cl[MEM_READ_HIST] += ev_n[l, t, b]
+                    _backward_step(b, t, t, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_h,
+                                   spk_h, spk_n, needs_map, masks, ev_idx, ev_val, ev_n, traces,
+                                   use_trace, spk_maps, x_idx, x_val, x_ptr, theta, sg_kind, alpha,
+                                   cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta,
+                                   lam, soft, detach, h0, t == t1 - 1, wg_inline, ones_f, True)
+                # weight gradients of fused (dense, batch 1, plain SGD) layers from the history
+                for l in range(L):
+                    if wg_inline[l]:
+                        continue
+                    geo_l = geo[l]
+                    c = cnt[b, l, LEARN]
+                    ev_ptr[0] = 0
+                    for t in range(t0, t1):
+                        idx, val, e0, e1 = _layer_events(l, b, t, t, geo, x_idx, x_val, x_ptr,
+                                                         spk_h, spk_n, ev_idx, ev_val, ev_n, ones_f)
+                        p0 = ev_ptr[t - t0]
+                        evf_idx[p0:p0 + e1 - e0] = idx[e0:e1]
+                        evf_val[p0:p0 + e1 - e0] = val[e0:e1]
+                        ev_ptr[t - t0 + 1] = p0 + e1 - e0
+                    _wgrad_from_history(Ws[l], bs[l], geo_l[G_HASB] == 1, g_bufs[l][b], t0, t1,
+                                        evf_idx, evf_val, ev_ptr, geo_l[G_UNIT] == 1,
+                                        geo_l[G_AC] == 1, gW[l], gb[l], touched[l], True, lr,
+                                        inv_cnt, inv_cur, inv_t, inv_e, gnz2, ngt, rowsum, c)
+            apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd,
+                          cnt[B - 1])
+        t0 = t1
+    if mode == MODE_SPATIAL and not online:
+        apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd, cnt[B - 1])

@@ -1,14 +1,16 @@
-"""The trainer shared by every rule: buffers, one kernel call per batch, the update step.
+"""The trainer shared by every rule: buffers, one kernel call per batch.
 
-A rule (bptt.py, sltt.py, ottt.py) only says which kernel mode it runs, which layers take a
-presynaptic trace, at which steps a backward pass runs and whether the update is applied every
-step. Everything a rule keeps *for learning* is allocated here and measured in bytes:
+A rule (bptt.py, sltt.py, ottt.py, tbptt_local.py) only says which kernel mode it runs, which
+layers take a presynaptic trace, at which steps a backward pass runs, whether the update is
+applied every step, and (truncated BPTT) the window. Everything a rule keeps *for learning* is
+allocated here and measured in bytes:
 
-- ``learning_state_bytes``: state kept across time for learning only (BPTT's history of every
-  layer's potentials and input spikes, OTTT's presynaptic traces, per-step error buffers). This
-  is what the papers compare ("memory held for learning"); it is the figure that grows with T.
-- ``gradient_buffer_bytes``: weight-sized gradient accumulators and momentum buffers (the same
-  for every rule that defers its update; zero for OTTT_O applied directly).
+- ``learning_state_bytes``: state kept for the backward pass: the pre-reset potentials and
+  input events of one step (SLTT, OTTT) or of every step of a window (BPTT), OTTT's
+  presynaptic traces, per-step error buffers, BPTT's temporal error. This is what the papers
+  compare ("memory held for learning"); it is the figure that grows with T for BPTT only.
+- ``gradient_buffer_bytes``: weight-sized gradient accumulators and momentum buffers (zero
+  where a layer's update is written straight into its weights).
 """
 
 from __future__ import annotations
@@ -16,10 +18,44 @@ from __future__ import annotations
 import numpy as np
 
 from chipsim import counts as K
-from chipsim.kernels import MODE_BPTT, MODE_INFER, MODE_SPATIAL, apply_updates, run_batch
+from chipsim.kernels import (EV_BUF, EV_INPUT, EV_SPIKES, GEO, MODE_BPTT, MODE_INFER,
+                             MODE_SPATIAL, NG, POOL_AVG, POOL_MAX, POOL_NONE, ROLE_AUX, ROLE_LIF,
+                             ROLE_READOUT, run_batch)
 from chipsim.kernels.util import typed_list
 from chipsim.model.network import Network
 from chipsim.model.neuron import NeuronParams
+
+_POOL = {"none": POOL_NONE, "avg": POOL_AVG, "max": POOL_MAX}
+_ROLE = {"dense": ROLE_LIF, "conv": ROLE_LIF, "readout": ROLE_READOUT, "aux": ROLE_AUX}
+
+
+def geometry(net: Network) -> np.ndarray:
+    """The kernel's int64 geometry table, one row per layer (columns G_* of kernels/train.py)."""
+    g = np.zeros((len(net.layers), NG), dtype=np.int64)
+    G = GEO
+    for i, ls in enumerate(net.layers):
+        r = g[i]
+        if ls.kind == "conv":
+            r[G["G_HIN"]], r[G["G_WIN"]], r[G["G_CIN"]] = ls.pooled
+        else:
+            r[G["G_HIN"]], r[G["G_WIN"]], r[G["G_CIN"]] = 1, 1, ls.n_in
+        r[G["G_HOUT"]], r[G["G_WOUT"]], r[G["G_COUT"]] = ls.out
+        r[G["G_K"]], r[G["G_S"]], r[G["G_PAD"]] = ls.k, ls.stride, ls.pad
+        r[G["G_POOL"]], r[G["G_POOLK"]] = _POOL[ls.pool], ls.pool_k
+        r[G["G_SRC"]] = ls.src
+        r[G["G_HPRE"]], r[G["G_WPRE"]] = ls.pre[0], ls.pre[1]
+        r[G["G_PH"]], r[G["G_PW"]], r[G["G_PC"]] = ls.pooled
+        r[G["G_ROLE"]] = _ROLE[ls.kind]
+        r[G["G_DETACH"]] = int(ls.detach)
+        masked = net.dropout[ls.src] > 0.0
+        r[G["G_AC"]] = int(ls.binary_input)
+        r[G["G_UNIT"]] = int(ls.binary_input and ls.pool == "none" and not masked)
+        r[G["G_HASB"]] = int(ls.bias)
+        if ls.pool == "none" and not masked:
+            r[G["G_EVK"]] = EV_INPUT if ls.src == 0 else EV_SPIKES
+        else:
+            r[G["G_EVK"]] = EV_BUF
+    return g
 
 
 class Trainer:
@@ -43,6 +79,7 @@ class Trainer:
         self.rule_spec = rule_spec
         self.use_trace = self.trace_layers()
         self.trace_decay = self.trace_decay_value()
+        self.window = self.window_value()
         self._alloc()
 
     # --- what a rule decides ------------------------------------------------------------
@@ -53,64 +90,107 @@ class Trainer:
     def trace_decay_value(self) -> float:
         return 0.0
 
+    def window_value(self) -> int:
+        """BPTT window (steps between updates); T for BPTT, T_L for truncated BPTT."""
+        return self.T
+
     def step_mask(self) -> np.ndarray:
         """Time steps that run a backward pass (all, except SLTT-K)."""
         return np.ones(self.T, dtype=np.bool_)
 
     @property
+    def plain_sgd_batch1(self) -> bool:
+        return self.B == 1 and self.momentum == 0.0 and self.wd == 0.0
+
+    @property
     def direct(self) -> bool:
-        """At batch 1 with plain SGD no gradient buffer is needed: OTTT_O writes each update
-        straight into the weights, BPTT applies each weight row's summed gradient once."""
-        plain = self.B == 1 and self.momentum == 0.0 and self.wd == 0.0
-        return plain and (self.online or self.mode == MODE_BPTT)
+        """OTTT_O at batch 1 with plain SGD on a dense network without dropout writes each
+        update straight into the weights (no gradient buffer)."""
+        return (self.online and self.plain_sgd_batch1 and self.net.all_dense
+                and not any(p > 0 for p in self.net.dropout))
+
+    def fused_layers(self) -> np.ndarray:
+        """BPTT at batch 1 with plain SGD: dense layers sum each weight row's gradient from the
+        history and write the weights once (no gradient buffer)."""
+        f = np.zeros(len(self.net.layers), dtype=np.uint8)
+        if self.mode == MODE_BPTT and self.plain_sgd_batch1:
+            for i, ls in enumerate(self.net.layers):
+                f[i] = ls.kind != "conv"
+        return f
 
     # --- buffers ------------------------------------------------------------------------
     def _alloc(self):
         net, B, T = self.net, self.B, self.T
         f = net.weights[0].dtype
-        lif = [ls for ls in net.layers if ls.spiking]
-        C = net.n_classes
+        lif = net.lif_layers
+        n_lif = len(lif)
+        L = len(net.layers)
         bptt = self.mode == MODE_BPTT
+        TH = T if bptt else 1
+        self.geo = geometry(net)
+        self.dense_ops = np.array([ls.dense_ops() for ls in net.layers], dtype=np.int64)
+        self.fused = self.fused_layers()
+        pop_sizes = [int(np.prod(net.layers[0].pre))] + [ls.n_out for ls in lif]
+        maxn = max([ls.n_out for ls in net.layers] + [ls.weight_shape[0] for ls in net.layers]
+                   + pop_sizes)
+        maxpos = max(ls.out[0] * ls.out[1] for ls in net.layers)
         self.v = [np.zeros((B, ls.n_out), f) for ls in lif]
-        self.u = [np.zeros((B, ls.n_out), f) for ls in lif]
-        self.spk_idx = [np.zeros((B, ls.n_out), np.int64) for ls in lif]
-        self.spk_n = np.zeros((len(lif), B), np.int64)
-        self.I_buf = [np.zeros(ls.n_out, f) for ls in lif]
-        self.o = np.zeros((B, C), f)
-        self.osum = np.zeros((B, C), f)
-        learn_state = []
+        self.u_h = [np.zeros((TH, B, ls.n_out), f) for ls in lif]
+        self.spk_h = [np.zeros((TH, B, ls.n_out), np.int64) for ls in lif]
+        self.spk_n = np.zeros((n_lif, TH, B), np.int64)
+        self.out_buf = [np.zeros(ls.n_out, f) for ls in net.layers]
+        self.hit = np.zeros(maxpos, np.int64)
+        self.masks_off = [np.zeros((B, 0), f) for _ in pop_sizes]
+        self.masks = [np.zeros((B, n if net.dropout[p] > 0 else 0), f) for p, n in enumerate(pop_sizes)]
+        evk = self.geo[:, GEO["G_EVK"]]
+        self.ev_idx = [np.zeros((TH, B, pop_sizes[ls.src] if evk[i] == EV_BUF else 0), np.int64)
+                       for i, ls in enumerate(net.layers)]
+        self.ev_val = [np.zeros((TH, B, pop_sizes[ls.src] if evk[i] == EV_BUF else 0), f)
+                       for i, ls in enumerate(net.layers)]
+        self.ev_n = np.zeros((L, TH, B), np.int64)
+        self.pmax = np.zeros(maxn, f)
+        self.ptouch = np.zeros(maxn, np.int64)
+        self.needs_map = np.array([any(m.pool == "max" and m.src == p + 1 for m in net.layers)
+                                   for p in range(n_lif)], dtype=np.uint8)
         self.traces = [np.zeros((B, ls.n_in if use else 0), f)
                        for ls, use in zip(net.layers, self.use_trace)]
-        self.g_bufs = [np.zeros((B, ls.n_out), f) for ls in net.layers]
-        self.delta_next = [np.zeros((B, ls.n_out) if bptt else (0, 0), f) for ls in lif]
-        self.u_hist = [np.zeros((T, B, ls.n_out) if bptt else (0, 0, 0), f) for ls in lif]
-        self.s_idx_hist = [np.zeros((T, B, ls.n_out) if bptt else (0, 0, 0), np.int64) for ls in lif]
-        self.s_n_hist = np.zeros((len(lif), T, B) if bptt else (len(lif), 0, 0), np.int64)
-        self.go_hist = np.zeros((T, B, C) if bptt else (0, 0, 0), f)
-        self.g_hist = [np.zeros((B, T, ls.n_out) if bptt else (0, 0, 0), f) for ls in net.layers]
-        learn_state += self.traces + self.g_bufs + self.delta_next + self.u_hist + self.s_idx_hist
-        learn_state += [self.s_n_hist, self.go_hist] + self.g_hist
-        self.learning_state_bytes = int(sum(a.nbytes for a in learn_state))
-        acc = not self.direct
-        self.gW = [np.zeros(w.shape if acc else (0, 0), f) for w in net.weights]
-        self.gb = [np.zeros(b.shape if acc else (0,), f) for b in net.biases]
-        self.touched = [np.zeros(ls.n_in if acc else 0, np.uint8) for ls in net.layers]
+        self.osum = np.zeros((B, net.n_classes), f)
+        TG = T if bptt else 1
+        self.g_bufs = [np.zeros((B, TG, ls.n_out), f) for ls in net.layers]
+        self.E = [np.zeros(ls.n_out, f) for ls in lif]
+        self.SG = [np.zeros(ls.n_out, f) for ls in lif]
+        self.spk_maps = [np.zeros(ls.n_out if self.needs_map[i] else 0, f) for i, ls in enumerate(lif)]
+        self.epost = np.zeros(maxn, f)
+        self.edone = np.zeros(maxn, np.uint8)
+        self.delta = [np.zeros((B, ls.n_out) if bptt else (0, 0), f) for ls in lif]
+        learn = self.u_h + self.traces + self.g_bufs + self.E + self.SG + self.delta
+        if bptt:
+            learn += self.spk_h + [self.spk_n] + self.ev_idx + self.ev_val + [self.ev_n]
+        self.learning_state_bytes = int(sum(a.nbytes for a in learn))
+        acc = [not (self.direct or self.fused[i]) for i in range(L)]
+        self.gW = [np.zeros(w.shape if a else (0, 0), f) for w, a in zip(net.weights, acc)]
+        self.gb = [np.zeros(b.shape if a else (0,), f) for b, a in zip(net.biases, acc)]
+        self.touched = [np.zeros(w.shape[0] if a else 0, np.uint8) for w, a in zip(net.weights, acc)]
         mom = self.momentum != 0.0
         self.mW = [np.zeros(w.shape if mom else (0, 0), f) for w in net.weights]
         self.mb = [np.zeros(b.shape if mom else (0,), f) for b in net.biases]
         grad = self.gW + self.mW + [b for b, ls in zip(self.gb + self.mb, net.layers * 2) if ls.bias]
         self.gradient_buffer_bytes = int(sum(a.nbytes for a in grad))
-        self.loss = np.zeros(B, np.float64)
+        tl = typed_list
         self._lists = dict(
-            Ws=typed_list(net.weights), bs=typed_list(net.biases),
-            v=typed_list(self.v), u=typed_list(self.u), spk_idx=typed_list(self.spk_idx),
-            I_buf=typed_list(self.I_buf), traces=typed_list(self.traces),
-            g_bufs=typed_list(self.g_bufs), delta_next=typed_list(self.delta_next),
-            u_hist=typed_list(self.u_hist), s_idx_hist=typed_list(self.s_idx_hist),
-            g_hist=typed_list(self.g_hist),
-            gW=typed_list(self.gW), gb=typed_list(self.gb), mW=typed_list(self.mW), mb=typed_list(self.mb),
-            touched=typed_list(self.touched),
-        )
+            Ws=tl(net.weights), bs=tl(net.biases), v=tl(self.v), u_h=tl(self.u_h),
+            spk_h=tl(self.spk_h), out_buf=tl(self.out_buf), masks=tl(self.masks),
+            masks_off=tl(self.masks_off), ev_idx=tl(self.ev_idx), ev_val=tl(self.ev_val),
+            traces=tl(self.traces), g_bufs=tl(self.g_bufs), E=tl(self.E), SG=tl(self.SG),
+            spk_maps=tl(self.spk_maps), delta=tl(self.delta), gW=tl(self.gW), gb=tl(self.gb),
+            mW=tl(self.mW), mb=tl(self.mb), touched=tl(self.touched))
+
+    def _draw_masks(self, B: int):
+        """Dropout: one mask per sample and population, kept for every time step (OTTT)."""
+        for p, rate in enumerate(self.net.dropout):
+            if rate > 0.0:
+                keep = self.rng.random(self.masks[p][:B].shape) >= rate
+                self.masks[p][:B] = keep / (1.0 - rate)
 
     # --- running ------------------------------------------------------------------------
     def _run(self, inp, ptr: np.ndarray, labels: np.ndarray, mode: int, step_mask: np.ndarray):
@@ -121,27 +201,35 @@ class Trainer:
         n = self.neuron
         cnt = K.zeros(len(self.net.layers), B)
         loss = np.zeros(B, np.float64)
-        run_batch(d["Ws"], d["bs"], self.net.has_bias, inp.idx, inp.val, ptr, inp.binary,
-                  labels.astype(np.int64),
-                  d["v"], d["u"], d["spk_idx"], self.spk_n, d["I_buf"], d["traces"], self.use_trace,
-                  self.o, self.osum, d["g_bufs"], d["delta_next"], d["u_hist"], d["s_idx_hist"],
-                  self.s_n_hist, self.go_hist, d["g_hist"], d["gW"], d["gb"], d["mW"], d["mb"], d["touched"],
+        if mode != MODE_INFER:
+            self._draw_masks(B)
+        masks = d["masks"] if mode != MODE_INFER else d["masks_off"]
+        run_batch(d["Ws"], d["bs"], self.geo, self.dense_ops, inp.idx, self._values(inp), ptr,
+                  labels.astype(np.int64), d["v"], d["u_h"], d["spk_h"], self.spk_n, d["out_buf"],
+                  self.hit, masks, self.needs_map, d["ev_idx"], d["ev_val"], self.ev_n, self.pmax,
+                  self.ptouch, d["traces"], self.use_trace, self.osum, d["g_bufs"], d["E"], d["SG"],
+                  d["spk_maps"], self.epost, self.edone, d["delta"], d["gW"], d["gb"], d["mW"],
+                  d["mb"], d["touched"], self.fused,
                   n.lam, n.theta, n.cin, n.soft, n.detach, n.h0, n.sg_kind, n.alpha,
                   self.mse_w, self.onehot, self.tgt_const,
-                  mode, self.trace_decay, step_mask, self.online, self.direct,
+                  mode, self.trace_decay, step_mask, self.online, self.direct, self.window,
                   self.lr, self.momentum, self.wd, loss, cnt)
         return loss, self.osum[:B].copy(), cnt
 
+    def _values(self, inp) -> np.ndarray:
+        """Input event values in the network's dtype (converted once per input set)."""
+        f = self.net.weights[0].dtype
+        if inp.val.dtype == f:
+            return inp.val
+        key = id(inp.val)
+        if getattr(self, "_val_key", None) != key:
+            self._val_key, self._val = key, inp.val.astype(f)
+        return self._val
+
     def train_batch(self, inp, ptr: np.ndarray, labels: np.ndarray):
         """One batch of online training. Returns (per-sample loss, summed outputs, counts)."""
-        mask = self.step_mask()
-        loss, osum, cnt = self._run(inp, ptr, labels, self.mode, mask)
-        if not self.online and not self.direct:
-            d = self._lists
-            apply_updates(d["Ws"], d["bs"], self.net.has_bias, d["gW"], d["gb"], d["mW"], d["mb"],
-                          d["touched"], self.lr, self.momentum, self.wd, cnt[-1])
-        return loss, osum, cnt
+        return self._run(inp, ptr, labels, self.mode, self.step_mask())
 
     def infer_batch(self, inp, ptr: np.ndarray, labels: np.ndarray):
-        """Forward only (no learning work is done or counted)."""
+        """Forward only (no learning work is done or counted; no dropout)."""
         return self._run(inp, ptr, labels, MODE_INFER, np.zeros(self.T, np.bool_))

@@ -1,8 +1,16 @@
-"""Network shapes and weights: dense LIF layers followed by a non-spiking linear readout.
+"""Network shapes and weights: convolution and dense LIF layers, pooling, dropout, a readout.
 
-Weights are stored input-major, ``W[l]`` of shape ``(n_in, n_out)``: an input event reads one
-contiguous row (its fan-out). Layers are described by :class:`LayerShape` so later layer kinds
-(convolution, pooling) can slot in with their own fan-out rules.
+A network is a list of weight layers (:class:`LayerShape`). Each reads one *population* (0 =
+the network input, p = the output of LIF layer p-1) through that population's dropout mask and
+its own pooling, and writes a map of (H, W, C) neurons. Activations are channel-last: position
+(y, x, c) is flat index ``(y*W + x)*C + c``; a dense layer sees its input map flattened that
+way (so ``flatten`` is a no-op). Weights have one row per (kernel offset, input channel):
+``row = (ky*k + kx)*Cin + ci``, shape ``(k*k*Cin, Cout)``; a dense layer is the 1x1 case
+``(n_in, n_out)``.
+
+Temporally-truncated local BPTT adds auxiliary classifiers (global average pool, then a linear
+layer) after every block of LIF layers but the last; the first layer of the next block does not
+pass its error back (``detach``).
 """
 
 from __future__ import annotations
@@ -11,63 +19,193 @@ from dataclasses import dataclass
 
 import numpy as np
 
+POOLS = {"none": 0, "avg": 1, "max": 2}
+
 
 @dataclass(frozen=True)
 class LayerShape:
     name: str
-    kind: str            # 'dense' (LIF) or 'readout' (non-spiking linear)
-    n_in: int
-    n_out: int
+    kind: str                  # 'dense' or 'conv' (LIF), 'readout', 'aux' (non-spiking)
+    src: int                   # population read: 0 input, p = output of LIF layer p-1
+    pre: tuple                 # (H, W, C) of that population
+    pool: str                  # 'none' | 'avg' | 'max' applied to the population first
+    pool_k: int
+    pooled: tuple              # (H, W, C) after pooling
+    out: tuple                 # (H, W, C) of this layer's neurons (dense: (1, 1, units))
+    k: int                     # square kernel (dense: 1)
+    stride: int
+    pad: int
     bias: bool
-    binary_input: bool   # input is spikes (ACs) or graded values (MACs)
+    binary_input: bool         # input is spikes (work counted as ACs) or graded values (MACs)
+    detach: bool = False       # no error flows back into the source population
 
     @property
     def spiking(self) -> bool:
-        return self.kind != "readout"
+        return self.kind in ("dense", "conv")
+
+    @property
+    def n_in(self) -> int:
+        return int(np.prod(self.pooled))
+
+    @property
+    def n_out(self) -> int:
+        return int(np.prod(self.out))
+
+    @property
+    def weight_shape(self) -> tuple:
+        cin = self.pooled[2] if self.kind == "conv" else self.n_in
+        return (self.k * self.k * cin, self.out[2])
 
     @property
     def synapses(self) -> int:
-        return self.n_in * self.n_out
+        """Distinct weights (a convolution shares its kernel over positions)."""
+        r, c = self.weight_shape
+        return r * c
+
+    @property
+    def fan_in(self) -> int:
+        return self.weight_shape[0]
+
+    def dense_ops(self) -> int:
+        """NeuroBench dense ops per step: every input (padding excluded) x every weight it meets."""
+        if self.kind != "conv":
+            return self.n_in * self.n_out
+        H, W, C = self.pooled
+        Ho, Wo, Co = self.out
+        ys = np.arange(Ho)[:, None] * self.stride - self.pad + np.arange(self.k)[None, :]
+        xs = np.arange(Wo)[:, None] * self.stride - self.pad + np.arange(self.k)[None, :]
+        taps = ((ys >= 0) & (ys < H)).sum(1)[:, None] * ((xs >= 0) & (xs < W)).sum(1)[None, :]
+        return int(taps.sum()) * C * Co
 
 
 class Network:
-    """Weights and biases of a dense SNN; biases exist (as zeros) for every layer."""
+    """Weights and biases (zeros where a layer has no bias), plus the population dropout rates."""
 
-    def __init__(self, layers: list[LayerShape], weights: list[np.ndarray], biases: list[np.ndarray]):
+    def __init__(self, layers: list[LayerShape], weights: list[np.ndarray], biases: list[np.ndarray],
+                 dropout: list[float] | None = None):
         self.layers = list(layers)
         self.weights = weights
         self.biases = biases
+        n_pop = 1 + sum(ls.spiking for ls in self.layers)
+        self.dropout = list(dropout) if dropout is not None else [0.0] * n_pop
 
+    # ------------------------------------------------------------------ building
     @classmethod
-    def build(cls, n_inputs: int, binary_input: bool, hidden: list[tuple[int, bool]],
-              n_classes: int, readout_bias: bool, rng: np.random.Generator,
-              gain: float = 1.0, dtype=np.float64) -> "Network":
-        """Dense layers ``hidden = [(units, bias), ...]`` then a readout of ``n_classes``.
+    def build(cls, input_shape: tuple, binary_input: bool, ops: list, n_classes: int,
+              readout_bias: bool, rng: np.random.Generator, gain: float = 1.0, dtype=np.float64,
+              block: int | None = None) -> "Network":
+        """Layers from a list of ops (objects or dicts with ``kind`` and its fields):
+        conv (channels, kernel, stride, padding, bias), dense (units, bias), avgpool/maxpool
+        (size), dropout (p), flatten. The readout is appended. ``block``: LIF layers per block
+        of temporally-truncated local BPTT (None: one block, no auxiliary classifiers).
 
-        Initialisation as torch ``nn.Linear``: W, b ~ U(-k, k), k = gain / sqrt(fan_in).
+        Initialisation as torch ``nn.Conv2d``/``nn.Linear``: W, b ~ U(-k, k),
+        k = gain / sqrt(fan_in).
         """
-        layers = []
-        n_in = n_inputs
-        binary = binary_input
-        for i, (units, bias) in enumerate(hidden):
-            layers.append(LayerShape(f"dense{i + 1}", "dense", n_in, units, bias, binary))
-            n_in, binary = units, True
-        layers.append(LayerShape("readout", "readout", n_in, n_classes, readout_bias, binary))
+        def get(op, name, default=None):
+            return op.get(name, default) if isinstance(op, dict) else getattr(op, name, default)
+
+        shape = tuple(int(v) for v in input_shape)      # (H, W, C)
+        pop, binary = 0, bool(binary_input)
+        pool, pool_k = "none", 1
+        layers: list[LayerShape] = []
+        dropout = [0.0]
+        n_conv = n_dense = 0
+
+        def pooled_of(s):
+            if pool == "none":
+                return s
+            return (s[0] // pool_k, s[1] // pool_k, s[2])
+
+        for op in ops:
+            kind = get(op, "kind")
+            if kind in ("avgpool", "maxpool"):
+                if pool != "none":
+                    raise ValueError("two pooling layers in a row")
+                pool, pool_k = kind[:3], int(get(op, "size"))
+                continue
+            if kind == "flatten":
+                continue
+            if kind == "dropout":
+                if pop == 0 or dropout[pop] != 0.0:
+                    raise ValueError("dropout must follow a conv or dense layer")
+                dropout[pop] = float(get(op, "p"))
+                continue
+            pooled = pooled_of(shape)
+            if kind == "conv":
+                n_conv += 1
+                k = int(get(op, "kernel"))
+                s = int(get(op, "stride", 1) or 1)
+                p = int(get(op, "padding", 0) or 0)
+                Ho = (pooled[0] + 2 * p - k) // s + 1
+                Wo = (pooled[1] + 2 * p - k) // s + 1
+                if Ho < 1 or Wo < 1:
+                    raise ValueError(f"conv{n_conv}: kernel {k} does not fit a {pooled[0]}x{pooled[1]} map")
+                out = (Ho, Wo, int(get(op, "channels")))
+                name = f"conv{n_conv}"
+            elif kind == "dense":
+                n_dense += 1
+                k, s, p = 1, 1, 0
+                out = (1, 1, int(get(op, "units")))
+                name = f"dense{n_dense}"
+            else:
+                raise ValueError(f"unknown layer kind {kind!r}")
+            layers.append(LayerShape(name, kind, pop, shape, pool, pool_k, pooled, out, k, s, p,
+                                     bool(get(op, "bias", False)), binary))
+            pop += 1
+            dropout.append(0.0)
+            shape, binary, pool, pool_k = out, True, "none", 1
+        if not layers:
+            raise ValueError("the network needs at least one conv or dense layer")
+        pooled = pooled_of(shape)
+        layers.append(LayerShape("readout", "readout", pop, shape, pool, pool_k, pooled,
+                                 (1, 1, n_classes), 1, 1, 0, bool(readout_bias), binary))
+        n_lif = len(layers) - 1
+        if block is not None and block < n_lif:
+            starts = list(range(block, n_lif, block))       # first LIF layer of each later block
+            for i, s0 in enumerate(starts):
+                last = layers[s0 - 1]                       # the block's last LIF layer
+                src = s0                                    # its output population
+                H, W, C = last.out
+                gp = "avg" if H * W > 1 else "none"
+                if gp == "avg" and H != W:
+                    raise ValueError(f"{last.name}: global pooling of a non-square map")
+                layers.append(LayerShape(f"aux{i + 1}", "aux", src, last.out, gp, H if gp == "avg" else 1,
+                                         (1, 1, C), (1, 1, n_classes), 1, 1, 0, True, True))
+                layers[s0] = LayerShape(**{**layers[s0].__dict__, "detach": True})
         weights, biases = [], []
         for ls in layers:
-            k = gain / np.sqrt(ls.n_in)
-            weights.append(np.ascontiguousarray(rng.uniform(-k, k, size=(ls.n_in, ls.n_out)), dtype=dtype))
-            b = rng.uniform(-k, k, size=ls.n_out) if ls.bias else np.zeros(ls.n_out)
+            kk = gain / np.sqrt(ls.fan_in)
+            weights.append(np.ascontiguousarray(rng.uniform(-kk, kk, size=ls.weight_shape), dtype=dtype))
+            b = rng.uniform(-kk, kk, size=ls.out[2]) if ls.bias else np.zeros(ls.out[2])
             biases.append(np.ascontiguousarray(b, dtype=dtype))
-        return cls(layers, weights, biases)
+        return cls(layers, weights, biases, dropout)
 
+    @classmethod
+    def build_dense(cls, n_inputs: int, binary_input: bool, hidden: list[tuple[int, bool]],
+                    n_classes: int, readout_bias: bool, rng: np.random.Generator,
+                    gain: float = 1.0, dtype=np.float64) -> "Network":
+        """Dense layers ``hidden = [(units, bias), ...]`` on a flat input, then the readout."""
+        ops = [{"kind": "dense", "units": u, "bias": b} for u, b in hidden]
+        return cls.build((1, 1, n_inputs), binary_input, ops, n_classes, readout_bias, rng,
+                         gain=gain, dtype=dtype)
+
+    # ------------------------------------------------------------------ queries
     @property
     def n_classes(self) -> int:
-        return self.layers[-1].n_out
+        return self.layers[-1].out[2]
+
+    @property
+    def lif_layers(self) -> list[LayerShape]:
+        return [ls for ls in self.layers if ls.spiking]
 
     @property
     def has_bias(self) -> np.ndarray:
         return np.array([ls.bias for ls in self.layers], dtype=np.bool_)
+
+    @property
+    def all_dense(self) -> bool:
+        return all(ls.kind != "conv" and ls.pool == "none" for ls in self.layers)
 
     def footprint_bytes(self) -> int:
         """NeuroBench footprint: bytes of parameters (weights, used biases) and neuron state."""
@@ -77,4 +215,5 @@ class Network:
         return int(params + state)
 
     def copy(self) -> "Network":
-        return Network(self.layers, [w.copy() for w in self.weights], [b.copy() for b in self.biases])
+        return Network(self.layers, [w.copy() for w in self.weights], [b.copy() for b in self.biases],
+                       self.dropout)
