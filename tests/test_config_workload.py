@@ -243,3 +243,303 @@ def test_top_level_not_a_mapping(tmp_path):
 def test_control_character_is_a_clear_error(tmp_path):
     path, msg, err = bad(tmp_path, BASE.replace("  lr: 0.1", "  lr: 0.1\x07"))
     assert path in msg and "line 16" in msg and "\n" not in msg
+
+
+# ----------------------------------------------------------------------------------------
+# layer ops: conv, pools, flatten, dropout
+# ----------------------------------------------------------------------------------------
+CONV = """\
+name: c
+dataset:
+  name: nmnist
+  time_steps: 6
+  framing: binary
+network:
+  hidden:
+    - {kind: conv, channels: 4, kernel: 3, padding: 1}
+    - {kind: dropout, p: 0.1}
+    - {kind: avgpool, size: 2}
+    - {kind: flatten}
+    - {kind: dense, units: 16}
+neuron:
+  preset: ottt
+rule:
+  name: ottt_o
+training:
+  epochs: 1
+  optimizer: sgd
+  lr: 0.1
+  seed: 1
+"""
+
+
+def test_layerspec_keeps_its_old_constructor():
+    assert LayerSpec(kind="dense", units=256, bias=False) == LayerSpec("dense", 256, False)
+    ls = LayerSpec(kind="dense", units=256)
+    assert (ls.bias, ls.channels, ls.kernel, ls.stride, ls.padding, ls.size, ls.p) == \
+        (False, None, None, 1, 0, None, None)
+    assert ls.is_lif and LayerSpec(kind="conv").is_lif and not LayerSpec(kind="avgpool").is_lif
+
+
+def test_conv_network_parsed_with_defaults(tmp_path):
+    w = load_workload(write(tmp_path, CONV))
+    h = w.network.hidden
+    assert h == (LayerSpec(kind="conv", channels=4, kernel=3, stride=1, padding=1, bias=False),
+                 LayerSpec(kind="dropout", p=0.1),
+                 LayerSpec(kind="avgpool", size=2),
+                 LayerSpec(kind="flatten"),
+                 LayerSpec(kind="dense", units=16, bias=False))
+    assert w.network.lif_layers == 2
+    assert w.network.normalization == "none" and w.network.readout_bias is True
+    assert isinstance(h[1].p, float)
+
+
+def test_every_layer_field_parsed(tmp_path):
+    hidden = ("    - {kind: conv, channels: 6, kernel: 5, stride: 2, padding: 2, bias: true}\n"
+              "    - {kind: maxpool, size: 3}\n"
+              "    - {kind: conv, channels: 8, kernel: 1}\n"
+              "    - {kind: dropout, p: 0}\n"
+              "    - {kind: dense, units: 7, bias: true}\n"
+              "    - {kind: dropout, p: 0.5}\n")
+    text = CONV.replace(CONV[CONV.index("    - {kind: conv"):CONV.index("neuron:")], hidden)
+    h = load_workload(write(tmp_path, text)).network.hidden
+    assert (h[0].channels, h[0].kernel, h[0].stride, h[0].padding, h[0].bias) == (6, 5, 2, 2, True)
+    assert (h[1].kind, h[1].size) == ("maxpool", 3)
+    assert (h[2].kernel, h[2].stride, h[2].padding, h[2].bias) == (1, 1, 0, False)
+    assert h[3].p == 0.0 and h[5].p == 0.5
+    assert (h[4].units, h[4].bias) == (7, True)
+
+
+@pytest.mark.parametrize("norm", ["none", "ws_folded", "bn_folded"])
+def test_normalization(tmp_path, norm):
+    text = CONV.replace("neuron:", f"  normalization: {norm}\nneuron:")
+    assert load_workload(write(tmp_path, text)).network.normalization == norm
+
+
+# ----------------------------------------------------------------------------------------
+# data sets and dataset.size
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["nmnist", "cifar10dvs", "dvsgesture"])
+def test_dataset_names(tmp_path, name):
+    w = load_workload(write(tmp_path, BASE.replace("name: nmnist", f"name: {name}")))
+    assert w.dataset.name == name and w.dataset.size is None
+
+
+def test_dataset_size(tmp_path):
+    text = BASE.replace("name: nmnist", "name: cifar10dvs\n  size: 48")
+    d = load_workload(write(tmp_path, text)).dataset
+    assert (d.size, d.downscale) == (48, 1)
+    text = BASE.replace("name: nmnist", "name: cifar10dvs\n  size: 48\n  downscale: 1")
+    assert load_workload(write(tmp_path, text)).dataset.size == 48
+    assert load_workload(write(tmp_path, BASE.replace("framing", "size: null\n  framing"))
+                         ).dataset.size is None
+
+
+# ----------------------------------------------------------------------------------------
+# loss 'tet'
+# ----------------------------------------------------------------------------------------
+def test_tet_loss_defaults(tmp_path):
+    w = load_workload(write(tmp_path, BASE + "loss:\n  kind: tet\n"))
+    assert (w.loss.kind, w.loss.tet_lambda, w.loss.tet_phi) == ("tet", 1e-3, 1.0)
+    assert w.loss.mse_weight is None and w.loss.mse_target is None
+    assert w.loss.mse_mix == (1e-3, 1.0)
+
+
+def test_tet_loss_fields(tmp_path):
+    w = load_workload(write(tmp_path, BASE + "loss: {kind: tet, tet_lambda: 0.01, tet_phi: 0.5}\n"))
+    assert (w.loss.tet_lambda, w.loss.tet_phi) == (0.01, 0.5)
+
+
+def test_ce_mse_has_no_tet_fields(tmp_path):
+    w = load_workload(write(tmp_path, BASE))
+    assert w.loss.tet_lambda is None and w.loss.tet_phi is None
+    assert w.loss.mse_mix == (0.05, "onehot")
+
+
+# ----------------------------------------------------------------------------------------
+# rule 'tbptt_local'
+# ----------------------------------------------------------------------------------------
+def test_tbptt_local_defaults_resolve(tmp_path):
+    w = load_workload(write(tmp_path, CONV.replace("name: ottt_o", "name: tbptt_local")))
+    assert (w.rule.name, w.rule.window, w.rule.block) == ("tbptt_local", 6, 2)
+
+
+def test_tbptt_local_fields(tmp_path):
+    text = CONV.replace("name: ottt_o", "name: tbptt_local\n  window: 1\n  block: 1")
+    w = load_workload(write(tmp_path, text))
+    assert (w.rule.window, w.rule.block) == (1, 1)
+
+
+def test_other_rules_have_no_window_or_block(tmp_path):
+    w = load_workload(write(tmp_path, CONV))
+    assert w.rule.window is None and w.rule.block is None
+
+
+# ----------------------------------------------------------------------------------------
+# overrides of the new fields
+# ----------------------------------------------------------------------------------------
+def test_overrides_of_new_fields(tmp_path):
+    w = load_workload(write(tmp_path, CONV), {
+        "network.hidden.2.size": "3", "network.hidden.1.p": "0.25",
+        "network.hidden.0.stride": "2", "network.hidden.0.channels": "5",
+        "network.normalization": "ws_folded", "dataset.size": "30",
+        "rule.name": "tbptt_local", "rule.window": "3", "rule.block": "1"})
+    h = w.network.hidden
+    assert (h[0].stride, h[0].channels, h[1].p, h[2].size) == (2, 5, 0.25, 3)
+    assert w.network.normalization == "ws_folded" and w.dataset.size == 30
+    assert (w.rule.name, w.rule.window, w.rule.block) == ("tbptt_local", 3, 1)
+
+
+def test_override_loss_section_to_tet(tmp_path):
+    text = BASE + "loss:\n  kind: ce_mse\n  mse_weight: 0.1\n"
+    w = load_workload(write(tmp_path, text), {"loss": "{kind: tet, tet_phi: 2}"})
+    assert (w.loss.kind, w.loss.tet_lambda, w.loss.tet_phi) == ("tet", 1e-3, 2.0)
+    w = load_workload(write(tmp_path, BASE + "loss: {kind: tet}\n"), {"loss.tet_lambda": "0.2"})
+    assert w.loss.tet_lambda == 0.2
+
+
+def test_override_whole_hidden_list_with_conv(tmp_path):
+    w = load_workload(write(tmp_path, BASE), {
+        "network.hidden": "[{kind: conv, channels: 2, kernel: 3}, {kind: maxpool, size: 2}]"})
+    assert [ls.kind for ls in w.network.hidden] == ["conv", "maxpool"]
+
+
+def test_override_foreign_layer_field_points_at_override(tmp_path):
+    path, msg, err = bad(tmp_path, BASE, {"network.hidden.0.kernel": "3"})
+    assert err.field == "network.hidden.0.kernel" and "not a field of a dense layer" in msg
+    assert "override network.hidden.0.kernel=3" in msg
+
+
+def test_override_tet_field_on_ce_mse_says_how(tmp_path):
+    path, msg, err = bad(tmp_path, BASE + "loss: {kind: ce_mse, mse_weight: 0.1}\n",
+                         {"loss.kind": "tet"})
+    assert err.field == "loss.mse_weight" and "only with loss kind ce_mse" in msg
+    assert "loss={kind: tet}" in msg
+
+
+# ----------------------------------------------------------------------------------------
+# bad new fields: each names the file, the dotted field and what was expected
+# ----------------------------------------------------------------------------------------
+L0 = "    - {kind: conv, channels: 4, kernel: 3, padding: 1}"
+L1 = "    - {kind: dropout, p: 0.1}"
+L2 = "    - {kind: avgpool, size: 2}"
+L3 = "    - {kind: flatten}"
+L4 = "    - {kind: dense, units: 16}"
+
+NEW_CASES = [
+    # layers: kind, required fields, fields of another kind, ranges
+    (L0, "    - {kind: lstm, units: 4}", "network.hidden.0.kind",
+     "one of dense, conv, avgpool, maxpool, flatten, dropout"),
+    (L0, "    - {kind: conv, kernel: 3}", "network.hidden.0.channels",
+     "missing required field 'channels'"),
+    (L0, "    - {kind: conv, channels: 4}", "network.hidden.0.kernel",
+     "missing required field 'kernel'"),
+    (L0, "    - {kind: conv, channels: 0, kernel: 3}", "network.hidden.0.channels", ">= 1"),
+    (L0, "    - {kind: conv, channels: 4, kernel: 0}", "network.hidden.0.kernel", ">= 1"),
+    (L0, "    - {kind: conv, channels: 4, kernel: 3, stride: 0}", "network.hidden.0.stride", ">= 1"),
+    (L0, "    - {kind: conv, channels: 4, kernel: 3, padding: -1}", "network.hidden.0.padding", ">= 0"),
+    (L0, "    - {kind: conv, channels: 4, kernel: 3, padding: 2}", "network.hidden.0.padding",
+     "an integer in [0, 1]"),
+    (L0, "    - {kind: conv, channels: 4, kernel: 3, bias: 1}", "network.hidden.0.bias", "true or false"),
+    (L0, "    - {kind: conv, channels: 4, kernel: 3, units: 8}", "network.hidden.0.units",
+     "not a field of a conv layer (it belongs to kind dense)"),
+    (L0, "    - {kind: conv, channels: 4, kernel: 3, size: 2}", "network.hidden.0.size",
+     "a conv layer with channels, kernel (optional: stride, padding, bias); remove 'size'"),
+    (L0, "    - {kind: conv, channels: 4, kernel: 3, p: 0.1}", "network.hidden.0.p",
+     "belongs to kind dropout"),
+    (L0, "    - {kind: conv, channels: 4, kernel: 3, width: 2}", "network.hidden.0.width",
+     "unknown field 'width'"),
+    (L2, "    - {kind: avgpool}", "network.hidden.2.size", "missing required field 'size'"),
+    (L2, "    - {kind: maxpool, size: 0}", "network.hidden.2.size", ">= 1"),
+    (L2, "    - {kind: avgpool, size: 2, stride: 2}", "network.hidden.2.stride",
+     "not a field of an avgpool layer"),
+    (L2, "    - {kind: avgpool, units: 2}", "network.hidden.2.kind",
+     "got 'avgpool' but the layer gives units, field(s) of kind dense (expected kind dense, or an avgpool layer with size)"),
+    (L3, "    - {kind: flatten, size: 2}", "network.hidden.3.size",
+     "a flatten layer with no other field; remove 'size'"),
+    (L1, "    - {kind: dropout}", "network.hidden.1.p", "missing required field 'p'"),
+    (L1, "    - {kind: dropout, p: 1.0}", "network.hidden.1.p", "a number in [0, 1)"),
+    (L1, "    - {kind: dropout, p: -0.1}", "network.hidden.1.p", "a number in [0, 1)"),
+    (L1, "    - {kind: dropout, p: 0.1, units: 3}", "network.hidden.1.units", "not a field of a dropout"),
+    (L4, "    - {kind: dense, units: 16, kernel: 3}", "network.hidden.4.kernel",
+     "not a field of a dense layer (it belongs to kind conv)"),
+    # order
+    (L4, L4 + "\n    - {kind: conv, channels: 2, kernel: 1}", "network.hidden.5.kind",
+     "needs a spatial input; put conv/pool layers before dense ones"),
+    (L4, L4 + "\n    - {kind: maxpool, size: 1}", "network.hidden.5.kind",
+     "a maxpool layer after the flatten layer network.hidden.3 needs a spatial input"),
+    (L3 + "\n" + L4, L4 + "\n" + L2, "network.hidden.4.kind",
+     "an avgpool layer after the dense layer network.hidden.3 needs a spatial input"),
+    (L0 + "\n" + L1, L1 + "\n" + L0, "network.hidden.0.kind",
+     "dropout is the first layer (expected dropout directly after a conv or dense layer"),
+    (L3, L1, "network.hidden.3.kind", "dropout follows an avgpool layer (network.hidden.2)"),
+    (L2, L1, "network.hidden.2.kind", "dropout follows a dropout layer (network.hidden.1)"),
+    (L4, L4 + "\n" + L1, None, None),                 # dropout after dense: fine
+    (L0 + "\n" + L1 + "\n" + L2 + "\n" + L3 + "\n" + L4, L3, "network.hidden",
+     "has no conv or dense layer (expected at least one conv or dense (LIF) layer)"),
+    # sizes against the input map (N-MNIST 34x34)
+    (L2, "    - {kind: avgpool, size: 35}", "network.hidden.2.size",
+     "avgpool 35 does not fit its 34x34 input map (expected size <= 34"),
+    (L0, "    - {kind: conv, channels: 4, kernel: 37, padding: 1}", "network.hidden.0.kernel",
+     "a 37x37 kernel does not fit its 34x34 input (padding 1) (expected kernel <= 36"),
+    (L2, L2 + "\n    - {kind: avgpool, size: 17}\n    - {kind: avgpool, size: 2}",
+     "network.hidden.4.size", "avgpool 2 does not fit its 1x1 input map"),
+    ("framing: binary", "framing: binary\n  downscale: 34", "network.hidden.2.size",
+     "avgpool 2 does not fit its 1x1 input map (expected size <= 1 for the input map at this layer, from nmnist frames of 2x1x1 (dataset.downscale 34))"),
+    # normalization
+    ("neuron:", "  normalization: batchnorm\nneuron:", "network.normalization",
+     "one of none, ws_folded, bn_folded"),
+    # dataset
+    ("name: nmnist", "name: cifar10", "dataset.name", "one of nmnist, cifar10dvs, dvsgesture"),
+    ("framing: binary", "framing: binary\n  size: 0", "dataset.size", "got 0"),
+    ("framing: binary", "framing: binary\n  size: 40", "dataset.size",
+     "got 40 but the nmnist sensor is 34x34 (expected an integer in [1, 34]"),
+    ("framing: binary", "framing: binary\n  size: 4.5", "dataset.size", "an integer"),
+    ("framing: binary", "framing: binary\n  size: 16\n  downscale: 2", "dataset.size",
+     "either size (the side to downscale to) or downscale"),
+    ("name: nmnist", "name: cifar10dvs\n  size: 129", "dataset.size", "[1, 128]"),
+    # rule tbptt_local
+    ("name: ottt_o", "name: tbptt", "rule.name", "one of bptt, sltt, ottt_a, ottt_o, tbptt_local"),
+    ("name: ottt_o", "name: tbptt_local\n  window: 7", "rule.window",
+     "got 7 but dataset.time_steps is 6 (expected an integer in [1, 6]"),
+    ("name: ottt_o", "name: tbptt_local\n  window: 0", "rule.window", "an integer >= 1"),
+    ("name: ottt_o", "name: tbptt_local\n  block: 3", "rule.block",
+     "got 3 but the network has 2 conv/dense layer(s) (expected an integer in [1, 2]"),
+    ("name: ottt_o", "name: tbptt_local\n  block: 0", "rule.block", "an integer >= 1"),
+    ("name: ottt_o", "name: tbptt_local\n  window: 2.5", "rule.window", "an integer"),
+    ("name: ottt_o", "name: ottt_o\n  window: 2", "rule.window", "only with rule tbptt_local"),
+    ("name: ottt_o", "name: bptt\n  block: 1", "rule.block", "only with rule tbptt_local"),
+    ("name: ottt_o", "name: tbptt_local\n  k: 2", "rule.k", "only with rule sltt"),
+    ("name: ottt_o", "name: tbptt_local\n  trace_decay: 0.5", "rule.trace_decay", "ottt_a or ottt_o"),
+    # loss tet
+    ("seed: 1", "seed: 1\nloss: {kind: tet, mse_weight: 0.1}", "loss.mse_weight",
+     "only with loss kind ce_mse"),
+    ("seed: 1", "seed: 1\nloss: {kind: tet, mse_target: onehot}", "loss.mse_target",
+     "only with loss kind ce_mse"),
+    ("seed: 1", "seed: 1\nloss: {tet_lambda: 0.1}", "loss.tet_lambda", "only with loss kind tet"),
+    ("seed: 1", "seed: 1\nloss: {kind: ce_mse, tet_phi: 1}", "loss.tet_phi", "only with loss kind tet"),
+    ("seed: 1", "seed: 1\nloss: {kind: tet, tet_lambda: 1.5}", "loss.tet_lambda", "a number in [0, 1]"),
+    ("seed: 1", "seed: 1\nloss: {kind: tet, tet_phi: one}", "loss.tet_phi", "a number"),
+    ("seed: 1", "seed: 1\nloss: {kind: ce_mean}", "loss.kind", "one of ce_mse, tet"),
+]
+
+
+@pytest.mark.parametrize("old,new,field,words", NEW_CASES)
+def test_bad_new_fields_name_file_and_field(tmp_path, old, new, field, words):
+    assert old in CONV
+    text = CONV.replace(old, new, 1)
+    if field is None:
+        load_workload(write(tmp_path, text))
+        return
+    path, msg, err = bad(tmp_path, text)
+    assert err.file == path and path in msg
+    assert err.field == field, msg
+    assert f"field '{field}'" in msg
+    assert words in msg, msg
+    assert "\n" not in msg
+
+
+def test_layer_error_points_at_the_line(tmp_path):
+    text = CONV.replace(L2, "    - {kind: avgpool, size: 0}")
+    path, msg, err = bad(tmp_path, text)
+    assert f"line {line_of(text, 'size: 0')}:" in msg

@@ -190,7 +190,8 @@ G_EVK = 19     # where its input events are: EV_INPUT, EV_SPIKES (the source's s
 G_PH = 20      # the pooled map the input transform produces (H, W, C); for a convolution the
 G_PW = 21      #   same as (G_HIN, G_WIN, G_CIN), for a dense layer the map its flat input
 G_PC = 22      #   index runs over
-NG = 23
+G_NOMASK = 23  # 1: read the source population without its dropout mask (auxiliary classifiers)
+NG = 24
 
 EV_INPUT = 0   # the network input itself (no pooling)
 EV_SPIKES = 1  # the source population's spikes (no dropout, no pooling)
@@ -913,7 +914,8 @@ def _backward_layer(l, b, th, tg, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u
         ng = _pos_nnz(g, Cout, pos_nz[:npos])
     src = geo_l[G_SRC]
     if src > 0 and geo_l[G_DETACH] == 0:   # error into the source population, pre-update W
-        _error_to_source(Ws[l], g, gnz, ng, geo_l, SG[src - 1], masks[src][b], spk_maps[src - 1],
+        mask_l = masks[src][b] if geo_l[G_NOMASK] == 0 else epost[:0]
+        _error_to_source(Ws[l], g, gnz, ng, geo_l, SG[src - 1], mask_l, spk_maps[src - 1],
                          E[src - 1], epost, edone, pos_nz, c)
     if want_wgrad:
         idx, val, e0, e1 = _layer_events(l, b, th, t, geo, x_idx, x_val, x_ptr, spk_h, spk_n,
@@ -1066,8 +1068,9 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                               masks[0][b], geo_l, pmax, ptouch, ev_idx[l][th, b],
                                               ev_val[l][th, b])
                         else:
+                            mask_l = masks[src][b] if geo_l[G_NOMASK] == 0 else pmax[:0]
                             n_ev = _transform(spk_h[src - 1][th, b], ones_f, 0, spk_n[src - 1, th, b],
-                                              True, masks[src][b], geo_l, pmax, ptouch,
+                                              True, mask_l, geo_l, pmax, ptouch,
                                               ev_idx[l][th, b], ev_val[l][th, b])
                         ev_n[l, th, b] = n_ev
                         if learning and bptt:

@@ -47,7 +47,8 @@ def geometry(net: Network) -> np.ndarray:
         r[G["G_PH"]], r[G["G_PW"]], r[G["G_PC"]] = ls.pooled
         r[G["G_ROLE"]] = _ROLE[ls.kind]
         r[G["G_DETACH"]] = int(ls.detach)
-        masked = net.dropout[ls.src] > 0.0
+        masked = net.dropout[ls.src] > 0.0 and ls.kind != "aux"   # aux heads read unmasked spikes
+        r[G["G_NOMASK"]] = int(ls.kind == "aux")
         r[G["G_AC"]] = int(ls.binary_input)
         r[G["G_UNIT"]] = int(ls.binary_input and ls.pool == "none" and not masked)
         r[G["G_HASB"]] = int(ls.bias)
@@ -73,9 +74,16 @@ class Trainer:
         self.lr = float(optim.lr)
         self.momentum = float(optim.momentum)
         self.wd = float(optim.weight_decay)
-        self.mse_w = float(loss.mse_weight)
-        self.onehot = loss.mse_target == "onehot"
-        self.tgt_const = 0.0 if self.onehot else float(loss.mse_target)
+        if getattr(loss, "kind", "ce_mse") == "tet":
+            # TET (Deng et al. 2022, functions.py:39-51): (1 - lam) mean_t CE + lam MSE(o, phi)
+            # over all (B, T, C) -- the per-step form with a = lam and a constant target phi
+            self.mse_w = float(loss.tet_lambda)
+            self.onehot = False
+            self.tgt_const = float(loss.tet_phi)
+        else:
+            self.mse_w = float(loss.mse_weight)
+            self.onehot = loss.mse_target == "onehot"
+            self.tgt_const = 0.0 if self.onehot else float(loss.mse_target)
         self.rule_spec = rule_spec
         self.use_trace = self.trace_layers()
         self.trace_decay = self.trace_decay_value()

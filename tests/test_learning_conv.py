@@ -1,0 +1,209 @@
+"""Convolutional networks: every rule's update equals the independent numpy reference
+(tests/reference_conv.py: conv and pooling as explicit matrices) in float64 to 1e-10, and the
+counts equal closed forms (SOPs = sum over input events of their actual fan-out)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chipsim import counts as K
+from chipsim.model.inputs import encode_frames
+from chipsim.model.network import Network
+from tests import reference_conv as rc
+from tests.helpers import neuron, trainer
+
+T = 5
+C = 4
+LR = 0.4
+
+# (name, chipsim ops, input (H, W, C))
+NETS = {
+    "conv_avg_dense": ([
+        dict(kind="conv", channels=3, kernel=3, stride=1, padding=1, bias=False),
+        dict(kind="avgpool", size=2),
+        dict(kind="conv", channels=4, kernel=3, stride=1, padding=1, bias=True),
+        dict(kind="avgpool", size=2),
+        dict(kind="flatten"),
+    ], (8, 8, 2)),
+    "stride_max_drop_dense": ([
+        dict(kind="conv", channels=4, kernel=3, stride=2, padding=1, bias=True),
+        dict(kind="dropout", p=0.3),
+        dict(kind="maxpool", size=2),
+        dict(kind="dense", units=6, bias=False),
+    ], (9, 9, 2)),
+}
+
+
+def _ref_ops(ops):
+    out = []
+    for op in ops:
+        k = op["kind"]
+        if k == "conv":
+            out.append(dict(kind="conv", cout=op["channels"], k=op["kernel"], stride=op["stride"],
+                            pad=op["padding"], bias=op["bias"]))
+        elif k in ("avgpool", "maxpool"):
+            out.append(dict(kind=k, size=op["size"]))
+        elif k == "dense":
+            out.append(dict(kind="dense", units=op["units"], bias=op["bias"]))
+        else:
+            out.append(dict(kind=k))
+    return out
+
+
+def _problem(name, seed=0, N=3, density=0.35, block=None, gain=3.0):
+    ops, shape = NETS[name]
+    rng = np.random.default_rng(seed)
+    frames = (rng.random((N, T) + shape) < density).astype(np.uint8)
+    labels = rng.integers(0, C, N)
+    net = Network.build(shape, True, ops, C, True, np.random.default_rng(seed + 1), gain=gain,
+                        block=block)
+    return ops, frames, labels, net, encode_frames(frames, True)
+
+
+def _ref_args(ops, net):
+    """Weights, biases (None where a layer has none) and aux heads in the reference's form."""
+    main = [i for i, ls in enumerate(net.layers) if ls.kind != "aux"]
+    Ws = [net.weights[i].copy() for i in main]
+    bs = [net.biases[i].copy() if net.layers[i].bias else None for i in main]
+    aux = [(net.weights[i].copy(), net.biases[i].copy()) for i, ls in enumerate(net.layers)
+           if ls.kind == "aux"]
+    return _ref_ops(ops), Ws, bs, aux
+
+
+def _masks(tr, net, B):
+    """The dropout masks the trainer drew, one array per dropout op (reference order)."""
+    return [tr.masks[p][:B].copy() for p, rate in enumerate(net.dropout) if rate > 0] or None
+
+
+def _check(net, Ws_new, bs_new):
+    main = [i for i, ls in enumerate(net.layers) if ls.kind != "aux"]
+    for j, i in enumerate(main):
+        np.testing.assert_allclose(net.weights[i], Ws_new[j], rtol=0, atol=1e-10, err_msg=net.layers[i].name)
+        if bs_new[j] is not None:
+            np.testing.assert_allclose(net.biases[i], bs_new[j], rtol=0, atol=1e-10)
+
+
+def _spikes_everywhere(rec):
+    for s in rec["s"]:
+        if s is not None:
+            assert 0 < s.mean() < 0.9, "every layer of the test network must spike"
+
+
+@pytest.mark.parametrize("name", list(NETS))
+@pytest.mark.parametrize("rule", ["sltt", "ottt_a", "bptt"])
+@pytest.mark.parametrize("preset", ["ottt", "tet"])
+def test_deferred_rules_match_reference(name, rule, preset):
+    ops, frames, labels, net, inp = _problem(name)
+    nrn, rn = neuron(preset)
+    rops, Ws, bs, _ = _ref_args(ops, net)
+    tr = trainer(rule, net, nrn, T=T, B=2, lr=LR)
+    tr.train_batch(inp, inp.ptr[:2], labels[:2])
+    masks = _masks(tr, net, 2)
+    fn = {"sltt": rc.grads_sltt, "bptt": rc.grads_bptt,
+          "ottt_a": lambda *a, **k: rc.grads_ottt(*a, trace_decay=rn["lam"], **k)}[rule]
+    r = rc.batch_mean(fn, rops, Ws, bs, frames[:2], labels[:2], rn, masks=masks)
+    _spikes_everywhere(r["per_sample"][0]["rec"])
+    _check(net, [w - LR * g for w, g in zip(Ws, r["gW"])],
+           [None if b is None else b - LR * g for b, g in zip(bs, r["gb"])])
+
+
+@pytest.mark.parametrize("name", list(NETS))
+def test_ottt_o_matches_reference(name):
+    ops, frames, labels, net, inp = _problem(name, seed=3)
+    nrn, rn = neuron("ottt")
+    rops, Ws, bs, _ = _ref_args(ops, net)
+    tr = trainer("ottt_o", net, nrn, T=T, B=1, lr=LR)
+    tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    r = rc.ottt_online(rops, Ws, bs, frames[:1], labels[:1], rn, lr=LR, trace_decay=rn["lam"],
+                       masks=_masks(tr, net, 1))
+    _check(net, r["W"], r["b"])
+
+
+@pytest.mark.parametrize("window,block", [(T, None), (2, None), (2, 1), (1, 1)])
+def test_tbptt_local_matches_reference(window, block):
+    ops, frames, labels, net, inp = _problem("conv_avg_dense", seed=5, block=block)
+    nrn, rn = neuron("tet")
+    rops, Ws, bs, aux = _ref_args(ops, net)
+    tr = trainer("tbptt_local", net, nrn, T=T, B=2, lr=LR)
+    tr.rule_spec.window = window
+    tr.window = window
+    tr.train_batch(inp, inp.ptr[:2], labels[:2])
+    r = rc.tbptt_local(rops, Ws, bs, aux, frames[:2], labels[:2], rn, lr=LR, T_L=window,
+                       B_L=block or 99)
+    _check(net, r["W"], r["b"])
+    auxi = [i for i, ls in enumerate(net.layers) if ls.kind == "aux"]
+    assert len(auxi) == len(aux) == (1 if block == 1 else 0)
+    for i, (wa, ba) in zip(auxi, r["aux"]):
+        np.testing.assert_allclose(net.weights[i], wa, atol=1e-10)
+        np.testing.assert_allclose(net.biases[i], ba, atol=1e-10)
+
+
+def test_tbptt_local_full_window_one_block_equals_bptt():
+    ops, frames, labels, net, inp = _problem("stride_max_drop_dense", seed=7)
+    nrn, _ = neuron("ottt", detach_reset=False)
+    a, b = net.copy(), net.copy()
+    ta = trainer("tbptt_local", a, nrn, T=T, B=1, lr=LR, seed=9)
+    tb = trainer("bptt", b, nrn, T=T, B=1, lr=LR, seed=9)      # same seed: same dropout masks
+    ca = ta.train_batch(inp, inp.ptr[:1], labels[:1])[2]
+    cb = tb.train_batch(inp, inp.ptr[:1], labels[:1])[2]
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(wa, wb)
+    np.testing.assert_array_equal(ca, cb)
+
+
+def _fanout_conv(ls):
+    """Actual fan-out (synapses reached) of each input position of a conv layer, from the
+    reference's explicit conv matrix built with all-one weights."""
+    k, cin = ls.k, ls.pooled[2]
+    M, _ = rc.conv_matrix(np.ones((k * k * cin, ls.out[2])), ls.pooled, k, ls.stride, ls.pad)
+    return (M != 0).sum(axis=1)
+
+
+def test_conv_sops_closed_form_with_borders_and_pooling():
+    ops, frames, labels, net, inp = _problem("conv_avg_dense", seed=11)
+    nrn, rn = neuron("ottt")
+    rops, Ws, bs, _ = _ref_args(ops, net)
+    tr = trainer("sltt", net, nrn, T=T, B=1)
+    _, _, cnt = tr.infer_batch(inp, inp.ptr[:1], labels[:1])
+    rec = rc.forward(rops, Ws, bs, frames[0], rn)
+    ls0, ls1 = net.layers[0], net.layers[1]
+    # layer 0 reads the raw input: SOPs = sum over input spikes of their fan-out
+    f0 = _fanout_conv(ls0)
+    x = frames[0].reshape(T, -1)
+    assert cnt[0, 0, K.Phase.INFERENCE, K.SYNOP] == int((x * f0).sum())
+    # layer 1 reads layer 0's spikes through a 2x2 average pool: every spike is one event whose
+    # fan-out is that of its pooled position (spikes outside the floor area reach nothing)
+    f1 = _fanout_conv(ls1)
+    H, W, Cc = ls0.out
+    s0 = rec["s"][0].reshape(T, H, W, Cc)
+    pooled_idx = ((np.arange(H)[:, None] // 2) * (W // 2) + np.arange(W)[None, :] // 2)
+    fan = f1.reshape(H // 2 * (W // 2), Cc)[pooled_idx.reshape(-1)].reshape(H, W, Cc)
+    assert cnt[0, 1, K.Phase.INFERENCE, K.SYNOP] == int((s0 * fan[None]).sum())
+    assert cnt[0, 1, K.Phase.INFERENCE, K.SPIKE] == int(rec["s"][1].sum())
+    # NeuroBench dense ops: every input (padding excluded) x every weight it meets, per step
+    assert cnt[0, 0, K.Phase.INFERENCE, K.NB_DENSE_OPS] == T * int(f0.sum())
+
+
+def test_conv_learning_counts_closed_form():
+    ops, frames, labels, net, inp = _problem("conv_avg_dense", seed=13)
+    nrn, rn = neuron("ottt")
+    rops, Ws, bs, _ = _ref_args(ops, net)
+    tr = trainer("sltt", net, nrn, T=T, B=1)
+    _, _, cnt = tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    rec = rc.grads_sltt(rops, Ws, bs, frames[0], labels[0], rn)["rec"]
+    c = cnt[0, :, K.Phase.LEARNING]
+    # readout (dense, behind a 2x2 average pool): every spike of conv2 inside the pooled area
+    # is one event; gradient ACs = sum_t (events) x (non-zero output gradients)
+    H, W, Cc = net.layers[1].out
+    s1 = rec["s"][1].reshape(T, H, W, Cc)[:, : H // 2 * 2, : W // 2 * 2]
+    ev = s1.reshape(T, -1).sum(axis=1)
+    gnz = np.count_nonzero(rec["g"][2], axis=1)
+    assert c[2, K.GRAD_AC] == int((ev * gnz).sum())
+    for l in (0, 1):
+        assert c[l, K.SURROGATE_EVAL] == T * net.layers[l].n_out
+        issued = np.count_nonzero(Ws[l] - net.weights[l])
+        if bs[l] is not None:
+            issued += np.count_nonzero(bs[l] - net.biases[l])
+        assert c[l, K.WEIGHT_UPDATE_ISSUED] == issued
+        assert c[l, K.WEIGHT_UPDATE_ISSUED] + c[l, K.WEIGHT_UPDATE_SKIPPED] == net.layers[l].synapses + net.layers[l].out[2] * net.layers[l].bias

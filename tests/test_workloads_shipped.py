@@ -1,0 +1,102 @@
+"""Every workload shipped in workloads/ loads, is described, and says what it costs truthfully."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from chipsim.config.workload import SENSORS, N_CLASSES, load_workload
+
+WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
+FILES = sorted(WORKLOADS.glob("*.yaml"))
+NEW = ["nmnist_conv.yaml", "cifar10dvs_vgg11.yaml", "cifar10dvs.yaml", "dvsgesture.yaml"]
+
+
+def test_the_workloads_are_there():
+    names = {p.name for p in FILES}
+    assert {"nmnist.yaml", *NEW} <= names
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_workload_loads_and_is_described(path):
+    w = load_workload(path)
+    assert w.description.strip()
+    assert w.name == path.stem
+    assert w.network.lif_layers >= 1
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_every_field_is_commented(path):
+    """Each line that gives a field a value carries a comment (the files are the manual)."""
+    key_value = re.compile(r"^\s*(- )?[a-z_]+:\s*[^\s#]")
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if key_value.match(line):
+            assert "#" in line, f"{path.name}:{n} has no comment: {line!r}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_listed_in_the_readme(path):
+    readme = (WORKLOADS / "README.md").read_text(encoding="utf-8")
+    assert f"`{path.name}`" in readme
+
+
+def weights(w):
+    """Stored weights (conv kernels shared) of the hidden layers and the readout."""
+    c, h, wd = SENSORS[w.dataset.name]
+    if w.dataset.size is not None:
+        h = wd = w.dataset.size
+    else:
+        h, wd = -(-h // w.dataset.downscale), -(-wd // w.dataset.downscale)
+    n = 0
+    flat = None
+    for ls in w.network.hidden:
+        if ls.kind == "conv":
+            n += c * ls.channels * ls.kernel ** 2
+            h = (h + 2 * ls.padding - ls.kernel) // ls.stride + 1
+            wd = (wd + 2 * ls.padding - ls.kernel) // ls.stride + 1
+            c = ls.channels
+        elif ls.kind in ("avgpool", "maxpool"):
+            h, wd = h // ls.size, wd // ls.size
+        elif ls.kind == "dense":
+            n += (flat if flat is not None else c * h * wd) * ls.units
+            flat = ls.units
+    return n + (flat if flat is not None else c * h * wd) * N_CLASSES[w.dataset.name]
+
+
+@pytest.mark.parametrize("name,count", [("nmnist_conv.yaml", 25376), ("cifar10dvs.yaml", 11536),
+                                        ("dvsgesture.yaml", 12560),
+                                        ("cifar10dvs_vgg11.yaml", 9222272)])
+def test_weight_counts_in_the_comments_are_right(name, count):
+    w = load_workload(WORKLOADS / name)
+    assert weights(w) == count
+    text = (WORKLOADS / name).read_text(encoding="utf-8")
+    if count < 100_000:                       # edge-sized: the exact count is in the file
+        assert f"{count:,}" in text
+    else:
+        assert f"~{count / 1e6:.1f} million weights" in text
+
+
+def test_vgg11_is_the_papers_cfg_a():
+    w = load_workload(WORKLOADS / "cifar10dvs_vgg11.yaml")
+    convs = [ls.channels for ls in w.network.hidden if ls.kind == "conv"]
+    assert convs == [64, 128, 256, 256, 512, 512, 512, 512]
+    assert all(ls.kernel == 3 and ls.padding == 1 and ls.stride == 1
+               for ls in w.network.hidden if ls.kind == "conv")
+    pools = [ls.size for ls in w.network.hidden if ls.kind == "avgpool"]
+    assert pools == [2, 2, 2, 6]                  # three M, then global pooling of 48 / 8
+    drops = [i for i, ls in enumerate(w.network.hidden) if ls.kind == "dropout"]
+    assert len(drops) == 8 and all(w.network.hidden[i - 1].kind == "conv" for i in drops)
+    assert {w.network.hidden[i].p for i in drops} == {0.1}
+    assert (w.dataset.size, w.dataset.time_steps, w.dataset.framing) == (48, 10, "count")
+    assert (w.network.normalization, w.neuron.preset, w.rule.name) == ("ws_folded", "ottt", "ottt_a")
+    assert (w.loss.kind, w.loss.mse_weight) == ("ce_mse", 0.001)
+    t = w.training
+    assert (t.optimizer, t.lr, t.momentum, t.weight_decay, t.batch_size) == ("sgd", 0.1, 0.9, 0.0, 1)
+
+
+def test_edge_workloads_fit_a_small_chip():
+    for name in ("cifar10dvs.yaml", "dvsgesture.yaml"):
+        w = load_workload(WORKLOADS / name)
+        assert weights(w) < 100_000
+        assert w.neuron.preset == "ottt" and w.rule.name.startswith("ottt")
+    assert load_workload(WORKLOADS / "dvsgesture.yaml").dataset.time_steps == 20
