@@ -19,7 +19,7 @@ from pathlib import Path
 from chipsim import __version__
 from chipsim.errors import ChipsimError
 
-RULE_NAMES = ("bptt", "sltt", "ottt_a", "ottt_o")
+RULE_NAMES = ("bptt", "sltt", "ottt_a", "ottt_o", "tbptt_local")
 
 EPILOG = """\
 examples:
@@ -119,6 +119,7 @@ def cmd_run(args) -> int:
         overrides["rule.name"] = args.rule
     workload = load_workload(args.workload, overrides)
     profile = load_profile(args.profile)
+    engine.check(workload)
     out = Path(args.out) if args.out else Path("results") / f"{workload.name}_{workload.rule.name}_{profile.name}.h5"
     if out.suffix not in (".h5", ".hdf5"):
         raise ChipsimError("the results file must end in .h5 or .hdf5", field="--out", expected="e.g. results/run.h5")

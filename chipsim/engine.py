@@ -17,6 +17,7 @@ import numpy as np
 
 from chipsim import __version__
 from chipsim import counts as K
+from chipsim.config.workload import SENSORS
 from chipsim.data.datasets import load_dataset
 from chipsim.errors import ChipsimError
 from chipsim.hardware.ledger import price
@@ -41,11 +42,35 @@ class Progress:
     last_test_acc: float | None
 
 
+READERS = ("nmnist",)   # data sets chipsim can read today
+
+
+def check(workload) -> int:
+    """Refuse, before any work, what the engine cannot run; returns the spatial pooling factor."""
+    ds = workload.dataset
+    if ds.name not in READERS:
+        raise ChipsimError(
+            f"chipsim has no reader for '{ds.name}' yet (the CIFAR10-DVS and DVS128 Gesture "
+            f"readers are not built); nothing was run and no data set is faked", file=workload.path,
+            field="dataset.name", expected="'nmnist' for now, e.g. --set dataset.name=nmnist with a "
+            "network that fits 2x34x34 input")
+    k = ds.downscale
+    if ds.size is not None:            # a target side length: an integer pooling factor
+        side = SENSORS[ds.name][1]
+        k = -(-side // ds.size)
+        if -(-side // k) != ds.size:
+            raise ChipsimError(f"a {side}x{side} sensor cannot be pooled by an integer factor to "
+                               f"{ds.size}x{ds.size}", file=workload.path, field="dataset.size",
+                               expected=f"one of {sorted({-(-side // f) for f in range(1, side + 1)}, reverse=True)[:8]}")
+    return k
+
+
 def load_data(workload):
     ds = workload.dataset
+    k = check(workload)
     mode = "binary" if ds.framing == "binary" else "count"
-    train = load_dataset(ds.name, ds.root, "train", ds.time_steps, mode, ds.downscale, ds.train_samples)
-    test = load_dataset(ds.name, ds.root, "test", ds.time_steps, mode, ds.downscale, ds.test_samples)
+    train = load_dataset(ds.name, ds.root, "train", ds.time_steps, mode, k, ds.train_samples)
+    test = load_dataset(ds.name, ds.root, "test", ds.time_steps, mode, k, ds.test_samples)
     return train, test
 
 
