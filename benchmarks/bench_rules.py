@@ -14,45 +14,11 @@ It asserts nothing; figures vary with the machine (+-20 %).
 from __future__ import annotations
 
 import argparse
-import time
-from types import SimpleNamespace as NS
 
-import numpy as np
-
-from chipsim.data.datasets import load_dataset
-from chipsim.engine import channels_last
-from chipsim.learning import make_trainer
-from chipsim.model.inputs import encode_frames
-from chipsim.model.network import Network
-from chipsim.model.neuron import NeuronParams
+from common import MLP, bench, nmnist
 
 # PERFORMANCE.md target 1: 10x SpikingJelly's batch-1 figure for the mlp at T=10 (samples/s)
 TARGET_T10 = {"ottt_o": 630, "ottt_a": 450, "sltt": 350, "bptt": 2100}
-OTTT_NEURON = NS(leak=0.5, threshold=1.0, decay_input=False, reset="soft", detach_reset=True,
-                 heaviside_at_zero=1.0, surrogate="sigmoid", surrogate_alpha=4.0)
-
-
-def bench(rule: str, T: int, dtype: str, hidden: int, min_time: float, batch: int):
-    ds = load_dataset("nmnist", None, "train", T, "binary", 1, None)
-    inp = encode_frames(channels_last(ds.frames), True, np.dtype(dtype))
-    rng = np.random.default_rng(0)
-    net = Network.build_dense(ds.n_inputs, True, [(hidden, False)], 10, True, rng, dtype=np.dtype(dtype))
-    tr = make_trainer(rule, net, NeuronParams.from_spec(OTTT_NEURON), NS(mse_weight=0.05, mse_target="onehot"),
-                      NS(lr=0.05, momentum=0.0, weight_decay=0.0),
-                      NS(k=None, trace_decay=None, first_layer_input="raw"), T, batch, rng)
-    n = len(ds.labels)
-    tr.train_batch(inp, inp.ptr[:batch], ds.labels[:batch])        # compile / warm the cache
-    done, t0 = 0, time.perf_counter()
-    order = rng.permutation(n)
-    while True:
-        for i in range(0, n - batch + 1, batch):
-            ids = order[i:i + batch]
-            tr.train_batch(inp, inp.ptr[ids], ds.labels[ids])
-            done += batch
-        el = time.perf_counter() - t0
-        if el >= min_time:
-            break
-    return done / el, tr.learning_state_bytes, tr.gradient_buffer_bytes
 
 
 def main():
@@ -68,9 +34,12 @@ def main():
     print(f"{'rule':8s} {'T':>3s} {'samples/s':>10s} {'target':>7s} {'ratio':>6s} "
           f"{'learn state B':>14s} {'grad buffers B':>15s}")
     mem = {}
-    for rule in a.rules:
-        for T in a.T:
-            sps, state, grad = bench(rule, T, a.dtype, a.hidden, a.min_time, a.batch)
+    ops = [dict(MLP[0], units=a.hidden)]
+    for T in a.T:
+        data = nmnist(T, a.dtype)
+        for rule in a.rules:
+            r = bench(ops, rule, T, a.dtype, a.min_time, batch=a.batch, data=data)
+            sps, state, grad = r["sps"], r["state"], r["grad"]
             mem[rule, T] = state
             tgt = TARGET_T10.get(rule) if (T == 10 and a.batch == 1) else None
             ratio = f"{sps / tgt:6.2f}" if tgt else "     -"

@@ -92,31 +92,32 @@ def _spikes_everywhere(rec):
 
 @pytest.mark.parametrize("name", list(NETS))
 @pytest.mark.parametrize("rule", ["sltt", "ottt_a", "bptt"])
-@pytest.mark.parametrize("preset", ["ottt", "tet"])
-def test_deferred_rules_match_reference(name, rule, preset):
+@pytest.mark.parametrize("preset,B", [("ottt", 1), ("ottt", 2), ("tet", 2)])
+def test_deferred_rules_match_reference(name, rule, preset, B):
     ops, frames, labels, net, inp = _problem(name)
     nrn, rn = neuron(preset)
     rops, Ws, bs, _ = _ref_args(ops, net)
-    tr = trainer(rule, net, nrn, T=T, B=2, lr=LR)
-    tr.train_batch(inp, inp.ptr[:2], labels[:2])
-    masks = _masks(tr, net, 2)
+    tr = trainer(rule, net, nrn, T=T, B=B, lr=LR)
+    tr.train_batch(inp, inp.ptr[:B], labels[:B])
+    masks = _masks(tr, net, B)
     fn = {"sltt": rc.grads_sltt, "bptt": rc.grads_bptt,
           "ottt_a": lambda *a, **k: rc.grads_ottt(*a, trace_decay=rn["lam"], **k)}[rule]
-    r = rc.batch_mean(fn, rops, Ws, bs, frames[:2], labels[:2], rn, masks=masks)
+    r = rc.batch_mean(fn, rops, Ws, bs, frames[:B], labels[:B], rn, masks=masks)
     _spikes_everywhere(r["per_sample"][0]["rec"])
     _check(net, [w - LR * g for w, g in zip(Ws, r["gW"])],
            [None if b is None else b - LR * g for b, g in zip(bs, r["gb"])])
 
 
 @pytest.mark.parametrize("name", list(NETS))
-def test_ottt_o_matches_reference(name):
+@pytest.mark.parametrize("B", [1, 2])
+def test_ottt_o_matches_reference(name, B):
     ops, frames, labels, net, inp = _problem(name, seed=3)
     nrn, rn = neuron("ottt")
     rops, Ws, bs, _ = _ref_args(ops, net)
-    tr = trainer("ottt_o", net, nrn, T=T, B=1, lr=LR)
-    tr.train_batch(inp, inp.ptr[:1], labels[:1])
-    r = rc.ottt_online(rops, Ws, bs, frames[:1], labels[:1], rn, lr=LR, trace_decay=rn["lam"],
-                       masks=_masks(tr, net, 1))
+    tr = trainer("ottt_o", net, nrn, T=T, B=B, lr=LR)
+    tr.train_batch(inp, inp.ptr[:B], labels[:B])
+    r = rc.ottt_online(rops, Ws, bs, frames[:B], labels[:B], rn, lr=LR, trace_decay=rn["lam"],
+                       masks=_masks(tr, net, B))
     _check(net, r["W"], r["b"])
 
 
@@ -207,3 +208,17 @@ def test_conv_learning_counts_closed_form():
             issued += np.count_nonzero(bs[l] - net.biases[l])
         assert c[l, K.WEIGHT_UPDATE_ISSUED] == issued
         assert c[l, K.WEIGHT_UPDATE_ISSUED] + c[l, K.WEIGHT_UPDATE_SKIPPED] == net.layers[l].synapses + net.layers[l].out[2] * net.layers[l].bias
+
+
+def test_sltt_k_on_conv_matches_reference():
+    ops, frames, labels, net, inp = _problem("conv_avg_dense", seed=17)
+    nrn, rn = neuron("sltt")
+    rops, Ws, bs, _ = _ref_args(ops, net)
+    tr = trainer("sltt", net, nrn, T=T, B=1, lr=LR, k=2, seed=31)
+    steps = set(np.random.default_rng(31).permutation(T)[:2].tolist())   # the trainer's draw
+    _, _, cnt = tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    r = rc.grads_sltt(rops, Ws, bs, frames[0], labels[0], rn, steps=steps)
+    _check(net, [w - LR * g for w, g in zip(Ws, r["gW"])],
+           [None if b is None else b - LR * g for b, g in zip(bs, r["gb"])])
+    assert cnt[0, 2, K.Phase.LEARNING, K.OUTPUT_ERROR] == 2 * C
+    assert cnt[0, 0, K.Phase.LEARNING, K.SURROGATE_EVAL] == 2 * net.layers[0].n_out

@@ -1,0 +1,73 @@
+"""The reference conv net: every rule's batch-1 throughput, memory held for learning and
+backward work, side by side with BPTT, for T in {5, 10, 20, 40}.
+
+Network (PERFORMANCE.md): conv 2->16 3x3 pad 1 LIF -> avgpool 2 -> conv 16->32 3x3 pad 1 LIF ->
+avgpool 2 -> 2048 -> 10 readout; OTTT's LIF; real N-MNIST frames (the 100 shipped training
+samples); plain SGD; float32. Figures, not assertions; they vary with the machine (+-20 %).
+
+Targets from the papers, printed beside ours:
+- SLTT (Meng et al. 2023): > 70 % less memory and > 50 % less time than BPTT (on GPUs, ImageNet);
+  PERFORMANCE.md asks sltt <= 30 % of bptt's learning memory and <= 50 % of its time at T = 10.
+- SLTT and OTTT memory flat in T (within 10 % from T = 5 to T = 40).
+- tbptt_local (Guo et al. 2023, AlexNet, CIFAR10-DVS): 99.64 % fewer MACs and 89.94 % less GPU
+  memory than end-to-end BPTT (the window and block behind those figures are not known).
+
+    python benchmarks/bench_conv.py [--T 5 10 20 40] [--min-time 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from common import CONV, bench, nmnist
+
+RULES = [  # (label, rule, extra)
+    ("bptt", "bptt", {}),
+    ("sltt", "sltt", {}),
+    ("sltt-K2", "sltt", {"k": 2}),
+    ("ottt_a", "ottt_a", {}),
+    ("ottt_o", "ottt_o", {}),
+    ("tbptt TL=2 BL=1", "tbptt_local", {"window": 2, "block": 1}),
+    ("tbptt TL=1 BL=1", "tbptt_local", {"window": 1, "block": 1}),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--T", type=int, nargs="+", default=[5, 10, 20, 40])
+    ap.add_argument("--min-time", type=float, default=2.0, help="seconds of training per figure")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    a = ap.parse_args()
+    print(f"conv 2-16-32 (avgpool 2) -> 10, batch 1, {a.dtype}, real N-MNIST frames (100 samples)")
+    print(f"{'rule':16s} {'T':>3s} {'samples/s':>10s} {'learn state B':>14s} {'x bptt':>7s} "
+          f"{'time x bptt':>11s} {'bwd MACs/sample':>16s} {'x bptt':>7s}")
+    res = {}
+    for T in a.T:
+        data = nmnist(T, a.dtype)
+        for label, rule, extra in RULES:
+            w = extra.get("window")
+            r = bench(CONV, rule, T, a.dtype, a.min_time, window=min(w, T) if w else None,
+                      block=extra.get("block"), k=extra.get("k"), data=data)
+            res[label, T] = r
+            b = res["bptt", T]
+            print(f"{label:16s} {T:3d} {r['sps']:10.1f} {r['state']:14,d} {r['state'] / b['state']:7.2f} "
+                  f"{b['sps'] / r['sps']:11.2f} {r['bwd']:16,.0f} {r['bwd'] / b['bwd']:7.3f}", flush=True)
+    print()
+    lo, hi = min(a.T), max(a.T)
+    for label, _, _ in RULES:
+        if (label, lo) in res and (label, hi) in res:
+            s0, s1 = res[label, lo]["state"], res[label, hi]["state"]
+            print(f"{label:16s} learning state T={lo} -> T={hi}: {s0:,d} -> {s1:,d} B ({100 * (s1 - s0) / s0:+.1f} %)")
+    if ("sltt", 10) in res:
+        s, b = res["sltt", 10], res["bptt", 10]
+        print(f"\nT=10  sltt / bptt: learning memory {100 * s['state'] / b['state']:.1f} % (target <= 30 %), "
+              f"time {100 * b['sps'] / s['sps']:.1f} % (target <= 50 %)")
+        for label in ("tbptt TL=2 BL=1", "tbptt TL=1 BL=1"):
+            t = res[label, 10]
+            print(f"T=10  {label} vs bptt: backward MACs -{100 * (1 - t['bwd'] / b['bwd']):.2f} %, "
+                  f"learning memory -{100 * (1 - t['state'] / b['state']):.2f} %   "
+                  f"(Guo et al. 2023, AlexNet/CIFAR10-DVS: -99.64 % MACs, -89.94 % GPU memory)")
+
+
+if __name__ == "__main__":
+    main()
