@@ -87,12 +87,42 @@ def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.G
     rule = workload.rule
     block = getattr(rule, "block", None) if rule.name == "tbptt_local" else None
     try:
-        return Network.build((H, W, P), workload.dataset.framing == "binary", list(net.hidden),
-                             n_classes, net.readout_bias, rng, gain=tr.init_gain,
-                             dtype=np.dtype(tr.dtype), block=block)
+        network = Network.build((H, W, P), workload.dataset.framing == "binary", list(net.hidden),
+                                n_classes, net.readout_bias, rng, gain=tr.init_gain,
+                                dtype=np.dtype(tr.dtype), block=block)
     except ValueError as e:
         raise ChipsimError(str(e), file=workload.path, field="network.hidden",
                            expected="layers that fit the input") from None
+    if getattr(net, "normalization", "none") == "ws_folded":
+        fold_weight_standardization(network)
+    return network
+
+
+#: OTTT's fixed scale after every spiking layer (spiking_vgg.py:232, Scale(2.74); NF-ResNet)
+WS_SCALE = 2.74
+
+NORMALIZATION_NOTE = {
+    "none": "none",
+    "ws_folded": ("OTTT's scaled weight standardisation folded into the effective weights once at "
+                  "initialisation: conv kernels standardised per output channel, "
+                  "(W - mean) / sqrt(var * fan_in + 1e-4), and every layer reading a spiking layer "
+                  f"scaled by {WS_SCALE}; learning then updates the effective weights directly (the "
+                  "standardisation is not re-applied, as a chip holding effective weights would not)"),
+    "bn_folded": ("SLTT's per-step batch normalisation is not simulated: folded into the weights at "
+                  "initialisation, where it is the identity (gamma 1, beta 0); a chip cannot "
+                  "compute batch statistics while it learns"),
+}
+
+
+def fold_weight_standardization(net: Network) -> None:
+    """OTTT's ScaledWSConv2d (spiking_vgg.py:13-33) and Scale(2.74), folded into the weights."""
+    for ls, W in zip(net.layers, net.weights):
+        if ls.kind == "conv":
+            mean = W.mean(axis=0, keepdims=True)
+            var = W.var(axis=0, keepdims=True)
+            W[:] = (W - mean) / np.sqrt(var * ls.fan_in + 1e-4)
+        if ls.src > 0:
+            W *= WS_SCALE
 
 
 def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
@@ -221,5 +251,7 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             "dtype": tr_spec.dtype,
             "neuron": repr(tuple(neuron)),
             "overrides": " ".join(f"{k}={v}" for k, v in workload.overrides),
+            "normalization": NORMALIZATION_NOTE[getattr(workload.network, "normalization", "none")],
+            "loss": workload.loss.kind,
         },
     )

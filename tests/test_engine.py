@@ -64,3 +64,18 @@ def test_interrupt_keeps_finished_samples():
     assert r.sample_counts.shape[0] == 25        # 20 train + 5 test batches of one sample
     assert np.isnan(r.epoch_test_acc[1])
     assert r.pricing.sample_energy.shape == (25,)
+
+
+def test_ws_folded_standardises_conv_kernels_and_scales_spiking_inputs():
+    from chipsim.engine import WS_SCALE, build_network
+    w = load_workload(WORKLOAD.parent / "nmnist_conv.yaml", {"network.normalization": "ws_folded"})
+    net = build_network(w, (2, 34, 34), 10, np.random.default_rng(0))
+    raw = build_network(load_workload(WORKLOAD.parent / "nmnist_conv.yaml"), (2, 34, 34), 10,
+                        np.random.default_rng(0))
+    W0, W1 = net.weights[0], net.weights[1] / WS_SCALE
+    for W, ls in ((W0, net.layers[0]), (W1, net.layers[1])):
+        np.testing.assert_allclose(W.mean(axis=0), 0, atol=1e-12)
+        # (W - mean) / sqrt(var * fan_in + eps): per-channel variance * fan_in ~ 1
+        np.testing.assert_allclose(W.var(axis=0) * ls.fan_in, 1, rtol=1e-3)
+    # the readout reads spikes: scaled by 2.74, not standardised
+    np.testing.assert_allclose(net.weights[-1], raw.weights[-1] * WS_SCALE)
