@@ -154,3 +154,29 @@ def test_user_root_batches_and_sltt_k(tmp_path, capsys):
     n_params = int((r.layer_synapses + r.layer_neurons).sum() - r.layer_neurons[0])
     upd = train[..., K.WEIGHT_UPDATE_ISSUED].sum() + train[..., K.WEIGHT_UPDATE_SKIPPED].sum()
     assert upd == 7 * n_params
+
+
+CONV = str(ROOT / "workloads" / "nmnist_conv.yaml")
+
+
+@pytest.mark.parametrize("rule,extra,updates_per_sample", [
+    ("bptt", [], 1), ("sltt", ["--set", "rule.k=3"], 1), ("ottt_a", [], 1), ("ottt_o", [], 10),
+    ("tbptt_local", ["--set", "rule.window=4", "--set", "rule.block=1"], 3),
+    ("sltt", ["--set", "loss={kind: tet}"], 1),
+])
+def test_every_rule_on_the_conv_workload(tmp_path, rule, extra, updates_per_sample):
+    """Rule x conv network end to end: every parameter is visited once per update."""
+    out = tmp_path / "c.h5"
+    assert main(["run", CONV, "--rule", rule, "--out", str(out), "--no-plot", "--quiet",
+                 "--set", "training.epochs=1", "--set", "dataset.train_samples=4",
+                 "--set", "dataset.test_samples=2", *extra]) == 0
+    r = read_result(out)
+    train = r.sample_counts[r.sample_split == 0]
+    test = r.sample_counts[r.sample_split == 1]
+    assert test[:, :, K.Phase.LEARNING].sum() == 0
+    # weights of every layer, plus the biases of the readout and the auxiliary classifiers
+    # (the conv layers of this workload have none)
+    n_params = sum(syn + (n if name == "readout" or name.startswith("aux") else 0)
+                   for name, syn, n in zip(r.layer_names, r.layer_synapses, r.layer_neurons))
+    visits = train[..., K.WEIGHT_UPDATE_ISSUED].sum() + train[..., K.WEIGHT_UPDATE_SKIPPED].sum()
+    assert visits == 4 * updates_per_sample * n_params

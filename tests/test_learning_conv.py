@@ -126,9 +126,7 @@ def test_tbptt_local_matches_reference(window, block):
     ops, frames, labels, net, inp = _problem("conv_avg_dense", seed=5, block=block)
     nrn, rn = neuron("tet")
     rops, Ws, bs, aux = _ref_args(ops, net)
-    tr = trainer("tbptt_local", net, nrn, T=T, B=2, lr=LR)
-    tr.rule_spec.window = window
-    tr.window = window
+    tr = trainer("tbptt_local", net, nrn, T=T, B=2, lr=LR, window=window)
     tr.train_batch(inp, inp.ptr[:2], labels[:2])
     r = rc.tbptt_local(rops, Ws, bs, aux, frames[:2], labels[:2], rn, lr=LR, T_L=window,
                        B_L=block or 99)
@@ -222,3 +220,13 @@ def test_sltt_k_on_conv_matches_reference():
            [None if b is None else b - LR * g for b, g in zip(bs, r["gb"])])
     assert cnt[0, 2, K.Phase.LEARNING, K.OUTPUT_ERROR] == 2 * C
     assert cnt[0, 0, K.Phase.LEARNING, K.SURROGATE_EVAL] == 2 * net.layers[0].n_out
+
+
+def test_tbptt_learning_memory_scales_with_the_window():
+    sizes = {}
+    for w in (1, 2, 5):
+        ops, frames, labels, net, inp = _problem("conv_avg_dense", seed=19)
+        nrn, _ = neuron("ottt")
+        sizes[w] = trainer("tbptt_local", net, nrn, T=T, window=w).learning_state_bytes
+    step = sizes[2] - sizes[1]
+    assert step > 0 and sizes[5] - sizes[2] == 3 * step

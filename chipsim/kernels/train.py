@@ -984,7 +984,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
     classifiers (tbptt_local). Population 0 is the network input, population p the output of
     LIF layer p-1. History slots: ``u_h[l]``, ``spk_h[l]`` (TH, B, n), ``ev_idx[l]``,
     ``ev_val[l]`` (TH, B, max events), ``spk_n`` (n_lif, TH, B), ``ev_n`` (L, TH, B) with
-    TH = T for BPTT and 1 otherwise; ``g_bufs[l]`` (B, TG, n_out) with TG likewise.
+    TH = the BPTT window (T for BPTT) and 1 otherwise; ``g_bufs[l]`` (B, TH, n_out).
     ``fused[l]``: BPTT at batch 1 with plain SGD sums this dense layer's weight gradient per row
     from the history and writes the weights once (see _wgrad_from_history).
     State (v, traces, delta, osum) is reset here; ``loss_out[b]`` receives the readout's loss.
@@ -1052,7 +1052,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
     while t0 < T:
         t1 = min(T, t0 + window) if bptt else T
         for t in range(t0, t1):
-            th = t if bptt else 0
+            th = t - t0 if bptt else 0   # history slot within the window
             backward_now = mode == MODE_SPATIAL and step_mask[t]
             for b in range(B):
                 # ---------------- forward through every layer ----------------
@@ -1086,7 +1086,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                         if learning and bptt:
                             cnt[b, l, LEARN][MEM_WRITE_HIST] += out.shape[0] + ns
                     else:
-                        tg = t if bptt else 0
+                        tg = th
                         lv = _loss_grad(out, labels[b], T, B, mse_w, onehot, tgt_const, g_bufs[l][b, tg])
                         if role == ROLE_READOUT:
                             for c_ in range(out.shape[0]):
@@ -1132,10 +1132,10 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                         if geo[l, G_ROLE] != ROLE_LIF:
                             cl[MEM_READ_HIST] += out_buf[l].shape[0]
                         else:
-                            cl[MEM_READ_HIST] += u_h[l].shape[2] + spk_n[l, t, b]
+                            cl[MEM_READ_HIST] += u_h[l].shape[2] + spk_n[l, t - t0, b]
                         if geo[l, G_EVK] == EV_BUF:
-                            cl[MEM_READ_HIST] += ev_n[l, t, b]
-                    _backward_step(b, t, t, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_h,
+                            cl[MEM_READ_HIST] += ev_n[l, t - t0, b]
+                    _backward_step(b, t - t0, t - t0, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_h,
                                    spk_h, spk_n, needs_map, masks, ev_idx, ev_val, ev_n, traces,
                                    use_trace, spk_maps, x_idx, x_val, x_ptr, theta, sg_kind, alpha,
                                    cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta,
@@ -1148,13 +1148,13 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                     c = cnt[b, l, LEARN]
                     ev_ptr[0] = 0
                     for t in range(t0, t1):
-                        idx, val, e0, e1 = _layer_events(l, b, t, t, geo, x_idx, x_val, x_ptr,
+                        idx, val, e0, e1 = _layer_events(l, b, t - t0, t, geo, x_idx, x_val, x_ptr,
                                                          spk_h, spk_n, ev_idx, ev_val, ev_n, ones_f)
                         p0 = ev_ptr[t - t0]
                         evf_idx[p0:p0 + e1 - e0] = idx[e0:e1]
                         evf_val[p0:p0 + e1 - e0] = val[e0:e1]
                         ev_ptr[t - t0 + 1] = p0 + e1 - e0
-                    _wgrad_from_history(Ws[l], bs[l], geo_l[G_HASB] == 1, g_bufs[l][b], t0, t1,
+                    _wgrad_from_history(Ws[l], bs[l], geo_l[G_HASB] == 1, g_bufs[l][b], 0, t1 - t0,
                                         evf_idx, evf_val, ev_ptr, geo_l[G_UNIT] == 1,
                                         geo_l[G_AC] == 1, gW[l], gb[l], touched[l], True, lr,
                                         inv_cnt, inv_cur, inv_t, inv_e, gnz2, ngt, rowsum, c)

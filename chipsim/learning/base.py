@@ -134,7 +134,7 @@ class Trainer:
         n_lif = len(lif)
         L = len(net.layers)
         bptt = self.mode == MODE_BPTT
-        TH = T if bptt else 1
+        TH = self.window if bptt else 1    # history slots: one BPTT window
         self.geo = geometry(net)
         self.dense_ops = np.array([ls.dense_ops() for ls in net.layers], dtype=np.int64)
         self.fused = self.fused_layers()
@@ -163,8 +163,7 @@ class Trainer:
         self.traces = [np.zeros((B, ls.n_in if use else 0), f)
                        for ls, use in zip(net.layers, self.use_trace)]
         self.osum = np.zeros((B, net.n_classes), f)
-        TG = T if bptt else 1
-        self.g_bufs = [np.zeros((B, TG, ls.n_out), f) for ls in net.layers]
+        self.g_bufs = [np.zeros((B, TH, ls.n_out), f) for ls in net.layers]
         self.E = [np.zeros(ls.n_out, f) for ls in lif]
         self.SG = [np.zeros(ls.n_out, f) for ls in lif]
         self.spk_maps = [np.zeros(ls.n_out if self.needs_map[i] else 0, f) for i, ls in enumerate(lif)]
