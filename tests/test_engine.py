@@ -79,3 +79,15 @@ def test_ws_folded_standardises_conv_kernels_and_scales_spiking_inputs():
         np.testing.assert_allclose(W.var(axis=0) * ls.fan_in, 1, rtol=1e-3)
     # the readout reads spikes: scaled by 2.74, not standardised
     np.testing.assert_allclose(net.weights[-1], raw.weights[-1] * WS_SCALE)
+
+
+def test_conv_workload_at_least_as_good_as_dense(full_run):
+    """nmnist_conv.yaml (25k shared weights) vs nmnist.yaml (592k): same 100 real test recordings."""
+    conv = engine.run(load_workload(WORKLOAD.parent / "nmnist_conv.yaml"), load_profile("anp_i"))
+
+    def last_test_acc(r):
+        m = (r.sample_split == SPLIT_TEST) & (r.sample_epoch == r.sample_epoch.max())
+        return np.mean(r.sample_pred[m] == r.sample_label[m])
+
+    assert last_test_acc(conv) >= last_test_acc(full_run) > 0.5
+    assert conv.layer_names[:2] == ("conv1", "conv2")
