@@ -27,8 +27,8 @@ DATASETS = ("nmnist", "cifar10dvs", "dvsgesture")
 # Sensor of each data set: (polarity channels, height, width) and the number of classes. Used
 # only to check that the network's conv/pool layers fit the (downscaled) input; the readers in
 # chipsim/data/ are the authority on the data. N-MNIST: ATIS cropped to 34x34
-# (/work/shared/data/README.md); CIFAR10-DVS and DVS128 Gesture: 128x128 DVS128, 10 and 11
-# classes (/work/shared/reference/algorithms.md §3.4, lines 152 and 163).
+# (docs/data_formats.md); CIFAR10-DVS and DVS128 Gesture: 128x128 DVS128, 10 and 11
+# classes (docs/reference/algorithms.md §3.4, lines 152 and 163).
 SENSORS: dict[str, tuple[int, int, int]] = {
     "nmnist": (2, 34, 34), "cifar10dvs": (2, 128, 128), "dvsgesture": (2, 128, 128)}
 N_CLASSES: dict[str, int] = {"nmnist": 10, "cifar10dvs": 10, "dvsgesture": 11}
@@ -72,7 +72,7 @@ LOSSES = ("ce_mse", "tet")
 
 # ----------------------------------------------------------------------------------------
 # neuron presets: each paper's LIF neuron as its official code runs it.
-# Source: /work/shared/reference/algorithms.md §1 (table at lines 36-45, code evidence 48-50).
+# Source: docs/reference/algorithms.md §1 (table at lines 36-45, code evidence 48-50).
 # ----------------------------------------------------------------------------------------
 NEURON_PRESETS: dict[str, dict] = {
     # OTTT (pkuxmq/OTTT-SNN c15d5da): modules/neuron.py:63-65 defaults tau=2 (lambda = 1-1/2 =
