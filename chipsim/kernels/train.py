@@ -487,53 +487,99 @@ def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, p
         c[ERROR_MAC] += work
         c[MEM_READ_WEIGHT] += work
         return
+    # spatial path (convolution, or pooling in front of any layer): walk the source map by
+    # position so that index arithmetic and the convolution's valid taps are worked out once
+    # per position, not once per neuron
     if pool != POOL_NONE:
         for q in range(Hin * Win * C):
             edone[q] = 0
-    for j in range(n_pre):
-        if sg[j] == 0.0:
-            continue
-        m = 1.0
-        if has_mask:
-            m = mask[j]
-            if m == 0.0:
-                continue
-        if pool == POOL_NONE:
-            e, w_ = _error_post(W, g, gnz, ng, geo_l, j, pos_nz)
-            E[j] += m * e
-            work += w_
-            continue
-        c_ = j % C
-        pos = j // C
-        yy = pos // Wpre
-        xx = pos % Wpre
-        py = yy // k
-        px = xx // k
-        if py >= Hin or px >= Win:
-            continue
-        jp = (py * Win + px) * C + c_
-        if pool == POOL_MAX:
-            # first maximal element of the window (scan order dy, dx) of the masked spikes
-            best = -1
-            bv = -1.0
-            for dy in range(k):
-                for dx in range(k):
-                    jj = ((py * k + dy) * Wpre + (px * k + dx)) * C + c_
-                    vv = pre_spk[jj] * (mask[jj] if has_mask else 1.0)
-                    if vv > bv:
-                        bv = vv
-                        best = jj
-            if best != j:
-                continue
-        if edone[jp] == 0:
-            e, w_ = _error_post(W, g, gnz, ng, geo_l, jp, pos_nz)
-            epost[jp] = e
-            edone[jp] = 1
-            work += w_
-        if pool == POOL_AVG:
-            E[j] += m * epost[jp] / (k * k)
-        else:
-            E[j] += m * epost[jp]
+    Hpre = geo_l[G_HPRE]
+    kk = k if pool != POOL_NONE else 1
+    conv = not (geo_l[G_HOUT] * geo_l[G_WOUT] == 1 and geo_l[G_K] == 1)
+    kc = geo_l[G_K]
+    st = geo_l[G_S]
+    pad = geo_l[G_PAD]
+    Hout = geo_l[G_HOUT]
+    Wout = geo_l[G_WOUT]
+    Cout = geo_l[G_COUT]
+    Cin = geo_l[G_CIN]
+    tap_r = np.empty(kc * kc, dtype=np.int64)
+    tap_o = np.empty(kc * kc, dtype=np.int64)
+    for yy in range(Hpre):
+        py = yy // kk
+        if py >= Hin:
+            break
+        for xx in range(Wpre):
+            px = xx // kk
+            if px >= Win:
+                break
+            jb = (yy * Wpre + xx) * C
+            pb = (py * Win + px) * C
+            ntap = -1
+            for c_ in range(C):
+                j = jb + c_
+                if sg[j] == 0.0:
+                    continue
+                m = 1.0
+                if has_mask:
+                    m = mask[j]
+                    if m == 0.0:
+                        continue
+                if pool == POOL_MAX:
+                    # first maximal element of the window (scan order dy, dx) of the masked spikes
+                    best = -1
+                    bv = -1.0
+                    for dy in range(kk):
+                        for dx in range(kk):
+                            jj = ((py * kk + dy) * Wpre + (px * kk + dx)) * C + c_
+                            vv = pre_spk[jj] * (mask[jj] if has_mask else 1.0)
+                            if vv > bv:
+                                bv = vv
+                                best = jj
+                    if best != j:
+                        continue
+                jp = pb + c_
+                if pool == POOL_NONE or edone[jp] == 0:
+                    if conv:
+                        if ntap < 0:       # the taps of position (py, px) that meet a non-zero g
+                            ntap = 0
+                            for ky in range(kc):
+                                ty = py + pad - ky
+                                if ty < 0 or ty % st != 0 or ty // st >= Hout:
+                                    continue
+                                for kx in range(kc):
+                                    tx = px + pad - kx
+                                    if tx < 0 or tx % st != 0 or tx // st >= Wout:
+                                        continue
+                                    opos = (ty // st) * Wout + tx // st
+                                    if pos_nz[opos] == 0:
+                                        continue
+                                    tap_r[ntap] = (ky * kc + kx) * Cin
+                                    tap_o[ntap] = opos
+                                    ntap += 1
+                        e = 0.0
+                        for q in range(ntap):
+                            ob = tap_o[q] * Cout
+                            e += _dot(W[tap_r[q] + c_], g[ob:ob + Cout])
+                            work += pos_nz[tap_o[q]]
+                    else:                  # a dense layer behind a pooling
+                        row = W[jp]
+                        if ng == row.shape[0]:
+                            e = _dot(row, g)
+                        else:
+                            e = 0.0
+                            for q in range(ng):
+                                e += row[gnz[q]] * g[gnz[q]]
+                        work += ng
+                    if pool != POOL_NONE:
+                        epost[jp] = e
+                        edone[jp] = 1
+                else:
+                    e = epost[jp]
+                if pool == POOL_AVG:
+                    E[j] += m * e / (kk * kk)
+                else:
+                    E[j] += m * e
     c[ERROR_MAC] += work
     c[MEM_READ_WEIGHT] += work
 
