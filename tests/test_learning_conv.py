@@ -92,7 +92,7 @@ def _spikes_everywhere(rec):
 
 @pytest.mark.parametrize("name", list(NETS))
 @pytest.mark.parametrize("rule", ["sltt", "ottt_a", "bptt"])
-@pytest.mark.parametrize("preset,B", [("ottt", 1), ("ottt", 2), ("tet", 2)])
+@pytest.mark.parametrize("preset,B", [("ottt", 1), ("ottt", 2), ("tet", 2), ("sltt", 1)])
 def test_deferred_rules_match_reference(name, rule, preset, B):
     ops, frames, labels, net, inp = _problem(name)
     nrn, rn = neuron(preset)
@@ -230,3 +230,14 @@ def test_tbptt_learning_memory_scales_with_the_window():
         sizes[w] = trainer("tbptt_local", net, nrn, T=T, window=w).learning_state_bytes
     step = sizes[2] - sizes[1]
     assert step > 0 and sizes[5] - sizes[2] == 3 * step
+
+
+def test_ottt_with_zero_trace_decay_equals_sltt_on_conv():
+    ops, frames, labels, net, inp = _problem("stride_max_drop_dense", seed=23)
+    nrn, _ = neuron("ottt")
+    a, b = net.copy(), net.copy()
+    trainer("ottt_a", a, nrn, T=T, lr=LR, trace_decay=0.0, first_layer_input="trace",
+            seed=4).train_batch(inp, inp.ptr[:1], labels[:1])
+    trainer("sltt", b, nrn, T=T, lr=LR, seed=4).train_batch(inp, inp.ptr[:1], labels[:1])
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-12)
