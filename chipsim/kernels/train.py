@@ -449,7 +449,20 @@ def _error_post(W, g, gnz, ng, geo_l, jpost, pos_nz):
 
 
 @njit(cache=True)
-def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, pos_nz, c):
+def _conv_error_vec(WT, g, tap_r, tap_o, ntap, Cout, out):
+    """out[ci] = sum over the taps and output channels of W[tap, ci, co] * g[opos, co]."""
+    for ci in range(out.shape[0]):
+        out[ci] = 0.0
+    for q in range(ntap):
+        ob = tap_o[q] * Cout
+        for co in range(Cout):
+            gv = g[ob + co]
+            if gv != 0.0:
+                _axpy(out, WT[tap_r[q], co], gv)
+
+
+@njit(cache=True)
+def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, pos_nz, wt, c):
     """E[j] += d(sum of losses)/d(spike j) of the source population through this layer, its
     pooling and the population's dropout mask; only where the surrogate sg[j] != 0.
 
@@ -489,7 +502,9 @@ def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, p
         return
     # spatial path (convolution, or pooling in front of any layer): walk the source map by
     # position so that index arithmetic and the convolution's valid taps are worked out once
-    # per position, not once per neuron
+    # per position, not once per neuron. A convolution computes the error of all Cin channels of
+    # a position at once, as axpys over a transposed copy of the kernel (vectorisable); the
+    # counts keep only the channels that need it (non-zero surrogate), as the chip would.
     if pool != POOL_NONE:
         for q in range(Hin * Win * C):
             edone[q] = 0
@@ -505,6 +520,19 @@ def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, p
     Cin = geo_l[G_CIN]
     tap_r = np.empty(kc * kc, dtype=np.int64)
     tap_o = np.empty(kc * kc, dtype=np.int64)
+    if conv:
+        nt = kc * kc
+        WT = wt[:nt * Cout * Cin].reshape((nt, Cout, Cin))
+        for tp in range(nt):
+            for ci in range(Cin):
+                row = W[tp * Cin + ci]
+                for co in range(Cout):
+                    WT[tp, co, ci] = row[co]
+        evec = wt[nt * Cout * Cin:nt * Cout * Cin + Cin]
+    else:
+        WT = wt[:0].reshape((0, 0, 0))
+        evec = wt[:0]
+    pdone = np.zeros(Hin * Win, dtype=np.uint8)
     for yy in range(Hpre):
         py = yy // kk
         if py >= Hin:
@@ -516,6 +544,8 @@ def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, p
             jb = (yy * Wpre + xx) * C
             pb = (py * Win + px) * C
             ntap = -1
+            tap_work = 0
+            vec_ready = False
             for c_ in range(C):
                 j = jb + c_
                 if sg[j] == 0.0:
@@ -539,38 +569,49 @@ def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, p
                     if best != j:
                         continue
                 jp = pb + c_
-                if pool == POOL_NONE or edone[jp] == 0:
-                    if conv:
-                        if ntap < 0:       # the taps of position (py, px) that meet a non-zero g
-                            ntap = 0
-                            for ky in range(kc):
-                                ty = py + pad - ky
-                                if ty < 0 or ty % st != 0 or ty // st >= Hout:
+                if conv:
+                    if ntap < 0:
+                        # the taps of position (py, px) that meet a non-zero g
+                        ntap = 0
+                        for ky in range(kc):
+                            ty = py + pad - ky
+                            if ty < 0 or ty % st != 0 or ty // st >= Hout:
+                                continue
+                            for kx in range(kc):
+                                tx = px + pad - kx
+                                if tx < 0 or tx % st != 0 or tx // st >= Wout:
                                     continue
-                                for kx in range(kc):
-                                    tx = px + pad - kx
-                                    if tx < 0 or tx % st != 0 or tx // st >= Wout:
-                                        continue
-                                    opos = (ty // st) * Wout + tx // st
-                                    if pos_nz[opos] == 0:
-                                        continue
-                                    tap_r[ntap] = (ky * kc + kx) * Cin
-                                    tap_o[ntap] = opos
-                                    ntap += 1
+                                opos = (ty // st) * Wout + tx // st
+                                if pos_nz[opos] == 0:
+                                    continue
+                                tap_r[ntap] = ky * kc + kx
+                                tap_o[ntap] = opos
+                                tap_work += pos_nz[opos]
+                                ntap += 1
+                    ppos = py * Win + px
+                    if pool == POOL_NONE:
+                        if not vec_ready:      # every channel of this position at once
+                            _conv_error_vec(WT, g, tap_r, tap_o, ntap, Cout, evec)
+                            vec_ready = True
+                        e = evec[c_]
+                        work += tap_work
+                    else:
+                        if pdone[ppos] == 0:
+                            _conv_error_vec(WT, g, tap_r, tap_o, ntap, Cout, epost[pb:pb + Cin])
+                            pdone[ppos] = 1
+                        if edone[jp] == 0:     # the chip computes this pooled error once
+                            work += tap_work
+                            edone[jp] = 1
+                        e = epost[jp]
+                elif pool == POOL_NONE or edone[jp] == 0:   # a dense layer behind a pooling
+                    row = W[jp]
+                    if ng == row.shape[0]:
+                        e = _dot(row, g)
+                    else:
                         e = 0.0
-                        for q in range(ntap):
-                            ob = tap_o[q] * Cout
-                            e += _dot(W[tap_r[q] + c_], g[ob:ob + Cout])
-                            work += pos_nz[tap_o[q]]
-                    else:                  # a dense layer behind a pooling
-                        row = W[jp]
-                        if ng == row.shape[0]:
-                            e = _dot(row, g)
-                        else:
-                            e = 0.0
-                            for q in range(ng):
-                                e += row[gnz[q]] * g[gnz[q]]
-                        work += ng
+                        for q in range(ng):
+                            e += row[gnz[q]] * g[gnz[q]]
+                    work += ng
                     if pool != POOL_NONE:
                         epost[jp] = e
                         edone[jp] = 1
@@ -920,7 +961,7 @@ def _layer_events(l, b, th, t, geo, x_idx, x_val, x_ptr, spk_h, spk_n, ev_idx, e
 def _backward_layer(l, b, th, tg, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_h, masks,
                     ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx, x_val, x_ptr, t,
                     cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta, lam, theta,
-                    soft, detach, h0, first_back, want_wgrad, spk_h, spk_n, ones_f, bptt):
+                    soft, detach, h0, first_back, want_wgrad, spk_h, spk_n, ones_f, bptt, scratch_wt):
     """Backward pass of one layer for one sample at step t (th/tg: history slots)."""
     geo_l = geo[l]
     c = cnt[b, l, LEARN]
@@ -962,7 +1003,7 @@ def _backward_layer(l, b, th, tg, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u
     if src > 0 and geo_l[G_DETACH] == 0:   # error into the source population, pre-update W
         mask_l = masks[src][b] if geo_l[G_NOMASK] == 0 else epost[:0]
         _error_to_source(Ws[l], g, gnz, ng, geo_l, SG[src - 1], mask_l, spk_maps[src - 1],
-                         E[src - 1], epost, edone, pos_nz, c)
+                         E[src - 1], epost, edone, pos_nz, scratch_wt, c)
     if want_wgrad:
         idx, val, e0, e1 = _layer_events(l, b, th, t, geo, x_idx, x_val, x_ptr, spk_h, spk_n,
                                          ev_idx, ev_val, ev_n, ones_f)
@@ -974,7 +1015,8 @@ def _backward_layer(l, b, th, tg, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u
 def _backward_step(b, th, tg, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_h, spk_h, spk_n,
                    needs_map, masks, ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx,
                    x_val, x_ptr, theta, sg_kind, alpha, cin, direct, lr, gnz, scratch, pos_nz,
-                   epost, edone, cnt, delta, lam, soft, detach, h0, first_back, wgrad, ones_f, bptt):
+                   epost, edone, cnt, delta, lam, soft, detach, h0, first_back, wgrad, ones_f, bptt,
+                   scratch_wt):
     """One sample, one step: surrogates, then auxiliary classifiers, then readout -> input."""
     L = len(Ws)
     n_lif = len(SG)
@@ -1005,7 +1047,7 @@ def _backward_step(b, th, tg, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_
                         ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx, x_val, x_ptr, t,
                         cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta, lam,
                         theta, soft, detach, h0, first_back, wgrad[l] == 1, spk_h, spk_n, ones_f,
-                        bptt)
+                        bptt, scratch_wt)
 
 
 @njit(cache=True)
@@ -1053,6 +1095,13 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
     gnz = np.empty(maxn, dtype=np.int64)
     scratch = np.empty(maxn, dtype=Ws[0].dtype)
     ones_f = np.ones(maxn, dtype=Ws[0].dtype)
+    nwt = 1
+    for l in range(L):
+        if geo[l, G_HOUT] * geo[l, G_WOUT] > 1 or geo[l, G_K] > 1:
+            need = Ws[l].shape[0] * Ws[l].shape[1] + geo[l, G_CIN]
+            if need > nwt:
+                nwt = need
+    scratch_wt = np.empty(nwt, dtype=Ws[0].dtype)    # transposed conv kernels (error pass)
     pos_nz = np.empty(maxpos, dtype=np.int64)
     wg_inline = np.ones(L, dtype=np.uint8)
     any_fused = False
@@ -1165,7 +1214,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                    spk_h, spk_n, needs_map, masks, ev_idx, ev_val, ev_n, traces,
                                    use_trace, spk_maps, x_idx, x_val, x_ptr, theta, sg_kind, alpha,
                                    cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta,
-                                   lam, soft, detach, h0, True, wg_inline, ones_f, False)
+                                   lam, soft, detach, h0, True, wg_inline, ones_f, False, scratch_wt)
             if backward_now and online and not direct:
                 apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd,
                               cnt[B - 1])
@@ -1185,7 +1234,8 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                    spk_h, spk_n, needs_map, masks, ev_idx, ev_val, ev_n, traces,
                                    use_trace, spk_maps, x_idx, x_val, x_ptr, theta, sg_kind, alpha,
                                    cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta,
-                                   lam, soft, detach, h0, t == t1 - 1, wg_inline, ones_f, True)
+                                   lam, soft, detach, h0, t == t1 - 1, wg_inline, ones_f, True,
+                                   scratch_wt)
                 # weight gradients of fused (dense, batch 1, plain SGD) layers from the history
                 for l in range(L):
                     if wg_inline[l]:
