@@ -100,8 +100,9 @@ def heaviside(x, h0):
 def surrogate(x, kind, alpha):
     """sigma'(x): sigmoid alpha*sig(alpha x)(1-sig(alpha x)), or triangle max(0, alpha - alpha^2 |x|)."""
     if kind == SURROGATE_SIGMOID:
-        s = 1.0 / (1.0 + np.exp(-alpha * x))
-        return alpha * s * (1.0 - s)
+        one = np.float32(1.0)          # keeps float32 arithmetic float32 (exact in float64)
+        s = one / (one + np.exp(-alpha * x))
+        return alpha * s * (one - s)
     y = alpha - alpha * alpha * abs(x)
     return y if y > 0.0 else 0.0
 
@@ -1020,12 +1021,17 @@ def _backward_step(b, th, tg, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_
     """One sample, one step: surrogates, then auxiliary classifiers, then readout -> input."""
     L = len(Ws)
     n_lif = len(SG)
+    prm = np.empty(2, dtype=SG[0].dtype)   # threshold and alpha in the network's dtype
+    prm[0] = theta
+    prm[1] = alpha
+    th_ = prm[0]
+    al_ = prm[1]
     for l in range(n_lif):
         ul = u_h[l][th, b]
         sgl = SG[l]
         n = sgl.shape[0]
         for j in range(n):
-            sgl[j] = surrogate(ul[j] - theta, sg_kind, alpha)
+            sgl[j] = surrogate(ul[j] - th_, sg_kind, al_)
         cl = cnt[b, l, LEARN]
         cl[SURROGATE_EVAL] += n
         if not bptt:     # u of this step from the neuron state (BPTT: from history)
