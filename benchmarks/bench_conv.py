@@ -37,8 +37,12 @@ def main():
     ap.add_argument("--T", type=int, nargs="+", default=[5, 10, 20, 40])
     ap.add_argument("--min-time", type=float, default=2.0, help="seconds of training per figure")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--neuron", default="ottt", choices=["ottt", "sltt"],
+                    help="the LIF of PERFORMANCE.md / OTTT (sigmoid surrogate), or SLTT's own "
+                         "(lambda 0.09, triangle surrogate), the setting of SLTT's time claim")
     a = ap.parse_args()
-    print(f"conv 2-16-32 (avgpool 2) -> 10, batch 1, {a.dtype}, real N-MNIST frames (100 samples)")
+    print(f"conv 2-16-32 (avgpool 2) -> 10, batch 1, {a.dtype}, {a.neuron} neuron, "
+          f"real N-MNIST frames (100 samples)")
     print(f"{'rule':16s} {'T':>3s} {'samples/s':>10s} {'learn state B':>14s} {'x bptt':>7s} "
           f"{'time x bptt':>11s} {'bwd MACs/sample':>16s} {'x bptt':>7s}")
     res = {}
@@ -47,7 +51,7 @@ def main():
         for label, rule, extra in RULES:
             w = extra.get("window")
             r = bench(CONV, rule, T, a.dtype, a.min_time, window=min(w, T) if w else None,
-                      block=extra.get("block"), k=extra.get("k"), data=data)
+                      block=extra.get("block"), k=extra.get("k"), data=data, neuron=a.neuron)
             res[label, T] = r
             b = res["bptt", T]
             print(f"{label:16s} {T:3d} {r['sps']:10.1f} {r['state']:14,d} {r['state'] / b['state']:7.2f} "

@@ -24,6 +24,11 @@ MLP = [dict(kind="dense", units=512, bias=False)]
 CONV = [dict(kind="conv", channels=16, kernel=3, padding=1), dict(kind="avgpool", size=2),
         dict(kind="conv", channels=32, kernel=3, padding=1), dict(kind="avgpool", size=2)]
 
+# SLTT's own neuron (algorithms.md §1): tau 1.1 (lambda = 1 - 1/1.1), soft reset, triangle surrogate
+SLTT_NEURON = NS(leak=1.0 - 1.0 / 1.1, threshold=1.0, decay_input=False, reset="soft",
+                 detach_reset=False, heaviside_at_zero=1.0, surrogate="triangle", surrogate_alpha=1.0)
+NEURONS = {"ottt": OTTT_NEURON, "sltt": SLTT_NEURON}
+
 BACKWARD_MACS = (K.ERROR_MAC, K.TEMPORAL_MAC, K.GRAD_AC, K.GRAD_MAC)
 
 
@@ -33,7 +38,7 @@ def nmnist(T: int, dtype: str):
 
 
 def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, window=None,
-          block=None, k=None, data=None):
+          block=None, k=None, data=None, neuron: str = "ottt"):
     """Train on the 100 real N-MNIST training samples for at least ``min_time`` seconds.
 
     Returns dict(sps (samples/s), state (learning state bytes), grad (gradient buffer bytes),
@@ -44,7 +49,7 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
     net = Network.build((34, 34, 2), True, ops, 10, True, rng, gain=2.0, dtype=np.dtype(dtype),
                         block=block)
     spec = NS(k=k, trace_decay=None, first_layer_input="raw", window=window, block=block)
-    tr = make_trainer(rule, net, NeuronParams.from_spec(OTTT_NEURON),
+    tr = make_trainer(rule, net, NeuronParams.from_spec(NEURONS[neuron]),
                       NS(kind="ce_mse", mse_weight=0.05, mse_target="onehot"),
                       NS(lr=0.05, momentum=0.0, weight_decay=0.0), spec, T, batch, rng)
     n = len(ds.labels)
