@@ -306,6 +306,25 @@ def _dot(a, b):
 
 
 @njit(cache=True)
+def _taps(y, x, k, s, pad, Hout, Wout, tap_k, tap_o):
+    """The kernel offsets (ky*k + kx) and output positions a convolution input at (y, x)
+    reaches, borders and stride accounted for; returns how many."""
+    n = 0
+    for ky in range(k):
+        ty = y + pad - ky
+        if ty < 0 or ty % s != 0 or ty // s >= Hout:
+            continue
+        for kx in range(k):
+            tx = x + pad - kx
+            if tx < 0 or tx % s != 0 or tx // s >= Wout:
+                continue
+            tap_k[n] = ky * k + kx
+            tap_o[n] = (ty // s) * Wout + tx // s
+            n += 1
+    return n
+
+
+@njit(cache=True)
 def _scatter(W, bias, has_bias, ev_idx, ev_val, start, stop, geo_l, out, hit, c):
     """out = bias + the input events scattered through the weights (dense or convolution).
 
@@ -340,36 +359,24 @@ def _scatter(W, bias, has_bias, ev_idx, ev_val, start, stop, geo_l, out, hit, c)
         if stop > start:
             hit[0] = 1
         start = stop
+    tap_k = np.empty(k * k, dtype=np.int64)
+    tap_o = np.empty(k * k, dtype=np.int64)
     for e in range(start, stop):
         j = ev_idx[e]
         v = ev_val[e]
         ci = j % Cin
         pos = j // Cin
-        y = pos // Win
-        x = pos % Win
-        for ky in range(k):
-            ty = y + pad - ky
-            if ty < 0 or ty % s != 0:
-                continue
-            oy = ty // s
-            if oy >= Hout:
-                continue
-            for kx in range(k):
-                tx = x + pad - kx
-                if tx < 0 or tx % s != 0:
-                    continue
-                ox = tx // s
-                if ox >= Wout:
-                    continue
-                row = W[(ky * k + kx) * Cin + ci]
-                opos = oy * Wout + ox
-                base = opos * Cout
-                hit[opos] = 1
-                if unit:
-                    nz += _addrow(out[base:base + Cout], row)
-                else:
-                    nz += _addrow_scaled(out[base:base + Cout], row, v)
-                syn += Cout
+        nt = _taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
+        for q in range(nt):
+            row = W[tap_k[q] * Cin + ci]
+            opos = tap_o[q]
+            base = opos * Cout
+            hit[opos] = 1
+            if unit:
+                nz += _addrow(out[base:base + Cout], row)
+            else:
+                nz += _addrow_scaled(out[base:base + Cout], row, v)
+        syn += nt * Cout
     if geo_l[G_AC] == 1:
         c[SYNOP] += syn
     else:
@@ -397,56 +404,6 @@ def _pos_nnz(g, Cout, pos_nz):
         pos_nz[q] = n
         tot += n
     return tot
-
-
-@njit(cache=True)
-def _error_post(W, g, gnz, ng, geo_l, jpost, pos_nz):
-    """(e, MACs): e = (W^T g) at one input position jpost of the layer (after its pooling)."""
-    Cin = geo_l[G_CIN]
-    Win = geo_l[G_WIN]
-    Hout = geo_l[G_HOUT]
-    Wout = geo_l[G_WOUT]
-    Cout = geo_l[G_COUT]
-    k = geo_l[G_K]
-    s = geo_l[G_S]
-    pad = geo_l[G_PAD]
-    e = 0.0
-    work = 0
-    if Hout * Wout == 1 and k == 1:            # dense: one row, sparse g by index list
-        row = W[jpost]
-        if ng == Cout:
-            e = _dot(row, g)
-        else:
-            for q in range(ng):
-                co = gnz[q]
-                e += row[co] * g[co]
-        work = ng
-    else:
-        ci = jpost % Cin
-        pos = jpost // Cin
-        y = pos // Win
-        x = pos % Win
-        for ky in range(k):
-            ty = y + pad - ky
-            if ty < 0 or ty % s != 0:
-                continue
-            oy = ty // s
-            if oy >= Hout:
-                continue
-            for kx in range(k):
-                tx = x + pad - kx
-                if tx < 0 or tx % s != 0:
-                    continue
-                ox = tx // s
-                if ox >= Wout:
-                    continue
-                opos = oy * Wout + ox
-                if pos_nz[opos] == 0:
-                    continue
-                base = opos * Cout
-                e += _dot(W[(ky * k + kx) * Cin + ci], g[base:base + Cout])
-                work += pos_nz[opos]
-    return e, work
 
 
 @njit(cache=True)
@@ -573,22 +530,15 @@ def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, p
                 if conv:
                     if ntap < 0:
                         # the taps of position (py, px) that meet a non-zero g
+                        nall = _taps(py, px, kc, st, pad, Hout, Wout, tap_r, tap_o)
                         ntap = 0
-                        for ky in range(kc):
-                            ty = py + pad - ky
-                            if ty < 0 or ty % st != 0 or ty // st >= Hout:
+                        for q in range(nall):
+                            if pos_nz[tap_o[q]] == 0:
                                 continue
-                            for kx in range(kc):
-                                tx = px + pad - kx
-                                if tx < 0 or tx % st != 0 or tx // st >= Wout:
-                                    continue
-                                opos = (ty // st) * Wout + tx // st
-                                if pos_nz[opos] == 0:
-                                    continue
-                                tap_r[ntap] = ky * kc + kx
-                                tap_o[ntap] = opos
-                                tap_work += pos_nz[opos]
-                                ntap += 1
+                            tap_r[ntap] = tap_r[q]
+                            tap_o[ntap] = tap_o[q]
+                            tap_work += pos_nz[tap_o[q]]
+                            ntap += 1
                     ppos = py * Win + px
                     if pool == POOL_NONE:
                         if not vec_ready:      # every channel of this position at once
@@ -679,6 +629,8 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val,
         gg = g
     unit = geo_l[G_UNIT] == 1 and not use_trace
     n_pairs = 0
+    tap_k = np.empty(k * k, dtype=np.int64)
+    tap_o = np.empty(k * k, dtype=np.int64)
     q0 = 0 if use_trace else start
     q1 = trace.shape[0] if use_trace else stop
     for q in range(q0, q1):
@@ -700,30 +652,16 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val,
             continue
         ci = j % Cin
         pos = j // Cin
-        y = pos // Win
-        x = pos % Win
-        for ky in range(k):
-            ty = y + pad - ky
-            if ty < 0 or ty % s != 0:
+        nt = _taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
+        for qq in range(nt):
+            opos = tap_o[qq]
+            if pos_nz[opos] == 0:
                 continue
-            oy = ty // s
-            if oy >= Hout:
-                continue
-            for kx in range(k):
-                tx = x + pad - kx
-                if tx < 0 or tx % s != 0:
-                    continue
-                ox = tx // s
-                if ox >= Wout:
-                    continue
-                opos = oy * Wout + ox
-                if pos_nz[opos] == 0:
-                    continue
-                r = (ky * k + kx) * Cin + ci
-                _grad_row(target, r, gg, opos * Cout, gnz, Cout, Cout, p, unit)
-                n_pairs += pos_nz[opos]
-                if not direct:
-                    touched[r] = 1
+            r = tap_k[qq] * Cin + ci
+            _grad_row(target, r, gg, opos * Cout, gnz, Cout, Cout, p, unit)
+            n_pairs += pos_nz[opos]
+            if not direct:
+                touched[r] = 1
     if geo_l[G_AC] == 1 and not use_trace:
         c[GRAD_AC] += n_pairs
     else:
