@@ -84,6 +84,12 @@ def _check(net, Ws_new, bs_new):
             np.testing.assert_allclose(net.biases[i], bs_new[j], rtol=0, atol=1e-10)
 
 
+def _check_sgd_step(net, Ws, bs, r):
+    """The trainer's weights equal one plain-SGD step along the reference's gradients."""
+    _check(net, [w - LR * g for w, g in zip(Ws, r["gW"])],
+           [None if b is None else b - LR * g for b, g in zip(bs, r["gb"])])
+
+
 def _spikes_everywhere(rec):
     for s in rec["s"]:
         if s is not None:
@@ -104,8 +110,7 @@ def test_deferred_rules_match_reference(name, rule, preset, B):
           "ottt_a": lambda *a, **k: rc.grads_ottt(*a, trace_decay=rn["lam"], **k)}[rule]
     r = rc.batch_mean(fn, rops, Ws, bs, frames[:B], labels[:B], rn, masks=masks)
     _spikes_everywhere(r["per_sample"][0]["rec"])
-    _check(net, [w - LR * g for w, g in zip(Ws, r["gW"])],
-           [None if b is None else b - LR * g for b, g in zip(bs, r["gb"])])
+    _check_sgd_step(net, Ws, bs, r)
 
 
 @pytest.mark.parametrize("name", list(NETS))
@@ -216,8 +221,7 @@ def test_sltt_k_on_conv_matches_reference():
     steps = set(np.random.default_rng(31).permutation(T)[:2].tolist())   # the trainer's draw
     _, _, cnt = tr.train_batch(inp, inp.ptr[:1], labels[:1])
     r = rc.grads_sltt(rops, Ws, bs, frames[0], labels[0], rn, steps=steps)
-    _check(net, [w - LR * g for w, g in zip(Ws, r["gW"])],
-           [None if b is None else b - LR * g for b, g in zip(bs, r["gb"])])
+    _check_sgd_step(net, Ws, bs, r)
     assert cnt[0, 2, K.Phase.LEARNING, K.OUTPUT_ERROR] == 2 * C
     assert cnt[0, 0, K.Phase.LEARNING, K.SURROGATE_EVAL] == 2 * net.layers[0].n_out
 
