@@ -57,6 +57,9 @@ class Action(IntEnum):
     # --- NeuroBench metrics (counted, never priced) ----------------------------------------
     NB_EFF_OPS = 24            # non-zero input x non-zero weight pairs (NeuroBench effective ops)
     NB_DENSE_OPS = 25          # every input x every weight (NeuroBench dense ops)
+    # --- communication, counted from the mapping of layers onto cores and chips --------------
+    ROUTER_HOP = 26            # one spike packet crossing one router hop of the on-chip mesh
+    CHIP_MESSAGE = 27          # one spike packet sent from one chip to another
 
 
 N_ACTIONS = len(Action)
@@ -93,6 +96,8 @@ MEM_READ_HIST = int(Action.MEM_READ_HIST)
 MEM_WRITE_HIST = int(Action.MEM_WRITE_HIST)
 NB_EFF_OPS = int(Action.NB_EFF_OPS)
 NB_DENSE_OPS = int(Action.NB_DENSE_OPS)
+ROUTER_HOP = int(Action.ROUTER_HOP)
+CHIP_MESSAGE = int(Action.CHIP_MESSAGE)
 
 
 def zeros(n_layers: int, *lead: int) -> np.ndarray:

@@ -52,7 +52,7 @@ UNPRICED_NAMES = tuple(n for n in ACTION_NAMES if n not in PRICED_NAMES)
 #: Actions whose inference-phase cost can sit inside an all-in SOP average. The SOP itself
 #: (``synop``) carries the average; MACs and learning-only work cannot be inside it.
 INCLUDABLE = ("neuron_update_active", "neuron_update_idle", "spike", "mem_read_weight",
-              "mem_read_state", "mem_write_state")
+              "mem_read_state", "mem_write_state", "router_hop")
 PRECISION_FIELDS = ("weight_bits", "state_bits", "trace_bits", "grad_bits")
 MEMORY_FIELDS = ("sram_total", "sram_per_core", "synapse_memory_per_core",
                  "neuron_memory_per_core", "synapse_memory_total")

@@ -46,6 +46,7 @@ ACTION_GROUPS: dict[str, tuple[Action, ...]] = {
     "learn: temporal": (A.TEMPORAL_MAC,),
     "learn: gradient": (A.GRAD_AC, A.GRAD_MAC),
     "weight updates": (A.WEIGHT_UPDATE_ISSUED, A.WEIGHT_UPDATE_SKIPPED),
+    "routing": (A.ROUTER_HOP, A.CHIP_MESSAGE),
 }
 del A
 
