@@ -168,3 +168,21 @@ def test_learning_memory_flat_for_sltt_linear_for_bptt():
     assert sizes["ottt_o", 5] == sizes["ottt_o", 40]
     d1 = sizes["bptt", 10] - sizes["bptt", 5]
     assert d1 > 0 and sizes["bptt", 40] - sizes["bptt", 20] == 4 * d1
+
+
+def test_counts_per_time_step():
+    """Per-step counts (the cycle model's input): each step's SOPs and spikes by closed form,
+    and the update work at the step where it happens."""
+    frames, labels, net, inp = small_problem(seed=71)
+    nrn, rn = neuron("ottt")
+    before = net.copy()
+    tr = trainer("sltt", net, nrn, T=T)
+    _, _, cnt = tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    steps = tr.last_step_counts[0]                     # (T, L, P, A)
+    np.testing.assert_array_equal(steps.sum(axis=0), cnt[0])
+    _, _, _, _, diag = ref.grads_spatial(before.weights, before.biases, frames[0], labels[0], rn)
+    x_events = np.count_nonzero(frames[0], axis=1)
+    np.testing.assert_array_equal(steps[:, 0, INF, K.SYNOP], x_events * net.layers[0].n_out)
+    np.testing.assert_array_equal(steps[:, 0, INF, K.SPIKE], diag["ss"][0].sum(axis=1))
+    upd = steps[..., LRN, K.WEIGHT_UPDATE_ISSUED] + steps[..., LRN, K.WEIGHT_UPDATE_SKIPPED]
+    assert upd[:-1].sum() == 0 and upd[-1].sum() == sum(ls.synapses for ls in net.layers)

@@ -37,7 +37,7 @@ included). A neuron update reads and writes one state word. Backward work is cou
 it is executed: error MACs for (input position with non-zero surrogate) x (non-zero output
 gradient it connects to), weight-gradient contributions for (non-zero presynaptic factor) x
 (non-zero output gradient). Work shared by a batch (applying the update) is attributed to the
-batch's last sample. Pooling and dropout in the backward pass are routing (no arithmetic counted
+batch's last sample. Counts are kept per time step (for the cycle model). Pooling and dropout in the backward pass are routing (no arithmetic counted
 beyond the error MACs they select).
 """
 
@@ -903,7 +903,7 @@ def _backward_layer(l, b, th, tg, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u
                     soft, detach, h0, first_back, want_wgrad, spk_h, spk_n, ones_f, bptt, scratch_wt):
     """Backward pass of one layer for one sample at step t (th/tg: history slots)."""
     geo_l = geo[l]
-    c = cnt[b, l, LEARN]
+    c = cnt[b, t, l, LEARN]
     g = g_bufs[l][b, tg]
     if geo_l[G_ROLE] == ROLE_LIF:
         e_in = E[l]
@@ -970,7 +970,7 @@ def _backward_step(b, th, tg, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_
         n = sgl.shape[0]
         for j in range(n):
             sgl[j] = surrogate(ul[j] - th_, sg_kind, al_)
-        cl = cnt[b, l, LEARN]
+        cl = cnt[b, t, l, LEARN]
         cl[SURROGATE_EVAL] += n
         if not bptt:     # u of this step from the neuron state (BPTT: from history)
             cl[MEM_READ_STATE] += n
@@ -1020,6 +1020,9 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
     ``fused[l]``: BPTT at batch 1 with plain SGD sums this dense layer's weight gradient per row
     from the history and writes the weights once (see _wgrad_from_history).
     State (v, traces, delta, osum) is reset here; ``loss_out[b]`` receives the readout's loss.
+    ``cnt`` (B, T, L, P, A): counts per sample and time step; the work of applying an update is
+    counted at the step where it happens (the last step of the sample or window; every step
+    for OTTT_O), BPTT's history-summed weight gradients at the last step of their window.
     """
     L = len(Ws)
     n_lif = len(v)
@@ -1097,7 +1100,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                 # ---------------- forward through every layer ----------------
                 for l in range(L):
                     geo_l = geo[l]
-                    c = cnt[b, l, INFER]
+                    c = cnt[b, t, l, INFER]
                     src = geo_l[G_SRC]
                     role = geo_l[G_ROLE]
                     out = out_buf[l]
@@ -1113,7 +1116,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                               ev_idx[l][th, b], ev_val[l][th, b])
                         ev_n[l, th, b] = n_ev
                         if learning and bptt:
-                            cnt[b, l, LEARN][MEM_WRITE_HIST] += n_ev
+                            cnt[b, t, l, LEARN][MEM_WRITE_HIST] += n_ev
                     idx, val, e0, e1 = _layer_events(l, b, th, t, geo, x_idx, x_val, x_ptr, spk_h,
                                                      spk_n, ev_idx, ev_val, ev_n, ones_f)
                     _scatter(Ws[l], bs[l], geo_l[G_HASB] == 1, idx, val, e0, e1, geo_l, out, hit, c)
@@ -1123,7 +1126,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                         spk_n[l, th, b] = ns
                         c[SPIKE] += ns
                         if learning and bptt:
-                            cnt[b, l, LEARN][MEM_WRITE_HIST] += out.shape[0] + ns
+                            cnt[b, t, l, LEARN][MEM_WRITE_HIST] += out.shape[0] + ns
                     else:
                         tg = th
                         lv = _loss_grad(out, labels[b], T, B, mse_w, onehot, tgt_const, g_bufs[l][b, tg])
@@ -1132,7 +1135,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                 osum[b, c_] += out[c_]
                             loss_out[b] += lv
                         if learning and (bptt or backward_now):
-                            cl = cnt[b, l, LEARN]
+                            cl = cnt[b, t, l, LEARN]
                             cl[OUTPUT_ERROR] += out.shape[0]
                             if bptt:
                                 cl[MEM_WRITE_HIST] += out.shape[0]
@@ -1149,7 +1152,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                                      spk_n, ev_idx, ev_val, ev_n, ones_f)
                     for e in range(e0, e1):
                         tr[idx[e]] += val[e]
-                    cl = cnt[b, l, LEARN]
+                    cl = cnt[b, t, l, LEARN]
                     cl[TRACE_UPDATE] += tr.shape[0]
                     cl[MEM_READ_TRACE] += tr.shape[0]
                     cl[MEM_WRITE_TRACE] += tr.shape[0]
@@ -1161,13 +1164,13 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                    lam, soft, detach, h0, True, wg_inline, ones_f, False, scratch_wt)
             if backward_now and online and not direct:
                 apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd,
-                              cnt[B - 1])
+                              cnt[B - 1, t])
         if bptt:
             # ---------------- backward through the window ----------------
             for b in range(B):
                 for t in range(t1 - 1, t0 - 1, -1):
                     for l in range(L):
-                        cl = cnt[b, l, LEARN]
+                        cl = cnt[b, t, l, LEARN]
                         if geo[l, G_ROLE] != ROLE_LIF:
                             cl[MEM_READ_HIST] += out_buf[l].shape[0]
                         else:
@@ -1185,7 +1188,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                     if wg_inline[l]:
                         continue
                     geo_l = geo[l]
-                    c = cnt[b, l, LEARN]
+                    c = cnt[b, t1 - 1, l, LEARN]
                     ev_ptr[0] = 0
                     for t in range(t0, t1):
                         idx, val, e0, e1 = _layer_events(l, b, t - t0, t, geo, x_idx, x_val, x_ptr,
@@ -1199,7 +1202,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                         geo_l[G_AC] == 1, gW[l], gb[l], touched[l], True, lr,
                                         inv_cnt, inv_cur, inv_t, inv_e, gnz2, ngt, rowsum, c)
             apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd,
-                          cnt[B - 1])
+                          cnt[B - 1, t1 - 1])
         t0 = t1
     if mode == MODE_SPATIAL and not online:
-        apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd, cnt[B - 1])
+        apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd, cnt[B - 1, T - 1])

@@ -206,7 +206,7 @@ class Trainer:
             raise ValueError(f"batch of {B} samples; this trainer holds state for at most {self.B}")
         d = self._lists
         n = self.neuron
-        cnt = K.zeros(len(self.net.layers), B)
+        cnt = K.zeros(len(self.net.layers), B, self.T)
         loss = np.zeros(B, np.float64)
         if mode != MODE_INFER:
             self._draw_masks(B)
@@ -221,7 +221,8 @@ class Trainer:
                   self.mse_w, self.onehot, self.tgt_const,
                   mode, self.trace_decay, step_mask, self.online, self.direct, self.window,
                   self.lr, self.momentum, self.wd, loss, cnt)
-        return loss, self.osum[:B].copy(), cnt
+        self.last_step_counts = cnt          # (B, T, L, P, A), for the cycle model
+        return loss, self.osum[:B].copy(), cnt.sum(axis=1)
 
     def _values(self, inp) -> np.ndarray:
         """Input event values in the network's dtype (converted once per input set)."""
