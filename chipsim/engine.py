@@ -20,7 +20,9 @@ from chipsim import counts as K
 from chipsim.config.workload import SENSORS
 from chipsim.data.datasets import load_dataset
 from chipsim.errors import ChipsimError
+from chipsim.hardware.cycle import add_communication, step_latency
 from chipsim.hardware.ledger import price
+from chipsim.hardware.mapping import ARCH_REQUIRED, map_network
 from chipsim.learning import make_trainer
 from chipsim.model.inputs import encode_frames
 from chipsim.model.network import Network
@@ -125,6 +127,15 @@ def fold_weight_standardization(net: Network) -> None:
             W *= WS_SCALE
 
 
+def place(net, profile):
+    """The mapping of ``net`` on ``profile`` (None, with the reason, when the profile has no
+    architecture figures). A network that does not fit raises ChipsimError with the numbers."""
+    arch = getattr(profile, "architecture", {}) or {}
+    if not all(k in arch and arch[k].value is not None for k in ARCH_REQUIRED):
+        return None, f"no mapping: profile '{profile.name}' lacks architecture figures"
+    return map_network(net, profile), ""
+
+
 def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
     """Train and test ``workload`` online and price its counts on ``profile``."""
     t_start = time.perf_counter()
@@ -148,6 +159,9 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
     N = E * (n_tr + n_te)
     L = len(net.layers)
     sample_counts = K.zeros(L, N)
+    mapping, mapping_note = place(net, profile)
+    sample_time = np.zeros(N, np.float64)
+    step_time_sum = np.zeros((2, T), np.float64)      # per split: sum over samples of step latency
     split = np.zeros(N, np.int8)
     epoch_of = np.zeros(N, np.int32)
     index = np.zeros(N, np.int32)
@@ -159,10 +173,17 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
     interrupted = False
     last_test_acc = None
 
-    def record(ids, sp, ep, l_, osum, cnt):
+    def record(ids, sp, ep, l_, osum, cnt, inp):
         nonlocal pos
         n = len(ids)
         sl = slice(pos, pos + n)
+        if mapping is not None:       # communication counts and the cycle model, per step
+            steps = trainer.last_step_counts
+            add_communication(steps, np.diff(inp.ptr[ids], axis=1), net, mapping)
+            lat = step_latency(steps, net, mapping, profile)
+            sample_time[sl] = lat.sum(axis=1)
+            step_time_sum[sp] += lat.sum(axis=0)
+            cnt = steps.sum(axis=1)
         sample_counts[sl] = cnt
         split[sl] = sp
         epoch_of[sl] = ep
@@ -182,7 +203,7 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             for i in range(0, n_tr, B):
                 ids = order[i:i + B]
                 l_, osum, cnt = trainer.train_batch(inp_tr, inp_tr.ptr[ids], train.labels[ids])
-                correct += record(ids, SPLIT_TRAIN, ep, l_, osum, cnt)
+                correct += record(ids, SPLIT_TRAIN, ep, l_, osum, cnt, inp_tr)
                 if progress:
                     progress(Progress(ep, E, "train", min(i + B, n_tr), n_tr, correct,
                                       time.perf_counter() - t_start, last_test_acc))
@@ -193,7 +214,7 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             for i in range(0, n_te, B):
                 ids = np.arange(i, min(i + B, n_te))
                 l_, osum, cnt = trainer.infer_batch(inp_te, inp_te.ptr[ids], test.labels[ids])
-                correct += record(ids, SPLIT_TEST, ep, l_, osum, cnt)
+                correct += record(ids, SPLIT_TEST, ep, l_, osum, cnt, inp_te)
                 if progress:
                     progress(Progress(ep, E, "test", ids[-1] + 1, n_te, correct,
                                       time.perf_counter() - t_start, last_test_acc))
@@ -204,7 +225,14 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
         print("\nchipsim: interrupted; keeping the samples that finished.", file=sys.stderr)
 
     sl = slice(0, pos)
-    pricing = price(sample_counts[sl], profile)
+    if mapping is not None:
+        scope = getattr(profile, "static_power_scope", "chip")
+        units = mapping.cores_used if scope == "core" else mapping.chips_used
+        pricing = price(sample_counts[sl], profile, sample_time=sample_time[sl], static_units=units)
+    else:
+        pricing = price(sample_counts[sl], profile)
+    n_split = np.array([(split[sl] == SPLIT_TRAIN).sum(), (split[sl] == SPLIT_TEST).sum()])
+    step_time = step_time_sum / np.maximum(n_split, 1)[:, None]
     dsd = workload.dataset
     return RunResult(
         version=__version__,
@@ -253,5 +281,10 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             "overrides": " ".join(f"{k}={v}" for k, v in workload.overrides),
             "normalization": NORMALIZATION_NOTE[getattr(workload.network, "normalization", "none")],
             "loss": workload.loss.kind,
+            "time_model": ("cycle-approximate (hardware/cycle.py) on the mapping" if mapping is not None
+                           else "serial sum of per-action times; " + mapping_note),
+            "step_latency_train_s": [float(x) for x in step_time[0]] if mapping is not None else [],
+            "step_latency_test_s": [float(x) for x in step_time[1]] if mapping is not None else [],
+            **(mapping.summary() if mapping is not None else {}),
         },
     )

@@ -3,8 +3,10 @@
 Energy is linear in the counts::
 
     E_dyn[n]  = sum_{l,p,a} counts[n,l,p,a] * e[p,a]
-    T[n]      = sum_{l,p,a} counts[n,l,p,a] * t[a]            (simple serial time model)
-    E_stat[n] = P_static * T[n]          (incremental profiles only; 0 for an all-in average)
+    T[n]      = the cycle model's latency of sample n (hardware/cycle.py), or without one
+                sum_{l,p,a} counts[n,l,p,a] * t[a]            (serial time)
+    E_stat[n] = P_static * units * T[n]  (incremental profiles only; 0 for an all-in average;
+                units = the cores or chips the mapping powers, per the profile's scope)
 
 with ``e[p,a]`` the profile's energy of action ``a`` in phase ``p``: for a
 ``global_at_operating_point`` profile the actions marked ``included_in_sop`` cost 0 in the
@@ -77,8 +79,14 @@ def _sources(profile: HardwareProfile, included: np.ndarray) -> dict:
     return out
 
 
-def price(sample_counts: np.ndarray, profile: HardwareProfile) -> Pricing:
-    """Price ``sample_counts`` (N, L, P, A) int64 on ``profile``; see the module docstring."""
+def price(sample_counts: np.ndarray, profile: HardwareProfile, sample_time: np.ndarray | None = None,
+          static_units: float = 1.0) -> Pricing:
+    """Price ``sample_counts`` (N, L, P, A) int64 on ``profile``; see the module docstring.
+
+    ``sample_time`` (N,): modelled time of each sample from the cycle model (hardware/cycle.py);
+    without it, the serial sum of per-action times. ``static_units``: how many of the units the
+    profile's static power is quoted for are powered (cores or chips used by the mapping).
+    """
     c = np.asarray(sample_counts)
     if c.ndim != 4 or c.shape[2:] != (N_PHASES, N_ACTIONS):
         raise ValueError(f"sample_counts must have shape (N, L, {N_PHASES}, {N_ACTIONS}), "
@@ -91,14 +99,17 @@ def price(sample_counts: np.ndarray, profile: HardwareProfile) -> Pricing:
 
     per_sample = c.sum(axis=1, dtype=np.int64)              # (N, P, A), exact
     sample_dyn = np.tensordot(per_sample.astype(np.float64), phase_e, axes=([1, 2], [0, 1]))
-    sample_time = per_sample.sum(axis=1, dtype=np.int64).astype(np.float64) @ t   # (N,)
+    if sample_time is None:
+        sample_time = per_sample.sum(axis=1, dtype=np.int64).astype(np.float64) @ t   # (N,)
+    else:
+        sample_time = np.asarray(sample_time, dtype=np.float64)
     run_counts = c.sum(axis=0, dtype=np.int64).astype(np.float64)                 # (L, P, A)
     energy = run_counts * phase_e[None, :, :]
 
     if profile.is_global:
         p_static, static_assumed = 0.0, False
     else:
-        p_static = float(profile.static_power.value)
+        p_static = float(profile.static_power.value) * float(static_units)
         static_assumed = profile.static_power.assumed
     sample_static = p_static * sample_time
 

@@ -1,0 +1,69 @@
+"""Cycle-approximate timing per time step (docs/reference/hardware.md §10).
+
+For one sample and one time step t, each core of layer l does an equal share of that layer's
+work; its time is the sum of the work at the profile's per-action times:
+
+    t_core(l, t) = sum_a counts[t, l, :, a] * time[a] / cores(l)
+
+(events in, synaptic ops, neuron updates active and idle, traces, surrogates, error and gradient
+work, weight updates issued, and skipped ones at their own, possibly zero, time; routing and
+chip messages are below). The step ends when the slowest core is done, its spikes have been
+routed, and the chip has synchronised:
+
+    t_step = max_l t_core(l, t) + max over routed populations of (longest path x hop time
+             + chip message time if the path leaves the chip) + sync_time
+
+Timing disciplines (``profile.timing``): ``asynchronous`` (ANP-I, Loihi): the step lasts
+t_step; ``clocked``: t_step rounded up to whole clock cycles; ``tick`` (TrueNorth): the tick is
+the floor, max(tick, t_step).
+
+Communication counts are added to the layer that receives the spikes: router hops = spikes of
+its input population x hops per spike, chip messages likewise (chipsim/hardware/mapping.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chipsim import counts as K
+from chipsim.hardware.ledger import price_tables
+
+
+def add_communication(step_counts: np.ndarray, in_events: np.ndarray, net, mapping) -> None:
+    """Fill ROUTER_HOP and CHIP_MESSAGE (inference phase) of ``step_counts`` (N, T, L, P, A)
+    in place. ``in_events`` (N, T): input events of each sample and step."""
+    lif = [i for i, ls in enumerate(net.layers) if ls.spiking]
+    for l, (ls, pl) in enumerate(zip(net.layers, mapping.layers)):
+        if ls.src == 0:
+            spikes = in_events
+        else:
+            spikes = step_counts[:, :, lif[ls.src - 1], K.Phase.INFERENCE, K.SPIKE]
+        step_counts[:, :, l, K.Phase.INFERENCE, K.ROUTER_HOP] = spikes * pl.hops_per_spike
+        step_counts[:, :, l, K.Phase.INFERENCE, K.CHIP_MESSAGE] = spikes * pl.chip_msgs_per_spike
+
+
+def step_latency(step_counts: np.ndarray, net, mapping, profile) -> np.ndarray:
+    """(N, T) modelled latency of every sample's every time step, in seconds."""
+    _, _, t_act, _, _ = price_tables(profile)
+    t_hop = t_act[K.ROUTER_HOP]
+    t_msg = t_act[K.CHIP_MESSAGE]
+    no_comm = t_act.copy()
+    no_comm[[K.ROUTER_HOP, K.CHIP_MESSAGE]] = 0.0        # routing is on the path, not in a core
+    cores = np.array([pl.cores for pl in mapping.layers], dtype=np.float64)
+    work = np.einsum("ntlpa,a->ntl", step_counts.astype(np.float64), no_comm) / cores
+    core_time = work.max(axis=2)                          # (N, T)
+    route = np.array([pl.max_route * t_hop + (t_msg if pl.chip_msgs_per_spike else 0.0)
+                      for pl in mapping.layers])
+    active = step_counts[..., K.Phase.INFERENCE, K.ROUTER_HOP] > 0          # (N, T, L)
+    route_time = np.where(active, route[None, None, :], 0.0).max(axis=2)
+    sync = getattr(profile, "sync_time", None)
+    t = core_time + route_time + (float(sync.value) if sync is not None and sync.value is not None else 0.0)
+    timing = profile.timing
+    if timing == "clocked" and profile.clock is not None:
+        f = float(profile.clock.value)
+        t = np.ceil(t * f - 1e-9) / f
+    elif timing == "tick":
+        tick = getattr(profile, "tick", None)
+        if tick is not None and tick.value is not None:
+            t = np.maximum(t, float(tick.value))
+    return t

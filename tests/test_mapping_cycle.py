@@ -1,0 +1,125 @@
+"""Mapping onto cores and chips, and the cycle-approximate step latency, against hand-worked
+examples on a toy chip (round numbers, every figure chosen so the arithmetic is checkable)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import numpy as np
+import pytest
+
+from chipsim import counts as K
+from chipsim.errors import ChipsimError
+from chipsim.hardware.cycle import add_communication, step_latency
+from chipsim.hardware.ledger import price
+from chipsim.hardware.mapping import map_network
+from chipsim.model.inputs import encode_frames
+from chipsim.model.network import Network
+from tests.helpers import neuron, trainer
+
+
+def _q(v):
+    return NS(value=v, assumed=False, describe=lambda: f"{v}")
+
+
+def toy_chip(timing="asynchronous", npc=3, spc=12, cores=4, max_chips=1, clock=None, tick=None):
+    """Times: synop 1 ns, active/idle neuron update 2/1 ns, hop 10 ns, chip message 100 ns,
+    sync 5 ns, all else 0. Energies: synop 1 pJ, updates 2/1 pJ, hop 3 pJ, message 50 pJ.
+    Static 1 mW per core."""
+    e = {name: 0.0 for name in K.ACTION_NAMES}
+    t = {name: 0.0 for name in K.ACTION_NAMES}
+    e.update(synop=1e-12, neuron_update_active=2e-12, neuron_update_idle=1e-12, router_hop=3e-12,
+             chip_message=50e-12)
+    t.update(synop=1e-9, neuron_update_active=2e-9, neuron_update_idle=1e-9, router_hop=10e-9,
+             chip_message=100e-9)
+    arch = dict(cores=cores, neurons_per_core=npc, synapses_per_core=spc, mesh_width=2,
+                mesh_height=cores // 2, max_chips=max_chips, shared_conv_kernels=0)
+    return NS(name="toy", path="toy.yaml", timing=timing, clock=None if clock is None else _q(clock),
+              tick=None if tick is None else _q(tick), sync_time=_q(5e-9),
+              architecture={k: _q(v) for k, v in arch.items()},
+              energy={k: _q(v) for k, v in e.items()}, time={k: _q(v) for k, v in t.items()},
+              included_in_sop=frozenset(), is_global=False, sop_energy_kind="incremental",
+              static_power=_q(1e-3), static_power_scope="core")
+
+
+def toy_net(hidden=3):
+    """4 inputs -> `hidden` LIF (all weights 1: any input event makes every neuron spike) ->
+    2 readout units."""
+    net = Network.build_dense(4, True, [(hidden, False)], 2, False, np.random.default_rng(0))
+    net.weights[0][:] = 1.0
+    net.weights[1][:] = 1.0
+    return net
+
+
+# input events per step: 2, 0, 1  -> hidden spikes 3, 0, 3 (u = 2, 0 + 0.5 * 0 ... see below)
+FRAMES = np.array([[[1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]]], np.uint8)
+
+
+def _run(net, chip):
+    inp = encode_frames(FRAMES, True)
+    nrn, _ = neuron("ottt")
+    tr = trainer("sltt", net, nrn, T=3)
+    tr.infer_batch(inp, inp.ptr, np.array([0]))
+    steps = tr.last_step_counts.copy()
+    m = map_network(net, chip)
+    add_communication(steps, np.diff(inp.ptr, axis=1), net, m)
+    return steps, m, step_latency(steps, net, m, chip)
+
+
+def test_mapping_and_latency_by_hand_asynchronous():
+    net, chip = toy_net(), toy_chip()
+    steps, m, lat = _run(net, chip)
+    # mapping: dense1 (3 neurons, 12 weights) fills core 0; readout (2 neurons, 6 weights) core 1
+    assert [p.cores for p in m.layers] == [1, 1] and m.cores_used == 2 and m.chips_used == 1
+    assert [p.first_core for p in m.layers] == [0, 1]
+    # routing: input enters at core 0 (0 hops to core 0); dense1's spikes go core 0 -> core 1
+    assert [p.hops_per_spike for p in m.layers] == [0, 1]
+    # spikes: step 0: I = 2 -> u = 2 -> 3 spikes (v = 1); step 1: u = 0.5 -> none (v = .5);
+    # step 2: u = 0.25 + 1 = 1.25 -> 3 spikes
+    np.testing.assert_array_equal(steps[0, :, 0, K.Phase.INFERENCE, K.SPIKE], [3, 0, 3])
+    np.testing.assert_array_equal(steps[0, :, 1, K.Phase.INFERENCE, K.ROUTER_HOP], [3, 0, 3])
+    # per core: dense1 = 3 * events ns (synops) + 3 x 2 ns (active) or 3 x 1 ns (idle)
+    #           readout = 2 * spikes ns + 2 x 2 ns (active) or 2 x 1 ns (idle)
+    core0 = np.array([3 * 2 + 6, 0 + 3, 3 * 1 + 6]) * 1e-9       # 12, 3, 9 ns
+    core1 = np.array([2 * 3 + 4, 0 + 2, 2 * 3 + 4]) * 1e-9       # 10, 2, 10 ns
+    route = np.array([10, 0, 10]) * 1e-9                           # 1 hop when spikes flow
+    expect = np.maximum(core0, core1) + route + 5e-9
+    np.testing.assert_allclose(lat[0], expect, rtol=0, atol=1e-18)   # 27, 8, 25 ns
+    # energy: synops (6+0+3 + 6+0+6) pJ, updates, hops 6 x 3 pJ; static 1 mW x 2 cores x time
+    p = price(steps.sum(axis=1), chip, sample_time=lat.sum(axis=1), static_units=m.cores_used)
+    dyn = (9 + 12) * 1e-12 + (3 * 2 + 3 * 1 + 3 * 2) * 1e-12 + (2 * 2 + 2 * 1 + 2 * 2) * 1e-12 + 6 * 3e-12
+    assert p.sample_dynamic_energy[0] == pytest.approx(dyn, rel=1e-12)
+    assert p.sample_static_energy[0] == pytest.approx(1e-3 * 2 * expect.sum(), rel=1e-12)
+
+
+def test_clocked_and_tick_disciplines():
+    net = toy_net()
+    _, _, lat_c = _run(net, toy_chip(timing="clocked", clock=1e8))       # 10 ns cycles
+    np.testing.assert_allclose(lat_c[0], np.array([30, 10, 30]) * 1e-9, atol=1e-18)
+    _, _, lat_t = _run(net, toy_chip(timing="tick", tick=1e-6))          # the 1 us tick is the floor
+    np.testing.assert_allclose(lat_t[0], [1e-6, 1e-6, 1e-6], atol=1e-18)
+
+
+def test_one_neuron_too_many_spills_onto_a_second_core():
+    net, chip = toy_net(hidden=4), toy_chip()       # 4 neurons, 3 per core
+    steps, m, lat = _run(net, chip)
+    assert [p.cores for p in m.layers] == [2, 1] and m.cores_used == 3
+    # the readout now sits on core 2 = (0, 1): one hop from dense1's router at core 0
+    assert m.layers[1].first_core == 2 and m.layers[1].hops_per_spike == 1
+    # dense1's work splits over its 2 cores: step 0 = (4 x 2 synops + 4 x 2 ns) / 2 = 8 ns
+    steps0 = steps[0, 0, 0, K.Phase.INFERENCE]
+    assert steps0[K.SYNOP] == 8 and steps0[K.NEURON_UPDATE_ACTIVE] == 4
+
+
+def test_too_large_for_the_chip_is_refused_or_tiled():
+    net = toy_net(hidden=12)                      # 12 neurons -> 4 cores of 3 (48 weights: 4 cores)
+    with pytest.raises(ChipsimError) as e:
+        map_network(net, toy_chip())              # 4 + 2 readout (24 weights) = 6 cores > 4
+    msg = str(e.value)
+    assert "6 cores" in msg and "dense1 4" in msg and "readout 2" in msg and "1 chip" in msg
+    m = map_network(net, toy_chip(max_chips=2))
+    assert m.chips_used == 2 and m.cores_used == 6
+    # the readout (cores 4, 5) is on chip 1: each spike of dense1 costs one chip message
+    assert m.layers[1].chip_msgs_per_spike == 1
+    # chips side by side along x: core 4 = chip 1 (2, 0), core 5 = (3, 0); from core 0: 2 + 3 hops
+    assert m.layers[1].hops_per_spike == 5 and m.layers[1].max_route == 3
