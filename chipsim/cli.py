@@ -27,6 +27,7 @@ examples:
   chipsim run workloads/nmnist.yaml --profile loihi --rule sltt --out results/sltt_loihi.h5
   chipsim run workloads/nmnist.yaml --set training.epochs=1 --set dataset.train_samples=20
   chipsim report results/nmnist_ottt_o_anp_i.h5
+  chipsim price results/nmnist_ottt_o_anp_i.h5 --profile loihi
   chipsim profiles
 """
 
@@ -58,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
                          description="Redraw the energy-breakdown plot from RESULTS.h5 alone and print its summary.")
     rep.add_argument("results", help="a results file written by 'chipsim run'")
     rep.add_argument("--out", help="image file (.png or .pdf; default: <results>_energy.png)")
+
+    pc = sub.add_parser("price", help="re-price a finished run on another chip without simulating again",
+                        description="Price RESULTS.h5's counts on --profile: energy from the counts; "
+                                    "mapping, routing and latency from the stored per-step counts. "
+                                    "Writes a new results file and prints its summary.")
+    pc.add_argument("results", help="a results file written by 'chipsim run'")
+    pc.add_argument("--profile", required=True, help="a profile name or YAML path")
+    pc.add_argument("--out", help="new results file (default: <results>_<profile>.h5)")
+    pc.add_argument("--no-plot", action="store_true", help="do not draw the energy plot")
 
     pr = sub.add_parser("profiles", help="list the shipped hardware profiles, or show one with its sources")
     pr.add_argument("name", nargs="?", help="a profile name or YAML path")
@@ -152,6 +162,29 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_price(args) -> int:
+    from chipsim.config.profile import load_profile
+    from chipsim.hardware.reprice import reprice
+    from chipsim.report.h5 import read_result, write_result
+    from chipsim.report.summary import format_summary
+
+    result = read_result(args.results)
+    profile = load_profile(args.profile)
+    src = Path(args.results)
+    out = Path(args.out) if args.out else src.with_name(f"{src.stem}_{profile.name}.h5")
+    if out.resolve() == src.resolve():
+        raise ChipsimError("would overwrite the run being re-priced", field="--out",
+                           expected="another file name")
+    new = reprice(result, profile)
+    write_result(new, out)
+    print(format_summary(new))
+    print(f"results: {out}")
+    if not args.no_plot:
+        from chipsim.report.plots import redraw
+        print(f"energy plot: {redraw(out)}")
+    return 0
+
+
 def cmd_profiles(args) -> int:
     from chipsim.config.profile import describe_profile, list_profiles, load_profile
 
@@ -171,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"run": cmd_run, "report": cmd_report, "profiles": cmd_profiles}[args.command](args)
+        return {"run": cmd_run, "report": cmd_report, "price": cmd_price,
+                "profiles": cmd_profiles}[args.command](args)
     except ChipsimError as e:
         print(f"chipsim: error: {e}", file=sys.stderr)
         return 2

@@ -160,6 +160,8 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
     L = len(net.layers)
     sample_counts = K.zeros(L, N)
     mapping, mapping_note = place(net, profile)
+    all_steps = np.zeros((N, T, L, K.N_PHASES, K.N_ACTIONS), np.int64)   # per-step counts
+    in_events = np.zeros((N, T), np.int64)
     sample_time = np.zeros(N, np.float64)
     step_time_sum = np.zeros((2, T), np.float64)      # per split: sum over samples of step latency
     split = np.zeros(N, np.int8)
@@ -177,13 +179,15 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
         nonlocal pos
         n = len(ids)
         sl = slice(pos, pos + n)
+        steps = trainer.last_step_counts
+        in_events[sl] = np.diff(inp.ptr[ids], axis=1)
         if mapping is not None:       # communication counts and the cycle model, per step
-            steps = trainer.last_step_counts
-            add_communication(steps, np.diff(inp.ptr[ids], axis=1), net, mapping)
+            add_communication(steps, in_events[sl], net, mapping)
             lat = step_latency(steps, net, mapping, profile)
             sample_time[sl] = lat.sum(axis=1)
             step_time_sum[sp] += lat.sum(axis=0)
             cnt = steps.sum(axis=1)
+        all_steps[sl] = steps
         sample_counts[sl] = cnt
         split[sl] = sp
         epoch_of[sl] = ep
@@ -287,4 +291,6 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             "step_latency_test_s": [float(x) for x in step_time[1]] if mapping is not None else [],
             **(mapping.summary() if mapping is not None else {}),
         },
+        step_counts=all_steps[sl],
+        input_events=in_events[sl],
     )

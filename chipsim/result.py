@@ -83,6 +83,9 @@ class RunResult:
     created: str = ""                   # ISO 8601 time stamp
     command: str = ""                   # the command line that produced it
     extra: dict = field(default_factory=dict)   # str -> str|int|float, free-form metadata
+    step_counts: np.ndarray | None = None       # (N, T, L, P, A) int64: counts per time step
+                                                # (what re-pricing latency on another chip needs)
+    input_events: np.ndarray | None = None      # (N, T) int64: input events of each step
 
     @property
     def counts(self) -> np.ndarray:

@@ -270,6 +270,20 @@ def _write_counts(f: h5py.File, r: RunResult) -> None:
                               compression="gzip", compression_opts=_GZIP_LEVEL, shuffle=True)
     else:
         ds = g.create_dataset("samples", data=counts)
+    if r.step_counts is not None:      # optional: per-step counts for re-pricing latency
+        steps = _as(r.step_counts, np.int64, "step_counts")
+        if steps.shape[0] != n or steps.shape[2:] != counts.shape[1:]:
+            raise ChipsimError(f"step_counts has shape {steps.shape}", field="step_counts",
+                               expected=f"(N, T, {', '.join(map(str, counts.shape[1:]))}) with N = {n}")
+        sds = g.create_dataset("steps", data=steps, compression="gzip",
+                               compression_opts=_GZIP_LEVEL, shuffle=True,
+                               chunks=(max(1, min(n, 256)), *steps.shape[1:]) if n else None)
+        _names_attr(sds, "axes", ("sample", "step", "layer", "phase", "action"))
+        _names_attr(sds, "actions", ACTION_NAMES)
+        _names_attr(sds, "phases", PHASE_NAMES)
+        sds.attrs["unit"] = "count"
+        ev = _as(r.input_events, np.int64, "input_events")
+        g.create_dataset("input_events", data=ev, compression="gzip", compression_opts=_GZIP_LEVEL)
     total = g.create_dataset("total", data=counts.sum(axis=0, dtype=np.int64))
     for d, axes in ((ds, _COUNTS_AXES), (total, _COUNTS_AXES[1:])):
         _names_attr(d, "axes", axes)
@@ -512,6 +526,12 @@ def _read(rd: _Reader) -> RunResult:
 
     pricing = _read_pricing(rd, n, n_layers)
     cfg_w, cfg_p = rd.node("config/workload_yaml"), rd.node("config/profile_yaml")
+    step_counts = input_events = None
+    if "counts/steps" in rd.f:
+        sa = rd.names_attr(rd.node("counts/steps"), "actions")
+        sidx, _ = _action_map(sa)
+        step_counts = _map_last_axis(rd.array("counts/steps", np.int64), sidx)
+        input_events = rd.array("counts/input_events", np.int64)
 
     return RunResult(
         version=rd.str_attr(root, "chipsim_version"),
@@ -537,6 +557,8 @@ def _read(rd: _Reader) -> RunResult:
         created=rd.str_attr(root, "created"),
         command=rd.str_attr(root, "command"),
         extra=extra,
+        step_counts=step_counts,
+        input_events=input_events,
     )
 
 

@@ -1,0 +1,68 @@
+"""chipsim price: a finished run re-priced on another chip without simulating again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chipsim.cli import main
+from chipsim.config.profile import load_profile
+from chipsim.hardware.ledger import price
+from chipsim.hardware.reprice import reprice
+from chipsim.report.h5 import read_result
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--set", "training.epochs=1", "--set", "dataset.train_samples=6",
+         "--set", "dataset.test_samples=4", "--quiet", "--no-plot"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("reprice")
+    out = {}
+    for prof in ("anp_i", "loihi"):
+        p = d / f"{prof}.h5"
+        assert main(["run", str(ROOT / "workloads" / "nmnist_conv.yaml"), "--profile", prof,
+                     "--out", str(p), *SMALL]) == 0
+        out[prof] = p
+    return out
+
+
+def test_step_counts_stored_and_sum_to_sample_counts(runs):
+    r = read_result(runs["anp_i"])
+    assert r.step_counts.shape[:2] == (10, 10)
+    np.testing.assert_array_equal(r.step_counts.sum(axis=1), r.sample_counts)
+    assert r.input_events.shape == (10, 10) and r.input_events.sum() > 0
+
+
+def test_repricing_on_the_same_chip_changes_nothing(runs):
+    r = read_result(runs["loihi"])
+    again = reprice(r, load_profile("loihi"))
+    np.testing.assert_array_equal(again.sample_counts, r.sample_counts)
+    np.testing.assert_allclose(again.pricing.sample_energy, r.pricing.sample_energy, rtol=1e-12)
+    np.testing.assert_allclose(again.pricing.sample_time, r.pricing.sample_time, rtol=1e-12)
+
+
+def test_repriced_energy_equals_a_fresh_run_on_that_chip(runs, tmp_path):
+    """anp_i -> loihi by re-pricing == running on loihi directly (same seed: same counts)."""
+    moved = reprice(read_result(runs["anp_i"]), load_profile("loihi"))
+    direct = read_result(runs["loihi"])
+    np.testing.assert_array_equal(moved.sample_counts, direct.sample_counts)
+    np.testing.assert_allclose(moved.pricing.sample_energy, direct.pricing.sample_energy, rtol=1e-12)
+    np.testing.assert_allclose(moved.pricing.sample_time, direct.pricing.sample_time, rtol=1e-12)
+    # and energy is the ledger's price of the counts on that chip
+    led = price(moved.sample_counts, load_profile("loihi"), sample_time=moved.pricing.sample_time,
+                static_units=moved.extra.get("mapping_cores", 1))
+    np.testing.assert_allclose(moved.pricing.sample_dynamic_energy, led.sample_dynamic_energy, rtol=1e-12)
+
+
+def test_price_command_writes_a_new_file(runs, capsys):
+    src = runs["anp_i"]
+    assert main(["price", str(src), "--profile", "generic_45nm", "--no-plot"]) == 0
+    new = src.with_name("anp_i_generic_45nm.h5")
+    r = read_result(new)
+    assert r.profile_name == "generic_45nm" and r.extra["repriced_from"] == "anp_i"
+    assert "results:" in capsys.readouterr().out
+    assert main(["price", str(src), "--profile", "generic_45nm", "--out", str(src)]) == 2
