@@ -7,8 +7,12 @@ The schema is documented field by field in ``hardware_profiles/README.md``. In s
     timing: asynchronous | clocked | tick            clock? (required when clocked), tick? (tick)
     sop_energy_kind: incremental | global_at_operating_point
     static_power, static_power_scope?: chip | core
+    sync_time?                                       barrier per time step (time)
     precision {weight_bits, state_bits, trace_bits, grad_bits}     integers with sources
-    memory {...}?, architecture {...}?               informational sizes and counts
+    memory {...}?                                    informational sizes
+    architecture {cores, neurons_per_core, synapses_per_core, mesh_width, mesh_height,
+                  max_chips, shared_conv_kernels, cores_per_router?, fan_in_per_core?,
+                  fan_out_per_core?}?                integers with sources (all or nothing)
     learning {on_chip, rule?, source, notes?}
     actions {<action name>: {energy: Q | {included_in_sop: true, learning: Q}, time: Q}}
 
@@ -56,17 +60,24 @@ INCLUDABLE = ("neuron_update_active", "neuron_update_idle", "spike", "mem_read_w
 PRECISION_FIELDS = ("weight_bits", "state_bits", "trace_bits", "grad_bits")
 MEMORY_FIELDS = ("sram_total", "sram_per_core", "synapse_memory_per_core",
                  "neuron_memory_per_core", "synapse_memory_total")
+#: What the mapping and the cycle model read. ``architecture`` may be left out as a whole (a
+#: profile that only prices counts); when it is given, every entry of ARCHITECTURE_REQUIRED is.
 ARCHITECTURE_FIELDS = ("cores", "neurons_per_core", "synapses_per_core", "fan_in_per_core",
-                       "fan_out_per_core")
+                       "fan_out_per_core", "mesh_width", "mesh_height", "cores_per_router",
+                       "max_chips", "shared_conv_kernels")
+ARCHITECTURE_REQUIRED = ("cores", "neurons_per_core", "synapses_per_core", "mesh_width",
+                         "mesh_height", "max_chips", "shared_conv_kernels")
+#: architecture entries that are 0/1 flags rather than counts >= 1
+ARCHITECTURE_FLAGS = ("shared_conv_kernels",)
 LEARNING_FIELDS = ("on_chip", "rule", "source", "notes")
 QUANTITY_FIELDS = ("value", "source", "provenance", "reason")
 TOP_FIELDS = ("name", "title", "notes", "references", "process", "area", "voltage", "timing",
-              "clock", "tick", "sop_energy_kind", "static_power", "static_power_scope",
-              "precision", "memory", "architecture", "learning", "actions")
+              "clock", "tick", "sync_time", "sop_energy_kind", "static_power",
+              "static_power_scope", "precision", "memory", "architecture", "learning", "actions")
 
 #: SI unit stored in Quantity.unit, per dimension
 _SI_UNIT = {"energy": "J", "power": "W", "time": "s", "frequency": "Hz", "length": "m",
-            "memory": "bit", "area": "m2", "voltage": "V", "count": ""}
+            "memory": "bit", "area": "m2", "voltage": "V", "count": "", "flag": ""}
 
 
 @dataclass(frozen=True)
@@ -120,12 +131,48 @@ class HardwareProfile:
     voltage: Quantity | None = None
     tick: Quantity | None = None
     static_power_scope: str = "chip"    # static_power is per 'chip' or per 'core'
-    architecture: dict = field(default_factory=dict)   # name -> Quantity (integer counts)
+    architecture: dict = field(default_factory=dict)   # name -> Quantity (integer counts);
+                                        # empty, or every ARCHITECTURE_REQUIRED entry present
     area: Quantity | None = None
+    sync_time: Quantity | None = None   # s: barrier / synchronisation per time step
 
     @property
     def is_global(self) -> bool:
         return self.sop_energy_kind == "global_at_operating_point"
+
+    @property
+    def has_architecture(self) -> bool:
+        """True when the profile describes its cores (what the mapping needs)."""
+        return bool(self.architecture)
+
+    def arch(self, name: str) -> int:
+        """The integer value of ``architecture.<name>``; ``cores_per_router`` defaults to 1.
+
+        Raises :class:`ChipsimError` naming the profile's file and the field when the profile
+        has no architecture section (or lacks an optional entry that is asked for)."""
+        if name not in ARCHITECTURE_FIELDS:
+            raise ValueError(f"unknown architecture field {name!r}; known: "
+                             f"{', '.join(ARCHITECTURE_FIELDS)}")
+        q = self.architecture.get(name)
+        if q is None:
+            if name == "cores_per_router" and self.architecture:
+                return 1
+            raise ChipsimError(f"profile '{self.name}' does not give architecture.{name}",
+                               file=self.path, field=f"architecture.{name}",
+                               expected="an architecture section with cores, neurons_per_core, "
+                                        "synapses_per_core, mesh_width, mesh_height, max_chips, "
+                                        "shared_conv_kernels (hardware_profiles/README.md)")
+        return int(q.value)
+
+    def router_xy(self, core: int) -> tuple[int, int]:
+        """Mesh position (x, y) of core ``core`` (0-based) of one chip: cores fill routers in
+        order, ``cores_per_router`` per router, routers row by row (x fastest)."""
+        cores = self.arch("cores")
+        if not 0 <= core < cores:
+            raise ValueError(f"core {core} out of range 0..{cores - 1}")
+        router = core // self.arch("cores_per_router")
+        width = self.arch("mesh_width")
+        return router % width, router // width
 
     def energy_of(self, action: str, phase: str = "inference") -> float:
         """J per count of ``action`` in ``phase`` ('inference' | 'learning')."""
@@ -137,7 +184,7 @@ class HardwareProfile:
     def quantities(self):
         """Every (dotted field, Quantity) of the profile, for checks and reports."""
         out = [("process", self.process), ("static_power", self.static_power)]
-        for key in ("voltage", "clock", "tick", "area"):
+        for key in ("voltage", "clock", "tick", "sync_time", "area"):
             q = getattr(self, key)
             if q is not None:
                 out.append((key, q))
@@ -247,7 +294,8 @@ def _quantity(sec: Section, key: str, dimension: str, *, allow_null: bool = Fals
             hint = f"; write {{value: {raw!r}, source: ..., provenance: ...}}"
         raise sec.error(key, f"got {raw!r}{hint}", _QUANTITY_EXPECTED)
     q = sec.section(key, QUANTITY_FIELDS)
-    value_expected = ("an integer" if dimension == "count" else f"a {dimension} with a unit")
+    value_expected = {"count": "an integer >= 1", "flag": "0 or 1"}.get(
+        dimension, f"a {dimension} with a unit")
     raw_value = q.raw("value", expected=value_expected + (" or null" if allow_null else ""))
     if raw_value is None:
         if not allow_null:
@@ -255,8 +303,8 @@ def _quantity(sec: Section, key: str, dimension: str, *, allow_null: bool = Fals
                           value_expected + "; if it is unknown, give your best estimate with "
                           "provenance: assumed and a reason")
         value, text = None, "null"
-    elif dimension == "count":
-        value = q.int("value", lo=1)
+    elif dimension in ("count", "flag"):
+        value = q.int("value", lo=1) if dimension == "count" else q.int("value", lo=0, hi=1)
         text = str(value)
     else:
         value = q.quantity("value", dimension)
@@ -285,6 +333,37 @@ def _group(top: Section, key: str, fields: tuple, dimension: str, *, required: b
     for f in fields:
         if required or sec.has(f):
             out[f] = _quantity(sec, f, dimension, allow_null=allow_null)
+    return out
+
+
+def _architecture(top: Section) -> dict:
+    """The ``architecture`` section: absent (``{}``), or complete and consistent."""
+    if not top.has("architecture"):
+        return {}
+    sec = top.section("architecture", ARCHITECTURE_FIELDS)
+    for f in ARCHITECTURE_REQUIRED:
+        if not sec.has(f):
+            raise ChipsimError(
+                f"missing architecture entry '{f}': the mapping of layers onto cores needs "
+                "all of " + ", ".join(ARCHITECTURE_REQUIRED), file=top.doc.path,
+                field=sec.path(f),
+                expected=f"{f}: {{value: <integer>, source: ..., provenance: ...}} "
+                         "(assumed with a reason if not published)")
+    out = {}
+    for f in ARCHITECTURE_FIELDS:
+        if sec.has(f):
+            out[f] = _quantity(sec, f, "flag" if f in ARCHITECTURE_FLAGS else "count")
+    cores = out["cores"].value
+    per_router = out["cores_per_router"].value if "cores_per_router" in out else 1
+    slots = out["mesh_width"].value * out["mesh_height"].value * per_router
+    if slots < cores:
+        raise sec.error("mesh_width", f"a {out['mesh_width'].value} x "
+                        f"{out['mesh_height'].value} mesh with {per_router} core(s) per router "
+                        f"holds {slots} cores, fewer than cores = {cores}",
+                        "mesh_width x mesh_height x cores_per_router >= cores")
+    if per_router > cores:
+        raise sec.error("cores_per_router", f"{per_router} cores per router but only {cores} "
+                        "cores", "cores_per_router <= cores")
     return out
 
 
@@ -331,8 +410,8 @@ def _build(doc) -> HardwareProfile:
     precision = _group(top, "precision", PRECISION_FIELDS, "count", required=True,
                        allow_null=False)
     memory = _group(top, "memory", MEMORY_FIELDS, "memory", required=False, allow_null=True)
-    architecture = _group(top, "architecture", ARCHITECTURE_FIELDS, "count", required=False,
-                          allow_null=True)
+    architecture = _architecture(top)
+    sync_time = _quantity(top, "sync_time", "time", default=None)
 
     ls = top.section("learning", LEARNING_FIELDS)
     learning = {"on_chip": ls.bool("on_chip"), "rule": ls.str("rule", None, allow_none=True),
@@ -344,7 +423,8 @@ def _build(doc) -> HardwareProfile:
         process=process, timing=timing, clock=clock, sop_energy_kind=kind, energy=energy,
         time=time, included_in_sop=frozenset(included), static_power=static_power,
         precision=precision, memory=memory, learning=learning, notes=notes, voltage=voltage,
-        tick=tick, static_power_scope=scope, architecture=architecture, area=area)
+        tick=tick, static_power_scope=scope, architecture=architecture, area=area,
+        sync_time=sync_time)
 
 
 def _actions(top: Section, is_global: bool):
