@@ -186,3 +186,44 @@ def test_counts_per_time_step():
     np.testing.assert_array_equal(steps[:, 0, INF, K.SPIKE], diag["ss"][0].sum(axis=1))
     upd = steps[..., LRN, K.WEIGHT_UPDATE_ISSUED] + steps[..., LRN, K.WEIGHT_UPDATE_SKIPPED]
     assert upd[:-1].sum() == 0 and upd[-1].sum() == sum(ls.synapses for ls in net.layers)
+
+
+def test_target_window_learns_only_in_a_random_window():
+    from types import SimpleNamespace as NS
+    from chipsim.learning import make_trainer
+    frames, labels, net, inp = small_problem(seed=73)
+    nrn, _ = neuron("ottt")
+    tr = make_trainer("ottt_o", net, nrn, NS(mse_weight=0.05, mse_target="onehot"),
+                      NS(lr=0.1, momentum=0.0, weight_decay=0.0),
+                      NS(k=None, trace_decay=None, first_layer_input="raw", target_window=2),
+                      T, 1, np.random.default_rng(5))
+    start = int(np.random.default_rng(5).integers(0, T - 2 + 1))     # the trainer's draw
+    tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    # traces integrate spikes at every step (the window's updates need them); every other piece
+    # of learning work happens only inside the window
+    steps = tr.last_step_counts[0, :, :, LRN].copy()
+    assert (steps[..., K.TRACE_UPDATE].sum(axis=1) > 0).all()
+    steps[..., [K.TRACE_UPDATE, K.MEM_READ_TRACE, K.MEM_WRITE_TRACE]] = 0
+    learn = steps.sum(axis=(1, 2))
+    on = np.zeros(T, bool)
+    on[start:start + 2] = True
+    assert (learn[on] > 0).all() and (learn[~on] == 0).all()
+
+
+def test_without_update_skip_every_visit_is_a_read_modify_write():
+    from types import SimpleNamespace as NS
+    from chipsim.learning import make_trainer
+    out = {}
+    for skip in (True, False):
+        frames, labels, net, inp = small_problem(seed=79)
+        nrn, _ = neuron("sltt")          # triangle surrogate: many zero updates
+        tr = make_trainer("sltt", net, nrn, NS(mse_weight=0.05, mse_target="onehot"),
+                          NS(lr=0.1, momentum=0.0, weight_decay=0.0),
+                          NS(k=None, update_skip=skip), T, 1, np.random.default_rng(0))
+        out[skip] = tr.train_batch(inp, inp.ptr[:1], labels[:1])[2][0, :, LRN]
+    on, off = out[True], out[False]
+    assert on[:, K.WEIGHT_UPDATE_SKIPPED].sum() > 0 and off[:, K.WEIGHT_UPDATE_SKIPPED].sum() == 0
+    np.testing.assert_array_equal(off[:, K.WEIGHT_UPDATE_ISSUED],
+                                  on[:, K.WEIGHT_UPDATE_ISSUED] + on[:, K.WEIGHT_UPDATE_SKIPPED])
+    np.testing.assert_array_equal(off[:, K.MEM_WRITE_WEIGHT],
+                                  on[:, K.MEM_WRITE_WEIGHT] + on[:, K.WEIGHT_UPDATE_SKIPPED])

@@ -107,7 +107,8 @@ _DATASET = ("name", "root", "time_steps", "framing", "downscale", "size", "train
 _NETWORK = ("hidden", "readout_bias", "normalization")
 _LAYER = ("kind", "units", "channels", "kernel", "stride", "padding", "size", "p", "bias")
 _NEURON = ("preset",) + NEURON_FIELDS
-_RULE = ("name", "k", "trace_decay", "first_layer_input", "window", "block")
+_RULE = ("name", "k", "trace_decay", "first_layer_input", "window", "block", "target_window",
+         "update_skip")
 _LOSS = ("kind", "mse_weight", "mse_target", "tet_lambda", "tet_phi")
 _TRAINING = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "seed",
              "dtype", "init", "init_gain")
@@ -194,6 +195,12 @@ class RuleSpec:
     window: int | None = None       # tbptt_local only: T_L in [1, T]; resolved (default T)
     block: int | None = None        # tbptt_local only: B_L LIF layers per block, in [1, number
                                     #   of conv/dense layers]; resolved (default: all of them)
+    target_window: int | None = None  # sltt/ottt_*: learn only in a random window of this many
+                                    #   consecutive steps per sample (ANP-I's target-window
+                                    #   selection, hardware.md §1.3); None = every step
+    update_skip: bool = True        # a weight update whose Delta W is zero is skipped (ANP-I's
+                                    #   hierarchical update skip); false: the chip performs the
+                                    #   read-modify-write anyway (counted as issued)
 
 
 @dataclass(frozen=True)
@@ -446,7 +453,8 @@ def _neuron(s: Section) -> NeuronSpec:
 def _rule(s: Section, time_steps: int, lif_layers: int) -> RuleSpec:
     name = s.str("name", choices=RULES)
     only = {"k": ("sltt",), "trace_decay": OTTT_RULES, "first_layer_input": OTTT_RULES,
-            "window": ("tbptt_local",), "block": ("tbptt_local",)}
+            "window": ("tbptt_local",), "block": ("tbptt_local",),
+            "target_window": ("sltt",) + OTTT_RULES}
     for key, rules in only.items():
         if s.has(key) and name not in rules:
             raise s.error(key, f"is not a field of rule '{name}'",
@@ -465,9 +473,18 @@ def _rule(s: Section, time_steps: int, lif_layers: int) -> RuleSpec:
         if block > lif_layers:
             raise s.error("block", f"got {block} but the network has {lif_layers} conv/dense "
                           f"layer(s)", f"an integer in [1, {lif_layers}] (LIF layers per block)")
+    tw = s.int("target_window", None, lo=1, allow_none=True)
+    if tw is not None and tw > time_steps:
+        raise s.error("target_window", f"got {tw} but dataset.time_steps is {time_steps}",
+                      f"an integer in [1, {time_steps}]")
+    if tw is not None and k is not None:
+        raise s.error("target_window", "cannot be combined with k",
+                      "either k (K random steps) or target_window (a random window of steps)")
     return RuleSpec(
         name=name,
         k=k,
+        target_window=tw,
+        update_skip=s.bool("update_skip", True),
         trace_decay=s.float("trace_decay", None, lo=0.0, hi=1.0, allow_none=True),
         first_layer_input=s.str("first_layer_input", "raw", choices=("raw", "trace")),
         window=window,

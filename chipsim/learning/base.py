@@ -103,8 +103,15 @@ class Trainer:
         return self.T
 
     def step_mask(self) -> np.ndarray:
-        """Time steps that run a backward pass (all, except SLTT-K)."""
-        return np.ones(self.T, dtype=np.bool_)
+        """Time steps that run a backward pass: all, or (``rule.target_window`` W, ANP-I's
+        target-window selection) W consecutive steps starting at a random step per batch."""
+        w = getattr(self.rule_spec, "target_window", None)
+        if w is None or w >= self.T:
+            return np.ones(self.T, dtype=np.bool_)
+        mask = np.zeros(self.T, dtype=np.bool_)
+        start = int(self.rng.integers(0, self.T - w + 1))
+        mask[start:start + w] = True
+        return mask
 
     @property
     def plain_sgd_batch1(self) -> bool:
@@ -221,6 +228,15 @@ class Trainer:
                   self.mse_w, self.onehot, self.tgt_const,
                   mode, self.trace_decay, step_mask, self.online, self.direct, self.window,
                   self.lr, self.momentum, self.wd, loss, cnt)
+        if not getattr(self.rule_spec, "update_skip", True):
+            # no hierarchical update skip: the chip reads and writes every weight it visits,
+            # whether or not its Delta W is zero
+            c = cnt[..., K.Phase.LEARNING, :]
+            skipped = c[..., K.WEIGHT_UPDATE_SKIPPED].copy()
+            c[..., K.WEIGHT_UPDATE_ISSUED] += skipped
+            c[..., K.MEM_READ_WEIGHT] += skipped
+            c[..., K.MEM_WRITE_WEIGHT] += skipped
+            c[..., K.WEIGHT_UPDATE_SKIPPED] = 0
         self.last_step_counts = cnt          # (B, T, L, P, A), for the cycle model
         return loss, self.osum[:B].copy(), cnt.sum(axis=1)
 

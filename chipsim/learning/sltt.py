@@ -20,7 +20,7 @@ class SLTT(Trainer):
     def step_mask(self) -> np.ndarray:
         k = getattr(self.rule_spec, "k", None)
         if k is None or k >= self.T:
-            return np.ones(self.T, dtype=np.bool_)
+            return super().step_mask()
         mask = np.zeros(self.T, dtype=np.bool_)
         mask[self.rng.permutation(self.T)[:k]] = True
         return mask
