@@ -1,16 +1,17 @@
 """Cycle-approximate timing per time step (docs/reference/hardware.md §10).
 
-For one sample and one time step t, each core of layer l does an equal share of that layer's
-work; its time is the sum of the work at the profile's per-action times:
+For one sample and one time step t, a core does, of every layer it holds, the share of that
+layer's work its neurons are of the layer; its time is the sum of the work at the profile's
+per-action times:
 
-    t_core(l, t) = sum_a counts[t, l, :, a] * time[a] / cores(l)
+    t_core(c, t) = sum_l share(l, c) * sum_a counts[t, l, :, a] * time[a]
 
 (events in, synaptic ops, neuron updates active and idle, traces, surrogates, error and gradient
 work, weight updates issued, and skipped ones at their own, possibly zero, time; routing and
 chip messages are below). The step ends when the slowest core is done, its spikes have been
 routed, and the chip has synchronised:
 
-    t_step = max_l t_core(l, t) + max over routed populations of (longest path x hop time
+    t_step = max_c t_core(c, t) + max over routed populations of (longest path x hop time
              + chip message time if the path leaves the chip) + sync_time
 
 Timing disciplines (``profile.timing``): ``asynchronous`` (ANP-I, Loihi): the step lasts
@@ -49,9 +50,8 @@ def step_latency(step_counts: np.ndarray, net, mapping, profile) -> np.ndarray:
     t_msg = t_act[K.CHIP_MESSAGE]
     no_comm = t_act.copy()
     no_comm[[K.ROUTER_HOP, K.CHIP_MESSAGE]] = 0.0        # routing is on the path, not in a core
-    cores = np.array([pl.cores for pl in mapping.layers], dtype=np.float64)
-    work = np.einsum("ntlpa,a->ntl", step_counts.astype(np.float64), no_comm) / cores
-    core_time = work.max(axis=2)                          # (N, T)
+    work = np.einsum("ntlpa,a->ntl", step_counts.astype(np.float64), no_comm)
+    core_time = (work @ mapping.share()).max(axis=2)      # (N, T): the slowest core
     route = np.array([pl.max_route * t_hop + (t_msg if pl.chip_msgs_per_spike else 0.0)
                       for pl in mapping.layers])
     active = step_counts[..., K.Phase.INFERENCE, K.ROUTER_HOP] > 0          # (N, T, L)

@@ -1,21 +1,20 @@
 """Mapping of a network's layers onto a chip's cores, and of cores onto chips.
 
-Each weight layer (LIF layers, the readout, auxiliary classifiers) gets whole cores of its
-own, as many as its neurons and its stored weights need:
-
-    cores(l) = max(ceil(neurons(l) / neurons_per_core), ceil(stored_weights(l) / synapses_per_core))
-
-A dense layer stores n_in x n_out weights; a convolution stores its kernel once per core when the
-chip shares kernels (``shared_conv_kernels``), every connection otherwise. Cores are numbered
-layer by layer and laid out row-major on the chip's ``mesh_width x mesh_height`` grid; chips
-are laid side by side along x. A network needing more cores than one chip has is tiled over
-several chips when the profile allows (``max_chips`` > 1), otherwise refused with the numbers.
+Layers are packed onto cores in network order, first fit: a core takes neurons of the current
+layer while it has room for their neurons and their stored weights; a layer larger than the room
+left spills onto the next core, and small layers share a core (single-core chips such as ODIN,
+ReckOn or ANP-I hold a whole network on one core). A dense layer stores n_in weights per neuron;
+a convolution stores its kernel once per core that holds part of it when the chip shares
+kernels (``shared_conv_kernels``), every connection otherwise. Cores are numbered in order and
+laid out row-major on the chip's ``mesh_width x mesh_height`` grid; chips are laid side by side
+along x. A network needing more cores than one chip has is tiled over several chips when the
+profile allows (``max_chips`` > 1), otherwise refused with the numbers.
 
 Routing (a modelling choice, stated so it can be changed): every spike of a population leaves
 through the router of the first core of the layer that produced it (the network input enters
-at core 0's router) and is sent to every core of every layer that reads the population, along
-X-Y paths: hops per spike = sum over destination cores of |dx| + |dy|. A spike whose
-destinations are on other chips also costs one chip-to-chip message per such chip.
+at core 0's router) and is sent to every core holding neurons of a layer that reads the
+population, along X-Y paths: hops per spike = sum over destination cores of |dx| + |dy|. A
+spike whose destinations are on other chips also costs one chip-to-chip message per such chip.
 """
 
 from __future__ import annotations
@@ -33,13 +32,20 @@ ARCH_REQUIRED = ("cores", "neurons_per_core", "synapses_per_core", "mesh_width",
 @dataclass(frozen=True)
 class LayerPlacement:
     name: str
-    cores: int
-    first_core: int              # global core index (chip * cores_per_chip + index on chip)
+    segments: tuple              # ((core, neurons), ...): the cores holding this layer's neurons
     neurons: int
     stored_weights: int          # weight words this layer stores (over all its cores)
     hops_per_spike: int          # router hops of one spike of this layer's *input* population
     chip_msgs_per_spike: int     # chip-to-chip messages of one such spike
     max_route: int               # longest X-Y path (hops) of such a spike
+
+    @property
+    def cores(self) -> int:
+        return len(self.segments)
+
+    @property
+    def first_core(self) -> int:
+        return self.segments[0][0]
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,14 @@ class Mapping:
     cores_per_chip: int
     neuron_utilisation: float    # neurons placed / neuron capacity of the cores used
     synapse_utilisation: float   # stored weights / synapse capacity of the cores used
+
+    def share(self) -> np.ndarray:
+        """(L, cores_used): the fraction of layer l's neurons (and work) on each core."""
+        f = np.zeros((len(self.layers), self.cores_used))
+        for i, p in enumerate(self.layers):
+            for core, n in p.segments:
+                f[i, core] = n / p.neurons
+        return f
 
     def summary(self) -> dict:
         return {"mapping_cores": self.cores_used, "mapping_chips": self.chips_used,
@@ -79,50 +93,60 @@ def map_network(net, profile) -> Mapping:
     """Place ``net`` (chipsim.model.network.Network) on ``profile``'s cores and chips."""
     a = _arch(profile)
     npc, spc = a["neurons_per_core"], a["synapses_per_core"]
-    per_chip, mw, mh = a["cores"], a["mesh_width"], a["mesh_height"]
+    per_chip, mw = a["cores"], a["mesh_width"]
     shared = bool(a["shared_conv_kernels"])
-    counts, stored = [], []
+    path = getattr(profile, "path", None)
+    fan_in = a.get("fan_in_per_core")
+    core, free_n, free_w = 0, npc, spc
+    segs_all, stored = [], []
     for ls in net.layers:
-        w = stored_weights(ls, shared)
-        if shared and ls.kind == "conv" and ls.synapses > spc:
-            raise ChipsimError(f"layer {ls.name}: its kernel of {ls.synapses:,} weights exceeds one core's "
-                               f"{spc:,}", file=getattr(profile, "path", None), field="architecture.synapses_per_core",
-                               expected="a network whose kernels fit a core")
-        fan_in = a.get("fan_in_per_core")
         if fan_in is not None and ls.fan_in > fan_in:
             raise ChipsimError(f"layer {ls.name}: fan-in {ls.fan_in:,} exceeds a core's {fan_in:,} inputs",
-                               file=getattr(profile, "path", None), field="architecture.fan_in_per_core",
+                               file=path, field="architecture.fan_in_per_core",
                                expected="layers whose fan-in fits a core")
-        per_core = w if (shared and ls.kind == "conv") else None
-        n = max(-(-ls.n_out // npc), 1 if per_core else -(-w // spc))
-        counts.append(n)
-        stored.append(w * n if per_core else w)
-    total = sum(counts)
+        kernel = ls.synapses if (shared and ls.kind == "conv") else 0
+        wpn = 0 if kernel else -(-stored_weights(ls, shared) // ls.n_out)
+        if kernel > spc or wpn > spc:
+            raise ChipsimError(f"layer {ls.name}: {max(kernel, wpn):,} weights must sit on one core, which "
+                               f"holds {spc:,}", file=path, field="architecture.synapses_per_core",
+                               expected="layers whose kernel (or one neuron's fan-in) fits a core")
+        rem, segs, total_w = ls.n_out, [], 0
+        while rem > 0:
+            k_cost = kernel if not (segs and segs[-1][0] == core) else 0
+            room_w = free_w - k_cost
+            k = min(rem, free_n, room_w // wpn if wpn else rem) if room_w >= 0 else 0
+            if k <= 0:
+                core, free_n, free_w = core + 1, npc, spc
+                continue
+            segs.append((core, k))
+            free_n -= k
+            free_w -= k_cost + k * wpn
+            total_w += k_cost + k * wpn
+            rem -= k
+        segs_all.append(tuple(segs))
+        stored.append(total_w)
+    total = core + 1 if free_n < npc or free_w < spc else core
     chips = -(-total // per_chip)
     if chips > a["max_chips"]:
-        need = ", ".join(f"{ls.name} {c}" for ls, c in zip(net.layers, counts))
+        need = ", ".join(f"{ls.name} {len(sg)}" for ls, sg in zip(net.layers, segs_all))
         raise ChipsimError(f"the network needs {total} cores ({need}) = {chips} chips of {per_chip} cores; "
-                           f"the profile allows {a['max_chips']} chip(s)", file=getattr(profile, "path", None),
+                           f"the profile allows {a['max_chips']} chip(s)", file=path,
                            field="architecture.max_chips", expected="a network that fits")
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
 
-    def xy(core):
-        chip, idx = divmod(int(core), per_chip)
+    def xy(c):
+        chip, idx = divmod(int(c), per_chip)
         return chip * mw + idx % mw, idx // mw
 
-    def cores_of(i):
-        return range(first[i], first[i] + counts[i])
-
+    lif = [i for i, m in enumerate(net.layers) if m.spiking]
     placements = []
     for i, ls in enumerate(net.layers):
-        src_core = 0 if ls.src == 0 else first[[j for j, m in enumerate(net.layers) if m.spiking][ls.src - 1]]
+        src_core = 0 if ls.src == 0 else segs_all[lif[ls.src - 1]][0][0]
         sx, sy = xy(src_core)
-        dists = [abs(xy(d)[0] - sx) + abs(xy(d)[1] - sy) for d in cores_of(i)]
-        src_chip = int(src_core) // per_chip
-        dest_chips = {int(d) // per_chip for d in cores_of(i)} - {src_chip}
-        placements.append(LayerPlacement(ls.name, counts[i], int(first[i]), ls.n_out, int(stored[i]),
+        dests = [c for c, _ in segs_all[i]]
+        dists = [abs(xy(d)[0] - sx) + abs(xy(d)[1] - sy) for d in dests]
+        dest_chips = {d // per_chip for d in dests} - {src_core // per_chip}
+        placements.append(LayerPlacement(ls.name, segs_all[i], ls.n_out, int(stored[i]),
                                          int(sum(dists)), len(dest_chips), int(max(dists))))
-    assert mh > 0
     neurons = sum(ls.n_out for ls in net.layers)
     return Mapping(profile.name, tuple(placements), total, chips, per_chip,
                    neurons / (total * npc), sum(stored) / (total * spc))

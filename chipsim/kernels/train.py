@@ -107,9 +107,49 @@ def surrogate(x, kind, alpha):
     return y if y > 0.0 else 0.0
 
 
+@njit(cache=True, inline="always")
+def _uniform(state):
+    """A uniform [0, 1) number from a counter-based generator (splitmix64). The generator is
+    seeded per batch from the trainer's seeded numpy Generator, so results are deterministic
+    for a workload seed (DESIGN.md: random numbers come from a seeded Generator)."""
+    state[0] += np.uint64(0x9E3779B97F4A7C15)
+    z = state[0]
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def _fix(x, q, lim):
+    """x on the fixed-point grid of step q, range [-lim, lim - q], round to nearest (q = 0: x)."""
+    if q == 0.0:
+        return x
+    y = np.floor(x / q + 0.5) * q
+    if y > lim - q:
+        return lim - q
+    if y < -lim:
+        return -lim
+    return y
+
+
+@njit(cache=True, inline="always")
+def _fix_sr(x, q, lim, state):
+    """x on the grid of step q with stochastic rounding (unbiased), range [-lim, lim - q]."""
+    if q == 0.0:
+        return x
+    y = np.floor(x / q + _uniform(state)) * q
+    if y > lim - q:
+        return lim - q
+    if y < -lim:
+        return -lim
+    return y
+
+
 @njit(cache=True)
-def _lif(I, v, u, spk_idx, lam, theta, cin, soft, h0):
-    """Charge, fire, reset one LIF layer of one sample; returns the number of spikes."""
+def _lif(I, v, u, spk_idx, lam, theta, cin, soft, h0, qv, lim_v):
+    """Charge, fire, reset one LIF layer of one sample; returns the number of spikes.
+    ``qv`` > 0: the stored state v is held on a fixed-point grid (step qv, range +-lim_v)."""
     n = 0
     for i in range(I.shape[0]):
         ui = lam * v[i] + cin * I[i]
@@ -124,6 +164,8 @@ def _lif(I, v, u, spk_idx, lam, theta, cin, soft, h0):
                 v[i] = 0.0
         else:
             v[i] = ui
+        if qv != 0.0:
+            v[i] = _fix(v[i], qv, lim_v)
     return n
 
 
@@ -598,7 +640,7 @@ def _grad_row(M, r, g, base, gnz, ng, Cout, p, unit):
 
 @njit(cache=True)
 def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val, start, stop,
-                 trace, use_trace, direct, lr, touched, scratch, pos_nz, c):
+                 trace, use_trace, direct, lr, touched, scratch, pos_nz, c, wq, wlim, rs):
     """Weight-gradient contributions (presynaptic factor) x g for one sample and step.
 
     The presynaptic factor is the layer's input events (spikes, or graded values) or, OTTT,
@@ -668,6 +710,16 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val,
         c[GRAD_MAC] += n_pairs
     nW = W.shape[0] * W.shape[1]
     nnz_g = ng if dense else _sum(pos_nz)
+    if direct and wq != 0.0 and ng > 0:   # fixed-point weights: round every updated word
+        q0 = 0 if use_trace else start
+        q1 = trace.shape[0] if use_trace else stop
+        for qq in range(q0, q1):
+            j = qq if use_trace else pre_idx[qq]
+            if use_trace and trace[qq] == 0.0:
+                continue
+            row = W[j]
+            for r_ in range(ng):
+                row[gnz[r_]] = _fix_sr(row[gnz[r_]], wq, wlim, rs)
     if direct:
         c[WEIGHT_UPDATE_ISSUED] += n_pairs
         c[WEIGHT_UPDATE_SKIPPED] += nW - n_pairs
@@ -681,6 +733,8 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val,
                     acc += gg[q * Cout + co]
                 if acc != 0.0:
                     bias[co] += acc
+                    if wq != 0.0:
+                        bias[co] = _fix_sr(bias[co], wq, wlim, rs)
                     nb += 1
             c[WEIGHT_UPDATE_ISSUED] += nb
             c[WEIGHT_UPDATE_SKIPPED] += Cout - nb
@@ -718,7 +772,7 @@ def _count_sweep(c, n, issued):
 
 
 @njit(cache=True)
-def _apply_one(P, G, M, lr, momentum, wd, c):
+def _apply_one(P, G, M, lr, momentum, wd, c, wq, wlim, rs):
     """SGD (torch semantics) on one flattened parameter; clears the accumulator."""
     issued = 0
     n = P.shape[0]
@@ -731,6 +785,8 @@ def _apply_one(P, G, M, lr, momentum, wd, c):
             d = M[i]
         if d != 0.0:
             P[i] -= lr * d
+            if wq != 0.0:
+                P[i] = _fix_sr(P[i], wq, wlim, rs)
             issued += 1
         G[i] = 0.0
     _count_sweep(c, n, issued)
@@ -742,7 +798,7 @@ def _apply_one(P, G, M, lr, momentum, wd, c):
 
 
 @njit(cache=True)
-def _apply_rows(W, G, touched, lr, c):
+def _apply_rows(W, G, touched, lr, c, wq, wlim, rs):
     """Plain SGD on the touched rows only; untouched rows hold a zero gradient (skipped)."""
     n_in, n_out = W.shape
     issued = 0
@@ -756,13 +812,15 @@ def _apply_rows(W, G, touched, lr, c):
             d = rg[k]
             if d != 0.0:
                 rw[k] -= lr * d
+                if wq != 0.0:
+                    rw[k] = _fix_sr(rw[k], wq, wlim, rs)
                 issued += 1
             rg[k] = 0.0
     _count_sweep(c, n_in * n_out, issued)
 
 
 @njit(cache=True)
-def apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, inline, lr, momentum, wd, cnt):
+def apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, inline, lr, momentum, wd, cnt, qw, limw, rs):
     """Apply the accumulated gradients of every layer; counts into cnt (L, P, A).
 
     Counts describe a sweep over every weight's accumulator (read, clear) with a weight
@@ -775,17 +833,19 @@ def apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, inline, lr, momentum, wd
         c = cnt[l, LEARN]
         W = Ws[l]
         if momentum == 0.0 and wd == 0.0:
-            _apply_rows(W, gW[l], touched[l], lr, c)
+            _apply_rows(W, gW[l], touched[l], lr, c, qw[l], limw[l], rs)
         else:
-            _apply_one(W.reshape(-1), gW[l].reshape(-1), mW[l].reshape(-1), lr, momentum, wd, c)
+            _apply_one(W.reshape(-1), gW[l].reshape(-1), mW[l].reshape(-1), lr, momentum, wd, c,
+                       qw[l], limw[l], rs)
             touched[l][:] = 0
         if geo[l, G_HASB] == 1:
-            _apply_one(bs[l], gb[l], mb[l], lr, momentum, wd, c)
+            _apply_one(bs[l], gb[l], mb[l], lr, momentum, wd, c, qw[l], limw[l], rs)
 
 
 @njit(cache=True)
 def _wgrad_from_history(W, bias, has_bias, G, t0, t1, ev_idx, ev_val, ev_ptr, binary, ac, gW, gb,
-                        touched, fused, lr, inv_cnt, inv_cur, inv_t, inv_e, gnz2, ngt, rowsum, c):
+                        touched, fused, lr, inv_cnt, inv_cur, inv_t, inv_e, gnz2, ngt, rowsum, c,
+                        wq, wlim, rs):
     """BPTT weight gradient of one layer and sample from the stored history.
 
     ``G`` (T, n_out) holds the postsynaptic gradient of every step; steps ``t0 .. t1-1`` (a
@@ -848,6 +908,8 @@ def _wgrad_from_history(W, bias, has_bias, G, t0, t1, ev_idx, ev_val, ev_ptr, bi
             for k in range(n_out):
                 if rowsum[k] != 0.0:
                     rw[k] -= lr * rowsum[k]
+                    if wq != 0.0:
+                        rw[k] = _fix_sr(rw[k], wq, wlim, rs)
                     issued += 1
         else:
             rg = gW[j]
@@ -874,6 +936,8 @@ def _wgrad_from_history(W, bias, has_bias, G, t0, t1, ev_idx, ev_val, ev_ptr, bi
             for k in range(n_out):
                 if rowsum[k] != 0.0:
                     bias[k] -= lr * rowsum[k]
+                    if wq != 0.0:
+                        bias[k] = _fix_sr(bias[k], wq, wlim, rs)
                     bi += 1
             _count_sweep(c, n_out, bi)
         else:
@@ -900,7 +964,8 @@ def _layer_events(l, b, th, t, geo, x_idx, x_val, x_ptr, spk_h, spk_n, ev_idx, e
 def _backward_layer(l, b, th, tg, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_h, masks,
                     ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx, x_val, x_ptr, t,
                     cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta, lam, theta,
-                    soft, detach, h0, first_back, want_wgrad, spk_h, spk_n, ones_f, bptt, scratch_wt):
+                    soft, detach, h0, first_back, want_wgrad, spk_h, spk_n, ones_f, bptt, scratch_wt,
+                    qw, limw, rs):
     """Backward pass of one layer for one sample at step t (th/tg: history slots)."""
     geo_l = geo[l]
     c = cnt[b, t, l, LEARN]
@@ -947,7 +1012,8 @@ def _backward_layer(l, b, th, tg, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u
         idx, val, e0, e1 = _layer_events(l, b, th, t, geo, x_idx, x_val, x_ptr, spk_h, spk_n,
                                          ev_idx, ev_val, ev_n, ones_f)
         _weight_grad(Ws[l], bs[l], geo_l[G_HASB] == 1, gW[l], gb[l], g, gnz, ng, geo_l, idx, val,
-                     e0, e1, traces[l][b], use_trace[l], direct, lr, touched[l], scratch, pos_nz, c)
+                     e0, e1, traces[l][b], use_trace[l], direct, lr, touched[l], scratch, pos_nz, c,
+                     qw[l], limw[l], rs)
 
 
 @njit(cache=True)
@@ -955,7 +1021,7 @@ def _backward_step(b, th, tg, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_
                    needs_map, masks, ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx,
                    x_val, x_ptr, theta, sg_kind, alpha, cin, direct, lr, gnz, scratch, pos_nz,
                    epost, edone, cnt, delta, lam, soft, detach, h0, first_back, wgrad, ones_f, bptt,
-                   scratch_wt):
+                   scratch_wt, qw, limw, rs):
     """One sample, one step: surrogates, then auxiliary classifiers, then readout -> input."""
     L = len(Ws)
     n_lif = len(SG)
@@ -991,7 +1057,7 @@ def _backward_step(b, th, tg, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_
                         ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx, x_val, x_ptr, t,
                         cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta, lam,
                         theta, soft, detach, h0, first_back, wgrad[l] == 1, spk_h, spk_n, ones_f,
-                        bptt, scratch_wt)
+                        bptt, scratch_wt, qw, limw, rs)
 
 
 @njit(cache=True)
@@ -1009,7 +1075,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
               spk_maps, epost, edone, delta, gW, gb, mW, mb, touched, fused,
               lam, theta, cin, soft, detach, h0, sg_kind, alpha, mse_w, onehot, tgt_const,
               mode, trace_decay, step_mask, online, direct, window, lr, momentum, wd,
-              loss_out, cnt):
+              loss_out, cnt, qfmt, qw, limw, rs):
     """Run one batch (B samples, T steps) through every layer with the configured rule.
 
     Layers ``0 .. n_lif-1`` are LIF layers, ``n_lif`` is the readout, the rest are auxiliary
@@ -1020,6 +1086,9 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
     ``fused[l]``: BPTT at batch 1 with plain SGD sums this dense layer's weight gradient per row
     from the history and writes the weights once (see _wgrad_from_history).
     State (v, traces, delta, osum) is reset here; ``loss_out[b]`` receives the readout's loss.
+    ``qfmt`` = (state step, state range, trace step, trace range), ``qw``/``limw`` (L,) weight
+    step and range per layer: on-chip fixed-point formats (0 = floating point); weight updates
+    are rounded stochastically with the counter-based generator in ``rs`` (uint64[1]).
     ``cnt`` (B, T, L, P, A): counts per sample and time step; the work of applying an update is
     counted at the step where it happens (the last step of the sample or window; every step
     for OTTT_O), BPTT's history-summed weight gradients at the last step of their window.
@@ -1122,7 +1191,8 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                     _scatter(Ws[l], bs[l], geo_l[G_HASB] == 1, idx, val, e0, e1, geo_l, out, hit, c)
                     c[NB_DENSE_OPS] += dense_ops[l]
                     if role == ROLE_LIF:
-                        ns = _lif(out, v[l][b], u_h[l][th, b], spk_h[l][th, b], lam, theta, cin, soft, h0)
+                        ns = _lif(out, v[l][b], u_h[l][th, b], spk_h[l][th, b], lam, theta, cin, soft, h0,
+                                  qfmt[0], qfmt[1])
                         spk_n[l, th, b] = ns
                         c[SPIKE] += ns
                         if learning and bptt:
@@ -1152,6 +1222,9 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                                      spk_n, ev_idx, ev_val, ev_n, ones_f)
                     for e in range(e0, e1):
                         tr[idx[e]] += val[e]
+                    if qfmt[2] != 0.0:
+                        for j in range(tr.shape[0]):
+                            tr[j] = _fix(tr[j], qfmt[2], qfmt[3])
                     cl = cnt[b, t, l, LEARN]
                     cl[TRACE_UPDATE] += tr.shape[0]
                     cl[MEM_READ_TRACE] += tr.shape[0]
@@ -1161,10 +1234,11 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                    spk_h, spk_n, needs_map, masks, ev_idx, ev_val, ev_n, traces,
                                    use_trace, spk_maps, x_idx, x_val, x_ptr, theta, sg_kind, alpha,
                                    cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta,
-                                   lam, soft, detach, h0, True, wg_inline, ones_f, False, scratch_wt)
+                                   lam, soft, detach, h0, True, wg_inline, ones_f, False, scratch_wt,
+                                   qw, limw, rs)
             if backward_now and online and not direct:
                 apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd,
-                              cnt[B - 1, t])
+                              cnt[B - 1, t], qw, limw, rs)
         if bptt:
             # ---------------- backward through the window ----------------
             for b in range(B):
@@ -1182,7 +1256,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                    use_trace, spk_maps, x_idx, x_val, x_ptr, theta, sg_kind, alpha,
                                    cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta,
                                    lam, soft, detach, h0, t == t1 - 1, wg_inline, ones_f, True,
-                                   scratch_wt)
+                                   scratch_wt, qw, limw, rs)
                 # weight gradients of fused (dense, batch 1, plain SGD) layers from the history
                 for l in range(L):
                     if wg_inline[l]:
@@ -1200,9 +1274,11 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                     _wgrad_from_history(Ws[l], bs[l], geo_l[G_HASB] == 1, g_bufs[l][b], 0, t1 - t0,
                                         evf_idx, evf_val, ev_ptr, geo_l[G_UNIT] == 1,
                                         geo_l[G_AC] == 1, gW[l], gb[l], touched[l], True, lr,
-                                        inv_cnt, inv_cur, inv_t, inv_e, gnz2, ngt, rowsum, c)
+                                        inv_cnt, inv_cur, inv_t, inv_e, gnz2, ngt, rowsum, c,
+                                        qw[l], limw[l], rs)
             apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd,
-                          cnt[B - 1, t1 - 1])
+                          cnt[B - 1, t1 - 1], qw, limw, rs)
         t0 = t1
     if mode == MODE_SPATIAL and not online:
-        apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd, cnt[B - 1, T - 1])
+        apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd, cnt[B - 1, T - 1],
+                      qw, limw, rs)

@@ -89,6 +89,41 @@ class Trainer:
         self.trace_decay = self.trace_decay_value()
         self.window = self.window_value()
         self._alloc()
+        self.set_number_format(None)
+
+    # --- on-chip number formats -----------------------------------------------------------
+    def set_number_format(self, bits: dict | None):
+        """Hold weights, membrane state and traces in fixed point: ``bits`` = dict(weight_bits,
+        state_bits, trace_bits), or None for the simulator's floating point.
+
+        Formats (signed two's complement, one scale per layer, chosen once and stated):
+        weights: range +-2 x the largest initial |w| of the layer, step range / 2^(bits-1),
+        updates rounded stochastically (unbiased); membrane state: range +-4 x threshold,
+        round to nearest; traces: unsigned, range 1 / (1 - decay) (the largest a trace of
+        binary spikes reaches), round to nearest. The initial weights are rounded to nearest.
+        """
+        L = len(self.net.layers)
+        self.qfmt = np.zeros(4, np.float64)
+        self.qw = np.zeros(L, np.float64)
+        self.limw = np.zeros(L, np.float64)
+        self.number_format = None
+        if not bits:
+            return
+        th = self.neuron.theta
+        self.qfmt[1] = 4.0 * th
+        self.qfmt[0] = self.qfmt[1] / 2 ** (int(bits["state_bits"]) - 1)
+        if self.use_trace.any():
+            d = self.trace_decay
+            self.qfmt[3] = 1.0 / (1.0 - d) if d < 1.0 else 2.0 ** 8
+            self.qfmt[2] = self.qfmt[3] / 2 ** int(bits["trace_bits"])
+        wb = int(bits["weight_bits"])
+        for i, (W, b) in enumerate(zip(self.net.weights, self.net.biases)):
+            lim = 2.0 * max(float(np.abs(W).max()), float(np.abs(b).max()), 1e-12)
+            q = lim / 2 ** (wb - 1)
+            self.limw[i], self.qw[i] = lim, q
+            for a in (W, b):
+                a[:] = np.clip(np.floor(a / q + 0.5) * q, -lim, lim - q)
+        self.number_format = dict(bits)
 
     # --- what a rule decides ------------------------------------------------------------
     def trace_layers(self) -> np.ndarray:
@@ -227,7 +262,8 @@ class Trainer:
                   n.lam, n.theta, n.cin, n.soft, n.detach, n.h0, n.sg_kind, n.alpha,
                   self.mse_w, self.onehot, self.tgt_const,
                   mode, self.trace_decay, step_mask, self.online, self.direct, self.window,
-                  self.lr, self.momentum, self.wd, loss, cnt)
+                  self.lr, self.momentum, self.wd, loss, cnt, self.qfmt, self.qw, self.limw,
+                  np.array([self.rng.integers(0, 2**63, dtype=np.uint64)], dtype=np.uint64))
         if not getattr(self.rule_spec, "update_skip", True):
             # no hierarchical update skip: the chip reads and writes every weight it visits,
             # whether or not its Delta W is zero
