@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "--profile, print a summary, write RESULTS.h5 and an energy plot (PNG).")
     r.add_argument("workload", help="workload YAML file (e.g. workloads/nmnist.yaml)")
     r.add_argument("--profile", default="anp_i",
-                   help="hardware profile: a name in hardware_profiles/ (anp_i, loihi, generic_45nm) "
+                   help="hardware profile: a name in hardware_profiles/ (see chipsim profiles) "
                         "or a path to your own YAML (default: anp_i)")
     r.add_argument("--rule", choices=RULE_NAMES, help="override the workload's learning rule")
     r.add_argument("--out", help="results file (default: results/<workload>_<rule>_<profile>.h5)")
@@ -186,15 +186,16 @@ def cmd_price(args) -> int:
 
 
 def cmd_profiles(args) -> int:
-    from chipsim.config.profile import describe_profile, list_profiles, load_profile
+    from chipsim.config.profile import describe_profile, load_profile, profiles_table
 
     if args.name:
         print(describe_profile(load_profile(args.name)))
         return 0
-    for name in list_profiles():
-        prof = load_profile(name)
-        print(f"{name:14s} {prof.title}")
-    return 0
+    table, errors = profiles_table()
+    print(table)
+    for name, message in errors:
+        print(f"chipsim: error: profile '{name}': {message}", file=sys.stderr)
+    return 2 if errors else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -493,9 +493,34 @@ def _fmt(q: Quantity | None) -> str:
     return format_si(q.value, q.unit)
 
 
+def _row(field: str, q: Quantity | None, indent: str = "    ", width: int = 24) -> str:
+    """One figure: ``field  value  provenance  source (reason)``."""
+    if q is None:
+        return f"{indent}{field:{width}s} -"
+    src = " ".join(q.source.split())
+    if q.reason:
+        src += f" (reason: {' '.join(q.reason.split())})"
+    text = q.text if q.value is not None else "unknown"
+    return f"{indent}{field:{width}s} {text:>12s}  {q.provenance:9s}  {src}"
+
+
+def assumed_action_prices(profile: HardwareProfile) -> tuple[int, int]:
+    """(assumed, total) over the energy and time figures of every priced action."""
+    qs = [profile.energy[n] for n in PRICED_NAMES] + [profile.time[n] for n in PRICED_NAMES]
+    return sum(q.assumed for q in qs), len(qs)
+
+
+def _timing_text(p: HardwareProfile) -> str:
+    if p.timing == "tick":
+        return f"tick {_fmt(p.tick)}" + (f" ({_fmt(p.clock)} clock)" if p.clock else "")
+    if p.timing == "clocked":
+        return f"clocked {_fmt(p.clock)}"
+    return "asynchronous" + (f" ({_fmt(p.clock)} datapath)" if p.clock else "")
+
+
 def describe_profile(profile: HardwareProfile) -> str:
-    """A human-readable page: the chip, its pricing rule and every priced figure with its
-    provenance and source (what ``chipsim profiles NAME`` prints)."""
+    """A human-readable page: the chip, its pricing rule and every figure with its provenance
+    and source (what ``chipsim profiles NAME`` prints)."""
     p = profile
     lines = [f"{p.name}: {p.title}", f"  file: {p.path}", ""]
     lines.append(f"  process {_fmt(p.process)}, timing {p.timing}"
@@ -513,8 +538,36 @@ def describe_profile(profile: HardwareProfile) -> str:
                  + (" (not added)" if p.is_global else ""))
     prec = ", ".join(f"{k.replace('_bits', '')} {int(q.value)}" for k, q in p.precision.items())
     lines.append(f"  precision (bits): {prec}")
+    if p.has_architecture:
+        lines.append(f"  cores: {p.arch('cores')} x {p.arch('neurons_per_core')} neurons, "
+                     f"{p.arch('synapses_per_core')} synapses per core; mesh "
+                     f"{p.arch('mesh_width')} x {p.arch('mesh_height')}"
+                     + (f" routers, {p.arch('cores_per_router')} cores each"
+                        if p.arch("cores_per_router") > 1 else "")
+                     + f"; up to {p.arch('max_chips')} chip(s); conv kernels "
+                     + ("shared" if p.arch("shared_conv_kernels") else "stored per synapse"))
+    else:
+        lines.append("  cores: no architecture section (prices counts; cannot be mapped)")
     lines.append(f"  on-chip learning: {'yes' if p.learning.get('on_chip') else 'no'}"
                  + (f" ({p.learning['rule']})" if p.learning.get("rule") else ""))
+
+    lines += ["", "  chip figures (value, provenance, source):"]
+    for key in ("process", "area", "voltage", "clock", "tick", "sync_time"):
+        q = getattr(p, key)
+        if q is not None:
+            lines.append(_row(key, q))
+    lines.append(_row(f"static_power ({p.static_power_scope})", sp))
+    for group in ("precision", "memory", "architecture"):
+        figs = getattr(p, group)
+        if figs:
+            lines.append(f"  {group}:")
+            lines += [_row(k, q) for k, q in figs.items()]
+    lines.append("  learning:")
+    lines.append(f"    on_chip {'true' if p.learning.get('on_chip') else 'false'}; source: "
+                 + " ".join(str(p.learning.get("source", "")).split()))
+    if p.learning.get("notes"):
+        lines.append("    notes: " + " ".join(str(p.learning["notes"]).split()))
+
     lines.append("")
     lines.append(f"  {'action':24s} {'energy':>11s} {'time':>9s}  provenance  source")
     for name in PRICED_NAMES:
@@ -526,13 +579,75 @@ def describe_profile(profile: HardwareProfile) -> str:
         src = e.source
         if name in p.included_in_sop:
             src = f"learning phase {_fmt(e)}: {src}"
-        lines.append(f"  {name:24s} {etext:>11s} {_fmt(t):>9s}  {prov:10s}  {src}")
+        lines.append(f"  {name:24s} {etext:>11s} {_fmt(t):>9s}  {prov:10s}  "
+                     + " ".join(src.split()))
+    lines += ["", "  every action figure with its source:"]
+    for name in PRICED_NAMES:
+        e, t = p.energy[name], p.time[name]
+        label = "energy (learning phase)" if name in p.included_in_sop else "energy"
+        lines.append(f"    {name}")
+        lines.append(_row(label, e, indent="      ", width=23))
+        lines.append(_row("time", t, indent="      ", width=23))
+
     n_assumed = sum(q.assumed for _, q in p.quantities())
+    a_act, n_act = assumed_action_prices(p)
     lines.append("")
-    lines.append(f"  {n_assumed} of {len(p.quantities())} figures are assumed; "
-                 "see the file for every reason.")
+    lines.append(f"  {n_assumed} of {len(p.quantities())} figures are assumed "
+                 f"({a_act} of {n_act} action prices); each says why.")
+    lines += ["", "  references:"]
+    lines += [f"    [{k}] " + " ".join(v.split()) for k, v in p.references.items()]
     if p.notes:
         lines.append("")
         lines.append("  notes:")
         lines += ["    " + ln for ln in p.notes.rstrip().splitlines()]
     return "\n".join(lines)
+
+
+def profile_summary(profile: HardwareProfile) -> dict:
+    """The key figures of one profile, as text, for the table of ``chipsim profiles``."""
+    p = profile
+    kind = "global" if p.is_global else "incremental"
+    if p.is_global:
+        static = "in SOP (not added)"
+    else:
+        static = f"{p.static_power.text}/{p.static_power_scope}"
+    if p.has_architecture:
+        cores = f"{p.arch('cores')} x {p.arch('neurons_per_core')}"
+    else:
+        cores = "-"
+    a, n = assumed_action_prices(p)
+    return {"name": p.name, "process": _fmt(p.process),
+            "SOP energy": f"{p.energy['synop'].text} {kind}", "static power": static,
+            "timing": _timing_text(p), "cores x neurons": cores,
+            "assumed prices": f"{a}/{n} ({100.0 * a / n:.0f}%)"}
+
+
+def profiles_table(names=None) -> tuple[str, list]:
+    """An aligned table of every shipped profile (or ``names``) with its key figures.
+
+    Returns ``(text, errors)``: a profile that does not load shows its error in its row and
+    is listed in ``errors`` as ``(name, message)``."""
+    names = list_profiles() if names is None else list(names)
+    cols = ("name", "process", "SOP energy", "static power", "timing", "cores x neurons",
+            "assumed prices")
+    rows, errors = [], []
+    for name in names:
+        try:
+            rows.append(profile_summary(load_profile(name)))
+        except ChipsimError as exc:
+            errors.append((name, str(exc)))
+            rows.append({"name": name, "process": "ERROR: " + str(exc)})
+    widths = {c: max([len(c)] + [len(r.get(c, "")) for r in rows if not
+                                 r.get("process", "").startswith("ERROR")]) for c in cols}
+    def line(r):
+        if r.get("process", "").startswith("ERROR"):
+            return f"{r['name']:{widths['name']}s}  {r['process']}"
+        return "  ".join(f"{r.get(c, ''):{widths[c]}s}" for c in cols).rstrip()
+    out = [line({c: c for c in cols}), "  ".join("-" * widths[c] for c in cols)]
+    out += [line(r) for r in rows]
+    out += ["", "SOP energy kind: global = an all-in average at one operating point (static power "
+            "and inference neuron/memory work inside it); incremental = the marginal cost, "
+            "everything else priced apart.",
+            "assumed prices: action energy and time figures tagged 'assumed' (not published).",
+            "chipsim profiles NAME shows every figure of one profile with its source."]
+    return "\n".join(out), errors

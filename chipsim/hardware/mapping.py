@@ -6,8 +6,8 @@ left spills onto the next core, and small layers share a core (single-core chips
 ReckOn or ANP-I hold a whole network on one core). A dense layer stores n_in weights per neuron;
 a convolution stores its kernel once per core that holds part of it when the chip shares
 kernels (``shared_conv_kernels``), every connection otherwise. Cores are numbered in order and
-laid out row-major on the chip's ``mesh_width x mesh_height`` grid; chips are laid side by side
-along x. A network needing more cores than one chip has is tiled over several chips when the
+laid out row-major on the chip's ``mesh_width x mesh_height`` grid of routers (``cores_per_router``
+cores share a router, e.g. Loihi's 4 per tile); chips are laid side by side along x. A network needing more cores than one chip has is tiled over several chips when the
 profile allows (``max_chips`` > 1), otherwise refused with the numbers.
 
 Routing (a modelling choice, stated so it can be changed): every spike of a population leaves
@@ -133,9 +133,14 @@ def map_network(net, profile) -> Mapping:
                            f"the profile allows {a['max_chips']} chip(s)", file=path,
                            field="architecture.max_chips", expected="a network that fits")
 
+    cpr = a.get("cores_per_router", 1)
+
     def xy(c):
+        """Router position of core c: cores fill routers in order (``cores_per_router`` per
+        router, e.g. Loihi's 4 cores per tile), routers row by row; chips side by side in x."""
         chip, idx = divmod(int(c), per_chip)
-        return chip * mw + idx % mw, idx // mw
+        router = idx // cpr
+        return chip * mw + router % mw, router // mw
 
     lif = [i for i, m in enumerate(net.layers) if m.spiking]
     placements = []
