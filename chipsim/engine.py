@@ -153,6 +153,19 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
     B = tr_spec.batch_size
     trainer = make_trainer(workload.rule.name, net, neuron, workload.loss, tr_spec, workload.rule,
                            T, B, rule_rng)
+    fmt_note = "floating point (" + tr_spec.dtype + ")"
+    if getattr(tr_spec, "number_format", "float") == "chip":
+        bits = {k: int(q.value) for k, q in profile.precision.items()
+                if k in ("weight_bits", "state_bits", "trace_bits") and q.value is not None}
+        if len(bits) < 3:
+            raise ChipsimError(f"profile '{profile.name}' does not give weight, state and trace widths",
+                               file=workload.path, field="training.number_format",
+                               expected="'float', or a profile with precision.weight_bits, "
+                               "state_bits and trace_bits")
+        trainer.set_number_format(bits)
+        fmt_note = (f"fixed point, profile '{profile.name}': weights {bits['weight_bits']} bits "
+                    f"(stochastic rounding), state {bits['state_bits']} bits, traces "
+                    f"{bits['trace_bits']} bits (see Trainer.set_number_format)")
 
     E = tr_spec.epochs
     n_tr, n_te = len(train.labels), len(test.labels)
@@ -285,6 +298,7 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             "overrides": " ".join(f"{k}={v}" for k, v in workload.overrides),
             "normalization": NORMALIZATION_NOTE[getattr(workload.network, "normalization", "none")],
             "loss": workload.loss.kind,
+            "number_format": fmt_note,
             "time_model": ("cycle-approximate (hardware/cycle.py) on the mapping" if mapping is not None
                            else "serial sum of per-action times; " + mapping_note),
             "step_latency_train_s": [float(x) for x in step_time[0]] if mapping is not None else [],

@@ -111,7 +111,7 @@ _RULE = ("name", "k", "trace_decay", "first_layer_input", "window", "block", "ta
          "update_skip")
 _LOSS = ("kind", "mse_weight", "mse_target", "tet_lambda", "tet_phi")
 _TRAINING = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "seed",
-             "dtype", "init", "init_gain")
+             "dtype", "init", "init_gain", "number_format")
 
 OVERRIDE_SCHEMA = {
     "name": None,
@@ -238,6 +238,9 @@ class TrainingSpec:
     dtype: str = "float64"          # 'float64' | 'float32'
     init: str = "uniform"           # U(-1/sqrt(fan_in), 1/sqrt(fan_in)) x init_gain
     init_gain: float = 1.0
+    number_format: str = "float"    # 'float': the simulator's dtype; 'chip': weights, membrane
+                                    #   state and traces held in the profile's fixed-point widths
+                                    #   (precision.*_bits), weight updates stochastically rounded
 
 
 @dataclass(frozen=True)
@@ -530,5 +533,6 @@ def _training(s: Section) -> TrainingSpec:
         dtype=s.str("dtype", "float64", choices=("float64", "float32")),
         init=s.str("init", "uniform", choices=("uniform",)),
         init_gain=s.float("init_gain", 1.0, lo=0.0, lo_open=True),
+        number_format=s.str("number_format", "float", choices=("float", "chip")),
     )
 
