@@ -9,6 +9,7 @@ keeps what finished (the result says it was interrupted).
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -296,6 +297,7 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             "dtype": tr_spec.dtype,
             "neuron": repr(tuple(neuron)),
             "overrides": " ".join(f"{k}={v}" for k, v in workload.overrides),
+            "overrides_json": json.dumps([[k, v] for k, v in workload.overrides]),
             "normalization": NORMALIZATION_NOTE[getattr(workload.network, "normalization", "none")],
             "loss": workload.loss.kind,
             "number_format": fmt_note,

@@ -66,3 +66,14 @@ def test_price_command_writes_a_new_file(runs, capsys):
     assert r.profile_name == "generic_45nm" and r.extra["repriced_from"] == "anp_i"
     assert "results:" in capsys.readouterr().out
     assert main(["price", str(src), "--profile", "generic_45nm", "--out", str(src)]) == 2
+
+
+def test_repricing_rebuilds_the_network_with_the_runs_overrides(tmp_path):
+    out = tmp_path / "edge.h5"
+    assert main(["run", str(ROOT / "workloads" / "nmnist.yaml"), "--profile", "loihi", "--out", str(out),
+                 "--set", "dataset.downscale=4", "--set", "network.hidden=[{kind: dense, units: 16}]",
+                 *SMALL]) == 0
+    r = read_result(out)
+    again = reprice(r, load_profile("loihi"))
+    assert again.extra["mapping_cores_per_layer"] == r.extra["mapping_cores_per_layer"]
+    np.testing.assert_allclose(again.pricing.sample_time, r.pricing.sample_time, rtol=1e-12)

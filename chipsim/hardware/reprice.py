@@ -11,6 +11,7 @@ counts) is re-priced for energy with the serial time model, and says so.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 
@@ -22,10 +23,12 @@ from chipsim.result import RunResult
 
 
 def _shapes_network(result: RunResult):
-    """The run's network (layer shapes; the weights are irrelevant to pricing)."""
+    """The run's network (layer shapes; the weights are irrelevant to pricing), rebuilt from the
+    workload text and the command-line overrides the results file records."""
     from chipsim.config.workload import SENSORS
     from chipsim.engine import build_network, check
-    w = workload_from_text(result.workload_text, result.workload_path)
+    overrides = dict(json.loads(result.extra.get("overrides_json", "[]")))
+    w = workload_from_text(result.workload_text, result.workload_path, overrides)
     k = check(w)
     P, H, W = SENSORS[w.dataset.name]
     shape = (P, -(-H // k), -(-W // k))
