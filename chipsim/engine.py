@@ -177,6 +177,7 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
     all_steps = np.zeros((N, T, L, K.N_PHASES, K.N_ACTIONS), np.int64)   # per-step counts
     in_events = np.zeros((N, T), np.int64)
     sample_time = np.zeros(N, np.float64)
+    duration = np.full(N, np.nan)                       # real time each recording spans (s)
     step_time_sum = np.zeros((2, T), np.float64)      # per split: sum over samples of step latency
     split = np.zeros(N, np.int8)
     epoch_of = np.zeros(N, np.int32)
@@ -209,6 +210,9 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
         labs = (train if sp == SPLIT_TRAIN else test).labels[ids]
         label[sl] = labs
         pred[sl] = np.argmax(osum, axis=1)
+        ds_ = train if sp == SPLIT_TRAIN else test
+        if ds_.durations_s is not None:
+            duration[sl] = ds_.durations_s[ids]
         loss[sl] = l_
         pos += n
         return int((pred[sl] == labs).sum())
@@ -250,6 +254,13 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
     else:
         pricing = price(sample_counts[sl], profile)
     n_split = np.array([(split[sl] == SPLIT_TRAIN).sum(), (split[sl] == SPLIT_TEST).sum()])
+    chip_time = {}
+    for sp, key in ((SPLIT_TRAIN, "train"), (SPLIT_TEST, "test")):
+        m = split[sl] == sp
+        if m.any():
+            t_model = pricing.sample_time[m]
+            chip_time[f"{key}_throughput_samples_per_s"] = float(1.0 / t_model.mean())
+            chip_time[f"{key}_real_time_factor"] = float(np.nanmean(t_model / duration[sl][m]))
     step_time = step_time_sum / np.maximum(n_split, 1)[:, None]
     dsd = workload.dataset
     return RunResult(
@@ -301,6 +312,7 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             "normalization": NORMALIZATION_NOTE[getattr(workload.network, "normalization", "none")],
             "loss": workload.loss.kind,
             "number_format": fmt_note,
+            **chip_time,
             "time_model": ("cycle-approximate (hardware/cycle.py) on the mapping" if mapping is not None
                            else "serial sum of per-action times; " + mapping_note),
             "step_latency_train_s": [float(x) for x in step_time[0]] if mapping is not None else [],

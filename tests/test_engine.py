@@ -91,3 +91,14 @@ def test_conv_workload_at_least_as_good_as_dense(full_run):
 
     assert last_test_acc(conv) >= last_test_acc(full_run) > 0.5
     assert conv.layer_names[:2] == ("conv1", "conv2")
+
+
+def test_throughput_and_real_time_factor(full_run):
+    from chipsim.data.datasets import load_nmnist
+    r = full_run
+    test = r.sample_split == SPLIT_TEST
+    dur = load_nmnist(None, "test", 10).durations_s[r.sample_index[test]]
+    assert np.all((dur > 0.29) & (dur < 0.32))          # N-MNIST recordings span ~300 ms
+    t = r.pricing.sample_time[test]
+    assert r.extra["test_throughput_samples_per_s"] == pytest.approx(1 / t.mean(), rel=1e-12)
+    assert r.extra["test_real_time_factor"] == pytest.approx(np.mean(t / dur), rel=1e-12)

@@ -49,6 +49,7 @@ class FramedDataset:
     sensor_size: tuple[int, int, int]
     mode: str = "binary"
     downscale: int = 1
+    durations_s: np.ndarray | None = None   # (N,) seconds each recording spans (real time)
 
     def __post_init__(self) -> None:
         if self.frames.ndim != 5:
@@ -186,10 +187,13 @@ def _frame_files(files: list[tuple[Path, str, int]], time_steps: int, mode: str,
                  downscale: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     shape = framed_shape(NMNIST_SENSOR_SIZE, time_steps, downscale)
     frames = np.zeros((len(files),) + shape, dtype=np.uint8 if mode == "binary" else np.int32)
+    durations = np.zeros(len(files), dtype=np.float64)
     for i, (path, _, _) in enumerate(files):
-        frames[i] = frame_events(read_nmnist(path), time_steps, mode=mode, downscale=downscale)
+        stream = read_nmnist(path)
+        frames[i] = frame_events(stream, time_steps, mode=mode, downscale=downscale)
+        durations[i] = (stream.duration_us + 1) * 1e-6       # framing spans [t0, t_last + 1 us)
     labels = np.array([lab for _, _, lab in files], dtype=np.int64)
-    return frames, labels, tuple(sid for _, sid, _ in files)
+    return frames, labels, tuple(sid for _, sid, _ in files), durations
 
 
 # ---------------------------------------------------------------------------------- loaders
@@ -236,13 +240,14 @@ def load_nmnist(root: str | os.PathLike | None, split: str, time_steps: int,
                             for c, files in per_class.items()})
     if limit is not None:
         ordered = ordered[:limit]
-    frames, labels, ids = _frame_files(ordered, time_steps, mode, downscale)
+    frames, labels, ids, durations = _frame_files(ordered, time_steps, mode, downscale)
     description = (f"N-MNIST, {where}, {split} split: {len(ids)} samples framed to {time_steps} "
                    f"{mode} steps" + (f", downscaled x{downscale}" if downscale > 1 else "")
                    + f"; {_LICENCE}")
     return FramedDataset(name="nmnist", description=description, frames=frames, labels=labels,
                          sample_ids=ids, n_classes=NMNIST_N_CLASSES,
-                         sensor_size=NMNIST_SENSOR_SIZE, mode=mode, downscale=downscale)
+                         sensor_size=NMNIST_SENSOR_SIZE, mode=mode, downscale=downscale,
+                         durations_s=durations)
 
 
 #: Dataset loaders by name; each takes (root, split, time_steps, mode, downscale, limit).

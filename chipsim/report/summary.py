@@ -117,6 +117,7 @@ def summary_dict(result: RunResult) -> dict:
     ``None`` where a figure is undefined (e.g. no test samples). See the module docstring
     for the definitions."""
     r, p = result, result.pricing
+    x = r.extra
     c = np.asarray(r.sample_counts)
     sel = selections(r)
     train, test, train_last = sel["train"], sel["test"], sel["train_last"]
@@ -187,6 +188,13 @@ def summary_dict(result: RunResult) -> dict:
         "nb_dense_ops_per_sample": _ratio(float(ci[:, :, NB_DENSE_OPS].sum()), n_nb),
         "nb_activation_sparsity": (1.0 - spikes / steps) if steps else None,
         "wall_time_s": float(r.wall_time_s),
+        "mapping": (f"{x['mapping_cores']} core(s) on {x['mapping_chips']} chip(s) "
+                    f"({x.get('mapping_cores_per_layer', '')})" if "mapping_cores" in x
+                    else "none (the profile gives no architecture)"),
+        "time_model": str(x.get("time_model", "serial sum of per-action times")),
+        "test_throughput_samples_per_s": x.get("test_throughput_samples_per_s"),
+        "test_real_time_factor": x.get("test_real_time_factor"),
+        "number_format": str(x.get("number_format", "floating point")),
     }
 
 
@@ -246,6 +254,15 @@ def format_summary(result: RunResult) -> str:
             ("per SOP (run energy / run SOPs)", format_si(d["energy_per_sop_J"], "J")),
             ("learning/inference/static (training)", shares),
             ("on assumed figures (run)", _pct(d["assumed_share_pct"])),
+        ]),
+        ("chip", [
+            ("mapping", d["mapping"]),
+            ("time model", d["time_model"]),
+            ("throughput (test, modelled)", "n/a" if d["test_throughput_samples_per_s"] is None
+             else f"{d['test_throughput_samples_per_s']:.4g} samples/s"),
+            ("real-time factor (test: model / recording)", "n/a" if d["test_real_time_factor"] is None
+             else f"{d['test_real_time_factor']:.4g}"),
+            ("number format", d["number_format"]),
         ]),
         ("memory", [
             ("learning memory (peak)", _bytes(d["learning_memory_bytes"])),
