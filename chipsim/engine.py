@@ -128,13 +128,20 @@ def fold_weight_standardization(net: Network) -> None:
             W *= WS_SCALE
 
 
-def place(net, profile):
+def place(net, profile, workload=None):
     """The mapping of ``net`` on ``profile`` (None, with the reason, when the profile has no
-    architecture figures). A network that does not fit raises ChipsimError with the numbers."""
+    architecture figures); the workload's explicit ``mapping`` overrides the automatic one. A
+    network that does not fit raises ChipsimError with the numbers."""
     arch = getattr(profile, "architecture", {}) or {}
+    explicit = dict(getattr(workload, "mapping", ()) or ()) if workload is not None else {}
     if not all(k in arch and arch[k].value is not None for k in ARCH_REQUIRED):
+        if explicit:
+            raise ChipsimError(f"profile '{profile.name}' has no architecture to map onto",
+                               file=workload.path, field="mapping",
+                               expected="a profile with an architecture section, or no mapping")
         return None, f"no mapping: profile '{profile.name}' lacks architecture figures"
-    return map_network(net, profile), ""
+    return map_network(net, profile, explicit or None,
+                       source=getattr(workload, "path", None)), ""
 
 
 def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
@@ -173,7 +180,7 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
     N = E * (n_tr + n_te)
     L = len(net.layers)
     sample_counts = K.zeros(L, N)
-    mapping, mapping_note = place(net, profile)
+    mapping, mapping_note = place(net, profile, workload)
     all_steps = np.zeros((N, T, L, K.N_PHASES, K.N_ACTIONS), np.int64)   # per-step counts
     in_events = np.zeros((N, T), np.int64)
     sample_time = np.zeros(N, np.float64)

@@ -127,3 +127,31 @@ def test_too_large_for_the_chip_is_refused_or_tiled():
     assert m.layers[1].chip_msgs_per_spike == 1
     # chips side by side along x: core 4 = chip 1 (2, 0), core 5 = (3, 0); from core 0: 2 + 3 hops
     assert m.layers[1].hops_per_spike == 5 and m.layers[1].max_route == 3
+
+
+def test_an_explicit_mapping_overrides_the_automatic_one():
+    net, chip = toy_net(hidden=4), toy_chip()
+    m = map_network(net, chip, {"dense1": [2, 3], "readout": [1]})
+    assert [p.segments for p in m.layers] == [((2, 2), (3, 2)), ((1, 2),)]
+    assert m.cores_used == 4
+    # the readout's input comes from dense1's first core, 2 = (0, 1); core 1 is (1, 0): 2 hops
+    assert m.layers[1].hops_per_spike == 2
+    with pytest.raises(ChipsimError) as e:       # 4 + 2 neurons on one core of 3
+        map_network(net, chip, {"dense1": [0], "readout": [0]}, source="w.yaml")
+    assert "core 0: 6 neurons (capacity 3)" in str(e.value) and "w.yaml" in str(e.value)
+    with pytest.raises(ChipsimError) as e:
+        map_network(net, chip, {"dense1": [0]}, source="w.yaml")
+    assert "no cores for readout" in str(e.value)
+
+
+def test_explicit_mapping_from_the_workload(tmp_path):
+    from chipsim.cli import main
+    from chipsim.report.h5 import read_result
+    out = tmp_path / "m.h5"
+    wl = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "workloads" / "nmnist.yaml")
+    assert main(["run", wl, "--profile", "loihi", "--out", str(out), "--quiet", "--no-plot",
+                 "--set", "training.epochs=1", "--set", "dataset.train_samples=2",
+                 "--set", "dataset.test_samples=2",
+                 "--set", "mapping={dense1: [0, 1, 2, 3, 4, 5], readout: [7]}"]) == 0
+    assert read_result(out).extra["mapping_cores_per_layer"] == "dense1:6 readout:1"
+    assert read_result(out).extra["mapping_cores"] == 8

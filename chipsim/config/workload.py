@@ -101,7 +101,8 @@ NEURON_FIELDS = ("leak", "threshold", "reset", "detach_reset", "heaviside_at_zer
                  "decay_input", "surrogate", "surrogate_alpha")
 
 # Known fields of every section (also the schema for overrides).
-_TOP = ("name", "description", "dataset", "network", "neuron", "rule", "loss", "training")
+_TOP = ("name", "description", "dataset", "network", "neuron", "rule", "loss", "training",
+        "mapping")
 _DATASET = ("name", "root", "time_steps", "framing", "downscale", "size", "train_samples",
             "test_samples")
 _NETWORK = ("hidden", "readout_bias", "normalization")
@@ -122,6 +123,7 @@ OVERRIDE_SCHEMA = {
     "rule": dict.fromkeys(_RULE),
     "loss": dict.fromkeys(_LOSS),
     "training": dict.fromkeys(_TRAINING),
+    "mapping": None,
 }
 
 
@@ -256,6 +258,8 @@ class Workload:
     loss: LossSpec
     training: TrainingSpec
     overrides: tuple = ()           # ((dotted key, YAML literal), ...) applied on top of `text`
+    mapping: tuple = ()             # ((layer name, (core, ...)), ...): an explicit placement
+                                    #   overriding the automatic one (empty: automatic)
 
 
 # ----------------------------------------------------------------------------------------
@@ -291,9 +295,10 @@ def _build(doc, overrides) -> Workload:
     rule = _rule(top.section("rule", _RULE), dataset.time_steps, network.lif_layers)
     loss = _loss(top.section("loss", _LOSS, {}))
     training = _training(top.section("training", _TRAINING))
+    mapping = _mapping(top.raw("mapping", None), doc.path)
     return Workload(name=name, path=doc.path, text=doc.text, description=description,
                     dataset=dataset, network=network, neuron=neuron, rule=rule, loss=loss,
-                    training=training,
+                    training=training, mapping=mapping,
                     overrides=tuple((str(k), str(v)) for k, v in (overrides or {}).items()))
 
 
@@ -519,6 +524,27 @@ def _loss(s: Section) -> LossSpec:
     else:
         target = s.float("mse_target")
     return LossSpec(kind=kind, mse_weight=weight, mse_target=target)
+
+
+def _mapping(raw, path) -> tuple:
+    """``mapping: {layer name: [core, ...]}`` -> ((name, (cores...)), ...); checked against the
+    network's layers and the chip's capacities when the run maps it."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise ChipsimError(f"got {raw!r}", file=path, field="mapping",
+                           expected="a mapping of layer name to a list of core indices, "
+                                    "e.g. {dense1: [0, 1], readout: [1]}")
+    out = []
+    for name, cores in raw.items():
+        if isinstance(cores, int) and not isinstance(cores, bool):
+            cores = [cores]
+        if not isinstance(cores, list) or not cores or not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in cores):
+            raise ChipsimError(f"got {cores!r}", file=path, field=f"mapping.{name}",
+                               expected="a non-empty list of core indices >= 0")
+        out.append((str(name), tuple(cores)))
+    return tuple(out)
 
 
 def _training(s: Section) -> TrainingSpec:

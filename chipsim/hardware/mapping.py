@@ -89,8 +89,50 @@ def stored_weights(ls, shared: bool) -> int:
     return ls.synapses
 
 
-def map_network(net, profile) -> Mapping:
-    """Place ``net`` (chipsim.model.network.Network) on ``profile``'s cores and chips."""
+def _explicit(net, a, explicit: dict, shared: bool, path, source) -> tuple[list, list, int]:
+    """Segments from a user's mapping {layer name: [core, ...]}: each layer's neurons split in
+    order and as evenly as possible over its cores; capacities checked per core."""
+    names = [ls.name for ls in net.layers]
+    unknown = sorted(set(explicit) - set(names))
+    missing = [n for n in names if n not in explicit]
+    if unknown or missing:
+        raise ChipsimError(("unknown layer(s) " + ", ".join(unknown) + "; " if unknown else "")
+                           + ("no cores for " + ", ".join(missing) if missing else ""),
+                           file=source, field="mapping", expected="every layer of " + ", ".join(names))
+    npc, spc = a["neurons_per_core"], a["synapses_per_core"]
+    used_n, used_w = {}, {}
+    segs_all, stored = [], []
+    for ls in net.layers:
+        cores = [int(c) for c in explicit[ls.name]]
+        if not cores or min(cores) < 0 or len(set(cores)) != len(cores):
+            raise ChipsimError(f"{ls.name}: {cores}", file=source, field=f"mapping.{ls.name}",
+                               expected="a list of distinct core indices >= 0")
+        base, extra = divmod(ls.n_out, len(cores))
+        kernel = ls.synapses if (shared and ls.kind == "conv") else 0
+        wpn = 0 if kernel else -(-stored_weights(ls, shared) // ls.n_out)
+        segs, total_w = [], 0
+        for i, c in enumerate(cores):
+            k = base + (1 if i < extra else 0)
+            if k == 0:
+                continue
+            segs.append((c, k))
+            used_n[c] = used_n.get(c, 0) + k
+            used_w[c] = used_w.get(c, 0) + kernel + k * wpn
+            total_w += kernel + k * wpn
+        segs_all.append(tuple(segs))
+        stored.append(total_w)
+    over = [f"core {c}: {used_n[c]:,} neurons (capacity {npc:,}), {used_w[c]:,} weights (capacity {spc:,})"
+            for c in sorted(used_n) if used_n[c] > npc or used_w[c] > spc]
+    if over:
+        raise ChipsimError("the given mapping overfills " + "; ".join(over), file=source,
+                           field="mapping", expected="cores within the profile's capacities")
+    return segs_all, stored, max(used_n) + 1
+
+
+def map_network(net, profile, explicit: dict | None = None, source: str | None = None) -> Mapping:
+    """Place ``net`` (chipsim.model.network.Network) on ``profile``'s cores and chips; an
+    ``explicit`` mapping {layer name: [core, ...]} (from the workload, ``source``) overrides the
+    automatic placement."""
     a = _arch(profile)
     npc, spc = a["neurons_per_core"], a["synapses_per_core"]
     per_chip, mw = a["cores"], a["mesh_width"]
@@ -99,7 +141,7 @@ def map_network(net, profile) -> Mapping:
     fan_in = a.get("fan_in_per_core")
     core, free_n, free_w = 0, npc, spc
     segs_all, stored = [], []
-    for ls in net.layers:
+    for ls in ([] if explicit else net.layers):
         if fan_in is not None and ls.fan_in > fan_in:
             raise ChipsimError(f"layer {ls.name}: fan-in {ls.fan_in:,} exceeds a core's {fan_in:,} inputs",
                                file=path, field="architecture.fan_in_per_core",
@@ -125,7 +167,10 @@ def map_network(net, profile) -> Mapping:
             rem -= k
         segs_all.append(tuple(segs))
         stored.append(total_w)
-    total = core + 1 if free_n < npc or free_w < spc else core
+    if explicit:
+        segs_all, stored, total = _explicit(net, a, explicit, shared, path, source)
+    else:
+        total = core + 1 if free_n < npc or free_w < spc else core
     chips = -(-total // per_chip)
     if chips > a["max_chips"]:
         need = ", ".join(f"{ls.name} {len(sg)}" for ls, sg in zip(net.layers, segs_all))

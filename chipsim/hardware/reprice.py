@@ -33,7 +33,7 @@ def _shapes_network(result: RunResult):
     P, H, W = SENSORS[w.dataset.name]
     shape = (P, -(-H // k), -(-W // k))
     n_classes = int(result.layer_neurons[list(result.layer_names).index("readout")])
-    return build_network(w, shape, n_classes, np.random.default_rng(0))
+    return build_network(w, shape, n_classes, np.random.default_rng(0)), w
 
 
 def reprice(result: RunResult, profile, profile_text: str | None = None) -> RunResult:
@@ -45,8 +45,8 @@ def reprice(result: RunResult, profile, profile_text: str | None = None) -> RunR
     counts = result.sample_counts.copy()
     steps = None if result.step_counts is None else result.step_counts.copy()
     if steps is not None and can_map:
-        net = _shapes_network(result)
-        mapping = map_network(net, profile)
+        net, w = _shapes_network(result)
+        mapping = map_network(net, profile, dict(w.mapping) or None, source=w.path)
         add_communication(steps, result.input_events, net, mapping)
         lat = step_latency(steps, net, mapping, profile)
         counts = steps.sum(axis=1)
