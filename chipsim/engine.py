@@ -254,6 +254,12 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
         print("\nchipsim: interrupted; keeping the samples that finished.", file=sys.stderr)
 
     sl = slice(0, pos)
+    footprint = net.footprint_bytes()
+    if trainer.number_format:     # memory sizes follow the chip's widths
+        nb = trainer.number_format
+        params = sum(w.size for w in net.weights) + sum(b.size for b, ls in zip(net.biases, net.layers) if ls.bias)
+        state = sum(ls.n_out for ls in net.layers if ls.spiking)
+        footprint = -(-(params * nb["weight_bits"] + state * nb["state_bits"]) // 8)
     if mapping is not None:
         scope = getattr(profile, "static_power_scope", "chip")
         units = mapping.cores_used if scope == "core" else mapping.chips_used
@@ -298,7 +304,7 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
         epoch_test_loss=ep_stats[:, 2],
         epoch_test_acc=ep_stats[:, 3],
         learning_memory_bytes=trainer.learning_state_bytes,
-        footprint_bytes=net.footprint_bytes(),
+        footprint_bytes=footprint,
         wall_time_s=time.perf_counter() - t_start,
         pricing=pricing,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -64,3 +64,17 @@ def test_stochastic_rounding_is_unbiased_and_rounding_is_to_nearest():
     assert abs(np.mean(ys == 1.25) - 0.3) < 0.015
     assert _fix(1.0 + 0.6 * q, q, lim) == 1.25 and _fix(1.0 + 0.4 * q, q, lim) == 1.0
     assert _fix(100.0, q, lim) == lim - q and _fix(-100.0, q, lim) == -lim     # saturation
+
+
+def test_footprint_follows_the_chip_widths():
+    from pathlib import Path
+    from chipsim import engine
+    from chipsim.config.profile import load_profile
+    from chipsim.config.workload import load_workload
+    wl = Path(__file__).resolve().parents[1] / "workloads" / "nmnist.yaml"
+    small = {"training.epochs": "1", "dataset.train_samples": "2", "dataset.test_samples": "2",
+             "training.number_format": "chip"}
+    r = engine.run(load_workload(wl, small), load_profile("anp_i"))
+    params = 2312 * 256 + 256 * 10 + 10            # weights and the readout bias
+    assert r.footprint_bytes == (params * 8 + 256 * 16) // 8    # 8-bit weights, 16-bit state
+    assert "fixed point" in r.extra["number_format"]
