@@ -347,6 +347,13 @@ def _dot(a, b):
     return e
 
 
+@njit(cache=True, inline="always")
+def _conv_geometry(geo_l):
+    """(Cin, Win, Hout, Wout, Cout, k, stride, pad) of a layer's geometry row."""
+    return (geo_l[G_CIN], geo_l[G_WIN], geo_l[G_HOUT], geo_l[G_WOUT], geo_l[G_COUT], geo_l[G_K],
+            geo_l[G_S], geo_l[G_PAD])
+
+
 @njit(cache=True)
 def _taps(y, x, k, s, pad, Hout, Wout, tap_k, tap_o):
     """The kernel offsets (ky*k + kx) and output positions a convolution input at (y, x)
@@ -374,14 +381,7 @@ def _scatter(W, bias, has_bias, ev_idx, ev_val, start, stop, geo_l, out, hit, c)
     read and one AC (spike input) or MAC (graded input) per synapse reached, and neuron updates
     active (received an event) or idle.
     """
-    Cin = geo_l[G_CIN]
-    Win = geo_l[G_WIN]
-    Hout = geo_l[G_HOUT]
-    Wout = geo_l[G_WOUT]
-    Cout = geo_l[G_COUT]
-    k = geo_l[G_K]
-    s = geo_l[G_S]
-    pad = geo_l[G_PAD]
+    Cin, Win, Hout, Wout, Cout, k, s, pad = _conv_geometry(geo_l)
     unit = geo_l[G_UNIT] == 1
     n_out = Hout * Wout * Cout
     npos = Hout * Wout
@@ -651,14 +651,7 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val,
     AC/MAC and one accumulator read-modify-write (or weight RMW, direct) per (non-zero factor,
     non-zero g) pair.
     """
-    Cin = geo_l[G_CIN]
-    Win = geo_l[G_WIN]
-    Hout = geo_l[G_HOUT]
-    Wout = geo_l[G_WOUT]
-    Cout = geo_l[G_COUT]
-    k = geo_l[G_K]
-    s = geo_l[G_S]
-    pad = geo_l[G_PAD]
+    Cin, Win, Hout, Wout, Cout, k, s, pad = _conv_geometry(geo_l)
     n_out = Hout * Wout * Cout
     dense = Hout * Wout == 1 and k == 1
     if direct:
