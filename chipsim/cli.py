@@ -130,6 +130,9 @@ def cmd_run(args) -> int:
     workload = load_workload(args.workload, overrides)
     profile = load_profile(args.profile)
     engine.check(workload)
+    _, banner = engine.data_plan(workload)
+    if banner:
+        print(banner, file=sys.stderr)
     out = Path(args.out) if args.out else Path("results") / f"{workload.name}_{workload.rule.name}_{profile.name}.h5"
     if out.suffix not in (".h5", ".hdf5"):
         raise ChipsimError("the results file must end in .h5 or .hdf5", field="--out", expected="e.g. results/run.h5")

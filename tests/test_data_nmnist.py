@@ -456,8 +456,11 @@ def test_load_dataset_dispatch():
     ds = load_dataset("NMNIST", None, "train", 2, "binary", 1, 10)
     assert ds.name == "nmnist" and len(ds) == 10
     with pytest.raises(ChipsimError) as ei:
+        load_dataset("no_such_set", None, "train", 2)
+    assert "no_such_set" in str(ei.value) and "nmnist" in str(ei.value) and "cifar10dvs" in str(ei.value)
+    with pytest.raises(ChipsimError) as ei:            # event data sets need their files on disk
         load_dataset("cifar10dvs", None, "train", 2)
-    assert "cifar10dvs" in str(ei.value) and "nmnist" in str(ei.value)
+    assert "root" in str(ei.value)
 
 
 def test_embedded_dir_is_complete():

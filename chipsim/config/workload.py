@@ -22,7 +22,7 @@ from chipsim.errors import ChipsimError
 
 RULES = ("bptt", "sltt", "ottt_a", "ottt_o", "tbptt_local")
 OTTT_RULES = ("ottt_a", "ottt_o")
-DATASETS = ("nmnist", "cifar10dvs", "dvsgesture")
+DATASETS = ("nmnist", "cifar10dvs", "dvsgesture", "shd")
 
 # Sensor of each data set: (polarity channels, height, width) and the number of classes. Used
 # only to check that the network's conv/pool layers fit the (downscaled) input; the readers in
@@ -30,8 +30,9 @@ DATASETS = ("nmnist", "cifar10dvs", "dvsgesture")
 # (docs/data_formats.md); CIFAR10-DVS and DVS128 Gesture: 128x128 DVS128, 10 and 11
 # classes (docs/reference/algorithms.md §3.4, lines 152 and 163).
 SENSORS: dict[str, tuple[int, int, int]] = {
-    "nmnist": (2, 34, 34), "cifar10dvs": (2, 128, 128), "dvsgesture": (2, 128, 128)}
-N_CLASSES: dict[str, int] = {"nmnist": 10, "cifar10dvs": 10, "dvsgesture": 11}
+    "nmnist": (2, 34, 34), "cifar10dvs": (2, 128, 128), "dvsgesture": (2, 128, 128),
+    "shd": (1, 1, 700)}
+N_CLASSES: dict[str, int] = {"nmnist": 10, "cifar10dvs": 10, "dvsgesture": 11, "shd": 20}
 
 # Layer kinds of network.hidden and the fields each takes (besides 'kind').
 LIF_KINDS = ("conv", "dense")                 # the layers that hold LIF neurons and weights
@@ -104,7 +105,7 @@ NEURON_FIELDS = ("leak", "threshold", "reset", "detach_reset", "heaviside_at_zer
 _TOP = ("name", "description", "dataset", "network", "neuron", "rule", "loss", "training",
         "mapping")
 _DATASET = ("name", "root", "time_steps", "framing", "downscale", "size", "train_samples",
-            "test_samples")
+            "test_samples", "cache", "skip_bad")
 _NETWORK = ("hidden", "readout_bias", "normalization")
 _LAYER = ("kind", "units", "channels", "kernel", "stride", "padding", "size", "p", "bias")
 _NEURON = ("preset",) + NEURON_FIELDS
@@ -132,7 +133,7 @@ OVERRIDE_SCHEMA = {
 # ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DatasetSpec:
-    name: str                       # 'nmnist' | 'cifar10dvs' | 'dvsgesture'
+    name: str                       # 'nmnist' | 'cifar10dvs' | 'dvsgesture' | 'shd'
     root: str | None                # None: the embedded real samples shipped with chipsim
     time_steps: int                 # T >= 1
     framing: str                    # 'binary' | 'count'
@@ -140,6 +141,8 @@ class DatasetSpec:
     train_samples: int | None       # None: all
     test_samples: int | None        # None: all
     size: int | None = None         # downscale to size x size (e.g. 48); None: use `downscale`
+    cache: bool = True              # keep framed data sets in the frame cache (data/cache.py)
+    skip_bad: bool = False          # leave unreadable recordings out (listed in the results)
 
 
 @dataclass(frozen=True)
@@ -324,6 +327,8 @@ def _dataset(s: Section) -> DatasetSpec:
         train_samples=s.int("train_samples", None, lo=1, allow_none=True),
         test_samples=s.int("test_samples", None, lo=1, allow_none=True),
         size=size,
+        cache=s.bool("cache", True),
+        skip_bad=s.bool("skip_bad", False),
     )
 
 

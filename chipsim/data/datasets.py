@@ -50,6 +50,7 @@ class FramedDataset:
     mode: str = "binary"
     downscale: int = 1
     durations_s: np.ndarray | None = None   # (N,) seconds each recording spans (real time)
+    skipped: tuple = ()                      # files left out as unreadable (with skip_bad)
 
     def __post_init__(self) -> None:
         if self.frames.ndim != 5:
@@ -264,3 +265,7 @@ def load_dataset(name: str, root: str | os.PathLike | None, split: str, time_ste
                            expected="one of: " + ", ".join(sorted(DATASET_LOADERS)))
     return DATASET_LOADERS[key](root, split, time_steps, mode=mode, downscale=downscale,
                                 limit=limit)
+
+
+# the event-camera data sets (CIFAR10-DVS, DVS128 Gesture, SHD) register themselves here
+from chipsim.data import eventsets  # noqa: E402,F401

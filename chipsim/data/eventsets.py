@@ -1,0 +1,182 @@
+"""Event-camera data sets on a user's disk: CIFAR10-DVS, DVS128 Gesture, SHD.
+
+Each loader returns a :class:`~chipsim.data.datasets.FramedDataset` framed to T equal time bins
+at a chosen spatial ``size`` (event coordinates scaled as ``x * size // W``, any size, not only
+integer factors), through the frame cache (chipsim/data/cache.py). Unreadable files end the run
+with an error naming the file and the byte offset, or, with ``skip_bad``, are left out and
+listed (``FramedDataset.skipped``; the results file records them).
+
+- **CIFAR10-DVS** (Li et al. 2017): ``root/<class>/*.aedat`` (the original AEDAT 2.0 files,
+  SpikingJelly's orientation) or ``*.aedat4`` (tonic's conversion); classes in alphabetical
+  order; the first 90 % of each class (by file number) train, the last 10 % test: the 9:1
+  per-class split of the OTTT and SLTT code (docs/reference/algorithms.md §3.4).
+- **DVS128 Gesture** (Amir et al. 2017): ``root/userNN_<light>.aedat`` with
+  ``userNN_<light>_labels.csv`` (AEDAT 3.1); each labelled gesture is one sample (11 classes).
+  The official split is ``trials_to_train.txt`` / ``trials_to_test.txt`` when present in the
+  root, else users 1-23 train and 24-29 test (the same split).
+- **SHD** (Cramer et al. 2020): ``root/shd_train.h5`` and ``root/shd_test.h5``; 700 channels,
+  20 classes; frames (T, 1, 1, 700).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from chipsim import __version__
+from chipsim.data.cache import cached, fingerprint
+from chipsim.data.datasets import DATASET_LOADERS, FramedDataset, _check_split
+from chipsim.data.events import EventStream
+from chipsim.data.framing import frame_events
+from chipsim.errors import ChipsimError
+
+CIFAR10DVS_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                      "ship", "truck")
+
+
+def scale_stream(stream: EventStream, size: int) -> EventStream:
+    """Event coordinates scaled to a size x size map (x * size // W); any size."""
+    W, H, P = stream.sensor_size
+    ev = stream.events.copy()
+    ev["x"] = (ev["x"].astype(np.int64) * size // W).astype(ev["x"].dtype)
+    ev["y"] = (ev["y"].astype(np.int64) * size // H).astype(ev["y"].dtype)
+    return EventStream(ev, (size, size, P))
+
+
+def _root(root, name: str, layout: str) -> Path:
+    if root is None:
+        raise ChipsimError(f"no root given for {name}", field="dataset.root", expected=layout)
+    r = Path(os.path.expandvars(os.path.expanduser(str(root))))
+    if not r.is_dir():
+        raise ChipsimError(f"{r} is not a directory", field="dataset.root", expected=layout)
+    return r
+
+
+def _frame_all(items, reader, time_steps, mode, size, skip_bad):
+    """items: [(path, sample id, label, extra)] -> frames, labels, ids, durations, skipped."""
+    frames, labels, ids, durs, skipped = [], [], [], [], []
+    for path, sid, label, extra in items:
+        try:
+            for stream, lab, sub in reader(path, label, extra):
+                if len(stream) == 0:
+                    continue
+                s = scale_stream(stream, size) if size else stream
+                frames.append(frame_events(s, time_steps, mode=mode))
+                labels.append(lab)
+                ids.append(sid + sub)
+                durs.append((stream.duration_us + 1) * 1e-6)
+        except ChipsimError:
+            if not skip_bad:
+                raise
+            skipped.append(sid)
+    if not frames:
+        raise ChipsimError("no readable samples", field="dataset.root", expected="event files")
+    return (np.stack(frames), np.array(labels, np.int64), tuple(ids), np.array(durs), tuple(skipped))
+
+
+def load_cifar10dvs(root, split, time_steps, mode="binary", downscale=1, limit=None, size=None,
+                    skip_bad=False, cache=True) -> FramedDataset:
+    split = _check_split(split)
+    layout = "a CIFAR10-DVS folder with one sub-folder per class (airplane, ..., truck) of .aedat files"
+    r = _root(root, "CIFAR10-DVS", layout)
+    size = size or 128 // max(downscale, 1)
+    per_class = []
+    for c, cls in enumerate(CIFAR10DVS_CLASSES):
+        d = r / cls
+        files = sorted((p for p in d.glob("*.aedat*")) if d.is_dir() else [],
+                       key=lambda p: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", p.name)])
+        if not files:
+            raise ChipsimError(f"no .aedat files in {d}", file=str(r), field="dataset.root", expected=layout)
+        cut = int(round(len(files) * 0.9))
+        per_class.append([(p, f"{cls}/{p.name}", c, None)
+                          for p in (files[:cut] if split == "train" else files[cut:])])
+    items = [x for group in zip(*per_class) for x in group] if limit else \
+        [x for group in per_class for x in group]
+    if limit:
+        items = items[:limit]
+
+    from chipsim.data import aedat
+
+    def reader(path, label, _):
+        s = aedat.read_aedat4(path) if path.suffix == ".aedat4" else aedat.read_aedat2(path)
+        yield s, label, ""
+
+    key = dict(dataset="cifar10dvs", root=str(r.resolve()), files=fingerprint(r, "*/*.aedat*"),
+               split=split, T=time_steps, mode=mode, size=size, limit=limit, skip_bad=skip_bad,
+               version=__version__)
+
+    def build():
+        fr, lab, ids, durs, skipped = _frame_all(items, reader, time_steps, mode, size, skip_bad)
+        return FramedDataset("cifar10dvs", f"CIFAR10-DVS ({r}), {split} split (first 90 % / last 10 % "
+                             f"per class): {len(ids)} samples, {time_steps} {mode} steps at {size}x{size}",
+                             fr, lab, ids, 10, (128, 128, 2), mode, 1, durs, skipped)
+    return cached(key, build, cache)[0]
+
+
+def load_dvsgesture(root, split, time_steps, mode="binary", downscale=1, limit=None, size=None,
+                    skip_bad=False, cache=True) -> FramedDataset:
+    split = _check_split(split)
+    layout = "the DVS128 Gesture folder: userNN_<light>.aedat with userNN_<light>_labels.csv"
+    r = _root(root, "DVS128 Gesture", layout)
+    size = size or 128 // max(downscale, 1)
+    listed = r / f"trials_to_{split}.txt"
+    if listed.exists():
+        names = [ln.strip() for ln in listed.read_text().splitlines() if ln.strip()]
+        files = [r / n for n in names]
+    else:
+        files = sorted(r.glob("user*.aedat"))
+        users = range(1, 24) if split == "train" else range(24, 30)
+        files = [p for p in files if int(re.match(r"user(\d+)", p.name).group(1)) in users]
+    if not files:
+        raise ChipsimError(f"no {split} recordings in {r}", file=str(r), field="dataset.root", expected=layout)
+    items = [(p, p.stem, -1, p.with_name(p.stem + "_labels.csv")) for p in files]
+
+    from chipsim.data import aedat
+
+    def reader(path, _label, labels_csv):
+        stream = aedat.read_aedat3(path)
+        for k, (s, cls) in enumerate(aedat.split_by_labels(stream, aedat.read_gesture_labels(labels_csv))):
+            yield EventStream(s.events, (128, 128, 2)), cls, f"#{k}"
+
+    key = dict(dataset="dvsgesture", root=str(r.resolve()), files=fingerprint(r, "user*"), split=split,
+               T=time_steps, mode=mode, size=size, skip_bad=skip_bad, version=__version__)
+
+    def build():
+        fr, lab, ids, durs, skipped = _frame_all(items, reader, time_steps, mode, size, skip_bad)
+        return FramedDataset("dvsgesture", f"DVS128 Gesture ({r}), {split} split: {len(ids)} gestures, "
+                             f"{time_steps} {mode} steps at {size}x{size}", fr, lab, ids, 11,
+                             (128, 128, 2), mode, 1, durs, skipped)
+    ds = cached(key, build, cache)[0]
+    if limit:
+        ds = FramedDataset(ds.name, ds.description, ds.frames[:limit], ds.labels[:limit],
+                           ds.sample_ids[:limit], ds.n_classes, ds.sensor_size, ds.mode, 1,
+                           None if ds.durations_s is None else ds.durations_s[:limit], ds.skipped)
+    return ds
+
+
+def load_shd(root, split, time_steps, mode="count", downscale=1, limit=None, size=None,
+             skip_bad=False, cache=True) -> FramedDataset:
+    from chipsim.data import shd
+    split = _check_split(split)
+    r = _root(root, "SHD", "a folder holding shd_train.h5 and shd_test.h5")
+    path = r / f"shd_{split}.h5"
+    key = dict(dataset="shd", root=str(r.resolve()), files=fingerprint(r, "shd_*.h5"), split=split,
+               T=time_steps, mode=mode, limit=limit, version=__version__)
+
+    def build():
+        streams, labels = shd.read_shd(path)
+        if limit:
+            streams, labels = streams[:limit], labels[:limit]
+        frames = np.stack([frame_events(s, time_steps, mode=mode) for s in streams])
+        durs = np.array([(s.duration_us + 1) * 1e-6 for s in streams])
+        return FramedDataset("shd", f"SHD ({path}), {len(streams)} samples, {time_steps} {mode} steps, "
+                             f"700 channels; CC BY 4.0 (Cramer et al. 2020)", frames,
+                             np.asarray(labels, np.int64), tuple(f"{split}/{i}" for i in range(len(streams))),
+                             20, (700, 1, 1), mode, 1, durs)
+    return cached(key, build, cache)[0]
+
+
+DATASET_LOADERS.update(cifar10dvs=load_cifar10dvs, dvsgesture=load_dvsgesture, shd=load_shd)
