@@ -102,10 +102,16 @@ def load_data(workload):
     mode = "binary" if ds.framing == "binary" else "count"
     standin, _ = data_plan(workload)
     if standin:
-        from chipsim.data.standin import load_cifar10dvs_standin
+        from chipsim.data.cache import cached
+        from chipsim.data.standin import CALIBRATED_PARAMS, load_cifar10dvs_standin
         size = ds.size or 128 // k
-        return tuple(load_cifar10dvs_standin(split, ds.time_steps, mode, size, lim, cache=ds.cache)
-                     for split, lim in (("train", ds.train_samples), ("test", ds.test_samples)))
+
+        def standin_split(split, lim):
+            key = dict(dataset="cifar10dvs-standin", split=split, T=ds.time_steps, mode=mode,
+                       size=size, limit=lim, params=repr(CALIBRATED_PARAMS), version=__version__)
+            return cached(key, lambda: load_cifar10dvs_standin(split, ds.time_steps, mode, size, lim),
+                          ds.cache)[0]
+        return (standin_split("train", ds.train_samples), standin_split("test", ds.test_samples))
     if ds.name == "nmnist":
         return tuple(load_dataset(ds.name, ds.root, split, ds.time_steps, mode, k, lim)
                      for split, lim in (("train", ds.train_samples), ("test", ds.test_samples)))

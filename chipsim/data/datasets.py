@@ -256,15 +256,16 @@ DATASET_LOADERS: dict[str, Callable[..., FramedDataset]] = {"nmnist": load_nmnis
 
 
 def load_dataset(name: str, root: str | os.PathLike | None, split: str, time_steps: int,
-                 mode: str = "binary", downscale: int = 1, limit: int | None = None
-                 ) -> FramedDataset:
-    """Load a dataset by name (case-insensitive). Known names: ``DATASET_LOADERS``."""
+                 mode: str = "binary", downscale: int = 1, limit: int | None = None,
+                 **options) -> FramedDataset:
+    """Load a dataset by name (case-insensitive). Known names: ``DATASET_LOADERS``.
+    ``options`` go to the event-camera loaders (``size``, ``skip_bad``, ``cache``)."""
     key = name.lower() if isinstance(name, str) else name
     if key not in DATASET_LOADERS:
         raise ChipsimError(f"unknown dataset {name!r}", field="name",
                            expected="one of: " + ", ".join(sorted(DATASET_LOADERS)))
     return DATASET_LOADERS[key](root, split, time_steps, mode=mode, downscale=downscale,
-                                limit=limit)
+                                limit=limit, **options)
 
 
 # the event-camera data sets (CIFAR10-DVS, DVS128 Gesture, SHD) register themselves here

@@ -30,20 +30,11 @@ from chipsim import __version__
 from chipsim.data.cache import cached, fingerprint
 from chipsim.data.datasets import DATASET_LOADERS, FramedDataset, _check_split
 from chipsim.data.events import EventStream
-from chipsim.data.framing import frame_events
+from chipsim.data.framing import frame_events, scale_coordinates
 from chipsim.errors import ChipsimError
 
 CIFAR10DVS_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                       "ship", "truck")
-
-
-def scale_stream(stream: EventStream, size: int) -> EventStream:
-    """Event coordinates scaled to a size x size map (x * size // W); any size."""
-    W, H, P = stream.sensor_size
-    ev = stream.events.copy()
-    ev["x"] = (ev["x"].astype(np.int64) * size // W).astype(ev["x"].dtype)
-    ev["y"] = (ev["y"].astype(np.int64) * size // H).astype(ev["y"].dtype)
-    return EventStream(ev, (size, size, P))
 
 
 def _root(root, name: str, layout: str) -> Path:
@@ -63,7 +54,7 @@ def _frame_all(items, reader, time_steps, mode, size, skip_bad):
             for stream, lab, sub in reader(path, label, extra):
                 if len(stream) == 0:
                     continue
-                s = scale_stream(stream, size) if size else stream
+                s = scale_coordinates(stream, size) if size else stream
                 frames.append(frame_events(s, time_steps, mode=mode))
                 labels.append(lab)
                 ids.append(sid + sub)
@@ -90,7 +81,8 @@ def load_cifar10dvs(root, split, time_steps, mode="binary", downscale=1, limit=N
                        key=lambda p: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", p.name)])
         if not files:
             raise ChipsimError(f"no .aedat files in {d}", file=str(r), field="dataset.root", expected=layout)
-        cut = int(round(len(files) * 0.9))
+        n_test = max(1, int(round(len(files) / 10))) if len(files) > 1 else 0
+        cut = len(files) - n_test                 # 900 / 100 of 1000; at least one test file
         per_class.append([(p, f"{cls}/{p.name}", c, None)
                           for p in (files[:cut] if split == "train" else files[cut:])])
     items = [x for group in zip(*per_class) for x in group] if limit else \

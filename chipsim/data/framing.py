@@ -110,3 +110,14 @@ def frame_events(stream: EventStream, time_steps: int, mode: str = "binary",
     if mode == "count":
         return counts.astype(np.int32)
     return (counts > 0).astype(np.uint8)
+
+
+def scale_coordinates(stream, size: int):
+    """Event coordinates of a W x H sensor scaled to ``size x size``: ``x' = x * size // W``,
+    ``y' = y * size // H`` (any size, not only integer factors; nothing is dropped)."""
+    from chipsim.data.events import EventStream
+    w, h, p = stream.sensor_size
+    ev = stream.events.copy()
+    ev["x"] = (ev["x"].astype(np.int64) * size // w).astype(ev["x"].dtype)
+    ev["y"] = (ev["y"].astype(np.int64) * size // h).astype(ev["y"].dtype)
+    return EventStream(ev, (size, size, p))
