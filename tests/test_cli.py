@@ -180,3 +180,26 @@ def test_every_rule_on_the_conv_workload(tmp_path, rule, extra, updates_per_samp
                    for name, syn, n in zip(r.layer_names, r.layer_synapses, r.layer_neurons))
     visits = train[..., K.WEIGHT_UPDATE_ISSUED].sum() + train[..., K.WEIGHT_UPDATE_SKIPPED].sum()
     assert visits == 4 * updates_per_sample * n_params
+
+
+def test_cifar10dvs_without_data_runs_on_the_standin_with_one_banner(tmp_path):
+    out = tmp_path / "c.h5"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CHIPSIM_CACHE=str(tmp_path / "cache"))
+    p = subprocess.run([sys.executable, "-m", "chipsim", "run", str(ROOT / "workloads" / "cifar10dvs.yaml"),
+                        "--out", str(out), "--no-plot", "--set", "training.epochs=1",
+                        "--set", "dataset.train_samples=4", "--set", "dataset.test_samples=2"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    banners = [ln for ln in p.stderr.splitlines() if "STAND-IN" in ln]
+    assert len(banners) == 1 and "dataset.root" in banners[0] and "not comparable" in banners[0]
+    r = read_result(out)
+    assert r.extra["dataset_standin"] == 1 and "STAND-IN" in r.dataset
+    # with the real data on disk there is no banner (a CIFAR10-DVS folder the test writes)
+    from tests.test_data_eventsets import _cifar
+    root = _cifar(tmp_path / "c10", per_class=2)
+    p = subprocess.run([sys.executable, "-m", "chipsim", "run", str(ROOT / "workloads" / "cifar10dvs.yaml"),
+                        "--out", str(tmp_path / "real.h5"), "--no-plot", "--set", "training.epochs=1",
+                        "--set", f"dataset.root={root}"], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "STAND-IN" not in p.stderr
+    assert read_result(tmp_path / "real.h5").extra["dataset_standin"] == 0
