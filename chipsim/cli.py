@@ -2,6 +2,7 @@
 
     chipsim run WORKLOAD.yaml [--profile NAME|FILE] [--rule RULE] [--out FILE.h5] [--set KEY=VALUE]
     chipsim report RESULTS.h5 [--out FILE.png]
+    chipsim compare A.h5 B.h5 ... [--out compare.png]
     chipsim profiles [NAME]
 
 Bad input (a malformed YAML, an unknown profile, a missing or corrupt file) ends in one line on
@@ -55,10 +56,22 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-plot", action="store_true", help="do not draw the energy plot")
     r.add_argument("--quiet", action="store_true", help="no progress output")
 
-    rep = sub.add_parser("report", help="redraw the energy plot of a results file",
-                         description="Redraw the energy-breakdown plot from RESULTS.h5 alone and print its summary.")
+    rep = sub.add_parser("report", help="draw the one-page report of a results file",
+                         description="Draw the one-page report (energy by action group and layer, per "
+                                     "sample and per time step, latency, memory, accuracy and loss, "
+                                     "assumed share) from RESULTS.h5 alone and print its summary. "
+                                     "Without --out it also redraws <results>_energy.png.")
     rep.add_argument("results", help="a results file written by 'chipsim run'")
-    rep.add_argument("--out", help="image file (.png or .pdf; default: <results>_energy.png)")
+    rep.add_argument("--out", help="report file (.png, or .pdf which also writes the .png; "
+                                   "default: <results>_report.png)")
+
+    cmp_ = sub.add_parser("compare", help="compare runs side by side (table and figure)",
+                          description="Compare results files side by side (rules x profiles): a "
+                                      "table of accuracy, energy per sample and per SOP, learning "
+                                      "share, latency per step and assumed share, and a figure.")
+    cmp_.add_argument("results", nargs="+", help="results files written by 'chipsim run'")
+    cmp_.add_argument("--out", help="figure file (.png or .pdf; default: compare.png next to "
+                                    "the first file)")
 
     pc = sub.add_parser("price", help="re-price a finished run on another chip without simulating again",
                         description="Price RESULTS.h5's counts on --profile: energy from the counts; "
@@ -68,6 +81,20 @@ def _parser() -> argparse.ArgumentParser:
     pc.add_argument("--profile", required=True, help="a profile name or YAML path")
     pc.add_argument("--out", help="new results file (default: <results>_<profile>.h5)")
     pc.add_argument("--no-plot", action="store_true", help="do not draw the energy plot")
+
+    va = sub.add_parser("validate", help="cross-validate chipsim's LIF neurons against another simulator (Brian2)",
+                        description="Simulate every neuron variant (reset, leak, H(0), input decay) in a "
+                                    "two-layer network with chipsim and with a Brian2 twin on the same input; "
+                                    "print spikes, max |dv| and a verdict per variant, draw an overlay figure. "
+                                    "Exit status 1 if an expressible variant differs.")
+    va.add_argument("simulator", choices=["brian2"], help="the reference simulator")
+    va.add_argument("--target", choices=["numpy", "cython"], default="numpy",
+                    help="Brian2 code generation target (default: numpy)")
+    va.add_argument("--out", default="brian2_overlay.png",
+                    help="overlay figure (default: brian2_overlay.png)")
+    va.add_argument("--T", type=int, default=50, help="time steps (default: 50)")
+    va.add_argument("--seed", type=int, default=0, help="seed of the input raster and weights")
+    va.add_argument("--only", help="only the variants whose name contains this text, e.g. 'hard lam=0.5'")
 
     pr = sub.add_parser("profiles", help="list the shipped hardware profiles, or show one with its sources")
     pr.add_argument("name", nargs="?", help="a profile name or YAML path")
@@ -155,13 +182,27 @@ def cmd_run(args) -> int:
 
 def cmd_report(args) -> int:
     from chipsim.report.h5 import read_result
-    from chipsim.report.plots import redraw
+    from chipsim.report.plots import plot_report, redraw
     from chipsim.report.summary import format_summary
 
     result = read_result(args.results)
     print(format_summary(result))
-    png = redraw(args.results, args.out)
-    print(f"energy plot: {png}")
+    src = Path(args.results)
+    out = Path(args.out) if args.out else src.with_name(f"{src.stem}_report.png")
+    for f in plot_report(result, out):
+        print(f"report: {f}")
+    if not args.out:
+        print(f"energy plot: {redraw(args.results)}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from chipsim.report.compare import compare
+
+    table, _, written = compare(args.results, args.out)
+    print(table)
+    for f in written:
+        print(f"figure: {f}")
     return 0
 
 
@@ -188,6 +229,25 @@ def cmd_price(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    from chipsim.interop.brian2_validate import all_variants, failed, format_table, validate
+    from chipsim.report.validation_plot import overlay_figure
+
+    variants = [v for v in all_variants() if not args.only or args.only in v.name]
+    if not variants:
+        raise ChipsimError(f"no variant name contains '{args.only}'", field="--only",
+                           expected="e.g. 'soft lam=0.5' or 'H(0)=0'")
+    print(f"chipsim vs Brian2 ({args.target} target), dt = 1 ms, T = {args.T}, seed {args.seed}: "
+          f"20 inputs -> 8 LIF -> 6 LIF")
+    rows = validate(variants, target=args.target, T=args.T, seed=args.seed)
+    print(format_table(rows))
+    shown = next((r for r in rows if r.traces), None)
+    if shown is not None:
+        png = overlay_figure(shown.traces, args.out, title=f"chipsim vs Brian2 ({args.target}): {shown.variant}")
+        print(f"overlay figure: {png}")
+    return 1 if failed(rows) else 0
+
+
 def cmd_profiles(args) -> int:
     from chipsim.config.profile import describe_profile, load_profile, profiles_table
 
@@ -208,8 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"run": cmd_run, "report": cmd_report, "price": cmd_price,
-                "profiles": cmd_profiles}[args.command](args)
+        return {"run": cmd_run, "report": cmd_report, "compare": cmd_compare, "price": cmd_price,
+                "profiles": cmd_profiles, "validate": cmd_validate}[args.command](args)
     except ChipsimError as e:
         print(f"chipsim: error: {e}", file=sys.stderr)
         return 2

@@ -102,3 +102,130 @@ def test_redraw_bad_file(tmp_path):
     bad.write_text("not hdf5")
     with pytest.raises(ChipsimError, match="results.h5"):
         redraw(bad)
+
+
+# ----------------------------------------------------------------------------------------
+# the one-page report (chipsim report), drawn from a real results file
+# ----------------------------------------------------------------------------------------
+
+from chipsim.cli import main as cli_main                                   # noqa: E402
+from chipsim.report.h5 import read_result                                  # noqa: E402
+from chipsim.report.plots import (N_REPORT_AXES, REPORT_PANELS,            # noqa: E402
+                                  report_figure, step_energy)
+
+_UNITS = {"pJ": 1e-12, "nJ": 1e-9, "µJ": 1e-6, "mJ": 1e-3, "J": 1.0}
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory):
+    d = tmp_path_factory.mktemp("report_run")
+    out = d / "run.h5"
+    assert cli_main(["run", "workloads/nmnist.yaml", "--set", "training.epochs=2",
+                     "--set", "dataset.train_samples=6", "--set", "dataset.test_samples=4",
+                     "--profile", "loihi", "--out", str(out), "--quiet", "--no-plot"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_result(run_file):
+    return read_result(run_file)
+
+
+def _titled(fig):
+    return [ax for ax in fig.get_axes() if ax.get_title(loc="left")]
+
+
+def test_report_cli_png_and_pdf(run_file, tmp_path, capsys):
+    assert cli_main(["report", str(run_file), "--out", str(tmp_path / "rep.pdf")]) == 0
+    assert (tmp_path / "rep.pdf").read_bytes()[:5] == b"%PDF-"
+    _check_png(tmp_path / "rep.png")
+    img = mpimg.imread(tmp_path / "rep.png")
+    assert img.shape[0] > 1200 and img.shape[1] > 2000          # a full page, not one panel
+    assert sorted(os.listdir(tmp_path)) == ["rep.pdf", "rep.png"]
+    out = capsys.readouterr().out
+    assert "report:" in out and "rep.pdf" in out
+
+
+def test_report_cli_default_name(run_file, capsys):
+    assert cli_main(["report", str(run_file)]) == 0
+    _check_png(run_file.with_name("run_report.png"))
+    assert run_file.with_name("run_energy.png").exists()        # the detailed energy figure too
+
+
+def test_report_panels_and_titles(run_result):
+    r = run_result
+    fig = report_figure(r)
+    axes = fig.get_axes()
+    assert len(axes) == N_REPORT_AXES == 8
+    titles = [ax.get_title(loc="left") for ax in _titled(fig)]
+    assert titles == list(REPORT_PANELS) and len(titles) == 6
+    for letter, t in zip("abcdef", titles):
+        assert t.startswith(f"({letter})")
+    sup = fig.get_suptitle()
+    for part in (r.workload_name, r.rule, r.profile_name, "N-MNIST", f"T = {r.time_steps}"):
+        assert part in sup
+    a, b, c, d, e, f = _titled(fig)
+    for ax in (a, b, c):
+        assert any(u in ax.get_ylabel() for u in ("pJ", "nJ", "µJ", "mJ")), ax.get_ylabel()
+    assert "accuracy" in e.get_ylabel() and e.get_xlabel() == "epoch"
+    # (c) has the cycle model's latency (loihi maps the network) on its right-hand axis
+    twin_c = [ax for ax in axes if ax is not c and ax.bbox.bounds == c.bbox.bounds]
+    assert twin_c and any(u in twin_c[0].get_ylabel() for u in ("µs", "ms", "ns"))
+    # (d) the three memory figures, in bytes
+    labels = " ".join(t.get_text() for t in d.get_yticklabels())
+    assert "learning state" in labels and "gradient" in labels and "footprint" in labels
+    # (f) the run's total assumed share is written on the panel
+    texts = " ".join(t.get_text() for t in f.texts)
+    assert f"{100 * r.pricing.assumed_energy_share:.1f} %" in texts
+    fig.clear()
+
+
+def test_report_step_energy_sums_to_sample_energy(run_result):
+    """Panel (c): per-step energy summed over steps = dynamic energy of those samples,
+    recomputed here from the counts and the file's per-action prices."""
+    r = run_result
+    p = r.pricing
+    test = (r.sample_split == 1) & (r.sample_epoch == r.sample_epoch[r.sample_split == 1].max())
+    assert test.sum() == 4 and r.step_counts is not None
+    # independent: phase-aware prices (an included action is free in inference)
+    price = np.stack([p.energy_per_action * ~p.included_in_sop, p.energy_per_action])   # (P, A)
+    per_sample = np.array([(r.step_counts[n].sum(axis=(0, 1)) * price).sum()
+                           for n in np.flatnonzero(test)])
+    assert per_sample == pytest.approx(p.sample_dynamic_energy[test], rel=1e-9)
+    data = step_energy(r)
+    assert (data["inference"] + data["learning"]).sum() == pytest.approx(per_sample.mean(),
+                                                                         rel=1e-9)
+    # the bars drawn in panel (c) carry the same numbers (in the axis's unit)
+    fig = report_figure(r)
+    c = _titled(fig)[2]
+    unit = c.get_ylabel().split("(")[-1].rstrip(")")
+    heights = np.zeros(r.time_steps)
+    for cont in c.containers:
+        heights += np.array([bar.get_height() for bar in cont])
+    assert heights.sum() * _UNITS[unit] == pytest.approx(per_sample.mean(), rel=1e-9)
+    assert np.allclose(data["latency"], r.extra["step_latency_test_s"])
+    fig.clear()
+
+
+def test_report_without_step_counts_or_cycle_model(result):
+    """The synthetic result has no per-step counts and no cycle model: panels still drawn."""
+    fig = report_figure(result)
+    assert len(_titled(fig)) == 6
+    c = _titled(fig)[2]
+    assert "no per-step counts" in " ".join(t.get_text() for t in c.texts)
+    fig.clear()
+    steps = np.repeat(result.sample_counts[:, None], 2, axis=1) // 2        # (N, 2, L, P, A)
+    import dataclasses
+    r2 = dataclasses.replace(result, step_counts=steps, time_steps=2)
+    fig = report_figure(r2)
+    c = _titled(fig)[2]
+    assert "no cycle model" in " ".join(t.get_text() for t in c.texts)
+    fig.clear()
+
+
+def test_report_bad_file(tmp_path, capsys):
+    bad = tmp_path / "bad.h5"
+    bad.write_text("nope")
+    assert cli_main(["report", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.h5" in err

@@ -1,0 +1,96 @@
+"""chipsim compare: table rows, labels and numbers (one recomputed independently), figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chipsim.cli import main as cli_main
+from chipsim.errors import ChipsimError
+from chipsim.report.compare import compare, compare_figure, compare_rows, run_label
+from chipsim.report.h5 import read_result
+
+RULES = ("ottt_o", "sltt")
+PROFILES = ("loihi", "anp_i")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("compare_runs")
+    paths = []
+    for rule in RULES:
+        for prof in PROFILES:
+            out = d / f"{rule}_{prof}.h5"
+            assert cli_main(["run", "workloads/nmnist.yaml", "--rule", rule,
+                             "--set", "training.epochs=2", "--set", "dataset.train_samples=6",
+                             "--set", "dataset.test_samples=4", "--profile", prof,
+                             "--out", str(out), "--quiet", "--no-plot"]) == 0
+            paths.append(out)
+    return paths
+
+
+def test_cli_table_and_figure(runs, capsys):
+    assert cli_main(["compare", *map(str, runs)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    body = [ln for ln in lines[2:] if " · " in ln]
+    assert len(body) == 4
+    expected = {f"{r} · {p} · T10 · nmnist" for r in RULES for p in PROFILES}
+    assert {ln.split("  ")[0].strip() for ln in body} == expected
+    fig = runs[0].with_name("compare.png")
+    assert fig.exists() and fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert fig.stat().st_size > 20_000
+    assert f"figure: {fig}" in out
+
+
+def test_row_numbers_recomputed(runs, tmp_path):
+    table, rows, written = compare(runs, tmp_path / "cmp.pdf")
+    assert [w.suffix for w in written] == [".png", ".pdf"] and all(w.exists() for w in written)
+    assert [r["label"] for r in rows] == [f"{r} · {p} · T10 · nmnist" for r in RULES
+                                         for p in PROFILES]
+    # independent recomputation of the sltt · loihi row from the file's arrays
+    res = read_result(runs[2])
+    row = rows[2]
+    assert row["label"] == "sltt · loihi · T10 · nmnist" == run_label(res)
+    p = res.pricing
+    e = p.sample_dynamic_energy + p.sample_static_energy
+    tr = res.sample_split == 0
+    te = (res.sample_split == 1) & (res.sample_epoch == 1)
+    acc = 100.0 * np.mean(res.sample_pred[te] == res.sample_label[te])
+    assert row["test_acc_pct"] == pytest.approx(acc)
+    assert row["train_energy_J"] == pytest.approx(e[tr].mean(), rel=1e-12)
+    assert row["test_energy_J"] == pytest.approx(e[te].mean(), rel=1e-12)
+    c = res.sample_counts
+    sops = c[..., 0].sum() + c[..., 1].sum()                       # synop + syn_mac
+    assert row["energy_per_sop_J"] == pytest.approx(e.sum() / sops, rel=1e-12)
+    # learning share: learning-phase dynamic energy of training samples / their total energy
+    price = np.stack([p.energy_per_action * ~p.included_in_sop, p.energy_per_action])
+    learn = (c[tr][:, :, 1, :].sum(axis=1) * price[1]).sum()
+    assert row["learning_share_pct"] == pytest.approx(100.0 * learn / e[tr].sum(), rel=1e-9)
+    assert row["latency_per_step_s"] == pytest.approx(p.sample_time[te].mean() / 10, rel=1e-12)
+    assert row["assumed_share_pct"] == pytest.approx(100.0 * p.assumed_energy_share)
+    # the table prints that row's numbers
+    line = next(ln for ln in table.splitlines() if ln.startswith("sltt · loihi"))
+    assert f"{row['learning_share_pct']:.1f} %" in line
+    assert f"{row['assumed_share_pct']:.1f} %" in line
+
+
+def test_figure_axes(runs):
+    fig = compare_figure(compare_rows(runs))
+    axes = fig.get_axes()
+    assert len(axes) == 3
+    assert [ax.get_title(loc="left")[:3] for ax in axes] == ["(a)", "(b)", "(c)"]
+    assert len(axes[1].get_yticklabels()) == 4
+    fig.clear()
+
+
+def test_bad_file(runs, tmp_path, capsys):
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not hdf5")
+    with pytest.raises(ChipsimError, match="bad.h5"):
+        compare([runs[0], bad], tmp_path / "x.png")
+    assert cli_main(["compare", str(runs[0]), str(bad), "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.h5" in err
+    assert not (tmp_path / "x.png").exists()
+    assert cli_main(["compare", str(runs[0]), "--out", str(tmp_path / "x.jpg")]) == 2
