@@ -1,1 +1,2 @@
-"""Interoperability with other simulators (Brian2 cross-validation comes in a later issue)."""
+"""Interoperability with other simulators: Brian2 cross-validation of the neuron dynamics
+(brian2_validate.py; ``chipsim validate brian2``)."""
