@@ -15,7 +15,6 @@ compile-time constants.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
@@ -103,24 +102,3 @@ CHIP_MESSAGE = int(Action.CHIP_MESSAGE)
 def zeros(n_layers: int, *lead: int) -> np.ndarray:
     """A zeroed counts array of shape ``(*lead, n_layers, N_PHASES, N_ACTIONS)``."""
     return np.zeros((*lead, n_layers, N_PHASES, N_ACTIONS), dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class CountsView:
-    """Named access to a counts array ``(..., n_layers, N_PHASES, N_ACTIONS)``."""
-
-    array: np.ndarray
-    layer_names: tuple[str, ...]
-
-    def total(self, action: Action, phase: Phase | None = None, layer: int | None = None) -> int:
-        a = self.array.reshape(-1, *self.array.shape[-3:]).sum(axis=0)
-        sel = a[:, :, int(action)]
-        if layer is not None:
-            sel = sel[layer:layer + 1]
-        if phase is not None:
-            sel = sel[:, int(phase)]
-        return int(sel.sum())
-
-    def by_action(self) -> dict[str, int]:
-        a = self.array.reshape(-1, N_ACTIONS).sum(axis=0)
-        return {name: int(v) for name, v in zip(ACTION_NAMES, a)}
