@@ -48,6 +48,7 @@ class Progress:
 
 
 READERS = ("nmnist", "cifar10dvs", "dvsgesture", "shd")   # data sets chipsim can read
+STEP_COUNTS_MAX_BYTES = 256 * 2**20
 
 
 def _expand(root):
@@ -225,7 +226,11 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
     L = len(net.layers)
     sample_counts = K.zeros(L, N)
     mapping, mapping_note = place(net, profile, workload)
-    all_steps = np.zeros((N, T, L, K.N_PHASES, K.N_ACTIONS), np.int64)   # per-step counts
+    # per-step counts are kept for the results file (re-pricing latency) unless they would take
+    # more memory than STEP_COUNTS_MAX_BYTES (a VGG-11 epoch of CIFAR10-DVS would need ~0.4 GB)
+    step_bytes = N * T * L * K.N_PHASES * K.N_ACTIONS * 8
+    keep_steps = step_bytes <= STEP_COUNTS_MAX_BYTES
+    all_steps = np.zeros((N, T, L, K.N_PHASES, K.N_ACTIONS) if keep_steps else (0,), np.int64)
     in_events = np.zeros((N, T), np.int64)
     sample_time = np.zeros(N, np.float64)
     duration = np.full(N, np.nan)                       # real time each recording spans (s)
@@ -253,7 +258,8 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             sample_time[sl] = lat.sum(axis=1)
             step_time_sum[sp] += lat.sum(axis=0)
             cnt = steps.sum(axis=1)
-        all_steps[sl] = steps
+        if keep_steps:
+            all_steps[sl] = steps
         sample_counts[sl] = cnt
         split[sl] = sp
         epoch_of[sl] = ep
@@ -367,6 +373,8 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             "overrides": " ".join(f"{k}={v}" for k, v in workload.overrides),
             "overrides_json": json.dumps([[k, v] for k, v in workload.overrides]),
             "dataset_standin": int(data_plan(workload)[0]),
+            "step_counts": ("kept" if keep_steps else f"not kept: {step_bytes / 2**20:.0f} MiB would exceed "
+                            f"{STEP_COUNTS_MAX_BYTES / 2**20:.0f} MiB (re-pricing gives energy, not latency)"),
             "skipped_samples": " ".join(train.skipped + test.skipped),
             "normalization": NORMALIZATION_NOTE[getattr(workload.network, "normalization", "none")],
             "loss": workload.loss.kind,
@@ -378,6 +386,6 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             "step_latency_test_s": [float(x) for x in step_time[1]] if mapping is not None else [],
             **(mapping.summary() if mapping is not None else {}),
         },
-        step_counts=all_steps[sl],
+        step_counts=all_steps[sl] if keep_steps else None,
         input_events=in_events[sl],
     )

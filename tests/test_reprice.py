@@ -77,3 +77,16 @@ def test_repricing_rebuilds_the_network_with_the_runs_overrides(tmp_path):
     again = reprice(r, load_profile("loihi"))
     assert again.extra["mapping_cores_per_layer"] == r.extra["mapping_cores_per_layer"]
     np.testing.assert_allclose(again.pricing.sample_time, r.pricing.sample_time, rtol=1e-12)
+
+
+def test_step_counts_not_kept_beyond_the_memory_limit(tmp_path, monkeypatch):
+    from chipsim import engine
+    monkeypatch.setattr(engine, "STEP_COUNTS_MAX_BYTES", 1000)
+    out = tmp_path / "big.h5"
+    assert main(["run", str(ROOT / "workloads" / "nmnist.yaml"), "--profile", "loihi", "--out", str(out),
+                 *SMALL]) == 0
+    r = read_result(out)
+    assert r.step_counts is None and r.extra["step_counts"].startswith("not kept")
+    again = reprice(r, load_profile("generic_45nm"))        # energy still re-prices
+    assert "no per-step counts" in again.extra["time_model"]
+    np.testing.assert_array_equal(again.sample_counts, r.sample_counts)

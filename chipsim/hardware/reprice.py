@@ -60,6 +60,8 @@ def reprice(result: RunResult, profile, profile_text: str | None = None) -> RunR
             extra[key] = [float(x) for x in lat[m].mean(axis=0)] if m.any() else []
     else:
         pricing = price(counts, profile)
+        extra["repriced_routing"] = ("router hops and chip messages are the original run's "
+                                     f"(mapping on '{result.profile_name}'); not recounted")
         extra["time_model"] = ("serial sum of per-action times (re-priced; "
                                + ("the file has no per-step counts)" if steps is None
                                   else f"profile '{profile.name}' lacks architecture figures)"))
