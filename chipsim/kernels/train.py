@@ -257,12 +257,7 @@ def _transform(src_idx, src_val, start, stop, unit_src, mask, geo_l, pmax, ptouc
     Average pooling keeps every event (value / k^2, foldable into the weights); max pooling
     emits one event per window holding the window's maximum. Returns the number of events.
     """
-    pool = geo_l[G_POOL]
-    k = geo_l[G_POOLK]
-    C = geo_l[G_PC]
-    Wpre = geo_l[G_WPRE]
-    Hin = geo_l[G_PH]
-    Win = geo_l[G_PW]
+    pool, k, C, Wpre, Hin, Win = _pool_geometry(geo_l)
     has_mask = mask.shape[0] > 0
     n = 0
     nt = 0
@@ -345,6 +340,13 @@ def _dot(a, b):
     for i in range(a.shape[0]):
         e += a[i] * b[i]
     return e
+
+
+@njit(cache=True, inline="always")
+def _pool_geometry(geo_l):
+    """(pool kind, pool size, channels, source width, pooled height, pooled width) of a layer's
+    input transform."""
+    return (geo_l[G_POOL], geo_l[G_POOLK], geo_l[G_PC], geo_l[G_WPRE], geo_l[G_PH], geo_l[G_PW])
 
 
 @njit(cache=True, inline="always")
@@ -469,12 +471,7 @@ def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, p
     ``pre_spk``: the source population's spikes at this step as a dense 0/1 map (max pooling
     routes the error to the first maximal element of each window, torch's rule).
     """
-    pool = geo_l[G_POOL]
-    k = geo_l[G_POOLK]
-    C = geo_l[G_PC]
-    Wpre = geo_l[G_WPRE]
-    Hin = geo_l[G_PH]
-    Win = geo_l[G_PW]
+    pool, k, C, Wpre, Hin, Win = _pool_geometry(geo_l)
     has_mask = mask.shape[0] > 0
     n_pre = sg.shape[0]
     work = 0
