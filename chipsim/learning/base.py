@@ -170,7 +170,7 @@ class Trainer:
 
     # --- buffers ------------------------------------------------------------------------
     def _alloc(self):
-        net, B, T = self.net, self.B, self.T
+        net, B = self.net, self.B
         f = net.weights[0].dtype
         lif = net.lif_layers
         n_lif = len(lif)

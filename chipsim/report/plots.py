@@ -120,36 +120,13 @@ def energy_figure(result: RunResult) -> Figure:
                    ncol=min(7, len(handles)), fontsize=8, frameon=False)
 
     # (c): per-sample energy, inference / learning / static, annotated with assumed share
-    phase_e = sample_phase_energy(r, prices)
-    static = np.asarray(r.pricing.sample_static_energy, dtype=np.float64)
-    assumed = sample_assumed_energy(r, prices)
     bars = []
     if sel["test"].any():
         bars.append((f"test sample\n(epoch {sel['test_epoch'] + 1})", sel["test"]))
     if sel["train"].any():
         bars.append((f"training sample\n(all {sel['n_epochs']} epochs)", sel["train"]))
-    stacks = []
-    for label, m in bars:
-        parts = (phase_e[m, int(Phase.INFERENCE)].mean(), phase_e[m, int(Phase.LEARNING)].mean(),
-                 static[m].mean())
-        total = float(sum(parts))
-        share = 100.0 * assumed[m].sum() / (phase_e[m].sum() + static[m].sum()) if total else 0.0
-        stacks.append((label, parts, total, share))
-    tfactor, tunit = scale_si(max((s[2] for s in stacks), default=0.0), "J")
-    xb = np.arange(len(stacks))
-    bottom = np.zeros(len(stacks))
-    for k, key in enumerate(("inference", "learning", "static")):
-        h = np.array([s[1][k] for s in stacks]) / tfactor
-        ax_tot.bar(xb, h, 0.6, bottom=bottom, color=_PHASE_COLOURS[key], label=key,
-                   edgecolor="white", linewidth=0.4)
-        bottom += h
-    for i, (_, _, total, share) in enumerate(stacks):
-        ax_tot.annotate(f"{total / tfactor:.3g} {tunit}\n{share:.1f} % assumed",
-                        (xb[i], total / tfactor), textcoords="offset points", xytext=(0, 3),
-                        ha="center", va="bottom", fontsize=8)
-    ax_tot.set_xticks(xb, [s[0] for s in stacks], fontsize=8)
-    ax_tot.set_xlim(-0.7, max(len(stacks), 1) - 0.3)
-    ax_tot.set_ylim(0, max(bottom.max() if len(bottom) else 0.0, 1e-30) * 1.25)
+    tunit, stacks = _phase_stacks(ax_tot, r, prices, bars, width=0.6, share_fmt=".1f",
+                                  label_fs=8, tick_fs=8, headroom=1.25)
     ax_tot.set_ylabel(f"energy per sample ({tunit})")
     ax_tot.set_title("(c) energy per sample", fontsize=10)
     ax_tot.legend(fontsize=8, loc="upper left", frameon=False)
@@ -357,37 +334,46 @@ def _panel_groups(fig, ax, r: RunResult, prices: np.ndarray) -> None:
         _no_data(ax, "no training samples")
 
 
-def _panel_per_sample(ax, r: RunResult, prices: np.ndarray) -> None:
-    """(b) inference / learning / static energy per test and per training sample."""
-    sel = selections(r)
+def _phase_stacks(ax, r: RunResult, prices: np.ndarray, bars, *, width: float, share_fmt: str,
+                  label_fs: float, tick_fs: float, headroom: float):
+    """Stacked inference / learning / static energy per sample for each (label, sample mask) in
+    ``bars``, each bar annotated with its total and the share resting on assumed figures.
+    Returns (energy unit, stacks)."""
     phase_e = sample_phase_energy(r, prices)
     static = np.asarray(r.pricing.sample_static_energy, dtype=np.float64)
     assumed = sample_assumed_energy(r, prices)
     stacks = []
-    for label, m in ((f"test\n(epoch {(sel['test_epoch'] or 0) + 1})", sel["test"]),
-                     (f"training\n(all {sel['n_epochs']} epochs)", sel["train"])):
-        if not m.any():
-            continue
+    for label, m in bars:
         parts = (phase_e[m, int(Phase.INFERENCE)].mean(), phase_e[m, int(Phase.LEARNING)].mean(),
                  static[m].mean())
-        total = float(sum(parts))
         den = phase_e[m].sum() + static[m].sum()
-        stacks.append((label, parts, total, 100.0 * assumed[m].sum() / den if den else 0.0))
-    factor, unit = scale_si(max((s[2] for s in stacks), default=0.0), "J")
+        stacks.append((label, parts, float(sum(parts)), 100.0 * assumed[m].sum() / den if den else 0.0))
+    factor, unit = scale_si(max((s_[2] for s_ in stacks), default=0.0), "J")
     xb = np.arange(len(stacks))
     bottom = np.zeros(len(stacks))
     for k, key in enumerate(("inference", "learning", "static")):
-        h = np.array([s[1][k] for s in stacks]) / factor
-        ax.bar(xb, h, 0.55, bottom=bottom, color=_PHASE_COLOURS[key], label=key,
+        h = np.array([s_[1][k] for s_ in stacks]) / factor
+        ax.bar(xb, h, width, bottom=bottom, color=_PHASE_COLOURS[key], label=key,
                edgecolor="white", linewidth=0.4)
         bottom += h
     for i, (_, _, total, share) in enumerate(stacks):
-        ax.annotate(f"{total / factor:.3g} {unit}\n{share:.0f} % assumed", (xb[i], total / factor),
-                    textcoords="offset points", xytext=(0, 3), ha="center", va="bottom",
-                    fontsize=8.5)
-    ax.set_xticks(xb, [s[0] for s in stacks], fontsize=9)
+        ax.annotate(f"{total / factor:.3g} {unit}\n{share:{share_fmt}} % assumed",
+                    (xb[i], total / factor), textcoords="offset points", xytext=(0, 3),
+                    ha="center", va="bottom", fontsize=label_fs)
+    ax.set_xticks(xb, [s_[0] for s_ in stacks], fontsize=tick_fs)
     ax.set_xlim(-0.7, max(len(stacks), 1) - 0.3)
-    ax.set_ylim(0, max(bottom.max() if len(bottom) else 0.0, 1e-30) * 1.3)
+    ax.set_ylim(0, max(bottom.max() if len(bottom) else 0.0, 1e-30) * headroom)
+    return unit, stacks
+
+
+def _panel_per_sample(ax, r: RunResult, prices: np.ndarray) -> None:
+    """(b) inference / learning / static energy per test and per training sample."""
+    sel = selections(r)
+    bars = [(label, m) for label, m in
+            ((f"test\n(epoch {(sel['test_epoch'] or 0) + 1})", sel["test"]),
+             (f"training\n(all {sel['n_epochs']} epochs)", sel["train"])) if m.any()]
+    unit, stacks = _phase_stacks(ax, r, prices, bars, width=0.55, share_fmt=".0f",
+                                 label_fs=8.5, tick_fs=9, headroom=1.3)
     ax.set_ylabel(f"energy per sample ({unit})")
     ax.legend(fontsize=8, loc="upper left", frameon=False)
     _style(ax, REPORT_PANELS[1])
