@@ -375,6 +375,171 @@ def _taps(y, x, k, s, pad, Hout, Wout, tap_k, tap_o):
     return n
 
 
+@njit(cache=True, inline="always")
+def _copy(dst, src):
+    """dst[:] = src[:]. (An explicit loop over views: indices that start at 0 let LLVM drop
+    numba's negative-index wraparound and vectorise; ``a[i:j] = b[k:l]`` or ``a[d + i]`` in a
+    loop stay scalar and run ~10x slower.)"""
+    for i in range(dst.shape[0]):
+        dst[i] = src[i]
+
+
+@njit(cache=True, inline="always")
+def _zero(a):
+    for i in range(a.shape[0]):
+        a[i] = 0.0
+
+
+@njit(cache=True)
+def _tap_sums(geo_l, pos_nz, tsum):
+    """tsum[p] = the non-zero output gradients input position p of a convolution (after its
+    pooling) meets: the sum of ``pos_nz`` over the output positions p reaches. Per input
+    channel, that is the chip's error MACs for the position and its weight-gradient pairs per
+    input event there. Stride 1: a k x k box sum, done separably."""
+    Cin, Win, Hout, Wout, Cout, k, s, pad = _conv_geometry(geo_l)
+    Hin = geo_l[G_HIN]
+    if s == 1:
+        # rows: h[oy, x] = sum of pos_nz[oy, x + pad - kx] over kx with the column in range
+        h = np.zeros(Hout * Win, dtype=np.int64)
+        for oy in range(Hout):
+            for x in range(Win):
+                t = 0
+                for kx in range(k):
+                    ox = x + pad - kx
+                    if 0 <= ox < Wout:
+                        t += pos_nz[oy * Wout + ox]
+                h[oy * Win + x] = t
+        for y in range(Hin):
+            for x in range(Win):
+                tsum[y * Win + x] = 0
+            for ky in range(k):
+                oy = y + pad - ky
+                if 0 <= oy < Hout:
+                    for x in range(Win):
+                        tsum[y * Win + x] += h[oy * Win + x]
+        return
+    tap_k = np.empty(k * k, dtype=np.int64)
+    tap_o = np.empty(k * k, dtype=np.int64)
+    for y in range(Hin):
+        for x in range(Win):
+            nt = _taps(y, x, k, s, pad, Hout, Wout, tap_k, tap_o)
+            t = 0
+            for q in range(nt):
+                t += pos_nz[tap_o[q]]
+            tsum[y * Win + x] = t
+
+
+@njit(cache=True)
+def _conv_error_gemm(W, g, geo_l, scr, out):
+    """out (Hin*Win, Cin) = the error of every input of a convolution,
+    out[p, ci] = sum over kernel offsets and output channels of W[tap*Cin+ci, co] * g[opos, co],
+    as one matrix product: the gradient's im2col (Hin*Win, k*k*Cout), zero where an offset
+    falls outside the output map, times the transposed kernel (k*k*Cout, Cin). ``scr`` holds
+    three separate scratch arrays (im2col, kernel, padded map: separate, so that the copies
+    between them vectorise). The simulator computes every entry (a BLAS product is far faster than skipping
+    the zeros); what the chip executes is counted separately (_tap_sums).
+
+    Stride 1 (with pad < k): the gradient map is copied once into a zero-bordered map, in which
+    the k offsets of one kernel row are k adjacent positions, so each im2col row is k contiguous
+    copies; the kernel's columns are ordered to match (ky, k-1-kx, co).
+    """
+    Cin, Win, Hout, Wout, Cout, k, s, pad = _conv_geometry(geo_l)
+    Hin = geo_l[G_HIN]
+    nt = k * k
+    nw = nt * Cout * Cin
+    P = Hin * Win
+    WT = scr[1][:nw].reshape((nt * Cout, Cin))
+    col = scr[0][:P * nt * Cout].reshape((P, nt * Cout))
+    if s == 1 and pad < k:
+        for ky in range(k):
+            for kx in range(k):
+                r0 = (ky * k + (k - 1 - kx)) * Cout
+                for ci in range(Cin):
+                    row = W[(ky * k + kx) * Cin + ci]
+                    for co in range(Cout):
+                        WT[r0 + co, ci] = row[co]
+        # gp[a, bb] = g[a - (k-1-pad), bb - (k-1-pad)] (zero outside the output map)
+        off = k - 1 - pad
+        Hp = Hin + k - 1
+        Wp = Win + k - 1
+        gp = scr[2][:Hp * Wp * Cout]
+        _zero(gp)
+        for oy in range(Hout):
+            a = oy + off
+            if a >= Hp:
+                break
+            for ox in range(Wout):
+                bb = ox + off
+                if bb >= Wp:
+                    break
+                d = (a * Wp + bb) * Cout
+                e = (oy * Wout + ox) * Cout
+                _copy(gp[d:d + Cout], g[e:e + Cout])
+        seg = k * Cout
+        cf = scr[0][:P * nt * Cout]
+        for y in range(Hin):
+            for x in range(Win):
+                d = (y * Win + x) * nt * Cout
+                for ky in range(k):
+                    src = ((y + k - 1 - ky) * Wp + x) * Cout
+                    _copy(cf[d:d + seg], gp[src:src + seg])
+                    d += seg
+    else:
+        for tp in range(nt):
+            for ci in range(Cin):
+                row = W[tp * Cin + ci]
+                for co in range(Cout):
+                    WT[tp * Cout + co, ci] = row[co]
+        tap_k = np.empty(nt, dtype=np.int64)
+        tap_o = np.empty(nt, dtype=np.int64)
+        for y in range(Hin):
+            for x in range(Win):
+                r = col[y * Win + x]
+                r[:] = 0.0
+                n = _taps(y, x, k, s, pad, Hout, Wout, tap_k, tap_o)
+                for q in range(n):
+                    rb = tap_k[q] * Cout
+                    ob = tap_o[q] * Cout
+                    for co in range(Cout):
+                        r[rb + co] = g[ob + co]
+    np.dot(col, WT, out)
+
+
+@njit(cache=True)
+def _conv_wgrad_gemm(X, g, geo_l, scr):
+    """The weight gradient of a convolution at one step from its dense input map X (pooled,
+    channel-last) and output gradient g: dW (k*k*Cin, Cout) = im2col(X)^T g, with im2col(X)
+    (Hout*Wout, k*k*Cin) zero where an offset falls in the padding. The input map is copied
+    once into a zero-padded map, in which one kernel row's k offsets are k adjacent positions
+    (any stride), so each im2col row is k contiguous copies. Returns dW (in ``scr[1]``; X may
+    be there too: it is read before dW is written)."""
+    Cin, Win, Hout, Wout, Cout, k, s, pad = _conv_geometry(geo_l)
+    Hin = geo_l[G_HIN]
+    nt = k * k
+    P = Hout * Wout
+    col = scr[0][:P * nt * Cin].reshape((P, nt * Cin))
+    dW = scr[1][:nt * Cin * Cout].reshape((nt * Cin, Cout))
+    Hp = max(Hin + 2 * pad, (Hout - 1) * s + k)
+    Wp = max(Win + 2 * pad, (Wout - 1) * s + k)
+    xp = scr[2][:Hp * Wp * Cin]
+    _zero(xp)
+    for y in range(Hin):
+        d = ((y + pad) * Wp + pad) * Cin
+        e = y * Win * Cin
+        _copy(xp[d:d + Win * Cin], X[e:e + Win * Cin])
+    seg = k * Cin
+    cf = scr[0][:P * nt * Cin]
+    for oy in range(Hout):
+        for ox in range(Wout):
+            d = (oy * Wout + ox) * nt * Cin
+            for ky in range(k):
+                src = ((oy * s + ky) * Wp + ox * s) * Cin
+                _copy(cf[d:d + seg], xp[src:src + seg])
+                d += seg
+    np.dot(col.T, g[:P * Cout].reshape((P, Cout)), dW)
+    return dW
+
+
 @njit(cache=True)
 def _scatter(W, bias, has_bias, ev_idx, ev_val, start, stop, geo_l, out, hit, c):
     """out = bias + the input events scattered through the weights (dense or convolution).
@@ -451,25 +616,13 @@ def _pos_nnz(g, Cout, pos_nz):
 
 
 @njit(cache=True)
-def _conv_error_vec(WT, g, tap_r, tap_o, ntap, Cout, out):
-    """out[ci] = sum over the taps and output channels of W[tap, ci, co] * g[opos, co]."""
-    for ci in range(out.shape[0]):
-        out[ci] = 0.0
-    for q in range(ntap):
-        ob = tap_o[q] * Cout
-        for co in range(Cout):
-            gv = g[ob + co]
-            if gv != 0.0:
-                _axpy(out, WT[tap_r[q], co], gv)
-
-
-@njit(cache=True)
-def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, pos_nz, wt, c):
+def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, tsum, scr, c):
     """E[j] += d(sum of losses)/d(spike j) of the source population through this layer, its
     pooling and the population's dropout mask; only where the surrogate sg[j] != 0.
 
     ``pre_spk``: the source population's spikes at this step as a dense 0/1 map (max pooling
-    routes the error to the first maximal element of each window, torch's rule).
+    routes the error to the first maximal element of each window, torch's rule). ``tsum``: a
+    convolution's non-zero output gradients per input position (_tap_sums); ``scr``: scratch.
     """
     pool, k, C, Wpre, Hin, Win = _pool_geometry(geo_l)
     has_mask = mask.shape[0] > 0
@@ -497,39 +650,28 @@ def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, p
         c[ERROR_MAC] += work
         c[MEM_READ_WEIGHT] += work
         return
-    # spatial path (convolution, or pooling in front of any layer): walk the source map by
-    # position so that index arithmetic and the convolution's valid taps are worked out once
-    # per position, not once per neuron. A convolution computes the error of all Cin channels of
-    # a position at once, as axpys over a transposed copy of the kernel (vectorisable); the
-    # counts keep only the channels that need it (non-zero surrogate), as the chip would.
-    if pool != POOL_NONE:
-        for q in range(Hin * Win * C):
-            edone[q] = 0
+    # spatial path (convolution, or pooling in front of any layer). First the error of every
+    # (pooled) input the layer reads, into epost: a convolution's from one matrix product
+    # (_conv_error_gemm), a dense layer's as W[jp] . g. Then each source neuron with a non-zero
+    # surrogate (and mask) takes its pooled input's error. The counts keep only what the chip
+    # computes: a pooled input's error once, if some neuron of its window needs it, at the cost
+    # of the non-zero output gradients it meets (tsum for a convolution, ng for a dense layer).
+    if ng == 0:            # no output gradient: nothing reaches the source
+        return
     Hpre = geo_l[G_HPRE]
     kk = k if pool != POOL_NONE else 1
     conv = not (geo_l[G_HOUT] * geo_l[G_WOUT] == 1 and geo_l[G_K] == 1)
-    kc = geo_l[G_K]
-    st = geo_l[G_S]
-    pad = geo_l[G_PAD]
-    Hout = geo_l[G_HOUT]
-    Wout = geo_l[G_WOUT]
-    Cout = geo_l[G_COUT]
-    Cin = geo_l[G_CIN]
-    tap_r = np.empty(kc * kc, dtype=np.int64)
-    tap_o = np.empty(kc * kc, dtype=np.int64)
+    P = Hin * Win
+    ep = epost[:P * C]
     if conv:
-        nt = kc * kc
-        WT = wt[:nt * Cout * Cin].reshape((nt, Cout, Cin))
-        for tp in range(nt):
-            for ci in range(Cin):
-                row = W[tp * Cin + ci]
-                for co in range(Cout):
-                    WT[tp, co, ci] = row[co]
-        evec = wt[nt * Cout * Cin:nt * Cout * Cin + Cin]
+        _conv_error_gemm(W, g, geo_l, scr, ep.reshape((P, C)))
     else:
-        WT = wt[:0].reshape((0, 0, 0))
-        evec = wt[:0]
-    pdone = np.zeros(Hin * Win, dtype=np.uint8)
+        for jp in range(P * C):
+            ep[jp] = _dot(W[jp], g)
+    flag = edone[:P * C]
+    for q in range(P * C):
+        flag[q] = 0
+    inv = 1.0 / (kk * kk) if pool == POOL_AVG else 1.0
     for yy in range(Hpre):
         py = yy // kk
         if py >= Hin:
@@ -540,12 +682,19 @@ def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, p
                 break
             jb = (yy * Wpre + xx) * C
             pb = (py * Win + px) * C
-            ntap = -1
-            tap_work = 0
-            vec_ready = False
+            Ev = E[jb:jb + C]
+            sv = sg[jb:jb + C]
+            ev = ep[pb:pb + C]
+            fv = flag[pb:pb + C]
+            if not has_mask and pool != POOL_MAX:      # the common case, vectorisable
+                for c_ in range(C):
+                    if sv[c_] != 0.0:
+                        Ev[c_] += ev[c_] * inv
+                        fv[c_] = 1
+                continue
             for c_ in range(C):
                 j = jb + c_
-                if sg[j] == 0.0:
+                if sv[c_] == 0.0:
                     continue
                 m = 1.0
                 if has_mask:
@@ -565,52 +714,14 @@ def _error_to_source(W, g, gnz, ng, geo_l, sg, mask, pre_spk, E, epost, edone, p
                                 best = jj
                     if best != j:
                         continue
-                jp = pb + c_
-                if conv:
-                    if ntap < 0:
-                        # the taps of position (py, px) that meet a non-zero g
-                        nall = _taps(py, px, kc, st, pad, Hout, Wout, tap_r, tap_o)
-                        ntap = 0
-                        for q in range(nall):
-                            if pos_nz[tap_o[q]] == 0:
-                                continue
-                            tap_r[ntap] = tap_r[q]
-                            tap_o[ntap] = tap_o[q]
-                            tap_work += pos_nz[tap_o[q]]
-                            ntap += 1
-                    ppos = py * Win + px
-                    if pool == POOL_NONE:
-                        if not vec_ready:      # every channel of this position at once
-                            _conv_error_vec(WT, g, tap_r, tap_o, ntap, Cout, evec)
-                            vec_ready = True
-                        e = evec[c_]
-                        work += tap_work
-                    else:
-                        if pdone[ppos] == 0:
-                            _conv_error_vec(WT, g, tap_r, tap_o, ntap, Cout, epost[pb:pb + Cin])
-                            pdone[ppos] = 1
-                        if edone[jp] == 0:     # the chip computes this pooled error once
-                            work += tap_work
-                            edone[jp] = 1
-                        e = epost[jp]
-                elif pool == POOL_NONE or edone[jp] == 0:   # a dense layer behind a pooling
-                    row = W[jp]
-                    if ng == row.shape[0]:
-                        e = _dot(row, g)
-                    else:
-                        e = 0.0
-                        for q in range(ng):
-                            e += row[gnz[q]] * g[gnz[q]]
-                    work += ng
-                    if pool != POOL_NONE:
-                        epost[jp] = e
-                        edone[jp] = 1
-                else:
-                    e = epost[jp]
-                if pool == POOL_AVG:
-                    E[j] += m * e / (kk * kk)
-                else:
-                    E[j] += m * e
+                Ev[c_] += m * ev[c_] * inv
+                fv[c_] = 1
+    for ppos in range(P):
+        n = 0
+        fv = flag[ppos * C:(ppos + 1) * C]
+        for c_ in range(C):
+            n += fv[c_]
+        work += n * (tsum[ppos] if conv else ng)
     c[ERROR_MAC] += work
     c[MEM_READ_WEIGHT] += work
 
@@ -637,7 +748,7 @@ def _grad_row(M, r, g, base, gnz, ng, Cout, p, unit):
 
 @njit(cache=True)
 def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val, start, stop,
-                 trace, use_trace, direct, lr, touched, scratch, pos_nz, c, wq, wlim, rs):
+                 trace, use_trace, direct, lr, touched, scratch, pos_nz, tsum, scr, c, wq, wlim, rs):
     """Weight-gradient contributions (presynaptic factor) x g for one sample and step.
 
     The presynaptic factor is the layer's input events (spikes, or graded values) or, OTTT,
@@ -647,6 +758,11 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val,
     are certainly zero (counts still describe the chip's full sweep). Counted: one gradient
     AC/MAC and one accumulator read-modify-write (or weight RMW, direct) per (non-zero factor,
     non-zero g) pair.
+
+    A convolution whose factors are dense enough (OTTT's traces; busy spike maps) computes its
+    gradient as one matrix product over the dense input map (_conv_wgrad_gemm) instead of
+    event by event; the sums are the same up to float rounding order, and the counts are those
+    of the event-by-event work (``tsum``: non-zero gradients met per input position).
     """
     Cin, Win, Hout, Wout, Cout, k, s, pad = _conv_geometry(geo_l)
     n_out = Hout * Wout * Cout
@@ -661,45 +777,89 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val,
         gg = g
     unit = geo_l[G_UNIT] == 1 and not use_trace
     n_pairs = 0
-    tap_k = np.empty(k * k, dtype=np.int64)
-    tap_o = np.empty(k * k, dtype=np.int64)
-    q0 = 0 if use_trace else start
-    q1 = trace.shape[0] if use_trace else stop
-    for q in range(q0, q1):
-        if use_trace:
-            j = q
-            p = trace[q]
-            if p == 0.0:
-                continue
-        else:
-            j = pre_idx[q]
-            p = pre_val[q]
-        if dense:
+    if dense:
+        q0 = 0 if use_trace else start
+        q1 = trace.shape[0] if use_trace else stop
+        for q in range(q0, q1):
             if ng == 0:
-                continue
+                break
+            if use_trace:
+                j = q
+                p = trace[q]
+                if p == 0.0:
+                    continue
+            else:
+                j = pre_idx[q]
+                p = pre_val[q]
             _grad_row(target, j, gg, 0, gnz, ng, Cout, p, unit)
             n_pairs += ng
             if not direct:
                 touched[j] = 1
-            continue
-        ci = j % Cin
-        pos = j // Cin
-        nt = _taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
-        for qq in range(nt):
-            opos = tap_o[qq]
-            if pos_nz[opos] == 0:
-                continue
-            r = tap_k[qq] * Cin + ci
-            _grad_row(target, r, gg, opos * Cout, gnz, Cout, Cout, p, unit)
-            n_pairs += pos_nz[opos]
-            if not direct:
-                touched[r] = 1
+    else:
+        # the chip's work: per non-zero presynaptic factor, the non-zero gradients it meets
+        nf = 0
+        if use_trace:
+            for j in range(trace.shape[0]):
+                if trace[j] != 0.0:
+                    n_pairs += tsum[j // Cin]
+                    nf += 1
+        else:
+            for q in range(start, stop):
+                n_pairs += tsum[pre_idx[q] // Cin]
+            nf = stop - start
+        nt = k * k
+        Hin = geo_l[G_HIN]
+        if n_pairs > 0 and not direct and nf * Cout > 2 * Hout * Wout * Cin:
+            # one matrix product over the dense input map (cheaper than nf * k*k * Cout axpys)
+            if use_trace:
+                X = trace
+            else:
+                X = scr[1][:Hin * Win * Cin]
+                _zero(X)
+                for q in range(start, stop):
+                    X[pre_idx[q]] += 1.0 if unit else pre_val[q]
+            dW = _conv_wgrad_gemm(X, gg, geo_l, scr)
+            for r in range(nt * Cin):
+                rw = target[r]
+                dr = dW[r]
+                hit_ = False
+                for co in range(Cout):
+                    if dr[co] != 0.0:
+                        rw[co] += dr[co]
+                        hit_ = True
+                if hit_:
+                    touched[r] = 1
+        elif n_pairs > 0:
+            tap_k = np.empty(nt, dtype=np.int64)
+            tap_o = np.empty(nt, dtype=np.int64)
+            q0 = 0 if use_trace else start
+            q1 = trace.shape[0] if use_trace else stop
+            for q in range(q0, q1):
+                if use_trace:
+                    j = q
+                    p = trace[q]
+                    if p == 0.0:
+                        continue
+                else:
+                    j = pre_idx[q]
+                    p = pre_val[q]
+                ci = j % Cin
+                pos = j // Cin
+                n = _taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
+                for qq in range(n):
+                    opos = tap_o[qq]
+                    if pos_nz[opos] == 0:
+                        continue
+                    r = tap_k[qq] * Cin + ci
+                    _grad_row(target, r, gg, opos * Cout, gnz, Cout, Cout, p, unit)
+                    if not direct:
+                        touched[r] = 1
     if geo_l[G_AC] == 1 and not use_trace:
         c[GRAD_AC] += n_pairs
     else:
         c[GRAD_MAC] += n_pairs
     nW = W.shape[0] * W.shape[1]
-    nnz_g = ng if dense else _sum(pos_nz)
+    nnz_g = ng     # non-zero entries of g (dense or convolution)
     if direct and wq != 0.0 and ng > 0:   # fixed-point weights: round every updated word
         q0 = 0 if use_trace else start
         q1 = trace.shape[0] if use_trace else stop
@@ -742,12 +902,6 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val,
             c[MEM_WRITE_GRAD] += nnz_g
 
 
-@njit(cache=True)
-def _sum(a):
-    t = 0
-    for i in range(a.shape[0]):
-        t += a[i]
-    return t
 @njit(cache=True)
 def _count_sweep(c, n, issued):
     """Counts of one plain-SGD apply sweep over n parameters of which ``issued`` changed:
@@ -955,7 +1109,7 @@ def _backward_layer(l, b, th, tg, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u
                     ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx, x_val, x_ptr, t,
                     cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta, lam, theta,
                     soft, detach, h0, first_back, want_wgrad, spk_h, spk_n, ones_f, bptt, scratch_wt,
-                    qw, limw, rs):
+                    tsum, qw, limw, rs):
     """Backward pass of one layer for one sample at step t (th/tg: history slots)."""
     geo_l = geo[l]
     c = cnt[b, t, l, LEARN]
@@ -993,17 +1147,19 @@ def _backward_layer(l, b, th, tg, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u
         pos_nz[0] = ng
     else:
         ng = _pos_nnz(g, Cout, pos_nz[:npos])
+    if npos > 1 or geo_l[G_K] > 1:      # a convolution: non-zero gradients per input position
+        _tap_sums(geo_l, pos_nz, tsum)
     src = geo_l[G_SRC]
     if src > 0 and geo_l[G_DETACH] == 0:   # error into the source population, pre-update W
         mask_l = masks[src][b] if geo_l[G_NOMASK] == 0 else epost[:0]
         _error_to_source(Ws[l], g, gnz, ng, geo_l, SG[src - 1], mask_l, spk_maps[src - 1],
-                         E[src - 1], epost, edone, pos_nz, scratch_wt, c)
+                         E[src - 1], epost, edone, tsum, scratch_wt, c)
     if want_wgrad:
         idx, val, e0, e1 = _layer_events(l, b, th, t, geo, x_idx, x_val, x_ptr, spk_h, spk_n,
                                          ev_idx, ev_val, ev_n, ones_f)
         _weight_grad(Ws[l], bs[l], geo_l[G_HASB] == 1, gW[l], gb[l], g, gnz, ng, geo_l, idx, val,
-                     e0, e1, traces[l][b], use_trace[l], direct, lr, touched[l], scratch, pos_nz, c,
-                     qw[l], limw[l], rs)
+                     e0, e1, traces[l][b], use_trace[l], direct, lr, touched[l], scratch, pos_nz,
+                     tsum, scratch_wt, c, qw[l], limw[l], rs)
 
 
 @njit(cache=True)
@@ -1011,7 +1167,7 @@ def _backward_step(b, th, tg, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_
                    needs_map, masks, ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx,
                    x_val, x_ptr, theta, sg_kind, alpha, cin, direct, lr, gnz, scratch, pos_nz,
                    epost, edone, cnt, delta, lam, soft, detach, h0, first_back, wgrad, ones_f, bptt,
-                   scratch_wt, qw, limw, rs):
+                   scratch_wt, tsum, qw, limw, rs):
     """One sample, one step: surrogates, then auxiliary classifiers, then readout -> input."""
     L = len(Ws)
     n_lif = len(SG)
@@ -1047,7 +1203,7 @@ def _backward_step(b, th, tg, t, Ws, bs, geo, gW, gb, touched, g_bufs, E, SG, u_
                         ev_idx, ev_val, ev_n, traces, use_trace, spk_maps, x_idx, x_val, x_ptr, t,
                         cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta, lam,
                         theta, soft, detach, h0, first_back, wgrad[l] == 1, spk_h, spk_n, ones_f,
-                        bptt, scratch_wt, qw, limw, rs)
+                        bptt, scratch_wt, tsum, qw, limw, rs)
 
 
 @njit(cache=True)
@@ -1101,13 +1257,31 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
     gnz = np.empty(maxn, dtype=np.int64)
     scratch = np.empty(maxn, dtype=Ws[0].dtype)
     ones_f = np.ones(maxn, dtype=Ws[0].dtype)
-    nwt = 1
+    # convolution scratch (three separate arrays, so copies between them vectorise): im2col
+    # matrices; the transposed kernel, weight-gradient product or dense input map; padded maps.
+    # tsum: non-zero gradients per input position.
+    ncol = 1
+    nmat = 1
+    nmap = 1
+    npin = 1
     for l in range(L):
         if geo[l, G_HOUT] * geo[l, G_WOUT] > 1 or geo[l, G_K] > 1:
-            need = Ws[l].shape[0] * Ws[l].shape[1] + geo[l, G_CIN]
-            if need > nwt:
-                nwt = need
-    scratch_wt = np.empty(nwt, dtype=Ws[0].dtype)    # transposed conv kernels (error pass)
+            k_ = geo[l, G_K]
+            nt = k_ * k_
+            pin = geo[l, G_HIN] * geo[l, G_WIN]
+            pout = geo[l, G_HOUT] * geo[l, G_WOUT]
+            ci = geo[l, G_CIN]
+            co = geo[l, G_COUT]
+            hp = max(geo[l, G_HIN] + 2 * geo[l, G_PAD], (geo[l, G_HOUT] - 1) * geo[l, G_S] + k_)
+            wp = max(geo[l, G_WIN] + 2 * geo[l, G_PAD], (geo[l, G_WOUT] - 1) * geo[l, G_S] + k_)
+            gpad = (geo[l, G_HIN] + k_ - 1) * (geo[l, G_WIN] + k_ - 1) * co
+            ncol = max(ncol, pin * nt * co, pout * nt * ci)
+            nmat = max(nmat, nt * ci * co, pin * ci)
+            nmap = max(nmap, gpad, hp * wp * ci)
+            npin = max(npin, pin)
+    scratch_wt = (np.empty(ncol, dtype=Ws[0].dtype), np.empty(nmat, dtype=Ws[0].dtype),
+                  np.empty(nmap, dtype=Ws[0].dtype))
+    tsum = np.empty(npin, dtype=np.int64)
     pos_nz = np.empty(maxpos, dtype=np.int64)
     wg_inline = np.ones(L, dtype=np.uint8)
     any_fused = False
@@ -1225,7 +1399,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                    use_trace, spk_maps, x_idx, x_val, x_ptr, theta, sg_kind, alpha,
                                    cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta,
                                    lam, soft, detach, h0, True, wg_inline, ones_f, False, scratch_wt,
-                                   qw, limw, rs)
+                                   tsum, qw, limw, rs)
             if backward_now and online and not direct:
                 apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd,
                               cnt[B - 1, t], qw, limw, rs)
@@ -1246,7 +1420,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                    use_trace, spk_maps, x_idx, x_val, x_ptr, theta, sg_kind, alpha,
                                    cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta,
                                    lam, soft, detach, h0, t == t1 - 1, wg_inline, ones_f, True,
-                                   scratch_wt, qw, limw, rs)
+                                   scratch_wt, tsum, qw, limw, rs)
                 # weight gradients of fused (dense, batch 1, plain SGD) layers from the history
                 for l in range(L):
                     if wg_inline[l]:
