@@ -12,14 +12,14 @@ Targets from the papers, printed beside ours:
 - tbptt_local (Guo et al. 2023, AlexNet, CIFAR10-DVS): 99.64 % fewer MACs and 89.94 % less GPU
   memory than end-to-end BPTT (the window and block behind those figures are not known).
 
-    python benchmarks/bench_conv.py [--T 5 10 20 40] [--min-time 2]
+    python benchmarks/bench_conv.py [--T 5 10 20 40] [--min-time 2] [--batch 1] [--neuron ottt]
 """
 
 from __future__ import annotations
 
 import argparse
 
-from common import CONV, bench, nmnist
+from common import CONV, bench, nmnist, target
 
 RULES = [  # (label, rule, extra)
     ("bptt", "bptt", {}),
@@ -37,11 +37,13 @@ def main():
     ap.add_argument("--T", type=int, nargs="+", default=[5, 10, 20, 40])
     ap.add_argument("--min-time", type=float, default=2.0, help="seconds of training per figure")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--batch", type=int, default=1,
+                    help="samples per update (PERFORMANCE.md's minibatch target uses 32)")
     ap.add_argument("--neuron", default="ottt", choices=["ottt", "sltt"],
                     help="the LIF of PERFORMANCE.md / OTTT (sigmoid surrogate), or SLTT's own "
                          "(lambda 0.09, triangle surrogate), the setting of SLTT's time claim")
     a = ap.parse_args()
-    print(f"conv 2-16-32 (avgpool 2) -> 10, batch 1, {a.dtype}, {a.neuron} neuron, "
+    print(f"conv 2-16-32 (avgpool 2) -> 10, batch {a.batch}, {a.dtype}, {a.neuron} neuron, "
           f"real N-MNIST frames (100 samples)")
     print(f"{'rule':16s} {'T':>3s} {'samples/s':>10s} {'learn state B':>14s} {'x bptt':>7s} "
           f"{'time x bptt':>11s} {'bwd MACs/sample':>16s} {'x bptt':>7s}")
@@ -50,7 +52,8 @@ def main():
         data = nmnist(T, a.dtype)
         for label, rule, extra in RULES:
             w = extra.get("window")
-            r = bench(CONV, rule, T, a.dtype, a.min_time, window=min(w, T) if w else None,
+            r = bench(CONV, rule, T, a.dtype, a.min_time, batch=a.batch,
+                      window=min(w, T) if w else None,
                       block=extra.get("block"), k=extra.get("k"), data=data, neuron=a.neuron)
             res[label, T] = r
             b = res["bptt", T]
@@ -62,6 +65,13 @@ def main():
         if (label, lo) in res and (label, hi) in res:
             s0, s1 = res[label, lo]["state"], res[label, hi]["state"]
             print(f"{label:16s} learning state T={lo} -> T={hi}: {s0:,d} -> {s1:,d} B ({100 * (s1 - s0) / s0:+.1f} %)")
+    if any(T == 10 for _, T in res):
+        print(f"\nT=10, batch {a.batch}, against docs/PERFORMANCE.md's targets:")
+        for label, rule, extra in RULES:
+            tt = target("conv", a.batch, rule) if not extra else None
+            if tt and (label, 10) in res:
+                sps = res[label, 10]["sps"]
+                print(f"  {label:8s} {sps:7.1f} samples/s   target {tt[0]:6.0f} ({tt[1]})   {sps / tt[0]:5.2f}x")
     if ("sltt", 10) in res:
         s, b = res["sltt", 10], res["bptt", 10]
         print(f"\nT=10  sltt / bptt: learning memory {100 * s['state'] / b['state']:.1f} % (target <= 30 %), "

@@ -31,6 +31,31 @@ NEURONS = {"ottt": OTTT_NEURON, "sltt": SLTT_NEURON}
 
 BACKWARD_MACS = (K.ERROR_MAC, K.TEMPORAL_MAC, K.GRAD_AC, K.GRAD_MAC)
 
+# docs/PERFORMANCE.md: the peers' training throughput at T=10 (samples/s; 2 cores, no GPU):
+# (net, batch) -> PyTorch BPTT, snnTorch BPTT, SpikingJelly BPTT, SJ OTTT_A, SJ OTTT_O, SJ SLTT
+PEERS = {
+    ("mlp", 1): (92, 45, 214, 45, 63, 35),
+    ("mlp", 32): (1142, 1090, 2126, 934, 936, 688),
+    ("conv", 1): (130, 73, 134, 56, 42, 37),
+    ("conv", 32): (275, 202, 351, 227, 235, 223),
+}
+_SJ = {"bptt": 2, "ottt_a": 3, "ottt_o": 4, "sltt": 5}
+
+
+def target(net: str, batch: int, rule: str):
+    """PERFORMANCE.md's target at T=10, or None: batch 1, 10x SpikingJelly's same rule (the mlp
+    figures as PERFORMANCE.md states them); batch 32, 1.5x the fastest PyTorch peer of the same
+    rule. Returns (samples/s, what it is)."""
+    if rule not in _SJ or (net, batch) not in PEERS:
+        return None
+    p = PEERS[net, batch]
+    if batch == 1:
+        if net == "mlp":
+            return {"ottt_o": 630, "ottt_a": 450, "sltt": 350, "bptt": 2100}[rule], "10x SJ"
+        return 10 * p[_SJ[rule]], "10x SJ"
+    best = max(p[:3]) if rule == "bptt" else p[_SJ[rule]]
+    return 1.5 * best, "1.5x best peer"
+
 
 def nmnist(T: int, dtype: str):
     ds = load_dataset("nmnist", None, "train", T, "binary", 1, None)

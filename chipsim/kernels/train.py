@@ -164,7 +164,8 @@ def _lif(I, v, u, spk_idx, lam, theta, cin, soft, h0, qv, lim_v):
                 v[i] = 0.0
         else:
             v[i] = ui
-        if qv != 0.0:
+    if qv != 0.0:
+        for i in range(I.shape[0]):
             v[i] = _fix(v[i], qv, lim_v)
     return n
 
@@ -941,6 +942,19 @@ def _apply_one(P, G, M, lr, momentum, wd, c, wq, wlim, rs):
         c[MEM_READ_WEIGHT] += n - issued
 
 
+@njit(cache=True, inline="always")
+def _sgd_row(w, d, lr):
+    """w -= lr * d where d != 0; returns how many changed. (The fixed-point variant, which draws
+    random numbers, is a separate loop so that this one vectorises.)"""
+    n = 0
+    for k in range(w.shape[0]):
+        dk = d[k]
+        if dk != 0.0:
+            w[k] -= lr * dk
+            n += 1
+    return n
+
+
 @njit(cache=True)
 def _apply_rows(W, G, touched, lr, c, wq, wlim, rs):
     """Plain SGD on the touched rows only; untouched rows hold a zero gradient (skipped)."""
@@ -952,13 +966,15 @@ def _apply_rows(W, G, touched, lr, c, wq, wlim, rs):
         touched[j] = 0
         rw = W[j]
         rg = G[j]
+        if wq == 0.0:
+            issued += _sgd_row(rw, rg, lr)
+        else:
+            for k in range(n_out):
+                d = rg[k]
+                if d != 0.0:
+                    rw[k] = _fix_sr(rw[k] - lr * d, wq, wlim, rs)
+                    issued += 1
         for k in range(n_out):
-            d = rg[k]
-            if d != 0.0:
-                rw[k] -= lr * d
-                if wq != 0.0:
-                    rw[k] = _fix_sr(rw[k], wq, wlim, rs)
-                issued += 1
             rg[k] = 0.0
     _count_sweep(c, n_in * n_out, issued)
 
@@ -1049,12 +1065,13 @@ def _wgrad_from_history(W, bias, has_bias, G, t0, t1, ev_idx, ev_val, ev_ptr, bi
                         rowsum[k] += p * g[k]
         if fused:
             rw = W[j]
-            for k in range(n_out):
-                if rowsum[k] != 0.0:
-                    rw[k] -= lr * rowsum[k]
-                    if wq != 0.0:
-                        rw[k] = _fix_sr(rw[k], wq, wlim, rs)
-                    issued += 1
+            if wq == 0.0:
+                issued += _sgd_row(rw, rowsum[:n_out], lr)
+            else:
+                for k in range(n_out):
+                    if rowsum[k] != 0.0:
+                        rw[k] = _fix_sr(rw[k] - lr * rowsum[k], wq, wlim, rs)
+                        issued += 1
         else:
             rg = gW[j]
             for k in range(n_out):
