@@ -32,6 +32,15 @@ NETS = {
         dict(kind="maxpool", size=2),
         dict(kind="dense", units=6, bias=False),
     ], (9, 9, 2)),
+    # kernel sizes 5 and 1, no padding, and padding >= kernel (the error pass's general im2col)
+    "odd_kernels": ([
+        dict(kind="conv", channels=3, kernel=5, stride=1, padding=2, bias=False),
+        dict(kind="conv", channels=4, kernel=2, stride=1, padding=2, bias=True),
+        dict(kind="avgpool", size=2),
+        dict(kind="conv", channels=3, kernel=1, stride=1, padding=0, bias=False),
+        dict(kind="conv", channels=3, kernel=3, stride=1, padding=0, bias=False),
+        dict(kind="flatten"),
+    ], (10, 10, 2)),
 }
 
 
@@ -51,8 +60,12 @@ def _ref_ops(ops):
     return out
 
 
-def _problem(name, seed=0, N=3, density=0.35, block=None, gain=3.0):
+GAIN = {"odd_kernels": 6.0}   # initial weight scale that makes every layer of a net spike
+
+
+def _problem(name, seed=0, N=3, density=0.35, block=None, gain=None):
     ops, shape = NETS[name]
+    gain = GAIN.get(name, 3.0) if gain is None else gain
     rng = np.random.default_rng(seed)
     frames = (rng.random((N, T) + shape) < density).astype(np.uint8)
     labels = rng.integers(0, C, N)
