@@ -362,6 +362,19 @@ def _taps(y, x, k, s, pad, Hout, Wout, tap_k, tap_o):
     """The kernel offsets (ky*k + kx) and output positions a convolution input at (y, x)
     reaches, borders and stride accounted for; returns how many."""
     n = 0
+    if s == 1:      # no integer divisions (this runs for every input event)
+        for ky in range(k):
+            ty = y + pad - ky
+            if ty < 0 or ty >= Hout:
+                continue
+            for kx in range(k):
+                tx = x + pad - kx
+                if tx < 0 or tx >= Wout:
+                    continue
+                tap_k[n] = ky * k + kx
+                tap_o[n] = ty * Wout + tx
+                n += 1
+        return n
     for ky in range(k):
         ty = y + pad - ky
         if ty < 0 or ty % s != 0 or ty // s >= Hout:
