@@ -1259,8 +1259,9 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
     LIF layer p-1. History slots: ``u_h[l]``, ``spk_h[l]`` (TH, B, n), ``ev_idx[l]``,
     ``ev_val[l]`` (TH, B, max events), ``spk_n`` (n_lif, TH, B), ``ev_n`` (L, TH, B) with
     TH = the BPTT window (T for BPTT) and 1 otherwise; ``g_bufs[l]`` (B, TH, n_out).
-    ``fused[l]``: BPTT at batch 1 with plain SGD sums this dense layer's weight gradient per row
-    from the history and writes the weights once (see _wgrad_from_history).
+    ``fused[l]`` (BPTT, dense layers): 0 = weight gradient step by step; otherwise summed per
+    weight row from the history after the window (see _wgrad_from_history) and written, 1, into
+    the weights once (batch 1, plain SGD) or, 2, into the gradient accumulator.
     State (v, traces, delta, osum) is reset here; ``loss_out[b]`` receives the readout's loss.
     ``qfmt`` = (state step, state range, trace step, trace range), ``qw``/``limw`` (L,) weight
     step and range per layer: on-chip fixed-point formats (0 = floating point); weight updates
@@ -1313,12 +1314,15 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                   np.empty(nmap, dtype=Ws[0].dtype))
     tsum = np.empty(npin, dtype=np.int64)
     pos_nz = np.empty(maxpos, dtype=np.int64)
-    wg_inline = np.ones(L, dtype=np.uint8)
+    wg_inline = np.ones(L, dtype=np.uint8)     # weight gradient computed step by step
+    wg_apply = np.ones(L, dtype=np.uint8)      # update applied from the accumulator
     any_fused = False
     for l in range(L):
-        if bptt and fused[l]:
+        if bptt and fused[l] != 0:
             wg_inline[l] = 0
             any_fused = True
+            if fused[l] == 1:
+                wg_apply[l] = 0
     if any_fused:
         inv_cnt = np.empty(maxn + 1, dtype=np.int64)
         inv_cur = np.empty(maxn, dtype=np.int64)
@@ -1431,7 +1435,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                    lam, soft, detach, h0, True, wg_inline, ones_f, False, scratch_wt,
                                    tsum, qw, limw, rs)
             if backward_now and online and not direct:
-                apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd,
+                apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_apply, lr, momentum, wd,
                               cnt[B - 1, t], qw, limw, rs)
         if bptt:
             # ---------------- backward through the window ----------------
@@ -1451,7 +1455,7 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                                    cin, direct, lr, gnz, scratch, pos_nz, epost, edone, cnt, delta,
                                    lam, soft, detach, h0, t == t1 - 1, wg_inline, ones_f, True,
                                    scratch_wt, tsum, qw, limw, rs)
-                # weight gradients of fused (dense, batch 1, plain SGD) layers from the history
+                # weight gradients of dense layers summed per row from the history
                 for l in range(L):
                     if wg_inline[l]:
                         continue
@@ -1467,12 +1471,12 @@ def run_batch(Ws, bs, geo, dense_ops, x_idx, x_val, x_ptr, labels,
                         ev_ptr[t - t0 + 1] = p0 + e1 - e0
                     _wgrad_from_history(Ws[l], bs[l], geo_l[G_HASB] == 1, g_bufs[l][b], 0, t1 - t0,
                                         evf_idx, evf_val, ev_ptr, geo_l[G_UNIT] == 1,
-                                        geo_l[G_AC] == 1, gW[l], gb[l], touched[l], True, lr,
+                                        geo_l[G_AC] == 1, gW[l], gb[l], touched[l], fused[l] == 1, lr,
                                         inv_cnt, inv_cur, inv_t, inv_e, gnz2, ngt, rowsum, c,
                                         qw[l], limw[l], rs)
-            apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd,
+            apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_apply, lr, momentum, wd,
                           cnt[B - 1, t1 - 1], qw, limw, rs)
         t0 = t1
     if mode == MODE_SPATIAL and not online:
-        apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_inline, lr, momentum, wd, cnt[B - 1, T - 1],
+        apply_updates(Ws, bs, geo, gW, gb, mW, mb, touched, wg_apply, lr, momentum, wd, cnt[B - 1, T - 1],
                       qw, limw, rs)

@@ -160,12 +160,14 @@ class Trainer:
                 and not any(p > 0 for p in self.net.dropout))
 
     def fused_layers(self) -> np.ndarray:
-        """BPTT at batch 1 with plain SGD: dense layers sum each weight row's gradient from the
-        history and write the weights once (no gradient buffer)."""
+        """BPTT: dense layers sum each weight row's gradient from the history after the window
+        (one accumulator or weight write per row instead of one per event): 1 = written into
+        the weights (batch 1, plain SGD: no gradient buffer), 2 = into the accumulator."""
         f = np.zeros(len(self.net.layers), dtype=np.uint8)
-        if self.mode == MODE_BPTT and self.plain_sgd_batch1:
+        if self.mode == MODE_BPTT:
             for i, ls in enumerate(self.net.layers):
-                f[i] = ls.kind != "conv"
+                if ls.kind != "conv":
+                    f[i] = 1 if self.plain_sgd_batch1 else 2
         return f
 
     # --- buffers ------------------------------------------------------------------------
@@ -216,7 +218,7 @@ class Trainer:
         if bptt:
             learn += self.spk_h + [self.spk_n] + self.ev_idx + self.ev_val + [self.ev_n]
         self.learning_state_bytes = int(sum(a.nbytes for a in learn))
-        acc = [not (self.direct or self.fused[i]) for i in range(L)]
+        acc = [not (self.direct or self.fused[i] == 1) for i in range(L)]
         self.gW = [np.zeros(w.shape if a else (0, 0), f) for w, a in zip(net.weights, acc)]
         self.gb = [np.zeros(b.shape if a else (0,), f) for b, a in zip(net.biases, acc)]
         self.touched = [np.zeros(w.shape[0] if a else 0, np.uint8) for w, a in zip(net.weights, acc)]
