@@ -405,6 +405,23 @@ def _zero(a):
 
 
 @njit(cache=True)
+def _im2col(cf, mp, H, W, k, s, Wp, C, flip):
+    """Rows of an im2col matrix (flat ``cf``, H*W rows of k*k*C) from a zero-padded channel-last
+    map ``mp`` of width Wp: row (y, x) holds, for each kernel row ky, the k adjacent positions
+    starting at map row y*s + ky (``flip``: y*s + k-1-ky) and column x*s, i.e. k*C contiguous
+    values."""
+    seg = k * C
+    for y in range(H):
+        for x in range(W):
+            d = (y * W + x) * k * seg
+            for ky in range(k):
+                r = y * s + (k - 1 - ky if flip else ky)
+                src = (r * Wp + x * s) * C
+                _copy(cf[d:d + seg], mp[src:src + seg])
+                d += seg
+
+
+@njit(cache=True)
 def _tap_sums(geo_l, pos_nz, tsum):
     """tsum[p] = the non-zero output gradients input position p of a convolution (after its
     pooling) meets: the sum of ``pos_nz`` over the output positions p reaches. Per input
@@ -450,8 +467,8 @@ def _conv_error_gemm(W, g, geo_l, scr, out):
     as one matrix product: the gradient's im2col (Hin*Win, k*k*Cout), zero where an offset
     falls outside the output map, times the transposed kernel (k*k*Cout, Cin). ``scr`` holds
     three separate scratch arrays (im2col, kernel, padded map: separate, so that the copies
-    between them vectorise). The simulator computes every entry (a BLAS product is far faster than skipping
-    the zeros); what the chip executes is counted separately (_tap_sums).
+    between them vectorise). The simulator computes every entry (a BLAS product is far faster
+    than skipping the zeros); what the chip executes is counted separately (_tap_sums).
 
     Stride 1 (with pad < k): the gradient map is copied once into a zero-bordered map, in which
     the k offsets of one kernel row are k adjacent positions, so each im2col row is k contiguous
@@ -489,15 +506,7 @@ def _conv_error_gemm(W, g, geo_l, scr, out):
                 d = (a * Wp + bb) * Cout
                 e = (oy * Wout + ox) * Cout
                 _copy(gp[d:d + Cout], g[e:e + Cout])
-        seg = k * Cout
-        cf = scr[0][:P * nt * Cout]
-        for y in range(Hin):
-            for x in range(Win):
-                d = (y * Win + x) * nt * Cout
-                for ky in range(k):
-                    src = ((y + k - 1 - ky) * Wp + x) * Cout
-                    _copy(cf[d:d + seg], gp[src:src + seg])
-                    d += seg
+        _im2col(scr[0][:P * nt * Cout], gp, Hin, Win, k, 1, Wp, Cout, True)
     else:
         for tp in range(nt):
             for ci in range(Cin):
@@ -541,15 +550,7 @@ def _conv_wgrad_gemm(X, g, geo_l, scr):
         d = ((y + pad) * Wp + pad) * Cin
         e = y * Win * Cin
         _copy(xp[d:d + Win * Cin], X[e:e + Win * Cin])
-    seg = k * Cin
-    cf = scr[0][:P * nt * Cin]
-    for oy in range(Hout):
-        for ox in range(Wout):
-            d = (oy * Wout + ox) * nt * Cin
-            for ky in range(k):
-                src = ((oy * s + ky) * Wp + ox * s) * Cin
-                _copy(cf[d:d + seg], xp[src:src + seg])
-                d += seg
+    _im2col(scr[0][:P * nt * Cin], xp, Hout, Wout, k, s, Wp, Cin, False)
     np.dot(col.T, g[:P * Cout].reshape((P, Cout)), dW)
     return dW
 
@@ -791,25 +792,9 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val,
         gg = g
     unit = geo_l[G_UNIT] == 1 and not use_trace
     n_pairs = 0
-    if dense:
-        q0 = 0 if use_trace else start
-        q1 = trace.shape[0] if use_trace else stop
-        for q in range(q0, q1):
-            if ng == 0:
-                break
-            if use_trace:
-                j = q
-                p = trace[q]
-                if p == 0.0:
-                    continue
-            else:
-                j = pre_idx[q]
-                p = pre_val[q]
-            _grad_row(target, j, gg, 0, gnz, ng, Cout, p, unit)
-            n_pairs += ng
-            if not direct:
-                touched[j] = 1
-    else:
+    nt = k * k
+    gemm = False
+    if not dense:
         # the chip's work: per non-zero presynaptic factor, the non-zero gradients it meets
         nf = 0
         if use_trace:
@@ -821,53 +806,60 @@ def _weight_grad(W, bias, has_bias, gW, gb, g, gnz, ng, geo_l, pre_idx, pre_val,
             for q in range(start, stop):
                 n_pairs += tsum[pre_idx[q] // Cin]
             nf = stop - start
-        nt = k * k
+        # one matrix product over the dense input map when cheaper than nf * k*k * Cout axpys
+        gemm = n_pairs > 0 and not direct and nf * Cout > 2 * Hout * Wout * Cin
+    if gemm:
         Hin = geo_l[G_HIN]
-        if n_pairs > 0 and not direct and nf * Cout > 2 * Hout * Wout * Cin:
-            # one matrix product over the dense input map (cheaper than nf * k*k * Cout axpys)
+        if use_trace:
+            X = trace
+        else:
+            X = scr[1][:Hin * Win * Cin]
+            _zero(X)
+            for q in range(start, stop):
+                X[pre_idx[q]] += 1.0 if unit else pre_val[q]
+        dW = _conv_wgrad_gemm(X, gg, geo_l, scr)
+        for r in range(nt * Cin):
+            rw = target[r]
+            dr = dW[r]
+            hit_ = False
+            for co in range(Cout):
+                if dr[co] != 0.0:
+                    rw[co] += dr[co]
+                    hit_ = True
+            if hit_:
+                touched[r] = 1
+    elif ng > 0:
+        # event by event: a dense layer's factor reads one row, a convolution's its valid taps
+        tap_k = np.empty(nt, dtype=np.int64)
+        tap_o = np.empty(nt, dtype=np.int64)
+        q0 = 0 if use_trace else start
+        q1 = trace.shape[0] if use_trace else stop
+        for q in range(q0, q1):
             if use_trace:
-                X = trace
+                j = q
+                p = trace[q]
+                if p == 0.0:
+                    continue
             else:
-                X = scr[1][:Hin * Win * Cin]
-                _zero(X)
-                for q in range(start, stop):
-                    X[pre_idx[q]] += 1.0 if unit else pre_val[q]
-            dW = _conv_wgrad_gemm(X, gg, geo_l, scr)
-            for r in range(nt * Cin):
-                rw = target[r]
-                dr = dW[r]
-                hit_ = False
-                for co in range(Cout):
-                    if dr[co] != 0.0:
-                        rw[co] += dr[co]
-                        hit_ = True
-                if hit_:
+                j = pre_idx[q]
+                p = pre_val[q]
+            if dense:
+                _grad_row(target, j, gg, 0, gnz, ng, Cout, p, unit)
+                n_pairs += ng
+                if not direct:
+                    touched[j] = 1
+                continue
+            ci = j % Cin
+            pos = j // Cin
+            n = _taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
+            for qq in range(n):
+                opos = tap_o[qq]
+                if pos_nz[opos] == 0:
+                    continue
+                r = tap_k[qq] * Cin + ci
+                _grad_row(target, r, gg, opos * Cout, gnz, Cout, Cout, p, unit)
+                if not direct:
                     touched[r] = 1
-        elif n_pairs > 0:
-            tap_k = np.empty(nt, dtype=np.int64)
-            tap_o = np.empty(nt, dtype=np.int64)
-            q0 = 0 if use_trace else start
-            q1 = trace.shape[0] if use_trace else stop
-            for q in range(q0, q1):
-                if use_trace:
-                    j = q
-                    p = trace[q]
-                    if p == 0.0:
-                        continue
-                else:
-                    j = pre_idx[q]
-                    p = pre_val[q]
-                ci = j % Cin
-                pos = j // Cin
-                n = _taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
-                for qq in range(n):
-                    opos = tap_o[qq]
-                    if pos_nz[opos] == 0:
-                        continue
-                    r = tap_k[qq] * Cin + ci
-                    _grad_row(target, r, gg, opos * Cout, gnz, Cout, Cout, p, unit)
-                    if not direct:
-                        touched[r] = 1
     if geo_l[G_AC] == 1 and not use_trace:
         c[GRAD_AC] += n_pairs
     else:
