@@ -228,19 +228,21 @@ def _online_batch(Ws, bs, xs, ys, nrn, lr):
     return Ws
 
 
-def test_sgd_momentum_and_weight_decay_follow_torch():
-    """Two samples of SLTT with momentum and weight decay: torch.optim.SGD semantics, by hand."""
+@pytest.mark.parametrize("rule", ["sltt", "bptt"])   # bptt: gradients summed per row from history
+def test_sgd_momentum_and_weight_decay_follow_torch(rule):
+    """Two samples with momentum and weight decay: torch.optim.SGD semantics, by hand."""
     frames, labels, net, inp = small_problem(seed=29, bias=True)
     nrn, rn = neuron("ottt")
     lr, mu, wd = 0.3, 0.9, 1e-2
     W = [w.copy() for w in net.weights]
     b = [x.copy() for x in net.biases]
-    tr = trainer("sltt", net, nrn, T=T, lr=lr, momentum=mu, wd=wd)
+    tr = trainer(rule, net, nrn, T=T, lr=lr, momentum=mu, wd=wd)
+    grads = ref.grads_spatial if rule == "sltt" else ref.grads_bptt
     bufW = [np.zeros_like(w) for w in W]
     bufb = [np.zeros_like(x) for x in b]
     for i in range(2):
         _, _, cnt = tr.train_batch(inp, inp.ptr[i:i + 1], labels[i:i + 1])
-        gW, gb, *_ = ref.grads_spatial(W, b, frames[i], labels[i], rn)
+        gW, gb, *_ = grads(W, b, frames[i], labels[i], rn)
         for l in range(len(W)):
             bufW[l] = mu * bufW[l] + gW[l] + wd * W[l]
             bufb[l] = mu * bufb[l] + gb[l] + wd * b[l]
