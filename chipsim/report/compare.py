@@ -189,17 +189,14 @@ def compare(paths, out=None) -> tuple[str, list[dict], list[Path]]:
     """Read ``paths``, return ``(table text, rows, figure files written)``; the figure goes
     to ``out`` (``.png``, or ``.pdf`` plus its ``.png``; default ``compare.png`` next to the
     first file)."""
-    from chipsim.report.plots import _write_figure
+    from chipsim.report.plots import _plot_path, _write_figure
 
     from chipsim.errors import ChipsimError
 
     paths = [Path(p) for p in paths]
     if not paths:
         raise ChipsimError("nothing to compare", expected="one or more results files")
-    out = Path(out) if out is not None else paths[0].with_name("compare.png")
-    if out.suffix.lower() not in (".png", ".pdf"):
-        raise ChipsimError("unsupported plot file type", file=str(out),
-                           expected="a path ending in .png or .pdf")
+    out = _plot_path(out) if out is not None else paths[0].with_name("compare.png")
     rows = compare_rows(paths)
     written = _write_figure(compare_figure(rows), out)
     return format_table(rows), rows, written

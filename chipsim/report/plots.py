@@ -169,23 +169,7 @@ def _save_atomic(fig: Figure, path: Path, fmt: str) -> None:
 def plot_energy(result: RunResult, path) -> list[Path]:
     """Draw the energy-breakdown figure to ``path`` (``.png``, or ``.pdf`` which also writes
     the ``.png`` beside it). Returns the files written, PNG first."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".png", ".pdf"):
-        raise ChipsimError("unsupported plot file type", file=str(path),
-                           expected="a path ending in .png or .pdf")
-    targets = [path.with_suffix(".png")] if suffix == ".pdf" else []
-    targets.append(path)
-    fig = energy_figure(result)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for t in targets:
-            _save_atomic(fig, t, t.suffix.lower().lstrip("."))
-    except OSError as exc:
-        raise ChipsimError(f"cannot write the plot: {exc}", file=str(path)) from None
-    finally:
-        fig.clear()
-    return targets
+    return _write_figure(energy_figure(result), _plot_path(path))
 
 
 def redraw(h5_path, out_path=None) -> Path:
@@ -533,14 +517,25 @@ def report_figure(result: RunResult) -> Figure:
     return fig
 
 
-def _write_figure(fig: Figure, path) -> list[Path]:
+def _plot_path(path) -> Path:
+    """``path`` as a Path, or a clear error unless it ends in .png or .pdf (checked before any
+    drawing is done)."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".png", ".pdf"):
-        fig.clear()
+    if path.suffix.lower() not in (".png", ".pdf"):
         raise ChipsimError("unsupported plot file type", file=str(path),
                            expected="a path ending in .png or .pdf")
-    targets = [path.with_suffix(".png")] if suffix == ".pdf" else []
+    return path
+
+
+def _write_figure(fig: Figure, path) -> list[Path]:
+    """Write ``fig`` atomically to ``path`` (a ``.pdf`` also gets its ``.png``); returns the
+    files written, PNG first. The figure is cleared afterwards."""
+    try:
+        path = _plot_path(path)
+    except ChipsimError:
+        fig.clear()
+        raise
+    targets = [path.with_suffix(".png")] if path.suffix.lower() == ".pdf" else []
     targets.append(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -556,11 +551,7 @@ def _write_figure(fig: Figure, path) -> list[Path]:
 def plot_report(result: RunResult, path) -> list[Path]:
     """Draw the one-page report to ``path`` (``.png``, or ``.pdf`` which also writes the
     ``.png`` beside it). Returns the files written, PNG first."""
-    path = Path(path)
-    if path.suffix.lower() not in (".png", ".pdf"):
-        raise ChipsimError("unsupported plot file type", file=str(path),
-                           expected="a path ending in .png or .pdf")
-    return _write_figure(report_figure(result), path)
+    return _write_figure(report_figure(result), _plot_path(path))
 
 
 def redraw_report(h5_path, out_path=None) -> list[Path]:
