@@ -234,18 +234,21 @@ def _conn(ls):
     return (M != 0).astype(np.int64)
 
 
-@pytest.mark.parametrize("preset", ["ottt", "sltt"])   # sigmoid (no zero surrogate), triangle
-def test_conv_backward_counts_closed_form(preset):
+@pytest.mark.parametrize("preset,rule", [("ottt", "sltt"), ("sltt", "sltt"), ("ottt", "ottt_a")])
+def test_conv_backward_counts_closed_form(preset, rule):
     """Error MACs, gradient ACs and gradient-memory traffic of both conv layers, from the
     reference's gradients: a pooled input's error is computed once when some neuron of its
     window has a non-zero surrogate, costing the non-zero output gradients it connects to; each
-    input event costs the same in gradient ACs."""
+    input event costs the same in gradient ACs (OTTT: each non-zero trace entry, in MACs)."""
     ops, frames, labels, net, inp = _problem("conv_avg_dense", seed=29)
     nrn, rn = neuron(preset)
     rops, Ws, bs, _ = _ref_args(ops, net)
-    tr = trainer("sltt", net, nrn, T=T, B=1)
+    tr = trainer(rule, net, nrn, T=T, B=1)
     _, _, cnt = tr.train_batch(inp, inp.ptr[:1], labels[:1])
-    rec = rc.grads_sltt(rops, Ws, bs, frames[0], labels[0], rn)["rec"]
+    if rule == "sltt":
+        rec = rc.grads_sltt(rops, Ws, bs, frames[0], labels[0], rn)["rec"]
+    else:
+        rec = rc.grads_ottt(rops, Ws, bs, frames[0], labels[0], rn, trace_decay=rn["lam"])["rec"]
     c = cnt[0, :, K.Phase.LEARNING]
     ls0, ls1 = net.layers[0], net.layers[1]
     meets1 = (rec["g"][1] != 0).astype(np.int64) @ _conn(ls1).T          # (T, pooled inputs)
@@ -254,14 +257,19 @@ def test_conv_backward_counts_closed_form(preset):
     needed = (sg0.reshape(T, H // 2, 2, W // 2, 2, Cc) != 0).any(axis=(2, 4)).reshape(T, -1)
     assert 0 < needed.sum() and (preset == "ottt") == needed.all()
     assert c[1, K.ERROR_MAC] == int((needed * meets1).sum())
-    events1 = np.rint(rec["z"][1] * 4).astype(np.int64)   # spikes per 2x2 window (avg pool)
-    assert c[1, K.GRAD_AC] == int((events1 * meets1).sum())
+    if rule == "sltt":
+        events1 = np.rint(rec["z"][1] * 4).astype(np.int64)   # spikes per 2x2 window (avg pool)
+        assert c[1, K.GRAD_AC] == int((events1 * meets1).sum())
+    else:   # the presynaptic factor is the trace of the pooled input: MACs per non-zero entry
+        assert c[1, K.GRAD_AC] == 0
+        assert c[1, K.GRAD_MAC] == int(((rec["traces"][1] != 0) * meets1).sum())
     meets0 = (rec["g"][0] != 0).astype(np.int64) @ _conn(ls0).T
     assert c[0, K.ERROR_MAC] == 0
     assert c[0, K.GRAD_AC] == int((frames[0].reshape(T, -1) * meets0).sum())
     # accumulator traffic: each gradient AC, each non-zero bias gradient, then the apply sweep
     bias_nz = int(np.count_nonzero(rec["g"][1]))
-    assert c[1, K.MEM_READ_GRAD] == c[1, K.GRAD_AC] + bias_nz + Ws[1].size + bs[1].size
+    grad1 = c[1, K.GRAD_AC] + c[1, K.GRAD_MAC]
+    assert c[1, K.MEM_READ_GRAD] == grad1 + bias_nz + Ws[1].size + bs[1].size
     assert c[0, K.MEM_READ_GRAD] == c[0, K.GRAD_AC] + Ws[0].size
 
 
