@@ -73,7 +73,8 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
     rng = np.random.default_rng(0)
     net = Network.build((34, 34, 2), True, ops, 10, True, rng, gain=2.0, dtype=np.dtype(dtype),
                         block=block)
-    spec = NS(k=k, trace_decay=None, first_layer_input="raw", window=window, block=block)
+    spec = NS(k=k, trace_decay=None, first_layer_input="raw", window=window, block=block,
+              target_window=None, update_skip=True)
     tr = make_trainer(rule, net, NeuronParams.from_spec(NEURONS[neuron]),
                       NS(kind="ce_mse", mse_weight=0.05, mse_target="onehot"),
                       NS(lr=0.05, momentum=0.0, weight_decay=0.0), spec, T, batch, rng)

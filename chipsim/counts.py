@@ -69,6 +69,8 @@ PHASE_NAMES = tuple(p.name.lower() for p in Phase)
 PRICED_ACTIONS = tuple(a for a in Action if not a.name.startswith("NB_"))
 
 # Module-level constants for the kernels (Numba treats globals as compile-time constants).
+INFER = int(Phase.INFERENCE)
+LEARN = int(Phase.LEARNING)
 SYNOP = int(Action.SYNOP)
 SYN_MAC = int(Action.SYN_MAC)
 NEURON_UPDATE_ACTIVE = int(Action.NEURON_UPDATE_ACTIVE)

@@ -49,9 +49,10 @@ def small_problem(seed=0, n_in=30, hidden=(16, 12), C=5, T=6, density=0.3, N=3, 
 
 
 def trainer(rule, net, nrn, *, T, B=1, lr=0.5, momentum=0.0, wd=0.0, a=0.05, k=None,
-            trace_decay=None, first_layer_input="raw", seed=0, window=None):
-    return make_trainer(rule, net, nrn, NS(mse_weight=a, mse_target="onehot"),
+            trace_decay=None, first_layer_input="raw", seed=0, window=None, target_window=None,
+            update_skip=True):
+    return make_trainer(rule, net, nrn, NS(kind="ce_mse", mse_weight=a, mse_target="onehot"),
                         NS(lr=lr, momentum=momentum, weight_decay=wd),
                         NS(k=k, trace_decay=trace_decay, first_layer_input=first_layer_input,
-                           window=window),
+                           window=window, target_window=target_window, update_skip=update_skip),
                         T, B, np.random.default_rng(seed))

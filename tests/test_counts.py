@@ -189,14 +189,9 @@ def test_counts_per_time_step():
 
 
 def test_target_window_learns_only_in_a_random_window():
-    from types import SimpleNamespace as NS
-    from chipsim.learning import make_trainer
     frames, labels, net, inp = small_problem(seed=73)
     nrn, _ = neuron("ottt")
-    tr = make_trainer("ottt_o", net, nrn, NS(mse_weight=0.05, mse_target="onehot"),
-                      NS(lr=0.1, momentum=0.0, weight_decay=0.0),
-                      NS(k=None, trace_decay=None, first_layer_input="raw", target_window=2),
-                      T, 1, np.random.default_rng(5))
+    tr = trainer("ottt_o", net, nrn, T=T, lr=0.1, target_window=2, seed=5)
     start = int(np.random.default_rng(5).integers(0, T - 2 + 1))     # the trainer's draw
     tr.train_batch(inp, inp.ptr[:1], labels[:1])
     # traces integrate spikes at every step (the window's updates need them); every other piece
@@ -211,15 +206,11 @@ def test_target_window_learns_only_in_a_random_window():
 
 
 def test_without_update_skip_every_visit_is_a_read_modify_write():
-    from types import SimpleNamespace as NS
-    from chipsim.learning import make_trainer
     out = {}
     for skip in (True, False):
         frames, labels, net, inp = small_problem(seed=79)
         nrn, _ = neuron("sltt")          # triangle surrogate: many zero updates
-        tr = make_trainer("sltt", net, nrn, NS(mse_weight=0.05, mse_target="onehot"),
-                          NS(lr=0.1, momentum=0.0, weight_decay=0.0),
-                          NS(k=None, update_skip=skip), T, 1, np.random.default_rng(0))
+        tr = trainer("sltt", net, nrn, T=T, lr=0.1, update_skip=skip)
         out[skip] = tr.train_batch(inp, inp.ptr[:1], labels[:1])[2][0, :, LRN]
     on, off = out[True], out[False]
     assert on[:, K.WEIGHT_UPDATE_SKIPPED].sum() > 0 and off[:, K.WEIGHT_UPDATE_SKIPPED].sum() == 0

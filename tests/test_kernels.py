@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from chipsim import counts as K
-from chipsim.kernels.train import surrogate
+from chipsim.kernels.neuron import surrogate
 from chipsim.model.inputs import encode_frames
 from chipsim.model.network import Network
 from tests.helpers import neuron, trainer

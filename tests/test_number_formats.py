@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chipsim.kernels.train import _fix, _fix_sr
+from chipsim.kernels.update import on_grid, round_sr
 from tests.helpers import neuron, small_problem, trainer
 
 BITS = dict(weight_bits=8, state_bits=16, trace_bits=12)
@@ -23,19 +23,19 @@ def test_values_stay_on_their_grids(rule):
     nrn, _ = neuron("ottt")
     tr = trainer(rule, net, nrn, T=6, lr=0.2)
     tr.set_number_format(BITS)
-    for W, q, lim in zip(net.weights, tr.qw, tr.limw):
+    for W, q, lim in zip(net.weights, tr.fmt.qw, tr.fmt.limw):
         assert _on_grid(W, q)                       # the initial weights are rounded too
     for i in range(3):
         tr.train_batch(inp, inp.ptr[i:i + 1], labels[i:i + 1])
-    for W, b, q, lim in zip(net.weights, net.biases, tr.qw, tr.limw):
+    for W, b, q, lim in zip(net.weights, net.biases, tr.fmt.qw, tr.fmt.limw):
         assert q == lim / 2 ** 7
         assert _on_grid(W, q) and _on_grid(b, q)
         assert W.min() >= -lim and W.max() <= lim - q
-    qv = tr.qfmt[0]
+    qv = tr.fmt.qv
     assert qv == 4.0 / 2 ** 15
     assert all(_on_grid(v, qv) for v in tr.v)
     if rule.startswith("ottt"):
-        qt = tr.qfmt[2]
+        qt = tr.fmt.qtr
         assert qt == (1 / (1 - 0.5)) / 2 ** 12
         assert all(_on_grid(t, qt) for t in tr.traces if t.size)
 
@@ -58,12 +58,13 @@ def test_stochastic_rounding_is_unbiased_and_rounding_is_to_nearest():
     q, lim = 0.25, 8.0
     state = np.array([12345], dtype=np.uint64)
     x = 1.0 + 0.3 * q                                   # 30 % of the way to the next step
-    ys = np.array([_fix_sr(x, q, lim, state) for _ in range(20000)])
+    ys = np.array([round_sr(x, q, lim, state) for _ in range(20000)])
     assert set(np.unique(ys)) == {1.0, 1.25}
     # the mean is x: 30 % of the draws round up (binomial sd 0.0032)
     assert abs(np.mean(ys == 1.25) - 0.3) < 0.015
-    assert _fix(1.0 + 0.6 * q, q, lim) == 1.25 and _fix(1.0 + 0.4 * q, q, lim) == 1.0
-    assert _fix(100.0, q, lim) == lim - q and _fix(-100.0, q, lim) == -lim     # saturation
+    assert on_grid(1.0 + 0.6 * q, q, lim, 0.5) == 1.25 and on_grid(1.0 + 0.4 * q, q, lim, 0.5) == 1.0
+    assert on_grid(100.0, q, lim, 0.5) == lim - q and on_grid(-100.0, q, lim, 0.5) == -lim   # saturation
+    assert round_sr(x, 0.0, lim, state) == x          # q = 0: floating point, nothing drawn
 
 
 def test_footprint_follows_the_chip_widths():

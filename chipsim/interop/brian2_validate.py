@@ -135,9 +135,9 @@ def make_problem(variant: Variant, n_in: int = 20, hidden: tuple = (8, 6), T: in
 
 
 def _trainer(net, nrn, T):
-    return make_trainer("sltt", net, nrn, NS(mse_weight=0.0, mse_target="onehot"),
+    return make_trainer("sltt", net, nrn, NS(kind="ce_mse", mse_weight=0.0, mse_target="onehot"),
                         NS(lr=0.0, momentum=0.0, weight_decay=0.0),
-                        NS(k=None, trace_decay=None, first_layer_input="raw", window=None),
+                        NS(k=None, target_window=None, update_skip=True),
                         T, 1, np.random.default_rng(0))
 
 

@@ -1,28 +1,20 @@
-"""The only @njit code in chipsim: arrays in, integer counts out.
+"""The only Numba code in chipsim: arrays in, integer counts out.
 
-All kernels use ``cache=True`` (compiled once, then loaded from ``__pycache__``). Random
-numbers are drawn outside the kernels from a seeded ``numpy.random.Generator``.
+Split by what it computes (docs/DESIGN.md, "Kernels"):
+
+- ``jit``: the one JIT policy (``@kernel``: nopython, ``cache=True``, no fastmath);
+- ``records``: the records a kernel takes (the per-layer layout, parameters, state, neuron,
+  loss, rule, optimiser, number format) and each layer's views into them;
+- ``neuron``: the LIF step and the surrogate derivatives;
+- ``synapse``: input transforms (dropout, pooling) and the event scatter; ``conv``: taps,
+  im2col and the tap sums of convolutions;
+- ``error``: the error routes (spatial, temporal; into the layer below);
+- ``wgrad``: the weight gradient (event by event, as a matrix product, from BPTT's history);
+- ``update``: SGD, momentum, weight decay, fixed-point rounding, the apply sweep;
+- ``loss``: the per-step loss and its gradient;
+- ``loop``: the per-batch loop, ``run_batch``, in the schedule the rule chooses.
+
+Random numbers are drawn outside the kernels from a seeded ``numpy.random.Generator``.
 """
 
-from chipsim.kernels.train import (  # noqa: F401
-    EV_BUF,
-    EV_INPUT,
-    EV_SPIKES,
-    MODE_BPTT,
-    MODE_INFER,
-    MODE_SPATIAL,
-    NG,
-    POOL_AVG,
-    POOL_MAX,
-    POOL_NONE,
-    ROLE_AUX,
-    ROLE_LIF,
-    ROLE_READOUT,
-    SURROGATE_SIGMOID,
-    SURROGATE_TRIANGLE,
-    run_batch,
-)
-from chipsim.kernels import train as _t  # noqa: E402
-
-#: geometry column indices, for the trainer that fills the table
-GEO = {name: getattr(_t, name) for name in dir(_t) if name.startswith("G_")}
+from chipsim.kernels.loop import run_batch  # noqa: F401

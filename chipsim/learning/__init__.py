@@ -1,14 +1,24 @@
-"""One trainer per learning rule; the loss is chosen independently (losses.py)."""
+"""The learning rules, one module each, and the trainer they share.
 
-from chipsim.learning.base import Trainer  # noqa: F401
+The registry ``RULES`` is the one list of rules: config validates ``rule.name`` against it,
+the CLI offers its names, the engine builds the rule from it. Adding a rule: one module
+beside these, one entry here, its tests and its documentation (docs/DESIGN.md, "Adding a
+rule").
+"""
+
 from chipsim.learning.bptt import BPTT
 from chipsim.learning.ottt import OTTT_A, OTTT_O
+from chipsim.learning.rule import Rule
 from chipsim.learning.sltt import SLTT
 from chipsim.learning.tbptt_local import TBPTTLocal
+from chipsim.learning.trainer import Trainer
 
-RULES = {"bptt": BPTT, "sltt": SLTT, "ottt_a": OTTT_A, "ottt_o": OTTT_O, "tbptt_local": TBPTTLocal}
+RULES: dict[str, type[Rule]] = {r.name: r for r in (BPTT, SLTT, OTTT_A, OTTT_O, TBPTTLocal)}
 
 
-def make_trainer(rule: str, net, neuron, loss, optim, rule_spec, time_steps: int, batch_size: int, rng):
-    """The trainer for ``rule`` (one of RULES)."""
-    return RULES[rule](net, neuron, loss, optim, rule_spec, time_steps, batch_size, rng)
+def make_trainer(rule: str, net, neuron, loss, optim, rule_spec, time_steps: int, batch_size: int,
+                 rng) -> Trainer:
+    """The trainer of ``net`` with the rule named ``rule`` (one of RULES), configured by the
+    workload's rule section ``rule_spec``."""
+    return Trainer(net, neuron, RULES[rule](rule_spec, neuron, time_steps), loss, optim,
+                   time_steps, batch_size, rng)

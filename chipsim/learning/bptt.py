@@ -1,17 +1,23 @@
 """BPTT with surrogate gradients: the baseline (reference/algorithms.md §2).
 
-Full temporal graph: the leak path always, the reset path unless the neuron detaches it
-(``detach_reset``; OTTT's preset detaches, SLTT's BPTT baseline and TET keep it). History of
-every LIF layer's potentials and input spikes is kept for all T steps: memory O(T).
-Weights change once per batch, after the backward pass.
+The full temporal graph, backwards from t = T-1 to 0 (chipsim/kernels/error.py)::
+
+    delta_l[t] = sigma'(u_l[t]) E_l[t] + lam * delta_l[t+1] * k_l[t]      g_l[t] = cin * delta_l[t]
+    E_l[t]     = W_{l+1}^T g_{l+1}[t]            (the error of layer l's spikes at step t)
+    grad W_l  += g_l[t] (x) s_{l-1}[t]           (input events as the presynaptic factor)
+
+through the leak always, and through the reset unless the neuron detaches it
+(``detach_reset``: k = 1; OTTT's preset detaches, SLTT's BPTT baseline and TET keep it, k =
+1 - theta sigma' for a soft reset). The potentials and input spikes of every LIF layer are kept
+for all T steps: memory O(T). Weights change once per batch, after the backward pass.
 """
 
 from __future__ import annotations
 
-from chipsim.kernels import MODE_BPTT
-from chipsim.learning.base import Trainer
+from chipsim.kernels.records import ROUTE_TEMPORAL
+from chipsim.learning.rule import Rule
 
 
-class BPTT(Trainer):
-    rule = "bptt"
-    mode = MODE_BPTT
+class BPTT(Rule):
+    name = "bptt"
+    route = ROUTE_TEMPORAL

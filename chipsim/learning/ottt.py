@@ -1,8 +1,12 @@
 """OTTT: online training through time (Xiao et al., NeurIPS 2022; algorithms.md §3).
 
-Per step t: ``g[t]`` by the spatial route at step t (as SLTT), and the weight gradient uses the
-presynaptic trace ``a[t] = decay * a[t-1] + s[t]`` instead of the spike: ``grad W += g[t] (x) a[t]``.
+Per step t, ``g[t]`` by the spatial route at step t (as SLTT), and the weight gradient uses the
+presynaptic trace instead of the spike (chipsim/kernels/wgrad.py, FACTOR_TRACE)::
+
+    a_{l-1}[t] = decay * a_{l-1}[t-1] + s_{l-1}[t]          grad W_l += g_l[t] (x) a_{l-1}[t]
+
 On chip this is the three-factor rule ``dW_ij = -lr * a_j * sigma'(u_i - theta) * e_i``.
+``decay`` is ``rule.trace_decay``, by default the neuron's leak.
 
 - ``ottt_a``: gradients accumulated over the T steps, one update per batch.
 - ``ottt_o``: the update is applied at every time step (T updates per batch; momentum advances T
@@ -17,24 +21,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from chipsim.learning.base import Trainer
+from chipsim.kernels.records import APPLY_STEP, FACTOR_EVENTS, FACTOR_TRACE
+from chipsim.learning.rule import Rule
 
 
-class _OTTT(Trainer):
-    def trace_layers(self) -> np.ndarray:
-        use = np.ones(len(self.net.layers), dtype=np.bool_)
-        use[0] = getattr(self.rule_spec, "first_layer_input", "raw") == "trace"
-        return use
+class _OTTT(Rule):
+    def factors(self, net) -> np.ndarray:
+        f = np.full(len(net.layers), FACTOR_TRACE, dtype=np.uint8)
+        if self.spec.first_layer_input != "trace":
+            f[0] = FACTOR_EVENTS
+        return f
 
-    def trace_decay_value(self) -> float:
-        d = getattr(self.rule_spec, "trace_decay", None)
+    def trace_decay(self) -> float:
+        d = self.spec.trace_decay
         return float(self.neuron.lam if d is None else d)
 
 
 class OTTT_A(_OTTT):
-    rule = "ottt_a"
+    name = "ottt_a"
 
 
 class OTTT_O(_OTTT):
-    rule = "ottt_o"
-    online = True
+    name = "ottt_o"
+    apply = APPLY_STEP

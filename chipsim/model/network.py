@@ -78,14 +78,34 @@ class LayerShape:
         return int(taps.sum()) * C * Co
 
 
+def _arena(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One flat array holding copies of ``arrays`` one after another, and views of it shaped
+    as the arrays."""
+    dtype = arrays[0].dtype if arrays else np.float64
+    arena = np.empty(sum(a.size for a in arrays), dtype=dtype)
+    views, o = [], 0
+    for a in arrays:
+        v = arena[o:o + a.size].reshape(a.shape)
+        v[...] = a
+        views.append(v)
+        o += a.size
+    return arena, views
+
+
 class Network:
-    """Weights and biases (zeros where a layer has no bias), plus the population dropout rates."""
+    """Weights and biases (zeros where a layer has no bias), plus the population dropout rates.
+
+    All layers' weights live in one flat array ``w_arena`` and all biases in ``b_arena`` (the
+    kernels take the arenas; chipsim/kernels/records.py says why); ``weights[l]`` (rows, cout)
+    and ``biases[l]`` (cout,) are views into them, so changing a view in place changes what
+    the kernels see. The arrays given are copied in.
+    """
 
     def __init__(self, layers: list[LayerShape], weights: list[np.ndarray], biases: list[np.ndarray],
                  dropout: list[float] | None = None):
         self.layers = list(layers)
-        self.weights = weights
-        self.biases = biases
+        self.w_arena, self.weights = _arena(weights)
+        self.b_arena, self.biases = _arena(biases)
         n_pop = 1 + sum(ls.spiking for ls in self.layers)
         self.dropout = list(dropout) if dropout is not None else [0.0] * n_pop
 

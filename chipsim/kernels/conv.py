@@ -1,0 +1,134 @@
+"""Convolution geometry: which kernel taps an input reaches, im2col matrices, and the
+non-zero output gradients each input position meets.
+
+Activations are channel-last: position (y, x, c) of an (H, W, C) map is index (y*W + x)*C + c.
+Weights have one row per (kernel offset, input channel), ``row = (ky*k + kx)*Cin + ci``, so an
+input event reads contiguous rows. A dense layer is the 1 x 1 case of a convolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chipsim.kernels.arrays import copy
+from chipsim.kernels.jit import kernel
+
+
+@kernel(inline=True)
+def conv_geometry(Ly):
+    """(Cin, Win, Hout, Wout, Cout, k, stride, pad) of a layer."""
+    return (Ly.cin, Ly.win, Ly.hout, Ly.wout, Ly.cout, Ly.k, Ly.stride, Ly.pad)
+
+
+@kernel(inline=True)
+def pool_geometry(Ly):
+    """(pool kind, pool size, channels, source width, pooled height, pooled width) of a layer's
+    input transform."""
+    return (Ly.pool, Ly.pool_k, Ly.pc, Ly.wpre, Ly.ph, Ly.pw)
+
+
+@kernel(inline=True)
+def is_dense(Ly):
+    return Ly.hout * Ly.wout == 1 and Ly.k == 1
+
+
+@kernel
+def taps(y, x, k, s, pad, Hout, Wout, tap_k, tap_o):
+    """The kernel offsets (ky*k + kx) and output positions a convolution input at (y, x)
+    reaches, borders and stride accounted for; returns how many."""
+    n = 0
+    if s == 1:      # no integer divisions (this runs for every input event)
+        for ky in range(k):
+            ty = y + pad - ky
+            if ty < 0 or ty >= Hout:
+                continue
+            for kx in range(k):
+                tx = x + pad - kx
+                if tx < 0 or tx >= Wout:
+                    continue
+                tap_k[n] = ky * k + kx
+                tap_o[n] = ty * Wout + tx
+                n += 1
+        return n
+    for ky in range(k):
+        ty = y + pad - ky
+        if ty < 0 or ty % s != 0 or ty // s >= Hout:
+            continue
+        for kx in range(k):
+            tx = x + pad - kx
+            if tx < 0 or tx % s != 0 or tx // s >= Wout:
+                continue
+            tap_k[n] = ky * k + kx
+            tap_o[n] = (ty // s) * Wout + tx // s
+            n += 1
+    return n
+
+
+@kernel
+def im2col(cf, mp, H, W, k, s, Wp, C, flip):
+    """Rows of an im2col matrix (flat ``cf``, H*W rows of k*k*C) from a zero-padded channel-last
+    map ``mp`` of width Wp: row (y, x) holds, for each kernel row ky, the k adjacent positions
+    starting at map row y*s + ky (``flip``: y*s + k-1-ky) and column x*s, i.e. k*C contiguous
+    values."""
+    seg = k * C
+    for y in range(H):
+        for x in range(W):
+            d = (y * W + x) * k * seg
+            for ky in range(k):
+                r = y * s + (k - 1 - ky if flip else ky)
+                src = (r * Wp + x * s) * C
+                copy(cf[d:d + seg], mp[src:src + seg])
+                d += seg
+
+
+@kernel
+def pos_nnz(g, Cout, pos_nz):
+    """Non-zero count of g per output position; returns the total."""
+    tot = 0
+    for q in range(pos_nz.shape[0]):
+        n = 0
+        base = q * Cout
+        for co in range(Cout):
+            n += g[base + co] != 0.0
+        pos_nz[q] = n
+        tot += n
+    return tot
+
+
+@kernel
+def tap_sums(Ly, pos_nz, tsum):
+    """tsum[p] = the non-zero output gradients input position p of a convolution (after its
+    pooling) meets: the sum of ``pos_nz`` over the output positions p reaches. Per input
+    channel, that is the chip's error MACs for the position and its weight-gradient pairs per
+    input event there. Stride 1: a k x k box sum, done separably."""
+    Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
+    Hin = Ly.hin
+    if s == 1:
+        # rows: h[oy, x] = sum of pos_nz[oy, x + pad - kx] over kx with the column in range
+        h = np.zeros(Hout * Win, dtype=np.int64)
+        for oy in range(Hout):
+            for x in range(Win):
+                t = 0
+                for kx in range(k):
+                    ox = x + pad - kx
+                    if 0 <= ox < Wout:
+                        t += pos_nz[oy * Wout + ox]
+                h[oy * Win + x] = t
+        for y in range(Hin):
+            for x in range(Win):
+                tsum[y * Win + x] = 0
+            for ky in range(k):
+                oy = y + pad - ky
+                if 0 <= oy < Hout:
+                    for x in range(Win):
+                        tsum[y * Win + x] += h[oy * Win + x]
+        return
+    tap_k = np.empty(k * k, dtype=np.int64)
+    tap_o = np.empty(k * k, dtype=np.int64)
+    for y in range(Hin):
+        for x in range(Win):
+            nt = taps(y, x, k, s, pad, Hout, Wout, tap_k, tap_o)
+            t = 0
+            for q in range(nt):
+                t += pos_nz[tap_o[q]]
+            tsum[y * Win + x] = t

@@ -1,0 +1,250 @@
+"""The error routes: the output gradient of a LIF layer from the error reaching its spikes
+(spatial route, and BPTT's temporal route), and the error a layer sends into the layer below.
+
+Spatial route (SLTT, OTTT; every rule at its last step)::
+
+    g[t] = cin * sigma'(u[t] - theta) * E[t]          E[t] = dL/ds[t] from the layers above
+
+Temporal route (BPTT, backwards over a window; ``first`` is the window's last step)::
+
+    delta[t] = sigma'(u[t]) E[t] + lam * delta[t+1] * k[t]        g[t] = cin * delta[t]
+    k[t] = 1 - theta sigma'(u[t])  (soft reset; 1 when the reset is detached)
+    k[t] = 1 - H(u[t] - theta) - u[t] sigma'(u[t])  (hard reset; without the last term detached)
+
+Error into the source population (through the layer's weights, its pooling and the
+population's dropout mask), only where the source's surrogate is non-zero::
+
+    E_src[j] += m_j * sum_k W[j, k] g[k]
+
+Counted only where executed (vocabulary in chipsim/counts.py): one temporal MAC per neuron
+per step after the first; error MACs for (input position with a non-zero surrogate) x
+(non-zero output gradient it connects to), each reading one weight. Pooling and dropout are
+routing (no arithmetic counted beyond the error MACs they select).
+"""
+
+from __future__ import annotations
+
+from chipsim.counts import ERROR_MAC, MEM_READ_WEIGHT, TEMPORAL_MAC
+from chipsim.kernels.arrays import copy, dot, zero
+from chipsim.kernels.conv import conv_geometry, im2col, is_dense, pool_geometry, taps
+from chipsim.kernels.jit import kernel
+from chipsim.kernels.neuron import heaviside
+from chipsim.kernels.records import POOL_AVG, POOL_MAX, POOL_NONE
+
+import numpy as np
+
+
+@kernel
+def spatial_route(g, sgl, e_in, cin):
+    """g = cin * sigma' * E: the spatial route of one LIF layer at one step."""
+    for j in range(g.shape[0]):
+        g[j] = cin * sgl[j] * e_in[j]
+
+
+@kernel
+def temporal_route(g, sgl, e_in, dn, ul, nrn, first, c):
+    """BPTT's temporal route of one LIF layer at one step (backwards in time): updates the
+    carried error ``dn`` (delta of this sample) and writes g = cin * delta."""
+    lam = nrn.lam
+    theta = nrn.theta
+    cin = nrn.cin
+    soft = nrn.soft
+    detach = nrn.detach
+    h0 = nrn.h0
+    n = g.shape[0]
+    for j in range(n):
+        d = sgl[j] * e_in[j]
+        if not first:
+            if soft:
+                k = 1.0
+                if not detach:
+                    k -= theta * sgl[j]
+            else:
+                k = 1.0 - heaviside(ul[j] - theta, h0)
+                if not detach:
+                    k -= ul[j] * sgl[j]
+            d += lam * dn[j] * k
+        dn[j] = d
+        g[j] = cin * d
+    if not first:
+        c[TEMPORAL_MAC] += n
+
+
+@kernel
+def conv_error_gemm(W, g, Ly, scr, out):
+    """out (Hin*Win, Cin) = the error of every input of a convolution,
+    out[p, ci] = sum over kernel offsets and output channels of W[tap*Cin+ci, co] * g[opos, co],
+    as one matrix product: the gradient's im2col (Hin*Win, k*k*Cout), zero where an offset
+    falls outside the output map, times the transposed kernel (k*k*Cout, Cin). ``scr`` holds
+    three separate scratch arrays (im2col, kernel, padded map: separate, so that the copies
+    between them vectorise). The simulator computes every entry (a BLAS product is far faster
+    than skipping the zeros); what the chip executes is counted separately (conv.tap_sums).
+
+    Stride 1 (with pad < k): the gradient map is copied once into a zero-bordered map, in which
+    the k offsets of one kernel row are k adjacent positions, so each im2col row is k contiguous
+    copies; the kernel's columns are ordered to match (ky, k-1-kx, co).
+    """
+    Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
+    Hin = Ly.hin
+    nt = k * k
+    nw = nt * Cout * Cin
+    P = Hin * Win
+    WT = scr[1][:nw].reshape((nt * Cout, Cin))
+    col = scr[0][:P * nt * Cout].reshape((P, nt * Cout))
+    if s == 1 and pad < k:
+        for ky in range(k):
+            for kx in range(k):
+                r0 = (ky * k + (k - 1 - kx)) * Cout
+                for ci in range(Cin):
+                    row = W[(ky * k + kx) * Cin + ci]
+                    for co in range(Cout):
+                        WT[r0 + co, ci] = row[co]
+        # gp[a, bb] = g[a - (k-1-pad), bb - (k-1-pad)] (zero outside the output map)
+        off = k - 1 - pad
+        Hp = Hin + k - 1
+        Wp = Win + k - 1
+        gp = scr[2][:Hp * Wp * Cout]
+        zero(gp)
+        for oy in range(Hout):
+            a = oy + off
+            if a >= Hp:
+                break
+            for ox in range(Wout):
+                bb = ox + off
+                if bb >= Wp:
+                    break
+                d = (a * Wp + bb) * Cout
+                e = (oy * Wout + ox) * Cout
+                copy(gp[d:d + Cout], g[e:e + Cout])
+        im2col(scr[0][:P * nt * Cout], gp, Hin, Win, k, 1, Wp, Cout, True)
+    else:
+        for tp in range(nt):
+            for ci in range(Cin):
+                row = W[tp * Cin + ci]
+                for co in range(Cout):
+                    WT[tp * Cout + co, ci] = row[co]
+        tap_k = np.empty(nt, dtype=np.int64)
+        tap_o = np.empty(nt, dtype=np.int64)
+        for y in range(Hin):
+            for x in range(Win):
+                r = col[y * Win + x]
+                r[:] = 0.0
+                n = taps(y, x, k, s, pad, Hout, Wout, tap_k, tap_o)
+                for q in range(n):
+                    rb = tap_k[q] * Cout
+                    ob = tap_o[q] * Cout
+                    for co in range(Cout):
+                        r[rb + co] = g[ob + co]
+    np.dot(col, WT, out)
+
+
+@kernel
+def error_to_source(W, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, tsum, scr, c):
+    """E[j] += d(sum of losses)/d(spike j) of the source population through this layer, its
+    pooling and the population's dropout mask; only where the surrogate sg[j] != 0.
+
+    ``pre_spk``: the source population's spikes at this step as a dense 0/1 map (max pooling
+    routes the error to the first maximal element of each window, torch's rule). ``tsum``: a
+    convolution's non-zero output gradients per input position (conv.tap_sums); ``scr``:
+    scratch.
+    """
+    pool, k, C, Wpre, Hin, Win = pool_geometry(Ly)
+    has_mask = mask.shape[0] > 0
+    n_pre = sg.shape[0]
+    work = 0
+    if pool == POOL_NONE and is_dense(Ly):
+        # dense layer, no pooling: E[j] += m * W[j] . g on the non-zeros of g
+        for j in range(n_pre):
+            if sg[j] == 0.0:
+                continue
+            m = 1.0
+            if has_mask:
+                m = mask[j]
+                if m == 0.0:
+                    continue
+            row = W[j]
+            if ng == row.shape[0]:
+                e = dot(row, g)
+            else:
+                e = 0.0
+                for q in range(ng):
+                    e += row[gnz[q]] * g[gnz[q]]
+            E[j] += m * e
+            work += ng
+        c[ERROR_MAC] += work
+        c[MEM_READ_WEIGHT] += work
+        return
+    # spatial path (convolution, or pooling in front of any layer). First the error of every
+    # (pooled) input the layer reads, into epost: a convolution's from one matrix product
+    # (conv_error_gemm), a dense layer's as W[jp] . g. Then each source neuron with a non-zero
+    # surrogate (and mask) takes its pooled input's error. The counts keep only what the chip
+    # computes: a pooled input's error once, if some neuron of its window needs it, at the cost
+    # of the non-zero output gradients it meets (tsum for a convolution, ng for a dense layer).
+    if ng == 0:            # no output gradient: nothing reaches the source
+        return
+    Hpre = Ly.hpre
+    kk = k if pool != POOL_NONE else 1
+    conv = not is_dense(Ly)
+    P = Hin * Win
+    ep = epost[:P * C]
+    if conv:
+        conv_error_gemm(W, g, Ly, scr, ep.reshape((P, C)))
+    else:
+        for jp in range(P * C):
+            ep[jp] = dot(W[jp], g)
+    flag = edone[:P * C]
+    for q in range(P * C):
+        flag[q] = 0
+    inv = 1.0 / (kk * kk) if pool == POOL_AVG else 1.0
+    for yy in range(Hpre):
+        py = yy // kk
+        if py >= Hin:
+            break
+        for xx in range(Wpre):
+            px = xx // kk
+            if px >= Win:
+                break
+            jb = (yy * Wpre + xx) * C
+            pb = (py * Win + px) * C
+            Ev = E[jb:jb + C]
+            sv = sg[jb:jb + C]
+            ev = ep[pb:pb + C]
+            fv = flag[pb:pb + C]
+            if not has_mask and pool != POOL_MAX:      # the common case, vectorisable
+                for c_ in range(C):
+                    if sv[c_] != 0.0:
+                        Ev[c_] += ev[c_] * inv
+                        fv[c_] = 1
+                continue
+            for c_ in range(C):
+                j = jb + c_
+                if sv[c_] == 0.0:
+                    continue
+                m = 1.0
+                if has_mask:
+                    m = mask[j]
+                    if m == 0.0:
+                        continue
+                if pool == POOL_MAX:
+                    # first maximal element of the window (scan order dy, dx) of the masked spikes
+                    best = -1
+                    bv = -1.0
+                    for dy in range(kk):
+                        for dx in range(kk):
+                            jj = ((py * kk + dy) * Wpre + (px * kk + dx)) * C + c_
+                            vv = pre_spk[jj] * (mask[jj] if has_mask else 1.0)
+                            if vv > bv:
+                                bv = vv
+                                best = jj
+                    if best != j:
+                        continue
+                Ev[c_] += m * ev[c_] * inv
+                fv[c_] = 1
+    for ppos in range(P):
+        n = 0
+        fv = flag[ppos * C:(ppos + 1) * C]
+        for c_ in range(C):
+            n += fv[c_]
+        work += n * (tsum[ppos] if conv else ng)
+    c[ERROR_MAC] += work
+    c[MEM_READ_WEIGHT] += work

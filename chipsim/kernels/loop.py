@@ -1,0 +1,357 @@
+"""The per-batch loop: one call runs a whole batch (B samples, T time steps, every layer), so
+Python pays its call overhead once per batch, not once per step or layer.
+
+A rule (chipsim/learning/) chooses the schedule through the Rule record:
+
+- ``ROUTE_SPATIAL`` (SLTT, OTTT, and inference): per step, every sample goes forward through
+  every layer, updates its presynaptic traces (layers with FACTOR_TRACE), and, at the steps of
+  ``rule.step_mask``, runs the spatial backward pass of that step; the update is applied every
+  such step (APPLY_STEP, OTTT_O) or once after the last step (APPLY_END).
+- ``ROUTE_TEMPORAL`` (BPTT, tbptt_local): steps go forward in windows of ``rule.window``,
+  keeping the history of the window; then backward through the window in reverse time (the
+  temporal route), and the update is applied after every window.
+
+In a backward step the auxiliary classifiers go first, then the readout, then the LIF layers
+top-down; each computes its output gradient (error.spatial_route or error.temporal_route),
+sends its error to the layer below (error.error_to_source, with the weights as they were
+before the update) and adds its weight gradient (wgrad.weight_grad). Work shared by a batch
+(applying the update) is attributed to the batch's last sample; counts are kept per sample and
+time step (``cnt`` (B, T, L, P, A)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_READ_TRACE,
+                            MEM_WRITE_HIST, MEM_WRITE_TRACE, NB_DENSE_OPS, OUTPUT_ERROR, SPIKE,
+                            SURROGATE_EVAL, TRACE_UPDATE)
+from chipsim.kernels.arrays import nonzero
+from chipsim.kernels.conv import pos_nnz, tap_sums
+from chipsim.kernels.error import error_to_source, spatial_route, temporal_route
+from chipsim.kernels.jit import kernel
+from chipsim.kernels.loss import loss_grad
+from chipsim.kernels.neuron import lif, surrogates
+from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, ROLE_LIF,
+                                     ROLE_READOUT, ROUTE_TEMPORAL, HistoryScratch, Scratch,
+                                     acc_bias, acc_weights, bias, error, ev_idx, ev_val, mask,
+                                     out_grad, output, potential, spike_map, spk_hist, surr,
+                                     touched, trace, u_hist, weights, delta)
+from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
+from chipsim.kernels.synapse import transform
+from chipsim.kernels.update import apply_updates, on_grid
+from chipsim.kernels.wgrad import weight_grad, wgrad_from_history
+
+
+@kernel
+def _scratch(lay, P, T, fused, temporal):
+    """Work arrays sized for the largest layer; the history-summed gradient's only when a
+    layer uses it."""
+    L = lay.shape[0]
+    maxn = 1
+    maxpos = 1
+    for l in range(L):
+        Ly = lay[l]
+        maxn = max(maxn, Ly.n_out, Ly.rows)
+        maxpos = max(maxpos, Ly.hout * Ly.wout)
+    f = P.w.dtype
+    # convolution scratch (three separate arrays, so copies between them vectorise): im2col
+    # matrices; the transposed kernel, weight-gradient product or dense input map; padded maps.
+    ncol = 1
+    nmat = 1
+    nmap = 1
+    npin = 1
+    for l in range(L):
+        Ly = lay[l]
+        if Ly.hout * Ly.wout > 1 or Ly.k > 1:
+            k_ = Ly.k
+            nt = k_ * k_
+            pin = Ly.hin * Ly.win
+            pout = Ly.hout * Ly.wout
+            ci = Ly.cin
+            co = Ly.cout
+            hp = max(Ly.hin + 2 * Ly.pad, (Ly.hout - 1) * Ly.stride + k_)
+            wp = max(Ly.win + 2 * Ly.pad, (Ly.wout - 1) * Ly.stride + k_)
+            gpad = (Ly.hin + k_ - 1) * (Ly.win + k_ - 1) * co
+            ncol = max(ncol, pin * nt * co, pout * nt * ci)
+            nmat = max(nmat, nt * ci * co, pin * ci)
+            nmap = max(nmap, gpad, hp * wp * ci)
+            npin = max(npin, pin)
+    scr = Scratch(np.empty(maxn, dtype=np.int64), np.empty(maxn, dtype=np.uint8),
+                  np.empty(maxn, dtype=f), np.ones(maxn, dtype=f),
+                  np.empty(maxpos, dtype=np.int64), np.empty(npin, dtype=np.int64),
+                  (np.empty(ncol, dtype=f), np.empty(nmat, dtype=f), np.empty(nmap, dtype=f)))
+    any_fused = False
+    for l in range(L):
+        if temporal and fused[l] != 0:
+            any_fused = True
+    n = maxn if any_fused else 0
+    tn = T if any_fused else 0
+    hs = HistoryScratch(np.empty(n + 1 if any_fused else 0, dtype=np.int64),
+                        np.empty(n, dtype=np.int64), np.empty(tn * n, dtype=np.int64),
+                        np.empty(tn * n, dtype=np.int64), np.empty(tn * n, dtype=np.int64),
+                        np.empty(tn * n, dtype=f), np.empty(tn + 1 if any_fused else 0, dtype=np.int64),
+                        np.empty((tn, n), dtype=np.int64), np.empty(tn, dtype=np.int64),
+                        np.empty(n, dtype=f))
+    return scr, hs
+
+
+@kernel
+def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, learning, temporal,
+             backward_now):
+    """One sample, one step, every layer: input transform, synapses, then LIF or classifier."""
+    lay = net.layout
+    pops = net.pops
+    B = x.ptr.shape[0]
+    for l in range(lay.shape[0]):
+        Ly = lay[l]
+        c = cnt[b, t, l, INFER]
+        src = Ly.src
+        out = output(S, Ly)
+        if Ly.evk == EV_BUF:
+            if src == 0:
+                n_ev = transform(x.idx, x.val, x.ptr[b, t], x.ptr[b, t + 1], np.bool_(False),
+                                 mask(S, pops[0])[b], Ly, S.pmax, S.ptouch, ev_idx(S, Ly)[th, b],
+                                 ev_val(S, Ly)[th, b])
+            else:
+                mask_l = mask(S, pops[src])[b] if Ly.nomask == 0 else S.pmax[:0]
+                n_ev = transform(spk_hist(S, lay[src - 1])[th, b], scr.ones, 0,
+                                 S.spk_n[src - 1, th, b], np.bool_(True), mask_l, Ly, S.pmax, S.ptouch,
+                                 ev_idx(S, Ly)[th, b], ev_val(S, Ly)[th, b])
+            S.ev_n[l, th, b] = n_ev
+            if learning and temporal:
+                cnt[b, t, l, LEARN][MEM_WRITE_HIST] += n_ev
+        idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, scr.ones)
+        scatter(weights(P, Ly), bias(P, Ly), idx, val, e0, e1, Ly, out, S.hit, c)
+        c[NB_DENSE_OPS] += Ly.dense_ops
+        if Ly.role == ROLE_LIF:
+            ns = lif(out, potential(S, Ly)[b], u_hist(S, Ly)[th, b], spk_hist(S, Ly)[th, b], nrn,
+                     fmt.qv, fmt.lim_v, scr.fired)
+            S.spk_n[l, th, b] = ns
+            c[SPIKE] += ns
+            if learning and temporal:
+                cnt[b, t, l, LEARN][MEM_WRITE_HIST] += out.shape[0] + ns
+        else:
+            lv = loss_grad(out, x.labels[b], T, B, loss, out_grad(S, Ly)[b, th])
+            if Ly.role == ROLE_READOUT:
+                for c_ in range(out.shape[0]):
+                    S.osum[b, c_] += out[c_]
+                loss_out[b] += lv
+            if learning and (temporal or backward_now):
+                cl = cnt[b, t, l, LEARN]
+                cl[OUTPUT_ERROR] += out.shape[0]
+                if temporal:
+                    cl[MEM_WRITE_HIST] += out.shape[0]
+
+
+@kernel
+def _traces(t, b, th, net, S, x, rule, fmt, scr, cnt):
+    """OTTT's presynaptic traces a[t] = decay * a[t-1] + input[t] of the layers that use them."""
+    lay = net.layout
+    for l in range(lay.shape[0]):
+        if rule.factor[l] != FACTOR_TRACE:
+            continue
+        tr = trace(S, lay[l])[b]
+        for j in range(tr.shape[0]):
+            tr[j] *= rule.trace_decay
+        idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, scr.ones)
+        for e in range(e0, e1):
+            tr[idx[e]] += val[e]
+        if fmt.qtr != 0.0:
+            for j in range(tr.shape[0]):
+                tr[j] = on_grid(tr[j], fmt.qtr, fmt.lim_tr, 0.5)
+        cl = cnt[b, t, l, LEARN]
+        cl[TRACE_UPDATE] += tr.shape[0]
+        cl[MEM_READ_TRACE] += tr.shape[0]
+        cl[MEM_WRITE_TRACE] += tr.shape[0]
+
+
+@kernel
+def _backward_layer(l, b, th, t, first, temporal, want_wgrad, net, P, G, S, x, nrn, rule, opt,
+                    fmt, scr, cnt):
+    """Backward pass of one layer for one sample at step t (th: its history slot)."""
+    lay = net.layout
+    pops = net.pops
+    Ly = lay[l]
+    c = cnt[b, t, l, LEARN]
+    g = out_grad(S, Ly)[b, th]
+    if Ly.role == ROLE_LIF:
+        if temporal:
+            temporal_route(g, surr(S, Ly), error(S, Ly), delta(S, Ly)[b], u_hist(S, Ly)[th, b],
+                           nrn, first, c)
+        else:
+            spatial_route(g, surr(S, Ly), error(S, Ly), nrn.cin)
+    Cout = Ly.cout
+    npos = Ly.hout * Ly.wout
+    if npos == 1:
+        ng = nonzero(g, scr.gnz)
+        scr.pos_nz[0] = ng
+    else:
+        ng = pos_nnz(g, Cout, scr.pos_nz[:npos])
+    if npos > 1 or Ly.k > 1:      # a convolution: non-zero gradients per input position
+        tap_sums(Ly, scr.pos_nz, scr.tsum)
+    src = Ly.src
+    if src > 0 and Ly.detach == 0:   # error into the source population, pre-update W
+        Ls = lay[src - 1]
+        mask_l = mask(S, pops[src])[b] if Ly.nomask == 0 else S.epost[:0]
+        error_to_source(weights(P, Ly), g, scr.gnz, ng, Ly, surr(S, Ls), mask_l,
+                        spike_map(S, pops[src]), error(S, Ls), S.epost, S.edone, scr.tsum,
+                        scr.wt, c)
+    if want_wgrad:
+        idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, scr.ones)
+        weight_grad(weights(P, Ly), bias(P, Ly), acc_weights(G, Ly), acc_bias(G, Ly), g, scr.gnz,
+                    ng, Ly, idx, val, e0, e1, trace(S, Ly)[b], rule.factor[l] == FACTOR_TRACE,
+                    rule.direct, opt.lr, touched(G, Ly), scr.scratch, scr.pos_nz, scr.tsum,
+                    scr.wt, c, fmt.qw[l], fmt.limw[l], fmt.rs)
+
+
+@kernel
+def _backward(b, th, t, first, temporal, wg_inline, net, P, G, S, x, nrn, rule, opt, fmt, scr,
+              cnt):
+    """One sample, one step: surrogates, then auxiliary classifiers, then readout -> input."""
+    lay = net.layout
+    pops = net.pops
+    L = lay.shape[0]
+    n_lif = pops.shape[0] - 1
+    prm = np.empty(2, dtype=S.SG.dtype)   # threshold and alpha in the network's dtype
+    prm[0] = nrn.theta
+    prm[1] = nrn.alpha
+    for l in range(n_lif):
+        Ly = lay[l]
+        sgl = surr(S, Ly)
+        surrogates(u_hist(S, Ly)[th, b], prm[0], nrn.sg_kind, prm[1], sgl)
+        cl = cnt[b, t, l, LEARN]
+        cl[SURROGATE_EVAL] += sgl.shape[0]
+        if not temporal:     # u of this step from the neuron state (BPTT: from history)
+            cl[MEM_READ_STATE] += sgl.shape[0]
+        error(S, Ly)[:] = 0.0
+        if pops[l + 1].has_map:
+            fill_spike_map(spk_hist(S, Ly)[th, b], S.spk_n[l, th, b], spike_map(S, pops[l + 1]))
+    for l in range(n_lif + 1, L):        # auxiliary classifiers first
+        _backward_layer(l, b, th, t, first, temporal, wg_inline[l] == 1, net, P, G, S, x, nrn,
+                        rule, opt, fmt, scr, cnt)
+    for l in range(n_lif, -1, -1):       # then readout, LIF layers top-down
+        _backward_layer(l, b, th, t, first, temporal, wg_inline[l] == 1, net, P, G, S, x, nrn,
+                        rule, opt, fmt, scr, cnt)
+
+
+@kernel(inline=True)
+def _spatial_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, wg):
+    """Forward step by step; the spatial backward pass at the steps of ``rule.step_mask``."""
+    B = x.ptr.shape[0]
+    T = x.ptr.shape[1] - 1
+    learning = rule.learn
+    # typed constants, not literals: the schedules then share one compiled _forward, _traces
+    # and _backward (a literal argument would compile a second specialisation of each)
+    th = np.int64(0)
+    yes = np.bool_(True)
+    no = np.bool_(False)
+    for t in range(T):
+        backward_now = learning and rule.step_mask[t]
+        for b in range(B):
+            _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, learning,
+                     no, backward_now)
+            if not learning:
+                continue
+            _traces(t, b, th, net, S, x, rule, fmt, scr, cnt)
+            if backward_now:
+                _backward(b, th, t, yes, no, wg, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt)
+        if backward_now and rule.apply == APPLY_STEP and not rule.direct:
+            apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, t], fmt)
+    if learning and rule.apply == APPLY_END:
+        apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, T - 1], fmt)
+
+
+@kernel(inline=True)
+def _temporal_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs,
+                       wg_inline, wg_apply):
+    """Windows of ``rule.window`` steps: forward keeping the history, backward through the
+    window in reverse time, the history-summed weight gradients, then the update."""
+    lay = net.layout
+    L = lay.shape[0]
+    B = x.ptr.shape[0]
+    T = x.ptr.shape[1] - 1
+    yes = np.bool_(True)      # typed constants (see _spatial_schedule)
+    no = np.bool_(False)
+    t0 = 0
+    while t0 < T:
+        t1 = min(T, t0 + rule.window)
+        for t in range(t0, t1):
+            for b in range(B):
+                _forward(t, b, t - t0, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, yes,
+                         yes, no)
+                _traces(t, b, t - t0, net, S, x, rule, fmt, scr, cnt)
+        for b in range(B):
+            for t in range(t1 - 1, t0 - 1, -1):
+                for l in range(L):
+                    Ly = lay[l]
+                    cl = cnt[b, t, l, LEARN]
+                    if Ly.role != ROLE_LIF:
+                        cl[MEM_READ_HIST] += Ly.n_out
+                    else:
+                        cl[MEM_READ_HIST] += Ly.n_out + S.spk_n[l, t - t0, b]
+                    if Ly.evk == EV_BUF:
+                        cl[MEM_READ_HIST] += S.ev_n[l, t - t0, b]
+                _backward(b, t - t0, t, t == t1 - 1, yes, wg_inline, net, P, G, S, x, nrn, rule,
+                          opt, fmt, scr, cnt)
+            # weight gradients of dense layers summed per row from the history
+            for l in range(L):
+                if wg_inline[l]:
+                    continue
+                Ly = lay[l]
+                c = cnt[b, t1 - 1, l, LEARN]
+                hs.ev_ptr[0] = 0
+                for t in range(t0, t1):
+                    idx, val, e0, e1 = layer_events(lay, l, b, t - t0, t, x, S, scr.ones)
+                    p0 = hs.ev_ptr[t - t0]
+                    hs.evf_idx[p0:p0 + e1 - e0] = idx[e0:e1]
+                    hs.evf_val[p0:p0 + e1 - e0] = val[e0:e1]
+                    hs.ev_ptr[t - t0 + 1] = p0 + e1 - e0
+                wgrad_from_history(weights(P, Ly), bias(P, Ly), out_grad(S, Ly)[b], 0, t1 - t0,
+                                   hs.evf_idx, hs.evf_val, hs.ev_ptr, Ly, acc_weights(G, Ly),
+                                   acc_bias(G, Ly), touched(G, Ly), rule.fused[l] == 1, opt.lr,
+                                   hs, c, fmt.qw[l], fmt.limw[l], fmt.rs)
+        apply_updates(P, G, lay, wg_apply, opt, cnt[B - 1, t1 - 1], fmt)
+        t0 = t1
+
+
+@kernel
+def run_batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out):
+    """Run one batch (B samples, T steps) through every layer with the rule's schedule.
+
+    State (v, traces, BPTT's delta, the readout sums) is reset here; ``loss_out[b]`` receives
+    the readout's loss. ``cnt`` (B, T, L, P, A): counts per sample and time step; the work of
+    applying an update is counted at the step where it happens (the last step of the sample or
+    window; every step for APPLY_STEP), BPTT's history-summed weight gradients at the last step
+    of their window.
+    """
+    lay = net.layout
+    L = lay.shape[0]
+    n_lif = net.pops.shape[0] - 1
+    B = x.ptr.shape[0]
+    T = x.ptr.shape[1] - 1
+    temporal = rule.learn and rule.route == ROUTE_TEMPORAL
+    scr, hs = _scratch(lay, P, T, rule.fused, temporal)
+    wg_inline = np.ones(L, dtype=np.uint8)     # weight gradient computed step by step
+    wg_apply = np.ones(L, dtype=np.uint8)      # update applied from the accumulator
+    for l in range(L):
+        if temporal and rule.fused[l] != 0:
+            wg_inline[l] = 0
+            if rule.fused[l] == 1:
+                wg_apply[l] = 0
+    for b in range(B):
+        loss_out[b] = 0.0
+        S.osum[b, :] = 0.0
+        for l in range(n_lif):
+            potential(S, lay[l])[b, :] = 0.0
+            if temporal:
+                delta(S, lay[l])[b, :] = 0.0
+        for l in range(L):
+            if rule.factor[l] == FACTOR_TRACE:
+                trace(S, lay[l])[b, :] = 0.0
+    if temporal:
+        _temporal_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs,
+                           wg_inline, wg_apply)
+    else:
+        _spatial_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
+                          wg_inline)

@@ -1,0 +1,324 @@
+"""The records the kernels take: a network's per-layer layout, its parameters, the state and
+buffers of a batch, the neuron, the loss, the rule, the optimiser and the number format.
+
+Why these mechanisms (docs/DESIGN.md, "Kernels"): Numba passes a NamedTuple of arrays and
+scalars to a kernel in about a microsecond, but a NamedTuple holding Numba typed lists costs
+about a microsecond per list on every call (and a tuple of arrays per layer would be
+compiled anew for every network depth), and ``structref`` records are not reloaded from the
+on-disk cache. So every per-layer array lives in one flat **arena** per kind (all layers'
+weights in one array, all membrane potentials in another, ...), as a chip's synapse and
+neuron memories do, and the per-layer **layout** (a NumPy structured array, one record per
+weight layer) holds each layer's geometry and where its slices start. A kernel reads a
+layer's view through the accessors below (``weights(P, Ly)`` is ``W`` of that layer,
+``(rows, cout)``), so the arithmetic reads as it did with one array per layer.
+
+Records (``typing.NamedTuple``; each field an array or a scalar):
+
+- ``Net(layout, pops)``: the layout (``LAYOUT``, one row per weight layer: main LIF layers
+  first, then the readout, then tbptt_local's auxiliary classifiers) and the populations
+  (``POPULATION``, 0 = the network input, p = the output of LIF layer p-1).
+- ``Params(w, b)``: weights and biases.  ``Grads(gw, gb, mw, mb, touched)``: gradient
+  accumulators, momentum buffers, and the accumulator rows that received a contribution.
+- ``State``: membrane potentials, history slots, event buffers, traces, error buffers.
+- ``Inputs(idx, val, ptr, labels)``: a batch's input events (see chipsim/model/inputs.py).
+- ``Loss``, ``Rule``, ``Optimizer``, ``NumberFormat``: scalars and small arrays.
+- The neuron is chipsim.model.neuron.NeuronParams (lam, theta, cin, soft, detach, h0,
+  sg_kind, alpha).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from chipsim.kernels.jit import kernel
+
+# --- layer roles, input transforms, where a layer's input events are ----------------------
+ROLE_LIF = 0        # conv or dense layer of LIF neurons
+ROLE_READOUT = 1    # the non-spiking linear readout (summed over time for the prediction)
+ROLE_AUX = 2        # an auxiliary classifier of tbptt_local (global average pool + linear)
+
+POOL_NONE = 0
+POOL_AVG = 1
+POOL_MAX = 2
+
+EV_INPUT = 0        # the network input itself (no pooling, no dropout)
+EV_SPIKES = 1       # the source population's spikes (no pooling, no dropout)
+EV_BUF = 2          # transformed events (dropout, pooling), written to the layer's event buffer
+
+SURROGATE_SIGMOID = 0
+SURROGATE_TRIANGLE = 1
+
+# --- a rule's choices (chipsim/learning/ composes them) ------------------------------------
+ROUTE_SPATIAL = 0   # the error at step t follows the spatial route only (state detached)
+ROUTE_TEMPORAL = 1  # BPTT inside windows: the error also flows back through time
+APPLY_END = 0       # the update is applied once the batch's steps are done
+APPLY_STEP = 1      # the update is applied at every step that ran a backward pass (online)
+FACTOR_EVENTS = 0   # presynaptic factor of the weight gradient: the layer's input events
+FACTOR_TRACE = 1    # presynaptic factor: the trace a[t] = decay * a[t-1] + input[t]
+
+_i = np.int64
+#: one record per weight layer: geometry (input map after the input transform, output map,
+#: kernel), input transform, role, and where the layer's slices start in each arena (arenas
+#: whose slices have the same shape share one offset: u and spike history, error and
+#: surrogate, v and BPTT's delta, weights and their momentum buffers)
+LAYOUT = np.dtype([
+    ("hin", _i), ("win", _i), ("cin", _i),      # input map after the transform (H, W, C)
+    ("hout", _i), ("wout", _i), ("cout", _i),   # output map (dense: 1 x 1 x units)
+    ("k", _i), ("stride", _i), ("pad", _i),     # square kernel (dense: 1, 1, 0)
+    ("pool", _i), ("pool_k", _i),               # input transform: POOL_*, kernel = stride
+    ("src", _i),                                # population read (0 = the network input)
+    ("hpre", _i), ("wpre", _i),                 # that population's map before pooling
+    ("ph", _i), ("pw", _i), ("pc", _i),         # the pooled map the transform produces
+    ("role", _i),                               # ROLE_*
+    ("detach", _i),        # 1: no error flows from this layer into its source (block boundary)
+    ("unit", _i),          # 1: every input event has value 1 (binary, no dropout, no pooling)
+    ("ac", _i),            # 1: the input is spikes (work counted as ACs), 0: graded (MACs)
+    ("has_bias", _i),
+    ("evk", _i),           # EV_*: where its input events are
+    ("nomask", _i),        # 1: read the source without its dropout mask (auxiliary heads)
+    ("dense_ops", _i),     # NeuroBench dense ops per step
+    ("rows", _i),          # weight rows: k*k*Cin (dense: n_in)
+    ("n_out", _i),         # hout * wout * cout
+    # arena offsets (element index where this layer's slice starts)
+    ("o_w", _i), ("o_b", _i),                   # Params
+    ("o_gw", _i), ("o_gb", _i), ("acc", _i),    # Grads accumulators; acc = 0: none kept
+    ("o_touched", _i),
+    ("o_out", _i), ("o_g", _i),                 # State: output, per-step output gradient
+    ("o_ev", _i), ("ev_m", _i),                 # event buffers (TH, B, ev_m)
+    ("o_trace", _i), ("trace_n", _i),           # presynaptic traces (B, trace_n)
+    ("o_v", _i),           # LIF layers: v and BPTT's delta (B, n)
+    ("o_uh", _i),          #   u and spike history (TH, B, n)
+    ("o_E", _i),           #   error and surrogate (n,)
+], align=True)
+
+#: one record per population (0 = the network input, p = the output of LIF layer p-1)
+POPULATION = np.dtype([
+    ("size", _i),
+    ("masked", _i), ("o_mask", _i),   # dropout mask (B, size) when masked
+    ("has_map", _i), ("o_map", _i),   # dense 0/1 spike map (size) when max pooling reads it
+], align=True)
+
+
+class Net(NamedTuple):
+    layout: np.ndarray      # (L,) LAYOUT
+    pops: np.ndarray        # (n_lif + 1,) POPULATION
+
+
+class Params(NamedTuple):
+    w: np.ndarray           # every layer's weights (rows, cout), row-major, one after another
+    b: np.ndarray           # every layer's biases (cout,) (zeros where a layer has none)
+
+
+class Grads(NamedTuple):
+    gw: np.ndarray          # gradient accumulators of the layers that keep one
+    gb: np.ndarray
+    mw: np.ndarray          # momentum buffers (empty without momentum)
+    mb: np.ndarray
+    touched: np.ndarray     # uint8: accumulator rows that received a contribution
+
+
+class State(NamedTuple):
+    B: int                  # samples the buffers hold
+    TH: int                 # history slots: the BPTT window (T for BPTT), 1 otherwise
+    v: np.ndarray           # membrane potentials after reset
+    u_h: np.ndarray         # pre-reset potentials per history slot
+    spk_h: np.ndarray       # int64 spike indices per history slot
+    spk_n: np.ndarray       # (n_lif, TH, B) spikes per slot
+    out: np.ndarray         # every layer's input current / output at the current step
+    hit: np.ndarray         # int64 scratch: output positions that received an event
+    masks: np.ndarray       # dropout masks
+    ev_idx: np.ndarray      # int64 transformed input events per slot
+    ev_val: np.ndarray
+    ev_n: np.ndarray        # (L, TH, B) events per slot
+    pmax: np.ndarray        # max-pooling scratch
+    ptouch: np.ndarray
+    traces: np.ndarray      # OTTT's presynaptic traces
+    osum: np.ndarray        # (B, classes) readout summed over time
+    g: np.ndarray           # per-step output gradients (B, TH, n_out) per layer
+    E: np.ndarray           # d loss / d spike of each LIF layer at the current step
+    SG: np.ndarray          # surrogate derivatives at the current step
+    smap: np.ndarray        # dense spike maps (max pooling's error routing)
+    epost: np.ndarray       # scratch: error of every pooled input
+    edone: np.ndarray       # uint8 scratch
+    delta: np.ndarray       # BPTT's temporal error (B, n) per LIF layer
+
+
+class Scratch(NamedTuple):
+    """Work arrays of one batch call, sized for the largest layer (allocated by the loop)."""
+    gnz: np.ndarray         # int64: indices of non-zero output gradients
+    fired: np.ndarray       # uint8: the LIF update's spike flags
+    scratch: np.ndarray     # float: -lr * g of a direct update
+    ones: np.ndarray        # float ones: the values of spike events
+    pos_nz: np.ndarray      # int64: non-zero gradients per output position
+    tsum: np.ndarray        # int64: non-zero gradients met per input position (conv.tap_sums)
+    wt: tuple               # three float arrays: im2col, kernel or gradient product, padded map
+
+
+class HistoryScratch(NamedTuple):
+    """Work arrays of BPTT's history-summed weight gradient (wgrad.wgrad_from_history)."""
+    inv_cnt: np.ndarray
+    inv_cur: np.ndarray
+    inv_t: np.ndarray
+    inv_e: np.ndarray
+    evf_idx: np.ndarray     # one window's events of a layer, flattened
+    evf_val: np.ndarray
+    ev_ptr: np.ndarray
+    gnz2: np.ndarray
+    ngt: np.ndarray
+    rowsum: np.ndarray
+
+
+class Inputs(NamedTuple):
+    idx: np.ndarray         # int64 flat input index of each event
+    val: np.ndarray         # its value (1 for binary frames)
+    ptr: np.ndarray         # (B, T+1) offsets: sample b, step t owns idx[ptr[b,t]:ptr[b,t+1]]
+    labels: np.ndarray      # (B,) int64
+
+
+class Loss(NamedTuple):
+    """Per step: ((1 - mse_w) CE(o, y) + mse_w MSE(o, target)) / T (TET: a = lambda, target phi)."""
+    mse_w: float
+    onehot: bool            # MSE target: one-hot labels, or the constant tgt_const
+    tgt_const: float
+
+
+class Rule(NamedTuple):
+    learn: bool             # False: forward only (inference)
+    route: int              # ROUTE_*
+    apply: int              # APPLY_* (ROUTE_TEMPORAL applies after every window)
+    window: int             # BPTT window (T: whole-sample BPTT)
+    trace_decay: float
+    direct: bool            # write each update straight into the weights (no accumulator)
+    step_mask: np.ndarray   # bool (T,): steps that run a backward pass (spatial route)
+    factor: np.ndarray      # uint8 (L,): FACTOR_* per layer
+    fused: np.ndarray       # uint8 (L,): BPTT weight gradient summed per row from the history
+                            #   after the window: 0 = no, 1 = into the weights, 2 = accumulator
+
+
+class Optimizer(NamedTuple):
+    """SGD with torch semantics."""
+    lr: float
+    momentum: float
+    wd: float
+
+
+class NumberFormat(NamedTuple):
+    """Fixed-point grids (step, range); step 0 = floating point."""
+    qv: float               # membrane state
+    lim_v: float
+    qtr: float              # traces
+    lim_tr: float
+    qw: np.ndarray          # (L,) weights and biases, per layer
+    limw: np.ndarray
+    rs: np.ndarray          # uint64 (1,): the stochastic-rounding generator's state
+
+
+# --- a layer's views into the arenas ----------------------------------------------------------
+@kernel(inline=True)
+def weights(P, Ly):
+    return P.w[Ly.o_w:Ly.o_w + Ly.rows * Ly.cout].reshape((Ly.rows, Ly.cout))
+
+
+@kernel(inline=True)
+def bias(P, Ly):
+    return P.b[Ly.o_b:Ly.o_b + Ly.cout]
+
+
+@kernel(inline=True)
+def acc_weights(G, Ly):
+    n = Ly.rows if Ly.acc else 0
+    return G.gw[Ly.o_gw:Ly.o_gw + n * Ly.cout].reshape((n, Ly.cout))
+
+
+@kernel(inline=True)
+def acc_bias(G, Ly):
+    """The bias accumulator of a layer that keeps one and has a bias (empty otherwise)."""
+    return G.gb[Ly.o_gb:Ly.o_gb + (Ly.cout if Ly.acc and Ly.has_bias else 0)]
+
+
+@kernel(inline=True)
+def mom_weights(G, Ly):
+    """Momentum buffer of W (same offset as W); empty without momentum."""
+    n = Ly.rows * Ly.cout if G.mw.shape[0] > 0 else 0
+    return G.mw[Ly.o_w:Ly.o_w + n]
+
+
+@kernel(inline=True)
+def mom_bias(G, Ly):
+    return G.mb[Ly.o_b:Ly.o_b + (Ly.cout if G.mb.shape[0] > 0 else 0)]
+
+
+@kernel(inline=True)
+def touched(G, Ly):
+    return G.touched[Ly.o_touched:Ly.o_touched + (Ly.rows if Ly.acc else 0)]
+
+
+@kernel(inline=True)
+def output(S, Ly):
+    return S.out[Ly.o_out:Ly.o_out + Ly.n_out]
+
+
+@kernel(inline=True)
+def out_grad(S, Ly):
+    """(B, TH, n_out): the output gradient of every sample and history slot."""
+    return S.g[Ly.o_g:Ly.o_g + S.B * S.TH * Ly.n_out].reshape((S.B, S.TH, Ly.n_out))
+
+
+@kernel(inline=True)
+def ev_idx(S, Ly):
+    return S.ev_idx[Ly.o_ev:Ly.o_ev + S.TH * S.B * Ly.ev_m].reshape((S.TH, S.B, Ly.ev_m))
+
+
+@kernel(inline=True)
+def ev_val(S, Ly):
+    return S.ev_val[Ly.o_ev:Ly.o_ev + S.TH * S.B * Ly.ev_m].reshape((S.TH, S.B, Ly.ev_m))
+
+
+@kernel(inline=True)
+def trace(S, Ly):
+    return S.traces[Ly.o_trace:Ly.o_trace + S.B * Ly.trace_n].reshape((S.B, Ly.trace_n))
+
+
+@kernel(inline=True)
+def potential(S, Ly):
+    """v (B, n) of a LIF layer."""
+    return S.v[Ly.o_v:Ly.o_v + S.B * Ly.n_out].reshape((S.B, Ly.n_out))
+
+
+@kernel(inline=True)
+def u_hist(S, Ly):
+    return S.u_h[Ly.o_uh:Ly.o_uh + S.TH * S.B * Ly.n_out].reshape((S.TH, S.B, Ly.n_out))
+
+
+@kernel(inline=True)
+def spk_hist(S, Ly):
+    return S.spk_h[Ly.o_uh:Ly.o_uh + S.TH * S.B * Ly.n_out].reshape((S.TH, S.B, Ly.n_out))
+
+
+@kernel(inline=True)
+def error(S, Ly):
+    return S.E[Ly.o_E:Ly.o_E + Ly.n_out]
+
+
+@kernel(inline=True)
+def surr(S, Ly):
+    return S.SG[Ly.o_E:Ly.o_E + Ly.n_out]
+
+
+@kernel(inline=True)
+def delta(S, Ly):
+    return S.delta[Ly.o_v:Ly.o_v + S.B * Ly.n_out].reshape((S.B, Ly.n_out))
+
+
+@kernel(inline=True)
+def mask(S, Pp):
+    """(B, size) dropout mask of a population, (B, 0) when it has none."""
+    n = Pp.size if Pp.masked else 0
+    return S.masks[Pp.o_mask:Pp.o_mask + S.B * n].reshape((S.B, n))
+
+
+@kernel(inline=True)
+def spike_map(S, Pp):
+    return S.smap[Pp.o_map:Pp.o_map + (Pp.size if Pp.has_map else 0)]

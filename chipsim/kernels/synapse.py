@@ -1,0 +1,175 @@
+"""Synapses, forward: a layer's input events (the source population's spikes or the network
+input, through the population's dropout mask and the layer's pooling), scattered through its
+weights into its neurons, with the counts of the work.
+
+Counting conventions (vocabulary in chipsim/counts.py): an input event reads one weight word
+and performs one AC (spike input; pooling and dropout scales fold into the weights) or MAC
+(graded input) per synapse it reaches (convolution borders included). A neuron update reads
+and writes one state word; it is active when its position received an event, idle otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chipsim.counts import (MEM_READ_STATE, MEM_READ_WEIGHT, MEM_WRITE_STATE, NB_EFF_OPS,
+                            NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, SYN_MAC, SYNOP)
+from chipsim.kernels.conv import conv_geometry, pool_geometry, taps
+from chipsim.kernels.jit import kernel
+from chipsim.kernels.records import (EV_INPUT, EV_SPIKES, POOL_AVG, POOL_NONE, ev_idx, ev_val,
+                                     spk_hist)
+
+
+@kernel
+def transform(src_idx, src_val, start, stop, unit_src, mask, Ly, pmax, ptouch, out_idx, out_val):
+    """Input events of one layer at one step: the source population's events (spikes, or the
+    network input), times the population's dropout mask, through the layer's pooling.
+
+    Average pooling keeps every event (value / k^2, foldable into the weights); max pooling
+    emits one event per window holding the window's maximum. Returns the number of events.
+    """
+    pool, k, C, Wpre, Hin, Win = pool_geometry(Ly)
+    has_mask = mask.shape[0] > 0
+    n = 0
+    nt = 0
+    for e in range(start, stop):
+        j = src_idx[e]
+        v = 1.0 if unit_src else src_val[e]
+        if has_mask:
+            m = mask[j]
+            if m == 0.0:
+                continue
+            v = v * m
+        if pool == POOL_NONE:
+            out_idx[n] = j
+            out_val[n] = v
+            n += 1
+            continue
+        c_ = j % C
+        pos = j // C
+        py = (pos // Wpre) // k
+        px = (pos % Wpre) // k
+        if py >= Hin or px >= Win:
+            continue
+        jp = (py * Win + px) * C + c_
+        if pool == POOL_AVG:
+            out_idx[n] = jp
+            out_val[n] = v / (k * k)
+            n += 1
+        else:
+            if pmax[jp] == 0.0:
+                ptouch[nt] = jp
+                nt += 1
+            if v > pmax[jp]:
+                pmax[jp] = v
+    for q in range(nt):
+        jp = ptouch[q]
+        out_idx[n] = jp
+        out_val[n] = pmax[jp]
+        pmax[jp] = 0.0
+        n += 1
+    return n
+
+
+@kernel(inline=True)
+def addrow(o, row):
+    """o += row; returns the number of non-zero weights (NeuroBench effective ops)."""
+    nz = 0
+    for i in range(row.shape[0]):
+        o[i] += row[i]
+        nz += row[i] != 0.0
+    return nz
+
+
+@kernel(inline=True)
+def addrow_scaled(o, row, v):
+    """o += v * row; returns the number of non-zero weights."""
+    nz = 0
+    for i in range(row.shape[0]):
+        o[i] += v * row[i]
+        nz += row[i] != 0.0
+    return nz
+
+
+@kernel
+def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, c):
+    """out = bias + the input events scattered through the weights (dense or convolution).
+
+    A dense layer is the 1 x 1 case (an event's fan-out is one weight row). Counts one weight
+    read and one AC (spike input) or MAC (graded input) per synapse reached, and neuron updates
+    active (received an event) or idle.
+    """
+    Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
+    has_bias = Ly.has_bias == 1
+    unit = Ly.unit == 1
+    n_out = Hout * Wout * Cout
+    npos = Hout * Wout
+    for q in range(npos):
+        hit[q] = 0
+        for co in range(Cout):
+            out[q * Cout + co] = bias[co] if has_bias else 0.0
+    syn = 0
+    nz = 0
+    if npos == 1 and k == 1:          # dense: an event reads one weight row
+        for e in range(start, stop):
+            if unit:
+                nz += addrow(out, W[ev_i[e]])
+            else:
+                nz += addrow_scaled(out, W[ev_i[e]], ev_v[e])
+        syn = (stop - start) * Cout
+        if stop > start:
+            hit[0] = 1
+        start = stop
+    tap_k = np.empty(k * k, dtype=np.int64)
+    tap_o = np.empty(k * k, dtype=np.int64)
+    for e in range(start, stop):
+        j = ev_i[e]
+        v = ev_v[e]
+        ci = j % Cin
+        pos = j // Cin
+        nt = taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
+        for q in range(nt):
+            row = W[tap_k[q] * Cin + ci]
+            opos = tap_o[q]
+            base = opos * Cout
+            hit[opos] = 1
+            if unit:
+                nz += addrow(out[base:base + Cout], row)
+            else:
+                nz += addrow_scaled(out[base:base + Cout], row, v)
+        syn += nt * Cout
+    if Ly.ac == 1:
+        c[SYNOP] += syn
+    else:
+        c[SYN_MAC] += syn
+    c[MEM_READ_WEIGHT] += syn
+    c[NB_EFF_OPS] += nz
+    active = 0
+    for q in range(npos):
+        active += hit[q]
+    c[NEURON_UPDATE_ACTIVE] += active * Cout
+    c[NEURON_UPDATE_IDLE] += (npos - active) * Cout
+    c[MEM_READ_STATE] += n_out
+    c[MEM_WRITE_STATE] += n_out
+
+
+@kernel
+def layer_events(lay, l, b, th, t, x, S, ones_f):
+    """(indices, values, start, stop) of layer l's input events at step t (history slot th):
+    the network input, the source population's spikes, or the layer's transformed events."""
+    Ly = lay[l]
+    if Ly.evk == EV_INPUT:
+        return x.idx, x.val, x.ptr[b, t], x.ptr[b, t + 1]
+    src = Ly.src
+    if Ly.evk == EV_SPIKES:
+        return spk_hist(S, lay[src - 1])[th, b], ones_f, 0, S.spk_n[src - 1, th, b]
+    return ev_idx(S, Ly)[th, b], ev_val(S, Ly)[th, b], 0, S.ev_n[l, th, b]
+
+
+@kernel
+def fill_spike_map(idx, n, out):
+    """out = the dense 0/1 map of n spikes at idx."""
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    for q in range(n):
+        out[idx[q]] = 1.0

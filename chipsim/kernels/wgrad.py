@@ -1,0 +1,324 @@
+"""The weight gradient: (presynaptic factor) x (output gradient), into a gradient accumulator
+or, for an update written straight into the weights, into the weights.
+
+    grad W[row(j, tap), k] += p_j * g[opos(tap), k]         grad b[k] += sum over positions of g
+
+The presynaptic factor p_j is the layer's input event j (a spike, 1, or a graded value) or,
+OTTT, the trace a_j[t] = decay * a_j[t-1] + input_j[t] (FACTOR_TRACE). Counted where executed:
+one gradient AC (binary factor) or MAC (real factor) and one accumulator read-modify-write (or
+weight read-modify-write, direct) per (non-zero factor, non-zero g) pair.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chipsim.counts import (GRAD_AC, GRAD_MAC, MEM_READ_GRAD, MEM_READ_WEIGHT, MEM_WRITE_GRAD,
+                            MEM_WRITE_WEIGHT, WEIGHT_UPDATE_ISSUED, WEIGHT_UPDATE_SKIPPED)
+from chipsim.kernels.arrays import add, axpy, copy, nonzero, zero
+from chipsim.kernels.conv import conv_geometry, im2col, taps
+from chipsim.kernels.jit import kernel
+from chipsim.kernels.update import add_to_bias, count_sweep, round_sr, sgd_row, sgd_row_fixed
+
+
+@kernel
+def grad_row(M, r, g, base, gnz, ng, Cout, p, unit):
+    """Row r of M += p * g[base:base+Cout] (unit: += g), over g's non-zeros when sparse."""
+    row = M[r]
+    if ng == Cout:
+        if unit:
+            add(row, g[base:base + Cout])
+        else:
+            axpy(row, g[base:base + Cout], p)
+    else:
+        if unit:
+            for q in range(ng):
+                co = gnz[q]
+                row[co] += g[base + co]
+        else:
+            for q in range(ng):
+                co = gnz[q]
+                row[co] += p * g[base + co]
+
+
+@kernel
+def conv_wgrad_gemm(X, g, Ly, scr):
+    """The weight gradient of a convolution at one step from its dense input map X (pooled,
+    channel-last) and output gradient g: dW (k*k*Cin, Cout) = im2col(X)^T g, with im2col(X)
+    (Hout*Wout, k*k*Cin) zero where an offset falls in the padding. The input map is copied
+    once into a zero-padded map, in which one kernel row's k offsets are k adjacent positions
+    (any stride), so each im2col row is k contiguous copies. Returns dW (in ``scr[1]``; X may
+    be there too: it is read before dW is written)."""
+    Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
+    Hin = Ly.hin
+    nt = k * k
+    P = Hout * Wout
+    col = scr[0][:P * nt * Cin].reshape((P, nt * Cin))
+    dW = scr[1][:nt * Cin * Cout].reshape((nt * Cin, Cout))
+    Hp = max(Hin + 2 * pad, (Hout - 1) * s + k)
+    Wp = max(Win + 2 * pad, (Wout - 1) * s + k)
+    xp = scr[2][:Hp * Wp * Cin]
+    zero(xp)
+    for y in range(Hin):
+        d = ((y + pad) * Wp + pad) * Cin
+        e = y * Win * Cin
+        copy(xp[d:d + Win * Cin], X[e:e + Win * Cin])
+    im2col(scr[0][:P * nt * Cin], xp, Hout, Wout, k, s, Wp, Cin, False)
+    np.dot(col.T, g[:P * Cout].reshape((P, Cout)), dW)
+    return dW
+
+
+@kernel
+def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, trace,
+                use_trace, direct, lr, touched, scratch, pos_nz, tsum, scr, c, wq, wlim, rs):
+    """Weight-gradient contributions (presynaptic factor) x g for one sample and step.
+
+    The presynaptic factor is the layer's input events (spikes, or graded values) or, OTTT,
+    the non-zero entries of the presynaptic trace. Accumulates into gW, or, ``direct`` (OTTT_O,
+    batch 1, plain SGD), writes -lr * factor * g straight into W. ``touched[r]`` marks
+    accumulator rows that received a contribution, so applying the update can skip rows that
+    are certainly zero (counts still describe the chip's full sweep).
+
+    A convolution whose factors are dense enough (OTTT's traces; busy spike maps) computes its
+    gradient as one matrix product over the dense input map (conv_wgrad_gemm) instead of
+    event by event; the sums are the same up to float rounding order, and the counts are those
+    of the event-by-event work (``tsum``: non-zero gradients met per input position).
+    """
+    Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
+    has_bias = Ly.has_bias == 1
+    n_out = Hout * Wout * Cout
+    dense = Hout * Wout == 1 and k == 1
+    if direct:
+        target = W
+        gg = scratch[:n_out]
+        for i in range(n_out):
+            gg[i] = -lr * g[i]
+    else:
+        target = gW
+        gg = g
+    unit = Ly.unit == 1 and not use_trace
+    n_pairs = 0
+    nt = k * k
+    gemm = False
+    if not dense:
+        # the chip's work: per non-zero presynaptic factor, the non-zero gradients it meets
+        nf = 0
+        if use_trace:
+            for j in range(trace.shape[0]):
+                if trace[j] != 0.0:
+                    n_pairs += tsum[j // Cin]
+                    nf += 1
+        else:
+            for q in range(start, stop):
+                n_pairs += tsum[pre_idx[q] // Cin]
+            nf = stop - start
+        # one matrix product over the dense input map when cheaper than nf * k*k * Cout axpys
+        gemm = n_pairs > 0 and not direct and nf * Cout > 2 * Hout * Wout * Cin
+    if gemm:
+        Hin = Ly.hin
+        if use_trace:
+            X = trace
+        else:
+            X = scr[1][:Hin * Win * Cin]
+            zero(X)
+            for q in range(start, stop):
+                X[pre_idx[q]] += 1.0 if unit else pre_val[q]
+        dW = conv_wgrad_gemm(X, gg, Ly, scr)
+        for r in range(nt * Cin):
+            rw = target[r]
+            dr = dW[r]
+            hit_ = False
+            for co in range(Cout):
+                if dr[co] != 0.0:
+                    rw[co] += dr[co]
+                    hit_ = True
+            if hit_:
+                touched[r] = 1
+    elif ng > 0:
+        # event by event: a dense layer's factor reads one row, a convolution's its valid taps
+        tap_k = np.empty(nt, dtype=np.int64)
+        tap_o = np.empty(nt, dtype=np.int64)
+        q0 = 0 if use_trace else start
+        q1 = trace.shape[0] if use_trace else stop
+        for q in range(q0, q1):
+            if use_trace:
+                j = q
+                p = trace[q]
+                if p == 0.0:
+                    continue
+            else:
+                j = pre_idx[q]
+                p = pre_val[q]
+            if dense:
+                grad_row(target, j, gg, 0, gnz, ng, Cout, p, unit)
+                n_pairs += ng
+                if not direct:
+                    touched[j] = 1
+                continue
+            ci = j % Cin
+            pos = j // Cin
+            n = taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
+            for qq in range(n):
+                opos = tap_o[qq]
+                if pos_nz[opos] == 0:
+                    continue
+                r = tap_k[qq] * Cin + ci
+                grad_row(target, r, gg, opos * Cout, gnz, Cout, Cout, p, unit)
+                if not direct:
+                    touched[r] = 1
+    if Ly.ac == 1 and not use_trace:
+        c[GRAD_AC] += n_pairs
+    else:
+        c[GRAD_MAC] += n_pairs
+    nW = W.shape[0] * W.shape[1]
+    nnz_g = ng     # non-zero entries of g (dense or convolution)
+    if direct and wq != 0.0 and ng > 0:   # fixed-point weights: round every updated word
+        q0 = 0 if use_trace else start
+        q1 = trace.shape[0] if use_trace else stop
+        for qq in range(q0, q1):
+            j = qq if use_trace else pre_idx[qq]
+            if use_trace and trace[qq] == 0.0:
+                continue
+            row = W[j]
+            for r_ in range(ng):
+                row[gnz[r_]] = round_sr(row[gnz[r_]], wq, wlim, rs)
+    if direct:
+        c[WEIGHT_UPDATE_ISSUED] += n_pairs
+        c[WEIGHT_UPDATE_SKIPPED] += nW - n_pairs
+        c[MEM_READ_WEIGHT] += n_pairs
+        c[MEM_WRITE_WEIGHT] += n_pairs
+        if has_bias:
+            nb = 0
+            for co in range(Cout):
+                acc = 0.0
+                for q in range(Hout * Wout):
+                    acc += gg[q * Cout + co]
+                if acc != 0.0:
+                    add_to_bias(bias, co, acc, wq, wlim, rs)
+                    nb += 1
+            c[WEIGHT_UPDATE_ISSUED] += nb
+            c[WEIGHT_UPDATE_SKIPPED] += Cout - nb
+            c[MEM_READ_WEIGHT] += nb
+            c[MEM_WRITE_WEIGHT] += nb
+    else:
+        c[MEM_READ_GRAD] += n_pairs
+        c[MEM_WRITE_GRAD] += n_pairs
+        if has_bias:
+            for q in range(Hout * Wout):
+                for co in range(Cout):
+                    if g[q * Cout + co] != 0.0:
+                        gb[co] += g[q * Cout + co]
+            c[MEM_READ_GRAD] += nnz_g
+            c[MEM_WRITE_GRAD] += nnz_g
+
+
+@kernel
+def wgrad_from_history(W, bias, G, t0, t1, ev_idx, ev_val, ev_ptr, Ly, gW, gb, touched, fused,
+                       lr, hs, c, wq, wlim, rs):
+    """BPTT weight gradient of one dense layer and sample from the stored history.
+
+    ``G`` (T, n_out) holds the postsynaptic gradient of every step; steps ``t0 .. t1-1`` (a
+    window) are used; the presynaptic events of step t are
+    ``ev_idx[ev_ptr[t-t0]:ev_ptr[t-t0+1]]``. The chip accumulates ``g[t]`` into row j of a
+    gradient memory for every presynaptic event (counted so); the simulator sorts the events by
+    row first and sums each row's contributions (in the same t-descending order) in a scratch
+    row, so the accumulator or, ``fused`` (batch 1, plain SGD), the weights are written once per
+    row. Results are bitwise those of event-by-event accumulation. ``hs``: the HistoryScratch
+    record (inverse index and the summed row).
+    """
+    binary = Ly.unit == 1
+    ac = Ly.ac == 1
+    has_bias = Ly.has_bias == 1
+    inv_cnt = hs.inv_cnt
+    inv_cur = hs.inv_cur
+    inv_t = hs.inv_t
+    inv_e = hs.inv_e
+    gnz2 = hs.gnz2
+    ngt = hs.ngt
+    rowsum = hs.rowsum
+    T = t1 - t0
+    n_in, n_out = W.shape
+    for t in range(T):
+        ngt[t] = nonzero(G[t0 + t], gnz2[t])
+    for j in range(n_in + 1):
+        inv_cnt[j] = 0
+    pairs = 0
+    for t in range(T):
+        for e in range(ev_ptr[t], ev_ptr[t + 1]):
+            inv_cnt[ev_idx[e] + 1] += 1
+            pairs += ngt[t]
+    for j in range(n_in):
+        inv_cnt[j + 1] += inv_cnt[j]
+        inv_cur[j] = inv_cnt[j]
+    for t in range(T - 1, -1, -1):
+        for e in range(ev_ptr[t], ev_ptr[t + 1]):
+            j = ev_idx[e]
+            inv_t[inv_cur[j]] = t
+            inv_e[inv_cur[j]] = e
+            inv_cur[j] += 1
+    issued = 0
+    for j in range(n_in):
+        if inv_cnt[j + 1] == inv_cnt[j]:
+            continue
+        for k in range(n_out):
+            rowsum[k] = 0.0
+        for q in range(inv_cnt[j], inv_cnt[j + 1]):
+            t = inv_t[q]
+            g = G[t0 + t]
+            nz = ngt[t]
+            if binary:
+                if nz == n_out:
+                    for k in range(n_out):
+                        rowsum[k] += g[k]
+                else:
+                    for r in range(nz):
+                        k = gnz2[t, r]
+                        rowsum[k] += g[k]
+            else:
+                p = ev_val[inv_e[q]]
+                if nz == n_out:
+                    for k in range(n_out):
+                        rowsum[k] += p * g[k]
+                else:
+                    for r in range(nz):
+                        k = gnz2[t, r]
+                        rowsum[k] += p * g[k]
+        if fused:
+            rw = W[j]
+            if wq == 0.0:
+                issued += sgd_row(rw, rowsum[:n_out], lr)
+            else:
+                issued += sgd_row_fixed(rw, rowsum[:n_out], lr, wq, wlim, rs)
+        else:
+            rg = gW[j]
+            for k in range(n_out):
+                rg[k] += rowsum[k]
+            touched[j] = 1
+    if ac:
+        c[GRAD_AC] += pairs
+    else:
+        c[GRAD_MAC] += pairs
+    c[MEM_READ_GRAD] += pairs
+    c[MEM_WRITE_GRAD] += pairs
+    if has_bias:
+        for k in range(n_out):
+            rowsum[k] = 0.0
+        for t in range(T - 1, -1, -1):
+            for r in range(ngt[t]):
+                k = gnz2[t, r]
+                rowsum[k] += G[t0 + t, k]
+            c[MEM_READ_GRAD] += ngt[t]
+            c[MEM_WRITE_GRAD] += ngt[t]
+        if fused:
+            bi = 0
+            for k in range(n_out):
+                if rowsum[k] != 0.0:
+                    add_to_bias(bias, k, -lr * rowsum[k], wq, wlim, rs)
+                    bi += 1
+            count_sweep(c, n_out, bi)
+        else:
+            for k in range(n_out):
+                gb[k] += rowsum[k]
+    if fused:
+        # the apply sweep the chip performs after the sample (as update.apply_rows counts it)
+        count_sweep(c, n_in * n_out, issued)

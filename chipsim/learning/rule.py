@@ -1,0 +1,70 @@
+"""What a learning rule is to chipsim: the choices the per-batch loop composes.
+
+A rule's module (bptt.py, sltt.py, ottt.py, tbptt_local.py) holds its mathematics as the
+rule's authors' code runs it, in its docstring and in these choices:
+
+- ``route``: the error route. ``ROUTE_SPATIAL``: at each step the error reaches a layer only
+  through the layers above at the same step, ``g_l[t] = cin * sigma'(u_l[t]) * (W_{l+1}^T
+  g_{l+1}[t])`` (chipsim/kernels/error.py, spatial_route). ``ROUTE_TEMPORAL``: BPTT inside
+  windows of ``window()`` steps, the error also flowing back through the leak (and the reset)
+  from step t+1 (error.py, temporal_route).
+- ``factors(net)``: per layer, the presynaptic factor of the weight gradient
+  ``grad W += p[t] (x) g[t]``: the layer's input events (``FACTOR_EVENTS``) or the trace
+  ``a[t] = trace_decay() * a[t-1] + input[t]`` (``FACTOR_TRACE``) (chipsim/kernels/wgrad.py).
+- ``apply``: when updates apply: after the sample or batch (``APPLY_END``), or at every step
+  that ran a backward pass (``APPLY_STEP``, online). ``ROUTE_TEMPORAL`` applies after every
+  window.
+- ``backward_steps(rng)``: the steps that run a backward pass (the spatial route): all of them,
+  or ANP-I's target window (``rule.target_window``: W consecutive steps at a random start per
+  batch), or a rule's own choice (SLTT-K).
+
+The shared machinery (buffers, the forward pass, counting) is chipsim/learning/trainer.py and
+chipsim/kernels/. Adding a rule: docs/DESIGN.md, "Adding a rule".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chipsim.kernels.records import APPLY_END, FACTOR_EVENTS, ROUTE_SPATIAL
+
+
+class Rule:
+    """The base rule: spatial route, input events as the presynaptic factor, one update after
+    the sample, a backward pass at every step (or in the target window)."""
+
+    name = ""
+    route = ROUTE_SPATIAL
+    apply = APPLY_END
+
+    def __init__(self, spec, neuron, time_steps: int):
+        self.spec = spec            # the workload's rule section (chipsim.config)
+        self.neuron = neuron        # chipsim.model.neuron.NeuronParams
+        self.T = int(time_steps)
+
+    @property
+    def update_skip(self) -> bool:
+        """ANP-I's hierarchical update skip: a weight whose Delta W is zero is not written."""
+        return bool(self.spec.update_skip)
+
+    def factors(self, net) -> np.ndarray:
+        """FACTOR_* per weight layer."""
+        return np.full(len(net.layers), FACTOR_EVENTS, dtype=np.uint8)
+
+    def trace_decay(self) -> float:
+        return 0.0
+
+    def window(self) -> int:
+        """Steps between updates of the temporal route (T: whole-sample BPTT)."""
+        return self.T
+
+    def backward_steps(self, rng: np.random.Generator) -> np.ndarray:
+        """Time steps that run a backward pass: all, or (``rule.target_window`` W, ANP-I's
+        target-window selection) W consecutive steps starting at a random step per batch."""
+        w = self.spec.target_window
+        if w is None or w >= self.T:
+            return np.ones(self.T, dtype=np.bool_)
+        mask = np.zeros(self.T, dtype=np.bool_)
+        start = int(rng.integers(0, self.T - w + 1))
+        mask[start:start + w] = True
+        return mask

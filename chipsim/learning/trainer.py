@@ -1,0 +1,290 @@
+"""The trainer every rule shares: the network's layout, the buffers, one kernel call per batch.
+
+A rule (rule.py) chooses the error route, the presynaptic factor, when updates apply and which
+steps learn; the trainer turns the network, the neuron, the rule, the loss and the optimiser
+into the kernels' records (chipsim/kernels/records.py) and runs chipsim.kernels.run_batch.
+Everything a rule keeps *for learning* is allocated here and measured in bytes:
+
+- ``learning_state_bytes``: state kept for the backward pass: the pre-reset potentials and
+  input events of one step (SLTT, OTTT) or of every step of a window (BPTT), OTTT's
+  presynaptic traces, per-step error buffers, BPTT's temporal error. This is what the papers
+  compare ("memory held for learning"); it is the figure that grows with T for BPTT only.
+- ``gradient_buffer_bytes``: weight-sized gradient accumulators and momentum buffers (zero
+  where a layer's update is written straight into its weights).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chipsim import counts as K
+from chipsim.kernels import run_batch
+from chipsim.kernels.records import (APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES, FACTOR_TRACE,
+                                     LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE, POPULATION,
+                                     ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROUTE_TEMPORAL, Grads,
+                                     Inputs, Net, NumberFormat, Optimizer, Params, Rule as RuleRec,
+                                     State)
+from chipsim.learning.losses import loss_record
+from chipsim.learning.rule import Rule
+from chipsim.model.network import Network
+from chipsim.model.neuron import NeuronParams
+
+_POOL = {"none": POOL_NONE, "avg": POOL_AVG, "max": POOL_MAX}
+_ROLE = {"dense": ROLE_LIF, "conv": ROLE_LIF, "readout": ROLE_READOUT, "aux": ROLE_AUX}
+
+
+def layout(net: Network) -> np.ndarray:
+    """The geometry and input transform of every weight layer (LAYOUT records; the arena
+    offsets are filled by the trainer)."""
+    lay = np.zeros(len(net.layers), dtype=LAYOUT)
+    for r, ls in zip(lay, net.layers):
+        if ls.kind == "conv":
+            r["hin"], r["win"], r["cin"] = ls.pooled
+        else:
+            r["hin"], r["win"], r["cin"] = 1, 1, ls.n_in
+        r["hout"], r["wout"], r["cout"] = ls.out
+        r["k"], r["stride"], r["pad"] = ls.k, ls.stride, ls.pad
+        r["pool"], r["pool_k"] = _POOL[ls.pool], ls.pool_k
+        r["src"] = ls.src
+        r["hpre"], r["wpre"] = ls.pre[0], ls.pre[1]
+        r["ph"], r["pw"], r["pc"] = ls.pooled
+        r["role"] = _ROLE[ls.kind]
+        r["detach"] = int(ls.detach)
+        masked = net.dropout[ls.src] > 0.0 and ls.kind != "aux"   # aux heads read unmasked spikes
+        r["nomask"] = int(ls.kind == "aux")
+        r["ac"] = int(ls.binary_input)
+        r["unit"] = int(ls.binary_input and ls.pool == "none" and not masked)
+        r["has_bias"] = int(ls.bias)
+        if ls.pool == "none" and not masked:
+            r["evk"] = EV_INPUT if ls.src == 0 else EV_SPIKES
+        else:
+            r["evk"] = EV_BUF
+        r["dense_ops"] = ls.dense_ops()
+        r["rows"] = ls.weight_shape[0]
+        r["n_out"] = ls.n_out
+    return lay
+
+
+def _offsets(sizes) -> tuple[np.ndarray, int]:
+    """Start of each slice when slices of ``sizes`` follow one another, and the total."""
+    sizes = np.asarray(list(sizes), dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes.size else sizes
+    return start, int(sizes.sum())
+
+
+class Trainer:
+    """Trains one network with one rule, a batch per call."""
+
+    def __init__(self, net: Network, neuron: NeuronParams, rule: Rule, loss, optim,
+                 time_steps: int, batch_size: int, rng: np.random.Generator):
+        self.net = net
+        self.neuron = neuron
+        self.rule = rule
+        self.T = int(time_steps)
+        self.B = int(batch_size)
+        self.rng = rng
+        self.optimizer = Optimizer(lr=float(optim.lr), momentum=float(optim.momentum),
+                                   wd=float(optim.weight_decay))
+        self.loss = loss_record(loss)
+        self.factors = rule.factors(net)
+        self.use_trace = self.factors == FACTOR_TRACE
+        self.trace_decay = float(rule.trace_decay())
+        self.window = int(rule.window())
+        self._alloc()
+        self.set_number_format(None)
+
+    # --- on-chip number formats -----------------------------------------------------------
+    def set_number_format(self, bits: dict | None):
+        """Hold weights, membrane state and traces in fixed point: ``bits`` = dict(weight_bits,
+        state_bits, trace_bits), or None for the simulator's floating point.
+
+        Formats (signed two's complement, one scale per layer, chosen once and stated):
+        weights: range +-2 x the largest initial |w| of the layer, step range / 2^(bits-1),
+        updates rounded stochastically (unbiased); membrane state: range +-4 x threshold,
+        round to nearest; traces: unsigned, range 1 / (1 - decay) (the largest a trace of
+        binary spikes reaches), round to nearest. The initial weights are rounded to nearest.
+        """
+        L = len(self.net.layers)
+        q = dict(qv=0.0, lim_v=0.0, qtr=0.0, lim_tr=0.0)
+        qw = np.zeros(L, np.float64)
+        limw = np.zeros(L, np.float64)
+        self.number_format = None
+        if bits:
+            th = self.neuron.theta
+            q["lim_v"] = 4.0 * th
+            q["qv"] = q["lim_v"] / 2 ** (int(bits["state_bits"]) - 1)
+            if self.use_trace.any():
+                d = self.trace_decay
+                q["lim_tr"] = 1.0 / (1.0 - d) if d < 1.0 else 2.0 ** 8
+                q["qtr"] = q["lim_tr"] / 2 ** int(bits["trace_bits"])
+            wb = int(bits["weight_bits"])
+            for i, (W, b) in enumerate(zip(self.net.weights, self.net.biases)):
+                lim = 2.0 * max(float(np.abs(W).max()), float(np.abs(b).max()), 1e-12)
+                step = lim / 2 ** (wb - 1)
+                limw[i], qw[i] = lim, step
+                for a in (W, b):
+                    a[:] = np.clip(np.floor(a / step + 0.5) * step, -lim, lim - step)
+            self.number_format = dict(bits)
+        self.fmt = NumberFormat(qw=qw, limw=limw, rs=np.zeros(1, np.uint64), **q)
+
+    # --- choices that follow from the rule, the optimiser and the network ------------------
+    @property
+    def plain_sgd_batch1(self) -> bool:
+        return self.B == 1 and self.optimizer.momentum == 0.0 and self.optimizer.wd == 0.0
+
+    @property
+    def direct(self) -> bool:
+        """An online rule at batch 1 with plain SGD on a dense network without dropout writes
+        each update straight into the weights (no gradient buffer)."""
+        return (self.rule.apply == APPLY_STEP and self.plain_sgd_batch1 and self.net.all_dense
+                and not any(p > 0 for p in self.net.dropout))
+
+    def fused_layers(self) -> np.ndarray:
+        """The temporal route: dense layers sum each weight row's gradient from the history
+        after the window (one accumulator or weight write per row instead of one per event):
+        1 = written into the weights (batch 1, plain SGD: no gradient buffer), 2 = into the
+        accumulator."""
+        f = np.zeros(len(self.net.layers), dtype=np.uint8)
+        if self.rule.route == ROUTE_TEMPORAL:
+            for i, ls in enumerate(self.net.layers):
+                if ls.kind != "conv":
+                    f[i] = 1 if self.plain_sgd_batch1 else 2
+        return f
+
+    # --- buffers ------------------------------------------------------------------------
+    def _alloc(self):
+        net, B = self.net, self.B
+        f = net.w_arena.dtype
+        item = f.itemsize
+        layers = net.layers
+        L = len(layers)
+        n_lif = len(net.lif_layers)
+        temporal = self.rule.route == ROUTE_TEMPORAL
+        TH = self.window if temporal else 1    # history slots: one BPTT window
+        self.fused = self.fused_layers()
+        lay = layout(net)
+        pop_sizes = [int(np.prod(layers[0].pre))] + [ls.n_out for ls in net.lif_layers]
+        maxn = max([ls.n_out for ls in layers] + [ls.weight_shape[0] for ls in layers] + pop_sizes)
+        maxpos = max(ls.out[0] * ls.out[1] for ls in layers)
+        lif = np.arange(L) < n_lif
+        n_out = lay["n_out"]
+        cout = lay["cout"]
+        rows = lay["rows"]
+        acc = np.array([not (self.direct or self.fused[i] == 1) for i in range(L)])
+        has_bias = lay["has_bias"] == 1
+        mom = self.optimizer.momentum != 0.0
+        lay["ev_m"] = [pop_sizes[ls.src] if lay["evk"][i] == EV_BUF else 0 for i, ls in enumerate(layers)]
+        lay["trace_n"] = [ls.n_in if use else 0 for ls, use in zip(layers, self.use_trace)]
+        lay["acc"] = acc
+        lay["o_w"], n_w = _offsets(rows * cout)
+        lay["o_b"], n_b = _offsets(cout)
+        lay["o_gw"], n_gw = _offsets(np.where(acc, rows * cout, 0))
+        lay["o_gb"], n_gb = _offsets(np.where(acc & has_bias, cout, 0))
+        lay["o_touched"], n_touched = _offsets(np.where(acc, rows, 0))
+        lay["o_out"], n_outs = _offsets(n_out)
+        lay["o_g"], n_g = _offsets(B * TH * n_out)
+        lay["o_ev"], n_ev = _offsets(TH * B * lay["ev_m"])
+        lay["o_trace"], n_tr = _offsets(B * lay["trace_n"])
+        lay["o_v"], n_v = _offsets(np.where(lif, B * n_out, 0))
+        lay["o_uh"], n_uh = _offsets(np.where(lif, TH * B * n_out, 0))
+        lay["o_E"], n_E = _offsets(np.where(lif, n_out, 0))
+        self.layout = lay
+        needs_map = [p > 0 and any(m.pool == "max" and m.src == p for m in layers)
+                     for p in range(len(pop_sizes))]
+        pops = np.zeros(len(pop_sizes), dtype=POPULATION)
+        pops["size"] = pop_sizes
+        pops["masked"] = [rate > 0 for rate in net.dropout]
+        pops["o_mask"], n_mask = _offsets(np.where(pops["masked"] == 1, B * pops["size"], 0))
+        pops["has_map"] = needs_map
+        pops["o_map"], n_map = _offsets(np.where(pops["has_map"] == 1, pops["size"], 0))
+        self.net_rec = Net(lay, pops)
+        infer_pops = pops.copy()
+        infer_pops["masked"] = 0          # inference runs without dropout
+        self.net_infer = Net(lay, infer_pops)
+        self.state = State(
+            B=B, TH=TH,
+            v=np.zeros(n_v, f), u_h=np.zeros(n_uh, f), spk_h=np.zeros(n_uh, np.int64),
+            spk_n=np.zeros((n_lif, TH, B), np.int64), out=np.zeros(n_outs, f),
+            hit=np.zeros(maxpos, np.int64), masks=np.zeros(n_mask, f),
+            ev_idx=np.zeros(n_ev, np.int64), ev_val=np.zeros(n_ev, f),
+            ev_n=np.zeros((L, TH, B), np.int64), pmax=np.zeros(maxn, f),
+            ptouch=np.zeros(maxn, np.int64), traces=np.zeros(n_tr, f),
+            osum=np.zeros((B, net.n_classes), f), g=np.zeros(n_g, f), E=np.zeros(n_E, f),
+            SG=np.zeros(n_E, f), smap=np.zeros(n_map, f), epost=np.zeros(maxn, f),
+            edone=np.zeros(maxn, np.uint8),
+            delta=np.zeros(n_v if temporal else 0, f))
+        self.params = Params(net.w_arena, net.b_arena)
+        self.grads = Grads(gw=np.zeros(n_gw, f), gb=np.zeros(n_gb, f),
+                           mw=np.zeros(n_w if mom else 0, f), mb=np.zeros(n_b if mom else 0, f),
+                           touched=np.zeros(n_touched, np.uint8))
+        S = self.state
+        learn = [S.u_h, S.traces, S.g, S.E, S.SG, S.delta]
+        if temporal:
+            learn += [S.spk_h, S.spk_n, S.ev_idx, S.ev_val, S.ev_n]
+        self.learning_state_bytes = int(sum(a.nbytes for a in learn))
+        self.gradient_buffer_bytes = int(item * (
+            n_gw + (n_w if mom else 0)
+            + int(np.where(acc & has_bias, cout, 0).sum()) + (int(cout[has_bias].sum()) if mom else 0)))
+        # per-layer views of the arenas (for the dropout draw, the Brian2 twin and the tests)
+        self.masks = [S.masks[o:o + B * n].reshape(B, n) if m else np.zeros((B, 0), f)
+                      for o, n, m in zip(pops["o_mask"], pops["size"], pops["masked"])]
+        r = lay[:n_lif]
+        self.v = [S.v[o:o + B * n].reshape(B, n) for o, n in zip(r["o_v"], r["n_out"])]
+        self.u_h = [S.u_h[o:o + TH * B * n].reshape(TH, B, n) for o, n in zip(r["o_uh"], r["n_out"])]
+        self.spk_h = [S.spk_h[o:o + TH * B * n].reshape(TH, B, n) for o, n in zip(r["o_uh"], r["n_out"])]
+        self.spk_n = S.spk_n
+        self.traces = [S.traces[o:o + B * n].reshape(B, n) for o, n in zip(lay["o_trace"], lay["trace_n"])]
+
+    def _draw_masks(self, B: int):
+        """Dropout: one mask per sample and population, kept for every time step (OTTT)."""
+        for p, rate in enumerate(self.net.dropout):
+            if rate > 0.0:
+                keep = self.rng.random(self.masks[p][:B].shape) >= rate
+                self.masks[p][:B] = keep / (1.0 - rate)
+
+    # --- running ------------------------------------------------------------------------
+    def _run(self, inp, ptr: np.ndarray, labels: np.ndarray, learn: bool, step_mask: np.ndarray):
+        B = ptr.shape[0]
+        if not 1 <= B <= self.B:
+            raise ValueError(f"batch of {B} samples; this trainer holds state for at most {self.B}")
+        cnt = K.zeros(len(self.net.layers), B, self.T)
+        loss = np.zeros(B, np.float64)
+        if learn:
+            self._draw_masks(B)
+        rule = RuleRec(learn=learn, route=self.rule.route, apply=self.rule.apply,
+                       window=self.window, trace_decay=self.trace_decay, direct=self.direct,
+                       step_mask=step_mask, factor=self.factors, fused=self.fused)
+        self.fmt.rs[0] = self.rng.integers(0, 2**63, dtype=np.uint64)
+        x = Inputs(inp.idx, self._values(inp), ptr, labels.astype(np.int64))
+        run_batch(self.net_rec if learn else self.net_infer, self.params, self.grads, self.state,
+                  x, self.neuron, self.loss, rule, self.optimizer, self.fmt, cnt, loss)
+        if not self.rule.update_skip:
+            # no hierarchical update skip: the chip reads and writes every weight it visits,
+            # whether or not its Delta W is zero
+            c = cnt[..., K.Phase.LEARNING, :]
+            skipped = c[..., K.WEIGHT_UPDATE_SKIPPED].copy()
+            c[..., K.WEIGHT_UPDATE_ISSUED] += skipped
+            c[..., K.MEM_READ_WEIGHT] += skipped
+            c[..., K.MEM_WRITE_WEIGHT] += skipped
+            c[..., K.WEIGHT_UPDATE_SKIPPED] = 0
+        self.last_step_counts = cnt          # (B, T, L, P, A), for the cycle model
+        return loss, self.state.osum[:B].copy(), cnt.sum(axis=1)
+
+    def _values(self, inp) -> np.ndarray:
+        """Input event values in the network's dtype (converted once per input set)."""
+        f = self.net.w_arena.dtype
+        if inp.val.dtype == f:
+            return inp.val
+        if self._val_src is not inp.val:
+            self._val_src, self._val = inp.val, inp.val.astype(f)
+        return self._val
+
+    _val_src = None
+
+    def train_batch(self, inp, ptr: np.ndarray, labels: np.ndarray):
+        """One batch of online training. Returns (per-sample loss, summed outputs, counts)."""
+        return self._run(inp, ptr, labels, True, self.rule.backward_steps(self.rng))
+
+    def infer_batch(self, inp, ptr: np.ndarray, labels: np.ndarray):
+        """Forward only (no learning work is done or counted; no dropout)."""
+        return self._run(inp, ptr, labels, False, np.zeros(self.T, np.bool_))
