@@ -1,0 +1,147 @@
+"""Counts of a training step and of inference against independent sources, per layer, phase,
+sample and time step: stride 2 with padding and borders, max pooling, dropout, convolutional BPTT.
+
+Sources: hand-worked fan-out tables; the plain-numpy reference (tests/reference_conv.py: conv
+and pooling as explicit matrices) for spikes, surrogates and gradients; the count model of
+tests/count_forms.py, which turns those into expected counts from the network's shapes. Every
+comparison is exact (int64), on ``Trainer.last_step_counts`` (B, T, L, P, A).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chipsim import counts as K
+from chipsim.model.inputs import encode_frames
+from chipsim.model.network import Network
+from tests import count_forms as cf
+from tests import reference_conv as rc
+from tests.helpers import neuron, trainer
+
+T = 5
+C = 4
+INF, LRN = cf.INF, cf.LRN
+A = K.Action
+
+# stride 2, padding 1 on an odd map (the last row/column reaches one output row/column, the
+# others alternate 1, 2), then stride 2 without padding on 5x5 (row/column 4 reaches nothing)
+STRIDE = ([
+    dict(kind="conv", channels=4, kernel=3, stride=2, padding=1, bias=True),
+    dict(kind="conv", channels=3, kernel=2, stride=2, padding=0, bias=False),
+    dict(kind="flatten"),
+], (9, 9, 2))
+# 2x2 max pooling of a 7x7 map (floor: row and column 6 dropped), then of a 3x3 map
+MAXPOOL = ([
+    dict(kind="conv", channels=3, kernel=3, stride=1, padding=1, bias=False),
+    dict(kind="maxpool", size=2),
+    dict(kind="conv", channels=4, kernel=3, stride=1, padding=1, bias=True),
+    dict(kind="maxpool", size=2),
+    dict(kind="flatten"),
+], (7, 7, 2))
+# dropout on a conv population read by a stride-2 conv, and on the population the readout reads
+DROPOUT = ([
+    dict(kind="conv", channels=3, kernel=3, stride=1, padding=1, bias=False),
+    dict(kind="dropout", p=0.5),
+    dict(kind="conv", channels=4, kernel=3, stride=2, padding=1, bias=True),
+    dict(kind="dropout", p=0.5),
+    dict(kind="flatten"),
+], (6, 6, 2))
+# average pooling between two convolutions, the second of stride 2
+AVG = ([
+    dict(kind="conv", channels=3, kernel=3, stride=1, padding=1, bias=False),
+    dict(kind="avgpool", size=2),
+    dict(kind="conv", channels=4, kernel=3, stride=2, padding=1, bias=True),
+    dict(kind="flatten"),
+], (6, 6, 2))
+
+
+def problem(spec, *, B=1, seed=0, density=0.35, gain=4.0, block=None):
+    ops, shape = spec
+    rng = np.random.default_rng(seed)
+    frames = (rng.random((B, T) + shape) < density).astype(np.uint8)
+    labels = rng.integers(0, C, B)
+    net = Network.build(shape, True, ops, C, True, np.random.default_rng(seed + 1), gain=gain,
+                        block=block)
+    return ops, frames, labels, net, encode_frames(frames, True)
+
+
+def _every_layer_spikes(recs):
+    for s in recs[0]["s"]:
+        assert 0 < s.mean() < 0.9, "every layer of the test network must spike"
+
+
+# ----------------------------------------------------------------------------- stride 2
+
+def _axis_fanout(n, k, s, pad, n_out):
+    """Hand count, along one axis: how many output rows an input row reaches."""
+    return np.array([sum(1 for o in range(n_out) for kk in range(k) if o * s - pad + kk == y)
+                     for y in range(n)])
+
+
+def test_stride2_fanout_hand_worked():
+    """Inference SOPs, weight reads, dense ops and active neurons of two stride-2 layers from
+    hand-worked fan-out tables: 9 wide, k 3, stride 2, pad 1 -> 5 outputs, an input row reaches
+    [1, 2, 1, 2, 1, 2, 1, 2, 1] output rows; 5 wide, k 2, stride 2, pad 0 -> 2 outputs,
+    [1, 1, 1, 1, 0]."""
+    ops, frames, labels, net, inp = problem(STRIDE)
+    nrn, rn = neuron("ottt")
+    Ws, bs, _ = cf.ref_params(net)
+    tr = trainer("sltt", net, nrn, T=T)
+    tr.infer_batch(inp, inp.ptr[:1], labels[:1])
+    got = tr.last_step_counts[0]
+    ax0 = np.array([1, 2, 1, 2, 1, 2, 1, 2, 1])
+    ax1 = np.array([1, 1, 1, 1, 0])
+    assert np.array_equal(_axis_fanout(9, 3, 2, 1, 5), ax0)
+    assert np.array_equal(_axis_fanout(5, 2, 2, 0, 2), ax1)
+    l0, l1 = net.layers[0], net.layers[1]
+    assert l0.out == (5, 5, 4) and l1.out == (2, 2, 3)
+    fan0 = (ax0[:, None] * ax0[None, :])[:, :, None] * np.ones(2, int)   # (y, x, ci)
+    fan1 = (ax1[:, None] * ax1[None, :])[:, :, None] * np.ones(4, int)
+    # the reference's explicit conv matrix agrees with the hand tables
+    assert np.array_equal(cf.conn(l0).sum(1), 4 * fan0.reshape(-1))
+    assert np.array_equal(cf.conn(l1).sum(1), 3 * fan1.reshape(-1))
+    x = frames[0].reshape(T, -1)
+    s0 = rc.forward(cf.ref_ops(ops), Ws, bs, frames[0], rn)["s"][0]
+    np.testing.assert_array_equal(got[:, 0, INF, A.SYNOP], x @ (4 * fan0.reshape(-1)))
+    np.testing.assert_array_equal(got[:, 1, INF, A.SYNOP], s0 @ (3 * fan1.reshape(-1)))
+    np.testing.assert_array_equal(got[:, 0, INF, A.MEM_READ_WEIGHT], got[:, 0, INF, A.SYNOP])
+    assert (got[:, 0, INF, A.NB_DENSE_OPS] == ax0.sum() ** 2 * 2 * 4).all()      # 13^2 x 2 x 4
+    assert (got[:, 1, INF, A.NB_DENSE_OPS] == ax1.sum() ** 2 * 4 * 3).all()      # 4^2 x 4 x 3
+    # layer 1: output (oy, ox) reads input rows/cols 2o, 2o+1 only; active if one of them spiked
+    s0m = s0.reshape(T, 5, 5, 4)
+    active = np.array([[s0m[t, 2 * oy:2 * oy + 2, 2 * ox:2 * ox + 2].any() for oy in range(2)
+                        for ox in range(2)] for t in range(T)]).sum(1) * 3
+    np.testing.assert_array_equal(got[:, 1, INF, A.NEURON_UPDATE_ACTIVE], active)
+    np.testing.assert_array_equal(got[:, 1, INF, A.NEURON_UPDATE_IDLE], 12 - active)
+    # spikes in row or column 4 of conv1 do happen and cost nothing in conv2
+    assert s0m[:, 4].sum() + s0m[:, :, 4].sum() > 0
+
+
+@pytest.mark.parametrize("rule,preset", [("sltt", "ottt"), ("sltt", "sltt"), ("ottt_a", "ottt")])
+def test_stride2_training_counts_against_reference(rule, preset):
+    """Every count of a training step of the stride-2 net, per step, against the reference's
+    spikes, surrogates, gradients (and OTTT's traces): SOPs by actual fan-out, active/idle
+    updates, dense ops, error MACs (inputs with a non-zero surrogate x the non-zero output
+    gradients they connect to), gradient ACs/MACs, gradient-memory traffic, the update sweep."""
+    ops, frames, labels, net, inp = problem(STRIDE)
+    nrn, rn = neuron(preset)
+    Ws, bs, _ = cf.ref_params(net)
+    W0 = [w.copy() for w in net.weights]
+    tr = trainer(rule, net, nrn, T=T)
+    tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    if rule == "sltt":
+        r = rc.grads_sltt(cf.ref_ops(ops), Ws, bs, frames[0], labels[0], rn)
+        use, traces = None, None
+    else:
+        r = rc.grads_ottt(cf.ref_ops(ops), Ws, bs, frames[0], labels[0], rn, trace_decay=rn["lam"])
+        use, traces = [False, True, True], (lambda b: r["rec"]["traces"])
+    _every_layer_spikes([r["rec"]])
+    exp = cf.expected_batch(net, W0, frames, [r["rec"]], "spatial",
+                            [(T - 1, cf.issued_from(r["gW"], r["gb"]))], use_trace=use,
+                            traces=traces)
+    cf.assert_counts(tr.last_step_counts[0], exp[0], net, f"{rule}/{preset}")
+    got = tr.last_step_counts[0]
+    assert got[:, 1, LRN, A.ERROR_MAC].sum() > 0 and got[:, 0, LRN, A.ERROR_MAC].sum() == 0
+    if preset == "sltt":     # the triangle surrogate is zero somewhere: error MACs are skipped
+        assert (r["rec"]["sg"][0] == 0).any()
