@@ -145,3 +145,52 @@ def test_stride2_training_counts_against_reference(rule, preset):
     assert got[:, 1, LRN, A.ERROR_MAC].sum() > 0 and got[:, 0, LRN, A.ERROR_MAC].sum() == 0
     if preset == "sltt":     # the triangle surrogate is zero somewhere: error MACs are skipped
         assert (r["rec"]["sg"][0] == 0).any()
+
+
+# ----------------------------------------------------------------------------- max pooling
+
+def _windows(s, shape, k):
+    """(T, pooled) whether each k x k window (floor) of a (T, H*W*C) spike map holds a spike."""
+    H, W, Cc = shape
+    m = s.reshape(-1, H, W, Cc)[:, : H // k * k, : W // k * k]
+    return m.reshape(-1, H // k, k, W // k, k, Cc).any(axis=(2, 4)).reshape(m.shape[0], -1)
+
+
+@pytest.mark.parametrize("preset", ["ottt", "sltt"])
+def test_maxpool_counts_against_reference(preset):
+    """Max pooling: one event per window whose maximum is non-zero (spikes in the floored row
+    and column go nowhere), and the error of a pooled input computed when the first maximal
+    element of its window (torch's rule; the first element when the window is silent) has a
+    non-zero surrogate. Every count, per step, against the reference."""
+    ops, frames, labels, net, inp = problem(MAXPOOL)
+    nrn, rn = neuron(preset)
+    Ws, bs, _ = cf.ref_params(net)
+    W0 = [w.copy() for w in net.weights]
+    tr = trainer("sltt", net, nrn, T=T)
+    tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    r = rc.grads_sltt(cf.ref_ops(ops), Ws, bs, frames[0], labels[0], rn)
+    rec = r["rec"]
+    _every_layer_spikes([rec])
+    got = tr.last_step_counts[0]
+    # events after each pool: the windows holding a spike, by hand and in the reference's z
+    for l, src in ((1, 0), (2, 1)):
+        win = _windows(rec["s"][src], net.layers[src].out, 2)
+        np.testing.assert_array_equal(win, rec["z"][l] != 0)
+        fan = cf.conn(net.layers[l]).sum(1)
+        np.testing.assert_array_equal(got[:, l, INF, A.SYNOP], win.astype(int) @ fan)
+    exp = cf.expected_batch(net, W0, frames, [rec], "spatial",
+                            [(T - 1, cf.issued_from(r["gW"], r["gb"]))])
+    cf.assert_counts(got, exp[0], net, f"maxpool/{preset}")
+    if preset == "sltt":
+        # the counts tell torch's rule from routing to the last maximal element
+        ls = net.layers[1]
+        routes = {rule: cf.error_routes(ls, rec["s"][0], None, rule) for rule in ("first", "last")}
+        meets = (rec["g"][1] != 0).astype(int) @ cf.conn(ls).T
+        err = {}
+        for rule, rt in routes.items():
+            need = np.zeros((T, ls.n_in), int)
+            for t in range(T):
+                sel = (rec["sg"][0][t] != 0) & (rt[t] >= 0)
+                need[t, rt[t, sel]] = 1
+            err[rule] = int((need * meets).sum())
+        assert got[:, 1, LRN, A.ERROR_MAC].sum() == err["first"] != err["last"]
