@@ -194,3 +194,52 @@ def test_maxpool_counts_against_reference(preset):
                 need[t, rt[t, sel]] = 1
             err[rule] = int((need * meets).sum())
         assert got[:, 1, LRN, A.ERROR_MAC].sum() == err["first"] != err["last"]
+
+
+# ----------------------------------------------------------------------------- dropout
+
+@pytest.mark.parametrize("preset", ["ottt", "sltt"])
+def test_dropout_counts_against_reference(preset):
+    """Dropout, batch 2: one mask per sample (read back from the trainer) kept over all steps.
+    Dropped neurons send no events (SOPs of the next layer), dense ops are unchanged, error MACs
+    skip dropped neurons. Every count, per sample and step, against the reference run with the
+    trainer's masks; inference runs without dropout."""
+    B = 2
+    ops, frames, labels, net, inp = problem(DROPOUT, B=B)
+    nrn, rn = neuron(preset)
+    Ws, bs, _ = cf.ref_params(net)
+    W0 = [w.copy() for w in net.weights]
+    tr = trainer("sltt", net, nrn, T=T, B=B, seed=3)
+    tr.train_batch(inp, inp.ptr[:B], labels[:B])
+    masks = cf.op_masks(tr, net, B)
+    assert len(masks) == 2 and all(m.shape == (B, n) for m, n in zip(masks, (108, 36)))
+    assert all(set(np.unique(m)) == {0.0, 2.0} for m in masks)
+    assert not np.array_equal(masks[0][0], masks[0][1])          # one mask per sample
+    r = rc.batch_mean(rc.grads_sltt, cf.ref_ops(ops), Ws, bs, frames, labels, rn, masks=masks)
+    recs = [p["rec"] for p in r["per_sample"]]
+    _every_layer_spikes(recs)
+    exp = cf.expected_batch(net, W0, frames, recs, "spatial",
+                            [(T - 1, cf.issued_from(r["gW"], r["gb"]))],
+                            masks=lambda b: cf.population_masks(tr, net, b))
+    for b in range(B):
+        cf.assert_counts(tr.last_step_counts[b], exp[b], net, f"dropout/{preset} sample {b}")
+        got = tr.last_step_counts[b]
+        m = masks[0][b]
+        s0 = recs[b]["s"][0]
+        # the dropped neurons' spikes are really there, and cost nothing downstream
+        assert (s0[:, m == 0]).sum() > 0
+        fan = cf.conn(net.layers[1]).sum(1)
+        np.testing.assert_array_equal(got[:, 1, INF, A.SYNOP], (s0 * (m != 0)) @ fan)
+        assert (got[:, 1, INF, A.NB_DENSE_OPS] == cf.dense_ops(net.layers[1])).all()
+        m1 = masks[1][b]
+        err = ((recs[b]["sg"][1] != 0) * (m1 != 0)).sum(1) * (recs[b]["g"][2] != 0).sum(1)
+        np.testing.assert_array_equal(got[:, 2, LRN, A.ERROR_MAC], err)
+    # inference: no dropout
+    fresh = problem(DROPOUT, B=B)[3]
+    ti = trainer("sltt", fresh, nrn, T=T, B=B)
+    ti.infer_batch(inp, inp.ptr[:B], labels[:B])
+    for b in range(B):
+        fw = rc.forward(cf.ref_ops(ops), Ws, bs, frames[b], rn,
+                        masks=[np.ones(108), np.ones(36)])
+        e = cf.expected(fresh, W0, cf.layer_records(fresh, frames[b], fw), "infer")
+        cf.assert_counts(ti.last_step_counts[b], e, fresh, f"dropout inference sample {b}")
