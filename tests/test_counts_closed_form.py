@@ -243,3 +243,39 @@ def test_dropout_counts_against_reference(preset):
                         masks=[np.ones(108), np.ones(36)])
         e = cf.expected(fresh, W0, cf.layer_records(fresh, frames[b], fw), "infer")
         cf.assert_counts(ti.last_step_counts[b], e, fresh, f"dropout inference sample {b}")
+
+
+# ----------------------------------------------------------------------------- conv BPTT
+
+@pytest.mark.parametrize("preset,detach", [("ottt", False), ("tet", False), ("ottt", True)])
+def test_conv_bptt_counts_against_reference(preset, detach):
+    """Conv BPTT: one temporal MAC per LIF neuron per step except the first backward step (the
+    last time step); history written in the forward pass and read back in the backward pass:
+    u and spikes of every LIF layer, the readout's outputs and the events of a layer behind
+    pooling, every step; error MACs and gradient ACs over all steps from the reference's BPTT
+    gradients; dense layers' gradient work counted at the last step."""
+    ops, frames, labels, net, inp = problem(AVG)
+    nrn, rn = neuron(preset, detach_reset=detach)
+    Ws, bs, _ = cf.ref_params(net)
+    W0 = [w.copy() for w in net.weights]
+    tr = trainer("bptt", net, nrn, T=T)
+    tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    r = rc.grads_bptt(cf.ref_ops(ops), Ws, bs, frames[0], labels[0], rn)
+    rec = r["rec"]
+    _every_layer_spikes([rec])
+    got = tr.last_step_counts[0]
+    l0, l1, ro = net.layers
+    # closed forms by hand
+    for l, ls in enumerate((l0, l1)):
+        np.testing.assert_array_equal(got[:, l, LRN, A.TEMPORAL_MAC], [ls.n_out] * (T - 1) + [0])
+    ev1 = rec["s"][0].sum(1)        # every conv1 spike is an event of conv2 (6x6: no floor loss)
+    for act in (A.MEM_WRITE_HIST, A.MEM_READ_HIST):
+        np.testing.assert_array_equal(got[:, 0, LRN, act], l0.n_out + rec["s"][0].sum(1))
+        np.testing.assert_array_equal(got[:, 1, LRN, act], l1.n_out + rec["s"][1].sum(1) + ev1)
+        np.testing.assert_array_equal(got[:, 2, LRN, act], [C] * T)
+    assert got[:-1, 2, LRN, A.GRAD_AC].sum() == 0 and got[-1, 2, LRN, A.GRAD_AC] > 0
+    assert got[:, :, LRN, A.MEM_READ_STATE].sum() == 0        # u comes from the history
+    # every count against the reference
+    exp = cf.expected_batch(net, W0, frames, [rec], "bptt",
+                            [(T - 1, cf.issued_from(r["gW"], r["gb"]))])
+    cf.assert_counts(got, exp[0], net, f"bptt/{preset}", skip=cf.avg_pooled_nb_eff(net))
