@@ -114,3 +114,57 @@ def test_aux_heads_are_no_inference_work():
     _, _, cnt = tr.infer_batch(inp, inp.ptr[:1], labels[:1])
     aux = [i for i, ls in enumerate(net.layers) if ls.kind == "aux"]
     assert cnt[0, aux].sum() == 0
+
+
+# ----------------------------------------------------------------------------- batch 3
+
+@pytest.mark.parametrize("rule,momentum,wd", [("sltt", 0.0, 0.0), ("sltt", 0.9, 0.0),
+                                              ("sltt", 0.0, 1e-3), ("bptt", 0.0, 0.0),
+                                              ("bptt", 0.9, 1e-3)])
+def test_batch3_counts(rule, momentum, wd):
+    """Batch 3: each sample's forward counts equal the same sample run alone with the same
+    weights (weights change only after the batch), its learning counts are its own, and the
+    update sweep is counted once, on the batch's last sample at the last step: issued + skipped =
+    parameters, accumulator (and momentum buffer) read and written once per parameter, weights
+    read where updated (every weight with weight decay). Every count, per sample and step,
+    against the reference's per-sample records and batch-mean gradient."""
+    B = 3
+    ops, frames, labels, net, inp = problem(STRIDE, B=B, seed=5)
+    nrn, rn = neuron("ottt", detach_reset=(rule != "bptt"))
+    Ws, bs, _ = cf.ref_params(net)
+    W0 = [w.copy() for w in net.weights]
+    b0 = [b.copy() for b in net.biases]
+    alone = [net.copy() for _ in range(B)]
+    tr = trainer(rule, net, nrn, T=T, B=B, momentum=momentum, wd=wd)
+    tr.train_batch(inp, inp.ptr[:B], labels[:B])
+    got = tr.last_step_counts
+    fn = rc.grads_sltt if rule == "sltt" else rc.grads_bptt
+    r = rc.batch_mean(fn, cf.ref_ops(ops), Ws, bs, frames, labels, rn)
+    recs = [p["rec"] for p in r["per_sample"]]
+    issued = [int(np.count_nonzero(g + wd * w)) + int(np.count_nonzero(gb + wd * b))
+              if ls.bias else int(np.count_nonzero(g + wd * w))
+              for g, gb, w, b, ls in zip(r["gW"], r["gb"], W0, b0, net.layers)]
+    exp = cf.expected_batch(net, W0, frames, recs, "spatial" if rule == "sltt" else "bptt",
+                            [(T - 1, issued)], momentum=momentum, wd=wd)
+    for b in range(B):
+        cf.assert_counts(got[b], exp[b], net, f"{rule} sample {b}")
+    # the samples really differ, so the per-sample attribution is tested
+    assert len({int(got[b, :, 0, INF, A.SYNOP].sum()) for b in range(B)}) == B
+    # forward and per-sample learning work: as the sample alone with the same weights
+    own = [A.SURROGATE_EVAL, A.OUTPUT_ERROR, A.ERROR_MAC, A.GRAD_AC, A.TEMPORAL_MAC,
+           A.MEM_READ_HIST, A.MEM_WRITE_HIST, A.MEM_READ_STATE]
+    for b in range(B):
+        t1 = trainer(rule, alone[b], nrn, T=T, B=1, momentum=momentum, wd=wd)
+        t1.train_batch(inp, inp.ptr[b:b + 1], labels[b:b + 1])
+        np.testing.assert_array_equal(got[b, :, :, INF], t1.last_step_counts[0, :, :, INF])
+        np.testing.assert_array_equal(got[b][..., LRN, own], t1.last_step_counts[0][..., LRN, own])
+    # the sweep: once, on the last sample, at the last step
+    visits = got[..., LRN, A.WEIGHT_UPDATE_ISSUED] + got[..., LRN, A.WEIGHT_UPDATE_SKIPPED]
+    assert visits[:B - 1].sum() == 0 and visits[B - 1, :T - 1].sum() == 0
+    np.testing.assert_array_equal(visits[B - 1, T - 1], [cf.n_params(ls) for ls in net.layers])
+    sweep = got[B - 1, T - 1, :, LRN, A.MEM_READ_GRAD] - exp[B - 1, T - 1, :, LRN, A.GRAD_AC]
+    if rule == "sltt":      # per-sample accumulator traffic at T-1: gradient ACs, bias gradients
+        bias = [int((recs[B - 1]["g"][l][T - 1] != 0).sum()) if ls.bias else 0
+                for l, ls in enumerate(net.layers)]
+        np.testing.assert_array_equal(sweep - bias, [(1 + (momentum != 0)) * cf.n_params(ls)
+                                                     for ls in net.layers])
