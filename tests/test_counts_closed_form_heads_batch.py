@@ -136,8 +136,9 @@ def test_batch3_counts(rule, momentum, wd):
     b0 = [b.copy() for b in net.biases]
     alone = [net.copy() for _ in range(B)]
     tr = trainer(rule, net, nrn, T=T, B=B, momentum=momentum, wd=wd)
-    tr.train_batch(inp, inp.ptr[:B], labels[:B])
+    _, _, cnt = tr.train_batch(inp, inp.ptr[:B], labels[:B])
     got = tr.last_step_counts
+    np.testing.assert_array_equal(cnt, got.sum(axis=1))     # what the engine records per sample
     fn = rc.grads_sltt if rule == "sltt" else rc.grads_bptt
     r = rc.batch_mean(fn, cf.ref_ops(ops), Ws, bs, frames, labels, rn)
     recs = [p["rec"] for p in r["per_sample"]]
