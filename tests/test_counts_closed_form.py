@@ -245,6 +245,33 @@ def test_dropout_counts_against_reference(preset):
         cf.assert_counts(ti.last_step_counts[b], e, fresh, f"dropout inference sample {b}")
 
 
+@pytest.mark.parametrize("rule,B", [("sltt", 2), ("bptt", 3)])
+def test_maxpool_behind_dropout_counts_against_reference(rule, B):
+    """Stride 2, dropout, then max pooling into a dense layer: a window's event is its maximum
+    over the surviving spikes, its error goes to the first maximal element of the masked map
+    (dropped neurons take none). Every count, per sample and step, against the reference run
+    with the trainer's masks (TET's triangle surrogate: zeros, so the routing shows)."""
+    ops = [dict(kind="conv", channels=4, kernel=3, stride=2, padding=1, bias=True),
+           dict(kind="dropout", p=0.3), dict(kind="maxpool", size=2),
+           dict(kind="dense", units=6, bias=False)]
+    ops, frames, labels, net, inp = problem((ops, (9, 9, 2)), B=B)
+    nrn, rn = neuron("tet")
+    Ws, bs, _ = cf.ref_params(net)
+    W0 = [w.copy() for w in net.weights]
+    tr = trainer(rule, net, nrn, T=T, B=B, seed=7)
+    tr.train_batch(inp, inp.ptr[:B], labels[:B])
+    fn = rc.grads_sltt if rule == "sltt" else rc.grads_bptt
+    r = rc.batch_mean(fn, cf.ref_ops(ops), Ws, bs, frames, labels, rn, masks=cf.op_masks(tr, net, B))
+    recs = [p["rec"] for p in r["per_sample"]]
+    _every_layer_spikes(recs)
+    exp = cf.expected_batch(net, W0, frames, recs, "spatial" if rule == "sltt" else "bptt",
+                            [(T - 1, cf.issued_from(r["gW"], r["gb"]))],
+                            masks=lambda b: cf.population_masks(tr, net, b))
+    for b in range(B):
+        cf.assert_counts(tr.last_step_counts[b], exp[b], net, f"{rule} sample {b}")
+        assert (recs[b]["sg"][0] == 0).any() and (tr.masks[1][b] == 0).any()
+
+
 # ----------------------------------------------------------------------------- conv BPTT
 
 @pytest.mark.parametrize("preset,detach", [("ottt", False), ("tet", False), ("ottt", True)])
