@@ -30,6 +30,8 @@ Conventions
 - nrn: dict(lam, theta, reset 'soft'|'hard', detach bool, h0 0|1, decay_input bool,
   sg 'sigmoid'|'triangle', alpha). Test-only extra key spike='smooth' replaces H by the
   sigmoid whose derivative is the sigmoid surrogate (makes BPTT an exact gradient, for FD tests).
+  Test-only extra key state_q=(q, lim): the stored state v (after the reset) is held in fixed
+  point, rounded to the nearest multiple of q (halves up) and saturated to [-lim, lim - q].
 - Loss per step: L[t] = ((1-a)*CE(o[t], y) + a*mean_c (o[t]-tgt)^2) / T, tgt = one-hot(y)
   (target='onehot') or the constant phi (target=phi).
 
@@ -95,6 +97,9 @@ def _lif_step(v, I, nrn):
         vn = (1.0 - s) * u
     else:
         raise ValueError(nrn["reset"])
+    if nrn.get("state_q") is not None:
+        q, lim = nrn["state_q"]
+        vn = np.clip(np.floor(vn / q + 0.5) * q, -lim, lim - q)
     return u, s, vn
 
 
