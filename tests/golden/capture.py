@@ -57,6 +57,11 @@ def gesture_root(where: Path) -> Path:
     return root
 
 
+def _message(e: Exception) -> np.ndarray:
+    """A refusal's message, with this checkout's path as <repo>/ (it names the profile file)."""
+    return np.array(str(e).replace(str(ROOT) + "/", "<repo>/"))
+
+
 def _overrides(workload: str, over: dict, data_dir: Path) -> dict:
     o = dict(over)
     if workload == "dvsgesture":
@@ -112,7 +117,7 @@ def capture_case(case, data_dir: Path) -> dict:
         try:
             r, weights = api.run(path, over, prof)
         except ChipsimError as e:   # recorded: a refactor must refuse the same run
-            out[f"{name}/{prof}/error"] = np.array(str(e))
+            out[f"{name}/{prof}/error"] = _message(e)
             continue
         _record(out, f"{name}/{prof}", r, weights)
         if first is None:
@@ -124,7 +129,7 @@ def capture_case(case, data_dir: Path) -> dict:
         try:
             r = api.reprice(first[1], prof)
         except ChipsimError as e:      # recorded: a refactor must refuse the same re-pricing
-            out[f"{tag}/error"] = np.array(str(e))
+            out[f"{tag}/error"] = _message(e)
         else:
             _record(out, tag, r)
     return out
