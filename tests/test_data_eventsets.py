@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chipsim.data.aedat import write_aedat2, write_aedat3
 from chipsim.data.datasets import load_dataset
 from chipsim.data.events import EVENT_DTYPE, EventStream
 from chipsim.data.eventsets import CIFAR10DVS_CLASSES
-from chipsim.data.shd import write_shd
 from chipsim.errors import ChipsimError
+from tests.writers import write_aedat2, write_aedat3, write_shd
 
 
 @pytest.fixture(autouse=True)
