@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chipsim.data.datasets import load_dataset
+from chipsim.data.load import load_dataset
 from chipsim.data.events import EVENT_DTYPE, EventStream
 from chipsim.data.eventsets import CIFAR10DVS_CLASSES
 
