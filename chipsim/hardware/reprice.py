@@ -24,17 +24,14 @@ from chipsim.result import RunResult
 
 def _shapes_network(result: RunResult):
     """The run's network (layer shapes; the weights are irrelevant to pricing), rebuilt from the
-    workload text and the command-line overrides the results file records."""
-    from chipsim.data.load import check_dataset
-    from chipsim.data.registry import SENSORS
+    workload text and the command-line overrides the results file records, on frames of the
+    side the run's data set gave (chipsim.data.registry.input_side)."""
+    from chipsim.data.registry import SENSORS, input_side
     from chipsim.engine import build_network
     overrides = dict(json.loads(result.extra.get("overrides_json", "[]")))
     w = workload_from_text(result.workload_text, result.workload_path, overrides)
-    check_dataset(w.dataset, w.path)
     d = w.dataset
-    k = -(-SENSORS[d.name][1] // d.size) if d.size is not None and d.name == "nmnist" else d.downscale
-    P, H, W = SENSORS[w.dataset.name]
-    shape = (P, -(-H // k), -(-W // k))
+    shape = (SENSORS[d.name][0],) + input_side(d.name, d.size, d.downscale)
     n_classes = int(result.layer_neurons[list(result.layer_names).index("readout")])
     return build_network(w, shape, n_classes, np.random.default_rng(0)), w
 
