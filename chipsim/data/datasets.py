@@ -1,4 +1,4 @@
-"""N-MNIST as a labelled, framed data set, and the split and limit checks the loaders share.
+"""N-MNIST as a labelled, framed data set (and the split check eventsets.py shares).
 
 :func:`load_nmnist` returns a :class:`~chipsim.data.framed.FramedDataset`: every sample already
 framed to ``(T, P, H, W)``, with integer labels. Sample order is deterministic (round-robin over

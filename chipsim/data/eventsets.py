@@ -5,9 +5,9 @@ through the frame cache (chipsim/data/cache.py). CIFAR10-DVS and DVS128 Gesture 
 a ``size x size`` side (event coordinates scaled as ``x * size // W``, any size, not only
 integer factors); the registry's loaders (chipsim/data/registry.py) pass the side that
 :func:`~chipsim.data.registry.input_side` gives for the workload's ``dataset.size`` or
-``dataset.downscale``. Unreadable files end the run
-with an error naming the file and the byte offset, or, with ``skip_bad``, are left out and
-listed (``FramedDataset.skipped``; the results file records them).
+``dataset.downscale``. Unreadable files end the run with an error naming the file and the byte
+offset, or, with ``skip_bad``, are left out and listed (``FramedDataset.skipped``; the results
+file records them).
 
 - **CIFAR10-DVS** (Li et al. 2017): ``root/<class>/*.aedat`` (the original AEDAT 2.0 files,
   SpikingJelly's orientation) or ``*.aedat4`` (tonic's conversion); classes in alphabetical
@@ -71,7 +71,7 @@ def _frame_all(items, reader, time_steps, mode, size, skip_bad):
     return (np.stack(frames), np.array(labels, np.int64), tuple(ids), np.array(durs), tuple(skipped))
 
 
-def load_cifar10dvs(root, split, time_steps, mode="binary", limit=None, *, size=128,
+def load_cifar10dvs(root, split, time_steps, mode="binary", limit=None, *, size,
                     skip_bad=False, cache=True) -> FramedDataset:
     """CIFAR10-DVS framed at ``size x size``."""
     split = _check_split(split)
@@ -111,7 +111,7 @@ def load_cifar10dvs(root, split, time_steps, mode="binary", limit=None, *, size=
     return cached(key, build, cache)[0]
 
 
-def load_dvsgesture(root, split, time_steps, mode="binary", limit=None, *, size=128,
+def load_dvsgesture(root, split, time_steps, mode="binary", limit=None, *, size,
                     skip_bad=False, cache=True) -> FramedDataset:
     """DVS128 Gesture framed at ``size x size``, one sample per labelled gesture."""
     split = _check_split(split)
