@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from chipsim.data.aedat import write_aedat2
-from chipsim.data.datasets import load_dataset
+from chipsim.data.load import load_dataset
 from chipsim.data.events import EVENT_DTYPE, EventStream
 from chipsim.data.eventsets import CIFAR10DVS_CLASSES
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the repository root: tests/
+from tests.writers import write_aedat2  # noqa: E402
 
 
 def main():

@@ -1,5 +1,5 @@
 """Throughput of the event-file readers: events/s for each format on a synthetic file of
-about 1M events written by chipsim's own writers (in a temporary directory).
+about 1M events written by the tests' writers (tests/writers.py; in a temporary directory).
 
     python benchmarks/bench_readers.py [--events N] [--repeat R]
 """
@@ -7,17 +7,20 @@ about 1M events written by chipsim's own writers (in a temporary directory).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from chipsim.data.aedat import (read_aedat2, read_aedat3, read_aedat4, write_aedat2,
-                                write_aedat3, write_aedat4)
+from chipsim.data.aedat import read_aedat2, read_aedat3, read_aedat4
 from chipsim.data.events import EVENT_DTYPE, EventStream
-from chipsim.data.nmnist import read_nmnist, write_nmnist
-from chipsim.data.shd import read_shd, write_shd
+from chipsim.data.nmnist import read_nmnist
+from chipsim.data.shd import read_shd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the repository root: tests/
+from tests.writers import write_aedat2, write_aedat3, write_aedat4, write_nmnist, write_shd  # noqa: E402
 
 
 def synthetic(n: int, W: int, H: int, seed: int = 0) -> np.ndarray:

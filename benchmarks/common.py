@@ -9,7 +9,7 @@ from types import SimpleNamespace as NS
 import numpy as np
 
 from chipsim import counts as K
-from chipsim.data.datasets import load_dataset
+from chipsim.data.load import load_dataset
 from chipsim.engine import channels_last
 from chipsim.learning import make_trainer
 from chipsim.model.inputs import encode_frames

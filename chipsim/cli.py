@@ -148,6 +148,7 @@ def cmd_run(args) -> int:
     from chipsim import engine
     from chipsim.config.profile import load_profile
     from chipsim.config.workload import load_workload
+    from chipsim.data.load import check_dataset, standin_banner
     from chipsim.report.h5 import write_result
     from chipsim.report.summary import format_summary
 
@@ -156,8 +157,8 @@ def cmd_run(args) -> int:
         overrides["rule.name"] = args.rule
     workload = load_workload(args.workload, overrides)
     profile = load_profile(args.profile)
-    engine.check(workload)
-    _, banner = engine.data_plan(workload)
+    check_dataset(workload.dataset, workload.path)
+    banner = standin_banner(workload.dataset)
     if banner:
         print(banner, file=sys.stderr)
     out = Path(args.out) if args.out else Path("results") / f"{workload.name}_{workload.rule.name}_{profile.name}.h5"

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-from pathlib import Path
 import sys
 import time
 from dataclasses import dataclass
@@ -20,8 +18,7 @@ import numpy as np
 
 from chipsim import __version__
 from chipsim import counts as K
-from chipsim.config.workload import SENSORS
-from chipsim.data.datasets import DATASET_LOADERS, load_dataset
+from chipsim.data.load import load_splits, uses_standin
 from chipsim.errors import ChipsimError
 from chipsim.hardware.cycle import add_communication, step_latency
 from chipsim.hardware.ledger import price
@@ -47,79 +44,7 @@ class Progress:
     last_test_acc: float | None
 
 
-READERS = ("nmnist", "cifar10dvs", "dvsgesture", "shd")   # data sets chipsim can read
 STEP_COUNTS_MAX_BYTES = 256 * 2**20
-
-
-def _expand(root):
-    return None if root is None else Path(os.path.expandvars(os.path.expanduser(str(root))))
-
-
-def data_plan(workload) -> tuple[bool, str | None]:
-    """(use the emulated CIFAR10-DVS stand-in, the banner saying so). The stand-in replaces
-    CIFAR10-DVS only when its root is not on disk; with the real data there is no banner."""
-    ds = workload.dataset
-    if ds.name != "cifar10dvs":
-        return False, None
-    root = _expand(ds.root)
-    if root is not None and root.is_dir():
-        return False, None
-    where = "no dataset.root was given" if root is None else f"{root} does not exist"
-    return True, (
-        "chipsim: CIFAR10-DVS is not on this machine (" + where + "). Running on the EMULATED "
-        "CIFAR10-DVS STAND-IN instead: generated shapes seen by an emulated DVS128, not CIFAR-10 "
-        "images, so accuracy is not comparable to published CIFAR10-DVS figures. To use the real "
-        "data set, download CIFAR10-DVS (Li et al. 2017; figshare 'CIFAR10-DVS New', one folder "
-        "per class of .aedat files) and pass --set dataset.root=/path/to/CIFAR10-DVS. The results "
-        "file records which data set was used.")
-
-
-def check(workload) -> int:
-    """Refuse, before any work, what the engine cannot run; returns the spatial pooling factor."""
-    ds = workload.dataset
-    if ds.name not in READERS:
-        raise ChipsimError(f"chipsim has no reader for '{ds.name}'", file=workload.path,
-                           field="dataset.name", expected="one of " + ", ".join(READERS))
-    if ds.name in ("dvsgesture", "shd"):
-        root = _expand(ds.root)
-        if root is None or not root.is_dir():
-            raise ChipsimError(f"{'no root given' if root is None else str(root) + ' does not exist'}; "
-                               f"{ds.name} must be on disk (nothing is downloaded)", file=workload.path,
-                               field="dataset.root", expected="the folder holding the data set")
-    k = ds.downscale
-    if ds.size is not None and ds.name == "nmnist":   # N-MNIST pools by an integer factor
-        side = SENSORS[ds.name][1]
-        k = -(-side // ds.size)
-        if -(-side // k) != ds.size:
-            raise ChipsimError(f"a {side}x{side} sensor cannot be pooled by an integer factor to "
-                               f"{ds.size}x{ds.size}", file=workload.path, field="dataset.size",
-                               expected=f"one of {sorted({-(-side // f) for f in range(1, side + 1)}, reverse=True)[:8]}")
-    return k
-
-
-def load_data(workload):
-    ds = workload.dataset
-    k = check(workload)
-    mode = "binary" if ds.framing == "binary" else "count"
-    standin, _ = data_plan(workload)
-    if standin:
-        from chipsim.data.cache import cached
-        from chipsim.data.standin import CALIBRATED_PARAMS, load_cifar10dvs_standin
-        size = ds.size or 128 // k
-
-        def standin_split(split, lim):
-            key = dict(dataset="cifar10dvs-standin", split=split, T=ds.time_steps, mode=mode,
-                       size=size, limit=lim, params=repr(CALIBRATED_PARAMS), version=__version__)
-            return cached(key, lambda: load_cifar10dvs_standin(split, ds.time_steps, mode, size, lim),
-                          ds.cache)[0]
-        return (standin_split("train", ds.train_samples), standin_split("test", ds.test_samples))
-    if ds.name == "nmnist":
-        return tuple(load_dataset(ds.name, ds.root, split, ds.time_steps, mode, k, lim)
-                     for split, lim in (("train", ds.train_samples), ("test", ds.test_samples)))
-    loader = DATASET_LOADERS[ds.name]
-    return tuple(loader(ds.root, split, ds.time_steps, mode, downscale=k, limit=lim, size=ds.size,
-                        skip_bad=ds.skip_bad, cache=ds.cache)
-                 for split, lim in (("train", ds.train_samples), ("test", ds.test_samples)))
 
 
 def channels_last(frames: np.ndarray) -> np.ndarray:
@@ -194,7 +119,7 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
     t_start = time.perf_counter()
     tr_spec = workload.training
     rng = np.random.default_rng(tr_spec.seed)
-    train, test = load_data(workload)
+    train, test = load_splits(workload.dataset, workload.path)
     binary = workload.dataset.framing == "binary"
     dtype = np.dtype(tr_spec.dtype)
     inp_tr = encode_frames(channels_last(train.frames), binary, dtype)
@@ -372,7 +297,7 @@ def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
             "neuron": repr(tuple(neuron)),
             "overrides": " ".join(f"{k}={v}" for k, v in workload.overrides),
             "overrides_json": json.dumps([[k, v] for k, v in workload.overrides]),
-            "dataset_standin": int(data_plan(workload)[0]),
+            "dataset_standin": int(uses_standin(workload.dataset)),
             "step_counts": ("kept" if keep_steps else f"not kept: {step_bytes / 2**20:.0f} MiB would exceed "
                             f"{STEP_COUNTS_MAX_BYTES / 2**20:.0f} MiB (re-pricing gives energy, not latency)"),
             "skipped_samples": " ".join(train.skipped + test.skipped),

@@ -122,7 +122,7 @@ def test_profiles_lists_shipped_chips(capsys):
 def _fake_archive(root, n):
     """A full-N-MNIST-layout directory with n random recordings per class and split."""
     from chipsim.data.events import EVENT_DTYPE
-    from chipsim.data.nmnist import write_nmnist
+    from tests.writers import write_nmnist
     rng = np.random.default_rng(0)
     for split in ("Train", "Test"):
         for label in range(10):

@@ -382,11 +382,11 @@ def test_overrides_of_new_fields(tmp_path):
     w = load_workload(write(tmp_path, CONV), {
         "network.hidden.2.size": "3", "network.hidden.1.p": "0.25",
         "network.hidden.0.stride": "2", "network.hidden.0.channels": "5",
-        "network.normalization": "ws_folded", "dataset.size": "30",
+        "network.normalization": "ws_folded", "dataset.size": "17",
         "rule.name": "tbptt_local", "rule.window": "3", "rule.block": "1"})
     h = w.network.hidden
     assert (h[0].stride, h[0].channels, h[1].p, h[2].size) == (2, 5, 0.25, 3)
-    assert w.network.normalization == "ws_folded" and w.dataset.size == 30
+    assert w.network.normalization == "ws_folded" and w.dataset.size == 17
     assert (w.rule.name, w.rule.window, w.rule.block) == ("tbptt_local", 3, 1)
 
 
@@ -498,6 +498,15 @@ NEW_CASES = [
     ("framing: binary", "framing: binary\n  size: 16\n  downscale: 2", "dataset.size",
      "either size (the side to downscale to) or downscale"),
     ("name: nmnist", "name: cifar10dvs\n  size: 129", "dataset.size", "[1, 128]"),
+    # the side the data set's frames can have (chipsim.data.registry.input_side)
+    ("framing: binary", "framing: binary\n  size: 30", "dataset.size",
+     "a 34x34 sensor cannot be pooled by an integer factor to 30x30 (expected one of "
+     "[34, 17, 12, 9, 7, 6, 5, 4])"),
+    ("name: nmnist", "name: shd\n  downscale: 2", "dataset.downscale",
+     "is 2 but SHD, Spiking Heidelberg Digits (Cramer et al., IEEE TNNLS, 2020) keeps its "
+     "1x700 sensor (expected 1 for shd)"),
+    ("name: nmnist", "name: shd\n  size: 1", "dataset.size",
+     "keeps its 1x700 sensor (expected no size (null) for shd)"),
     # rule tbptt_local
     ("name: ottt_o", "name: tbptt", "rule.name", "one of bptt, sltt, ottt_a, ottt_o, tbptt_local"),
     ("name: ottt_o", "name: tbptt_local\n  window: 7", "rule.window",

@@ -1,4 +1,4 @@
-"""AEDAT 2.0 / 3.1 / 4.0 readers and writers (chipsim.data.aedat).
+"""AEDAT 2.0 / 3.1 / 4.0 readers (chipsim.data.aedat) and the tests' writers (tests/writers.py).
 
 Expected numbers for the real fixtures come from tests/data/fixtures/README.md (statistics an
 independent parser produced, cross-checked upstream against `aedat` 2.3.0 and tonic 1.7.0).
@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chipsim.data.aedat import (decode_aedat2_bytes, encode_aedat2, encode_aedat3,
-                                encode_aedat4, read_aedat2, read_aedat2_header, read_aedat3,
-                                read_aedat4, read_gesture_labels, split_by_labels,
-                                write_aedat2, write_aedat3, write_aedat4)
+from chipsim.data.aedat import (decode_aedat2_bytes, read_aedat2, read_aedat2_header, read_aedat3,
+                                read_aedat4, read_gesture_labels, split_by_labels)
 from chipsim.data.events import EVENT_DTYPE, EventStream
 from chipsim.errors import ChipsimError
+from tests.writers import (encode_aedat2, encode_aedat3, encode_aedat4, write_aedat2, write_aedat3,
+                           write_aedat4)
 
 FIX = Path(__file__).parent / "data" / "fixtures"
 AEDAT4 = FIX / "sample.aedat4"

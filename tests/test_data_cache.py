@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from chipsim.data.cache import cache_dir, cached
-from chipsim.data.datasets import FramedDataset
+from chipsim.data.framed import FramedDataset
 
 
 @pytest.fixture(autouse=True)

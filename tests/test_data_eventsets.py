@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chipsim.data.aedat import write_aedat2, write_aedat3
-from chipsim.data.datasets import load_dataset
+from chipsim.data.load import load_dataset
 from chipsim.data.events import EVENT_DTYPE, EventStream
 from chipsim.data.eventsets import CIFAR10DVS_CLASSES
-from chipsim.data.shd import write_shd
 from chipsim.errors import ChipsimError
+from tests.writers import write_aedat2, write_aedat3, write_shd
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +32,29 @@ def _cifar(root, per_class=10):
         (root / cls).mkdir(parents=True)
         for i in range(per_class):
             write_aedat2(root / cls / f"cifar10_{cls}_{i}.aedat", _stream(rng))
+    return root
+
+
+def _gesture(root):
+    """Users 1 (train) and 24 (test), each a recording of two labelled gestures (classes 1, 11)."""
+    rng = np.random.default_rng(1)
+    root.mkdir(parents=True)
+    for user in (1, 24):
+        s = _stream(rng, n=600, span=3_000_000)
+        write_aedat3(root / f"user{user:02d}_fluorescent.aedat", s)
+        (root / f"user{user:02d}_fluorescent_labels.csv").write_text(
+            "class,startTime_usec,endTime_usec\n1,0,1000000\n11,1000000,2500000\n")
+    return root
+
+
+def _shd(root):
+    """shd_train.h5 with three samples (labels 3, 7, 19) and shd_test.h5 with two (0, 12)."""
+    rng = np.random.default_rng(2)
+    root.mkdir(parents=True)
+    samples = [(np.sort(rng.random(50)), rng.integers(0, 700, 50)) for _ in range(3)]
+    write_shd(root / "shd_train.h5", samples, [3, 7, 19])
+    samples = [(np.sort(rng.random(50)), rng.integers(0, 700, 50)) for _ in range(2)]
+    write_shd(root / "shd_test.h5", samples, [0, 12])
     return root
 
 
@@ -61,14 +83,7 @@ def test_bad_file_named_or_skipped(tmp_path):
 
 
 def test_dvsgesture_gestures_become_samples(tmp_path):
-    rng = np.random.default_rng(1)
-    root = tmp_path / "gesture"
-    root.mkdir()
-    for user in (1, 24):
-        s = _stream(rng, n=600, span=3_000_000)
-        write_aedat3(root / f"user{user:02d}_fluorescent.aedat", s)
-        (root / f"user{user:02d}_fluorescent_labels.csv").write_text(
-            "class,startTime_usec,endTime_usec\n1,0,1000000\n11,1000000,2500000\n")
+    root = _gesture(tmp_path / "gesture")
     tr = load_dataset("dvsgesture", root, "train", 4, size=32)
     te = load_dataset("dvsgesture", root, "test", 4, size=32)
     assert len(tr) == len(te) == 2 and tr.labels.tolist() == [0, 10]
@@ -76,11 +91,7 @@ def test_dvsgesture_gestures_become_samples(tmp_path):
 
 
 def test_shd(tmp_path):
-    rng = np.random.default_rng(2)
-    root = tmp_path / "shd"
-    root.mkdir()
-    samples = [(np.sort(rng.random(50)), rng.integers(0, 700, 50)) for _ in range(3)]
-    write_shd(root / "shd_train.h5", samples, [3, 7, 19])
+    root = _shd(tmp_path / "shd")
     ds = load_dataset("shd", root, "train", 6, "count")
     assert ds.frames.shape == (3, 6, 1, 1, 700) and ds.labels.tolist() == [3, 7, 19]
     assert ds.frames.reshape(3, -1).sum(axis=1).tolist() == [50, 50, 50]

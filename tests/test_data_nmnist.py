@@ -1,4 +1,4 @@
-"""N-MNIST reader/writer and the N-MNIST dataset loader.
+"""N-MNIST reader, the tests' writer (tests/writers.py) and the N-MNIST dataset loader.
 
 Expected numbers are copied from the per-file statistics that an independent parser produced
 for the shared data README (event counts, ON/OFF, x/y ranges, span, sha256) and from the tonic
@@ -17,9 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chipsim.data import (EVENT_DTYPE, EventStream, frame_events, load_dataset, load_nmnist,
-                          read_nmnist, write_nmnist)
+                          read_nmnist)
 from chipsim.data.datasets import EMBEDDED_NMNIST_DIR
 from chipsim.errors import ChipsimError
+from tests.writers import write_nmnist
 
 FIXTURE = Path(__file__).parent / "data" / "fixtures" / "sample_nmnist.bin"
 SMALL = EMBEDDED_NMNIST_DIR

@@ -1,4 +1,4 @@
-"""SHD HDF5 reader/writer (chipsim.data.shd). No real SHD file is shipped (none with a usable
+"""SHD HDF5 reader (chipsim.data.shd) and the tests' writer (tests/writers.py). No real SHD file is shipped (none with a usable
 licence was found, see /shared/data/README.md), so the tests build small SHD-layout files with
 h5py directly (as the upstream files are laid out) and with write_shd."""
 
@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chipsim.data.events import EVENT_DTYPE, EventStream
-from chipsim.data.shd import SHD_SENSOR_SIZE, read_shd, write_shd
+from chipsim.data.shd import SHD_SENSOR_SIZE, read_shd
 from chipsim.errors import ChipsimError
+from tests.writers import write_shd
 
 
 def _upstream_like(path, times, units, labels, times_dtype="float16"):

@@ -79,6 +79,24 @@ def test_repricing_rebuilds_the_network_with_the_runs_overrides(tmp_path):
     np.testing.assert_allclose(again.pricing.sample_time, r.pricing.sample_time, rtol=1e-12)
 
 
+def test_repricing_rebuilds_the_network_at_the_runs_dataset_size(tmp_path, monkeypatch):
+    """cifar10dvs.yaml frames at dataset.size 32: re-pricing on the run's own chip rebuilds the
+    32x32 network and reproduces the run. (It rebuilt a 128x128 one, whose readout's 16,384
+    inputs do not fit a Loihi core, and refused.)"""
+    monkeypatch.setenv("CHIPSIM_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "c.h5"
+    assert main(["run", str(ROOT / "workloads" / "cifar10dvs.yaml"), "--profile", "loihi",
+                 "--out", str(out), "--set", "dataset.time_steps=3", "--set", "training.epochs=1",
+                 "--set", "dataset.train_samples=2", "--set", "dataset.test_samples=1", "--quiet",
+                 "--no-plot"]) == 0
+    r = read_result(out)
+    again = reprice(r, load_profile("loihi"))
+    assert again.extra["mapping_cores_per_layer"] == r.extra["mapping_cores_per_layer"]
+    np.testing.assert_array_equal(again.step_counts, r.step_counts)
+    np.testing.assert_allclose(again.pricing.sample_time, r.pricing.sample_time, rtol=1e-12)
+    np.testing.assert_allclose(again.pricing.sample_energy, r.pricing.sample_energy, rtol=1e-12)
+
+
 def test_step_counts_not_kept_beyond_the_memory_limit(tmp_path, monkeypatch):
     from chipsim import engine
     monkeypatch.setattr(engine, "STEP_COUNTS_MAX_BYTES", 1000)

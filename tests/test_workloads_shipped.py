@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from chipsim.config.workload import SENSORS, N_CLASSES, load_workload
+from chipsim.config.workload import load_workload
+from chipsim.data.registry import N_CLASSES, SENSORS
 
 WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
 FILES = sorted(WORKLOADS.glob("*.yaml"))

@@ -8,7 +8,8 @@ frozen :class:`Workload`; the engine consumes exactly these field names.
 Every mistake (unknown or missing field, wrong type, value out of range, a rule-specific field
 given to another rule, ``rule.k`` larger than ``dataset.time_steps``, a layer field that does not
 belong to the layer's kind, a conv layer after a dense one, a kernel larger than its input map,
-malformed YAML) is one :class:`~chipsim.errors.ChipsimError` naming the file, the dotted field and
+a ``dataset.size`` or ``dataset.downscale`` the data set's frames cannot take, malformed YAML) is
+one :class:`~chipsim.errors.ChipsimError` naming the file, the dotted field and
 what was expected.
 """
 
@@ -18,21 +19,13 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from chipsim.config.yamlio import Section, apply_overrides, load_yaml, parse_yaml_text
+# The data sets, their sensors and the side of their frames come from the data-set registry;
+# they are used here to check that the network's conv/pool layers fit the input.
+from chipsim.data.registry import DATASETS, SENSORS, input_side
 from chipsim.errors import ChipsimError
 
 RULES = ("bptt", "sltt", "ottt_a", "ottt_o", "tbptt_local")
 OTTT_RULES = ("ottt_a", "ottt_o")
-DATASETS = ("nmnist", "cifar10dvs", "dvsgesture", "shd")
-
-# Sensor of each data set: (polarity channels, height, width) and the number of classes. Used
-# only to check that the network's conv/pool layers fit the (downscaled) input; the readers in
-# chipsim/data/ are the authority on the data. N-MNIST: ATIS cropped to 34x34
-# (docs/data_formats.md); CIFAR10-DVS and DVS128 Gesture: 128x128 DVS128, 10 and 11
-# classes (docs/reference/algorithms.md §3.4, lines 152 and 163).
-SENSORS: dict[str, tuple[int, int, int]] = {
-    "nmnist": (2, 34, 34), "cifar10dvs": (2, 128, 128), "dvsgesture": (2, 128, 128),
-    "shd": (1, 1, 700)}
-N_CLASSES: dict[str, int] = {"nmnist": 10, "cifar10dvs": 10, "dvsgesture": 11, "shd": 20}
 
 # Layer kinds of network.hidden and the fields each takes (besides 'kind').
 LIF_KINDS = ("conv", "dense")                 # the layers that hold LIF neurons and weights
@@ -318,6 +311,10 @@ def _dataset(s: Section) -> DatasetSpec:
         raise s.error("size", f"is {size} and dataset.downscale is {downscale}: both shrink "
                       "the input", "either size (the side to downscale to) or downscale (a "
                       "pooling factor), not both; remove one")
+    try:
+        input_side(name, size, downscale)      # a side the data set's frames can have
+    except ChipsimError as e:
+        raise s.error(e.field.removeprefix("dataset."), e.detail, e.expected) from None
     return DatasetSpec(
         name=name,
         root=s.str("root", None, allow_none=True),
@@ -330,15 +327,6 @@ def _dataset(s: Section) -> DatasetSpec:
         cache=s.bool("cache", True),
         skip_bad=s.bool("skip_bad", False),
     )
-
-
-def _input_side(d: DatasetSpec) -> tuple[int, int]:
-    """(height, width) of the frames the network sees (``ceil`` as chipsim.data's framing)."""
-    _, height, width = SENSORS[d.name]
-    if d.size is not None:
-        return d.size, d.size
-    k = d.downscale
-    return -(-height // k), -(-width // k)
 
 
 def _a(kind: str) -> str:
@@ -384,7 +372,7 @@ def _layer(s: Section, index: int, item) -> LayerSpec:
 def _network(s: Section, dataset: DatasetSpec) -> NetworkSpec:
     items = s.list("hidden", min_len=1)
     layers = [_layer(s, i, item) for i, item in enumerate(items)]
-    height, width = _input_side(dataset)
+    height, width = input_side(dataset.name, dataset.size, dataset.downscale)
     channels = SENSORS[dataset.name][0]
     where = (f"{dataset.name} frames of {channels}x{height}x{width}"
              + (f" (dataset.size {dataset.size})" if dataset.size is not None else "")

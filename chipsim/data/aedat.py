@@ -1,11 +1,13 @@
-"""Readers and writers for the AEDAT event-camera containers (docs/data_formats.md).
+"""Readers for the AEDAT event-camera containers (docs/data_formats.md).
 
 * **AEDAT 2.0** (jAER; original CIFAR10-DVS, MNIST-DVS, older DVS128 recordings):
-  :func:`read_aedat2`, :func:`read_aedat2_header`, :func:`write_aedat2`.
-* **AEDAT 3.1** (cAER; DVS128 Gesture): :func:`read_aedat3`, :func:`write_aedat3`,
-  :func:`read_gesture_labels`, :func:`split_by_labels`.
-* **AEDAT 4.0** (DV; tonic's CIFAR10-DVS, the DVXplorer fixture): :func:`read_aedat4`,
-  :func:`write_aedat4`.
+  :func:`read_aedat2`, :func:`read_aedat2_header`.
+* **AEDAT 3.1** (cAER; DVS128 Gesture): :func:`read_aedat3`, :func:`read_gesture_labels`,
+  :func:`split_by_labels`.
+* **AEDAT 4.0** (DV; tonic's CIFAR10-DVS, the DVXplorer fixture): :func:`read_aedat4`.
+
+The writers (the inverse of each reader) are used only by the tests and live in
+``tests/writers.py``.
 
 Every reader decodes with vectorised numpy (Python loops run over header lines and packets,
 never over events), never reads past the end of the file, and turns every problem with a file
@@ -67,31 +69,6 @@ def _read_file(path: str | os.PathLike, what: str) -> tuple[Path, bytes]:
     except OSError as exc:
         raise ChipsimError(f"cannot read file: {exc.strerror or exc}", file=str(p),
                            expected=f"a readable {what} file") from None
-
-
-def _write_file(path: str | os.PathLike, data: bytes) -> None:
-    p = Path(path)
-    try:
-        p.write_bytes(data)
-    except OSError as exc:
-        raise ChipsimError(f"cannot write file: {exc.strerror or exc}", file=str(p),
-                           expected="a writable path") from None
-
-
-def _event_array(events, file) -> np.ndarray:
-    ev = events.events if isinstance(events, EventStream) else np.asarray(events)
-    if ev.dtype.names is None or not {"t", "x", "y", "p"} <= set(ev.dtype.names):
-        raise ChipsimError(f"events have dtype {ev.dtype}", file=str(file), field="events",
-                           expected=f"a structured array with fields t, x, y, p ({EVENT_DTYPE})")
-    return ev.reshape(-1)
-
-
-def _check_range(file, name, arr, lo, hi):
-    bad = (arr < lo) | (arr > hi)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ChipsimError(f"event {i} has {name}={int(arr[i])}", file=str(file), field=name,
-                           expected=f"{name} in {lo}..{hi}")
 
 
 def _header_lines(data: bytes, file: Path, magic: bytes, end_line: bytes | None,
@@ -212,68 +189,6 @@ def read_aedat2(path: str | os.PathLike, layout: str = "dvs128") -> EventStream:
     return decode_aedat2_bytes(data, layout, file=p)
 
 
-_DEFAULT_AEDAT2_HEADER = (
-    "#!AER-DAT2.0",
-    "# This is a raw AE data file created by chipsim",
-    "# Data format is int32 address, int32 timestamp (8 bytes total), repeated for each event",
-    "# Timestamps tick: 1 us",
-    "# AEChip: ch.unizh.ini.jaer.chip.retina.DVS128",
-)
-
-
-def encode_aedat2(stream: EventStream | np.ndarray, header_lines=None, layout: str = "dvs128",
-                  *, file: str | os.PathLike = "<bytes>") -> bytes:
-    """Inverse of :func:`decode_aedat2_bytes`. ``header_lines`` (without line endings; a
-    missing leading '#' is added, and so is a missing ``#!AER-DAT2.0`` first line) default to
-    a minimal jAER header. Timestamps are stored modulo 2**32; they must be >= 0,
-    non-decreasing, and consecutive events less than 2**31 µs apart so that the reader's
-    unwrapping restores them."""
-    if layout not in AEDAT2_LAYOUTS:
-        raise ChipsimError(f"unknown AEDAT 2.0 layout {layout!r}", field="layout",
-                           expected=f"one of {', '.join(AEDAT2_LAYOUTS)}")
-    ev = _event_array(stream, file)
-    t = ev["t"].astype(np.int64)
-    x = ev["x"].astype(np.int64)
-    y = ev["y"].astype(np.int64)
-    p = ev["p"].astype(np.int64)
-    W, H, _ = DVS128_SENSOR_SIZE if layout == "dvs128" else DAVIS346_SENSOR_SIZE
-    _check_range(file, "x", x, 0, W - 1)
-    _check_range(file, "y", y, 0, H - 1)
-    _check_range(file, "p", p, 0, 1)
-    if len(t):
-        _check_range(file, "t", t[:1], 0, _WRAP - 1)
-        d = np.diff(t)
-        bad = (d < 0) | (d >= _HALF)
-        if bad.any():
-            i = int(np.argmax(bad)) + 1
-            raise ChipsimError(f"event {i} has t={int(t[i])} after t={int(t[i - 1])}",
-                               file=str(file), field="t",
-                               expected="non-decreasing timestamps less than 2**31 µs apart")
-    if layout == "dvs128":
-        addr = ((127 - x) << 8) | ((127 - y) << 1) | (1 - p)
-    else:
-        addr = (((H - 1) - y) << 22) | (((W - 1) - x) << 12) | (p << 11)
-    out = np.empty(len(t), dtype=_AEDAT2_DTYPE)
-    out["a"] = addr
-    out["t"] = t % _WRAP
-    lines = list(_DEFAULT_AEDAT2_HEADER if header_lines is None else header_lines)
-    lines = [s if s.startswith("#") else "#" + s for s in lines]
-    if not lines or lines[0] != _AEDAT2_MAGIC.decode():
-        lines.insert(0, _AEDAT2_MAGIC.decode())
-    if any("\n" in s or "\r" in s for s in lines):
-        raise ChipsimError("a header line contains a line break", field="header_lines",
-                           expected="single-line strings")
-    head = "".join(s + "\r\n" for s in lines).encode("latin-1")
-    return head + out.tobytes()
-
-
-def write_aedat2(path: str | os.PathLike, stream: EventStream | np.ndarray, header_lines=None,
-                 layout: str = "dvs128") -> None:
-    """Write a jAER AEDAT 2.0 file, the inverse of :func:`read_aedat2` (see
-    :func:`encode_aedat2`)."""
-    _write_file(path, encode_aedat2(stream, header_lines, layout, file=path))
-
-
 # ----------------------------------------------------------------------------- AEDAT 3.1
 
 _AEDAT3_END = b"#!END-HEADER"
@@ -362,46 +277,6 @@ def read_aedat3(path: str | os.PathLike) -> EventStream:
     source gives ``(max x + 1, max y + 1, 2)``."""
     p, data = _read_file(path, "AEDAT 3.1")
     return decode_aedat3_bytes(data, file=p)
-
-
-def encode_aedat3(stream: EventStream | np.ndarray, *, packet_events: int = 4096,
-                  source: str = "DVS128", file: str | os.PathLike = "<bytes>") -> bytes:
-    """Inverse of :func:`decode_aedat3_bytes`: polarity packets of at most ``packet_events``
-    events; a new packet starts wherever ``t >> 31`` (the overflow counter) changes."""
-    ev = _event_array(stream, file)
-    t = ev["t"].astype(np.int64)
-    x = ev["x"].astype(np.int64)
-    y = ev["y"].astype(np.int64)
-    p = ev["p"].astype(np.int64)
-    _check_range(file, "x", x, 0, 0x1FFF)
-    _check_range(file, "y", y, 0, 0x1FFF)
-    _check_range(file, "p", p, 0, 1)
-    _check_range(file, "t", t, 0, 2 ** 62)
-    if packet_events < 1:
-        raise ChipsimError(f"packet_events={packet_events}", field="packet_events",
-                           expected="at least 1")
-    words = np.empty(len(t), dtype=[("d", "<u4"), ("t", "<i4")])
-    words["d"] = (x << 17) | (y << 2) | (p << 1) | 1
-    words["t"] = t & (_HALF - 1)
-    ovf = t >> 31
-    cuts = set(range(0, len(t), packet_events))
-    cuts.update((np.flatnonzero(np.diff(ovf)) + 1).tolist())
-    bounds = sorted(cuts) + [len(t)]
-    head = (f"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: {source}\r\n"
-            f"#Start-Time: 1970-01-01 00:00:00 (TZ+0000)\r\n#!END-HEADER\r\n").encode()
-    chunks = [head]
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        k = b - a
-        chunks.append(_PKT3.pack(POLARITY_EVENT, 1, 8, 4, int(ovf[a]), k, k, k))
-        chunks.append(words[a:b].tobytes())
-    return b"".join(chunks)
-
-
-def write_aedat3(path: str | os.PathLike, stream: EventStream | np.ndarray, *,
-                 packet_events: int = 4096, source: str = "DVS128") -> None:
-    """Write a cAER AEDAT 3.1 file of polarity packets (inverse of :func:`read_aedat3`)."""
-    _write_file(path, encode_aedat3(stream, packet_events=packet_events, source=source,
-                                    file=path))
 
 
 def read_gesture_labels(csv_path: str | os.PathLike) -> list[tuple[int, int, int]]:
@@ -670,91 +545,3 @@ def read_aedat4(path: str | os.PathLike) -> EventStream:
     (frame) packets are supported; zstd packets raise :class:`ChipsimError`."""
     p, data = _read_file(path, "AEDAT 4.0")
     return decode_aedat4_bytes(data, file=p)
-
-
-def _io_header(compression: int, xml: bytes) -> bytes:
-    """A hand-built IOHeader FlatBuffer (identifier IOHE): compression, dataTablePosition -1,
-    infoNode string. Layout as the DV software writes it (vtable [10, 20, 4, 12, 8])."""
-    head = struct.pack("<I4s", 20, b"IOHE")                         # root table at 20
-    vtable = struct.pack("<5H", 10, 20, 4, 12, 8) + b"\0\0"         # at 8..20
-    table = struct.pack("<iiIq", 12, compression, 40 - 28, -1)      # at 20..40
-    string = struct.pack("<I", len(xml)) + xml + b"\0"
-    string += b"\0" * (-len(string) % 4)
-    return head + vtable + table + string
-
-
-def _event_packet(chunk: np.ndarray) -> bytes:
-    """A size-prefixed EventPacket FlatBuffer (identifier EVTS) holding ``chunk``."""
-    n = len(chunk)
-    body = struct.pack("<I4s", 20 - 4, b"EVTS")      # root uoffset at 4 -> table at 20
-    body += struct.pack("<3H", 6, 8, 4) + b"\0\0"    # vtable at 12
-    body += struct.pack("<iII", 20 - 12, 4, n)       # table at 20, vector at 28, elements at 32
-    return struct.pack("<I", len(body) + 16 * n) + body + chunk.tobytes()
-
-
-def encode_aedat4(stream: EventStream | np.ndarray, *, sensor_size=None,
-                  compression: str = "lz4", packet_events: int = 4096,
-                  file: str | os.PathLike = "<bytes>") -> bytes:
-    """Inverse of :func:`read_aedat4`: one EVTS stream (id 0) in packets of at most
-    ``packet_events`` events, compressed with ``'lz4'`` (LZ4 frame, as DV writes) or
-    ``'none'``; no file data table (dataTablePosition -1)."""
-    ev = _event_array(stream, file)
-    if sensor_size is None:
-        sensor_size = stream.sensor_size if isinstance(stream, EventStream) else None
-    if sensor_size is None:
-        raise ChipsimError("no sensor size", field="sensor_size",
-                           expected="an EventStream or sensor_size=(W, H, P)")
-    W, H = int(sensor_size[0]), int(sensor_size[1])
-    if compression not in ("lz4", "none"):
-        raise ChipsimError(f"compression {compression!r}", field="compression",
-                           expected="'lz4' or 'none'")
-    if packet_events < 1:
-        raise ChipsimError(f"packet_events={packet_events}", field="packet_events",
-                           expected="at least 1")
-    _check_range(file, "x", ev["x"].astype(np.int64), 0, W - 1)
-    _check_range(file, "y", ev["y"].astype(np.int64), 0, H - 1)
-    _check_range(file, "p", ev["p"].astype(np.int64), 0, 1)
-    _check_range(file, "t", ev["t"].astype(np.int64), 0, 2 ** 63 - 1)
-    raw = np.zeros(len(ev), dtype=_EVT4)
-    raw["t"] = ev["t"]
-    raw["x"] = ev["x"]
-    raw["y"] = ev["y"]
-    raw["on"] = ev["p"]
-    comp_name = "LZ4" if compression == "lz4" else "NONE"
-    xml = (
-        '<dv version="2.0">\n'
-        '    <node name="outInfo" path="/mainloop/Recorder/outInfo/">\n'
-        '        <node name="0" path="/mainloop/Recorder/outInfo/0/">\n'
-        f'            <attr key="compression" type="string">{comp_name}</attr>\n'
-        '            <attr key="originalModuleName" type="string">chipsim</attr>\n'
-        '            <attr key="originalOutputName" type="string">events</attr>\n'
-        '            <attr key="typeDescription" type="string">Array of events (polarity ON/OFF).'
-        '</attr>\n'
-        '            <attr key="typeIdentifier" type="string">EVTS</attr>\n'
-        '            <node name="info" path="/mainloop/Recorder/outInfo/0/info/">\n'
-        f'                <attr key="sizeX" type="int">{W}</attr>\n'
-        f'                <attr key="sizeY" type="int">{H}</attr>\n'
-        '                <attr key="source" type="string">chipsim</attr>\n'
-        '                <attr key="tsOffset" type="long">0</attr>\n'
-        '            </node>\n'
-        '        </node>\n'
-        '    </node>\n'
-        '</dv>\n').encode()
-    header = _io_header(1 if compression == "lz4" else 0, xml)
-    chunks = [_AEDAT4_MAGIC, struct.pack("<i", len(header)), header]
-    if compression == "lz4":
-        import lz4.frame  # LZ4 frame packets, as DV writes them; see pyproject.toml
-    for a in range(0, len(raw), packet_events):
-        payload = _event_packet(raw[a:a + packet_events])
-        if compression == "lz4":
-            payload = lz4.frame.compress(payload)
-        chunks.append(struct.pack("<ii", 0, len(payload)))
-        chunks.append(payload)
-    return b"".join(chunks)
-
-
-def write_aedat4(path: str | os.PathLike, stream: EventStream | np.ndarray, *,
-                 sensor_size=None, compression: str = "lz4", packet_events: int = 4096) -> None:
-    """Write an AEDAT 4.0 file with one event stream (inverse of :func:`read_aedat4`)."""
-    _write_file(path, encode_aedat4(stream, sensor_size=sensor_size, compression=compression,
-                                    packet_events=packet_events, file=path))

@@ -22,6 +22,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from chipsim.data.framed import FramedDataset
+
 CACHE_FORMAT = 1
 
 
@@ -47,7 +49,6 @@ def _path_for(key: dict) -> Path:
 def cached(key: dict, build, enabled: bool = True):
     """``build()`` -> FramedDataset, or its copy from the cache under ``key``.
     Returns (dataset, status) with status 'hit', 'built' or 'off'."""
-    from chipsim.data.datasets import FramedDataset
     if not enabled:
         return build(), "off"
     key = dict(key, cache_format=CACHE_FORMAT)

@@ -1,9 +1,9 @@
-"""Labelled, framed datasets for the engine.
+"""N-MNIST as a labelled, framed data set (and the split check eventsets.py shares).
 
-``load_dataset(name, root, split, time_steps, ...)`` returns a :class:`FramedDataset`: every
-sample already framed to ``(T, P, H, W)``, with integer labels. Sample order is deterministic
-(round-robin over classes, see :func:`load_nmnist`); shuffling for training is the caller's job
-(with its own seeded generator).
+:func:`load_nmnist` returns a :class:`~chipsim.data.framed.FramedDataset`: every sample already
+framed to ``(T, P, H, W)``, with integer labels. Sample order is deterministic (round-robin over
+classes); shuffling for training is the caller's job (with its own seeded generator). Data sets
+are loaded by name through chipsim/data/load.py and the registry (chipsim/data/registry.py).
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from __future__ import annotations
 import csv
 import numbers
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from chipsim.data.framed import FramedDataset
 from chipsim.data.framing import check_frame_args, frame_events, framed_shape
 from chipsim.data.nmnist import NMNIST_SENSOR_SIZE, read_nmnist
 from chipsim.errors import ChipsimError
@@ -27,62 +26,6 @@ NMNIST_N_CLASSES = 10
 SPLITS = ("train", "test")
 _NMNIST_SUFFIXES = (".bin", ".bs2")
 _LICENCE = "CC BY-SA 4.0 (Orchard et al., Front. Neurosci. 9:437, 2015)"
-
-
-@dataclass
-class FramedDataset:
-    """A labelled set of framed samples.
-
-    ``frames`` has shape ``(N, T, P, H, W)`` (``uint8`` 0/1 for binary framing, ``int32``
-    counts for count framing); ``labels`` is ``(N,)`` int64 in ``0 .. n_classes-1``;
-    ``sample_ids`` names each sample (its path relative to the dataset root);
-    ``sensor_size`` is the recording sensor ``(W, H, P)`` *before* any downscaling — the
-    framed size is :attr:`input_shape`.
-    """
-
-    name: str
-    description: str
-    frames: np.ndarray
-    labels: np.ndarray
-    sample_ids: tuple[str, ...]
-    n_classes: int
-    sensor_size: tuple[int, int, int]
-    mode: str = "binary"
-    downscale: int = 1
-    durations_s: np.ndarray | None = None   # (N,) seconds each recording spans (real time)
-    skipped: tuple = ()                      # files left out as unreadable (with skip_bad)
-
-    def __post_init__(self) -> None:
-        if self.frames.ndim != 5:
-            raise ChipsimError(f"frames have shape {self.frames.shape}", field="frames",
-                               expected="a 5-D array (N, T, P, H, W)")
-        n = self.frames.shape[0]
-        if self.labels.shape != (n,) or len(self.sample_ids) != n:
-            raise ChipsimError(
-                f"{n} frames but labels of shape {self.labels.shape} and "
-                f"{len(self.sample_ids)} sample ids", field="labels",
-                expected="one label and one sample id per sample")
-
-    def __len__(self) -> int:
-        return int(self.frames.shape[0])
-
-    @property
-    def time_steps(self) -> int:
-        return int(self.frames.shape[1])
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """``(P, H, W)`` of one framed time step (after downscaling)."""
-        return tuple(int(s) for s in self.frames.shape[2:])
-
-    @property
-    def n_inputs(self) -> int:
-        """Number of input neurons: ``P * H * W``."""
-        return int(np.prod(self.input_shape))
-
-    def class_counts(self) -> np.ndarray:
-        """Samples per class, ``(n_classes,)`` int64."""
-        return np.bincount(self.labels, minlength=self.n_classes).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -249,24 +192,3 @@ def load_nmnist(root: str | os.PathLike | None, split: str, time_steps: int,
                          sample_ids=ids, n_classes=NMNIST_N_CLASSES,
                          sensor_size=NMNIST_SENSOR_SIZE, mode=mode, downscale=downscale,
                          durations_s=durations)
-
-
-#: Dataset loaders by name; each takes (root, split, time_steps, mode, downscale, limit).
-DATASET_LOADERS: dict[str, Callable[..., FramedDataset]] = {"nmnist": load_nmnist}
-
-
-def load_dataset(name: str, root: str | os.PathLike | None, split: str, time_steps: int,
-                 mode: str = "binary", downscale: int = 1, limit: int | None = None,
-                 **options) -> FramedDataset:
-    """Load a dataset by name (case-insensitive). Known names: ``DATASET_LOADERS``.
-    ``options`` go to the event-camera loaders (``size``, ``skip_bad``, ``cache``)."""
-    key = name.lower() if isinstance(name, str) else name
-    if key not in DATASET_LOADERS:
-        raise ChipsimError(f"unknown dataset {name!r}", field="name",
-                           expected="one of: " + ", ".join(sorted(DATASET_LOADERS)))
-    return DATASET_LOADERS[key](root, split, time_steps, mode=mode, downscale=downscale,
-                                limit=limit, **options)
-
-
-# the event-camera data sets (CIFAR10-DVS, DVS128 Gesture, SHD) register themselves here
-from chipsim.data import eventsets  # noqa: E402,F401

@@ -61,8 +61,3 @@ class EventStream:
             return 0
         t = self.events["t"]
         return int(t.max() - t.min())
-
-
-def empty_events(n: int = 0) -> np.ndarray:
-    """A zero-filled event array of length ``n``."""
-    return np.zeros(n, dtype=EVENT_DTYPE)

@@ -1,10 +1,13 @@
 """Event-camera data sets on a user's disk: CIFAR10-DVS, DVS128 Gesture, SHD.
 
-Each loader returns a :class:`~chipsim.data.datasets.FramedDataset` framed to T equal time bins
-at a chosen spatial ``size`` (event coordinates scaled as ``x * size // W``, any size, not only
-integer factors), through the frame cache (chipsim/data/cache.py). Unreadable files end the run
-with an error naming the file and the byte offset, or, with ``skip_bad``, are left out and
-listed (``FramedDataset.skipped``; the results file records them).
+Each loader returns a :class:`~chipsim.data.framed.FramedDataset` framed to T equal time bins,
+through the frame cache (chipsim/data/cache.py). CIFAR10-DVS and DVS128 Gesture are framed at
+a ``size x size`` side (event coordinates scaled as ``x * size // W``, any size, not only
+integer factors); the registry's loaders (chipsim/data/registry.py) pass the side that
+:func:`~chipsim.data.registry.input_side` gives for the workload's ``dataset.size`` or
+``dataset.downscale``. Unreadable files end the run with an error naming the file and the byte
+offset, or, with ``skip_bad``, are left out and listed (``FramedDataset.skipped``; the results
+file records them).
 
 - **CIFAR10-DVS** (Li et al. 2017): ``root/<class>/*.aedat`` (the original AEDAT 2.0 files,
   SpikingJelly's orientation) or ``*.aedat4`` (tonic's conversion); classes in alphabetical
@@ -15,7 +18,7 @@ listed (``FramedDataset.skipped``; the results file records them).
   The official split is ``trials_to_train.txt`` / ``trials_to_test.txt`` when present in the
   root, else users 1-23 train and 24-29 test (the same split).
 - **SHD** (Cramer et al. 2020): ``root/shd_train.h5`` and ``root/shd_test.h5``; 700 channels,
-  20 classes; frames (T, 1, 1, 700).
+  20 classes; frames (T, 1, 1, 700) (no resizing).
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ import numpy as np
 
 from chipsim import __version__
 from chipsim.data.cache import cached, fingerprint
-from chipsim.data.datasets import DATASET_LOADERS, FramedDataset, _check_split
+from chipsim.data.datasets import _check_split
 from chipsim.data.events import EventStream
+from chipsim.data.framed import FramedDataset
 from chipsim.data.framing import frame_events, scale_coordinates
 from chipsim.errors import ChipsimError
 
@@ -54,8 +58,7 @@ def _frame_all(items, reader, time_steps, mode, size, skip_bad):
             for stream, lab, sub in reader(path, label, extra):
                 if len(stream) == 0:
                     continue
-                s = scale_coordinates(stream, size) if size else stream
-                frames.append(frame_events(s, time_steps, mode=mode))
+                frames.append(frame_events(scale_coordinates(stream, size), time_steps, mode=mode))
                 labels.append(lab)
                 ids.append(sid + sub)
                 durs.append((stream.duration_us + 1) * 1e-6)
@@ -68,12 +71,12 @@ def _frame_all(items, reader, time_steps, mode, size, skip_bad):
     return (np.stack(frames), np.array(labels, np.int64), tuple(ids), np.array(durs), tuple(skipped))
 
 
-def load_cifar10dvs(root, split, time_steps, mode="binary", downscale=1, limit=None, size=None,
+def load_cifar10dvs(root, split, time_steps, mode="binary", limit=None, *, size,
                     skip_bad=False, cache=True) -> FramedDataset:
+    """CIFAR10-DVS framed at ``size x size``."""
     split = _check_split(split)
     layout = "a CIFAR10-DVS folder with one sub-folder per class (airplane, ..., truck) of .aedat files"
     r = _root(root, "CIFAR10-DVS", layout)
-    size = size or 128 // max(downscale, 1)
     per_class = []
     for c, cls in enumerate(CIFAR10DVS_CLASSES):
         d = r / cls
@@ -108,12 +111,12 @@ def load_cifar10dvs(root, split, time_steps, mode="binary", downscale=1, limit=N
     return cached(key, build, cache)[0]
 
 
-def load_dvsgesture(root, split, time_steps, mode="binary", downscale=1, limit=None, size=None,
+def load_dvsgesture(root, split, time_steps, mode="binary", limit=None, *, size,
                     skip_bad=False, cache=True) -> FramedDataset:
+    """DVS128 Gesture framed at ``size x size``, one sample per labelled gesture."""
     split = _check_split(split)
     layout = "the DVS128 Gesture folder: userNN_<light>.aedat with userNN_<light>_labels.csv"
     r = _root(root, "DVS128 Gesture", layout)
-    size = size or 128 // max(downscale, 1)
     listed = r / f"trials_to_{split}.txt"
     if listed.exists():
         names = [ln.strip() for ln in listed.read_text().splitlines() if ln.strip()]
@@ -149,8 +152,8 @@ def load_dvsgesture(root, split, time_steps, mode="binary", downscale=1, limit=N
     return ds
 
 
-def load_shd(root, split, time_steps, mode="count", downscale=1, limit=None, size=None,
-             skip_bad=False, cache=True) -> FramedDataset:
+def load_shd(root, split, time_steps, mode="count", limit=None, *, cache=True) -> FramedDataset:
+    """SHD framed to (T, 1, 1, 700): every channel kept."""
     from chipsim.data import shd
     split = _check_split(split)
     r = _root(root, "SHD", "a folder holding shd_train.h5 and shd_test.h5")
@@ -169,6 +172,3 @@ def load_shd(root, split, time_steps, mode="count", downscale=1, limit=None, siz
                              np.asarray(labels, np.int64), tuple(f"{split}/{i}" for i in range(len(streams))),
                              20, (700, 1, 1), mode, 1, durs)
     return cached(key, build, cache)[0]
-
-
-DATASET_LOADERS.update(cifar10dvs=load_cifar10dvs, dvsgesture=load_dvsgesture, shd=load_shd)

@@ -1,4 +1,4 @@
-"""Reader and writer for the N-MNIST 5-byte event format (``.bin``; slayerPytorch ``.bs2``).
+"""Reader for the N-MNIST 5-byte event format (``.bin``; slayerPytorch ``.bs2``).
 
 Layout (no header; one 40-bit big-endian record per event)::
 
@@ -96,64 +96,3 @@ def read_nmnist(path: str | os.PathLike) -> EventStream:
         raise ChipsimError(f"cannot read file: {exc.strerror or exc}", file=str(p),
                            expected="a readable N-MNIST event file") from None
     return decode_nmnist_bytes(data, file=p)
-
-
-def encode_nmnist(events: EventStream | np.ndarray, *, file: str | os.PathLike = "<bytes>"
-                  ) -> bytes:
-    """Inverse of :func:`decode_nmnist_bytes`. Timestamps beyond 23 bits are encoded with the
-    fewest overflow markers (``x=0, y=240``, zero timestamp) needed; this needs timestamps that
-    never fall by more than what the markers already inserted allow (sorted streams always
-    work)."""
-    ev = events.events if isinstance(events, EventStream) else np.asarray(events)
-    if ev.dtype.names is None or not {"t", "x", "y", "p"} <= set(ev.dtype.names):
-        raise ChipsimError(f"events have dtype {ev.dtype}", file=str(file), field="events",
-                           expected=f"a structured array with fields t, x, y, p ({EVENT_DTYPE})")
-    ev = ev.reshape(-1)
-    t = ev["t"].astype(np.int64)
-    x = ev["x"].astype(np.int64)
-    y = ev["y"].astype(np.int64)
-    p = ev["p"].astype(np.int64)
-    for name, arr, lo, hi in (("x", x, 0, _COORD_MAX), ("y", y, 0, _COORD_MAX), ("p", p, 0, 1)):
-        bad = (arr < lo) | (arr > hi)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ChipsimError(f"event {i} has {name}={int(arr[i])}", file=str(file), field=name,
-                               expected=f"{name} in {lo}..{hi}")
-    if (t < 0).any():
-        i = int(np.argmax(t < 0))
-        raise ChipsimError(f"event {i} has t={int(t[i])}", file=str(file), field="t",
-                           expected="t >= 0 µs")
-    # Fewest markers before each event so that its stored 23-bit time fits; markers only ever
-    # add, so the count must be non-decreasing along the stream.
-    need = np.maximum(0, -((_T_MAX - t) // OVERFLOW_INCREMENT_US))  # ceil((t - T_MAX) / inc)
-    k = np.maximum.accumulate(need) if len(need) else need
-    stored = t - k * OVERFLOW_INCREMENT_US
-    if (stored < 0).any():
-        i = int(np.argmax(stored < 0))
-        raise ChipsimError(
-            f"event {i} (t={int(t[i])} µs) comes too long after a later-timed event to be "
-            f"encoded with overflow markers", file=str(file), field="t",
-            expected="timestamps sorted (non-decreasing)")
-    n = len(t)
-    n_markers = int(k[-1]) if n else 0
-    out = np.zeros((n + n_markers, RECORD_BYTES), dtype=np.uint8)
-    out[:, 1] = OVERFLOW_Y                      # every row a marker unless overwritten below
-    rows = np.arange(n, dtype=np.int64) + k     # event i sits after its k[i] markers
-    out[rows, 0] = x
-    out[rows, 1] = y
-    out[rows, 2] = (p << 7) | ((stored >> 16) & 0x7F)
-    out[rows, 3] = (stored >> 8) & 0xFF
-    out[rows, 4] = stored & 0xFF
-    return out.tobytes()
-
-
-def write_nmnist(path: str | os.PathLike, events: EventStream | np.ndarray) -> None:
-    """Write events in the N-MNIST 5-byte format (the inverse of :func:`read_nmnist`),
-    inserting overflow markers where ``t >= 2**23``."""
-    p = Path(path)
-    data = encode_nmnist(events, file=p)
-    try:
-        p.write_bytes(data)
-    except OSError as exc:
-        raise ChipsimError(f"cannot write file: {exc.strerror or exc}", file=str(p),
-                           expected="a writable path") from None

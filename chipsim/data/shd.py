@@ -1,4 +1,4 @@
-"""Reader and writer for the Spiking Heidelberg Digits (SHD) HDF5 files.
+"""Reader for the Spiking Heidelberg Digits (SHD) HDF5 files.
 
 Layout (Cramer et al. 2020; ``shd_train.h5`` / ``shd_test.h5``)::
 
@@ -117,44 +117,3 @@ def read_shd(path: str | os.PathLike, limit: int | None = None
         ev["p"] = 1
         streams.append(EventStream(ev, SHD_SENSOR_SIZE))
     return streams, labels
-
-
-def write_shd(path: str | os.PathLike, samples, labels, speakers=None) -> None:
-    """Write an SHD-layout HDF5 file (the inverse of :func:`read_shd`). ``samples`` is a list
-    of ``(times_s, units)`` pairs or of :class:`EventStream` (``t`` in µs, ``x`` = unit);
-    times are stored as float64 seconds and units as uint16, as variable-length arrays."""
-    import h5py  # HDF5 data file: see the module docstring
-
-    p = Path(path)
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    if len(labels) != len(samples):
-        raise ChipsimError(f"{len(samples)} samples but {len(labels)} labels", field="labels",
-                           expected="one label per sample")
-    pairs = []
-    for s in samples:
-        if isinstance(s, EventStream):
-            pairs.append((s.events["t"].astype(np.float64) / 1e6, s.events["x"]))
-        else:
-            ts, un = s
-            pairs.append((np.asarray(ts, dtype=np.float64), np.asarray(un)))
-    for i, (ts, un) in enumerate(pairs):
-        if len(ts) != len(un) or ((un < 0) | (un >= SHD_SENSOR_SIZE[0])).any():
-            raise ChipsimError(f"sample {i} has {len(ts)} times, {len(un)} units "
-                               f"(range {un.min() if len(un) else '-'}..{un.max() if len(un) else '-'})",
-                               file=str(p), field="samples",
-                               expected="as many times as units, units 0..699")
-    try:
-        with h5py.File(p, "w") as f:
-            tt = f.create_dataset("spikes/times", (len(pairs),),
-                                  dtype=h5py.vlen_dtype(np.dtype("float64")))
-            uu = f.create_dataset("spikes/units", (len(pairs),),
-                                  dtype=h5py.vlen_dtype(np.dtype("uint16")))
-            for i, (ts, un) in enumerate(pairs):
-                tt[i] = ts
-                uu[i] = un.astype(np.uint16)
-            f.create_dataset("labels", data=labels.astype(np.uint16))
-            spk = np.zeros(len(labels), np.uint16) if speakers is None else np.asarray(speakers)
-            f.create_dataset("extra/speaker", data=spk)
-    except OSError as exc:
-        raise ChipsimError(f"cannot write file: {exc}", file=str(p),
-                           expected="a writable path") from None

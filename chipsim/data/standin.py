@@ -37,7 +37,8 @@ makes a data set *of the same shape* so CIFAR10-DVS workloads run anywhere:
   :func:`~chipsim.data.framing.frame_events` into ``T`` equal time bins over the sample.
 
 Accuracy on the stand-in is **not comparable** to published CIFAR10-DVS accuracies.
-Nothing is cached here.
+:func:`load_cifar10dvs_standin` caches nothing; :func:`load_cached` (the registry's stand-in for
+CIFAR10-DVS, which the engine uses) wraps it in the frame cache (chipsim/data/cache.py).
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ import numbers
 
 import numpy as np
 
-from chipsim.data.datasets import FramedDataset
+from chipsim import __version__
+from chipsim.data.cache import cached
 from chipsim.data.emulator import emulate
 from chipsim.data.events import EventStream
+from chipsim.data.framed import FramedDataset
 from chipsim.data.framing import scale_coordinates, check_frame_args, frame_events
 from chipsim.errors import ChipsimError
 
@@ -190,16 +193,15 @@ def _check_size(size) -> int:
 
 def load_cifar10dvs_standin(split: str, time_steps: int, mode: str = "binary", size: int = 32,
                             limit: int | None = None, seed: int = 0,
-                            per_class: int = DEFAULT_PER_CLASS, cache: bool = True
-                            ) -> FramedDataset:
+                            per_class: int = DEFAULT_PER_CLASS) -> FramedDataset:
     """The emulated CIFAR10-DVS stand-in, framed to ``(N, T, 2, size, size)``.
 
     ``per_class`` samples per class form the pool (default 20); the first 90 % of each class
     are ``split='train'``, the last 10 % ``'test'`` (default 18 / 2 per class: 180 train, 20
     test samples). Order: round-robin over classes (class 0's first sample, class 1's first,
     …), so ``limit`` (the first ``limit`` samples) keeps the classes balanced. ``seed`` selects
-    a different but reproducible set of images and noise. ``cache`` is accepted for the
-    engine's call signature; this loader caches nothing itself.
+    a different but reproducible set of images and noise. Nothing is cached here (see
+    :func:`load_cached`).
 
     The description states that it is an emulated stand-in: generated shapes (chipsim code, MIT),
     not CIFAR-10 images; accuracy is not comparable to published CIFAR10-DVS figures.
@@ -245,3 +247,14 @@ def load_cifar10dvs_standin(split: str, time_steps: int, mode: str = "binary", s
                          labels=labels, sample_ids=tuple(ids), n_classes=len(STANDIN_CLASSES),
                          sensor_size=(SENSOR[0], SENSOR[1], 2), mode=mode, downscale=1,
                          durations_s=durations)
+
+
+def load_cached(split: str, time_steps: int, mode: str, size: int, limit: int | None,
+                cache: bool = True) -> FramedDataset:
+    """:func:`load_cifar10dvs_standin` (default pool and seed) through the frame cache, keyed by
+    the split, the framing, the size, the limit, the calibrated parameters and chipsim's
+    version; ``cache=False`` emulates every time."""
+    key = dict(dataset="cifar10dvs-standin", split=split, T=time_steps, mode=mode, size=size,
+               limit=limit, params=repr(CALIBRATED_PARAMS), version=__version__)
+    return cached(key, lambda: load_cifar10dvs_standin(split, time_steps, mode, size, limit),
+                  cache)[0]

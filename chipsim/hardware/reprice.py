@@ -24,14 +24,14 @@ from chipsim.result import RunResult
 
 def _shapes_network(result: RunResult):
     """The run's network (layer shapes; the weights are irrelevant to pricing), rebuilt from the
-    workload text and the command-line overrides the results file records."""
-    from chipsim.config.workload import SENSORS
-    from chipsim.engine import build_network, check
+    workload text and the command-line overrides the results file records, on frames of the
+    side the run's data set gave (chipsim.data.registry.input_side)."""
+    from chipsim.data.registry import SENSORS, input_side
+    from chipsim.engine import build_network
     overrides = dict(json.loads(result.extra.get("overrides_json", "[]")))
     w = workload_from_text(result.workload_text, result.workload_path, overrides)
-    k = check(w)
-    P, H, W = SENSORS[w.dataset.name]
-    shape = (P, -(-H // k), -(-W // k))
+    d = w.dataset
+    shape = (SENSORS[d.name][0],) + input_side(d.name, d.size, d.downscale)
     n_classes = int(result.layer_neurons[list(result.layer_names).index("readout")])
     return build_network(w, shape, n_classes, np.random.default_rng(0)), w
 
