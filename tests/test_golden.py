@@ -46,3 +46,4 @@ def test_golden_case(case, golden, data_dir):
                 have, want, equal_nan=want.dtype.kind == "f"):
             bad.append(k)
     assert not bad, f"{len(bad)} of {len(expected)} arrays differ: " + ", ".join(bad[:8])
+
