@@ -14,10 +14,17 @@ for all T steps: memory O(T). Weights change once per batch, after the backward 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from chipsim.kernels.records import ROUTE_TEMPORAL
-from chipsim.learning.rule import Rule
+from chipsim.learning.rule import Rule, RuleOptions
+
+
+class BPTTOptions(RuleOptions):
+    name: Literal["bptt"] = "bptt"
 
 
 class BPTT(Rule):
     name = "bptt"
+    Options = BPTTOptions
     route = ROUTE_TEMPORAL

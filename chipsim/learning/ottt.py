@@ -19,13 +19,27 @@ uses the raw input frame. ``rule.first_layer_input: raw`` (default) reproduces t
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field
 
 from chipsim.kernels.records import APPLY_STEP, FACTOR_EVENTS, FACTOR_TRACE
-from chipsim.learning.rule import Rule
+from chipsim.learning.rule import SpatialOptions, SpatialRule
 
 
-class _OTTT(Rule):
+class OTTTOptions(SpatialOptions):
+    name: Literal["ottt_a", "ottt_o"]
+    trace_decay: float | None = Field(None, ge=0.0, le=1.0, description=(
+        "decay of the presynaptic trace; null = the neuron's leak"))
+    first_layer_input: Literal["raw", "trace"] = Field("raw", description=(
+        "raw: the first layer learns from the raw input frame, as the official OTTT code; "
+        "trace: from the input trace, as the paper's formula"))
+
+
+class _OTTT(SpatialRule):
+    Options = OTTTOptions
+
     def factors(self, net) -> np.ndarray:
         f = np.full(len(net.layers), FACTOR_TRACE, dtype=np.uint8)
         if self.spec.first_layer_input != "trace":

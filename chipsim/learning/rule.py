@@ -24,16 +24,55 @@ chipsim/kernels/. Adding a rule: docs/DESIGN.md, "Adding a rule".
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from chipsim.kernels.records import APPLY_END, FACTOR_EVENTS, ROUTE_SPATIAL
 
 
+class RuleOptions(BaseModel):
+    """The workload's ``rule`` section: the fields every rule takes. A rule's module declares
+    its own fields in a subclass (``name`` is the registry key and selects the subclass);
+    chipsim.config reads them from YAML and ``--set``, and the field reference in the docs is
+    generated from them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="the learning rule")
+    update_skip: bool = Field(True, description=(
+        "ANP-I's hierarchical update skip: a weight update whose Delta W is zero is skipped; "
+        "false: the chip performs the read-modify-write anyway (counted as issued)"))
+
+    def problems(self, time_steps: int, lif_layers: int) -> list[tuple[str, str, str]]:
+        """What this section asks that the workload cannot give: (field, what was given,
+        what was expected) for each; empty when it fits ``time_steps`` steps and
+        ``lif_layers`` conv/dense layers."""
+        return []
+
+
+class SpatialOptions(RuleOptions):
+    """The fields of the rules that learn step by step along the spatial route."""
+
+    target_window: int | None = Field(None, ge=1, description=(
+        "learn only in a random window of this many consecutive steps per sample (ANP-I's "
+        "target-window selection, hardware.md §1.3); null = every step"))
+
+    def problems(self, time_steps: int, lif_layers: int) -> list[tuple[str, str, str]]:
+        w = self.target_window
+        if w is not None and w > time_steps:
+            return [("target_window", f"got {w} but dataset.time_steps is {time_steps}",
+                     f"an integer in [1, {time_steps}]")]
+        return []
+
+
 class Rule:
     """The base rule: spatial route, input events as the presynaptic factor, one update after
-    the sample, a backward pass at every step (or in the target window)."""
+    the sample, a backward pass at every step."""
 
     name = ""
+    Options: ClassVar[type[RuleOptions]] = RuleOptions
     route = ROUTE_SPATIAL
     apply = APPLY_END
 
@@ -57,6 +96,16 @@ class Rule:
     def window(self) -> int:
         """Steps between updates of the temporal route (T: whole-sample BPTT)."""
         return self.T
+
+    def backward_steps(self, rng: np.random.Generator) -> np.ndarray:
+        """Time steps that run a backward pass of the spatial route: all of them."""
+        return np.ones(self.T, dtype=np.bool_)
+
+
+class SpatialRule(Rule):
+    """A rule on the spatial route that may learn only in ANP-I's target window."""
+
+    Options = SpatialOptions
 
     def backward_steps(self, rng: np.random.Generator) -> np.ndarray:
         """Time steps that run a backward pass: all, or (``rule.target_window`` W, ANP-I's

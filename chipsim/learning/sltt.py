@@ -12,13 +12,34 @@ distinct steps drawn uniformly at random per batch (``torch.randperm(T)[:K]`` in
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field
 
-from chipsim.learning.rule import Rule
+from chipsim.learning.rule import SpatialOptions, SpatialRule
 
 
-class SLTT(Rule):
+class SLTTOptions(SpatialOptions):
+    name: Literal["sltt"] = "sltt"
+    k: int | None = Field(None, ge=1, description=(
+        "SLTT-K: the backward pass at K random time steps per sample (1 <= K <= time_steps); "
+        "null = every step"))
+
+    def problems(self, time_steps: int, lif_layers: int) -> list[tuple[str, str, str]]:
+        out = super().problems(time_steps, lif_layers)
+        if self.k is not None and self.k > time_steps:
+            out.append(("k", f"got {self.k} but dataset.time_steps is {time_steps}",
+                        f"an integer in [1, {time_steps}] (1 <= k <= time_steps)"))
+        if self.k is not None and self.target_window is not None:
+            out.append(("target_window", "cannot be combined with k",
+                        "either k (K random steps) or target_window (a random window of steps)"))
+        return out
+
+
+class SLTT(SpatialRule):
     name = "sltt"
+    Options = SLTTOptions
 
     def backward_steps(self, rng: np.random.Generator) -> np.ndarray:
         k = self.spec.k

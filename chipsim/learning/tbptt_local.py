@@ -20,12 +20,37 @@ scales with T_L (history of one window); backward work stays inside a block.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from chipsim.kernels.records import ROUTE_TEMPORAL
-from chipsim.learning.rule import Rule
+from chipsim.learning.rule import Rule, RuleOptions
+
+
+class TBPTTLocalOptions(RuleOptions):
+    name: Literal["tbptt_local"] = "tbptt_local"
+    window: int | None = Field(None, ge=1, description=(
+        "T_L: BPTT inside consecutive windows of this many steps, state carried but detached, "
+        "one update per window; null = time_steps"))
+    block: int | None = Field(None, ge=1, description=(
+        "B_L: conv/dense layers per block; every block but the last learns from its own "
+        "auxiliary classifier; null = one block"))
+
+    def problems(self, time_steps: int, lif_layers: int) -> list[tuple[str, str, str]]:
+        out = []
+        if self.window is not None and self.window > time_steps:
+            out.append(("window", f"got {self.window} but dataset.time_steps is {time_steps}",
+                        f"an integer in [1, {time_steps}] (1 <= window <= time_steps)"))
+        if self.block is not None and self.block > lif_layers:
+            out.append(("block", f"got {self.block} but the network has {lif_layers} conv/dense "
+                        "layer(s)", f"an integer in [1, {lif_layers}] (LIF layers per block)"))
+        return out
 
 
 class TBPTTLocal(Rule):
     name = "tbptt_local"
+    Options = TBPTTLocalOptions
     route = ROUTE_TEMPORAL
 
     def window(self) -> int:

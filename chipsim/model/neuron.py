@@ -1,10 +1,42 @@
-"""LIF neuron parameters as the kernels take them."""
+"""The LIF neuron: its parameters as the kernels take them, and each paper's neuron as a preset.
+
+The presets are the one registry of neurons (the workload's ``neuron.preset``): each is the
+neuron as its paper's official code runs it (docs/reference/algorithms.md §1, table at lines
+36-45, code evidence 48-50). A workload's neuron fields override a preset's.
+"""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
 SURROGATES = {"sigmoid": 0, "triangle": 1}
+
+#: the neuron fields of a workload (all required without a preset)
+NEURON_FIELDS = ("leak", "threshold", "reset", "detach_reset", "heaviside_at_zero",
+                 "decay_input", "surrogate", "surrogate_alpha")
+
+PRESETS: dict[str, dict] = {
+    # OTTT (pkuxmq/OTTT-SNN c15d5da): modules/neuron.py:63-65 defaults tau=2 (lambda = 1-1/2 =
+    # 0.5), decay_input=False, v_threshold=1, v_reset=None (soft), detach_reset=True;
+    # surrogate.py:46 fires on x >= 0 (H(0)=1); train_cifar10dvs.py:73 Sigmoid(alpha=4).
+    "ottt": dict(leak=0.5, threshold=1.0, reset="soft", detach_reset=True,
+                 heaviside_at_zero=1.0, decay_input=False, surrogate="sigmoid",
+                 surrogate_alpha=4.0),
+    # SLTT (qymeng94/SLTT 0758ecd): train_SLTT.py:37 tau=1.1 (lambda = 1-1/1.1 ~ 0.0909),
+    # modules/neuron.py:5-26 decay_input=False, v_reset=None (soft), detach_reset=False;
+    # SpikingJelly heaviside x >= 0 (H(0)=1); train_SLTT.py:44,175-182 'triangle' =
+    # PiecewiseQuadratic(alpha=1) = max(0, 1-|x|).
+    "sltt": dict(leak=1.0 - 1.0 / 1.1, threshold=1.0, reset="soft", detach_reset=False,
+                 heaviside_at_zero=1.0, decay_input=False, surrogate="triangle",
+                 surrogate_alpha=1.0),
+    # TET (Gus-Lab/temporal_efficient_training f9bde41): models/layers.py:87-107 LIFSpike
+    # (thresh=1, tau=0.5 which is lambda), mem = mem*tau + x (102), spike = mem - thresh > 0
+    # (H(0)=0, 103), hard reset mem = (1-spike)*mem not detached (105); ZIF gamma=1 at :82 =
+    # max(0, 1-|x|).
+    "tet": dict(leak=0.5, threshold=1.0, reset="hard", detach_reset=False,
+                heaviside_at_zero=0.0, decay_input=False, surrogate="triangle",
+                surrogate_alpha=1.0),
+}
 
 
 class NeuronParams(NamedTuple):

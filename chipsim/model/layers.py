@@ -1,0 +1,82 @@
+"""The layer kinds of a workload's ``network.hidden``, declared once.
+
+Each kind is a small typed record of its fields (pydantic): the configuration reads and
+checks them (chipsim/config), the network is built from them (network.py), and the field
+reference in the docs is generated from them. ``LAYER_KINDS`` is the registry: adding a layer
+kind means one record here, its handling in ``Network.build`` (and, for a new computation,
+its kernels), tests and docs.
+
+- ``dense``: a fully connected layer of LIF neurons (``units``), reading the flattened input;
+- ``conv``: a 2-D convolution of LIF neurons (``channels``, square ``kernel``, ``stride``,
+  ``padding``); input channels are inferred;
+- ``avgpool`` / ``maxpool``: pooling of the previous population (kernel = stride = ``size``),
+  applied by the layer that reads it;
+- ``dropout``: neuron dropout of the previous conv/dense layer (drop probability ``p``, one
+  mask per sample, kept for every time step, as OTTT);
+- ``flatten``: a no-op kept for readability (activations are channel-last and a dense layer
+  reads its input map flattened).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class LayerOp(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: str
+
+    @property
+    def is_lif(self) -> bool:
+        """True for the layers that hold LIF neurons and learned weights (conv, dense)."""
+        return self.kind in LIF_KINDS
+
+
+class Dense(LayerOp):
+    kind: Literal["dense"] = "dense"
+    units: int = Field(ge=1, description="number of LIF neurons")
+    bias: bool = Field(False, description="a bias on the LIF layer's input current")
+
+
+class Conv(LayerOp):
+    kind: Literal["conv"] = "conv"
+    channels: int = Field(ge=1, description="output channels (input channels are inferred)")
+    kernel: int = Field(ge=1, description="square kernel side")
+    stride: int = Field(1, ge=1, description="stride")
+    padding: int = Field(0, ge=0, description=(
+        "zero padding, at most half the kernel (as PyTorch; 1 for a 3x3 'same' conv)"))
+    bias: bool = Field(False, description="a bias on the LIF layer's input current")
+
+    @model_validator(mode="after")
+    def _padding(self):
+        if self.padding > self.kernel // 2:
+            raise ValueError(f"padding {self.padding} is more than half the {self.kernel}x"
+                             f"{self.kernel} kernel; expected an integer in [0, {self.kernel // 2}]")
+        return self
+
+
+class AvgPool(LayerOp):
+    kind: Literal["avgpool"] = "avgpool"
+    size: int = Field(ge=1, description="pooling window side, also its stride")
+
+
+class MaxPool(LayerOp):
+    kind: Literal["maxpool"] = "maxpool"
+    size: int = Field(ge=1, description="pooling window side, also its stride")
+
+
+class Dropout(LayerOp):
+    kind: Literal["dropout"] = "dropout"
+    p: float = Field(ge=0.0, lt=1.0, description="drop probability, one mask per sample")
+
+
+class Flatten(LayerOp):
+    kind: Literal["flatten"] = "flatten"
+
+
+LAYER_KINDS: dict[str, type[LayerOp]] = {
+    c.model_fields["kind"].default: c for c in (Dense, Conv, AvgPool, MaxPool, Dropout, Flatten)}
+LIF_KINDS = ("conv", "dense")
+AnyLayer = Union[Dense, Conv, AvgPool, MaxPool, Dropout, Flatten]
