@@ -57,6 +57,8 @@ def _cases():
     add("nmnist-2layer-tbptt-w3-b1", "nmnist", "tbptt_local", rule__window=3, rule__block=1,
         network__hidden="[{kind: dense, units: 64, bias: true}, {kind: dense, units: 32}]")
     add("nmnist-explicit-mapping", "nmnist", "ottt_o", mapping="{dense1: [4], readout: [8]}")
+    add("nmnist-small-explicit-mapping", "nmnist", "ottt_o", dataset__downscale=4,
+        network__hidden="[{kind: dense, units: 128}]", mapping="{dense1: [4], readout: [8]}")
     # conv variants
     for rule in ("bptt", "sltt", "ottt_o", "ottt_a", "tbptt_local"):
         add(f"conv-variant-{rule}", "nmnist_conv", rule, network__hidden=CONV_VARIANT)
