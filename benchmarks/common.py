@@ -10,7 +10,7 @@ import numpy as np
 
 from chipsim import counts as K
 from chipsim.data.load import load_dataset
-from chipsim.engine import channels_last
+from chipsim.model.inputs import channels_last
 from chipsim.learning import make_trainer
 from chipsim.model.inputs import encode_frames
 from chipsim.model.network import Network

@@ -8,4 +8,4 @@ import os as _os
 # from oversubscribing the cores. Set before SciPy's BLAS loads; a user's own setting wins.
 _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

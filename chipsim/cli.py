@@ -178,7 +178,7 @@ def cmd_run(args) -> int:
         from chipsim.report.plots import redraw
         png = redraw(out)
         print(f"energy plot: {png}")
-    return 130 if result.extra.get("interrupted") else 0
+    return 130 if result.sim.interrupted else 0
 
 
 def cmd_report(args) -> int:
@@ -209,7 +209,7 @@ def cmd_compare(args) -> int:
 
 def cmd_price(args) -> int:
     from chipsim.config.profile import load_profile
-    from chipsim.hardware.reprice import reprice
+    from chipsim.hardware.cost import reprice
     from chipsim.report.h5 import read_result, write_result
     from chipsim.report.summary import format_summary
 

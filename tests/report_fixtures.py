@@ -15,7 +15,8 @@ import dataclasses
 import numpy as np
 
 from chipsim.counts import N_ACTIONS, N_PHASES, PRICED_ACTIONS, Action, Phase
-from chipsim.result import SPLIT_TEST, SPLIT_TRAIN, Pricing, RunResult
+from chipsim.model.network import LayerShape
+from chipsim.result import SPLIT_TEST, SPLIT_TRAIN, Costs, Pricing, RunResult, Simulation
 
 A = Action
 INFERENCE_ACTIONS = (A.NEURON_UPDATE_ACTIVE, A.SPIKE, A.MEM_READ_WEIGHT, A.MEM_READ_STATE,
@@ -132,28 +133,45 @@ def make_result(seed: int = 0, *, n_epochs: int = 2, n_train: int = 4, n_test: i
         return out
 
     correct = (pred == label).astype(np.float64)
-    return RunResult(
-        version="0.1.0", seed=seed, rule="ottt_a", workload_name="synthetic",
-        workload_path="workloads/synthetic.yaml", workload_text=WORKLOAD_TEXT,
-        profile_name="synthetic_chip", profile_path="hardware_profiles/synthetic_chip.yaml",
-        profile_text=PROFILE_TEXT, dataset="nmnist (synthetic 7 samples)",
-        time_steps=time_steps,
-        layer_names=tuple(f"fc{l + 1}" for l in range(n_layers)),
-        layer_binary_input=binary, layer_neurons=neurons, layer_synapses=synapses,
-        sample_counts=sample_counts, sample_split=split, sample_epoch=epoch,
-        sample_index=np.array(index, dtype=np.int32), sample_label=label, sample_pred=pred,
-        sample_loss=loss,
+    # dense layers whose sizes are the ones asked for: fc1 reads the 12 graded inputs
+    layers = tuple(
+        LayerShape(name=f"fc{l + 1}" if l < n_layers - 1 else "readout",
+                   kind="dense" if l < n_layers - 1 else "readout", src=l,
+                   pre=(1, 1, int(fan_in[l])), pool="none", pool_k=1, pooled=(1, 1, int(fan_in[l])),
+                   out=(1, 1, int(neurons[l])), k=1, stride=1, pad=0, bias=l == n_layers - 1,
+                   binary_input=bool(binary[l]))
+        for l in range(n_layers))
+    sim = Simulation(
+        workload_name="synthetic", workload_path="workloads/synthetic.yaml",
+        workload_text=WORKLOAD_TEXT, overrides=(("training.epochs", str(n_epochs)),),
+        rule="ottt_a", dataset="nmnist (synthetic 7 samples)", dataset_standin=False,
+        skipped_samples=("x/bad.bin",), time_steps=time_steps, seed=seed, batch_size=1,
+        epochs=n_epochs, train_samples=n_train, test_samples=n_test, framing="count",
+        dtype="float64", neuron="(0.5, 1.0, 1.0, True, True, True, 0, 4.0)", loss="ce_mse",
+        normalization="none", number_format="floating point (float64)", layers=layers,
+        requested_mapping=(), sample_counts=sample_counts, step_counts=None,
+        step_counts_note="not kept: synthetic", input_events=rng.integers(0, 9, (N, time_steps)),
+        sample_split=split, sample_epoch=epoch, sample_index=np.array(index, dtype=np.int32),
+        sample_label=label, sample_pred=pred, sample_loss=loss,
+        sample_duration=rng.uniform(0.1, 0.3, N),
         epoch_train_loss=per_epoch(loss, SPLIT_TRAIN), epoch_train_acc=per_epoch(correct, SPLIT_TRAIN),
         epoch_test_loss=per_epoch(loss, SPLIT_TEST), epoch_test_acc=per_epoch(correct, SPLIT_TEST),
         learning_memory_bytes=int(rng.integers(1_000, 100_000)),
+        gradient_buffer_bytes=int(rng.integers(1_000, 100_000)),
         footprint_bytes=int(rng.integers(1_000, 100_000)),
-        wall_time_s=float(rng.uniform(1, 100)),
-        pricing=make_pricing(sample_counts, rng, kind=kind),
-        created="2025-01-02T03:04:05+00:00",
-        command="chipsim run workloads/synthetic.yaml --profile synthetic_chip",
-        extra={"git": "abc123", "n_cores": 4, "clock_hz": 1.5e8, "note": "µ-test",
-               "ratio": float(rng.random())},
-    )
+        wall_time_s=float(rng.uniform(1, 100)), interrupted=False)
+    cost = Costs(
+        profile_name="synthetic_chip", profile_path="hardware_profiles/synthetic_chip.yaml",
+        profile_text=PROFILE_TEXT, mapping=None, time_model="serial sum of per-action times",
+        router_hops=np.zeros((N, time_steps, n_layers), np.int64),
+        chip_messages=np.zeros((N, time_steps, n_layers), np.int64),
+        pricing=make_pricing(sample_counts, rng, kind=kind), step_latency_train=np.zeros(0),
+        step_latency_test=np.zeros(0), throughput_train=float(rng.uniform(1, 1e3)),
+        throughput_test=None if not n_test else float(rng.uniform(1, 1e3)),
+        real_time_factor_train=0.5, real_time_factor_test=None)
+    return RunResult(version="0.1.0", created="2025-01-02T03:04:05+00:00",
+                     command="chipsim run workloads/synthetic.yaml --profile synthetic_chip",
+                     sim=sim, cost=cost)
 
 
 def _equal(a, b) -> bool:
@@ -163,15 +181,19 @@ def _equal(a, b) -> bool:
                 and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
     if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
         return True
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
     return type(a) is type(b) and a == b
 
 
 def assert_results_equal(a: RunResult, b: RunResult) -> None:
-    """Every field of RunResult and of its Pricing equal: arrays exactly (dtype, shape,
-    values), floats exactly, strings, tuples and dicts equal."""
-    for obj_a, obj_b, prefix in ((a, b, ""), (a.pricing, b.pricing, "pricing.")):
+    """Every field of RunResult, its Simulation, Costs and Pricing equal: arrays exactly
+    (dtype, shape, values), floats exactly, strings, tuples, dicts and records equal."""
+    pairs = ((a, b, ""), (a.sim, b.sim, "sim."), (a.cost, b.cost, "cost."),
+             (a.pricing, b.pricing, "pricing."))
+    for obj_a, obj_b, prefix in pairs:
         for f in dataclasses.fields(obj_a):
-            if f.name == "pricing":
+            if f.name in ("sim", "cost", "pricing") or (prefix == "sim." and f.name == "weights"):
                 continue
             va, vb = getattr(obj_a, f.name), getattr(obj_b, f.name)
             assert _equal(va, vb), f"{prefix}{f.name} differs: {va!r} != {vb!r}"

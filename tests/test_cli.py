@@ -26,13 +26,13 @@ def test_run_writes_results_plot_and_summary(tmp_path, capsys):
     text = capsys.readouterr().out
     assert out.exists() and (tmp_path / "r_energy.png").exists()
     r = read_result(out)
-    assert r.rule == "ottt_o" and r.profile_name == "anp_i"
-    assert r.workload_text == Path(WORKLOAD).read_text()
-    assert (r.sample_split == 0).sum() == 10 and (r.sample_split == 1).sum() == 10
+    assert r.sim.rule == "ottt_o" and r.cost.profile_name == "anp_i"
+    assert r.sim.workload_text == Path(WORKLOAD).read_text()
+    assert (r.sim.sample_split == 0).sum() == 10 and (r.sim.sample_split == 1).sum() == 10
     # test samples do no learning work; training samples do
-    test = r.sample_counts[r.sample_split == 1]
+    test = r.counts_priced[r.sim.sample_split == 1]
     assert test[:, :, K.Phase.LEARNING].sum() == 0
-    assert r.sample_counts[r.sample_split == 0][:, :, K.Phase.LEARNING].sum() > 0
+    assert r.counts_priced[r.sim.sample_split == 0][:, :, K.Phase.LEARNING].sum() > 0
     assert "accuracy" in text.lower() and str(out) in text
 
 
@@ -40,7 +40,7 @@ def test_rule_override_and_report(tmp_path, capsys):
     out = tmp_path / "s.h5"
     assert main(["run", WORKLOAD, "--rule", "sltt", "--profile", "loihi", "--out", str(out),
                  "--no-plot", *SMALL]) == 0
-    assert read_result(out).rule == "sltt"
+    assert read_result(out).sim.rule == "sltt"
     assert not (tmp_path / "s_energy.png").exists()
     assert main(["report", str(out)]) == 0
     assert (tmp_path / "s_energy.png").exists()
@@ -51,8 +51,8 @@ def test_same_seed_same_counts(tmp_path):
     for out in (a, b):
         assert main(["run", WORKLOAD, "--out", str(out), "--no-plot", *SMALL]) == 0
     ra, rb = read_result(a), read_result(b)
-    np.testing.assert_array_equal(ra.sample_counts, rb.sample_counts)
-    np.testing.assert_array_equal(ra.sample_pred, rb.sample_pred)
+    np.testing.assert_array_equal(ra.counts_priced, rb.counts_priced)
+    np.testing.assert_array_equal(ra.sim.sample_pred, rb.sim.sample_pred)
 
 
 @pytest.mark.parametrize("case,needle", [
@@ -145,13 +145,13 @@ def test_user_root_batches_and_sltt_k(tmp_path, capsys):
                  "--set", f"dataset.root={tmp_path / 'nm'}", "--set", "training.batch_size=3",
                  "--set", "rule.k=2", "--set", "training.epochs=1"]) == 0
     r = read_result(out)
-    assert (r.sample_split == 0).sum() == 20 and (r.sample_split == 1).sum() == 20
-    assert "rule.k=2" in r.extra["overrides"]
+    assert (r.sim.sample_split == 0).sum() == 20 and (r.sim.sample_split == 1).sum() == 20
+    assert ("rule.k", "2") in r.sim.overrides
     # K = 2 of T = 10 steps run a backward pass: output errors = 2 x 10 classes per sample
-    train = r.sample_counts[r.sample_split == 0]
+    train = r.counts_priced[r.sim.sample_split == 0]
     assert (train[:, -1, K.Phase.LEARNING, K.OUTPUT_ERROR] == 2 * 10).all()
     # 7 updates of a batch of 3 (the last batch has 2 samples): 7 sweeps over every parameter
-    n_params = int((r.layer_synapses + r.layer_neurons).sum() - r.layer_neurons[0])
+    n_params = int((r.sim.layer_synapses + r.sim.layer_neurons).sum() - r.sim.layer_neurons[0])
     upd = train[..., K.WEIGHT_UPDATE_ISSUED].sum() + train[..., K.WEIGHT_UPDATE_SKIPPED].sum()
     assert upd == 7 * n_params
 
@@ -171,13 +171,13 @@ def test_every_rule_on_the_conv_workload(tmp_path, rule, extra, updates_per_samp
                  "--set", "training.epochs=1", "--set", "dataset.train_samples=4",
                  "--set", "dataset.test_samples=2", *extra]) == 0
     r = read_result(out)
-    train = r.sample_counts[r.sample_split == 0]
-    test = r.sample_counts[r.sample_split == 1]
+    train = r.counts_priced[r.sim.sample_split == 0]
+    test = r.counts_priced[r.sim.sample_split == 1]
     assert test[:, :, K.Phase.LEARNING].sum() == 0
     # weights of every layer, plus the biases of the readout and the auxiliary classifiers
     # (the conv layers of this workload have none)
     n_params = sum(syn + (n if name == "readout" or name.startswith("aux") else 0)
-                   for name, syn, n in zip(r.layer_names, r.layer_synapses, r.layer_neurons))
+                   for name, syn, n in zip(r.sim.layer_names, r.sim.layer_synapses, r.sim.layer_neurons))
     visits = train[..., K.WEIGHT_UPDATE_ISSUED].sum() + train[..., K.WEIGHT_UPDATE_SKIPPED].sum()
     assert visits == 4 * updates_per_sample * n_params
 
@@ -193,7 +193,7 @@ def test_cifar10dvs_without_data_runs_on_the_standin_with_one_banner(tmp_path):
     banners = [ln for ln in p.stderr.splitlines() if "STAND-IN" in ln]
     assert len(banners) == 1 and "dataset.root" in banners[0] and "not comparable" in banners[0]
     r = read_result(out)
-    assert r.extra["dataset_standin"] == 1 and "STAND-IN" in r.dataset
+    assert r.sim.dataset_standin and "STAND-IN" in r.sim.dataset
     # with the real data on disk there is no banner (a CIFAR10-DVS folder the test writes)
     from tests.test_data_eventsets import _cifar
     root = _cifar(tmp_path / "c10", per_class=2)
@@ -202,4 +202,4 @@ def test_cifar10dvs_without_data_runs_on_the_standin_with_one_banner(tmp_path):
                         "--set", f"dataset.root={root}"], capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stderr
     assert "STAND-IN" not in p.stderr
-    assert read_result(tmp_path / "real.h5").extra["dataset_standin"] == 0
+    assert not read_result(tmp_path / "real.h5").sim.dataset_standin

@@ -9,7 +9,7 @@ import pytest
 from chipsim.config.workload import load_workload
 from chipsim.data.load import check_dataset, load_splits, standin_banner, uses_standin
 from chipsim.data.registry import input_side
-from chipsim.engine import build_network
+from chipsim.model.network import build_network
 from chipsim.errors import ChipsimError
 from tests.test_data_eventsets import _cifar, _gesture
 

@@ -24,29 +24,29 @@ def full_run():
 
 def test_learns_far_above_chance(full_run):
     r = full_run
-    last = (r.sample_split == SPLIT_TEST) & (r.sample_epoch == r.sample_epoch.max())
-    acc = np.mean(r.sample_pred[last] == r.sample_label[last])
+    last = (r.sim.sample_split == SPLIT_TEST) & (r.sim.sample_epoch == r.sim.sample_epoch.max())
+    acc = np.mean(r.sim.sample_pred[last] == r.sim.sample_label[last])
     assert last.sum() == 100
     assert acc >= 0.5, f"test accuracy {acc:.2f} on the 100 real test recordings (chance 0.10)"
-    assert r.epoch_test_acc[-1] == pytest.approx(acc)
-    assert r.epoch_train_acc[-1] > r.epoch_train_acc[0]
+    assert r.sim.epoch_test_acc[-1] == pytest.approx(acc)
+    assert r.sim.epoch_train_acc[-1] > r.sim.epoch_train_acc[0]
 
 
 def test_bookkeeping_is_consistent(full_run):
     r = full_run
-    E = r.epoch_test_acc.shape[0]
-    assert (r.sample_split == SPLIT_TRAIN).sum() == 100 * E
+    E = r.sim.epoch_test_acc.shape[0]
+    assert (r.sim.sample_split == SPLIT_TRAIN).sum() == 100 * E
     for e in range(E):      # every training sample seen exactly once per epoch
-        ids = r.sample_index[(r.sample_split == SPLIT_TRAIN) & (r.sample_epoch == e)]
+        ids = r.sim.sample_index[(r.sim.sample_split == SPLIT_TRAIN) & (r.sim.sample_epoch == e)]
         assert sorted(ids) == list(range(100))
     # priced energy covers exactly the counted samples, and the breakdown sums to the total
     p = r.pricing
-    assert p.sample_dynamic_energy.shape == (r.sample_counts.shape[0],)
+    assert p.sample_dynamic_energy.shape == (r.counts_priced.shape[0],)
     assert p.energy.sum() == pytest.approx(p.sample_dynamic_energy.sum(), rel=1e-12)
     # SOPs of a test sample == spikes into each layer x fan-out (a closed form on the counts)
-    c = r.sample_counts[r.sample_split == SPLIT_TEST]
+    c = r.counts_priced[r.sim.sample_split == SPLIT_TEST]
     spikes_hidden = c[:, 0, K.Phase.INFERENCE, K.SPIKE]
-    np.testing.assert_array_equal(c[:, 1, K.Phase.INFERENCE, K.SYNOP], spikes_hidden * r.layer_neurons[1])
+    np.testing.assert_array_equal(c[:, 1, K.Phase.INFERENCE, K.SYNOP], spikes_hidden * r.sim.layer_neurons[1])
 
 
 def test_interrupt_keeps_finished_samples():
@@ -60,14 +60,14 @@ def test_interrupt_keeps_finished_samples():
             raise KeyboardInterrupt
 
     r = engine.run(w, load_profile("loihi"), progress=stop_after_25)
-    assert r.extra["interrupted"] == 1
-    assert r.sample_counts.shape[0] == 25        # 20 train + 5 test batches of one sample
-    assert np.isnan(r.epoch_test_acc[1])
+    assert r.sim.interrupted
+    assert r.counts_priced.shape[0] == 25        # 20 train + 5 test batches of one sample
+    assert np.isnan(r.sim.epoch_test_acc[1])
     assert r.pricing.sample_energy.shape == (25,)
 
 
 def test_ws_folded_standardises_conv_kernels_and_scales_spiking_inputs():
-    from chipsim.engine import WS_SCALE, build_network
+    from chipsim.model.network import WS_SCALE, build_network
     w = load_workload(WORKLOAD.parent / "nmnist_conv.yaml", {"network.normalization": "ws_folded"})
     net = build_network(w, (2, 34, 34), 10, np.random.default_rng(0))
     raw = build_network(load_workload(WORKLOAD.parent / "nmnist_conv.yaml"), (2, 34, 34), 10,
@@ -86,19 +86,19 @@ def test_conv_workload_at_least_as_good_as_dense(full_run):
     conv = engine.run(load_workload(WORKLOAD.parent / "nmnist_conv.yaml"), load_profile("anp_i"))
 
     def last_test_acc(r):
-        m = (r.sample_split == SPLIT_TEST) & (r.sample_epoch == r.sample_epoch.max())
-        return np.mean(r.sample_pred[m] == r.sample_label[m])
+        m = (r.sim.sample_split == SPLIT_TEST) & (r.sim.sample_epoch == r.sim.sample_epoch.max())
+        return np.mean(r.sim.sample_pred[m] == r.sim.sample_label[m])
 
     assert last_test_acc(conv) >= last_test_acc(full_run) > 0.5
-    assert conv.layer_names[:2] == ("conv1", "conv2")
+    assert conv.sim.layer_names[:2] == ("conv1", "conv2")
 
 
 def test_throughput_and_real_time_factor(full_run):
     from chipsim.data.datasets import load_nmnist
     r = full_run
-    test = r.sample_split == SPLIT_TEST
-    dur = load_nmnist(None, "test", 10).durations_s[r.sample_index[test]]
+    test = r.sim.sample_split == SPLIT_TEST
+    dur = load_nmnist(None, "test", 10).durations_s[r.sim.sample_index[test]]
     assert np.all((dur > 0.29) & (dur < 0.32))          # N-MNIST recordings span ~300 ms
     t = r.pricing.sample_time[test]
-    assert r.extra["test_throughput_samples_per_s"] == pytest.approx(1 / t.mean(), rel=1e-12)
-    assert r.extra["test_real_time_factor"] == pytest.approx(np.mean(t / dur), rel=1e-12)
+    assert r.cost.throughput_test == pytest.approx(1 / t.mean(), rel=1e-12)
+    assert r.cost.real_time_factor_test == pytest.approx(np.mean(t / dur), rel=1e-12)

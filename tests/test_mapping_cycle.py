@@ -10,9 +10,9 @@ import pytest
 
 from chipsim import counts as K
 from chipsim.errors import ChipsimError
-from chipsim.hardware.cycle import add_communication, step_latency
+from chipsim.hardware.cycle import communication, step_latency
 from chipsim.hardware.ledger import price
-from chipsim.hardware.mapping import map_network
+from chipsim.hardware.mapping import map_layers
 from chipsim.model.inputs import encode_frames
 from chipsim.model.network import Network
 from tests.helpers import neuron, trainer
@@ -34,7 +34,7 @@ def toy_chip(timing="asynchronous", npc=3, spc=12, cores=4, max_chips=1, clock=N
              chip_message=100e-9)
     arch = dict(cores=cores, neurons_per_core=npc, synapses_per_core=spc, mesh_width=2,
                 mesh_height=cores // 2, max_chips=max_chips, shared_conv_kernels=0)
-    return NS(name="toy", path="toy.yaml", timing=timing, clock=None if clock is None else _q(clock),
+    return NS(name="toy", path="toy.yaml", text="name: toy", timing=timing, clock=None if clock is None else _q(clock),
               tick=None if tick is None else _q(tick), sync_time=_q(5e-9),
               architecture={k: _q(v) for k, v in arch.items()},
               energy={k: _q(v) for k, v in e.items()}, time={k: _q(v) for k, v in t.items()},
@@ -62,8 +62,15 @@ def _run(net, chip):
     tr.infer_batch(inp, inp.ptr, np.array([0]))
     steps = tr.last_step_counts.copy()
     m = map_network(net, chip)
-    add_communication(steps, np.diff(inp.ptr, axis=1), net, m)
-    return steps, m, step_latency(steps, net, m, chip)
+    hops, msgs = communication(steps, np.diff(inp.ptr, axis=1), net.layers, m)
+    lat = step_latency(steps, hops, m, chip)
+    steps[..., K.Phase.INFERENCE, K.ROUTER_HOP] = hops     # the counts the ledger prices
+    steps[..., K.Phase.INFERENCE, K.CHIP_MESSAGE] = msgs
+    return steps, m, lat
+
+
+def map_network(net, chip, explicit=None, source=None):
+    return map_layers(net.layers, chip, explicit, source=source)
 
 
 def test_mapping_and_latency_by_hand_asynchronous():
@@ -133,7 +140,7 @@ def test_an_explicit_mapping_overrides_the_automatic_one():
     net, chip = toy_net(hidden=4), toy_chip()
     m = map_network(net, chip, {"dense1": [2, 3], "readout": [1]})
     assert [p.segments for p in m.layers] == [((2, 2), (3, 2)), ((1, 2),)]
-    assert m.cores_used == 4
+    assert m.cores_used == 3 and m.core_ids == (1, 2, 3)     # core 0 holds nothing
     # the readout's input comes from dense1's first core, 2 = (0, 1); core 1 is (1, 0): 2 hops
     assert m.layers[1].hops_per_spike == 2
     with pytest.raises(ChipsimError) as e:       # 4 + 2 neurons on one core of 3
@@ -153,5 +160,27 @@ def test_explicit_mapping_from_the_workload(tmp_path):
                  "--set", "training.epochs=1", "--set", "dataset.train_samples=2",
                  "--set", "dataset.test_samples=2",
                  "--set", "mapping={dense1: [0, 1, 2, 3, 4, 5], readout: [7]}"]) == 0
-    assert read_result(out).extra["mapping_cores_per_layer"] == "dense1:6 readout:1"
-    assert read_result(out).extra["mapping_cores"] == 8
+    m = read_result(out).cost.mapping
+    assert m.cores_per_layer() == "dense1:6 readout:1"
+    assert m.cores_used == 7 and m.core_ids == (0, 1, 2, 3, 4, 5, 7)    # core 6 holds nothing
+
+
+def test_static_power_is_charged_for_the_cores_that_hold_neurons():
+    """An explicit mapping on cores 1 and 3 of the toy chip (1 mW per core) powers two cores:
+    static energy = 1 mW x 2 x the modelled time (not cores 0..3, which was charged before)."""
+    from chipsim.hardware.cost import Coster
+    from chipsim.result import SPLIT_TEST
+    net, chip = toy_net(), toy_chip()
+    inp = encode_frames(FRAMES, True)
+    nrn, _ = neuron("ottt")
+    tr = trainer("sltt", net, nrn, T=3)
+    tr.infer_batch(inp, inp.ptr, np.array([0]))
+    coster = Coster(chip, net.layers, 3, {"dense1": [1], "readout": [3]}, "w.yaml")
+    assert coster.mapping.cores_used == 2 and coster.mapping.core_ids == (1, 3)
+    coster.observe(tr.last_step_counts, np.diff(inp.ptr, axis=1), SPLIT_TEST)
+    sim = NS(sample_counts=tr.last_step_counts.sum(axis=1), sample_split=np.array([SPLIT_TEST]),
+             sample_duration=np.array([np.nan]), time_steps=3)
+    c = coster.finish(sim)
+    assert c.pricing.static_power == pytest.approx(2e-3)
+    assert c.pricing.sample_static_energy[0] == pytest.approx(2e-3 * c.pricing.sample_time[0],
+                                                                rel=1e-12)

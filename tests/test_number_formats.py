@@ -77,5 +77,5 @@ def test_footprint_follows_the_chip_widths():
              "training.number_format": "chip"}
     r = engine.run(load_workload(wl, small), load_profile("anp_i"))
     params = 2312 * 256 + 256 * 10 + 10            # weights and the readout bias
-    assert r.footprint_bytes == (params * 8 + 256 * 16) // 8    # 8-bit weights, 16-bit state
-    assert "fixed point" in r.extra["number_format"]
+    assert r.sim.footprint_bytes == (params * 8 + 256 * 16) // 8    # 8-bit weights, 16-bit state
+    assert "fixed point" in r.sim.number_format

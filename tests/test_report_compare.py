@@ -54,13 +54,13 @@ def test_row_numbers_recomputed(runs, tmp_path):
     assert row["label"] == "sltt · loihi · T10 · nmnist" == run_label(res)
     p = res.pricing
     e = p.sample_dynamic_energy + p.sample_static_energy
-    tr = res.sample_split == 0
-    te = (res.sample_split == 1) & (res.sample_epoch == 1)
-    acc = 100.0 * np.mean(res.sample_pred[te] == res.sample_label[te])
+    tr = res.sim.sample_split == 0
+    te = (res.sim.sample_split == 1) & (res.sim.sample_epoch == 1)
+    acc = 100.0 * np.mean(res.sim.sample_pred[te] == res.sim.sample_label[te])
     assert row["test_acc_pct"] == pytest.approx(acc)
     assert row["train_energy_J"] == pytest.approx(e[tr].mean(), rel=1e-12)
     assert row["test_energy_J"] == pytest.approx(e[te].mean(), rel=1e-12)
-    c = res.sample_counts
+    c = res.counts_priced
     sops = c[..., 0].sum() + c[..., 1].sum()                       # synop + syn_mac
     assert row["energy_per_sop_J"] == pytest.approx(e.sum() / sops, rel=1e-12)
     # learning share: learning-phase dynamic energy of training samples / their total energy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -33,7 +34,7 @@ def test_round_trip_every_field(tmp_path, result):
     back = read_result(path)
     assert_results_equal(result, back)
     # derived views agree too
-    assert np.array_equal(back.counts, result.counts)
+    assert np.array_equal(back.counts_priced, result.counts_priced)
     assert back.pricing.total_energy == result.pricing.total_energy
     assert _leftovers(tmp_path, "run.h5") == []
 
@@ -53,7 +54,7 @@ def test_round_trip_global_sop_profile_and_no_samples(tmp_path):
     write_result(r, tmp_path / "a.h5")
     assert_results_equal(r, read_result(tmp_path / "a.h5"))
     empty = make_result(seed=4, n_epochs=0)
-    assert empty.sample_counts.shape[0] == 0
+    assert empty.sim.sample_counts.shape[0] == 0
     write_result(empty, tmp_path / "b.h5")
     assert_results_equal(empty, read_result(tmp_path / "b.h5"))
 
@@ -64,18 +65,24 @@ def test_file_layout_units_and_compression(tmp_path, result):
     with h5py.File(path, "r") as f:
         assert f.attrs["schema_version"] == SCHEMA_VERSION
         assert f.attrs["format"] == "chipsim-result"
-        ds = f["counts/samples"]
-        assert ds.dtype == np.int64 and ds.shape == result.sample_counts.shape
+        ds = f["simulation/counts/samples"]
+        assert ds.dtype == np.int64 and ds.shape == result.sim.sample_counts.shape
         assert ds.compression == "gzip"
         assert list(ds.attrs["actions"]) == list(ACTION_NAMES)
         assert list(ds.attrs["axes"]) == ["sample", "layer", "phase", "action"]
-        assert np.array_equal(f["counts/total"][()], result.counts)
-        assert f["energy/energy_per_action"].attrs["unit"] == "J"
-        assert f["energy/time_per_action"].attrs["unit"] == "s"
-        assert f["energy/static_power"].attrs["unit"] == "W"
-        assert f["energy/energy"].attrs["unit"] == "J"
-        assert f["config/workload_yaml"].attrs["path"] == result.workload_path
-        assert f["config/workload_yaml"].asstr()[()] == result.workload_text
+        assert np.array_equal(f["simulation/counts/total"][()], result.sim.sample_counts.sum(axis=0))
+        assert f["cost/energy/energy_per_action"].attrs["unit"] == "J"
+        assert f["cost/energy/time_per_action"].attrs["unit"] == "s"
+        assert f["cost/energy/static_power"].attrs["unit"] == "W"
+        assert f["cost/energy/energy"].attrs["unit"] == "J"
+        assert f["simulation/workload_yaml"].attrs["path"] == result.sim.workload_path
+        assert f["simulation/workload_yaml"].asstr()[()] == result.sim.workload_text
+        assert f["cost/profile_yaml"].asstr()[()] == result.cost.profile_text
+        # the layer geometry that ran, so re-pricing never rebuilds the network
+        assert [str(k) for k in f["simulation/layers/kind"].asstr()[()]] == \
+            [ls.kind for ls in result.sim.layers]
+        assert f["simulation/layers/out"].shape == (len(result.sim.layers), 3)
+        assert f["cost/communication/router_hops"].shape == result.cost.router_hops.shape
 
 
 # ---------------------------------------------------------------- atomicity
@@ -94,7 +101,7 @@ def test_failed_write_leaves_nothing(tmp_path, result, monkeypatch):
 def test_interrupted_write_leaves_nothing(tmp_path, result, monkeypatch):
     def interrupt(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(h5, "_write_samples", interrupt)
+    monkeypatch.setattr(h5, "_write_cost", interrupt)
     with pytest.raises(KeyboardInterrupt):
         write_result(result, tmp_path / "run.h5")
     assert os.listdir(tmp_path) == []
@@ -105,7 +112,8 @@ def test_failed_write_keeps_older_file(tmp_path, result, monkeypatch):
     older = make_result(seed=99)
     write_result(older, path)
     before = path.read_bytes()
-    monkeypatch.setattr(h5, "_write_epochs", _boom)
+    monkeypatch.setattr(h5, "_write_mapping", _boom)
+    monkeypatch.setattr(h5, "_write_cost", _boom)
     with pytest.raises(RuntimeError):
         write_result(result, path)
     assert path.read_bytes() == before
@@ -114,7 +122,8 @@ def test_failed_write_keeps_older_file(tmp_path, result, monkeypatch):
 
 
 def test_inconsistent_result_refused_before_writing(tmp_path, result):
-    bad = dataclasses.replace(result, sample_loss=result.sample_loss[:-1])
+    bad = dataclasses.replace(result, sim=dataclasses.replace(result.sim,
+                                                              sample_loss=result.sim.sample_loss[:-1]))
     with pytest.raises(ChipsimError, match="sample_loss"):
         write_result(bad, tmp_path / "run.h5")
     assert os.listdir(tmp_path) == []
@@ -161,8 +170,8 @@ def test_missing_dataset_named(tmp_path, result):
     p = tmp_path / "cut.h5"
     write_result(result, p)
     with h5py.File(p, "r+") as f:
-        del f["epochs/test_acc"]
-    with pytest.raises(ChipsimError, match="epochs/test_acc") as ei:
+        del f["simulation/epochs/test_acc"]
+    with pytest.raises(ChipsimError, match="simulation/epochs/test_acc") as ei:
         read_result(p)
     assert str(p) in str(ei.value)
 
@@ -181,7 +190,7 @@ def _rewrite_actions(path, keep: list[str], add: list[str] = ()):
         return np.concatenate([a[..., idx], extra], axis=-1)
 
     with h5py.File(path, "r+") as f:
-        for name in ("counts/samples", "counts/total"):
+        for name in ("simulation/counts/samples", "simulation/counts/total"):
             attrs = dict(f[name].attrs)
             data = remap(f[name][()])
             del f[name]
@@ -189,7 +198,7 @@ def _rewrite_actions(path, keep: list[str], add: list[str] = ()):
             for k, v in attrs.items():
                 ds.attrs[k] = v
             ds.attrs.create("actions", data=names, dtype=str_t)
-        g = f["energy"]
+        g = f["cost/energy"]
         g.attrs.create("actions", data=names, dtype=str_t)
         for name in ("energy_per_action", "time_per_action", "included_in_sop", "assumed",
                      "energy"):
@@ -208,17 +217,18 @@ def test_file_lacking_an_action_reads_zeros(tmp_path, result):
     keep = [a for a in ACTION_NAMES if a != ACTION_NAMES[gone]]
     _rewrite_actions(p, keep)
     back = read_result(p)
-    assert back.sample_counts.shape == result.sample_counts.shape
-    assert back.sample_counts[..., gone].sum() == 0
-    assert result.sample_counts[..., gone].sum() > 0          # the test can fail
+    c, c0 = back.sim.sample_counts, result.sim.sample_counts
+    assert c.shape == c0.shape
+    assert c[..., gone].sum() == 0
+    assert c0[..., gone].sum() > 0          # the test can fail
     others = np.arange(N_ACTIONS) != gone
-    assert np.array_equal(back.sample_counts[..., others], result.sample_counts[..., others])
+    assert np.array_equal(c[..., others], c0[..., others])
     assert back.pricing.energy_per_action[gone] == 0.0
     assert back.pricing.time_per_action[gone] == 0.0
     assert not back.pricing.assumed[gone]
     assert np.all(back.pricing.energy[..., gone] == 0.0)
     assert np.array_equal(back.pricing.energy[..., others], result.pricing.energy[..., others])
-    assert back.extra["report.missing_actions"] == "temporal_mac"
+    assert back.missing_actions == ("temporal_mac",)
 
 
 def test_file_with_unknown_action_drops_it_and_says_so(tmp_path, result):
@@ -226,7 +236,40 @@ def test_file_with_unknown_action_drops_it_and_says_so(tmp_path, result):
     write_result(result, p)
     _rewrite_actions(p, list(ACTION_NAMES), add=["photon_emitted"])
     back = read_result(p)
-    assert np.array_equal(back.sample_counts, result.sample_counts)
+    assert np.array_equal(back.sim.sample_counts, result.sim.sample_counts)
     assert np.array_equal(back.pricing.energy, result.pricing.energy)
-    assert back.extra["report.dropped_actions"] == "photon_emitted"
-    assert "report.missing_actions" not in back.extra
+    assert back.dropped_actions == ("photon_emitted",)
+    assert back.missing_actions == ()
+
+
+# ---------------------------------------------------------------- schema version 1
+
+V1 = Path(__file__).parent / "data" / "fixtures" / "result_v1_nmnist_loihi.h5"
+
+
+def test_reads_a_version_1_file_as_the_same_run_made_today(tmp_path):
+    """chipsim 0.1 wrote tests/data/fixtures/result_v1_nmnist_loihi.h5 (README there); today's
+    reader rebuilds the geometry and moves the communication out of the counts, and the
+    numbers equal the same run made today."""
+    from chipsim import engine
+    from chipsim.config.profile import load_profile
+    from chipsim.config.workload import load_workload
+    old = read_result(V1)
+    with h5py.File(V1, "r") as f:
+        assert int(f.attrs["schema_version"]) == 1
+    assert old.notes and "schema-version-1" in old.notes[0]
+    root = Path(__file__).parents[1]
+    now = engine.run(load_workload(root / "workloads" / "nmnist.yaml", dict(old.sim.overrides)),
+                     load_profile("loihi"))
+    assert [ls.name for ls in old.sim.layers] == [ls.name for ls in now.sim.layers]
+    assert old.sim.layers == now.sim.layers
+    assert np.array_equal(old.sim.sample_counts, now.sim.sample_counts)
+    assert np.array_equal(old.sim.step_counts, now.sim.step_counts)
+    assert np.array_equal(old.cost.router_hops, now.cost.router_hops)
+    assert np.array_equal(old.counts_priced, now.counts_priced)
+    assert np.array_equal(old.pricing.sample_dynamic_energy, now.pricing.sample_dynamic_energy)
+    assert np.array_equal(old.pricing.sample_time, now.pricing.sample_time)
+    assert old.cost.mapping == now.cost.mapping
+    # and it is written back as today's version
+    write_result(old, tmp_path / "v2.h5")
+    assert_results_equal(old, read_result(tmp_path / "v2.h5"))

@@ -76,13 +76,13 @@ def test_group_energy_sums_to_phase_energy(result):
     """The stacked bars add up to the mean dynamic energy per training sample, by phase."""
     _, ge = group_energy_per_train_sample(result)
     p = result.pricing
-    train = result.sample_split == 0
+    train = result.sim.sample_split == 0
     price = p.energy_per_action * ~p.included_in_sop
     for phase in Phase:
-        expected = (result.sample_counts[train][:, :, int(phase), :] * price).sum() / train.sum()
+        expected = (result.counts_priced[train][:, :, int(phase), :] * price).sum() / train.sum()
         assert ge[:, :, int(phase)].sum() == pytest.approx(expected, rel=1e-12)
     syn = list(ACTION_GROUPS).index("synaptic ops")
-    layer0 = result.sample_counts[train][:, 0, 0, int(Action.SYN_MAC)].mean() * price[Action.SYN_MAC]
+    layer0 = result.counts_priced[train][:, 0, 0, int(Action.SYN_MAC)].mean() * price[Action.SYN_MAC]
     assert ge[syn, 0, 0] == pytest.approx(layer0, rel=1e-12)
     assert np.all(ge[:, :, int(Phase.LEARNING)].sum(axis=0) > 0)
 
@@ -162,7 +162,7 @@ def test_report_panels_and_titles(run_result):
     for letter, t in zip("abcdef", titles):
         assert t.startswith(f"({letter})")
     sup = fig.get_suptitle()
-    for part in (r.workload_name, r.rule, r.profile_name, "N-MNIST", f"T = {r.time_steps}"):
+    for part in (r.sim.workload_name, r.sim.rule, r.cost.profile_name, "N-MNIST", f"T = {r.sim.time_steps}"):
         assert part in sup
     a, b, c, d, e, f = _titled(fig)
     for ax in (a, b, c):
@@ -185,11 +185,11 @@ def test_report_step_energy_sums_to_sample_energy(run_result):
     recomputed here from the counts and the file's per-action prices."""
     r = run_result
     p = r.pricing
-    test = (r.sample_split == 1) & (r.sample_epoch == r.sample_epoch[r.sample_split == 1].max())
-    assert test.sum() == 4 and r.step_counts is not None
+    test = (r.sim.sample_split == 1) & (r.sim.sample_epoch == r.sim.sample_epoch[r.sim.sample_split == 1].max())
+    assert test.sum() == 4 and r.step_counts_priced is not None
     # independent: phase-aware prices (an included action is free in inference)
     price = np.stack([p.energy_per_action * ~p.included_in_sop, p.energy_per_action])   # (P, A)
-    per_sample = np.array([(r.step_counts[n].sum(axis=(0, 1)) * price).sum()
+    per_sample = np.array([(r.step_counts_priced[n].sum(axis=(0, 1)) * price).sum()
                            for n in np.flatnonzero(test)])
     assert per_sample == pytest.approx(p.sample_dynamic_energy[test], rel=1e-9)
     data = step_energy(r)
@@ -199,11 +199,11 @@ def test_report_step_energy_sums_to_sample_energy(run_result):
     fig = report_figure(r)
     c = _titled(fig)[2]
     unit = c.get_ylabel().split("(")[-1].rstrip(")")
-    heights = np.zeros(r.time_steps)
+    heights = np.zeros(r.sim.time_steps)
     for cont in c.containers:
         heights += np.array([bar.get_height() for bar in cont])
     assert heights.sum() * _UNITS[unit] == pytest.approx(per_sample.mean(), rel=1e-9)
-    assert np.allclose(data["latency"], r.extra["step_latency_test_s"])
+    assert np.allclose(data["latency"], r.cost.step_latency_test)
     fig.clear()
 
 
@@ -214,9 +214,14 @@ def test_report_without_step_counts_or_cycle_model(result):
     c = _titled(fig)[2]
     assert "no per-step counts" in " ".join(t.get_text() for t in c.texts)
     fig.clear()
-    steps = np.repeat(result.sample_counts[:, None], 2, axis=1) // 2        # (N, 2, L, P, A)
+    steps = np.repeat(result.sim.sample_counts[:, None], 2, axis=1) // 2    # (N, 2, L, P, A)
     import dataclasses
-    r2 = dataclasses.replace(result, step_counts=steps, time_steps=2)
+    N, L = steps.shape[0], steps.shape[2]
+    sim = dataclasses.replace(result.sim, step_counts=steps, time_steps=2,
+                              input_events=np.zeros((N, 2), np.int64))
+    cost = dataclasses.replace(result.cost, router_hops=np.zeros((N, 2, L), np.int64),
+                               chip_messages=np.zeros((N, 2, L), np.int64))
+    r2 = dataclasses.replace(result, sim=sim, cost=cost)
     fig = report_figure(r2)
     c = _titled(fig)[2]
     assert "no cycle model" in " ".join(t.get_text() for t in c.texts)

@@ -30,27 +30,27 @@ def d(result):
 
 
 def _masks(r):
-    last = r.sample_epoch.max()
-    test = (r.sample_split == TEST) & (r.sample_epoch == last)
-    train = r.sample_split == TRAIN
-    train_last = train & (r.sample_epoch == last)
+    last = r.sim.sample_epoch.max()
+    test = (r.sim.sample_split == TEST) & (r.sim.sample_epoch == last)
+    train = r.sim.sample_split == TRAIN
+    train_last = train & (r.sim.sample_epoch == last)
     return test, train, train_last
 
 
 def test_accuracies(result, d):
     test, _, train_last = _masks(result)
-    ok = result.sample_pred == result.sample_label
+    ok = result.sim.sample_pred == result.sim.sample_label
     assert d["test_accuracy_pct"] == pytest.approx(100 * ok[test].sum() / test.sum(), rel=REL)
     assert d["train_accuracy_pct"] == pytest.approx(
         100 * ok[train_last].sum() / train_last.sum(), rel=REL)
     # last epoch only: the fixture's epoch_test_acc says the same
-    assert d["test_accuracy_pct"] == pytest.approx(100 * result.epoch_test_acc[-1], rel=REL)
+    assert d["test_accuracy_pct"] == pytest.approx(100 * result.sim.epoch_test_acc[-1], rel=REL)
     assert d["n_test_samples"] == 4 and d["n_train_samples"] == 15 and d["test_epoch"] == 2
 
 
 def test_sops_energy_latency_per_sample(result, d):
     test, train, _ = _masks(result)
-    c, p = result.sample_counts, result.pricing
+    c, p = result.counts_priced, result.pricing
     sops = c[:, :, :, SYNOP].sum(axis=(1, 2)) + c[:, :, :, SYN_MAC].sum(axis=(1, 2))
     energy = p.sample_dynamic_energy + p.sample_static_energy
     assert d["test_sops_per_sample"] == pytest.approx(sops[test].mean(), rel=REL)
@@ -61,13 +61,13 @@ def test_sops_energy_latency_per_sample(result, d):
     # energy per SOP = total energy / total SOPs
     assert d["energy_per_sop_J"] == pytest.approx(energy.sum() / sops.sum(), rel=REL)
     # the test figure is the last epoch's, not all epochs' (the fixture makes them differ)
-    all_test = result.sample_split == TEST
+    all_test = result.sim.sample_split == TEST
     assert energy[all_test].mean() != pytest.approx(energy[test].mean(), rel=1e-6)
 
 
 def test_learning_inference_static_shares(result, d):
     _, train, _ = _masks(result)
-    c, p = result.sample_counts, result.pricing
+    c, p = result.counts_priced, result.pricing
     price = p.energy_per_action * ~p.included_in_sop           # the fixture's charged prices
     learn = (c[train][:, :, LEARN, :] * price).sum()
     inf = (c[train][:, :, INF, :] * price).sum()
@@ -82,7 +82,7 @@ def test_learning_inference_static_shares(result, d):
 def test_assumed_share(result, d):
     p = result.pricing
     price = p.energy_per_action * ~p.included_in_sop
-    counts = result.sample_counts.sum(axis=0)
+    counts = result.counts_priced.sum(axis=0)
     assumed = (counts[..., p.assumed] * price[p.assumed]).sum()
     static = p.sample_static_energy.sum()
     total = p.sample_dynamic_energy.sum() + static
@@ -93,15 +93,16 @@ def test_assumed_share(result, d):
 
 def test_neurobench_figures(result, d):
     test, _, _ = _masks(result)
-    c = result.sample_counts[test][:, :, INF, :]                 # (n, L, A)
+    c = result.counts_priced[test][:, :, INF, :]                 # (n, L, A)
     n = test.sum()
-    binary = result.layer_binary_input
+    binary = result.sim.layer_binary_input
     assert binary.any() and (~binary).any()
     assert d["nb_effective_acs_per_sample"] == pytest.approx(c[:, binary, NB_EFF].sum() / n, rel=REL)
     assert d["nb_effective_macs_per_sample"] == pytest.approx(c[:, ~binary, NB_EFF].sum() / n, rel=REL)
     assert d["nb_dense_ops_per_sample"] == pytest.approx(c[:, :, NB_DENSE].sum() / n, rel=REL)
-    spikes = c[:, :-1, SPIKE].sum()
-    steps = c[:, :-1, NU_ACTIVE].sum() + c[:, :-1, NU_IDLE].sum()
+    lif = slice(0, c.shape[1] - 1)                              # the fixture's fc layers
+    spikes = c[:, lif, SPIKE].sum()
+    steps = c[:, lif, NU_ACTIVE].sum() + c[:, lif, NU_IDLE].sum()
     assert d["nb_activation_sparsity"] == pytest.approx(1 - spikes / steps, rel=REL)
     # the readout is excluded: including it would give another number
     steps_all = c[:, :, NU_ACTIVE].sum() + c[:, :, NU_IDLE].sum()
@@ -110,10 +111,10 @@ def test_neurobench_figures(result, d):
 
 def test_metadata_and_memory(result, d):
     assert d["workload"] == "synthetic" and d["rule"] == "ottt_a"
-    assert d["profile"] == "synthetic_chip" and d["time_steps"] == result.time_steps
-    assert d["learning_memory_bytes"] == result.learning_memory_bytes
-    assert d["footprint_bytes"] == result.footprint_bytes
-    assert d["wall_time_s"] == result.wall_time_s
+    assert d["profile"] == "synthetic_chip" and d["time_steps"] == result.sim.time_steps
+    assert d["learning_memory_bytes"] == result.sim.learning_memory_bytes
+    assert d["footprint_bytes"] == result.sim.footprint_bytes
+    assert d["wall_time_s"] == result.sim.wall_time_s
 
 
 def test_no_test_samples_gives_none_not_crash():
@@ -149,8 +150,30 @@ def test_scale_si():
 def test_summary_reacts_to_the_data(result):
     """A changed prediction moves the accuracy: the summary reads the arrays."""
     test, _, _ = _masks(result)
-    pred = result.sample_pred.copy()
+    pred = result.sim.sample_pred.copy()
     i = np.flatnonzero(test)[0]
-    pred[i] = (result.sample_label[i] + 1) if pred[i] == result.sample_label[i] else result.sample_label[i]
-    other = dataclasses.replace(result, sample_pred=pred)
+    pred[i] = (result.sim.sample_label[i] + 1) if pred[i] == result.sim.sample_label[i] else result.sim.sample_label[i]
+    other = dataclasses.replace(result, sim=dataclasses.replace(result.sim, sample_pred=pred))
     assert summary_dict(other)["test_accuracy_pct"] != summary_dict(result)["test_accuracy_pct"]
+
+
+def test_activation_sparsity_counts_lif_layers_only_with_auxiliary_heads():
+    """tbptt_local appends auxiliary classifiers after the readout: the sparsity is over the
+    LIF layers, whichever position the non-spiking layers have (it used to drop only the last
+    layer, so it counted the readout and left out an auxiliary head)."""
+    r = make_result(seed=5, neurons=(20, 16, 10, 10))
+    ls = list(r.sim.layers)
+    ls[2] = dataclasses.replace(ls[2], name="readout", kind="readout")
+    ls[3] = dataclasses.replace(ls[3], name="aux1", kind="aux", src=2)
+    counts = r.sim.sample_counts.copy()
+    counts[:, 2:, INF, SPIKE] = 0                  # the classifiers do not spike
+    sim = dataclasses.replace(r.sim, layers=tuple(ls), sample_counts=counts)
+    r = dataclasses.replace(r, sim=sim)
+    d = summary_dict(r)
+    test, _, _ = _masks(r)
+    c = counts[test][:, :, INF, :]
+    spikes = c[:, :2, SPIKE].sum()                 # fc1, fc2: the LIF layers
+    steps = c[:, :2, NU_ACTIVE].sum() + c[:, :2, NU_IDLE].sum()
+    assert d["nb_activation_sparsity"] == pytest.approx(1 - spikes / steps, rel=REL)
+    old = 1 - c[:, :-1, SPIKE].sum() / (c[:, :-1, NU_ACTIVE].sum() + c[:, :-1, NU_IDLE].sum())
+    assert d["nb_activation_sparsity"] != pytest.approx(old, rel=1e-9)

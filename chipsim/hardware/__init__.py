@@ -1,6 +1,7 @@
-"""Hardware side of chipsim: pricing counts against a profile (ledger); mapping and the cycle
-model come later."""
+"""The chip side of chipsim: what a simulation costs on a hardware profile.
 
-from chipsim.hardware.ledger import price, price_tables
-
-__all__ = ["price", "price_tables"]
+- ``mapping``: layers onto cores and chips;
+- ``cycle``: the communication a mapping implies, and the cycle-approximate time per step;
+- ``ledger``: counts x the profile's per-action prices, static power x modelled time;
+- ``cost``: the one cost stage ``chipsim run`` and ``chipsim price`` share.
+"""

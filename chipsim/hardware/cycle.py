@@ -18,8 +18,10 @@ Timing disciplines (``profile.timing``): ``asynchronous`` (ANP-I, Loihi): the st
 t_step; ``clocked``: t_step rounded up to whole clock cycles; ``tick`` (TrueNorth): the tick is
 the floor, max(tick, t_step).
 
-Communication counts are added to the layer that receives the spikes: router hops = spikes of
-its input population x hops per spike, chip messages likewise (chipsim/hardware/mapping.py).
+Communication counts belong to the layer that receives the spikes: router hops = spikes of its
+input population x hops per spike, chip messages likewise (chipsim/hardware/mapping.py). They
+are kept apart from the simulation's counts (chipsim/result.py, Costs), because they depend on
+the chip.
 """
 
 from __future__ import annotations
@@ -30,20 +32,26 @@ from chipsim import counts as K
 from chipsim.hardware.ledger import price_tables
 
 
-def add_communication(step_counts: np.ndarray, in_events: np.ndarray, net, mapping) -> None:
-    """Fill ROUTER_HOP and CHIP_MESSAGE (inference phase) of ``step_counts`` (N, T, L, P, A)
-    in place. ``in_events`` (N, T): input events of each sample and step."""
-    lif = [i for i, ls in enumerate(net.layers) if ls.spiking]
-    for l, (ls, pl) in enumerate(zip(net.layers, mapping.layers)):
+def communication(step_counts: np.ndarray, in_events: np.ndarray, layers, mapping):
+    """Router hops and chip messages of every sample, step and layer, (N, T, L) int64 each,
+    from the spikes of each layer's input population (``step_counts`` (N, T, L, P, A)) and
+    the input events (``in_events`` (N, T)): spikes x hops (messages) per spike of the
+    layer's placement. Counted on the layer that receives the spikes."""
+    lif = [i for i, ls in enumerate(layers) if ls.spiking]
+    N, T = in_events.shape
+    hops = np.zeros((N, T, len(layers)), np.int64)
+    msgs = np.zeros((N, T, len(layers)), np.int64)
+    for l, (ls, pl) in enumerate(zip(layers, mapping.layers)):
         if ls.src == 0:
             spikes = in_events
         else:
             spikes = step_counts[:, :, lif[ls.src - 1], K.Phase.INFERENCE, K.SPIKE]
-        step_counts[:, :, l, K.Phase.INFERENCE, K.ROUTER_HOP] = spikes * pl.hops_per_spike
-        step_counts[:, :, l, K.Phase.INFERENCE, K.CHIP_MESSAGE] = spikes * pl.chip_msgs_per_spike
+        hops[:, :, l] = spikes * pl.hops_per_spike
+        msgs[:, :, l] = spikes * pl.chip_msgs_per_spike
+    return hops, msgs
 
 
-def step_latency(step_counts: np.ndarray, net, mapping, profile) -> np.ndarray:
+def step_latency(step_counts: np.ndarray, hops: np.ndarray, mapping, profile) -> np.ndarray:
     """(N, T) modelled latency of every sample's every time step, in seconds."""
     _, _, t_act, _, _ = price_tables(profile)
     t_hop = t_act[K.ROUTER_HOP]
@@ -54,16 +62,16 @@ def step_latency(step_counts: np.ndarray, net, mapping, profile) -> np.ndarray:
     core_time = (work @ mapping.share()).max(axis=2)      # (N, T): the slowest core
     route = np.array([pl.max_route * t_hop + (t_msg if pl.chip_msgs_per_spike else 0.0)
                       for pl in mapping.layers])
-    active = step_counts[..., K.Phase.INFERENCE, K.ROUTER_HOP] > 0          # (N, T, L)
+    active = hops > 0                                     # (N, T, L)
     route_time = np.where(active, route[None, None, :], 0.0).max(axis=2)
-    sync = getattr(profile, "sync_time", None)
+    sync = profile.sync_time
     t = core_time + route_time + (float(sync.value) if sync is not None and sync.value is not None else 0.0)
     timing = profile.timing
     if timing == "clocked" and profile.clock is not None:
         f = float(profile.clock.value)
         t = np.ceil(t * f - 1e-9) / f
     elif timing == "tick":
-        tick = getattr(profile, "tick", None)
+        tick = profile.tick
         if tick is not None and tick.value is not None:
             t = np.maximum(t, float(tick.value))
     return t

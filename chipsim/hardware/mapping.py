@@ -19,66 +19,25 @@ spike whose destinations are on other chips also costs one chip-to-chip message 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
 from chipsim.errors import ChipsimError
+from chipsim.result import LayerPlacement, Mapping
 
 ARCH_REQUIRED = ("cores", "neurons_per_core", "synapses_per_core", "mesh_width", "mesh_height",
                  "max_chips", "shared_conv_kernels")
 
 
-@dataclass(frozen=True)
-class LayerPlacement:
-    name: str
-    segments: tuple              # ((core, neurons), ...): the cores holding this layer's neurons
-    neurons: int
-    stored_weights: int          # weight words this layer stores (over all its cores)
-    hops_per_spike: int          # router hops of one spike of this layer's *input* population
-    chip_msgs_per_spike: int     # chip-to-chip messages of one such spike
-    max_route: int               # longest X-Y path (hops) of such a spike
-
-    @property
-    def cores(self) -> int:
-        return len(self.segments)
-
-    @property
-    def first_core(self) -> int:
-        return self.segments[0][0]
-
-
-@dataclass(frozen=True)
-class Mapping:
-    profile: str
-    layers: tuple                # LayerPlacement per weight layer, network order
-    cores_used: int
-    chips_used: int
-    cores_per_chip: int
-    neuron_utilisation: float    # neurons placed / neuron capacity of the cores used
-    synapse_utilisation: float   # stored weights / synapse capacity of the cores used
-
-    def share(self) -> np.ndarray:
-        """(L, cores_used): the fraction of layer l's neurons (and work) on each core."""
-        f = np.zeros((len(self.layers), self.cores_used))
-        for i, p in enumerate(self.layers):
-            for core, n in p.segments:
-                f[i, core] = n / p.neurons
-        return f
-
-    def summary(self) -> dict:
-        return {"mapping_cores": self.cores_used, "mapping_chips": self.chips_used,
-                "mapping_neuron_utilisation": self.neuron_utilisation,
-                "mapping_synapse_utilisation": self.synapse_utilisation,
-                "mapping_cores_per_layer": " ".join(f"{p.name}:{p.cores}" for p in self.layers)}
+def can_map(profile) -> bool:
+    """Whether ``profile`` gives every architecture figure a mapping needs."""
+    arch = profile.architecture
+    return all(k in arch and arch[k].value is not None for k in ARCH_REQUIRED)
 
 
 def _arch(profile) -> dict:
-    arch = getattr(profile, "architecture", {}) or {}
+    arch = profile.architecture
     missing = [k for k in ARCH_REQUIRED if k not in arch or arch[k].value is None]
     if missing:
         raise ChipsimError(f"profile '{profile.name}' lacks the architecture figures a mapping needs: "
-                           + ", ".join(missing), file=getattr(profile, "path", None),
+                           + ", ".join(missing), file=profile.path,
                            field="architecture", expected="; ".join(ARCH_REQUIRED))
     return {k: int(round(float(arch[k].value))) for k in arch if arch[k].value is not None}
 
@@ -89,10 +48,10 @@ def stored_weights(ls, shared: bool) -> int:
     return ls.synapses
 
 
-def _explicit(net, a, explicit: dict, shared: bool, path, source) -> tuple[list, list, int]:
+def _explicit(layers, a, explicit: dict, shared: bool, path, source) -> tuple[list, list]:
     """Segments from a user's mapping {layer name: [core, ...]}: each layer's neurons split in
     order and as evenly as possible over its cores; capacities checked per core."""
-    names = [ls.name for ls in net.layers]
+    names = [ls.name for ls in layers]
     unknown = sorted(set(explicit) - set(names))
     missing = [n for n in names if n not in explicit]
     if unknown or missing:
@@ -102,7 +61,7 @@ def _explicit(net, a, explicit: dict, shared: bool, path, source) -> tuple[list,
     npc, spc = a["neurons_per_core"], a["synapses_per_core"]
     used_n, used_w = {}, {}
     segs_all, stored = [], []
-    for ls in net.layers:
+    for ls in layers:
         cores = [int(c) for c in explicit[ls.name]]
         if not cores or min(cores) < 0 or len(set(cores)) != len(cores):
             raise ChipsimError(f"{ls.name}: {cores}", file=source, field=f"mapping.{ls.name}",
@@ -126,22 +85,22 @@ def _explicit(net, a, explicit: dict, shared: bool, path, source) -> tuple[list,
     if over:
         raise ChipsimError("the given mapping overfills " + "; ".join(over), file=source,
                            field="mapping", expected="cores within the profile's capacities")
-    return segs_all, stored, max(used_n) + 1
+    return segs_all, stored
 
 
-def map_network(net, profile, explicit: dict | None = None, source: str | None = None) -> Mapping:
-    """Place ``net`` (chipsim.model.network.Network) on ``profile``'s cores and chips; an
-    ``explicit`` mapping {layer name: [core, ...]} (from the workload, ``source``) overrides the
-    automatic placement."""
+def map_layers(layers, profile, explicit: dict | None = None, source: str | None = None) -> Mapping:
+    """Place ``layers`` (chipsim.model.network.LayerShape, network order) on ``profile``'s
+    cores and chips; an ``explicit`` mapping {layer name: [core, ...]} (from the workload,
+    ``source``) overrides the automatic placement."""
     a = _arch(profile)
     npc, spc = a["neurons_per_core"], a["synapses_per_core"]
     per_chip, mw = a["cores"], a["mesh_width"]
     shared = bool(a["shared_conv_kernels"])
-    path = getattr(profile, "path", None)
+    path = profile.path
     fan_in = a.get("fan_in_per_core")
     core, free_n, free_w = 0, npc, spc
     segs_all, stored = [], []
-    for ls in ([] if explicit else net.layers):
+    for ls in ([] if explicit else layers):
         if fan_in is not None and ls.fan_in > fan_in:
             raise ChipsimError(f"layer {ls.name}: fan-in {ls.fan_in:,} exceeds a core's {fan_in:,} inputs",
                                file=path, field="architecture.fan_in_per_core",
@@ -168,13 +127,15 @@ def map_network(net, profile, explicit: dict | None = None, source: str | None =
         segs_all.append(tuple(segs))
         stored.append(total_w)
     if explicit:
-        segs_all, stored, total = _explicit(net, a, explicit, shared, path, source)
-    else:
-        total = core + 1 if free_n < npc or free_w < spc else core
-    chips = -(-total // per_chip)
+        segs_all, stored = _explicit(layers, a, explicit, shared, path, source)
+    # the cores that hold neurons (an explicit mapping may leave some out), and the chips
+    # they sit on; the highest core decides how many chips the mesh spans
+    used = sorted({c for segs in segs_all for c, _ in segs})
+    span = used[-1] + 1
+    chips = -(-span // per_chip)
     if chips > a["max_chips"]:
-        need = ", ".join(f"{ls.name} {len(sg)}" for ls, sg in zip(net.layers, segs_all))
-        raise ChipsimError(f"the network needs {total} cores ({need}) = {chips} chips of {per_chip} cores; "
+        need = ", ".join(f"{ls.name} {len(sg)}" for ls, sg in zip(layers, segs_all))
+        raise ChipsimError(f"the network needs {span} cores ({need}) = {chips} chips of {per_chip} cores; "
                            f"the profile allows {a['max_chips']} chip(s)", file=path,
                            field="architecture.max_chips", expected="a network that fits")
 
@@ -187,9 +148,9 @@ def map_network(net, profile, explicit: dict | None = None, source: str | None =
         router = idx // cpr
         return chip * mw + router % mw, router // mw
 
-    lif = [i for i, m in enumerate(net.layers) if m.spiking]
+    lif = [i for i, m in enumerate(layers) if m.spiking]
     placements = []
-    for i, ls in enumerate(net.layers):
+    for i, ls in enumerate(layers):
         src_core = 0 if ls.src == 0 else segs_all[lif[ls.src - 1]][0][0]
         sx, sy = xy(src_core)
         dests = [c for c, _ in segs_all[i]]
@@ -197,6 +158,7 @@ def map_network(net, profile, explicit: dict | None = None, source: str | None =
         dest_chips = {d // per_chip for d in dests} - {src_core // per_chip}
         placements.append(LayerPlacement(ls.name, segs_all[i], ls.n_out, int(stored[i]),
                                          int(sum(dists)), len(dest_chips), int(max(dists))))
-    neurons = sum(ls.n_out for ls in net.layers)
-    return Mapping(profile.name, tuple(placements), total, chips, per_chip,
-                   neurons / (total * npc), sum(stored) / (total * spc))
+    neurons = sum(ls.n_out for ls in layers)
+    chips_used = len({c // per_chip for c in used})
+    return Mapping(profile.name, tuple(placements), len(used), chips_used, per_chip,
+                   neurons / (len(used) * npc), sum(stored) / (len(used) * spc), tuple(used))

@@ -25,6 +25,11 @@ class EventInput:
         return self.ptr.shape[1] - 1
 
 
+def channels_last(frames: np.ndarray) -> np.ndarray:
+    """(N, T, P, H, W) frames -> (N, T, H, W, P): chipsim's activations are channel-last."""
+    return np.ascontiguousarray(np.moveaxis(frames, 2, -1))
+
+
 def encode_frames(frames: np.ndarray, binary: bool, dtype=np.float64) -> EventInput:
     """(N, T, *input_shape) frames -> event lists of their non-zero entries (vectorised).
 

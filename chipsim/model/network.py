@@ -227,8 +227,15 @@ class Network:
     def all_dense(self) -> bool:
         return all(ls.kind != "conv" and ls.pool == "none" for ls in self.layers)
 
-    def footprint_bytes(self) -> int:
-        """NeuroBench footprint: bytes of parameters (weights, used biases) and neuron state."""
+    def footprint_bytes(self, bits: dict | None = None) -> int:
+        """NeuroBench footprint: bytes of parameters (weights, used biases) and neuron state, in
+        the simulator's float type, or, with ``bits`` (the chip number format's
+        ``weight_bits`` and ``state_bits``), in the chip's widths."""
+        if bits:
+            params = sum(w.size for w in self.weights)
+            params += sum(b.size for b, ls in zip(self.biases, self.layers) if ls.bias)
+            state = sum(ls.n_out for ls in self.layers if ls.spiking)
+            return -(-(params * bits["weight_bits"] + state * bits["state_bits"]) // 8)
         params = sum(w.nbytes for w in self.weights)
         params += sum(b.nbytes for b, ls in zip(self.biases, self.layers) if ls.bias)
         state = sum(ls.n_out for ls in self.layers if ls.spiking) * self.weights[0].itemsize
@@ -237,3 +244,53 @@ class Network:
     def copy(self) -> "Network":
         return Network(self.layers, [w.copy() for w in self.weights], [b.copy() for b in self.biases],
                        self.dropout)
+
+
+# ------------------------------------------------------------------ from a workload
+
+#: OTTT's fixed scale after every spiking layer (spiking_vgg.py:232, Scale(2.74); NF-ResNet)
+WS_SCALE = 2.74
+
+NORMALIZATION_NOTE = {
+    "none": "none",
+    "ws_folded": ("OTTT's scaled weight standardisation folded into the effective weights once at "
+                  "initialisation: conv kernels standardised per output channel, "
+                  "(W - mean) / sqrt(var * fan_in + 1e-4), and every layer reading a spiking layer "
+                  f"scaled by {WS_SCALE}; learning then updates the effective weights directly (the "
+                  "standardisation is not re-applied, as a chip holding effective weights would not)"),
+    "bn_folded": ("SLTT's per-step batch normalisation is not simulated: folded into the weights at "
+                  "initialisation, where it is the identity (gamma 1, beta 0); a chip cannot "
+                  "compute batch statistics while it learns"),
+}
+
+
+def fold_weight_standardization(net: Network) -> None:
+    """OTTT's ScaledWSConv2d (spiking_vgg.py:13-33) and Scale(2.74), folded into the weights."""
+    for ls, W in zip(net.layers, net.weights):
+        if ls.kind == "conv":
+            mean = W.mean(axis=0, keepdims=True)
+            var = W.var(axis=0, keepdims=True)
+            W[:] = (W - mean) / np.sqrt(var * ls.fan_in + 1e-4)
+        if ls.src > 0:
+            W *= WS_SCALE
+
+
+def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.Generator) -> Network:
+    """The workload's layers on an input of ``input_shape`` (P, H, W), readout appended, with
+    the auxiliary classifiers tbptt_local's blocks ask for and the workload's normalisation
+    folded into the initial weights."""
+    from chipsim.errors import ChipsimError
+    net = workload.network
+    tr = workload.training
+    P, H, W = input_shape
+    block = workload.rule.block if workload.rule.name == "tbptt_local" else None
+    try:
+        network = Network.build((H, W, P), workload.dataset.framing == "binary", list(net.hidden),
+                                n_classes, net.readout_bias, rng, gain=tr.init_gain,
+                                dtype=np.dtype(tr.dtype), block=block)
+    except ValueError as e:
+        raise ChipsimError(str(e), file=workload.path, field="network.hidden",
+                           expected="layers that fit the input") from None
+    if net.normalization == "ws_folded":
+        fold_weight_standardization(network)
+    return network

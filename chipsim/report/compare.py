@@ -44,7 +44,7 @@ def dataset_tag(dataset: str) -> str:
 
 
 def run_label(result) -> str:
-    return f"{result.rule} · {result.profile_name} · T{result.time_steps} · {dataset_tag(result.dataset)}"
+    return f"{result.sim.rule} · {result.cost.profile_name} · T{result.sim.time_steps} · {dataset_tag(result.sim.dataset)}"
 
 
 def row(result, path=None) -> dict:
@@ -53,12 +53,12 @@ def row(result, path=None) -> dict:
     sel = selections(result)
     m = sel["test"] if sel["test"].any() else sel["train"]
     t = np.asarray(result.pricing.sample_time, dtype=np.float64)
-    lat = float(t[m].mean()) / max(int(result.time_steps), 1) if m.any() else None
+    lat = float(t[m].mean()) / max(int(result.sim.time_steps), 1) if m.any() else None
     return {
         "label": run_label(result),
         "path": None if path is None else str(path),
-        "rule": result.rule, "profile": result.profile_name,
-        "time_steps": int(result.time_steps), "dataset": dataset_tag(result.dataset),
+        "rule": result.sim.rule, "profile": result.cost.profile_name,
+        "time_steps": int(result.sim.time_steps), "dataset": dataset_tag(result.sim.dataset),
         "test_acc_pct": d["test_accuracy_pct"],
         "train_energy_J": d["train_energy_per_sample_J"],
         "test_energy_J": d["test_energy_per_sample_J"],
@@ -71,7 +71,7 @@ def row(result, path=None) -> dict:
         "train_static_J": d["train_static_energy_per_sample_J"],
         "latency_per_step_s": lat,
         "latency_basis": "test" if sel["test"].any() else "train",
-        "time_model": str(result.extra.get("time_model", "serial sum of per-action times")),
+        "time_model": result.cost.time_model,
         "assumed_share_pct": d["assumed_share_pct"],
     }
 

@@ -1,7 +1,9 @@
 """Write and read one run's :class:`~chipsim.result.RunResult` as an HDF5 file.
 
 The layout is documented, field by field, in ``chipsim/report/SCHEMA.md`` (schema version
-:data:`SCHEMA_VERSION`). Two promises:
+:data:`SCHEMA_VERSION`): a ``simulation`` group (what ran: counts, samples, curves, the layer
+geometry, the workload) and a ``cost`` group (that simulation on one chip: mapping,
+communication, latency, energy), as :mod:`chipsim.result` holds them. Three promises:
 
 * **Atomic.** :func:`write_result` writes into a temporary file in the target's directory and
   ``os.replace()``\\ s it into place only once it is complete and closed. On any failure
@@ -10,9 +12,12 @@ The layout is documented, field by field, in ``chipsim/report/SCHEMA.md`` (schem
 * **Readable across vocabularies.** Counts and per-action prices are stored with the action
   names of the writer's vocabulary. :func:`read_result` maps them onto the current
   vocabulary *by name*: an action the file does not know reads as zero counts, zero energy
-  and zero time; an action the file has but this chipsim does not know is dropped, and the
-  names of both kinds are recorded in ``result.extra`` under ``"report.missing_actions"``
-  and ``"report.dropped_actions"`` (comma-separated), so the mapping is never silent.
+  and zero time; an action the file has but this chipsim does not know is dropped; the
+  result's ``missing_actions`` and ``dropped_actions`` name both kinds, so the mapping is
+  never silent.
+* **Readable across versions.** Files of schema version 1 (chipsim 0.1) are read into the
+  same records; what they lack (the layer geometry, the per-step communication) is rebuilt or
+  assumed as the result's ``notes`` say.
 
 Every user-facing failure (missing file, not HDF5, not a chipsim result, newer or unknown
 schema version, missing or malformed field, write error) raises
@@ -22,6 +27,7 @@ schema version, missing or malformed field, write error) raises
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -29,13 +35,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from chipsim import counts as K
 from chipsim.counts import ACTION_NAMES, N_ACTIONS, PHASE_NAMES
 from chipsim.errors import ChipsimError
-from chipsim.result import Pricing, RunResult
+from chipsim.model.network import LayerShape
+from chipsim.result import (Costs, LayerPlacement, Mapping, Pricing, RunResult, Simulation)
 
 #: Version of the on-disk layout written by this module (see SCHEMA.md). A reader accepts
 #: files with ``1 <= schema_version <= SCHEMA_VERSION``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Value of the root attribute ``format``: tells a chipsim result from any other HDF5 file.
 FORMAT_NAME = "chipsim-result"
@@ -45,13 +53,9 @@ _GZIP_LEVEL = 4
 _CHUNK_BYTES = 1 << 20
 
 _COUNTS_AXES = ("sample", "layer", "phase", "action")
+_STEP_AXES = ("sample", "step", "layer", "phase", "action")
 
-# Documented dtypes of the per-sample, per-layer and per-epoch arrays (name -> dtype).
-_LAYER_FIELDS = {
-    "binary_input": ("layer_binary_input", np.bool_, None),
-    "neurons": ("layer_neurons", np.int64, "1"),
-    "synapses": ("layer_synapses", np.int64, "1"),
-}
+# simulation/samples and simulation/epochs: file name -> (Simulation attribute, dtype, unit)
 _SAMPLE_FIELDS = {
     "split": ("sample_split", np.int8, None),
     "epoch": ("sample_epoch", np.int32, None),
@@ -59,6 +63,7 @@ _SAMPLE_FIELDS = {
     "label": ("sample_label", np.int32, None),
     "pred": ("sample_pred", np.int32, None),
     "loss": ("sample_loss", np.float64, "1"),
+    "duration": ("sample_duration", np.float64, "s"),
 }
 _EPOCH_FIELDS = {
     "train_loss": ("epoch_train_loss", np.float64, "1"),
@@ -66,6 +71,37 @@ _EPOCH_FIELDS = {
     "test_loss": ("epoch_test_loss", np.float64, "1"),
     "test_acc": ("epoch_test_acc", np.float64, "1"),
 }
+# simulation attributes: name -> (kind, unit)
+_SIM_ATTRS = {
+    "workload_name": ("str", None), "rule": ("str", None), "dataset": ("str", None),
+    "dataset_standin": ("bool", None), "time_steps": ("int", "1"), "seed": ("int", "1"),
+    "batch_size": ("int", "1"), "epochs": ("int", "1"), "train_samples": ("int", "1"),
+    "test_samples": ("int", "1"), "framing": ("str", None), "dtype": ("str", None),
+    "neuron": ("str", None), "loss": ("str", None), "normalization": ("str", None),
+    "number_format": ("str", None), "step_counts_note": ("str", None),
+    "learning_memory_bytes": ("int", "bytes"), "gradient_buffer_bytes": ("int", "bytes"),
+    "footprint_bytes": ("int", "bytes"), "wall_time_s": ("float", "s"),
+    "interrupted": ("bool", None),
+}
+# layer geometry (simulation/layers): name -> (LayerShape field, dtype, width)
+_LAYER_FIELDS = {
+    "kind": ("kind", _STR, 1), "src": ("src", np.int64, 1), "pre": ("pre", np.int64, 3),
+    "pool": ("pool", _STR, 1), "pool_k": ("pool_k", np.int64, 1),
+    "pooled": ("pooled", np.int64, 3), "out": ("out", np.int64, 3), "kernel": ("k", np.int64, 1),
+    "stride": ("stride", np.int64, 1), "padding": ("pad", np.int64, 1),
+    "bias": ("bias", np.bool_, 1), "binary_input": ("binary_input", np.bool_, 1),
+    "detach": ("detach", np.bool_, 1),
+}
+# cost attributes
+_COST_ATTRS = {
+    "profile_name": ("str", None), "time_model": ("str", None),
+    "communication_note": ("str", None), "repriced_from": ("str", None),
+    "throughput_train": ("float?", "1/s"), "throughput_test": ("float?", "1/s"),
+    "real_time_factor_train": ("float?", "1"), "real_time_factor_test": ("float?", "1"),
+}
+_PLACEMENT_FIELDS = ("neurons", "stored_weights", "hops_per_spike", "chip_msgs_per_spike",
+                     "max_route")
+_MAPPING_ATTRS = ("cores_used", "chips_used", "cores_per_chip")
 # Pricing per-action arrays: dataset name -> (dtype, unit)
 _PER_ACTION_FIELDS = {
     "energy_per_action": (np.float64, "J"),
@@ -104,12 +140,8 @@ def write_result(result: RunResult, path) -> None:
     try:
         with h5py.File(tmp, "w") as f:
             _write_root(f, result)
-            _write_config(f, result)
-            _write_layers(f, result)
-            _write_counts(f, result)
-            _write_samples(f, result)
-            _write_epochs(f, result)
-            _write_energy(f, result.pricing)
+            _write_simulation(f.create_group("simulation"), result.sim)
+            _write_cost(f.create_group("cost"), result.cost)
         _fsync(tmp)
         os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
@@ -147,24 +179,27 @@ def _check_consistent(r: RunResult, path: Path) -> None:
         raise ChipsimError(f"cannot write an inconsistent result: shape {got}", file=str(path),
                            field=field, expected=expected)
 
-    sc = np.asarray(r.sample_counts)
+    s, c = r.sim, r.cost
+    sc = np.asarray(s.sample_counts)
     if sc.ndim != 4 or sc.shape[2] != len(PHASE_NAMES) or sc.shape[3] != N_ACTIONS:
-        bad("sample_counts", f"(N, L, {len(PHASE_NAMES)}, {N_ACTIONS})", sc.shape)
+        bad("simulation.sample_counts", f"(N, L, {len(PHASE_NAMES)}, {N_ACTIONS})", sc.shape)
     n, n_layers = sc.shape[0], sc.shape[1]
-    if len(r.layer_names) != n_layers:
-        bad("layer_names", f"({n_layers},)", (len(r.layer_names),))
-    for _, (attr, _, _) in _LAYER_FIELDS.items():
-        if np.shape(getattr(r, attr)) != (n_layers,):
-            bad(attr, f"({n_layers},)", np.shape(getattr(r, attr)))
+    if len(s.layers) != n_layers:
+        bad("simulation.layers", f"({n_layers},)", (len(s.layers),))
     for _, (attr, _, _) in _SAMPLE_FIELDS.items():
-        if np.shape(getattr(r, attr)) != (n,):
-            bad(attr, f"({n},)", np.shape(getattr(r, attr)))
-    n_epochs = np.shape(r.epoch_train_loss)
+        if np.shape(getattr(s, attr)) != (n,):
+            bad(f"simulation.{attr}", f"({n},)", np.shape(getattr(s, attr)))
+    if np.shape(s.input_events) != (n, s.time_steps):
+        bad("simulation.input_events", f"({n}, {s.time_steps})", np.shape(s.input_events))
+    n_epochs = np.shape(s.epoch_train_loss)
     for _, (attr, _, _) in _EPOCH_FIELDS.items():
-        if np.ndim(getattr(r, attr)) != 1 or np.shape(getattr(r, attr)) != n_epochs:
-            bad(attr, f"a 1-d array of the same length as epoch_train_loss {n_epochs}",
-                np.shape(getattr(r, attr)))
-    p = r.pricing
+        if np.ndim(getattr(s, attr)) != 1 or np.shape(getattr(s, attr)) != n_epochs:
+            bad(f"simulation.{attr}", f"a 1-d array of the same length as epoch_train_loss {n_epochs}",
+                np.shape(getattr(s, attr)))
+    for name in ("router_hops", "chip_messages"):
+        if np.shape(getattr(c, name)) != (n, s.time_steps, n_layers):
+            bad(f"cost.{name}", f"({n}, {s.time_steps}, {n_layers})", np.shape(getattr(c, name)))
+    p = c.pricing
     for name in _PER_ACTION_FIELDS:
         if np.shape(getattr(p, name)) != (N_ACTIONS,):
             bad(f"pricing.{name}", f"({N_ACTIONS},)", np.shape(getattr(p, name)))
@@ -208,6 +243,24 @@ def _json(obj, field: str) -> str:
                            expected="str, int, float, bool, list or dict values") from None
 
 
+def _write_attrs(obj, spec: dict, record, units_field: bool = True) -> None:
+    units = {}
+    for name, (kind, unit) in spec.items():
+        v = getattr(record, name)
+        if kind == "str":
+            obj.attrs[name] = str(v)
+        elif kind == "bool":
+            obj.attrs[name] = np.bool_(v)
+        elif kind == "int":
+            obj.attrs[name] = _as(v, np.int64, name)
+        else:                                   # float, or float? (None stored as NaN)
+            obj.attrs[name] = np.float64(np.nan if v is None else v)
+        if unit is not None:
+            units[name] = unit
+    if units_field:
+        obj.attrs["units"] = _json(units, "units")
+
+
 def _write_root(f: h5py.File, r: RunResult) -> None:
     a = f.attrs
     a["format"] = FORMAT_NAME
@@ -215,18 +268,7 @@ def _write_root(f: h5py.File, r: RunResult) -> None:
     a["chipsim_version"] = str(r.version)
     a["created"] = str(r.created)
     a["command"] = str(r.command)
-    a["seed"] = _as(r.seed, np.int64, "seed")
-    a["rule"] = str(r.rule)
-    a["workload_name"] = str(r.workload_name)
-    a["profile_name"] = str(r.profile_name)
-    a["dataset"] = str(r.dataset)
-    a["time_steps"] = _as(r.time_steps, np.int64, "time_steps")
-    a["wall_time_s"] = np.float64(r.wall_time_s)
-    a["learning_memory_bytes"] = _as(r.learning_memory_bytes, np.int64, "learning_memory_bytes")
-    a["footprint_bytes"] = _as(r.footprint_bytes, np.int64, "footprint_bytes")
-    a["units"] = _json({"wall_time_s": "s", "learning_memory_bytes": "bytes",
-                        "footprint_bytes": "bytes", "time_steps": "1", "seed": "1"}, "units")
-    a["extra"] = _json(dict(r.extra), "extra")
+    a["notes"] = _json(list(r.notes), "notes")
 
 
 def _write_text(g: h5py.Group, name: str, text: str, src_path: str) -> None:
@@ -235,79 +277,110 @@ def _write_text(g: h5py.Group, name: str, text: str, src_path: str) -> None:
     ds.attrs["encoding"] = "utf-8"
 
 
-def _write_config(f: h5py.File, r: RunResult) -> None:
-    g = f.create_group("config")
-    _write_text(g, "workload_yaml", r.workload_text, r.workload_path)
-    _write_text(g, "profile_yaml", r.profile_text, r.profile_path)
-
-
-def _dataset(g: h5py.Group, name: str, data: np.ndarray, unit: str | None) -> h5py.Dataset:
-    ds = g.create_dataset(name, data=data)
+def _dataset(g: h5py.Group, name: str, data: np.ndarray, unit: str | None, **kw) -> h5py.Dataset:
+    ds = g.create_dataset(name, data=data, **kw)
     if unit is not None:
         ds.attrs["unit"] = unit
     return ds
-
-
-def _write_layers(f: h5py.File, r: RunResult) -> None:
-    g = f.create_group("layers")
-    g.create_dataset("names", data=_str_array(r.layer_names), dtype=_STR)
-    for name, (attr, dtype, unit) in _LAYER_FIELDS.items():
-        _dataset(g, name, _as(getattr(r, attr), dtype, attr), unit)
 
 
 def _names_attr(obj, key: str, names) -> None:
     obj.attrs.create(key, data=_str_array(names), dtype=_STR)
 
 
-def _write_counts(f: h5py.File, r: RunResult) -> None:
-    g = f.create_group("counts")
-    counts = _as(r.sample_counts, np.int64, "sample_counts")
-    n, n_layers = counts.shape[:2]
-    if n and n_layers:
-        per_sample = counts[0].nbytes
-        rows = int(max(1, min(n, _CHUNK_BYTES // max(per_sample, 1))))
-        ds = g.create_dataset("samples", data=counts, chunks=(rows, *counts.shape[1:]),
-                              compression="gzip", compression_opts=_GZIP_LEVEL, shuffle=True)
-    else:
-        ds = g.create_dataset("samples", data=counts)
-    if r.step_counts is not None:      # optional: per-step counts for re-pricing latency
-        steps = _as(r.step_counts, np.int64, "step_counts")
+def _label_counts(ds, axes) -> None:
+    _names_attr(ds, "axes", axes)
+    _names_attr(ds, "actions", ACTION_NAMES)
+    _names_attr(ds, "phases", PHASE_NAMES)
+    ds.attrs["unit"] = "count"
+
+
+def _gzip(n: int, row_bytes: int, shape: tuple) -> dict:
+    """Chunked gzip (whole samples per chunk, ~1 MiB) for an (N, ...) array."""
+    if not n or not row_bytes:
+        return {}
+    rows = int(max(1, min(n, _CHUNK_BYTES // row_bytes)))
+    return dict(chunks=(rows, *shape[1:]), compression="gzip", compression_opts=_GZIP_LEVEL,
+                shuffle=True)
+
+
+def _write_simulation(g: h5py.Group, s: Simulation) -> None:
+    _write_attrs(g, _SIM_ATTRS, s)
+    g.attrs["overrides"] = _json([list(kv) for kv in s.overrides], "overrides")
+    g.attrs["skipped_samples"] = _json(list(s.skipped_samples), "skipped_samples")
+    g.attrs["requested_mapping"] = _json([[k, list(v)] for k, v in s.requested_mapping],
+                                         "requested_mapping")
+    _write_text(g, "workload_yaml", s.workload_text, s.workload_path)
+    lg = g.create_group("layers")
+    lg.create_dataset("names", data=_str_array(s.layer_names), dtype=_STR)
+    for name, (attr, dtype, width) in _LAYER_FIELDS.items():
+        vals = [getattr(ls, attr) for ls in s.layers]
+        if dtype is _STR:
+            lg.create_dataset(name, data=_str_array(vals), dtype=_STR)
+        else:
+            shape = (len(vals),) if width == 1 else (len(vals), width)
+            lg.create_dataset(name, data=np.asarray(vals, dtype=dtype).reshape(shape))
+    _dataset(lg, "neurons", s.layer_neurons, "1")
+    _dataset(lg, "synapses", s.layer_synapses, "1")
+    cg = g.create_group("counts")
+    counts = _as(s.sample_counts, np.int64, "sample_counts")
+    n = counts.shape[0]
+    ds = cg.create_dataset("samples", data=counts,
+                           **_gzip(n, counts[0].nbytes if n else 0, counts.shape))
+    _label_counts(ds, _COUNTS_AXES)
+    total = cg.create_dataset("total", data=counts.sum(axis=0, dtype=np.int64))
+    _label_counts(total, _COUNTS_AXES[1:])
+    if s.step_counts is not None:       # optional: per-step counts, for re-pricing latency
+        steps = _as(s.step_counts, np.int64, "step_counts")
         if steps.shape[0] != n or steps.shape[2:] != counts.shape[1:]:
             raise ChipsimError(f"step_counts has shape {steps.shape}", field="step_counts",
                                expected=f"(N, T, {', '.join(map(str, counts.shape[1:]))}) with N = {n}")
-        sds = g.create_dataset("steps", data=steps, compression="gzip",
-                               compression_opts=_GZIP_LEVEL, shuffle=True,
-                               chunks=(max(1, min(n, 256)), *steps.shape[1:]) if n else None)
-        _names_attr(sds, "axes", ("sample", "step", "layer", "phase", "action"))
-        _names_attr(sds, "actions", ACTION_NAMES)
-        _names_attr(sds, "phases", PHASE_NAMES)
-        sds.attrs["unit"] = "count"
-        ev = _as(r.input_events, np.int64, "input_events")
-        g.create_dataset("input_events", data=ev, compression="gzip", compression_opts=_GZIP_LEVEL)
-    total = g.create_dataset("total", data=counts.sum(axis=0, dtype=np.int64))
-    for d, axes in ((ds, _COUNTS_AXES), (total, _COUNTS_AXES[1:])):
-        _names_attr(d, "axes", axes)
-        _names_attr(d, "actions", ACTION_NAMES)
-        _names_attr(d, "phases", PHASE_NAMES)
-        d.attrs["unit"] = "count"
-
-
-def _write_samples(f: h5py.File, r: RunResult) -> None:
-    g = f.create_group("samples")
+        sds = cg.create_dataset("steps", data=steps, **_gzip(n, steps[0].nbytes if n else 0, steps.shape))
+        _label_counts(sds, _STEP_AXES)
+    ev = _as(s.input_events, np.int64, "input_events")
+    _dataset(cg, "input_events", ev, "count", **_gzip(n, ev[0].nbytes if n else 0, ev.shape))
+    sg = g.create_group("samples")
     for name, (attr, dtype, unit) in _SAMPLE_FIELDS.items():
-        ds = _dataset(g, name, _as(getattr(r, attr), dtype, attr), unit)
+        d = _dataset(sg, name, _as(getattr(s, attr), dtype, attr), unit)
         if name == "split":
-            _names_attr(ds, "codes", ("train", "test"))
-
-
-def _write_epochs(f: h5py.File, r: RunResult) -> None:
-    g = f.create_group("epochs")
+            _names_attr(d, "codes", ("train", "test"))
+    eg = g.create_group("epochs")
     for name, (attr, dtype, unit) in _EPOCH_FIELDS.items():
-        _dataset(g, name, _as(getattr(r, attr), dtype, attr), unit)
+        _dataset(eg, name, _as(getattr(s, attr), dtype, attr), unit)
 
 
-def _write_energy(f: h5py.File, p: Pricing) -> None:
-    g = f.create_group("energy")
+def _write_cost(g: h5py.Group, c: Costs) -> None:
+    _write_attrs(g, _COST_ATTRS, c)
+    _write_text(g, "profile_yaml", c.profile_text, c.profile_path)
+    cm = g.create_group("communication")
+    for name in ("router_hops", "chip_messages"):
+        a = _as(getattr(c, name), np.int64, name)
+        d = _dataset(cm, name, a, "count", **_gzip(a.shape[0], a[0].nbytes if a.shape[0] else 0, a.shape))
+        _names_attr(d, "axes", ("sample", "step", "layer"))
+    lat = g.create_group("latency")
+    _dataset(lat, "step_train", _as(c.step_latency_train, np.float64, "step_latency_train"), "s")
+    _dataset(lat, "step_test", _as(c.step_latency_test, np.float64, "step_latency_test"), "s")
+    if c.mapping is not None:
+        _write_mapping(g.create_group("mapping"), c.mapping)
+    _write_energy(g.create_group("energy"), c.pricing)
+
+
+def _write_mapping(g: h5py.Group, m: Mapping) -> None:
+    g.attrs["profile"] = str(m.profile)
+    for name in _MAPPING_ATTRS:
+        g.attrs[name] = np.int64(getattr(m, name))
+    g.attrs["neuron_utilisation"] = np.float64(m.neuron_utilisation)
+    g.attrs["synapse_utilisation"] = np.float64(m.synapse_utilisation)
+    g.create_dataset("core_ids", data=np.asarray(m.core_ids, np.int64))
+    g.create_dataset("names", data=_str_array(p.name for p in m.layers), dtype=_STR)
+    for name in _PLACEMENT_FIELDS:
+        g.create_dataset(name, data=np.array([getattr(p, name) for p in m.layers], np.int64))
+    seg = [(i, core, k) for i, p in enumerate(m.layers) for core, k in p.segments]
+    d = g.create_dataset("segments", data=np.array(seg, np.int64).reshape(-1, 3))
+    _names_attr(d, "columns", ("layer", "core", "neurons"))
+
+
+def _write_energy(g: h5py.Group, p: Pricing) -> None:
     g.attrs["profile_name"] = str(p.profile_name)
     g.attrs["sop_energy_kind"] = str(p.sop_energy_kind)
     _names_attr(g, "actions", ACTION_NAMES)
@@ -431,7 +504,8 @@ def read_result(path) -> RunResult:
     with f:
         rd = _Reader(f, path)
         try:
-            return _read(rd)
+            version = _check_version(rd)
+            return _read(rd) if version >= 2 else _read_v1(rd)
         except ChipsimError:
             raise
         except (KeyError, OSError, TypeError, ValueError) as exc:
@@ -440,7 +514,7 @@ def read_result(path) -> RunResult:
                                         f"{SCHEMA_VERSION}") from None
 
 
-def _check_version(rd: _Reader) -> None:
+def _check_version(rd: _Reader) -> int:
     a = rd.f.attrs
     fmt = a.get("format")
     if isinstance(fmt, bytes):
@@ -461,6 +535,7 @@ def _check_version(rd: _Reader) -> None:
     if v < 1:
         raise ChipsimError(f"unknown schema_version {v}", file=rd.path, field="schema_version",
                            expected=f"schema_version from 1 to {SCHEMA_VERSION}")
+    return v
 
 
 def _action_map(file_actions: tuple[str, ...]):
@@ -482,109 +557,161 @@ def _map_last_axis(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return out
 
 
+def _read_attrs(rd: _Reader, obj, spec: dict) -> dict:
+    out = {}
+    for name, (kind, _) in spec.items():
+        if kind == "str":
+            out[name] = rd.str_attr(obj, name)
+        elif kind == "int":
+            out[name] = rd.int_attr(obj, name)
+        elif kind == "bool":
+            out[name] = bool(rd.attr(obj, name))
+        else:
+            v = rd.float_attr(obj, name)
+            out[name] = None if (kind == "float?" and math.isnan(v)) else v
+    return out
+
+
+def _json_attr(rd: _Reader, obj, key: str, kind: type):
+    try:
+        v = json.loads(rd.str_attr(obj, key))
+    except json.JSONDecodeError:
+        raise rd.error(f"{obj.name}@{key}", "is not valid JSON", "a JSON value") from None
+    if not isinstance(v, kind):
+        raise rd.error(f"{obj.name}@{key}", f"is not a JSON {kind.__name__}", f"a JSON {kind.__name__}")
+    return v
+
+
+def _read_counts(rd: _Reader, name: str, ndim: int):
+    """A counts dataset mapped onto this chipsim's actions, and the file's action names."""
+    ds = rd.node(name)
+    phases = rd.names_attr(ds, "phases")
+    if phases != PHASE_NAMES:
+        raise rd.error(f"{name}@phases", f"is {list(phases)}", f"{list(PHASE_NAMES)}")
+    actions = rd.names_attr(ds, "actions")
+    raw = rd.array(name, np.int64)
+    if raw.ndim != ndim or raw.shape[-2:] != (len(PHASE_NAMES), len(actions)):
+        raise rd.error(name, f"has shape {raw.shape}",
+                       f"{ndim} axes ending in ({len(PHASE_NAMES)}, {len(actions)}) as its attributes say")
+    idx, dropped = _action_map(actions)
+    return _map_last_axis(raw, idx), idx, dropped
+
+
+def _read_layers(rd: _Reader, g: str, n_layers: int) -> tuple:
+    names = tuple(str(x) for x in np.atleast_1d(rd.text(f"{g}/names")))
+    if len(names) != n_layers:
+        raise rd.error(f"{g}/names", f"has {len(names)} names",
+                       f"{n_layers}, the layer axis of the counts")
+    cols = {}
+    for name, (attr, dtype, width) in _LAYER_FIELDS.items():
+        if dtype is _STR:
+            cols[attr] = [str(x) for x in np.atleast_1d(rd.text(f"{g}/{name}"))]
+        else:
+            shape = (n_layers,) if width == 1 else (n_layers, width)
+            a = rd.array(f"{g}/{name}", dtype, shape)
+            cols[attr] = [tuple(int(v) for v in row) if width > 1 else
+                          (bool(row) if dtype is np.bool_ else int(row)) for row in a]
+    return tuple(LayerShape(name=names[i], **{k: v[i] for k, v in cols.items()})
+                 for i in range(n_layers))
+
+
 def _read(rd: _Reader) -> RunResult:
-    _check_version(rd)
     f = rd.f
     root = f["/"]
-    try:
-        extra = json.loads(rd.str_attr(root, "extra"))
-    except json.JSONDecodeError:
-        raise rd.error("@extra", "is not valid JSON", "a JSON object") from None
-    if not isinstance(extra, dict):
-        raise rd.error("@extra", "is not a JSON object", "a JSON object")
-
-    # counts and the action vocabulary of the file
-    cds = rd.node("counts/samples")
-    phases = rd.names_attr(cds, "phases")
-    if phases != PHASE_NAMES:
-        raise rd.error("counts/samples@phases", f"is {list(phases)}", f"{list(PHASE_NAMES)}")
-    c_actions = rd.names_attr(cds, "actions")
-    counts_raw = rd.array("counts/samples", np.int64)
-    if counts_raw.ndim != 4 or counts_raw.shape[2:] != (len(PHASE_NAMES), len(c_actions)):
-        raise rd.error("counts/samples", f"has shape {counts_raw.shape}",
-                       f"(N, L, {len(PHASE_NAMES)}, {len(c_actions)}) as its attributes say")
-    idx, dropped = _action_map(c_actions)
-    counts = _map_last_axis(counts_raw, idx)
+    counts, idx, dropped = _read_counts(rd, "simulation/counts/samples", 4)
+    missing = tuple(name for name, i in zip(ACTION_NAMES, idx) if i < 0)
     n, n_layers = counts.shape[:2]
-    missing = [name for name, i in zip(ACTION_NAMES, idx) if i < 0]
-    if missing:
-        extra["report.missing_actions"] = ",".join(missing)
-    if dropped:
-        extra["report.dropped_actions"] = ",".join(dropped)
-
-    layer_names = tuple(str(x) for x in np.atleast_1d(rd.text("layers/names")))
-    if len(layer_names) != n_layers:
-        raise rd.error("layers/names", f"has {len(layer_names)} names",
-                       f"{n_layers}, the layer axis of counts/samples")
-    layers = {attr: rd.array(f"layers/{name}", dtype, (n_layers,))
-              for name, (attr, dtype, _) in _LAYER_FIELDS.items()}
-    samples = {attr: rd.array(f"samples/{name}", dtype, (n,))
+    sg = rd.node("simulation")
+    attrs = _read_attrs(rd, sg, _SIM_ATTRS)
+    T = attrs["time_steps"]
+    steps = None
+    if "simulation/counts/steps" in f:
+        steps = _read_counts(rd, "simulation/counts/steps", 5)[0]
+    samples = {attr: rd.array(f"simulation/samples/{name}", dtype, (n,))
                for name, (attr, dtype, _) in _SAMPLE_FIELDS.items()}
-    n_epochs = rd.array("epochs/train_loss", np.float64).shape
-    epochs = {attr: rd.array(f"epochs/{name}", dtype, n_epochs)
+    n_epochs = rd.array("simulation/epochs/train_loss", np.float64).shape
+    epochs = {attr: rd.array(f"simulation/epochs/{name}", dtype, n_epochs)
               for name, (attr, dtype, _) in _EPOCH_FIELDS.items()}
-
-    pricing = _read_pricing(rd, n, n_layers)
-    cfg_w, cfg_p = rd.node("config/workload_yaml"), rd.node("config/profile_yaml")
-    step_counts = input_events = None
-    if "counts/steps" in rd.f:
-        sa = rd.names_attr(rd.node("counts/steps"), "actions")
-        sidx, _ = _action_map(sa)
-        step_counts = _map_last_axis(rd.array("counts/steps", np.int64), sidx)
-        input_events = rd.array("counts/input_events", np.int64)
-
-    return RunResult(
-        version=rd.str_attr(root, "chipsim_version"),
-        seed=rd.int_attr(root, "seed"),
-        rule=rd.str_attr(root, "rule"),
-        workload_name=rd.str_attr(root, "workload_name"),
-        workload_path=rd.str_attr(cfg_w, "path"),
-        workload_text=rd.text("config/workload_yaml"),
-        profile_name=rd.str_attr(root, "profile_name"),
-        profile_path=rd.str_attr(cfg_p, "path"),
-        profile_text=rd.text("config/profile_yaml"),
-        dataset=rd.str_attr(root, "dataset"),
-        time_steps=rd.int_attr(root, "time_steps"),
-        layer_names=layer_names,
-        sample_counts=counts,
-        **layers,
-        **samples,
-        **epochs,
-        learning_memory_bytes=rd.int_attr(root, "learning_memory_bytes"),
-        footprint_bytes=rd.int_attr(root, "footprint_bytes"),
-        wall_time_s=rd.float_attr(root, "wall_time_s"),
-        pricing=pricing,
-        created=rd.str_attr(root, "created"),
-        command=rd.str_attr(root, "command"),
-        extra=extra,
-        step_counts=step_counts,
-        input_events=input_events,
-    )
+    sim = Simulation(
+        workload_name=attrs.pop("workload_name"),
+        workload_path=rd.str_attr(rd.node("simulation/workload_yaml"), "path"),
+        workload_text=rd.text("simulation/workload_yaml"),
+        overrides=tuple(tuple(kv) for kv in _json_attr(rd, sg, "overrides", list)),
+        skipped_samples=tuple(_json_attr(rd, sg, "skipped_samples", list)),
+        requested_mapping=tuple((str(k), tuple(int(c) for c in v))
+                                for k, v in _json_attr(rd, sg, "requested_mapping", list)),
+        layers=_read_layers(rd, "simulation/layers", n_layers),
+        sample_counts=counts, step_counts=steps,
+        input_events=rd.array("simulation/counts/input_events", np.int64, (n, T)),
+        **attrs, **samples, **epochs)
+    cg = rd.node("cost")
+    cattrs = _read_attrs(rd, cg, _COST_ATTRS)
+    cost = Costs(
+        profile_path=rd.str_attr(rd.node("cost/profile_yaml"), "path"),
+        profile_text=rd.text("cost/profile_yaml"),
+        mapping=_read_mapping(rd, "cost/mapping") if "cost/mapping" in f else None,
+        router_hops=rd.array("cost/communication/router_hops", np.int64, (n, T, n_layers)),
+        chip_messages=rd.array("cost/communication/chip_messages", np.int64, (n, T, n_layers)),
+        pricing=_read_pricing(rd, "cost/energy", n, n_layers),
+        step_latency_train=rd.array("cost/latency/step_train", np.float64),
+        step_latency_test=rd.array("cost/latency/step_test", np.float64),
+        **cattrs)
+    return RunResult(version=rd.str_attr(root, "chipsim_version"),
+                     created=rd.str_attr(root, "created"), command=rd.str_attr(root, "command"),
+                     sim=sim, cost=cost, missing_actions=missing, dropped_actions=tuple(dropped),
+                     notes=tuple(_json_attr(rd, root, "notes", list)))
 
 
-def _read_pricing(rd: _Reader, n: int, n_layers: int) -> Pricing:
-    g = rd.node("energy")
+def _read_mapping(rd: _Reader, g: str) -> Mapping:
+    node = rd.node(g)
+    names = [str(x) for x in np.atleast_1d(rd.text(f"{g}/names"))]
+    cols = {k: rd.array(f"{g}/{k}", np.int64, (len(names),)) for k in _PLACEMENT_FIELDS}
+    seg = rd.array(f"{g}/segments", np.int64).reshape(-1, 3)
+    placements = tuple(
+        LayerPlacement(name, tuple((int(c), int(k)) for l_, c, k in seg if l_ == i),
+                       **{k: int(v[i]) for k, v in cols.items()})
+        for i, name in enumerate(names))
+    return Mapping(profile=rd.str_attr(node, "profile"), layers=placements,
+                   **{k: rd.int_attr(node, k) for k in _MAPPING_ATTRS},
+                   neuron_utilisation=rd.float_attr(node, "neuron_utilisation"),
+                   synapse_utilisation=rd.float_attr(node, "synapse_utilisation"),
+                   core_ids=tuple(int(c) for c in rd.array(f"{g}/core_ids", np.int64)))
+
+
+def _read_pricing(rd: _Reader, gname: str, n: int, n_layers: int) -> Pricing:
+    g = rd.node(gname)
     e_actions = rd.names_attr(g, "actions")
     idx, _ = _action_map(e_actions)
     per_action = {}
     for name, (dtype, _) in _PER_ACTION_FIELDS.items():
-        a = rd.array(f"energy/{name}", dtype, (len(e_actions),))
+        a = rd.array(f"{gname}/{name}", dtype, (len(e_actions),))
         per_action[name] = _map_last_axis(a, idx)
-    energy = rd.array("energy/energy", np.float64, (n_layers, len(PHASE_NAMES), len(e_actions)))
-    per_sample = {name: rd.array(f"energy/{name}", np.float64, (n,))
+    energy = rd.array(f"{gname}/energy", np.float64, (n_layers, len(PHASE_NAMES), len(e_actions)))
+    per_sample = {name: rd.array(f"{gname}/{name}", np.float64, (n,))
                   for name in _PER_SAMPLE_ENERGY_FIELDS}
     try:
-        sources = json.loads(rd.text("energy/sources"))
+        sources = json.loads(rd.text(f"{gname}/sources"))
     except json.JSONDecodeError:
-        raise rd.error("energy/sources", "is not valid JSON", "a JSON object") from None
+        raise rd.error(f"{gname}/sources", "is not valid JSON", "a JSON object") from None
     return Pricing(
         profile_name=rd.str_attr(g, "profile_name"),
         sop_energy_kind=rd.str_attr(g, "sop_energy_kind"),
         **per_action,
-        static_power=float(rd.scalar("energy/static_power", np.float64)),
-        static_assumed=bool(rd.scalar("energy/static_assumed", np.bool_)),
+        static_power=float(rd.scalar(f"{gname}/static_power", np.float64)),
+        static_assumed=bool(rd.scalar(f"{gname}/static_assumed", np.bool_)),
         sources=sources,
         energy=_map_last_axis(energy, idx),
         **per_sample,
-        assumed_energy_share=float(rd.scalar("energy/assumed_energy_share", np.float64)),
+        assumed_energy_share=float(rd.scalar(f"{gname}/assumed_energy_share", np.float64)),
     )
+
+
+# ------------------------------------------------------------------------ schema version 1
+
+def _read_v1(rd: _Reader) -> RunResult:
+    """A file of schema version 1 (chipsim 0.1): one flat layout, counts with the
+    communication inside, metadata in a free-form ``extra`` JSON. Read into today's records;
+    the layer geometry it did not store is rebuilt from its workload text (as chipsim 0.1's
+    re-pricing did), and what cannot be recovered is said in the result's notes."""
+    from chipsim.report._v1 import read_v1
+    return read_v1(rd, _read_counts, _read_pricing)

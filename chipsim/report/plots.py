@@ -62,10 +62,10 @@ def group_energy_per_train_sample(result: RunResult, prices: np.ndarray | None =
     prices = effective_prices(result) if prices is None else prices
     train = selections(result)["train"]
     names = list(ACTION_GROUPS)
-    out = np.zeros((len(names), result.sample_counts.shape[1], len(Phase)))
+    out = np.zeros((len(names), result.counts_priced.shape[1], len(Phase)))
     if not train.any():
         return names, out
-    mean_counts = result.sample_counts[train].astype(np.float64).mean(axis=0)   # (L, P, A)
+    mean_counts = result.counts_priced[train].astype(np.float64).mean(axis=0)   # (L, P, A)
     e = mean_counts * prices
     for g, actions in enumerate(ACTION_GROUPS.values()):
         out[g] = e[..., [int(a) for a in actions]].sum(axis=-1)
@@ -79,7 +79,7 @@ def energy_figure(result: RunResult) -> Figure:
     names, ge = group_energy_per_train_sample(r, prices)
     sel = selections(r)
     n_layers = ge.shape[1]
-    layer_labels = [str(x) for x in r.layer_names]
+    layer_labels = [str(x) for x in r.sim.layer_names]
 
     fig = Figure(figsize=(13.0, 5.2), layout="constrained")
     FigureCanvasAgg(fig)
@@ -136,9 +136,9 @@ def energy_figure(result: RunResult) -> Figure:
         ax_tot.text(0.5, 0.5, "no samples", transform=ax_tot.transAxes, ha="center",
                     va="center", color="0.4")
 
-    dataset = r.dataset if len(r.dataset) <= 40 else r.dataset.split(",")[0]
-    fig.suptitle(f"{r.workload_name} · rule {r.rule} · profile {r.profile_name} · {dataset} · "
-                 f"T = {r.time_steps}  (run total: {100.0 * r.pricing.assumed_energy_share:.1f} % "
+    dataset = r.sim.dataset if len(r.sim.dataset) <= 40 else r.sim.dataset.split(",")[0]
+    fig.suptitle(f"{r.sim.workload_name} · rule {r.sim.rule} · profile {r.cost.profile_name} · {dataset} · "
+                 f"T = {r.sim.time_steps}  (run total: {100.0 * r.pricing.assumed_energy_share:.1f} % "
                  f"of energy on assumed figures)", fontsize=11)
     return fig
 
@@ -229,25 +229,24 @@ def step_energy(result: RunResult) -> dict | None:
 
     Returns ``None`` when the file has no per-step counts, else a dict: ``mask`` (N,) the
     samples averaged, ``basis`` (str), ``inference`` / ``learning`` (T,) J per step, and
-    ``latency`` (T,) s per step from ``extra['step_latency_test_s']`` (``..._train_s`` for a
-    training basis; mean over all samples of that split) or ``None`` without a cycle model.
+    ``latency`` (T,) s per step from ``cost.step_latency_test`` (``..._train`` for a training
+    basis; mean over all samples of that split) or ``None`` without a cycle model.
     """
-    if result.step_counts is None:
+    if result.step_counts_priced is None:
         return None
     sel = selections(result)
     if sel["test"].any():
         mask, basis, key = sel["test"], f"test samples, epoch {sel['test_epoch'] + 1}", \
-            "step_latency_test_s"
+            result.cost.step_latency_test
     elif sel["train_last"].any():
         mask, basis, key = sel["train_last"], \
-            f"training samples, epoch {sel['train_epoch'] + 1}", "step_latency_train_s"
+            f"training samples, epoch {sel['train_epoch'] + 1}", result.cost.step_latency_train
     else:
         return None
     pe = phase_prices(result)
-    steps = np.asarray(result.step_counts)[mask].sum(axis=2, dtype=np.int64)   # (n, T, P, A)
+    steps = np.asarray(result.step_counts_priced)[mask].sum(axis=2, dtype=np.int64)   # (n, T, P, A)
     per_phase = np.einsum("ntpa,pa->tp", steps.astype(np.float64), pe) / mask.sum()
-    lat = result.extra.get(key)
-    lat = np.asarray(lat, dtype=np.float64) if lat is not None and len(lat) else None
+    lat = np.asarray(key, dtype=np.float64) if len(key) else None
     if lat is not None and lat.shape != (per_phase.shape[0],):
         lat = None
     return {"mask": mask, "basis": basis, "inference": per_phase[:, int(Phase.INFERENCE)],
@@ -270,7 +269,7 @@ def assumed_by_phase(result: RunResult) -> dict[str, tuple[float, float]]:
 
 
 def _short_dataset(r: RunResult) -> str:
-    return r.dataset if len(r.dataset) <= 40 else r.dataset.split(",")[0]
+    return r.sim.dataset if len(r.sim.dataset) <= 40 else r.sim.dataset.split(",")[0]
 
 
 def _no_data(ax, text: str) -> None:
@@ -303,7 +302,7 @@ def _panel_groups(fig, ax, r: RunResult, prices: np.ndarray) -> None:
                    hatch="//" if phase == Phase.LEARNING else None)
             bottom += h
     ticks, labels = [], []
-    for i, name in enumerate(r.layer_names):
+    for i, name in enumerate(r.sim.layer_names):
         ticks += [i - w / 2 - 0.01, i + w / 2 + 0.01]
         labels += [f"inf\n{name}", f"learn\n{name}"]
     ax.set_xticks(ticks, labels, fontsize=8)
@@ -411,10 +410,9 @@ def _panel_steps(ax, ax_lat, r: RunResult) -> None:
 
 def _panel_memory(ax, r: RunResult) -> None:
     """(d) learning memory, gradient buffers and footprint, bytes."""
-    items = [("learning state\n(peak, by the rule)", int(r.learning_memory_bytes))]
-    if "gradient_buffer_bytes" in r.extra:
-        items.append(("gradient buffers", int(r.extra["gradient_buffer_bytes"])))
-    items.append(("footprint\n(params + buffers)", int(r.footprint_bytes)))
+    items = [("learning state\n(peak, by the rule)", int(r.sim.learning_memory_bytes))]
+    items.append(("gradient buffers", int(r.sim.gradient_buffer_bytes)))
+    items.append(("footprint\n(params + buffers)", int(r.sim.footprint_bytes)))
     y = np.arange(len(items))[::-1]
     colours = ["#DD8452", "#C44E52", "#4C72B0"] if len(items) == 3 else ["#DD8452", "#4C72B0"]
     values = np.array([v for _, v in items], dtype=np.float64)
@@ -443,13 +441,13 @@ def _panel_memory(ax, r: RunResult) -> None:
 
 def _panel_curves(ax, ax_loss, r: RunResult) -> None:
     """(e) accuracy (left, %) and loss (right) per epoch, train and test."""
-    E = len(r.epoch_train_acc)
+    E = len(r.sim.epoch_train_acc)
     ep = np.arange(1, E + 1)
     c_tr, c_te = "#4C72B0", "#DD8452"
-    ax.plot(ep, 100 * np.asarray(r.epoch_train_acc), "o-", color=c_tr, label="train acc")
-    ax.plot(ep, 100 * np.asarray(r.epoch_test_acc), "s-", color=c_te, label="test acc")
-    ax_loss.plot(ep, r.epoch_train_loss, "o--", color=c_tr, alpha=0.7, label="train loss")
-    ax_loss.plot(ep, r.epoch_test_loss, "s--", color=c_te, alpha=0.7, label="test loss")
+    ax.plot(ep, 100 * np.asarray(r.sim.epoch_train_acc), "o-", color=c_tr, label="train acc")
+    ax.plot(ep, 100 * np.asarray(r.sim.epoch_test_acc), "s-", color=c_te, label="test acc")
+    ax_loss.plot(ep, r.sim.epoch_train_loss, "o--", color=c_tr, alpha=0.7, label="train loss")
+    ax_loss.plot(ep, r.sim.epoch_test_loss, "s--", color=c_te, alpha=0.7, label="test loss")
     ax.set_ylim(-3, 103)
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
@@ -511,8 +509,8 @@ def report_figure(result: RunResult) -> Figure:
     _panel_memory(ax_d, r)
     _panel_curves(ax_e, ax_e2, r)
     _panel_assumed(ax_f, r)
-    fig.suptitle(f"{r.workload_name} · rule {r.rule} · profile {r.profile_name} "
-                 f"({r.pricing.sop_energy_kind}) · {_short_dataset(r)} · T = {r.time_steps}",
+    fig.suptitle(f"{r.sim.workload_name} · rule {r.sim.rule} · profile {r.cost.profile_name} "
+                 f"({r.pricing.sop_energy_kind}) · {_short_dataset(r)} · T = {r.sim.time_steps}",
                  fontsize=14, fontweight="bold")
     return fig
 

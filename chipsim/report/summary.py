@@ -16,9 +16,9 @@ Definitions (all sums are over layers; "SOPs" are ``synop + syn_mac`` over both 
 * NeuroBench figures: inference phase, over the test samples of the last test epoch (or,
   if the run has no test samples, over all training samples; ``nb_basis`` says which).
   Effective ACs / MACs = ``nb_eff_ops`` of layers with binary / graded input; dense ops =
-  ``nb_dense_ops``; activation sparsity = ``1 - spikes / neuron-steps`` over every layer
-  except the last (the non-spiking readout), neuron-steps = ``neuron_update_active +
-  neuron_update_idle``.
+  ``nb_dense_ops``; activation sparsity = ``1 - spikes / neuron-steps`` over the LIF layers
+  (not the non-spiking readout or tbptt_local's auxiliary classifiers), neuron-steps =
+  ``neuron_update_active + neuron_update_idle``.
 
 No h5py or matplotlib here; :mod:`chipsim.report.plots` reuses the helpers below.
 """
@@ -63,7 +63,7 @@ def format_si(value: float | None, unit: str, digits: int = 4) -> str:
 
 def effective_prices(result: RunResult) -> np.ndarray:
     """(L, P, A) J per count: ``pricing.energy / run-total counts`` (0 where nothing ran)."""
-    total = result.sample_counts.sum(axis=0).astype(np.float64)
+    total = result.counts_priced.sum(axis=0).astype(np.float64)
     energy = np.asarray(result.pricing.energy, dtype=np.float64)
     return np.divide(energy, total, out=np.zeros_like(energy), where=total > 0)
 
@@ -71,7 +71,7 @@ def effective_prices(result: RunResult) -> np.ndarray:
 def sample_phase_energy(result: RunResult, prices: np.ndarray | None = None) -> np.ndarray:
     """(N, P) dynamic energy of each sample in each phase, J."""
     prices = effective_prices(result) if prices is None else prices
-    return np.einsum("nlpa,lpa->np", result.sample_counts.astype(np.float64), prices)
+    return np.einsum("nlpa,lpa->np", result.counts_priced.astype(np.float64), prices)
 
 
 def sample_assumed_energy(result: RunResult, prices: np.ndarray | None = None) -> np.ndarray:
@@ -80,7 +80,7 @@ def sample_assumed_energy(result: RunResult, prices: np.ndarray | None = None) -
     prices = effective_prices(result) if prices is None else prices
     p = result.pricing
     masked = prices * np.asarray(p.assumed, dtype=bool)[None, None, :]
-    e = np.einsum("nlpa,lpa->n", result.sample_counts.astype(np.float64), masked)
+    e = np.einsum("nlpa,lpa->n", result.counts_priced.astype(np.float64), masked)
     if p.static_assumed:
         e = e + np.asarray(p.sample_static_energy, dtype=np.float64)
     return e
@@ -88,7 +88,7 @@ def sample_assumed_energy(result: RunResult, prices: np.ndarray | None = None) -
 
 def selections(result: RunResult) -> dict:
     """Boolean sample masks used by the summary and the plots."""
-    split, epoch = result.sample_split, result.sample_epoch
+    split, epoch = result.sim.sample_split, result.sim.sample_epoch
     train, test_all = split == SPLIT_TRAIN, split == SPLIT_TEST
     test_epoch = int(epoch[test_all].max()) if test_all.any() else None
     train_epoch = int(epoch[train].max()) if train.any() else None
@@ -117,8 +117,8 @@ def summary_dict(result: RunResult) -> dict:
     ``None`` where a figure is undefined (e.g. no test samples). See the module docstring
     for the definitions."""
     r, p = result, result.pricing
-    x = r.extra
-    c = np.asarray(r.sample_counts)
+    m = r.cost.mapping
+    c = np.asarray(r.counts_priced)
     sel = selections(r)
     train, test, train_last = sel["train"], sel["test"], sel["train_last"]
     inf, learn = int(Phase.INFERENCE), int(Phase.LEARNING)
@@ -127,7 +127,7 @@ def summary_dict(result: RunResult) -> dict:
     energy = np.asarray(p.sample_energy, dtype=np.float64)
     static = np.asarray(p.sample_static_energy, dtype=np.float64)
     phase_e = sample_phase_energy(r)
-    correct = (r.sample_pred == r.sample_label).astype(np.float64)
+    correct = (r.sim.sample_pred == r.sim.sample_label).astype(np.float64)
 
     e_inf = float(phase_e[train, inf].sum())
     e_learn = float(phase_e[train, learn].sum())
@@ -142,20 +142,20 @@ def summary_dict(result: RunResult) -> dict:
     else:
         nb_basis = "none"
     n_nb = int(nb.sum())
-    binary = np.asarray(r.layer_binary_input, dtype=bool)
+    binary = np.asarray(r.sim.layer_binary_input, dtype=bool)
     ci = c[nb, :, inf, :]                                     # (n_nb, L, A)
-    spiking = slice(0, max(c.shape[1] - 1, 0))                # all but the readout
+    spiking = np.array([ls.spiking for ls in r.sim.layers], dtype=bool)   # LIF layers only
     spikes = float(ci[:, spiking, SPIKE].sum())
     steps = float(ci[:, spiking, NEURON_UPDATE_ACTIVE].sum() + ci[:, spiking, NEURON_UPDATE_IDLE].sum())
 
     total_sops = int(sops.sum())
     return {
-        "workload": r.workload_name,
-        "rule": r.rule,
-        "profile": r.profile_name,
-        "dataset": r.dataset,
-        "time_steps": int(r.time_steps),
-        "seed": int(r.seed),
+        "workload": r.sim.workload_name,
+        "rule": r.sim.rule,
+        "profile": r.cost.profile_name,
+        "dataset": r.sim.dataset,
+        "time_steps": int(r.sim.time_steps),
+        "seed": int(r.sim.seed),
         "sop_energy_kind": p.sop_energy_kind,
         "n_epochs": sel["n_epochs"],
         "test_epoch": sel["test_epoch"],
@@ -180,21 +180,20 @@ def summary_dict(result: RunResult) -> dict:
         "inference_share_pct": _ratio(e_inf, e_train, 100.0),
         "static_share_pct": _ratio(e_static, e_train, 100.0),
         "assumed_share_pct": float(100.0 * p.assumed_energy_share),
-        "learning_memory_bytes": int(r.learning_memory_bytes),
-        "footprint_bytes": int(r.footprint_bytes),
+        "learning_memory_bytes": int(r.sim.learning_memory_bytes),
+        "footprint_bytes": int(r.sim.footprint_bytes),
         "nb_basis": nb_basis,
         "nb_effective_acs_per_sample": _ratio(float(ci[:, binary, NB_EFF_OPS].sum()), n_nb),
         "nb_effective_macs_per_sample": _ratio(float(ci[:, ~binary, NB_EFF_OPS].sum()), n_nb),
         "nb_dense_ops_per_sample": _ratio(float(ci[:, :, NB_DENSE_OPS].sum()), n_nb),
         "nb_activation_sparsity": (1.0 - spikes / steps) if steps else None,
-        "wall_time_s": float(r.wall_time_s),
-        "mapping": (f"{x['mapping_cores']} core(s) on {x['mapping_chips']} chip(s) "
-                    f"({x.get('mapping_cores_per_layer', '')})" if "mapping_cores" in x
-                    else "none (the profile gives no architecture)"),
-        "time_model": str(x.get("time_model", "serial sum of per-action times")),
-        "test_throughput_samples_per_s": x.get("test_throughput_samples_per_s"),
-        "test_real_time_factor": x.get("test_real_time_factor"),
-        "number_format": str(x.get("number_format", "floating point")),
+        "wall_time_s": float(r.sim.wall_time_s),
+        "mapping": (f"{m.cores_used} core(s) on {m.chips_used} chip(s) ({m.cores_per_layer()})"
+                    if m is not None else "none (the profile gives no architecture)"),
+        "time_model": r.cost.time_model,
+        "test_throughput_samples_per_s": r.cost.throughput_test,
+        "test_real_time_factor": r.cost.real_time_factor_test,
+        "number_format": r.sim.number_format,
     }
 
 

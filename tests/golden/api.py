@@ -1,32 +1,50 @@
 """The one place the golden capture touches chipsim's API (so a refactor changes only this
-file, never the recorded numbers): run a workload on a profile and return the result with the
-final weights; re-price a result on another profile."""
+file, never the recorded numbers): run a workload on a profile, re-price a result on another
+profile, and present either in the flat form the golden file was recorded in (the counts
+with the chip's communication inside them, and the metadata that was a dict)."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+
+def _flat(r):
+    s, c = r.sim, r.cost
+    extra = {"gradient_buffer_bytes": s.gradient_buffer_bytes, "batch_size": s.batch_size,
+             "epochs": s.epochs, "train_samples": s.train_samples, "test_samples": s.test_samples,
+             "dataset_standin": int(s.dataset_standin)}
+    for key, v in (("train_throughput_samples_per_s", c.throughput_train),
+                   ("test_throughput_samples_per_s", c.throughput_test),
+                   ("train_real_time_factor", c.real_time_factor_train),
+                   ("test_real_time_factor", c.real_time_factor_test)):
+        if v is not None:
+            extra[key] = v
+    if c.mapping is not None:
+        m = c.mapping
+        extra.update(step_latency_train_s=list(c.step_latency_train),
+                     step_latency_test_s=list(c.step_latency_test), mapping_cores=m.cores_used,
+                     mapping_chips=m.chips_used, mapping_neuron_utilisation=m.neuron_utilisation,
+                     mapping_synapse_utilisation=m.synapse_utilisation)
+    else:
+        extra.update(step_latency_train_s=[], step_latency_test_s=[])
+    return NS(sample_counts=r.counts_priced, step_counts=r.step_counts_priced,
+              input_events=s.input_events, sample_loss=s.sample_loss, sample_pred=s.sample_pred,
+              epoch_test_acc=s.epoch_test_acc, layer_neurons=s.layer_neurons,
+              layer_synapses=s.layer_synapses, pricing=c.pricing,
+              learning_memory_bytes=s.learning_memory_bytes, footprint_bytes=s.footprint_bytes,
+              extra=extra, result=r)
 
 
 def run(path, overrides: dict, profile: str):
     from chipsim import engine
     from chipsim.config.profile import load_profile
     from chipsim.config.workload import load_workload
-    captured = {}
-    orig = engine.make_trainer
-
-    def spy(*a, **k):
-        tr = orig(*a, **k)
-        captured["trainer"] = tr
-        return tr
-
-    engine.make_trainer = spy
-    try:
-        r = engine.run(load_workload(path, overrides), load_profile(profile))
-    finally:
-        engine.make_trainer = orig
-    net = captured["trainer"].net
-    return r, ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
+    r = engine.run(load_workload(path, overrides), load_profile(profile))
+    weights = r.sim.weights
+    return _flat(r), ([W.copy() for W, _ in weights], [b.copy() for _, b in weights])
 
 
 def reprice(result, profile: str):
     from chipsim.config.profile import load_profile
-    from chipsim.hardware.reprice import reprice as _reprice
-    return _reprice(result, load_profile(profile))
+    from chipsim.hardware.cost import reprice as _reprice
+    return _flat(_reprice(result.result, load_profile(profile)))
