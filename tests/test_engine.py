@@ -102,3 +102,13 @@ def test_throughput_and_real_time_factor(full_run):
     t = r.pricing.sample_time[test]
     assert r.cost.throughput_test == pytest.approx(1 / t.mean(), rel=1e-12)
     assert r.cost.real_time_factor_test == pytest.approx(np.mean(t / dur), rel=1e-12)
+
+
+def test_a_pooling_layer_without_room_is_refused_clearly():
+    """11x9 -> conv k3 s2 p1 (6x5) -> avgpool 2 (3x2) -> conv k2 (2x1) -> maxpool 2: no room.
+    A ValueError naming the pool and the map (it was numpy's OverflowError from a fan-in of 0)."""
+    from chipsim.model.network import Network
+    ops = [dict(kind="conv", channels=4, kernel=3, stride=2, padding=1), dict(kind="avgpool", size=2),
+           dict(kind="conv", channels=4, kernel=2), dict(kind="maxpool", size=2)]
+    with pytest.raises(ValueError, match="maxpool 2 does not fit the 2x1 map of conv2"):
+        Network.build((11, 9, 3), True, ops, 10, True, np.random.default_rng(0))

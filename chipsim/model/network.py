@@ -19,9 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-POOLS = {"none": 0, "avg": 1, "max": 2}
-
-
 @dataclass(frozen=True)
 class LayerShape:
     name: str
@@ -135,6 +132,9 @@ class Network:
         def pooled_of(s):
             if pool == "none":
                 return s
+            if s[0] < pool_k or s[1] < pool_k:
+                after = layers[-1].name if layers else "the input"
+                raise ValueError(f"{pool}pool {pool_k} does not fit the {s[0]}x{s[1]} map of {after}")
             return (s[0] // pool_k, s[1] // pool_k, s[2])
 
         for op in ops:
@@ -218,10 +218,6 @@ class Network:
     @property
     def lif_layers(self) -> list[LayerShape]:
         return [ls for ls in self.layers if ls.spiking]
-
-    @property
-    def has_bias(self) -> np.ndarray:
-        return np.array([ls.bias for ls in self.layers], dtype=np.bool_)
 
     @property
     def all_dense(self) -> bool:

@@ -1,5 +1,6 @@
 """Results: the HDF5 file of a run (``h5``), its energy plot (``plots``) and the terminal
-summary (``summary``). The only part of chipsim that imports h5py or matplotlib.
+summary (``summary``). The only part of chipsim that imports matplotlib, and with the
+data readers of HDF5 formats the only one that imports h5py.
 
 The public names are imported lazily, so ``import chipsim.report`` (or its summary alone)
 does not pay for h5py and matplotlib until they are used.

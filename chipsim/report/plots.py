@@ -550,15 +550,3 @@ def plot_report(result: RunResult, path) -> list[Path]:
     """Draw the one-page report to ``path`` (``.png``, or ``.pdf`` which also writes the
     ``.png`` beside it). Returns the files written, PNG first."""
     return _write_figure(report_figure(result), _plot_path(path))
-
-
-def redraw_report(h5_path, out_path=None) -> list[Path]:
-    """Read a result file and draw its report (default ``<stem>_report.png`` next to it);
-    returns the files written, PNG first."""
-    from chipsim.report.h5 import read_result
-
-    h5_path = Path(h5_path)
-    result = read_result(h5_path)
-    out = Path(out_path) if out_path is not None else h5_path.with_name(
-        f"{h5_path.stem}_report.png")
-    return plot_report(result, out)

@@ -271,7 +271,7 @@ def format_summary(result: RunResult) -> str:
             ("effective ACs", _num(d["nb_effective_acs_per_sample"])),
             ("effective MACs", _num(d["nb_effective_macs_per_sample"])),
             ("dense ops", _num(d["nb_dense_ops_per_sample"])),
-            ("activation sparsity (excl. readout)",
+            ("activation sparsity (LIF layers)",
              "n/a" if d["nb_activation_sparsity"] is None else f"{d['nb_activation_sparsity']:.4f}"),
         ]),
         ("time", [
