@@ -20,8 +20,6 @@ from pathlib import Path
 from chipsim import __version__
 from chipsim.errors import ChipsimError
 
-RULE_NAMES = ("bptt", "sltt", "ottt_a", "ottt_o", "tbptt_local")
-
 EPILOG = """\
 examples:
   chipsim run workloads/nmnist.yaml --profile anp_i
@@ -34,6 +32,7 @@ examples:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from chipsim.learning import RULES     # the registry (light: no kernels are loaded)
     p = argparse.ArgumentParser(
         prog="chipsim",
         description="Train a spiking network online, one sample at a time as a chip would, count "
@@ -49,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default="anp_i",
                    help="hardware profile: a name in hardware_profiles/ (see chipsim profiles) "
                         "or a path to your own YAML (default: anp_i)")
-    r.add_argument("--rule", choices=RULE_NAMES, help="override the workload's learning rule")
+    r.add_argument("--rule", choices=list(RULES), help="override the workload's learning rule")
     r.add_argument("--out", help="results file (default: results/<workload>_<rule>_<profile>.h5)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a workload field, e.g. --set training.epochs=2 (repeatable)")

@@ -60,7 +60,7 @@ class Prepared:
     inp_train: object             # chipsim.model.inputs.EventInput
     inp_test: object
     network: object               # chipsim.model.network.Network
-    trainer: object               # chipsim.learning.Trainer
+    trainer: object               # chipsim.learning.trainer.Trainer
     order_rng: np.random.Generator
     number_format: str
     t_start: float

@@ -4,7 +4,8 @@ Split by what it computes (docs/DESIGN.md, "Kernels"):
 
 - ``jit``: the one JIT policy (``@kernel``: nopython, ``cache=True``, no fastmath);
 - ``records``: the records a kernel takes (the per-layer layout, parameters, state, neuron,
-  loss, rule, optimiser, number format) and each layer's views into them;
+  loss, rule, optimiser, number format) and the codes of a rule's choices (NumPy only);
+  ``views``: each layer's slices of them;
 - ``neuron``: the LIF step and the surrogate derivatives;
 - ``synapse``: input transforms (dropout, pooling) and the event scatter; ``conv``: taps,
   im2col and the tap sums of convolutions;
@@ -15,6 +16,13 @@ Split by what it computes (docs/DESIGN.md, "Kernels"):
 - ``loop``: the per-batch loop, ``run_batch``, in the schedule the rule chooses.
 
 Random numbers are drawn outside the kernels from a seeded ``numpy.random.Generator``.
+``run_batch`` is imported on first use, so the rules and the configuration can read
+``records`` without loading Numba.
 """
 
-from chipsim.kernels.loop import run_batch  # noqa: F401
+
+def __getattr__(name: str):
+    if name == "run_batch":
+        from chipsim.kernels.loop import run_batch
+        return run_batch
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,10 +33,10 @@ from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import lif, surrogates
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, ROLE_LIF,
-                                     ROLE_READOUT, ROUTE_TEMPORAL, HistoryScratch, Scratch,
-                                     acc_bias, acc_weights, bias, error, ev_idx, ev_val, mask,
-                                     out_grad, output, potential, spike_map, spk_hist, surr,
-                                     touched, trace, u_hist, weights, delta)
+                                     ROLE_READOUT, ROUTE_TEMPORAL, HistoryScratch, Scratch)
+from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
+                                   out_grad, output, potential, spike_map, spk_hist, surr, touched,
+                                   trace, u_hist, weights)
 from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
 from chipsim.kernels.synapse import transform
 from chipsim.kernels.update import apply_updates, on_grid

@@ -9,7 +9,7 @@ on-disk cache. So every per-layer array lives in one flat **arena** per kind (al
 weights in one array, all membrane potentials in another, ...), as a chip's synapse and
 neuron memories do, and the per-layer **layout** (a NumPy structured array, one record per
 weight layer) holds each layer's geometry and where its slices start. A kernel reads a
-layer's view through the accessors below (``weights(P, Ly)`` is ``W`` of that layer,
+layer's view through the accessors of views.py (``weights(P, Ly)`` is ``W`` of that layer,
 ``(rows, cout)``), so the arithmetic reads as it did with one array per layer.
 
 Records (``typing.NamedTuple``; each field an array or a scalar):
@@ -24,6 +24,9 @@ Records (``typing.NamedTuple``; each field an array or a scalar):
 - ``Loss``, ``Rule``, ``Optimizer``, ``NumberFormat``: scalars and small arrays.
 - The neuron is chipsim.model.neuron.NeuronParams (lam, theta, cin, soft, detach, h0,
   sg_kind, alpha).
+
+This module holds data definitions only (NumPy, no Numba), so the rules and the configuration
+can read its codes without loading the kernels.
 """
 
 from __future__ import annotations
@@ -31,8 +34,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-
-from chipsim.kernels.jit import kernel
 
 # --- layer roles, input transforms, where a layer's input events are ----------------------
 ROLE_LIF = 0        # conv or dense layer of LIF neurons
@@ -213,112 +214,3 @@ class NumberFormat(NamedTuple):
     qw: np.ndarray          # (L,) weights and biases, per layer
     limw: np.ndarray
     rs: np.ndarray          # uint64 (1,): the stochastic-rounding generator's state
-
-
-# --- a layer's views into the arenas ----------------------------------------------------------
-@kernel(inline=True)
-def weights(P, Ly):
-    return P.w[Ly.o_w:Ly.o_w + Ly.rows * Ly.cout].reshape((Ly.rows, Ly.cout))
-
-
-@kernel(inline=True)
-def bias(P, Ly):
-    return P.b[Ly.o_b:Ly.o_b + Ly.cout]
-
-
-@kernel(inline=True)
-def acc_weights(G, Ly):
-    n = Ly.rows if Ly.acc else 0
-    return G.gw[Ly.o_gw:Ly.o_gw + n * Ly.cout].reshape((n, Ly.cout))
-
-
-@kernel(inline=True)
-def acc_bias(G, Ly):
-    """The bias accumulator of a layer that keeps one and has a bias (empty otherwise)."""
-    return G.gb[Ly.o_gb:Ly.o_gb + (Ly.cout if Ly.acc and Ly.has_bias else 0)]
-
-
-@kernel(inline=True)
-def mom_weights(G, Ly):
-    """Momentum buffer of W (same offset as W); empty without momentum."""
-    n = Ly.rows * Ly.cout if G.mw.shape[0] > 0 else 0
-    return G.mw[Ly.o_w:Ly.o_w + n]
-
-
-@kernel(inline=True)
-def mom_bias(G, Ly):
-    return G.mb[Ly.o_b:Ly.o_b + (Ly.cout if G.mb.shape[0] > 0 else 0)]
-
-
-@kernel(inline=True)
-def touched(G, Ly):
-    return G.touched[Ly.o_touched:Ly.o_touched + (Ly.rows if Ly.acc else 0)]
-
-
-@kernel(inline=True)
-def output(S, Ly):
-    return S.out[Ly.o_out:Ly.o_out + Ly.n_out]
-
-
-@kernel(inline=True)
-def out_grad(S, Ly):
-    """(B, TH, n_out): the output gradient of every sample and history slot."""
-    return S.g[Ly.o_g:Ly.o_g + S.B * S.TH * Ly.n_out].reshape((S.B, S.TH, Ly.n_out))
-
-
-@kernel(inline=True)
-def ev_idx(S, Ly):
-    return S.ev_idx[Ly.o_ev:Ly.o_ev + S.TH * S.B * Ly.ev_m].reshape((S.TH, S.B, Ly.ev_m))
-
-
-@kernel(inline=True)
-def ev_val(S, Ly):
-    return S.ev_val[Ly.o_ev:Ly.o_ev + S.TH * S.B * Ly.ev_m].reshape((S.TH, S.B, Ly.ev_m))
-
-
-@kernel(inline=True)
-def trace(S, Ly):
-    return S.traces[Ly.o_trace:Ly.o_trace + S.B * Ly.trace_n].reshape((S.B, Ly.trace_n))
-
-
-@kernel(inline=True)
-def potential(S, Ly):
-    """v (B, n) of a LIF layer."""
-    return S.v[Ly.o_v:Ly.o_v + S.B * Ly.n_out].reshape((S.B, Ly.n_out))
-
-
-@kernel(inline=True)
-def u_hist(S, Ly):
-    return S.u_h[Ly.o_uh:Ly.o_uh + S.TH * S.B * Ly.n_out].reshape((S.TH, S.B, Ly.n_out))
-
-
-@kernel(inline=True)
-def spk_hist(S, Ly):
-    return S.spk_h[Ly.o_uh:Ly.o_uh + S.TH * S.B * Ly.n_out].reshape((S.TH, S.B, Ly.n_out))
-
-
-@kernel(inline=True)
-def error(S, Ly):
-    return S.E[Ly.o_E:Ly.o_E + Ly.n_out]
-
-
-@kernel(inline=True)
-def surr(S, Ly):
-    return S.SG[Ly.o_E:Ly.o_E + Ly.n_out]
-
-
-@kernel(inline=True)
-def delta(S, Ly):
-    return S.delta[Ly.o_v:Ly.o_v + S.B * Ly.n_out].reshape((S.B, Ly.n_out))
-
-
-@kernel(inline=True)
-def mask(S, Pp):
-    """(B, size) dropout mask of a population, (B, 0) when it has none."""
-    n = Pp.size if Pp.masked else 0
-    return S.masks[Pp.o_mask:Pp.o_mask + S.B * n].reshape((S.B, n))
-
-
-@kernel(inline=True)
-def spike_map(S, Pp):
-    return S.smap[Pp.o_map:Pp.o_map + (Pp.size if Pp.has_map else 0)]

@@ -16,8 +16,8 @@ from chipsim.counts import (MEM_READ_STATE, MEM_READ_WEIGHT, MEM_WRITE_STATE, NB
                             NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, SYN_MAC, SYNOP)
 from chipsim.kernels.conv import conv_geometry, pool_geometry, taps
 from chipsim.kernels.jit import kernel
-from chipsim.kernels.records import (EV_INPUT, EV_SPIKES, POOL_AVG, POOL_NONE, ev_idx, ev_val,
-                                     spk_hist)
+from chipsim.kernels.records import EV_INPUT, EV_SPIKES, POOL_AVG, POOL_NONE
+from chipsim.kernels.views import ev_idx, ev_val, spk_hist
 
 
 @kernel

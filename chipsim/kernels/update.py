@@ -14,8 +14,8 @@ import numpy as np
 from chipsim.counts import (LEARN, MEM_READ_GRAD, MEM_READ_WEIGHT, MEM_WRITE_GRAD,
                             MEM_WRITE_WEIGHT, WEIGHT_UPDATE_ISSUED, WEIGHT_UPDATE_SKIPPED)
 from chipsim.kernels.jit import kernel
-from chipsim.kernels.records import (acc_bias, acc_weights, bias, mom_bias, mom_weights, touched,
-                                     weights)
+from chipsim.kernels.views import (acc_bias, acc_weights, bias, mom_bias, mom_weights, touched,
+                                   weights)
 
 
 @kernel(inline=True)

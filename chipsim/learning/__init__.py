@@ -11,14 +11,15 @@ from chipsim.learning.ottt import OTTT_A, OTTT_O
 from chipsim.learning.rule import Rule
 from chipsim.learning.sltt import SLTT
 from chipsim.learning.tbptt_local import TBPTTLocal
-from chipsim.learning.trainer import Trainer
 
 RULES: dict[str, type[Rule]] = {r.name: r for r in (BPTT, SLTT, OTTT_A, OTTT_O, TBPTTLocal)}
 
 
 def make_trainer(rule: str, net, neuron, loss, optim, rule_spec, time_steps: int, batch_size: int,
-                 rng) -> Trainer:
-    """The trainer of ``net`` with the rule named ``rule`` (one of RULES), configured by the
-    workload's rule section ``rule_spec``."""
+                 rng):
+    """The trainer (chipsim.learning.trainer.Trainer) of ``net`` with the rule named ``rule``
+    (one of RULES), configured by the workload's rule section ``rule_spec``. The trainer, and
+    with it Numba, is imported here, so reading RULES stays light."""
+    from chipsim.learning.trainer import Trainer
     return Trainer(net, neuron, RULES[rule](rule_spec, neuron, time_steps), loss, optim,
                    time_steps, batch_size, rng)
