@@ -283,6 +283,11 @@ def apply_overrides(data: dict, overrides: Mapping[str, str] | None, schema: Sch
 # ----------------------------------------------------------------------------------------
 # reading fields
 # ----------------------------------------------------------------------------------------
+def type_name(value) -> str:
+    """The YAML name of a value's type, for messages."""
+    return _type_name(value)
+
+
 def _type_name(value) -> str:
     if value is None:
         return "null"
