@@ -150,9 +150,10 @@ ACTION_INFO: dict[Action, ActionInfo] = {
                      source="TrueNorth's chip-to-chip 26 pJ/bit (P. Merolla et al., Science "
                             "345(6197):668-673, 2014, Suppl. S5) x one 32-bit spike message; "
                             "time: chipsim team",
-                     reason="a chip's inter-chip link energy is rarely published; the only "
-                            "published per-bit figure of a neuromorphic chip's link, as most "
-                            "shipped profiles borrow it, and 1 us per off-chip message")),
+                     reason="a chip's inter-chip link energy is rarely published; TrueNorth's "
+                            "is the one published per-bit figure of a neuromorphic chip's link "
+                            "(most shipped profiles borrow it); 1 us per off-chip message is a "
+                            "guess")),
 }
 
 # Module-level constants for the kernels (Numba treats globals as compile-time constants).
