@@ -146,25 +146,34 @@ class NetworkSpec(Section):
         return sum(1 for ls in self.hidden if ls.is_lif)
 
 
+#: the neuron fields are required, unless the preset gives them
+_FROM_PRESET = {"default_text": "the preset's; required without a preset"}
+
+
 class NeuronSpec(Section):
     """The LIF neuron: a preset (each paper's neuron as its code runs it) and/or every field."""
 
     preset: Literal[tuple(PRESETS)] | None = Field(None, description=(
         "a paper's neuron (chipsim/model/neuron.py); the fields given beside it override its "
         "values; null: every field below is required"))
-    leak: float = Field(ge=0.0, le=1.0, description="lambda: u[t] = lambda v[t-1] + I[t]")
-    threshold: float = Field(gt=0.0, description="theta: s[t] = H(u[t] - theta)")
-    reset: Literal["soft", "hard"] = Field(description=(
+    leak: float = Field(ge=0.0, le=1.0, json_schema_extra=_FROM_PRESET,
+                        description="lambda: u[t] = lambda v[t-1] + I[t]")
+    threshold: float = Field(gt=0.0, json_schema_extra=_FROM_PRESET,
+                             description="theta: s[t] = H(u[t] - theta)")
+    reset: Literal["soft", "hard"] = Field(json_schema_extra=_FROM_PRESET, description=(
         "soft: v = u - theta s; hard: v = (1 - s) u"))
-    detach_reset: bool = Field(description="the reset path is left out of the gradient")
-    heaviside_at_zero: float = Field(description=(
-        "H(0): 0 (strict >, as TET) or 1 (fire on equality, as OTTT/SLTT)"),
-        json_schema_extra={"expected": "0 (strict >, as TET) or 1 (fire on equality, as "
-                                       "OTTT/SLTT)"})
-    decay_input: bool = Field(description="u = lambda v + (1 - lambda) I instead of lambda v + I")
-    surrogate: Literal[tuple(SURROGATES)] = Field(description=(
+    detach_reset: bool = Field(json_schema_extra=_FROM_PRESET,
+                               description="the reset path is left out of the gradient")
+    heaviside_at_zero: float = Field(description="H(0), the step function at zero",
+                                     json_schema_extra={**_FROM_PRESET, "expected": (
+                                         "0 (strict >, as TET) or 1 (fire on equality, as "
+                                         "OTTT/SLTT)")})
+    decay_input: bool = Field(json_schema_extra=_FROM_PRESET,
+                              description="u = lambda v + (1 - lambda) I instead of lambda v + I")
+    surrogate: Literal[tuple(SURROGATES)] = Field(json_schema_extra=_FROM_PRESET, description=(
         "the surrogate derivative of H: sigmoid or triangle max(0, 1 - |x|)"))
-    surrogate_alpha: float = Field(gt=0.0, description="the surrogate's sharpness alpha")
+    surrogate_alpha: float = Field(gt=0.0, json_schema_extra=_FROM_PRESET,
+                                   description="the surrogate's sharpness alpha")
 
     @model_validator(mode="before")
     @classmethod
