@@ -295,7 +295,7 @@ def expected(n: Node, *, with_null: bool = True) -> str:
             parts.append(repr(vals[0]) if len(vals) == 1 else expected(a, with_null=False))
         text = " or ".join(parts)
     else:
-        text = getattr(tp, "__name__", str(tp))
+        text = tp.__name__ if isinstance(tp, type) else str(tp)
     if n.nullable and with_null:
         text += " or null"
     return text
@@ -403,14 +403,14 @@ class _Reporter:
     def missing(self, parts: list, n: Node, fi: FieldInfo | None) -> ChipsimError:
         name, section = parts[-1], ".".join(parts[:-1])
         extra = n.extra or {}
-        line = self.doc.line(section) if section else None
+        where = self.doc.where(section) if section else None     # its line, or the override
         if extra.get("missing"):
             detail = extra["missing"].replace("{name}", name)
         else:
             detail = f"missing required field '{name}' in " + (
                 f"section '{section}'" if section else "the file")
-        if line is not None:
-            detail += f" (line {line})"
+        if where is not None:
+            detail += f" ({where.removeprefix('at ')})"
         return ChipsimError(detail, file=self.doc.path, field=".".join(parts),
                             expected=expected(n).replace("{name}", name))
 
