@@ -559,7 +559,8 @@ class _ActionsBase(Section):
             if price is not None and isinstance(price.energy, IncludedEnergy) and \
                     name not in INCLUDABLE:
                 raise FieldProblem(f"'{name}' is not inference work that an all-in SOP average "
-                                   "can contain", "included_in_sop only on " + ", ".join(INCLUDABLE),
+                                   "can contain",
+                                   "included_in_sop only on " + ", ".join(INCLUDABLE),
                                    field=f"{name}.energy.included_in_sop")
         return self
 
@@ -643,8 +644,9 @@ class ProfileFile(Section):
                 if price is not None and isinstance(price.energy, IncludedEnergy):
                     raise FieldProblem(
                         "an incremental profile prices every action on its own; nothing can be "
-                        "included in its SOP figure", "sop_energy_kind: global_at_operating_point, "
-                        "or a priced energy quantity", field=f"actions.{name}.energy.included_in_sop")
+                        "included in its SOP figure",
+                        "sop_energy_kind: global_at_operating_point, or a priced energy quantity",
+                        field=f"actions.{name}.energy.included_in_sop")
         return self
 
 

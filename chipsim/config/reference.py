@@ -127,8 +127,9 @@ def workload_reference() -> list[str]:
             "| preset | " + " | ".join(NEURON_FIELDS) + " |",
             "|---|" + "---|" * len(NEURON_FIELDS)]
     for p, values in PRESETS.items():
-        out.append(f"| `{p}` | " + " | ".join(f"{_value(round(v, 6) if isinstance(v, float) else v)}"
-                                              for v in (values[f] for f in NEURON_FIELDS)) + " |")
+        cells = [round(values[f], 6) if isinstance(values[f], float) else values[f]
+                 for f in NEURON_FIELDS]
+        out.append(f"| `{p}` | " + " | ".join(_value(v) for v in cells) + " |")
 
     rule = field_node(top, "rule")
     common = set(rule.models[0].model_fields)
@@ -169,8 +170,9 @@ def profile_reference() -> list[str]:
             "|---|---|---|"]
     for cls in (P.EnergyFigure, P.PowerFigure, P.TimeFigure, P.FrequencyFigure, P.LengthFigure,
                 P.AreaFigure, P.VoltageFigure, P.MemoryFigure, P.CountFigure, P.FlagFigure):
-        out.append(f"| `{cls.__name__}` | {_cell(expected(field_node(cls, 'value'), with_null=False))}"
-                   f" | {'yes, with a reason' if cls.nullable else 'no'} |")
+        value = expected(field_node(cls, "value"), with_null=False)
+        out.append(f"| `{cls.__name__}` | {_cell(value)} | "
+                   f"{'yes, with a reason' if cls.nullable else 'no'} |")
     for name in ("precision", "memory", "architecture", "learning"):
         m = field_node(top, name).models[0]
         out += ["", f"### `{name}`", "", _doc(m), ""] + _table(m, prefix=f"{name}.")

@@ -158,13 +158,7 @@ def node(annotation, field: FieldInfo | None = None) -> Node:
                 return Node("scalar", tp, meta, nullable, extra=extra)
             members.append(m_tp)
             tags.append(tuple(t.tag for t in m_meta if isinstance(t, Tag)))
-        disc = _discriminator(meta)
-        if disc is None:
-            for m in meta:        # a callable discriminator: the field the members are named by
-                if isinstance(m, FieldInfo) and isinstance(m.json_schema_extra, dict):
-                    disc = m.json_schema_extra.get("discriminator", disc)
-            if extra:
-                disc = extra.get("discriminator", disc)
+        disc = _discriminator(meta)      # None: a callable picks the member, by its Tag
         if disc is not None:
             tags = [t or _literal_values(mod.model_fields[disc].annotation)
                     for t, mod in zip(tags, members)]
@@ -328,7 +322,6 @@ class Place:
 
     parts: list                  # the dotted field's components (union tags left out)
     node: Node                   # the node reached
-    field: FieldInfo | None      # the FieldInfo of the last model field on the way
     union: Node | None           # the union the model reached was chosen from
     tag: Any                     # ... and its tag
     rest: tuple                  # the part of loc below the node reached (an extra key, labels)
@@ -337,7 +330,7 @@ class Place:
 def locate(root: type[BaseModel], loc) -> Place:
     n = node(root)
     parts: list = []
-    fi = union = tag = None
+    union = tag = None
     i = 0
     while i < len(loc):
         el = loc[i]
@@ -360,7 +353,7 @@ def locate(root: type[BaseModel], loc) -> Place:
         else:
             break
         i += 1
-    return Place(parts, n, fi, union, tag, tuple(loc[i:]))
+    return Place(parts, n, union, tag, tuple(loc[i:]))
 
 
 def item_node(n: Node) -> Node:
@@ -400,7 +393,7 @@ class _Reporter:
         return ChipsimError(detail, file=self.doc.path, field=dotted or None,
                             expected=expected_text)
 
-    def missing(self, parts: list, n: Node, fi: FieldInfo | None) -> ChipsimError:
+    def missing(self, parts: list, n: Node) -> ChipsimError:
         name, section = parts[-1], ".".join(parts[:-1])
         extra = n.extra or {}
         where = self.doc.where(section) if section else None     # its line, or the override
@@ -476,7 +469,7 @@ class _Reporter:
             return self.error(field, f"unknown field '{key}'; known fields: {', '.join(known)}")
 
         if kind == "missing":
-            return self.missing(place.parts, n, place.field)
+            return self.missing(place.parts, n)
 
         if kind in ("union_tag_invalid", "union_tag_not_found") and n.kind == "union":
             tags = ", ".join(str(t) for ts in n.tags for t in ts)
@@ -485,7 +478,7 @@ class _Reporter:
                 return self.error(dotted, f"got {show(value)}", expected(n))
             if kind == "union_tag_not_found" or n.disc not in value:
                 return self.missing(place.parts + [n.disc], Node(
-                    "scalar", str, extra={"expected": f"one of {tags}"}), None)
+                    "scalar", str, extra={"expected": f"one of {tags}"}))
             return self.error(field, f"got {show(value[n.disc])}", f"one of {tags}")
 
         if kind == "value_error":
