@@ -18,6 +18,11 @@ def test_override_a_key_of_the_mapping(tmp_path):
     assert w.mapping == (("dense1", (4, 5)), ("readout", (6,)))
 
 
+def test_a_null_mapping_is_the_automatic_one(tmp_path):
+    assert load_workload(write(tmp_path, BASE + "mapping: null\n")).mapping == ()
+    assert load_workload(write(tmp_path, BASE)).mapping == ()
+
+
 def test_override_into_a_section_the_file_leaves_out(tmp_path):
     assert "loss" not in BASE
     w = load_workload(write(tmp_path, BASE), {"loss.mse_weight": "0.2"})

@@ -234,6 +234,11 @@ Cores = Annotated[tuple[Annotated[int, Field(ge=0)], ...], BeforeValidator(_core
                   Field(min_length=1, json_schema_extra={
                       "expected": "a non-empty list of core indices >= 0"})]
 
+def _pairs(mapping) -> tuple:
+    """``{layer: cores}`` -> ``((layer, cores), ...)`` (frozen); null -> ``()``: automatic."""
+    return () if mapping is None else tuple(mapping.items())
+
+
 _MAPPING_EXPECTED = ("a mapping of layer name to a list of core indices, e.g. "
                      "{dense1: [0, 1], readout: [1]}")
 
@@ -252,10 +257,11 @@ class WorkloadFile(Section):
         default_factory=lambda: LOSSES[DEFAULT_LOSS](), json_schema_extra={"union": "loss"},
         description=f"the loss (default: kind {DEFAULT_LOSS} with its defaults)")
     training: TrainingSpec = Field(description="the training settings")
-    mapping: Annotated[dict[str, Cores], AfterValidator(lambda m: tuple(m.items()))] = Field(
+    mapping: Annotated[dict[str, Cores] | None, AfterValidator(_pairs)] = Field(
         (), json_schema_extra={"expected": _MAPPING_EXPECTED}, description=(
             "an explicit placement of layers on cores, {layer name: [core, ...]}, overriding the "
-            "automatic one; checked against the network and the chip when the run maps it"))
+            "automatic one; checked against the network and the chip when the run maps it; "
+            "null or none: automatic"))
 
     @model_validator(mode="after")
     def _together(self):
