@@ -518,3 +518,28 @@ def test_omitted_action_without_a_default_is_refused_as_before(tmp_path):
     assert "missing price for action 'spike': every priced action needs an energy and a time" \
         in msg
     assert "spike: {energy: {value: ..., source: ..., provenance: ...}, time: {...}}" in msg
+
+
+# ----------------------------------------------------------------------------------------
+# null is not "absent": an optional figure or section written as null is refused
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("extra,field", [
+    ("sync_time: null", "sync_time"), ("memory: null", "memory"),
+    ("architecture: null", "architecture"), ("memory: {sram_total: null}", "memory.sram_total"),
+])
+def test_null_optional_figure_or_section_is_refused(tmp_path, extra, field):
+    path, msg, err = load_error(tmp_path, toy_text(top_extra=extra))
+    assert err.field == field and "got null" in msg
+
+
+def test_null_action_with_a_default_is_refused_not_defaulted(tmp_path):
+    text = toy_text(drop=("chip_message",)) + "  chip_message: null\n"
+    path, msg, err = load_error(tmp_path, text)
+    assert err.field == "actions.chip_message" and "got null" in msg
+
+
+def test_null_static_power_in_incremental_profile_is_refused_before_its_reason(tmp_path):
+    text = toy_text().replace("static_power: {value: 1 mW, source: t, provenance: measured}",
+                              "static_power: {value: null, source: t, provenance: measured}")
+    path, msg, err = load_error(tmp_path, text)
+    assert err.field == "static_power.value" and "is null but this figure is used" in msg

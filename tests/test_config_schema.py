@@ -128,3 +128,14 @@ def test_no_traceback_text_in_any_message(tmp_path):
             load_workload(write(tmp_path, BASE), over)
         msg = str(ei.value)
         assert "\n" not in msg and "pydantic" not in msg.lower() and "Traceback" not in msg, msg
+
+
+@pytest.mark.parametrize("key,value,field", [
+    ("network.hidden.0", "{a: 1}", "network.hidden.0.a"),
+    ("network.hidden.0", "{kind: lstm, width: 1}", "network.hidden.0.width"),
+    ("rule", "{a: 1}", "rule.a"),
+    ("neuron", "{a: 1}", "neuron.a"),
+])
+def test_an_unknown_key_is_named_before_what_it_leaves_missing(tmp_path, key, value, field):
+    path, msg, err = bad(tmp_path, BASE, {key: value})
+    assert err.field == field and "unknown field" in msg and "known fields: " in msg

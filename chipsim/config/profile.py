@@ -42,7 +42,7 @@ import importlib.resources
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, Optional, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import (ConfigDict, Discriminator, Field, Tag, create_model, field_validator,
                       model_validator)
@@ -424,13 +424,13 @@ class Precision(Section):
 class Memory(Section):
     """Memory sizes, informational (figures of kind memory; null when unknown)."""
 
-    sram_total: MemoryFigure | None = Field(None, description="on-chip SRAM in total")
-    sram_per_core: MemoryFigure | None = Field(None, description="SRAM of one core")
-    synapse_memory_per_core: MemoryFigure | None = Field(None, description=(
+    sram_total: MemoryFigure = Field(None, description="on-chip SRAM in total")
+    sram_per_core: MemoryFigure = Field(None, description="SRAM of one core")
+    synapse_memory_per_core: MemoryFigure = Field(None, description=(
         "synapse (weight) memory of one core"))
-    neuron_memory_per_core: MemoryFigure | None = Field(None, description=(
+    neuron_memory_per_core: MemoryFigure = Field(None, description=(
         "neuron-state memory of one core"))
-    synapse_memory_total: MemoryFigure | None = Field(None, description=(
+    synapse_memory_total: MemoryFigure = Field(None, description=(
         "synapse memory of the chip"))
 
 
@@ -450,16 +450,16 @@ class Architecture(Section):
                                           json_schema_extra=_ARCH_MISSING)
     synapses_per_core: CountFigure = Field(description="weight words one core stores",
                                            json_schema_extra=_ARCH_MISSING)
-    fan_in_per_core: CountFigure | None = Field(None, description=(
+    fan_in_per_core: CountFigure = Field(None, description=(
         "input axons one core supports"))
-    fan_out_per_core: CountFigure | None = Field(None, description=(
+    fan_out_per_core: CountFigure = Field(None, description=(
         "output edges one core supports"))
     mesh_width: CountFigure = Field(description=(
         "routers in a row of one chip's grid; spikes travel X-Y, one router_hop per grid step"),
         json_schema_extra=_ARCH_MISSING)
     mesh_height: CountFigure = Field(description="routers in a column of one chip's grid",
                                      json_schema_extra=_ARCH_MISSING)
-    cores_per_router: CountFigure | None = Field(None, description=(
+    cores_per_router: CountFigure = Field(None, description=(
         "cores sharing one router (absent: 1); cores fill routers in order, routers row by row; "
         "mesh_width x mesh_height x cores_per_router >= cores"))
     max_chips: CountFigure = Field(description=(
@@ -573,7 +573,7 @@ def _action_field(action):
                        "and a time",
             "expected": f"{name}: {{energy: {{value: ..., source: ..., provenance: ...}}, time: "
                         "{...}}"})
-    return Optional[ActionPrice], Field(None, description=info.description)
+    return ActionPrice, Field(None, description=info.description)
 
 
 #: ``actions``: one optional-or-required field per priced action of chipsim.counts (an action
@@ -583,8 +583,16 @@ Actions = create_model("Actions", __base__=_ActionsBase, __doc__=(
     **{a.name.lower(): _action_field(a) for a in PRICED_ACTIONS})
 
 
+_NULL_STATIC_POWER = ("is null but this figure is used (priced or required)",
+                      "a power with a unit; if it is unknown, give your best estimate with "
+                      "provenance: assumed and a reason")
+
+
 class ProfileFile(Section):
     """A hardware profile YAML file: one chip, every number with its source."""
+
+    # An optional figure or section may be left out (default None); it may not be written as
+    # null, which would drop it without the reason an unknown figure needs.
 
     name: Text = Field(description="short name, shown in reports")
     title: Text = Field(description="one line: the chip and the source of its figures")
@@ -594,15 +602,15 @@ class ProfileFile(Section):
         json_schema_extra={"expected": "a non-empty mapping of key: citation"},
         description="key: full citation, referred to as [key] in sources")
     process: LengthFigure = Field(description="the process node")
-    area: AreaFigure | None = Field(None, description="the chip's area")
-    voltage: VoltageFigure | None = Field(None, description=(
+    area: AreaFigure = Field(None, description="the chip's area")
+    voltage: VoltageFigure = Field(None, description=(
         "the voltage of the operating point the figures belong to"))
     timing: Literal[TIMINGS] = Field(description=(
         "asynchronous (a step lasts as long as its events), clocked, or tick (a fixed time step)"))
-    clock: FrequencyFigure | None = Field(None, description="the clock (required when clocked)")
-    tick: TimeFigure | None = Field(None, description=(
+    clock: FrequencyFigure = Field(None, description="the clock (required when clocked)")
+    tick: TimeFigure = Field(None, description=(
         "the fixed time-step period (required with timing tick, only then)"))
-    sync_time: TimeFigure | None = Field(None, description=(
+    sync_time: TimeFigure = Field(None, description=(
         "the barrier / synchronisation of one time step on one chip, added once per step by "
         "the cycle model; absent: none"))
     sop_energy_kind: Literal[SOP_ENERGY_KINDS] = Field(description=(
@@ -615,12 +623,23 @@ class ProfileFile(Section):
     static_power_scope: Literal[STATIC_SCOPES] = Field("chip", description=(
         "what the static power covers: the chip, or one core (multiplied by the cores used)"))
     precision: Precision = Field(description="word widths")
-    memory: Memory | None = Field(None, description="memory sizes (informational)")
-    architecture: Architecture | None = Field(None, description=(
+    memory: Memory = Field(None, description="memory sizes (informational)")
+    architecture: Architecture = Field(None, description=(
         "cores, capacities and the router mesh: what mapping needs; absent only in a profile "
         "that prices counts and is never mapped"))
     learning: Learning = Field(description="on-chip learning")
     actions: Actions = Field(description="the price of every action")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _static_power_used(cls, data):
+        """A null static power is refused where it is added (incremental), before the reason an
+        unknown figure needs is asked for: a reason would not make it usable."""
+        if isinstance(data, dict) and data.get("sop_energy_kind") == "incremental":
+            sp = data.get("static_power")
+            if isinstance(sp, dict) and "value" in sp and sp["value"] is None:
+                raise FieldProblem(*_NULL_STATIC_POWER, field="static_power.value")
+        return data
 
     @model_validator(mode="after")
     def _rules(self):
@@ -635,9 +654,7 @@ class ProfileFile(Section):
                                "timing: tick, or remove 'tick'", field="tick")
         is_global = self.sop_energy_kind == "global_at_operating_point"
         if self.static_power.value is None and not is_global:
-            raise FieldProblem("is null but this figure is used (priced or required)",
-                               "a power with a unit; if it is unknown, give your best estimate "
-                               "with provenance: assumed and a reason", field="static_power.value")
+            raise FieldProblem(*_NULL_STATIC_POWER, field="static_power.value")
         if not is_global:
             for name in PRICED_NAMES:
                 price = getattr(self.actions, name)

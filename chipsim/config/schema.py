@@ -476,6 +476,12 @@ class _Reporter:
             field = f"{dotted}.{n.disc}" if dotted else n.disc
             if not isinstance(value, dict):
                 return self.error(dotted, f"got {show(value)}", expected(n))
+            known = fields_of(n)
+            unknown = [str(k) for k in value if k not in known]
+            if unknown:           # a key no member has: probably what misnamed the tag too
+                return self.error(f"{dotted}.{unknown[0]}" if dotted else unknown[0],
+                                  f"unknown field '{unknown[0]}'; known fields: "
+                                  f"{', '.join(known)}")
             if kind == "union_tag_not_found" or n.disc not in value:
                 return self.missing(place.parts + [n.disc], Node(
                     "scalar", str, extra={"expected": f"one of {tags}"}))

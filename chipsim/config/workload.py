@@ -183,7 +183,7 @@ class NeuronSpec(Section):
         preset = data.get("preset")
         if isinstance(preset, str) and preset in PRESETS:
             return {**PRESETS[preset], **data}
-        if preset is None:
+        if preset is None and all(k in cls.model_fields for k in data):   # unknown keys first
             missing = [f for f in NEURON_FIELDS if f not in data]
             if missing:
                 raise FieldProblem(
