@@ -24,7 +24,13 @@ workload is read against: learning rules' ``Options``, ``LOSSES``, ``LAYER_KINDS
   a plain ValueError whose text is ``"<field> ...; expected ..."`` is read the same way;
 * ``json_schema_extra`` of a field may give ``expected`` (the text of what is expected, when
   the type says it badly), ``missing`` (the message when it is left out; ``{name}`` is its
-  name) and ``union`` (the noun of a union's members in messages: ``rule``, ``loss``, ``layer``).
+  name), ``union`` (the noun of a union's members in messages: ``rule``, ``loss``, ``layer``)
+  and ``default_text`` (the default as the docs should say it); a model's own
+  ``json_schema_extra`` may give ``expected`` and ``scalar_hint`` (for a scalar written where
+  the model's mapping belongs).
+
+Of several problems, an unknown key is reported first (it is usually a misspelling that also
+explains a missing field), else the first in the models' field order.
 """
 
 from __future__ import annotations
@@ -380,13 +386,14 @@ def _takes(model) -> str:
 
 
 class _Reporter:
+    """Turns the first of pydantic's errors into one ChipsimError about ``doc``."""
+
     def __init__(self, root: type[BaseModel], doc):
         self.root = root
         self.doc = doc
 
-    def error(self, dotted: str, detail: str, expected_text: str | None = None, *,
-              where: bool = True) -> ChipsimError:
-        if where and dotted:
+    def error(self, dotted: str, detail: str, expected_text: str | None = None) -> ChipsimError:
+        if dotted:
             w = self.doc.where(dotted)
             if w is not None:
                 detail = f"{w.removeprefix('at ')}: {detail}"
