@@ -543,3 +543,11 @@ def test_null_static_power_in_incremental_profile_is_refused_before_its_reason(t
                               "static_power: {value: null, source: t, provenance: measured}")
     path, msg, err = load_error(tmp_path, text)
     assert err.field == "static_power.value" and "is null but this figure is used" in msg
+
+
+def test_architecture_constants_are_the_models():
+    from chipsim.config.profile import (ARCHITECTURE_FIELDS, ARCHITECTURE_FLAGS,
+                                        ARCHITECTURE_REQUIRED, Architecture)
+    fields = Architecture.model_fields
+    assert ARCHITECTURE_REQUIRED == tuple(k for k, f in fields.items() if f.is_required())
+    assert ARCHITECTURE_FIELDS == tuple(fields) and ARCHITECTURE_FLAGS == ("shared_conv_kernels",)

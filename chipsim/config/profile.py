@@ -63,18 +63,11 @@ UNPRICED_NAMES = tuple(n for n in ACTION_NAMES if n not in PRICED_NAMES)
 #: (``synop``) carries the average; MACs and learning-only work cannot be inside it.
 INCLUDABLE = ("neuron_update_active", "neuron_update_idle", "spike", "mem_read_weight",
               "mem_read_state", "mem_write_state", "router_hop")
-PRECISION_FIELDS = ("weight_bits", "state_bits", "trace_bits", "grad_bits")
-MEMORY_FIELDS = ("sram_total", "sram_per_core", "synapse_memory_per_core",
-                 "neuron_memory_per_core", "synapse_memory_total")
 #: What the mapping and the cycle model read. ``architecture`` may be left out as a whole (a
-#: profile that only prices counts); when it is given, every entry of ARCHITECTURE_REQUIRED is.
-ARCHITECTURE_FIELDS = ("cores", "neurons_per_core", "synapses_per_core", "fan_in_per_core",
-                       "fan_out_per_core", "mesh_width", "mesh_height", "cores_per_router",
-                       "max_chips", "shared_conv_kernels")
+#: profile that only prices counts); when it is given, every entry of ARCHITECTURE_REQUIRED is
+#: (tests/test_config_profile.py checks this is the Architecture model's required fields).
 ARCHITECTURE_REQUIRED = ("cores", "neurons_per_core", "synapses_per_core", "mesh_width",
                          "mesh_height", "max_chips", "shared_conv_kernels")
-#: architecture entries that are 0/1 flags rather than counts >= 1
-ARCHITECTURE_FLAGS = ("shared_conv_kernels",)
 
 #: SI unit stored in Quantity.unit, per dimension
 _SI_UNIT = {"energy": "J", "power": "W", "time": "s", "frequency": "Hz", "length": "m",
@@ -484,6 +477,15 @@ class Architecture(Section):
             raise FieldProblem(f"{per_router} cores per router but only {cores} cores",
                                "cores_per_router <= cores", field="cores_per_router")
         return self
+
+
+#: The entries of each section, from the models.
+PRECISION_FIELDS = tuple(Precision.model_fields)
+MEMORY_FIELDS = tuple(Memory.model_fields)
+ARCHITECTURE_FIELDS = tuple(Architecture.model_fields)
+#: architecture entries that are 0/1 flags rather than counts >= 1
+ARCHITECTURE_FLAGS = tuple(k for k, f in Architecture.model_fields.items()
+                           if f.annotation is FlagFigure)
 
 
 class Learning(Section):
