@@ -11,10 +11,18 @@ work, weight updates, the memory traffic of each).
 
 Kernels import the module-level integer constants (``SYNOP`` …) so that Numba sees them as
 compile-time constants.
+
+:data:`ACTION_INFO` says what one count of each action is (the field reference of a profile's
+``actions`` is generated from it) and, for some actions, a documented default price: an
+``assumed`` energy and time with their reason and source, used when a hardware profile omits
+the action (chipsim/config/profile.py); a profile that gives its own figure overrides it. A new
+action is one member of :class:`Action`, its constant below, its :data:`ACTION_INFO` entry and,
+if no profile should have to change for it, a default price.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
@@ -67,6 +75,86 @@ ACTION_NAMES = tuple(a.name.lower() for a in Action)
 PHASE_NAMES = tuple(p.name.lower() for p in Phase)
 #: Actions a hardware profile must price (the NeuroBench metrics are not chip work).
 PRICED_ACTIONS = tuple(a for a in Action if not a.name.startswith("NB_"))
+
+
+@dataclass(frozen=True)
+class DefaultPrice:
+    """A documented price for an action a profile may leave out: always ``assumed``, with the
+    reason and the source of the assumption. SI values (J, s), as everywhere in the code."""
+
+    energy: float           # J per count
+    time: float             # s per count
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    """What one count of an action is, and its default price (None: every profile prices it)."""
+
+    description: str
+    default: DefaultPrice | None = None
+
+
+#: One entry per action, in the order of :class:`Action`.
+ACTION_INFO: dict[Action, ActionInfo] = {
+    Action.SYNOP: ActionInfo("accumulate one weight into a membrane on a binary input spike (AC)"),
+    Action.SYN_MAC: ActionInfo("multiply-accumulate of one weight by a graded (non-binary) input"),
+    Action.NEURON_UPDATE_ACTIVE: ActionInfo(
+        "one neuron update in a time step where the neuron received input"),
+    Action.NEURON_UPDATE_IDLE: ActionInfo(
+        "one neuron update (leak only) in a time step with no input to that neuron"),
+    Action.SPIKE: ActionInfo("one spike emitted"),
+    Action.TRACE_UPDATE: ActionInfo("one presynaptic eligibility-trace update a <- lambda*a + s"),
+    Action.SURROGATE_EVAL: ActionInfo("one surrogate-derivative evaluation sigma'(u - theta)"),
+    Action.OUTPUT_ERROR: ActionInfo("one output unit's loss-gradient evaluation dL[t]/do[t]"),
+    Action.ERROR_MAC: ActionInfo(
+        "one multiply-accumulate of backward error through a weight (W^T g)"),
+    Action.TEMPORAL_MAC: ActionInfo(
+        "one neuron's temporal-route recursion step (BPTT: lambda*delta[t+1])"),
+    Action.GRAD_AC: ActionInfo("one weight-gradient contribution with a binary presynaptic factor"),
+    Action.GRAD_MAC: ActionInfo(
+        "one weight-gradient contribution with a real presynaptic factor (a trace)"),
+    Action.WEIGHT_UPDATE_ISSUED: ActionInfo(
+        "one weight read-modify-write applied (its Delta W was non-zero)"),
+    Action.WEIGHT_UPDATE_SKIPPED: ActionInfo(
+        "one weight update not issued because a factor of its Delta W was zero",
+        DefaultPrice(0.0, 0.0, source="chipsim team (the price every shipped profile gives)",
+                     reason="an update whose factor is zero is skipped by one zero test per row "
+                            "or column of the weight matrix: negligible per synapse")),
+    Action.MEM_READ_WEIGHT: ActionInfo("one weight word read"),
+    Action.MEM_WRITE_WEIGHT: ActionInfo("one weight word written"),
+    Action.MEM_READ_STATE: ActionInfo(
+        "one neuron-state word read (membrane potential; readout accumulators)"),
+    Action.MEM_WRITE_STATE: ActionInfo("one neuron-state word written"),
+    Action.MEM_READ_TRACE: ActionInfo("one trace word read"),
+    Action.MEM_WRITE_TRACE: ActionInfo("one trace word written"),
+    Action.MEM_READ_GRAD: ActionInfo(
+        "one gradient-accumulator or optimiser (momentum) word read"),
+    Action.MEM_WRITE_GRAD: ActionInfo(
+        "one gradient-accumulator or optimiser (momentum) word written"),
+    Action.MEM_READ_HIST: ActionInfo(
+        "one word of the activations kept for the backward pass read (BPTT: u[t], s[t])"),
+    Action.MEM_WRITE_HIST: ActionInfo(
+        "one word of the activations kept for the backward pass written"),
+    Action.NB_EFF_OPS: ActionInfo(
+        "NeuroBench effective operations: non-zero input x non-zero weight pairs (counted, "
+        "never priced)"),
+    Action.NB_DENSE_OPS: ActionInfo(
+        "NeuroBench dense operations: every input x every weight (counted, never priced)"),
+    Action.ROUTER_HOP: ActionInfo(
+        "one spike packet crossing one router hop of the on-chip mesh (counted from the mapping)"),
+    Action.CHIP_MESSAGE: ActionInfo(
+        "one spike packet sent from one chip to another (counted from the mapping)",
+        DefaultPrice(832e-12, 1e-6,
+                     source="TrueNorth's chip-to-chip 26 pJ/bit (P. Merolla et al., Science "
+                            "345(6197):668-673, 2014, Suppl. S5) x one 32-bit spike message; "
+                            "time: chipsim team",
+                     reason="a chip's inter-chip link energy is rarely published; TrueNorth's "
+                            "is the one published per-bit figure of a neuromorphic chip's link "
+                            "(most shipped profiles borrow it); 1 us per off-chip message is a "
+                            "guess")),
+}
 
 # Module-level constants for the kernels (Numba treats globals as compile-time constants).
 INFER = int(Phase.INFERENCE)

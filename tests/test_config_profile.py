@@ -461,3 +461,93 @@ def test_shipped_profiles_have_complete_architecture():
             assert not p.architecture
             continue
         assert set(ARCHITECTURE_REQUIRED) <= set(p.architecture), name
+
+
+# ----------------------------------------------------------------------------------------
+# actions with a documented default price (chipsim/counts.py ACTION_INFO)
+# ----------------------------------------------------------------------------------------
+def test_every_action_is_described_and_only_priced_ones_may_default():
+    from chipsim.counts import ACTION_INFO, Action
+    assert list(ACTION_INFO) == list(Action)
+    for action, info in ACTION_INFO.items():
+        assert info.description.strip(), action
+        if info.default is not None:
+            assert action in PRICED_ACTIONS, action
+            d = info.default
+            assert d.energy >= 0 and d.time >= 0 and d.source.strip()
+            assert len(d.reason.split()) >= 2, action
+
+
+def test_omitted_action_with_a_default_is_priced_at_the_default_marked_assumed(tmp_path):
+    from chipsim.counts import ACTION_INFO, Action
+    from chipsim.hardware.ledger import price
+    import numpy as np
+    from chipsim import counts as K
+    d = ACTION_INFO[Action.CHIP_MESSAGE].default
+    assert d is not None
+    p = load_profile(str(write(tmp_path, toy_text(drop=("chip_message",), static="0 W"))))
+    e, t = p.energy["chip_message"], p.time["chip_message"]
+    assert (e.value, e.unit, t.value, t.unit) == (832e-12, "J", 1e-6, "s") == \
+        (d.energy, "J", d.time, "s")
+    assert e.provenance == t.provenance == "assumed" and e.reason == d.reason
+    assert "default" in e.source and "chipsim/counts.py" in e.source
+    assert p.defaulted == frozenset({"chip_message"})
+    assert set(p.energy) == set(PRICED_NAMES) == set(p.time)
+    # the ledger prices it, counts it as assumed and its sources say it is the default
+    c = np.zeros((1, 1, K.N_PHASES, K.N_ACTIONS), dtype=np.int64)
+    c[0, 0, K.INFER, K.CHIP_MESSAGE] = 10
+    r = price(c, p)
+    assert r.total_energy == pytest.approx(10 * 832e-12, rel=1e-12, abs=0)
+    assert r.assumed_energy_share == 1.0
+    assert "chipsim's default price of 'chip_message'" in r.sources["chip_message"]
+    assert "chipsim's documented default" in describe_profile(p)
+
+
+def test_a_profile_figure_overrides_the_default(tmp_path):
+    p = load_profile(str(write(tmp_path, toy_text(energy={"chip_message": "5 pJ"}))))
+    e = p.energy["chip_message"]
+    assert (e.value, e.provenance) == (5e-12, "measured") and not p.defaulted
+    assert "documented default" not in describe_profile(p)
+
+
+def test_omitted_action_without_a_default_is_refused_as_before(tmp_path):
+    from chipsim.counts import ACTION_INFO, Action
+    assert ACTION_INFO[Action.SPIKE].default is None
+    path, msg, err = load_error(tmp_path, toy_text(drop=("spike", "chip_message")))
+    assert path in msg and err.field == "actions.spike"
+    assert "missing price for action 'spike': every priced action needs an energy and a time" \
+        in msg
+    assert "spike: {energy: {value: ..., source: ..., provenance: ...}, time: {...}}" in msg
+
+
+# ----------------------------------------------------------------------------------------
+# null is not "absent": an optional figure or section written as null is refused
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("extra,field", [
+    ("sync_time: null", "sync_time"), ("memory: null", "memory"),
+    ("architecture: null", "architecture"), ("memory: {sram_total: null}", "memory.sram_total"),
+])
+def test_null_optional_figure_or_section_is_refused(tmp_path, extra, field):
+    path, msg, err = load_error(tmp_path, toy_text(top_extra=extra))
+    assert err.field == field and "got null" in msg
+
+
+def test_null_action_with_a_default_is_refused_not_defaulted(tmp_path):
+    text = toy_text(drop=("chip_message",)) + "  chip_message: null\n"
+    path, msg, err = load_error(tmp_path, text)
+    assert err.field == "actions.chip_message" and "got null" in msg
+
+
+def test_null_static_power_in_incremental_profile_is_refused_before_its_reason(tmp_path):
+    text = toy_text().replace("static_power: {value: 1 mW, source: t, provenance: measured}",
+                              "static_power: {value: null, source: t, provenance: measured}")
+    path, msg, err = load_error(tmp_path, text)
+    assert err.field == "static_power.value" and "is null but this figure is used" in msg
+
+
+def test_architecture_constants_are_the_models():
+    from chipsim.config.profile import (ARCHITECTURE_FIELDS, ARCHITECTURE_FLAGS,
+                                        ARCHITECTURE_REQUIRED, Architecture)
+    fields = Architecture.model_fields
+    assert ARCHITECTURE_REQUIRED == tuple(k for k, f in fields.items() if f.is_required())
+    assert ARCHITECTURE_FIELDS == tuple(fields) and ARCHITECTURE_FLAGS == ("shared_conv_kernels",)

@@ -4,13 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from chipsim.config.workload import (
-    NEURON_PRESETS,
-    LayerSpec,
-    load_workload,
-    workload_from_text,
-)
+from chipsim.config.workload import load_workload, workload_from_text
 from chipsim.errors import ChipsimError
+from chipsim.learning import RULES
+from chipsim.learning.losses import LOSSES
+from chipsim.model.layers import LAYER_KINDS, AvgPool, Conv, Dense, Dropout, Flatten, MaxPool
+from chipsim.model.neuron import PRESETS as NEURON_PRESETS
 
 NMNIST = Path(__file__).resolve().parent.parent / "workloads" / "nmnist.yaml"
 
@@ -61,11 +60,11 @@ def test_nmnist_loads_with_documented_values():
     d = w.dataset
     assert (d.name, d.root, d.time_steps, d.framing, d.downscale) == ("nmnist", None, 10, "binary", 1)
     assert d.train_samples is None and d.test_samples is None
-    assert w.network.hidden == (LayerSpec(kind="dense", units=256, bias=False),)
+    assert w.network.hidden == (Dense(units=256, bias=False),)
     assert w.network.readout_bias is True
     assert w.neuron.preset == "ottt" and w.neuron.leak == 0.5
-    assert (w.rule.name, w.rule.k, w.rule.trace_decay, w.rule.first_layer_input) == \
-        ("ottt_o", None, None, "raw")
+    assert isinstance(w.rule, RULES["ottt_o"].Options) and not hasattr(w.rule, "k")
+    assert (w.rule.name, w.rule.trace_decay, w.rule.first_layer_input) == ("ottt_o", None, "raw")
     assert (w.loss.kind, w.loss.mse_weight, w.loss.mse_target) == ("ce_mse", 0.05, "onehot")
     t = w.training
     assert (t.epochs, t.batch_size, t.optimizer, t.lr, t.momentum, t.weight_decay, t.seed,
@@ -273,22 +272,22 @@ training:
 """
 
 
-def test_layerspec_keeps_its_old_constructor():
-    assert LayerSpec(kind="dense", units=256, bias=False) == LayerSpec("dense", 256, False)
-    ls = LayerSpec(kind="dense", units=256)
-    assert (ls.bias, ls.channels, ls.kernel, ls.stride, ls.padding, ls.size, ls.p) == \
-        (False, None, None, 1, 0, None, None)
-    assert ls.is_lif and LayerSpec(kind="conv").is_lif and not LayerSpec(kind="avgpool").is_lif
+def test_layers_are_the_registry_ops():
+    w = load_workload(NMNIST)
+    (ls,) = w.network.hidden
+    assert type(ls) is LAYER_KINDS["dense"] and ls.is_lif and ls.bias is False
+    assert not hasattr(ls, "kernel")              # a dense op carries no field of another kind
+    assert Conv(channels=1, kernel=3).is_lif and not AvgPool(size=2).is_lif
 
 
 def test_conv_network_parsed_with_defaults(tmp_path):
     w = load_workload(write(tmp_path, CONV))
     h = w.network.hidden
-    assert h == (LayerSpec(kind="conv", channels=4, kernel=3, stride=1, padding=1, bias=False),
-                 LayerSpec(kind="dropout", p=0.1),
-                 LayerSpec(kind="avgpool", size=2),
-                 LayerSpec(kind="flatten"),
-                 LayerSpec(kind="dense", units=16, bias=False))
+    assert h == (Conv(channels=4, kernel=3, stride=1, padding=1, bias=False),
+                 Dropout(p=0.1),
+                 AvgPool(size=2),
+                 Flatten(),
+                 Dense(units=16, bias=False))
     assert w.network.lif_layers == 2
     assert w.network.normalization == "none" and w.network.readout_bias is True
     assert isinstance(h[1].p, float)
@@ -304,7 +303,7 @@ def test_every_layer_field_parsed(tmp_path):
     text = CONV.replace(CONV[CONV.index("    - {kind: conv"):CONV.index("neuron:")], hidden)
     h = load_workload(write(tmp_path, text)).network.hidden
     assert (h[0].channels, h[0].kernel, h[0].stride, h[0].padding, h[0].bias) == (6, 5, 2, 2, True)
-    assert (h[1].kind, h[1].size) == ("maxpool", 3)
+    assert (h[1].kind, h[1].size) == ("maxpool", 3) and isinstance(h[1], MaxPool)
     assert (h[2].kernel, h[2].stride, h[2].padding, h[2].bias) == (1, 1, 0, False)
     assert h[3].p == 0.0 and h[5].p == 0.5
     assert (h[4].units, h[4].bias) == (7, True)
@@ -341,8 +340,7 @@ def test_dataset_size(tmp_path):
 def test_tet_loss_defaults(tmp_path):
     w = load_workload(write(tmp_path, BASE + "loss:\n  kind: tet\n"))
     assert (w.loss.kind, w.loss.tet_lambda, w.loss.tet_phi) == ("tet", 1e-3, 1.0)
-    assert w.loss.mse_weight is None and w.loss.mse_target is None
-    assert w.loss.mse_mix == (1e-3, 1.0)
+    assert isinstance(w.loss, LOSSES["tet"]) and not hasattr(w.loss, "mse_weight")
 
 
 def test_tet_loss_fields(tmp_path):
@@ -352,16 +350,19 @@ def test_tet_loss_fields(tmp_path):
 
 def test_ce_mse_has_no_tet_fields(tmp_path):
     w = load_workload(write(tmp_path, BASE))
-    assert w.loss.tet_lambda is None and w.loss.tet_phi is None
-    assert w.loss.mse_mix == (0.05, "onehot")
+    assert isinstance(w.loss, LOSSES["ce_mse"]) and not hasattr(w.loss, "tet_lambda")
+    assert (w.loss.kind, w.loss.mse_weight, w.loss.mse_target) == ("ce_mse", 0.05, "onehot")
 
 
 # ----------------------------------------------------------------------------------------
 # rule 'tbptt_local'
 # ----------------------------------------------------------------------------------------
 def test_tbptt_local_defaults_resolve(tmp_path):
+    # null window and block are kept as written; the rule resolves them (window: the sample's
+    # T; block: None is one block of every LIF layer, as Network.build reads it)
     w = load_workload(write(tmp_path, CONV.replace("name: ottt_o", "name: tbptt_local")))
-    assert (w.rule.name, w.rule.window, w.rule.block) == ("tbptt_local", 6, 2)
+    assert (w.rule.name, w.rule.window, w.rule.block) == ("tbptt_local", None, None)
+    assert RULES["tbptt_local"](w.rule, None, w.dataset.time_steps).window() == 6
 
 
 def test_tbptt_local_fields(tmp_path):
@@ -372,7 +373,7 @@ def test_tbptt_local_fields(tmp_path):
 
 def test_other_rules_have_no_window_or_block(tmp_path):
     w = load_workload(write(tmp_path, CONV))
-    assert w.rule.window is None and w.rule.block is None
+    assert not hasattr(w.rule, "window") and not hasattr(w.rule, "block")
 
 
 # ----------------------------------------------------------------------------------------
@@ -429,7 +430,7 @@ L4 = "    - {kind: dense, units: 16}"
 NEW_CASES = [
     # layers: kind, required fields, fields of another kind, ranges
     (L0, "    - {kind: lstm, units: 4}", "network.hidden.0.kind",
-     "one of dense, conv, avgpool, maxpool, flatten, dropout"),
+     "one of dense, conv, avgpool, maxpool, dropout, flatten"),
     (L0, "    - {kind: conv, kernel: 3}", "network.hidden.0.channels",
      "missing required field 'channels'"),
     (L0, "    - {kind: conv, channels: 4}", "network.hidden.0.kernel",

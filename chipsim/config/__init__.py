@@ -3,6 +3,9 @@
 * :func:`load_workload` -> :class:`Workload` (what is learned and how)
 * :func:`load_profile` / :func:`list_profiles` -> :class:`HardwareProfile` (the chip)
 * :func:`parse_quantity` / :func:`format_si` (units)
+
+Every section is a typed model (pydantic v2); validation, defaults, ``--set`` overrides and the
+field reference (docs/configuration.md, written by chipsim/config/reference.py) derive from it.
 """
 
 from chipsim.config.profile import (
@@ -15,11 +18,8 @@ from chipsim.config.profile import (
 from chipsim.config.units import format_si, parse_quantity
 from chipsim.config.workload import (
     DatasetSpec,
-    LayerSpec,
-    LossSpec,
     NetworkSpec,
     NeuronSpec,
-    RuleSpec,
     TrainingSpec,
     Workload,
     load_workload,
@@ -27,8 +27,7 @@ from chipsim.config.workload import (
 )
 
 __all__ = [
-    "DatasetSpec", "HardwareProfile", "LayerSpec", "LossSpec", "NetworkSpec", "NeuronSpec",
-    "Quantity", "RuleSpec", "TrainingSpec", "Workload", "format_si", "list_profiles",
-    "load_profile", "load_workload", "parse_quantity", "profile_from_text",
-    "workload_from_text",
+    "DatasetSpec", "HardwareProfile", "NetworkSpec", "NeuronSpec", "Quantity", "TrainingSpec",
+    "Workload", "format_si", "list_profiles", "load_profile", "load_workload", "parse_quantity",
+    "profile_from_text", "workload_from_text",
 ]

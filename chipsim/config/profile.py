@@ -42,9 +42,15 @@ import importlib.resources
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, ClassVar, Literal, Union
 
-from chipsim.config.yamlio import Section, load_yaml, parse_yaml_text
-from chipsim.counts import ACTION_NAMES, PRICED_ACTIONS
+from pydantic import (ConfigDict, Discriminator, Field, Tag, create_model, field_validator,
+                      model_validator)
+
+from chipsim.config.schema import FieldProblem, Section, Text, validate
+from chipsim.config.units import format_si, parse_quantity
+from chipsim.config.yamlio import load_yaml, parse_yaml_text
+from chipsim.counts import ACTION_INFO, ACTION_NAMES, PRICED_ACTIONS, Action
 from chipsim.errors import ChipsimError
 
 PROVENANCES = ("measured", "simulated", "derived", "assumed")
@@ -57,23 +63,11 @@ UNPRICED_NAMES = tuple(n for n in ACTION_NAMES if n not in PRICED_NAMES)
 #: (``synop``) carries the average; MACs and learning-only work cannot be inside it.
 INCLUDABLE = ("neuron_update_active", "neuron_update_idle", "spike", "mem_read_weight",
               "mem_read_state", "mem_write_state", "router_hop")
-PRECISION_FIELDS = ("weight_bits", "state_bits", "trace_bits", "grad_bits")
-MEMORY_FIELDS = ("sram_total", "sram_per_core", "synapse_memory_per_core",
-                 "neuron_memory_per_core", "synapse_memory_total")
 #: What the mapping and the cycle model read. ``architecture`` may be left out as a whole (a
-#: profile that only prices counts); when it is given, every entry of ARCHITECTURE_REQUIRED is.
-ARCHITECTURE_FIELDS = ("cores", "neurons_per_core", "synapses_per_core", "fan_in_per_core",
-                       "fan_out_per_core", "mesh_width", "mesh_height", "cores_per_router",
-                       "max_chips", "shared_conv_kernels")
+#: profile that only prices counts); when it is given, every entry of ARCHITECTURE_REQUIRED is
+#: (tests/test_config_profile.py checks this is the Architecture model's required fields).
 ARCHITECTURE_REQUIRED = ("cores", "neurons_per_core", "synapses_per_core", "mesh_width",
                          "mesh_height", "max_chips", "shared_conv_kernels")
-#: architecture entries that are 0/1 flags rather than counts >= 1
-ARCHITECTURE_FLAGS = ("shared_conv_kernels",)
-LEARNING_FIELDS = ("on_chip", "rule", "source", "notes")
-QUANTITY_FIELDS = ("value", "source", "provenance", "reason")
-TOP_FIELDS = ("name", "title", "notes", "references", "process", "area", "voltage", "timing",
-              "clock", "tick", "sync_time", "sop_energy_kind", "static_power",
-              "static_power_scope", "precision", "memory", "architecture", "learning", "actions")
 
 #: SI unit stored in Quantity.unit, per dimension
 _SI_UNIT = {"energy": "J", "power": "W", "time": "s", "frequency": "Hz", "length": "m",
@@ -135,6 +129,8 @@ class HardwareProfile:
                                         # empty, or every ARCHITECTURE_REQUIRED entry present
     area: Quantity | None = None
     sync_time: Quantity | None = None   # s: barrier / synchronisation per time step
+    defaulted: frozenset = frozenset()  # actions the profile leaves out, priced at their
+                                        # documented default (chipsim/counts.py, assumed)
 
     @property
     def is_global(self) -> bool:
@@ -276,207 +272,452 @@ def profile_from_text(text: str, path: str = "<text>") -> HardwareProfile:
 
 
 # ----------------------------------------------------------------------------------------
-# validation
+# the sections of a profile file
 # ----------------------------------------------------------------------------------------
 _QUANTITY_EXPECTED = ("a mapping {value: \"<number> <unit>\", source: \"...\", provenance: "
                       "measured|simulated|derived|assumed, reason: \"...\"}")
+_NOUN = {"energy": "an energy", "power": "a power", "time": "a time",
+         "frequency": "a frequency", "length": "a length", "memory": "a memory size",
+         "area": "an area", "voltage": "a voltage"}
 
 
-def _quantity(sec: Section, key: str, dimension: str, *, allow_null: bool = False,
-              default=...) -> Quantity | None:
-    """Read ``sec[key]`` as a sourced quantity of ``dimension`` ('count' for integers)."""
-    if default is not ... and not sec.has(key):
-        return default
-    raw = sec.raw(key, expected=_QUANTITY_EXPECTED)
-    if not isinstance(raw, dict):
-        hint = ""
-        if isinstance(raw, (str, int, float)) and not isinstance(raw, bool):
-            hint = f"; write {{value: {raw!r}, source: ..., provenance: ...}}"
-        raise sec.error(key, f"got {raw!r}{hint}", _QUANTITY_EXPECTED)
-    q = sec.section(key, QUANTITY_FIELDS)
-    value_expected = {"count": "an integer >= 1", "flag": "0 or 1"}.get(
+def _value_expected(dimension: str) -> str:
+    return {"count": "an integer >= 1", "flag": "0 or 1"}.get(
         dimension, f"a {dimension} with a unit")
-    raw_value = q.raw("value", expected=value_expected + (" or null" if allow_null else ""))
-    if raw_value is None:
-        if not allow_null:
-            raise q.error("value", "is null but this figure is used (priced or required)",
-                          value_expected + "; if it is unknown, give your best estimate with "
-                          "provenance: assumed and a reason")
-        value, text = None, "null"
-    elif dimension in ("count", "flag"):
-        value = q.int("value", lo=1) if dimension == "count" else q.int("value", lo=0, hi=1)
-        text = str(value)
-    else:
-        value = q.quantity("value", dimension)
-        text = " ".join(str(raw_value).split())
-    source = q.str("source")
-    provenance = q.str("provenance", choices=PROVENANCES)
-    reason = q.str("reason", None, allow_none=True)
-    if provenance == "assumed" and not reason:
-        raise ChipsimError("an assumed figure needs a reason (why this value, from what)",
-                           file=sec.doc.path, field=q.path("reason"),
-                           expected="reason: \"...\" next to provenance: assumed")
-    if value is None and not reason:
-        raise ChipsimError("an unknown (null) figure needs a reason (e.g. NOT FOUND in ...)",
-                           file=sec.doc.path, field=q.path("reason"),
-                           expected="reason: \"...\"")
-    return Quantity(value=value, unit=_SI_UNIT[dimension], text=text, source=source,
-                    provenance=provenance, reason=reason)
 
 
-def _group(top: Section, key: str, fields: tuple, dimension: str, *, required: bool,
-           allow_null: bool) -> dict:
-    if not top.has(key) and not required:
+class Figure(Section):
+    """A sourced figure: ``{value, source, provenance, reason}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "expected": _QUANTITY_EXPECTED,
+        "scalar_hint": "write {{value: {value!r}, source: ..., provenance: ...}}"})
+    #: what ``value`` measures: a dimension of chipsim.config.units, or 'count' / 'flag'
+    dimension: ClassVar[str] = "energy"
+    #: ``value`` may be null (unknown), with a reason
+    nullable: ClassVar[bool] = False
+
+    value: str = Field(description="the figure, a number and its unit")
+    source: Text = Field(description=(
+        "where the number comes from (paper, table, page, or the arithmetic that derives it); "
+        "[key] refers to references"))
+    provenance: Literal[PROVENANCES] = Field(description=(
+        "measured (published by the cited source), simulated (pre-silicon simulation), "
+        "derived (arithmetic on sourced figures), assumed (anything else; needs a reason)"))
+    reason: Text | None = Field(None, description=(
+        "why this value: required when the figure is assumed or null"))
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value(cls, raw):
+        if raw is None:
+            if cls.nullable:
+                return None
+            raise FieldProblem("is null but this figure is used (priced or required)",
+                               _value_expected(cls.dimension) + "; if it is unknown, give your "
+                               "best estimate with provenance: assumed and a reason")
+        if cls.dimension in ("count", "flag"):
+            return raw
+        try:
+            parse_quantity(raw, cls.dimension)
+        except ChipsimError as e:
+            raise FieldProblem(e.detail, e.expected) from None
+        return " ".join(str(raw).split())
+
+    @model_validator(mode="after")
+    def _reason(self):
+        if self.provenance == "assumed" and not self.reason:
+            raise FieldProblem("an assumed figure needs a reason (why this value, from what)",
+                               "reason: \"...\" next to provenance: assumed", field="reason")
+        if self.value is None and not self.reason:
+            raise FieldProblem("an unknown (null) figure needs a reason (e.g. NOT FOUND in ...)",
+                               "reason: \"...\"", field="reason")
+        return self
+
+    def quantity(self) -> Quantity:
+        """The figure as chipsim uses it: SI value, SI unit, the text as written."""
+        if self.value is None:
+            value, text = None, "null"
+        elif self.dimension in ("count", "flag"):
+            value, text = self.value, str(self.value)
+        else:
+            value, text = parse_quantity(self.value, self.dimension), self.value
+        return Quantity(value=value, unit=_SI_UNIT[self.dimension], text=text,
+                        source=self.source, provenance=self.provenance, reason=self.reason)
+
+
+def _unit_value(dimension: str, nullable: bool = False):
+    from chipsim.config.units import DIMENSIONS
+    text = f"{_NOUN[dimension]} with a unit, e.g. {DIMENSIONS[dimension][2]}"
+    return Field(description=text + ("; null: unknown (with a reason)" if nullable else ""),
+                 json_schema_extra={"expected": text})
+
+
+class EnergyFigure(Figure):
+    dimension = "energy"
+    value: str = _unit_value("energy")
+
+
+class PowerFigure(Figure):
+    dimension = "power"
+    nullable = True          # a global profile's static power may be unknown (never added)
+    value: str | None = _unit_value("power", True)
+
+
+class TimeFigure(Figure):
+    dimension = "time"
+    value: str = _unit_value("time")
+
+
+class FrequencyFigure(Figure):
+    dimension = "frequency"
+    value: str = _unit_value("frequency")
+
+
+class LengthFigure(Figure):
+    dimension = "length"
+    value: str = _unit_value("length")
+
+
+class AreaFigure(Figure):
+    dimension = "area"
+    value: str = _unit_value("area")
+
+
+class VoltageFigure(Figure):
+    dimension = "voltage"
+    value: str = _unit_value("voltage")
+
+
+class MemoryFigure(Figure):
+    dimension = "memory"
+    nullable = True
+    value: str | None = _unit_value("memory", True)
+
+
+class CountFigure(Figure):
+    dimension = "count"
+    value: int = Field(ge=1, description="an integer (no unit)")
+
+
+class FlagFigure(Figure):
+    dimension = "flag"
+    value: int = Field(ge=0, le=1, description="0 or 1")
+
+
+class Precision(Section):
+    """Word widths in bits, integer figures with sources."""
+
+    weight_bits: CountFigure = Field(description="bits of a weight word")
+    state_bits: CountFigure = Field(description="bits of a neuron-state word (membrane potential)")
+    trace_bits: CountFigure = Field(description="bits of a trace word")
+    grad_bits: CountFigure = Field(description="bits of a gradient-accumulator word")
+
+
+class Memory(Section):
+    """Memory sizes, informational (figures of kind memory; null when unknown)."""
+
+    sram_total: MemoryFigure = Field(None, description="on-chip SRAM in total")
+    sram_per_core: MemoryFigure = Field(None, description="SRAM of one core")
+    synapse_memory_per_core: MemoryFigure = Field(None, description=(
+        "synapse (weight) memory of one core"))
+    neuron_memory_per_core: MemoryFigure = Field(None, description=(
+        "neuron-state memory of one core"))
+    synapse_memory_total: MemoryFigure = Field(None, description=(
+        "synapse memory of the chip"))
+
+
+_ARCH_MISSING = {
+    "missing": "missing architecture entry '{name}': the mapping of layers onto cores needs all "
+               "of " + ", ".join(ARCHITECTURE_REQUIRED),
+    "expected": "{name}: {value: <integer>, source: ..., provenance: ...} (assumed with a reason "
+                "if not published)"}
+
+
+class Architecture(Section):
+    """What the mapping and the cycle model read: integer figures, all required entries or no
+    section at all."""
+
+    cores: CountFigure = Field(description="cores of one chip", json_schema_extra=_ARCH_MISSING)
+    neurons_per_core: CountFigure = Field(description="neurons (compartments) one core holds",
+                                          json_schema_extra=_ARCH_MISSING)
+    synapses_per_core: CountFigure = Field(description="weight words one core stores",
+                                           json_schema_extra=_ARCH_MISSING)
+    fan_in_per_core: CountFigure = Field(None, description=(
+        "input axons one core supports"))
+    fan_out_per_core: CountFigure = Field(None, description=(
+        "output edges one core supports"))
+    mesh_width: CountFigure = Field(description=(
+        "routers in a row of one chip's grid; spikes travel X-Y, one router_hop per grid step"),
+        json_schema_extra=_ARCH_MISSING)
+    mesh_height: CountFigure = Field(description="routers in a column of one chip's grid",
+                                     json_schema_extra=_ARCH_MISSING)
+    cores_per_router: CountFigure = Field(None, description=(
+        "cores sharing one router (absent: 1); cores fill routers in order, routers row by row; "
+        "mesh_width x mesh_height x cores_per_router >= cores"))
+    max_chips: CountFigure = Field(description=(
+        "1: the chip cannot be tiled and a network that does not fit is refused; > 1: systems "
+        "of that many chips exist, inter-chip packets are chip_messages"),
+        json_schema_extra=_ARCH_MISSING)
+    shared_conv_kernels: FlagFigure = Field(description=(
+        "1: a core stores a convolution kernel once and reuses it at every position; 0: every "
+        "synapse of a convolution is stored"), json_schema_extra=_ARCH_MISSING)
+
+    @model_validator(mode="after")
+    def _mesh(self):
+        cores = self.cores.value
+        per_router = self.cores_per_router.value if self.cores_per_router is not None else 1
+        slots = self.mesh_width.value * self.mesh_height.value * per_router
+        if slots < cores:
+            raise FieldProblem(f"a {self.mesh_width.value} x {self.mesh_height.value} mesh with "
+                               f"{per_router} core(s) per router holds {slots} cores, fewer than "
+                               f"cores = {cores}", "mesh_width x mesh_height x cores_per_router "
+                               ">= cores", field="mesh_width")
+        if per_router > cores:
+            raise FieldProblem(f"{per_router} cores per router but only {cores} cores",
+                               "cores_per_router <= cores", field="cores_per_router")
+        return self
+
+
+#: The entries of each section, from the models.
+PRECISION_FIELDS = tuple(Precision.model_fields)
+MEMORY_FIELDS = tuple(Memory.model_fields)
+ARCHITECTURE_FIELDS = tuple(Architecture.model_fields)
+#: architecture entries that are 0/1 flags rather than counts >= 1
+ARCHITECTURE_FLAGS = tuple(k for k, f in Architecture.model_fields.items()
+                           if f.annotation is FlagFigure)
+
+
+class Learning(Section):
+    """Whether and how the chip learns."""
+
+    on_chip: bool = Field(description="the chip learns on chip")
+    rule: Text | None = Field(None, description="the chip's own learning rule, if it names one")
+    source: Text = Field(description="where this comes from")
+    notes: str = Field("", description="anything else")
+
+
+class IncludedEnergy(Section):
+    """An inference action inside a global profile's all-in SOP figure."""
+
+    included_in_sop: bool = Field(description=(
+        "true: priced 0 J in the inference phase (inside the SOP average); only in a "
+        "global_at_operating_point profile, and only on " + ", ".join(INCLUDABLE)))
+    learning: EnergyFigure = Field(description=(
+        "the energy of the same action in the learning phase, which the all-in average does "
+        "not cover"), json_schema_extra={
+            "missing": "an included action still needs its own figure for the learning phase, "
+                       "where the all-in average does not cover it",
+            "expected": "learning: {value: ..., source: ..., provenance: ...}"})
+
+    @field_validator("included_in_sop")
+    @classmethod
+    def _true(cls, v: bool) -> bool:
+        if not v:
+            raise FieldProblem("false is not needed",
+                               "give the energy quantity directly, without included_in_sop")
+        return v
+
+
+def _energy_kind(value) -> str:
+    return "included" if isinstance(value, dict) and "included_in_sop" in value else "figure"
+
+
+class ActionPrice(Section):
+    """The price of one count of an action: its energy and its time."""
+
+    energy: Annotated[Union[Annotated[EnergyFigure, Tag("figure")],
+                            Annotated[IncludedEnergy, Tag("included")]],
+                      Discriminator(_energy_kind)] = Field(description=(
+                          "J per count, one figure for both phases; or {included_in_sop: true, "
+                          "learning: <figure>} in a global profile"))
+    time: TimeFigure = Field(description=(
+        "s per count, both phases (0 s where it overlaps the operation that uses it)"))
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _not_included(cls, raw):
+        if isinstance(raw, dict) and "included_in_sop" in raw:
+            raise FieldProblem("times are never included in the SOP figure", "the action's own "
+                               "time quantity (0 s if it overlaps the operation that uses it)")
+        return raw
+
+
+class _ActionsBase(Section):
+    @model_validator(mode="before")
+    @classmethod
+    def _unpriced(cls, data):
+        if isinstance(data, dict):
+            for key in data:
+                if key in UNPRICED_NAMES:
+                    raise FieldProblem(f"'{key}' is a NeuroBench metric, counted but never priced",
+                                       "remove it from 'actions'", field=str(key))
+        return data
+
+    @model_validator(mode="after")
+    def _includable(self):
+        for name in PRICED_NAMES:
+            price = getattr(self, name)
+            if price is not None and isinstance(price.energy, IncludedEnergy) and \
+                    name not in INCLUDABLE:
+                raise FieldProblem(f"'{name}' is not inference work that an all-in SOP average "
+                                   "can contain",
+                                   "included_in_sop only on " + ", ".join(INCLUDABLE),
+                                   field=f"{name}.energy.included_in_sop")
+        return self
+
+
+def _action_field(action):
+    name, info = action.name.lower(), ACTION_INFO[action]
+    if info.default is None:
+        return ActionPrice, Field(description=info.description, json_schema_extra={
+            "missing": "missing price for action '{name}': every priced action needs an energy "
+                       "and a time",
+            "expected": f"{name}: {{energy: {{value: ..., source: ..., provenance: ...}}, time: "
+                        "{...}}"})
+    return ActionPrice, Field(None, description=info.description)
+
+
+#: ``actions``: one optional-or-required field per priced action of chipsim.counts (an action
+#: with a default price there may be left out).
+Actions = create_model("Actions", __base__=_ActionsBase, __doc__=(
+    "The price list: one entry per priced action of chipsim/counts.py."),
+    **{a.name.lower(): _action_field(a) for a in PRICED_ACTIONS})
+
+
+_NULL_STATIC_POWER = ("is null but this figure is used (priced or required)",
+                      "a power with a unit; if it is unknown, give your best estimate with "
+                      "provenance: assumed and a reason")
+
+
+class ProfileFile(Section):
+    """A hardware profile YAML file: one chip, every number with its source."""
+
+    # An optional figure or section may be left out (default None); it may not be written as
+    # null, which would drop it without the reason an unknown figure needs.
+
+    name: Text = Field(description="short name, shown in reports")
+    title: Text = Field(description="one line: the chip and the source of its figures")
+    notes: Text = Field(description=(
+        "the decisions (e.g. why global or incremental), how assumed figures were made"))
+    references: Annotated[dict[str, Text], Field(min_length=1)] = Field(
+        json_schema_extra={"expected": "a non-empty mapping of key: citation"},
+        description="key: full citation, referred to as [key] in sources")
+    process: LengthFigure = Field(description="the process node")
+    area: AreaFigure = Field(None, description="the chip's area")
+    voltage: VoltageFigure = Field(None, description=(
+        "the voltage of the operating point the figures belong to"))
+    timing: Literal[TIMINGS] = Field(description=(
+        "asynchronous (a step lasts as long as its events), clocked, or tick (a fixed time step)"))
+    clock: FrequencyFigure = Field(None, description="the clock (required when clocked)")
+    tick: TimeFigure = Field(None, description=(
+        "the fixed time-step period (required with timing tick, only then)"))
+    sync_time: TimeFigure = Field(None, description=(
+        "the barrier / synchronisation of one time step on one chip, added once per step by "
+        "the cycle model; absent: none"))
+    sop_energy_kind: Literal[SOP_ENERGY_KINDS] = Field(description=(
+        "incremental: the marginal cost of one more synaptic operation; "
+        "global_at_operating_point: whole-chip power / SOP rate at one operating point "
+        "(hardware_profiles/README.md)"))
+    static_power: PowerFigure = Field(description=(
+        "added as static_power x modelled time in an incremental profile; may be null (with a "
+        "reason) in a global one, where it is never added"))
+    static_power_scope: Literal[STATIC_SCOPES] = Field("chip", description=(
+        "what the static power covers: the chip, or one core (multiplied by the cores used)"))
+    precision: Precision = Field(description="word widths")
+    memory: Memory = Field(None, description="memory sizes (informational)")
+    architecture: Architecture = Field(None, description=(
+        "cores, capacities and the router mesh: what mapping needs; absent only in a profile "
+        "that prices counts and is never mapped"))
+    learning: Learning = Field(description="on-chip learning")
+    actions: Actions = Field(description="the price of every action")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _static_power_used(cls, data):
+        """A null static power is refused where it is added (incremental), before the reason an
+        unknown figure needs is asked for: a reason would not make it usable."""
+        if isinstance(data, dict) and data.get("sop_energy_kind") == "incremental":
+            sp = data.get("static_power")
+            if isinstance(sp, dict) and "value" in sp and sp["value"] is None:
+                raise FieldProblem(*_NULL_STATIC_POWER, field="static_power.value")
+        return data
+
+    @model_validator(mode="after")
+    def _rules(self):
+        if self.timing == "clocked" and self.clock is None:
+            raise FieldProblem("a clocked chip needs its clock frequency",
+                               "clock: {value: \"<f> MHz\", ...}", field="clock")
+        if self.timing == "tick" and self.tick is None:
+            raise FieldProblem("a fixed-tick chip needs its tick period",
+                               "tick: {value: \"1 ms\", ...}", field="tick")
+        if self.timing != "tick" and self.tick is not None:
+            raise FieldProblem(f"a tick period is given but timing is '{self.timing}'",
+                               "timing: tick, or remove 'tick'", field="tick")
+        is_global = self.sop_energy_kind == "global_at_operating_point"
+        if self.static_power.value is None and not is_global:
+            raise FieldProblem(*_NULL_STATIC_POWER, field="static_power.value")
+        if not is_global:
+            for name in PRICED_NAMES:
+                price = getattr(self.actions, name)
+                if price is not None and isinstance(price.energy, IncludedEnergy):
+                    raise FieldProblem(
+                        "an incremental profile prices every action on its own; nothing can be "
+                        "included in its SOP figure",
+                        "sop_energy_kind: global_at_operating_point, or a priced energy quantity",
+                        field=f"actions.{name}.energy.included_in_sop")
+        return self
+
+
+# ----------------------------------------------------------------------------------------
+# from the file's sections to the chip
+# ----------------------------------------------------------------------------------------
+def default_price(name: str) -> tuple[Quantity, Quantity] | None:
+    """(energy, time) of action ``name`` at its documented default (chipsim/counts.py), as
+    ``assumed`` figures that say they are the registry's default; None if it has none."""
+    d = ACTION_INFO[Action[name.upper()]].default
+    if d is None:
+        return None
+    source = (f"chipsim's default price of '{name}' (chipsim/counts.py ACTION_INFO; the profile "
+              f"gives none): {d.source}")
+    return (Quantity(value=d.energy, unit="J", text=format_si(d.energy, "J"), source=source,
+                     provenance="assumed", reason=d.reason),
+            Quantity(value=d.time, unit="s", text=format_si(d.time, "s"), source=source,
+                     provenance="assumed", reason=d.reason))
+
+
+def _figures(section) -> dict:
+    if section is None:
         return {}
-    sec = top.section(key, fields)
-    out = {}
-    for f in fields:
-        if required or sec.has(f):
-            out[f] = _quantity(sec, f, dimension, allow_null=allow_null)
-    return out
-
-
-def _architecture(top: Section) -> dict:
-    """The ``architecture`` section: absent (``{}``), or complete and consistent."""
-    if not top.has("architecture"):
-        return {}
-    sec = top.section("architecture", ARCHITECTURE_FIELDS)
-    for f in ARCHITECTURE_REQUIRED:
-        if not sec.has(f):
-            raise ChipsimError(
-                f"missing architecture entry '{f}': the mapping of layers onto cores needs "
-                "all of " + ", ".join(ARCHITECTURE_REQUIRED), file=top.doc.path,
-                field=sec.path(f),
-                expected=f"{f}: {{value: <integer>, source: ..., provenance: ...}} "
-                         "(assumed with a reason if not published)")
-    out = {}
-    for f in ARCHITECTURE_FIELDS:
-        if sec.has(f):
-            out[f] = _quantity(sec, f, "flag" if f in ARCHITECTURE_FLAGS else "count")
-    cores = out["cores"].value
-    per_router = out["cores_per_router"].value if "cores_per_router" in out else 1
-    slots = out["mesh_width"].value * out["mesh_height"].value * per_router
-    if slots < cores:
-        raise sec.error("mesh_width", f"a {out['mesh_width'].value} x "
-                        f"{out['mesh_height'].value} mesh with {per_router} core(s) per router "
-                        f"holds {slots} cores, fewer than cores = {cores}",
-                        "mesh_width x mesh_height x cores_per_router >= cores")
-    if per_router > cores:
-        raise sec.error("cores_per_router", f"{per_router} cores per router but only {cores} "
-                        "cores", "cores_per_router <= cores")
-    return out
-
-
-def _references(top: Section) -> dict:
-    raw = top.raw("references", expected="a mapping of key: citation")
-    if not isinstance(raw, dict) or not raw:
-        raise top.error("references", f"got {raw!r}", "a non-empty mapping of key: citation")
-    out = {}
-    for k, v in raw.items():
-        if not isinstance(v, str) or not v.strip():
-            raise top.error(f"references.{k}", f"got {v!r}", "a citation string")
-        out[str(k)] = v
-    return out
+    return {k: fig.quantity() for k, fig in section if fig is not None}
 
 
 def _build(doc) -> HardwareProfile:
-    top = Section(doc, doc.data, "", TOP_FIELDS)
-    name = top.str("name")
-    title = top.str("title")
-    notes = top.str("notes")
-    references = _references(top)
-    kind = top.str("sop_energy_kind", choices=SOP_ENERGY_KINDS)
-    is_global = kind == "global_at_operating_point"
-
-    process = _quantity(top, "process", "length")
-    area = _quantity(top, "area", "area", default=None)
-    voltage = _quantity(top, "voltage", "voltage", default=None)
-    timing = top.str("timing", choices=TIMINGS)
-    clock = _quantity(top, "clock", "frequency", default=None)
-    tick = _quantity(top, "tick", "time", default=None)
-    if timing == "clocked" and clock is None:
-        raise top.error("clock", "a clocked chip needs its clock frequency",
-                        "clock: {value: \"<f> MHz\", ...}")
-    if timing == "tick" and tick is None:
-        raise top.error("tick", "a fixed-tick chip needs its tick period",
-                        "tick: {value: \"1 ms\", ...}")
-    if timing != "tick" and tick is not None:
-        raise top.error("tick", f"a tick period is given but timing is '{timing}'",
-                        "timing: tick, or remove 'tick'")
-
-    static_power = _quantity(top, "static_power", "power", allow_null=is_global)
-    scope = top.str("static_power_scope", "chip", choices=STATIC_SCOPES)
-
-    precision = _group(top, "precision", PRECISION_FIELDS, "count", required=True,
-                       allow_null=False)
-    memory = _group(top, "memory", MEMORY_FIELDS, "memory", required=False, allow_null=True)
-    architecture = _architecture(top)
-    sync_time = _quantity(top, "sync_time", "time", default=None)
-
-    ls = top.section("learning", LEARNING_FIELDS)
-    learning = {"on_chip": ls.bool("on_chip"), "rule": ls.str("rule", None, allow_none=True),
-                "source": ls.str("source"), "notes": ls.str("notes", "", nonempty=False)}
-
-    energy, time, included = _actions(top, is_global)
-    return HardwareProfile(
-        name=name, title=title, path=doc.path, text=doc.text, references=references,
-        process=process, timing=timing, clock=clock, sop_energy_kind=kind, energy=energy,
-        time=time, included_in_sop=frozenset(included), static_power=static_power,
-        precision=precision, memory=memory, learning=learning, notes=notes, voltage=voltage,
-        tick=tick, static_power_scope=scope, architecture=architecture, area=area,
-        sync_time=sync_time)
-
-
-def _actions(top: Section, is_global: bool):
-    raw = top.raw("actions", expected="a mapping of action name: {energy: ..., time: ...}")
-    if isinstance(raw, dict):
-        for key in raw:
-            if key in UNPRICED_NAMES:
-                raise top.error(f"actions.{key}", f"'{key}' is a NeuroBench metric, counted "
-                                "but never priced", "remove it from 'actions'")
-    acts = top.section("actions", PRICED_NAMES)
-    energy, time, included = {}, {}, []
+    spec = validate(ProfileFile, doc)
+    energy, time, included, defaulted = {}, {}, [], []
     for name in PRICED_NAMES:
-        if not acts.has(name):
-            raise ChipsimError(f"missing price for action '{name}': every priced action needs "
-                               f"an energy and a time", file=top.doc.path,
-                               field=acts.path(name),
-                               expected=f"{name}: {{energy: {{value: ..., source: ..., "
-                                        f"provenance: ...}}, time: {{...}}}}")
-        a = acts.section(name, ("energy", "time"))
-        e_raw = a.raw("energy", expected=_QUANTITY_EXPECTED)
-        if isinstance(e_raw, dict) and "included_in_sop" in e_raw:
-            es = a.section("energy", ("included_in_sop", "learning"))
-            flag = es.bool("included_in_sop")
-            if not flag:
-                raise es.error("included_in_sop", "false is not needed",
-                               "give the energy quantity directly, without included_in_sop")
-            if not is_global:
-                raise es.error("included_in_sop", "an incremental profile prices every action "
-                               "on its own; nothing can be included in its SOP figure",
-                               "sop_energy_kind: global_at_operating_point, or a priced "
-                               "energy quantity")
-            if name not in INCLUDABLE:
-                raise es.error("included_in_sop", f"'{name}' is not inference work that an "
-                               "all-in SOP average can contain",
-                               "included_in_sop only on " + ", ".join(INCLUDABLE))
-            if not es.has("learning"):
-                raise ChipsimError(
-                    "an included action still needs its own figure for the learning phase, "
-                    "where the all-in average does not cover it", file=top.doc.path,
-                    field=es.path("learning"),
-                    expected="learning: {value: ..., source: ..., provenance: ...}")
-            energy[name] = _quantity(es, "learning", "energy")
+        price = getattr(spec.actions, name)
+        if price is None:
+            energy[name], time[name] = default_price(name)
+            defaulted.append(name)
+            continue
+        if isinstance(price.energy, IncludedEnergy):
+            energy[name] = price.energy.learning.quantity()
             included.append(name)
         else:
-            energy[name] = _quantity(a, "energy", "energy")
-        t_raw = a.raw("time", expected=_QUANTITY_EXPECTED)
-        if isinstance(t_raw, dict) and "included_in_sop" in t_raw:
-            raise a.error("time", "times are never included in the SOP figure",
-                          "the action's own time quantity (0 s if it overlaps the operation "
-                          "that uses it)")
-        time[name] = _quantity(a, "time", "time")
-    return energy, time, included
+            energy[name] = price.energy.quantity()
+        time[name] = price.time.quantity()
+    opt = {k: (None if getattr(spec, k) is None else getattr(spec, k).quantity())
+           for k in ("area", "voltage", "clock", "tick", "sync_time")}
+    return HardwareProfile(
+        name=spec.name, title=spec.title, path=doc.path, text=doc.text,
+        references=dict(spec.references), process=spec.process.quantity(), timing=spec.timing,
+        sop_energy_kind=spec.sop_energy_kind, energy=energy, time=time,
+        included_in_sop=frozenset(included), static_power=spec.static_power.quantity(),
+        precision=_figures(spec.precision), memory=_figures(spec.memory),
+        learning=dict(spec.learning), notes=spec.notes,
+        static_power_scope=spec.static_power_scope, architecture=_figures(spec.architecture),
+        defaulted=frozenset(defaulted), **opt)
 
 
 # ----------------------------------------------------------------------------------------
@@ -594,6 +835,10 @@ def describe_profile(profile: HardwareProfile) -> str:
     lines.append("")
     lines.append(f"  {n_assumed} of {len(p.quantities())} figures are assumed "
                  f"({a_act} of {n_act} action prices); each says why.")
+    if p.defaulted:
+        lines.append(f"  {len(p.defaulted)} action(s) the profile leaves out are priced at "
+                     "chipsim's documented default (chipsim/counts.py, assumed): "
+                     + ", ".join(n for n in PRICED_NAMES if n in p.defaulted) + ".")
     lines += ["", "  references:"]
     lines += [f"    [{k}] " + " ".join(v.split()) for k, v in p.references.items()]
     if p.notes:

@@ -10,28 +10,22 @@ This module (with the rest of :mod:`chipsim.config`) is the only place that pars
 * ``1e-3`` is a float (YAML 1.1 wants ``1.0e-3``).
 * Every key's line is remembered, so validation errors can point at the line.
 
-:class:`Section` reads one mapping of a loaded document: it rejects unknown keys (listing the
-known ones), reports missing required keys, checks types and ranges, and names the dotted field
-(``training.lr``, ``network.hidden.0.units``) in every error.
+The sections of a document are typed models (chipsim/config/schema.py validates a loaded
+:class:`YamlDoc` against them and names the dotted field and its line in every error).
 """
 
 from __future__ import annotations
 
-import copy
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from chipsim.config.units import parse_quantity
 from chipsim.errors import ChipsimError
-
-MISSING = object()
 
 
 # ----------------------------------------------------------------------------------------
@@ -179,13 +173,32 @@ def read_text(path) -> str:
         raise ChipsimError(f"cannot read: {exc.strerror}", file=str(path)) from None
 
 
+def type_name(value) -> str:
+    """The YAML name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
 def load_yaml(path) -> YamlDoc:
     """Load a YAML file whose top level must be a mapping."""
     doc = parse_yaml_text(read_text(path), file=str(path))
     if doc.data is None:
         raise ChipsimError("the file is empty", file=str(path), expected="a YAML mapping")
     if not isinstance(doc.data, dict):
-        raise ChipsimError(f"the top level is a {_type_name(doc.data)}", file=str(path),
+        raise ChipsimError(f"the top level is a {type_name(doc.data)}", file=str(path),
                            expected="a YAML mapping of field: value")
     return doc
 
@@ -207,244 +220,3 @@ def parse_yaml_value(text: str, *, file, field: str) -> Any:
         raise ChipsimError(f"override value '{text}' is not valid YAML{where}: {problem}",
                            file=file, field=field, expected="a YAML literal, e.g. 1, 0.05, sltt, "
                            "null, [1, 2]") from None
-
-
-# ----------------------------------------------------------------------------------------
-# overrides
-# ----------------------------------------------------------------------------------------
-#: Schema for overrides: a dict of field -> None (a value), a nested dict (a section) or a
-#: one-element list holding the schema of the list's items.
-Schema = dict
-
-
-def apply_overrides(data: dict, overrides: Mapping[str, str] | None, schema: Schema, *,
-                    file) -> dict:
-    """Return a deep copy of ``data`` with ``overrides`` (dotted key -> YAML literal) applied.
-
-    A key must name a field of ``schema`` (``training.epochs``, ``network.hidden.0.units``);
-    any other key is a :class:`ChipsimError` naming it. Values are validated later, with the
-    rest of the document.
-    """
-    out = copy.deepcopy(data)
-    for key, text in (overrides or {}).items():
-        if not isinstance(key, str) or not key:
-            raise ChipsimError(f"override key {key!r} is not a dotted field name", file=file,
-                               expected="a key such as 'training.epochs'")
-        value = parse_yaml_value(text, file=file, field=key)
-        parts = key.split(".")
-        node, sch = out, schema
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            here = ".".join(parts[: i + 1])
-            if isinstance(sch, dict):
-                if part not in sch:
-                    known = ", ".join(sch)
-                    raise ChipsimError(f"unknown field '{part}' in override '{key}'; known fields"
-                                       f"{' of ' + '.'.join(parts[:i]) if i else ''}: {known}",
-                                       file=file, field=key, expected="a field of the workload")
-                if not isinstance(node, dict):
-                    raise ChipsimError(f"cannot set '{key}': '{'.'.join(parts[:i])}' is not a "
-                                       f"mapping in the file", file=file, field=key)
-                if last:
-                    node[part] = value
-                    break
-                if sch[part] is None:
-                    raise ChipsimError(f"unknown field '{parts[i + 1]}' in override '{key}': "
-                                       f"'{here}' has no sub-fields", file=file, field=key,
-                                       expected=f"an override of '{here}' itself")
-                if node.get(part) is None:
-                    if not isinstance(sch[part], dict):
-                        raise ChipsimError(f"cannot set '{key}': '{here}' is not given in the file",
-                                           file=file, field=key,
-                                           expected=f"an override of the whole '{here}'")
-                    node[part] = {}
-                node, sch = node[part], sch[part]
-            elif isinstance(sch, list):
-                if not isinstance(node, list):
-                    raise ChipsimError(f"cannot set '{key}': '{'.'.join(parts[:i])}' is not a list "
-                                       f"in the file", file=file, field=key)
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ChipsimError(f"unknown field '{part}' in override '{key}': "
-                                       f"'{'.'.join(parts[:i])}' has {len(node)} item(s)",
-                                       file=file, field=key,
-                                       expected=f"an index 0..{len(node) - 1}")
-                idx = int(part)
-                if last:
-                    node[idx] = value
-                    break
-                node, sch = node[idx], sch[0]
-            else:
-                raise ChipsimError(f"unknown field '{part}' in override '{key}': "
-                                   f"'{'.'.join(parts[:i])}' has no sub-fields",
-                                   file=file, field=key, expected="a field of the workload")
-    return out
-
-
-# ----------------------------------------------------------------------------------------
-# reading fields
-# ----------------------------------------------------------------------------------------
-def _type_name(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "mapping"
-    return type(value).__name__
-
-
-def _show(value) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, (dict, list)):
-        return f"a {_type_name(value)}"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
-
-
-class Section:
-    """One mapping of a YAML document, read field by field.
-
-    ``known`` lists the allowed keys; any other key is an error that lists them. Every error
-    names the document's file, the dotted field and (when known) its line.
-    """
-
-    def __init__(self, doc: YamlDoc, data, prefix: str, known: Iterable[str]):
-        self.doc = doc
-        self.prefix = prefix
-        self.known = tuple(known)
-        if not isinstance(data, dict):
-            raise self._err(prefix, f"got {_show(data)}", "a mapping of field: value")
-        self.data = data
-        for key in data:
-            if key not in self.known:
-                raise self._err(self.path(str(key)),
-                                f"unknown field '{key}'; known fields: {', '.join(self.known)}")
-
-    # -- helpers --------------------------------------------------------------------------
-    def path(self, key: str) -> str:
-        return f"{self.prefix}.{key}" if self.prefix else key
-
-    def _err(self, dotted: str, message: str, expected: str | None = None) -> ChipsimError:
-        where = self.doc.where(dotted) if dotted else None
-        if where is not None:
-            message = f"{where.removeprefix('at ')}: {message}"
-        return ChipsimError(message, file=self.doc.path, field=dotted or None, expected=expected)
-
-    def error(self, key: str, message: str, expected: str | None = None) -> ChipsimError:
-        """A :class:`ChipsimError` about ``key`` of this section."""
-        return self._err(self.path(key), message, expected)
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def raw(self, key: str, default=MISSING, expected: str | None = None):
-        if key in self.data:
-            return self.data[key]
-        if default is MISSING:
-            where = f"section '{self.prefix}'" if self.prefix else "the file"
-            line = self.doc.line(self.prefix) if self.prefix else None
-            message = f"missing required field '{key}' in {where}"
-            if line is not None:
-                message += f" (line {line})"
-            raise ChipsimError(message, file=self.doc.path, field=self.path(key),
-                               expected=expected)
-        return default
-
-    # -- typed readers --------------------------------------------------------------------
-    def str(self, key: str, default=MISSING, *, choices: Iterable[str] | None = None,
-            allow_none: bool = False, nonempty: bool = True):
-        choices = tuple(choices) if choices is not None else None
-        expected = ("one of " + ", ".join(choices)) if choices else "a string"
-        if allow_none:
-            expected += " or null"
-        v = self.raw(key, default, expected)
-        if v is None and (allow_none or default is None):
-            return None
-        if not isinstance(v, str):
-            raise self.error(key, f"got {_show(v)}", expected)
-        if choices is not None and v not in choices:
-            raise self.error(key, f"got {v!r}", expected)
-        if nonempty and not v.strip():
-            raise self.error(key, "is empty", expected)
-        return v
-
-    def int(self, key: str, default=MISSING, *, lo: int | None = None, hi: int | None = None,
-            allow_none: bool = False):
-        expected = _range_text("an integer", lo, hi, False, False)
-        if allow_none:
-            expected += " or null"
-        v = self.raw(key, default, expected)
-        if v is None and (allow_none or default is None):
-            return None
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.error(key, f"got {_show(v)}", expected)
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise self.error(key, f"got {v}", expected)
-        return v
-
-    def float(self, key: str, default=MISSING, *, lo: float | None = None,
-              hi: float | None = None, lo_open: bool = False, hi_open: bool = False,
-              allow_none: bool = False):
-        expected = _range_text("a number", lo, hi, lo_open, hi_open)
-        if allow_none:
-            expected += " or null"
-        v = self.raw(key, default, expected)
-        if v is None and (allow_none or default is None):
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise self.error(key, f"got {_show(v)}", expected)
-        v = float(v)
-        if not math.isfinite(v):
-            raise self.error(key, f"got {v}", expected)
-        if lo is not None and (v < lo or (lo_open and v == lo)):
-            raise self.error(key, f"got {v:g}", expected)
-        if hi is not None and (v > hi or (hi_open and v == hi)):
-            raise self.error(key, f"got {v:g}", expected)
-        return v
-
-    def bool(self, key: str, default=MISSING):
-        v = self.raw(key, default, "true or false")
-        if not isinstance(v, bool):
-            raise self.error(key, f"got {_show(v)}", "true or false")
-        return v
-
-    def quantity(self, key: str, dimension: str, default=MISSING):
-        v = self.raw(key, default, f"a {dimension} with a unit")
-        return parse_quantity(v, dimension, file=self.doc.path, field=self.path(key))
-
-    def section(self, key: str, known: Iterable[str], default=MISSING) -> "Section":
-        v = self.raw(key, default, "a mapping")
-        return Section(self.doc, v, self.path(key), known)
-
-    def list(self, key: str, default=MISSING, *, min_len: int = 0) -> list:
-        expected = "a list" + (f" of at least {min_len} item(s)" if min_len else "")
-        v = self.raw(key, default, expected)
-        if not isinstance(v, list):
-            raise self.error(key, f"got {_show(v)}", expected)
-        if len(v) < min_len:
-            raise self.error(key, f"has {len(v)} item(s)", expected)
-        return v
-
-
-def _range_text(kind: str, lo, hi, lo_open: bool, hi_open: bool) -> str:
-    if lo is not None and hi is not None:
-        left = "(" if lo_open else "["
-        right = ")" if hi_open else "]"
-        return f"{kind} in {left}{lo:g}, {hi:g}{right}"
-    if lo is not None:
-        return f"{kind} {'>' if lo_open else '>='} {lo:g}"
-    if hi is not None:
-        return f"{kind} {'<' if hi_open else '<='} {hi:g}"
-    return kind
