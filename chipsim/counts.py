@@ -13,10 +13,12 @@ Kernels import the module-level integer constants (``SYNOP`` …) so that Numba 
 compile-time constants.
 
 :data:`ACTION_INFO` says what one count of each action is (the field reference of a profile's
-``actions`` is generated from it) and, for some actions, a documented default price: an
+``actions`` is generated from it), the group the energy plots draw it in, and, for some
+actions, a documented default price: an
 ``assumed`` energy and time with their reason and source, used when a hardware profile omits
 the action (chipsim/config/profile.py); a profile that gives its own figure overrides it. A new
-action is one member of :class:`Action`, its constant below, its :data:`ACTION_INFO` entry and,
+action is one member of :class:`Action`, its constant below, its :data:`ACTION_INFO` entry
+(description and group) and,
 if no profile should have to change for it, a default price.
 """
 
@@ -90,62 +92,76 @@ class DefaultPrice:
 
 @dataclass(frozen=True)
 class ActionInfo:
-    """What one count of an action is, and its default price (None: every profile prices it)."""
+    """What one count of an action is, the group it is drawn in (the energy plots stack
+    groups), and its default price (None: every profile prices it)."""
 
     description: str
+    group: str
     default: DefaultPrice | None = None
 
 
 #: One entry per action, in the order of :class:`Action`.
 ACTION_INFO: dict[Action, ActionInfo] = {
-    Action.SYNOP: ActionInfo("accumulate one weight into a membrane on a binary input spike (AC)"),
-    Action.SYN_MAC: ActionInfo("multiply-accumulate of one weight by a graded (non-binary) input"),
+    Action.SYNOP: ActionInfo(
+        "accumulate one weight into a membrane on a binary input spike (AC)", "synaptic ops"),
+    Action.SYN_MAC: ActionInfo(
+        "multiply-accumulate of one weight by a graded (non-binary) input", "synaptic ops"),
     Action.NEURON_UPDATE_ACTIVE: ActionInfo(
-        "one neuron update in a time step where the neuron received input"),
+        "one neuron update in a time step where the neuron received input", "neuron updates"),
     Action.NEURON_UPDATE_IDLE: ActionInfo(
-        "one neuron update (leak only) in a time step with no input to that neuron"),
-    Action.SPIKE: ActionInfo("one spike emitted"),
-    Action.TRACE_UPDATE: ActionInfo("one presynaptic eligibility-trace update a <- lambda*a + s"),
-    Action.SURROGATE_EVAL: ActionInfo("one surrogate-derivative evaluation sigma'(u - theta)"),
-    Action.OUTPUT_ERROR: ActionInfo("one output unit's loss-gradient evaluation dL[t]/do[t]"),
+        "one neuron update (leak only) in a time step with no input to that neuron",
+        "neuron updates"),
+    Action.SPIKE: ActionInfo("one spike emitted", "spikes"),
+    Action.TRACE_UPDATE: ActionInfo(
+        "one presynaptic eligibility-trace update a <- lambda*a + s", "learn: traces"),
+    Action.SURROGATE_EVAL: ActionInfo(
+        "one surrogate-derivative evaluation sigma'(u - theta)", "learn: surrogate"),
+    Action.OUTPUT_ERROR: ActionInfo(
+        "one output unit's loss-gradient evaluation dL[t]/do[t]", "learn: error"),
     Action.ERROR_MAC: ActionInfo(
-        "one multiply-accumulate of backward error through a weight (W^T g)"),
+        "one multiply-accumulate of backward error through a weight (W^T g)", "learn: error"),
     Action.TEMPORAL_MAC: ActionInfo(
-        "one neuron's temporal-route recursion step (BPTT: lambda*delta[t+1])"),
-    Action.GRAD_AC: ActionInfo("one weight-gradient contribution with a binary presynaptic factor"),
+        "one neuron's temporal-route recursion step (BPTT: lambda*delta[t+1])", "learn: temporal"),
+    Action.GRAD_AC: ActionInfo(
+        "one weight-gradient contribution with a binary presynaptic factor", "learn: gradient"),
     Action.GRAD_MAC: ActionInfo(
-        "one weight-gradient contribution with a real presynaptic factor (a trace)"),
+        "one weight-gradient contribution with a real presynaptic factor (a trace)",
+        "learn: gradient"),
     Action.WEIGHT_UPDATE_ISSUED: ActionInfo(
-        "one weight read-modify-write applied (its Delta W was non-zero)"),
+        "one weight read-modify-write applied (its Delta W was non-zero)", "weight updates"),
     Action.WEIGHT_UPDATE_SKIPPED: ActionInfo(
-        "one weight update not issued because a factor of its Delta W was zero",
+        "one weight update not issued because a factor of its Delta W was zero", "weight updates",
         DefaultPrice(0.0, 0.0, source="chipsim team (the price every shipped profile gives)",
                      reason="an update whose factor is zero is skipped by one zero test per row "
                             "or column of the weight matrix: negligible per synapse")),
-    Action.MEM_READ_WEIGHT: ActionInfo("one weight word read"),
-    Action.MEM_WRITE_WEIGHT: ActionInfo("one weight word written"),
+    Action.MEM_READ_WEIGHT: ActionInfo("one weight word read", "mem: weights"),
+    Action.MEM_WRITE_WEIGHT: ActionInfo("one weight word written", "mem: weights"),
     Action.MEM_READ_STATE: ActionInfo(
-        "one neuron-state word read (membrane potential; readout accumulators)"),
-    Action.MEM_WRITE_STATE: ActionInfo("one neuron-state word written"),
-    Action.MEM_READ_TRACE: ActionInfo("one trace word read"),
-    Action.MEM_WRITE_TRACE: ActionInfo("one trace word written"),
+        "one neuron-state word read (membrane potential; readout accumulators)",
+        "mem: neuron state"),
+    Action.MEM_WRITE_STATE: ActionInfo("one neuron-state word written", "mem: neuron state"),
+    Action.MEM_READ_TRACE: ActionInfo("one trace word read", "mem: traces"),
+    Action.MEM_WRITE_TRACE: ActionInfo("one trace word written", "mem: traces"),
     Action.MEM_READ_GRAD: ActionInfo(
-        "one gradient-accumulator or optimiser (momentum) word read"),
+        "one gradient-accumulator or optimiser (momentum) word read", "mem: gradients"),
     Action.MEM_WRITE_GRAD: ActionInfo(
-        "one gradient-accumulator or optimiser (momentum) word written"),
+        "one gradient-accumulator or optimiser (momentum) word written", "mem: gradients"),
     Action.MEM_READ_HIST: ActionInfo(
-        "one word of the activations kept for the backward pass read (BPTT: u[t], s[t])"),
+        "one word of the activations kept for the backward pass read (BPTT: u[t], s[t])",
+        "mem: history"),
     Action.MEM_WRITE_HIST: ActionInfo(
-        "one word of the activations kept for the backward pass written"),
+        "one word of the activations kept for the backward pass written", "mem: history"),
     Action.NB_EFF_OPS: ActionInfo(
         "NeuroBench effective operations: non-zero input x non-zero weight pairs (counted, "
-        "never priced)"),
+        "never priced)", "NeuroBench"),
     Action.NB_DENSE_OPS: ActionInfo(
-        "NeuroBench dense operations: every input x every weight (counted, never priced)"),
+        "NeuroBench dense operations: every input x every weight (counted, never priced)",
+        "NeuroBench"),
     Action.ROUTER_HOP: ActionInfo(
-        "one spike packet crossing one router hop of the on-chip mesh (counted from the mapping)"),
+        "one spike packet crossing one router hop of the on-chip mesh (counted from the mapping)",
+        "routing"),
     Action.CHIP_MESSAGE: ActionInfo(
-        "one spike packet sent from one chip to another (counted from the mapping)",
+        "one spike packet sent from one chip to another (counted from the mapping)", "routing",
         DefaultPrice(832e-12, 1e-6,
                      source="TrueNorth's chip-to-chip 26 pJ/bit (P. Merolla et al., Science "
                             "345(6197):668-673, 2014, Suppl. S5) x one 32-bit spike message; "

@@ -439,8 +439,7 @@ NEW_CASES = [
     (L0, "    - {kind: conv, channels: 4, kernel: 0}", "network.hidden.0.kernel", ">= 1"),
     (L0, "    - {kind: conv, channels: 4, kernel: 3, stride: 0}", "network.hidden.0.stride", ">= 1"),
     (L0, "    - {kind: conv, channels: 4, kernel: 3, padding: -1}", "network.hidden.0.padding", ">= 0"),
-    (L0, "    - {kind: conv, channels: 4, kernel: 3, padding: 2}", "network.hidden.0.padding",
-     "an integer in [0, 1]"),
+    (L0, "    - {kind: conv, channels: 4, kernel: 3, padding: 2}", None, None),   # as PyTorch: any
     (L0, "    - {kind: conv, channels: 4, kernel: 3, bias: 1}", "network.hidden.0.bias", "true or false"),
     (L0, "    - {kind: conv, channels: 4, kernel: 3, units: 8}", "network.hidden.0.units",
      "not a field of a conv layer (it belongs to kind dense)"),

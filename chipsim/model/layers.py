@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class LayerOp(BaseModel):
@@ -46,15 +46,8 @@ class Conv(LayerOp):
     kernel: int = Field(ge=1, description="square kernel side")
     stride: int = Field(1, ge=1, description="stride")
     padding: int = Field(0, ge=0, description=(
-        "zero padding, at most half the kernel (as PyTorch; 1 for a 3x3 'same' conv)"))
+        "zero padding on every side (1 for a 3x3 'same' conv); any amount, as PyTorch"))
     bias: bool = Field(False, description="a bias on the LIF layer's input current")
-
-    @model_validator(mode="after")
-    def _padding(self):
-        if self.padding > self.kernel // 2:
-            raise ValueError(f"padding {self.padding} is more than half the {self.kernel}x"
-                             f"{self.kernel} kernel; expected an integer in [0, {self.kernel // 2}]")
-        return self
 
 
 class AvgPool(LayerOp):

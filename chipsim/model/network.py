@@ -111,16 +111,18 @@ class Network:
     def build(cls, input_shape: tuple, binary_input: bool, ops: list, n_classes: int,
               readout_bias: bool, rng: np.random.Generator, gain: float = 1.0, dtype=np.float64,
               block: int | None = None) -> "Network":
-        """Layers from a list of ops (objects or dicts with ``kind`` and its fields):
-        conv (channels, kernel, stride, padding, bias), dense (units, bias), avgpool/maxpool
-        (size), dropout (p), flatten. The readout is appended. ``block``: LIF layers per block
-        of temporally-truncated local BPTT (None: one block, no auxiliary classifiers).
+        """Layers from a list of ops: the layer kinds of chipsim.model.layers (dicts are read
+        as those, so their defaults and bounds apply): conv (channels, kernel, stride, padding,
+        bias), dense (units, bias), avgpool/maxpool (size), dropout (p), flatten. The readout
+        is appended. ``block``: LIF layers per block of temporally-truncated local BPTT (None:
+        one block, no auxiliary classifiers).
 
         Initialisation as torch ``nn.Conv2d``/``nn.Linear``: W, b ~ U(-k, k),
         k = gain / sqrt(fan_in).
         """
-        def get(op, name, default=None):
-            return op.get(name, default) if isinstance(op, dict) else getattr(op, name, default)
+        from chipsim.model.layers import LAYER_KINDS
+        ops = [LAYER_KINDS[op["kind"]].model_validate(op) if isinstance(op, dict) else op
+               for op in ops]
 
         shape = tuple(int(v) for v in input_shape)      # (H, W, C)
         pop, binary = 0, bool(binary_input)
@@ -138,40 +140,38 @@ class Network:
             return (s[0] // pool_k, s[1] // pool_k, s[2])
 
         for op in ops:
-            kind = get(op, "kind")
+            kind = op.kind
             if kind in ("avgpool", "maxpool"):
                 if pool != "none":
                     raise ValueError("two pooling layers in a row")
-                pool, pool_k = kind[:3], int(get(op, "size"))
+                pool, pool_k = kind[:3], op.size
                 continue
             if kind == "flatten":
                 continue
             if kind == "dropout":
                 if pop == 0 or dropout[pop] != 0.0:
                     raise ValueError("dropout must follow a conv or dense layer")
-                dropout[pop] = float(get(op, "p"))
+                dropout[pop] = float(op.p)
                 continue
             pooled = pooled_of(shape)
             if kind == "conv":
                 n_conv += 1
-                k = int(get(op, "kernel"))
-                s = int(get(op, "stride", 1) or 1)
-                p = int(get(op, "padding", 0) or 0)
+                k, s, p = op.kernel, op.stride, op.padding
                 Ho = (pooled[0] + 2 * p - k) // s + 1
                 Wo = (pooled[1] + 2 * p - k) // s + 1
                 if Ho < 1 or Wo < 1:
                     raise ValueError(f"conv{n_conv}: kernel {k} does not fit a {pooled[0]}x{pooled[1]} map")
-                out = (Ho, Wo, int(get(op, "channels")))
+                out = (Ho, Wo, op.channels)
                 name = f"conv{n_conv}"
             elif kind == "dense":
                 n_dense += 1
                 k, s, p = 1, 1, 0
-                out = (1, 1, int(get(op, "units")))
+                out = (1, 1, op.units)
                 name = f"dense{n_dense}"
             else:
                 raise ValueError(f"unknown layer kind {kind!r}")
             layers.append(LayerShape(name, kind, pop, shape, pool, pool_k, pooled, out, k, s, p,
-                                     bool(get(op, "bias", False)), binary))
+                                     op.bias, binary))
             pop += 1
             dropout.append(0.0)
             shape, binary, pool, pool_k = out, True, "none", 1

@@ -23,32 +23,18 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from chipsim.counts import Action, Phase
+from chipsim.counts import ACTION_INFO, PRICED_ACTIONS, Action, Phase
 from chipsim.errors import ChipsimError
 from chipsim.result import RunResult
 from chipsim.report.summary import (effective_prices, format_si, sample_assumed_energy,
                                     sample_phase_energy, scale_si, selections)
 
-A = Action
-#: Action groups of panels (a)/(b): every priced action belongs to exactly one group.
-ACTION_GROUPS: dict[str, tuple[Action, ...]] = {
-    "synaptic ops": (A.SYNOP, A.SYN_MAC),
-    "neuron updates": (A.NEURON_UPDATE_ACTIVE, A.NEURON_UPDATE_IDLE),
-    "spikes": (A.SPIKE,),
-    "mem: weights": (A.MEM_READ_WEIGHT, A.MEM_WRITE_WEIGHT),
-    "mem: neuron state": (A.MEM_READ_STATE, A.MEM_WRITE_STATE),
-    "mem: traces": (A.MEM_READ_TRACE, A.MEM_WRITE_TRACE),
-    "mem: gradients": (A.MEM_READ_GRAD, A.MEM_WRITE_GRAD),
-    "mem: history": (A.MEM_READ_HIST, A.MEM_WRITE_HIST),
-    "learn: traces": (A.TRACE_UPDATE,),
-    "learn: surrogate": (A.SURROGATE_EVAL,),
-    "learn: error": (A.OUTPUT_ERROR, A.ERROR_MAC),
-    "learn: temporal": (A.TEMPORAL_MAC,),
-    "learn: gradient": (A.GRAD_AC, A.GRAD_MAC),
-    "weight updates": (A.WEIGHT_UPDATE_ISSUED, A.WEIGHT_UPDATE_SKIPPED),
-    "routing": (A.ROUTER_HOP, A.CHIP_MESSAGE),
-}
-del A
+#: Action groups of panels (a)/(b), from the actions' registry (chipsim/counts.py ACTION_INFO):
+#: every priced action belongs to exactly one group, in the order they are first met.
+ACTION_GROUPS: dict[str, tuple[Action, ...]] = {}
+for _a in PRICED_ACTIONS:
+    ACTION_GROUPS[ACTION_INFO[_a].group] = ACTION_GROUPS.get(ACTION_INFO[_a].group, ()) + (_a,)
+del _a
 
 #: Number of axes :func:`energy_figure` draws.
 N_AXES = 3
