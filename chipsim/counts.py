@@ -14,12 +14,11 @@ compile-time constants.
 
 :data:`ACTION_INFO` says what one count of each action is (the field reference of a profile's
 ``actions`` is generated from it), the group the energy plots draw it in, and, for some
-actions, a documented default price: an
-``assumed`` energy and time with their reason and source, used when a hardware profile omits
-the action (chipsim/config/profile.py); a profile that gives its own figure overrides it. A new
-action is one member of :class:`Action`, its constant below, its :data:`ACTION_INFO` entry
-(description and group) and,
-if no profile should have to change for it, a default price.
+actions, a documented default price: an ``assumed`` energy and time with their reason and
+source, used when a hardware profile omits the action (chipsim/config/profile.py); a profile
+that gives its own figure overrides it. A new action is one member of :class:`Action`, its
+constant below, its :data:`ACTION_INFO` entry (description and group) and, if no profile
+should have to change for it, a default price.
 """
 
 from __future__ import annotations
