@@ -96,7 +96,7 @@ def _scratch(lay, P, T, fused, temporal):
     return scr, hs
 
 
-@kernel
+@kernel(inline=True)
 def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, learning, temporal,
              backward_now):
     """One sample, one step, every layer: input transform, synapses, then LIF or classifier."""
