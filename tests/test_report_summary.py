@@ -177,3 +177,20 @@ def test_activation_sparsity_counts_lif_layers_only_with_auxiliary_heads():
     assert d["nb_activation_sparsity"] == pytest.approx(1 - spikes / steps, rel=REL)
     old = 1 - c[:, :-1, SPIKE].sum() / (c[:, :-1, NU_ACTIVE].sum() + c[:, :-1, NU_IDLE].sum())
     assert d["nb_activation_sparsity"] != pytest.approx(old, rel=1e-9)
+
+
+def test_a_run_that_stopped_early_says_so_first(result):
+    """A finished run's summary starts with its figures; an interrupted one's with why it
+    stopped, so a partial run's figures never read as a full run's."""
+    assert not format_summary(result).startswith("STOPPED")
+    n = len(result.sim.sample_split)
+    cut = dataclasses.replace(result, sim=dataclasses.replace(result.sim, interrupted=True))
+    assert format_summary(cut).splitlines()[0] == (
+        f"STOPPED EARLY: interrupted; the figures cover the {n} samples that finished")
+    why = "training diverged: epoch 2, training sample 3 (data set index 1): its loss is nan; ..."
+    told = dataclasses.replace(cut, notes=("read from a schema-version-1 file (chipsim 0.1)", why))
+    lines = format_summary(told).splitlines()
+    assert lines[:2] == [f"STOPPED EARLY: {why}",
+                         "note: read from a schema-version-1 file (chipsim 0.1)"]
+    d = summary_dict(told)
+    assert d["interrupted"] and d["n_samples"] == n and d["notes"] == list(told.notes)

@@ -194,7 +194,20 @@ def summary_dict(result: RunResult) -> dict:
         "test_throughput_samples_per_s": r.cost.throughput_test,
         "test_real_time_factor": r.cost.real_time_factor_test,
         "number_format": r.sim.number_format,
+        "interrupted": bool(r.sim.interrupted),
+        "n_samples": int(len(r.sim.sample_split)),
+        "notes": list(r.notes),
     }
+
+
+def stop_note(result: RunResult) -> str | None:
+    """Why the run stopped before its end (None: it did not): the engine's note when its
+    numbers went non-finite, else an interruption."""
+    if not result.sim.interrupted:
+        return None
+    why = next((n for n in result.notes if n.startswith("training diverged")), None)
+    n = len(result.sim.sample_split)
+    return why or f"interrupted; the figures cover the {n} samples that finished"
 
 
 def _num(x: float | None) -> str:
@@ -279,7 +292,9 @@ def format_summary(result: RunResult) -> str:
         ]),
     ]
     width = max(len(label) for _, rows in sections for label, _ in rows)
-    lines = []
+    stop = stop_note(result)
+    lines = [] if stop is None else [f"STOPPED EARLY: {stop}"]
+    lines += [f"note: {n}" for n in d["notes"] if n != stop]
     for header, rows in sections:
         lines.append(header)
         for label, value in rows:
