@@ -232,7 +232,8 @@ def format_summary(result: RunResult) -> str:
     te, ne = d["test_epoch"], d["n_epochs"]
     test_hdr = (f"per test sample (epoch {None if te is None else te + 1}, mean of {d['n_test_samples']})"
                 if te is not None else "per test sample (no test samples)")
-    train_hdr = (f"per training sample (all {ne} epochs, mean of {d['n_train_samples']})"
+    epochs = f"all {ne} epochs" if ne != 1 else f"epoch {d['train_epoch'] + 1}"
+    train_hdr = (f"per training sample ({epochs}, mean of {d['n_train_samples']})"
                  if d["n_train_samples"] else "per training sample (no training samples)")
     shares = ("n/a" if d["learning_share_pct"] is None else
               f"{d['learning_share_pct']:.1f} % / {d['inference_share_pct']:.1f} % / "
