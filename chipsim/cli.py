@@ -11,13 +11,16 @@ stderr naming the file, the field and what was expected, and exit status 2.
 Outputs never clobber and never lose a run: every path a command will write is checked before
 any long work (chipsim/report/outputs.py), an existing file is replaced only if it is a chipsim
 output of the same workload (or with --force), and a run holds a lock beside its results file
-(chipsim/report/h5.py output_lock).
+(chipsim/report/h5.py output_lock). A reader that goes away (``chipsim report X | head -1``)
+ends the command quietly with status 141, as a Unix tool killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -113,10 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     va.add_argument("simulator", choices=["brian2"], help="the reference simulator")
     va.add_argument("--target", choices=["numpy", "cython"], default="numpy",
                     help="Brian2 code generation target (default: numpy)")
-    va.add_argument("--out", default="brian2_overlay.png",
-                    help="overlay figure, .png or .pdf (default: brian2_overlay.png)")
+    va.add_argument("--out", default=str(Path("results") / "brian2_overlay.png"),
+                    help="overlay figure, .png or .pdf (default: results/brian2_overlay.png)")
     va.add_argument("--force", action="store_true", help=FORCE_HELP)
-    va.add_argument("--T", type=int, default=50, help="time steps (default: 50)")
+    va.add_argument("--T", type=int, default=50, help="time steps, at least 1 (default: 50)")
     va.add_argument("--seed", type=int, default=0, help="seed of the input raster and weights")
     va.add_argument("--only", help="only the variants whose name contains this text, e.g. 'hard lam=0.5'")
 
@@ -306,6 +309,9 @@ def cmd_validate(args) -> int:
     from chipsim.report.outputs import VALIDATE_SOURCE
     from chipsim.report.validation_plot import overlay_figure
 
+    if args.T < 1:
+        raise ChipsimError(f"{args.T} is not a number of time steps", field="--T",
+                           expected="an integer >= 1, e.g. --T 50")
     variants = [v for v in all_variants() if not args.only or args.only in v.name]
     if not variants:
         raise ChipsimError(f"no variant name contains '{args.only}'", field="--only",
@@ -342,11 +348,28 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"run": cmd_run, "report": cmd_report, "compare": cmd_compare, "price": cmd_price,
-                "profiles": cmd_profiles, "validate": cmd_validate}[args.command](args)
+        rc = {"run": cmd_run, "report": cmd_report, "compare": cmd_compare, "price": cmd_price,
+              "profiles": cmd_profiles, "validate": cmd_validate}[args.command](args)
+        sys.stdout.flush()          # a reader that went away shows here, not at exit
+        return rc
     except ChipsimError as e:
         print(f"chipsim: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """The reader of our output went away (``chipsim report X | head -1``): stop quietly, as a
+    Unix tool killed by SIGPIPE does (status 128 + SIGPIPE), without a traceback now or at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except Exception:           # a stream without a descriptor (io.UnsupportedOperation)
+            pass
+    os.close(devnull)
+    return 128 + getattr(signal, "SIGPIPE", 13)
 
 
 if __name__ == "__main__":  # pragma: no cover

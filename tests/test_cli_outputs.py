@@ -471,6 +471,14 @@ def test_compare_redraws_its_own_figure(tmp_path, capsys, nm_run):
 
 # ---------------------------------------------------------------------- validate brian2
 
+@pytest.mark.parametrize("T", ["0", "-5"])
+def test_validate_non_positive_T_is_a_clear_error(tmp_path, capsys, no_work, T, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc = main(["validate", "brian2", "--T", T, "--out", str(tmp_path / "v.png")])
+    refused(capsys, rc, "--T", T, field="--T")
+    assert snapshot(tmp_path) == {}
+
+
 def test_validate_out_suffix_is_refused_before_the_validation_runs(tmp_path, capsys, no_work):
     rc = main(["validate", "brian2", "--out", str(tmp_path / "v.txt")])
     refused(capsys, rc, tmp_path / "v.txt", ".png")
@@ -483,6 +491,56 @@ def test_validate_refuses_to_replace_a_foreign_figure(tmp_path, capsys, no_work)
     rc = main(["validate", "brian2", "--out", str(out)])
     refused(capsys, rc, out, "--force")
     assert snapshot(tmp_path) == before
+
+
+def test_validate_writes_its_figure_under_results_by_default(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("brian2")
+    assert _parser().parse_args(["validate", "brian2"]).out == str(Path("results") / "brian2_overlay.png")
+    monkeypatch.chdir(tmp_path)
+    args = ["validate", "brian2", "--only", "soft lam=0.5 H(0)=1 decay_in=off", "--T", "10"]
+    assert main(args) == 0
+    assert main(args) == 0                             # its own figure: redrawn
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == \
+        ["results", str(Path("results") / "brian2_overlay.png")]
+
+
+# ---------------------------------------------------------------------- printing, pipes
+
+def test_report_into_a_closed_pipe_exits_quietly(tmp_path, nm_run):
+    """`chipsim report X | head -1`: the reader is gone before chipsim writes."""
+    src = _copy_run(nm_run, tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.Popen([sys.executable, "-m", "chipsim", "report", str(src)], env=env,
+                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    rc = p.wait(timeout=300)
+    assert "Traceback" not in err and "BrokenPipeError" not in err and err == "", err
+    assert rc == 141
+    assert (tmp_path / "nm_report.png").exists() and (tmp_path / "nm_energy.png").exists()
+
+
+def test_report_summary_through_head(tmp_path, nm_run):
+    src = _copy_run(nm_run, tmp_path)
+    if shutil.which("head") is None or shutil.which("sh") is None:
+        pytest.skip("no sh/head")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run(["sh", "-c", f'"{sys.executable}" -m chipsim report "{src}" | head -1'],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, p.stderr
+    assert len(p.stdout.splitlines()) == 1
+
+
+# --------------------------------------------------------------------- defaults, ignores
+
+def test_default_outputs_are_under_results_and_ignored_by_git(tmp_path, capsys, monkeypatch):
+    patterns = {ln.strip() for ln in (ROOT / ".gitignore").read_text().splitlines()}
+    assert patterns & {"results/", "/results/"} and patterns & {".venv/", "/.venv/"}
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", WORKLOAD, *SMALL]) == 0
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == [str(Path("results") / "nmnist_ottt_o_anp_i.h5"),
+                       str(Path("results") / "nmnist_ottt_o_anp_i_energy.png")]
 
 
 def test_force_is_documented_in_the_help():
