@@ -42,8 +42,12 @@ outputs:
   directory, that its directory can be written in. An existing file is replaced only if it is
   a chipsim output of the same workload (a results file whose stored workload text is this
   one's, or a figure chipsim drew from it); anything else is refused unless --force is given,
-  so a mistyped --out never destroys a result or someone else's file. A run locks its results
-  file (<out>.lock) until it is written: a second run writing the same --out is refused.
+  so a mistyped --out never destroys a result or someone else's file. chipsim refuses rather
+  than writing beside the file because a path that changes silently breaks the scripts that
+  read it. --force never replaces a directory or a device, and never overrides the lock of a
+  live run: a run locks its results file (<out>.lock, with its process id) until it is
+  written, so a second run writing the same --out is refused; a lock left by a killed run is
+  recognised by its dead process id and taken over.
 """
 
 FORCE_HELP = ("replace an existing output file even if it is not a chipsim output of this "
