@@ -222,3 +222,16 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         ckpt.save(path, {"loop": {}}, {"a": np.arange(4)})
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["c.ckpt"]
+
+
+def test_stopped_before_the_first_batch_on_a_mapped_chip(monkeypatch):
+    """Ctrl-C before any sample finished: an empty result marked interrupted (the cost stage
+    failed on a chip with a mapping: nothing to concatenate)."""
+    from chipsim.learning.trainer import Trainer
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(Trainer, "train_batch", interrupted)
+    r = _run("nmnist", {}, "loihi")
+    assert r.sim.interrupted and r.sim.sample_counts.shape[0] == 0
+    assert r.pricing.sample_time.shape == (0,) and r.pricing.total_energy == 0.0

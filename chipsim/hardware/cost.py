@@ -118,7 +118,8 @@ class Coster:
         n_split = np.array([(split == s).sum() for s in _SPLITS])
         if self.mapping is not None:
             units = self.mapping.cores_used if p.static_power_scope == "core" else self.mapping.chips_used
-            pricing = price(counts, p, sample_time=np.concatenate(self._time), static_units=units)
+            time = np.concatenate(self._time) if self._time else np.zeros(0)   # none: stopped at once
+            pricing = price(counts, p, sample_time=time, static_units=units)
             step = self._step_sum / np.maximum(n_split, 1)[:, None]
             step_lat = (step[0], step[1])
         else:
