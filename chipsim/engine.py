@@ -201,9 +201,9 @@ def simulate(p: Prepared, *, progress=None, observe=None, interrupts=None, save=
         if interrupts is not None and interrupts.requested():
             raise KeyboardInterrupt
 
+    if interrupts is not None:           # before the try: a stop before this is no interrupt
+        interrupts.defer()
     try:
-        if interrupts is not None:
-            interrupts.defer()
         for ep in range(ep0, E):
             here = resume is not None and ep == ep0        # the epoch the checkpoint was in
             if not here or split0 == SPLIT_TRAIN:
