@@ -48,14 +48,12 @@ class Run:
                  env: dict | None = None, ignore_sigint: bool = False):
         self.stdout_path, self.stderr_path = where / f"{name}.stdout", where / f"{name}.stderr"
         module = "tests.fault_driver" if driver else "chipsim"
-
-        def ignore():                                     # as a shell does for `cmd &`
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        cmd = [sys.executable, "-m", module, "run", WORKLOAD, *args]
+        if ignore_sigint:        # started with SIGINT ignored, as a script's `cmd &` is
+            cmd = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *cmd]
         with open(self.stdout_path, "w") as o, open(self.stderr_path, "w") as e:
-            self.p = subprocess.Popen([sys.executable, "-m", module, "run", WORKLOAD, *args],
-                                      stdout=o, stderr=e, cwd=where,
-                                      env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})),
-                                      preexec_fn=ignore if ignore_sigint else None)
+            self.p = subprocess.Popen(cmd, stdout=o, stderr=e, cwd=where,
+                                      env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
 
     @property
     def stdout(self) -> str:
