@@ -242,3 +242,30 @@ def test_help_documents_resume_and_the_checkpoint_interval():
     text = " ".join(p.stdout.split())
     assert "--resume" in text and "--checkpoint-every N" in text
     assert "end of every epoch" in text and ".ckpt" in text and "SIGTERM" in text
+
+
+def test_signal_handling_stages():
+    """cli._Signals in this process: before the simulation a signal stops at once; then the
+    first one is a request and the second stops at once; afterwards, further signals are
+    ignored while the process exits; without a signal the previous handlers come back."""
+    from chipsim.cli import _Abort, _Signals, _Stopped
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with _Signals() as sig:
+            pass
+        assert {s: signal.getsignal(s) for s in before} == before
+        with pytest.raises(_Stopped) as e:
+            with _Signals() as sig:
+                signal.raise_signal(signal.SIGTERM)
+        assert e.value.signum == signal.SIGTERM and sig.status == 143
+        with pytest.raises(_Abort):
+            with _Signals() as sig:
+                sig.defer()
+                assert not sig.requested()
+                signal.raise_signal(signal.SIGINT)       # a request: nothing raised
+                assert sig.requested() and sig.status == 130
+                signal.raise_signal(signal.SIGTERM)      # the second: at once
+        assert all(signal.getsignal(s) == signal.SIG_IGN for s in before)
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
