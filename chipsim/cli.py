@@ -1,12 +1,15 @@
 """Command line: argument parsing only; every command calls one library function.
 
     chipsim run WORKLOAD.yaml [--profile NAME|FILE] [--rule RULE] [--out FILE.h5] [--set KEY=VALUE]
+                              [--checkpoint-every N] [--resume]
     chipsim report RESULTS.h5 [--out FILE.png]
     chipsim compare A.h5 B.h5 ... [--out compare.png]
     chipsim profiles [NAME]
 
 Bad input (a malformed YAML, an unknown profile, a missing or corrupt file) ends in one line on
-stderr naming the file, the field and what was expected, and exit status 2.
+stderr naming the file, the field and what was expected, and exit status 2. An interrupt ends
+without a traceback, with status 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM);
+``chipsim run`` handles SIGINT and SIGTERM as :class:`_Signals` says.
 
 Outputs never clobber and never lose a run: every path a command will write is checked before
 any long work (chipsim/report/outputs.py), an existing file is replaced only if it is a chipsim
@@ -22,6 +25,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +37,7 @@ examples:
   chipsim run workloads/nmnist.yaml --profile anp_i
   chipsim run workloads/nmnist.yaml --profile loihi --rule sltt --out results/sltt_loihi.h5
   chipsim run workloads/nmnist.yaml --set training.epochs=1 --set dataset.train_samples=20
+  chipsim run workloads/nmnist.yaml --out results/long.h5 --resume   # after a crash or Ctrl-C
   chipsim report results/nmnist_ottt_o_anp_i.h5
   chipsim price results/nmnist_ottt_o_anp_i.h5 --profile loihi
   chipsim profiles
@@ -67,7 +72,13 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="train and test a workload on a chip profile; write results (HDF5) and an energy plot",
                        description="Train WORKLOAD online, test it after every epoch, price the counts on "
-                                   "--profile, print a summary, write RESULTS.h5 and an energy plot (PNG).")
+                                   "--profile, print a summary, write RESULTS.h5 and an energy plot (PNG). "
+                                   "Ctrl-C or SIGTERM stops after the current sample (batch) and writes the "
+                                   "samples that finished, marked interrupted; a second one stops at once "
+                                   "without writing. The run's state is saved in RESULTS.h5.ckpt (at the end "
+                                   "of every epoch, see --checkpoint-every) so that a run that was stopped or "
+                                   "killed continues with --resume; the checkpoint is removed when the run "
+                                   "finishes.")
     r.add_argument("workload", help="workload YAML file (e.g. workloads/nmnist.yaml)")
     r.add_argument("--profile", default="anp_i",
                    help="hardware profile: a name in hardware_profiles/ (see chipsim profiles) "
@@ -81,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a workload field, e.g. --set training.epochs=2 (repeatable)")
     r.add_argument("--no-plot", action="store_true", help="do not draw the energy plot")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--checkpoint-every", type=_samples, metavar="N",
+                   help="save the run's state (weights, optimiser buffers, random generators, the "
+                        "records so far) to <out>.ckpt after every N samples, training and test "
+                        "alike (default: at the end of every epoch; 0: never). It is also saved "
+                        "when the run is stopped, and removed when the run finishes")
+    r.add_argument("--resume", action="store_true",
+                   help="continue the run whose checkpoint <out>.ckpt was left by a run that was "
+                        "stopped or killed, with the same workload, profile, --rule and --set; "
+                        "the results equal those of a run never stopped, bit for bit")
 
     rep = sub.add_parser("report", help="draw the one-page report of a results file",
                          description="Draw the one-page report (energy by action group and layer, per "
@@ -130,6 +150,99 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("profiles", help="list the shipped hardware profiles, or show one with its sources")
     pr.add_argument("name", nargs="?", help="a profile name or YAML path")
     return p
+
+
+def _samples(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of samples >= 0")
+    return n
+
+
+class _Stopped(KeyboardInterrupt):
+    """A signal before the simulation started: stop at once, nothing to keep."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Abort(BaseException):
+    """A second signal: stop at once, whatever is under way (not a KeyboardInterrupt, so the
+    engine does not treat it as a request to keep what finished)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Signals:
+    """SIGINT (Ctrl-C) and SIGTERM while ``chipsim run`` runs, handled alike, and also when
+    SIGINT was ignored at start (a background job of a shell script):
+
+    - until the simulation starts (loading data, building): stop at once (:class:`_Stopped`);
+      nothing is written;
+    - from then on (simulating, costing, writing the results, drawing the plot), the engine's
+      ``interrupts``: the first signal asks the run to stop after the current batch; the
+      samples that finished are costed and written, marked interrupted (a signal during the
+      write lets it finish); a second signal stops at once (:class:`_Abort`): the results file
+      is not written (its temporary file is removed); the last checkpoint stays.
+
+    Once a signal was received, further ones are ignored until the process exits. A no-op
+    outside the main thread (Python delivers signals to the main thread only)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum = None          # the first signal received
+        self.checkpoint = None      # the run's checkpoint file, once known (for messages)
+        self.deferring = False
+        self.aborting = False
+        self.previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self.previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.signum is not None:
+            # stopping: further signals are ignored while the process exits (Python resets
+            # its own handlers to the default at exit, which would let a third Ctrl-C kill it)
+            for s in self.previous:
+                signal.signal(s, signal.SIG_IGN)
+            return False
+        for s, h in self.previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        return False
+
+    def _handle(self, signum, frame):
+        if self.aborting:           # already leaving: let the clean-up run
+            return
+        if not self.deferring:
+            self.signum = signum
+            self.aborting = True
+            raise _Stopped(signum)
+        if self.signum is not None:
+            self.aborting = True
+            raise _Abort(signum)
+        self.signum = signum
+
+    # the engine's interrupts protocol (engine.simulate)
+    def defer(self):
+        self.deferring = True
+
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def status(self) -> int:
+        """The exit status of a run ended by the signal received: 128 + its number."""
+        return 128 + int(self.signum or signal.SIGINT)
 
 
 def _overrides(items: list[str]) -> dict[str, str]:
@@ -191,7 +304,24 @@ def _check_figures(paths, source: str, force: bool) -> None:
 
 
 def cmd_run(args) -> int:
-    from chipsim import engine
+    with _Signals() as sig:
+        try:
+            return _run(args, sig)
+        except _Stopped as e:
+            print("\nchipsim: interrupted before the simulation started; nothing written.",
+                  file=sys.stderr)
+            return 128 + e.signum
+        except _Abort as e:
+            ck = sig.checkpoint
+            hint = (f"; the last checkpoint, {ck}, continues it with --resume"
+                    if ck is not None and ck.exists() else "")
+            print(f"\nchipsim: stopped at once; the results were not written{hint}.", file=sys.stderr)
+            return 128 + e.signum
+
+
+def _run(args, sig: _Signals) -> int:
+    from chipsim import __version__ as version
+    from chipsim import checkpoint, engine
     from chipsim.config.profile import load_profile
     from chipsim.config.workload import load_workload
     from chipsim.data.load import check_dataset, standin_banner
@@ -212,7 +342,18 @@ def cmd_run(args) -> int:
         check_path(png, (".png",), what="energy plot")
     check_dataset(workload.dataset, workload.path)
     source = workload_source(workload.text)
+    ck = sig.checkpoint = checkpoint.path_for(out)
+    if args.resume:
+        # the identity that needs no data (the data's is checked once it is loaded)
+        meta, _ = checkpoint.load(ck, arrays=False)
+        wanted = checkpoint.identity(version, workload, profile)
+        del wanted["data_sha256"]
+        checkpoint.check(ck, meta, wanted)
+    elif ck.exists():
+        print(f"chipsim: note: {ck} holds the checkpoint of an earlier run that did not finish; "
+              "this run starts afresh and replaces it (--resume would continue it)", file=sys.stderr)
     with output_lock(out):
+        # --resume rewrites the interrupted run's own results file (same workload text)
         check_replace(out, source, force=args.force, what="results file")
         if png is not None:
             check_replace(png, source, force=args.force, what="energy plot")
@@ -220,21 +361,36 @@ def cmd_run(args) -> int:
         if banner:
             print(banner, file=sys.stderr)
         if not args.quiet:
-            print(f"chipsim {__version__}: {workload.name} ({workload.path}), rule {workload.rule.name}, "
+            print(f"chipsim {version}: {workload.name} ({workload.path}), rule {workload.rule.name}, "
                   f"profile {profile.name}", file=sys.stderr)
+            if args.resume:
+                print(f"chipsim: resuming from {ck} ({meta.get('loop', {}).get('pos', '?')} samples done)",
+                      file=sys.stderr)
         command = "chipsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         result = engine.run(workload, profile, progress=None if args.quiet else _ProgressPrinter(),
-                            command=command)
+                            command=command, interrupts=sig, checkpoint=ck,
+                            checkpoint_every=args.checkpoint_every, resume=args.resume)
         write_result(result, out)
-        if png is not None:
+        interrupted = result.sim.interrupted
+        if not interrupted:
+            checkpoint.remove(ck)                 # the results are complete: nothing to resume
+        drawn = png is not None and not sig.requested()
+        if drawn:
             from chipsim.report.plots import redraw
             redraw(out, png)                # drawn from the file, as `chipsim report` does
     # the files are written: a reader that goes away (| head) loses only the text
     print(format_summary(result))
     print(f"results: {out}")
-    if png is not None:
+    if interrupted and ck.exists():
+        again = command if "--resume" in sys.argv[1:] else f"{command} --resume"
+        print(f"chipsim: the checkpoint {ck} continues this run: {again}", file=sys.stderr)
+    if drawn:
         print(f"energy plot: {png}")
-    return 130 if result.sim.interrupted else 0
+    if sig.requested():
+        if not args.no_plot:
+            print(f"chipsim: stopped; no plot drawn ('chipsim report {out}' draws it).", file=sys.stderr)
+        return sig.status
+    return 130 if interrupted else 0
 
 
 def cmd_report(args) -> int:
@@ -361,6 +517,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return _reader_gone()
+    except KeyboardInterrupt:
+        print("\nchipsim: interrupted.", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 def _reader_gone() -> int:

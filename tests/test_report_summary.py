@@ -177,3 +177,16 @@ def test_activation_sparsity_counts_lif_layers_only_with_auxiliary_heads():
     assert d["nb_activation_sparsity"] == pytest.approx(1 - spikes / steps, rel=REL)
     old = 1 - c[:, :-1, SPIKE].sum() / (c[:, :-1, NU_ACTIVE].sum() + c[:, :-1, NU_IDLE].sum())
     assert d["nb_activation_sparsity"] != pytest.approx(old, rel=1e-9)
+
+
+def test_an_interrupted_run_says_so(result):
+    """The terminal summary says a run was interrupted (before, only the file knew)."""
+    assert "interrupted" not in format_summary(result)
+    assert summary_dict(result)["interrupted"] is False
+    cut = dataclasses.replace(result, sim=dataclasses.replace(result.sim, interrupted=True))
+    text = format_summary(cut)
+    n = len(result.sim.sample_split)
+    planned = result.sim.epochs * (result.sim.train_samples + result.sim.test_samples)
+    line = next(ln for ln in text.splitlines() if "interrupted" in ln)
+    assert line.split()[0] == "status" and f"after {n} of {planned} samples" in line
+    assert text.splitlines().index(line) == 1             # the first line under "run"

@@ -8,7 +8,10 @@ communication, latency, energy), as :mod:`chipsim.result` holds them. Four promi
 * **Atomic.** :func:`write_result` writes into a temporary file in the target's directory and
   ``os.replace()``\\ s it into place only once it is complete and closed. On any failure
   (including ``KeyboardInterrupt``) the temporary file is removed and whatever was at the
-  target path before is left untouched, so a half-written result file never exists.
+  target path before is left untouched, so a half-written result file never exists. A writer
+  killed outright (SIGKILL) cannot remove it: the temporary file is named after its host and
+  process, and the next write of the same file removes those of processes that are gone
+  (chipsim/atomic.py).
 * **One writer.** A run holds :func:`output_lock` (``<path>.lock``) from before training
   until its files are written, so a second run writing the same file is refused instead of
   silently replacing the first one's result; stale locks of dead processes are taken over.
@@ -34,13 +37,13 @@ import json
 import math
 import os
 import socket
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from chipsim import counts as K
+from chipsim.atomic import make_temp, remove_stale_temps
 from chipsim.counts import ACTION_NAMES, N_ACTIONS, PHASE_NAMES
 from chipsim.errors import ChipsimError
 from chipsim.model.network import LayerShape
@@ -136,12 +139,11 @@ def write_result(result: RunResult, path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-        os.close(fd)
+        remove_stale_temps(path)          # left by writers that were killed (SIGKILL)
+        tmp = make_temp(path)
     except OSError as exc:
         raise ChipsimError(f"cannot create a file in {parent}: {exc.strerror or exc}",
                            file=str(path), expected="a writable directory") from None
-    tmp = Path(tmp_name)
     try:
         with h5py.File(tmp, "w") as f:
             _write_root(f, result)

@@ -150,6 +150,9 @@ def summary_dict(result: RunResult) -> dict:
 
     total_sops = int(sops.sum())
     return {
+        "interrupted": bool(r.sim.interrupted),
+        "samples_done": int(len(r.sim.sample_split)),
+        "samples_planned": int(r.sim.epochs * (r.sim.train_samples + r.sim.test_samples)),
         "workload": r.sim.workload_name,
         "rule": r.sim.rule,
         "profile": r.cost.profile_name,
@@ -224,8 +227,10 @@ def format_summary(result: RunResult) -> str:
     shares = ("n/a" if d["learning_share_pct"] is None else
               f"{d['learning_share_pct']:.1f} % / {d['inference_share_pct']:.1f} % / "
               f"{d['static_share_pct']:.1f} %")
+    status = ([("status", f"interrupted after {d['samples_done']} of {d['samples_planned']} "
+                          "samples; the figures below cover those")] if d["interrupted"] else [])
     sections = [
-        ("run", [
+        ("run", status + [
             ("workload", d["workload"]),
             ("rule", d["rule"]),
             ("profile", f"{d['profile']} (SOP energy: {d['sop_energy_kind']})"),
