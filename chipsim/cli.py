@@ -1,19 +1,31 @@
 """Command line: argument parsing only; every command calls one library function.
 
     chipsim run WORKLOAD.yaml [--profile NAME|FILE] [--rule RULE] [--out FILE.h5] [--set KEY=VALUE]
+                              [--checkpoint-every N] [--resume]
     chipsim report RESULTS.h5 [--out FILE.png]
     chipsim compare A.h5 B.h5 ... [--out compare.png]
     chipsim profiles [NAME]
 
 Bad input (a malformed YAML, an unknown profile, a missing or corrupt file) ends in one line on
-stderr naming the file, the field and what was expected, and exit status 2.
+stderr naming the file, the field and what was expected, and exit status 2. An interrupt ends
+without a traceback, with status 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM);
+``chipsim run`` handles SIGINT and SIGTERM as :class:`_Signals` says.
+
+Outputs never clobber and never lose a run: every path a command will write is checked before
+any long work (chipsim/report/outputs.py), an existing file is replaced only if it is a chipsim
+output of the same workload (or with --force), and a run holds a lock beside its results file
+(chipsim/report/h5.py output_lock). A reader that goes away (``chipsim report X | head -1``)
+ends the command quietly with status 141, as a Unix tool killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,10 +37,27 @@ examples:
   chipsim run workloads/nmnist.yaml --profile anp_i
   chipsim run workloads/nmnist.yaml --profile loihi --rule sltt --out results/sltt_loihi.h5
   chipsim run workloads/nmnist.yaml --set training.epochs=1 --set dataset.train_samples=20
+  chipsim run workloads/nmnist.yaml --out results/long.h5 --resume   # after a crash or Ctrl-C
   chipsim report results/nmnist_ottt_o_anp_i.h5
   chipsim price results/nmnist_ottt_o_anp_i.h5 --profile loihi
   chipsim profiles
+
+outputs:
+  Every file a command writes is checked before any long work: its suffix, that it is not a
+  directory, that its directory can be written in. An existing file is replaced only if it is
+  a chipsim output of the same workload (a results file whose stored workload text is this
+  one's, or a figure chipsim drew from it); anything else is refused unless --force is given,
+  so a mistyped --out never destroys a result or someone else's file. chipsim refuses rather
+  than writing beside the file because a path that changes silently breaks the scripts that
+  read it. --force never replaces a directory or a device, and never overrides the lock of a
+  live run: a run locks its results file (<out>.lock, with its process id) until it is
+  written, so a second run writing the same --out is refused; a lock left by a killed run is
+  recognised by its dead process id and taken over.
 """
+
+FORCE_HELP = ("replace an existing output file even if it is not a chipsim output of this "
+              "workload (without it such a file is refused before any work; see 'outputs' "
+              "in chipsim --help)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,17 +72,35 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="train and test a workload on a chip profile; write results (HDF5) and an energy plot",
                        description="Train WORKLOAD online, test it after every epoch, price the counts on "
-                                   "--profile, print a summary, write RESULTS.h5 and an energy plot (PNG).")
+                                   "--profile, print a summary, write RESULTS.h5 and an energy plot (PNG). "
+                                   "Ctrl-C or SIGTERM stops after the current sample (batch) and writes the "
+                                   "samples that finished, marked interrupted; a second one stops at once "
+                                   "without writing. The run's state is saved in RESULTS.h5.ckpt (at the end "
+                                   "of every epoch, see --checkpoint-every) so that a run that was stopped or "
+                                   "killed continues with --resume; the checkpoint is removed when the run "
+                                   "finishes.")
     r.add_argument("workload", help="workload YAML file (e.g. workloads/nmnist.yaml)")
     r.add_argument("--profile", default="anp_i",
                    help="hardware profile: a name in hardware_profiles/ (see chipsim profiles) "
                         "or a path to your own YAML (default: anp_i)")
     r.add_argument("--rule", choices=list(RULES), help="override the workload's learning rule")
-    r.add_argument("--out", help="results file (default: results/<workload>_<rule>_<profile>.h5)")
+    r.add_argument("--out", help="results file, .h5 or .hdf5 (default: "
+                                 "results/<workload>_<rule>_<profile>.h5); the energy plot goes "
+                                 "beside it as <stem>_energy.png")
+    r.add_argument("--force", action="store_true", help=FORCE_HELP)
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a workload field, e.g. --set training.epochs=2 (repeatable)")
     r.add_argument("--no-plot", action="store_true", help="do not draw the energy plot")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--checkpoint-every", type=_samples, metavar="N",
+                   help="save the run's state (weights, optimiser buffers, random generators, the "
+                        "records so far) to <out>.ckpt after every N samples, training and test "
+                        "alike (default: at the end of every epoch; 0: never). It is also saved "
+                        "when the run is stopped, and removed when the run finishes")
+    r.add_argument("--resume", action="store_true",
+                   help="continue the run whose checkpoint <out>.ckpt was left by a run that was "
+                        "stopped or killed, with the same workload, profile, --rule and --set; "
+                        "the results equal those of a run never stopped, bit for bit")
 
     rep = sub.add_parser("report", help="draw the one-page report of a results file",
                          description="Draw the one-page report (energy by action group and layer, per "
@@ -63,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("results", help="a results file written by 'chipsim run'")
     rep.add_argument("--out", help="report file (.png, or .pdf which also writes the .png; "
                                    "default: <results>_report.png)")
+    rep.add_argument("--force", action="store_true", help=FORCE_HELP)
 
     cmp_ = sub.add_parser("compare", help="compare runs side by side (table and figure)",
                           description="Compare results files side by side (rules x profiles): a "
@@ -71,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("results", nargs="+", help="results files written by 'chipsim run'")
     cmp_.add_argument("--out", help="figure file (.png or .pdf; default: compare.png next to "
                                     "the first file)")
+    cmp_.add_argument("--force", action="store_true", help=FORCE_HELP)
 
     pc = sub.add_parser("price", help="re-price a finished run on another chip without simulating again",
                         description="Price RESULTS.h5's counts on --profile: energy from the counts; "
@@ -78,7 +127,9 @@ def _parser() -> argparse.ArgumentParser:
                                     "Writes a new results file and prints its summary.")
     pc.add_argument("results", help="a results file written by 'chipsim run'")
     pc.add_argument("--profile", required=True, help="a profile name or YAML path")
-    pc.add_argument("--out", help="new results file (default: <results>_<profile>.h5)")
+    pc.add_argument("--out", help="new results file, .h5 or .hdf5 (default: "
+                                  "<results>_<profile>.h5)")
+    pc.add_argument("--force", action="store_true", help=FORCE_HELP)
     pc.add_argument("--no-plot", action="store_true", help="do not draw the energy plot")
 
     va = sub.add_parser("validate", help="cross-validate chipsim's LIF neurons against another simulator (Brian2)",
@@ -89,15 +140,109 @@ def _parser() -> argparse.ArgumentParser:
     va.add_argument("simulator", choices=["brian2"], help="the reference simulator")
     va.add_argument("--target", choices=["numpy", "cython"], default="numpy",
                     help="Brian2 code generation target (default: numpy)")
-    va.add_argument("--out", default="brian2_overlay.png",
-                    help="overlay figure (default: brian2_overlay.png)")
-    va.add_argument("--T", type=int, default=50, help="time steps (default: 50)")
+    va.add_argument("--out", default=str(Path("results") / "brian2_overlay.png"),
+                    help="overlay figure, .png or .pdf (default: results/brian2_overlay.png)")
+    va.add_argument("--force", action="store_true", help=FORCE_HELP)
+    va.add_argument("--T", type=int, default=50, help="time steps, at least 1 (default: 50)")
     va.add_argument("--seed", type=int, default=0, help="seed of the input raster and weights")
     va.add_argument("--only", help="only the variants whose name contains this text, e.g. 'hard lam=0.5'")
 
     pr = sub.add_parser("profiles", help="list the shipped hardware profiles, or show one with its sources")
     pr.add_argument("name", nargs="?", help="a profile name or YAML path")
     return p
+
+
+def _samples(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of samples >= 0")
+    return n
+
+
+class _Stopped(KeyboardInterrupt):
+    """A signal before the simulation started: stop at once, nothing to keep."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Abort(BaseException):
+    """A second signal: stop at once, whatever is under way (not a KeyboardInterrupt, so the
+    engine does not treat it as a request to keep what finished)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Signals:
+    """SIGINT (Ctrl-C) and SIGTERM while ``chipsim run`` runs, handled alike, and also when
+    SIGINT was ignored at start (a background job of a shell script):
+
+    - until the simulation starts (loading data, building): stop at once (:class:`_Stopped`);
+      nothing is written;
+    - from then on (simulating, costing, writing the results, drawing the plot), the engine's
+      ``interrupts``: the first signal asks the run to stop after the current batch; the
+      samples that finished are costed and written, marked interrupted (a signal during the
+      write lets it finish); a second signal stops at once (:class:`_Abort`): the results file
+      is not written (its temporary file is removed); the last checkpoint stays.
+
+    Once a signal was received, further ones are ignored until the process exits. A no-op
+    outside the main thread (Python delivers signals to the main thread only)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum = None          # the first signal received
+        self.checkpoint = None      # the run's checkpoint file, once known (for messages)
+        self.deferring = False
+        self.aborting = False
+        self.previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self.previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.signum is not None:
+            # stopping: further signals are ignored while the process exits (Python resets
+            # its own handlers to the default at exit, which would let a third Ctrl-C kill it)
+            for s in self.previous:
+                signal.signal(s, signal.SIG_IGN)
+            return False
+        for s, h in self.previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        return False
+
+    def _handle(self, signum, frame):
+        if self.aborting:           # already leaving: let the clean-up run
+            return
+        if not self.deferring:
+            self.signum = signum
+            self.aborting = True
+            raise _Stopped(signum)
+        if self.signum is not None:
+            self.aborting = True
+            raise _Abort(signum)
+        self.signum = signum
+
+    # the engine's interrupts protocol (engine.simulate)
+    def defer(self):
+        self.deferring = True
+
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def status(self) -> int:
+        """The exit status of a run ended by the signal received: 128 + its number."""
+        return 128 + int(self.signum or signal.SIGINT)
 
 
 def _overrides(items: list[str]) -> dict[str, str]:
@@ -143,12 +288,45 @@ class _ProgressPrinter:
         self.stream.flush()
 
 
+def _energy_plot_path(results: Path) -> Path:
+    return results.with_name(f"{results.stem}_energy.png")
+
+
+def _check_figures(paths, source: str, force: bool) -> None:
+    """Every figure file a command will write: a path it can write, nothing it may not replace."""
+    from chipsim.report.outputs import FIGURE_SUFFIXES, check_path, check_replace, figure_targets
+
+    targets = [t for p in paths for t in figure_targets(p)]
+    for t in targets:
+        check_path(t, FIGURE_SUFFIXES, what="figure")
+    for t in targets:
+        check_replace(t, source, force=force, what="figure")
+
+
 def cmd_run(args) -> int:
-    from chipsim import engine
+    with _Signals() as sig:
+        try:
+            return _run(args, sig)
+        except _Stopped as e:
+            print("\nchipsim: interrupted before the simulation started; nothing written.",
+                  file=sys.stderr)
+            return 128 + e.signum
+        except _Abort as e:
+            ck = sig.checkpoint
+            hint = (f"; the last checkpoint, {ck}, continues it with --resume"
+                    if ck is not None and ck.exists() else "")
+            print(f"\nchipsim: stopped at once; the results were not written{hint}.", file=sys.stderr)
+            return 128 + e.signum
+
+
+def _run(args, sig: _Signals) -> int:
+    from chipsim import __version__ as version
+    from chipsim import checkpoint, engine
     from chipsim.config.profile import load_profile
     from chipsim.config.workload import load_workload
     from chipsim.data.load import check_dataset, standin_banner
-    from chipsim.report.h5 import write_result
+    from chipsim.report.h5 import output_lock, write_result
+    from chipsim.report.outputs import RESULT_SUFFIXES, check_path, check_replace, workload_source
     from chipsim.report.summary import format_summary
 
     overrides = _overrides(args.set)
@@ -156,50 +334,95 @@ def cmd_run(args) -> int:
         overrides["rule.name"] = args.rule
     workload = load_workload(args.workload, overrides)
     profile = load_profile(args.profile)
+    out = Path(args.out) if args.out is not None else Path("results") / f"{workload.name}_{workload.rule.name}_{profile.name}.h5"
+    # every check of the outputs comes before training: a run is never lost to its --out
+    check_path(out, RESULT_SUFFIXES, what="results file")
+    png = None if args.no_plot else _energy_plot_path(out)
+    if png is not None:
+        check_path(png, (".png",), what="energy plot")
     check_dataset(workload.dataset, workload.path)
-    banner = standin_banner(workload.dataset)
-    if banner:
-        print(banner, file=sys.stderr)
-    out = Path(args.out) if args.out else Path("results") / f"{workload.name}_{workload.rule.name}_{profile.name}.h5"
-    if out.suffix not in (".h5", ".hdf5"):
-        raise ChipsimError("the results file must end in .h5 or .hdf5", field="--out", expected="e.g. results/run.h5")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not args.quiet:
-        print(f"chipsim {__version__}: {workload.name} ({workload.path}), rule {workload.rule.name}, "
-              f"profile {profile.name}", file=sys.stderr)
-    command = "chipsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = engine.run(workload, profile, progress=None if args.quiet else _ProgressPrinter(),
-                        command=command)
-    write_result(result, out)
+    source = workload_source(workload.text)
+    ck = sig.checkpoint = checkpoint.path_for(out)
+    if args.resume:
+        # the identity that needs no data (the data's is checked once it is loaded)
+        meta, _ = checkpoint.load(ck, arrays=False)
+        wanted = checkpoint.identity(version, workload, profile)
+        del wanted["data_sha256"]
+        checkpoint.check(ck, meta, wanted)
+    elif ck.exists():
+        print(f"chipsim: note: {ck} holds the checkpoint of an earlier run that did not finish; "
+              "this run starts afresh and replaces it (--resume would continue it)", file=sys.stderr)
+    with output_lock(out):
+        # --resume rewrites the interrupted run's own results file (same workload text)
+        check_replace(out, source, force=args.force, what="results file")
+        if png is not None:
+            check_replace(png, source, force=args.force, what="energy plot")
+        banner = standin_banner(workload.dataset)
+        if banner:
+            print(banner, file=sys.stderr)
+        if not args.quiet:
+            print(f"chipsim {version}: {workload.name} ({workload.path}), rule {workload.rule.name}, "
+                  f"profile {profile.name}", file=sys.stderr)
+            if args.resume:
+                print(f"chipsim: resuming from {ck} ({meta.get('loop', {}).get('pos', '?')} samples done)",
+                      file=sys.stderr)
+        command = "chipsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        result = engine.run(workload, profile, progress=None if args.quiet else _ProgressPrinter(),
+                            command=command, interrupts=sig, checkpoint=ck,
+                            checkpoint_every=args.checkpoint_every, resume=args.resume)
+        write_result(result, out)
+        interrupted = result.sim.interrupted
+        if not interrupted:
+            checkpoint.remove(ck)                 # the results are complete: nothing to resume
+        drawn = png is not None and not sig.requested()
+        if drawn:
+            from chipsim.report.plots import redraw
+            redraw(out, png)                # drawn from the file, as `chipsim report` does
+    # the files are written: a reader that goes away (| head) loses only the text
     print(format_summary(result))
     print(f"results: {out}")
-    if not args.no_plot:
-        from chipsim.report.plots import redraw
-        png = redraw(out)
+    if interrupted and ck.exists():
+        again = command if "--resume" in sys.argv[1:] else f"{command} --resume"
+        print(f"chipsim: the checkpoint {ck} continues this run: {again}", file=sys.stderr)
+    if drawn:
         print(f"energy plot: {png}")
-    return 130 if result.sim.interrupted else 0
+    if sig.requested():
+        if not args.no_plot:
+            print(f"chipsim: stopped; no plot drawn ('chipsim report {out}' draws it).", file=sys.stderr)
+        return sig.status
+    return 130 if interrupted else 0
 
 
 def cmd_report(args) -> int:
     from chipsim.report.h5 import read_result
-    from chipsim.report.plots import plot_report, redraw
+    from chipsim.report.plots import plot_energy, plot_report, result_source
     from chipsim.report.summary import format_summary
 
     result = read_result(args.results)
-    print(format_summary(result))
     src = Path(args.results)
-    out = Path(args.out) if args.out else src.with_name(f"{src.stem}_report.png")
-    for f in plot_report(result, out):
+    out = Path(args.out) if args.out is not None else src.with_name(f"{src.stem}_report.png")
+    energy = None if args.out is not None else _energy_plot_path(src)
+    _check_figures([out] + ([energy] if energy else []), result_source(result), args.force)
+    written = plot_report(result, out)
+    if energy is not None:
+        plot_energy(result, energy)
+    print(format_summary(result))
+    for f in written:
         print(f"report: {f}")
-    if not args.out:
-        print(f"energy plot: {redraw(args.results)}")
+    if energy is not None:
+        print(f"energy plot: {energy}")
     return 0
 
 
 def cmd_compare(args) -> int:
     from chipsim.report.compare import compare
+    from chipsim.report.h5 import stored_workload_text
+    from chipsim.report.outputs import compare_source
 
-    table, _, written = compare(args.results, args.out)
+    paths = [Path(p) for p in args.results]
+    out = Path(args.out) if args.out is not None else paths[0].with_name("compare.png")
+    _check_figures([out], compare_source(stored_workload_text(p) for p in paths), args.force)
+    table, _, written = compare(paths, out)
     print(table)
     for f in written:
         print(f"figure: {f}")
@@ -209,34 +432,51 @@ def cmd_compare(args) -> int:
 def cmd_price(args) -> int:
     from chipsim.config.profile import load_profile
     from chipsim.hardware.cost import reprice
-    from chipsim.report.h5 import read_result, write_result
+    from chipsim.report.h5 import output_lock, read_result, write_result
+    from chipsim.report.outputs import RESULT_SUFFIXES, check_path, check_replace
+    from chipsim.report.plots import redraw, result_source
     from chipsim.report.summary import format_summary
 
     result = read_result(args.results)
     profile = load_profile(args.profile)
     src = Path(args.results)
-    out = Path(args.out) if args.out else src.with_name(f"{src.stem}_{profile.name}.h5")
+    out = Path(args.out) if args.out is not None else src.with_name(f"{src.stem}_{profile.name}.h5")
+    check_path(out, RESULT_SUFFIXES, what="results file")
+    png = None if args.no_plot else _energy_plot_path(out)
     if out.resolve() == src.resolve():
-        raise ChipsimError("would overwrite the run being re-priced", field="--out",
+        raise ChipsimError("would overwrite the run being re-priced", file=str(out), field="--out",
                            expected="another file name")
-    new = reprice(result, profile)
-    write_result(new, out)
+    if png is not None:
+        check_path(png, (".png",), what="energy plot")
+    source = result_source(result)
+    with output_lock(out):
+        check_replace(out, source, force=args.force, what="results file")
+        if png is not None:
+            check_replace(png, source, force=args.force, what="energy plot")
+        new = reprice(result, profile)
+        write_result(new, out)
+        if png is not None:
+            redraw(out, png)
     print(format_summary(new))
     print(f"results: {out}")
-    if not args.no_plot:
-        from chipsim.report.plots import redraw
-        print(f"energy plot: {redraw(out)}")
+    if png is not None:
+        print(f"energy plot: {png}")
     return 0
 
 
 def cmd_validate(args) -> int:
     from chipsim.interop.brian2_validate import all_variants, failed, format_table, validate
+    from chipsim.report.outputs import VALIDATE_SOURCE
     from chipsim.report.validation_plot import overlay_figure
 
+    if args.T < 1:
+        raise ChipsimError(f"{args.T} is not a number of time steps", field="--T",
+                           expected="an integer >= 1, e.g. --T 50")
     variants = [v for v in all_variants() if not args.only or args.only in v.name]
     if not variants:
         raise ChipsimError(f"no variant name contains '{args.only}'", field="--only",
                            expected="e.g. 'soft lam=0.5' or 'H(0)=0'")
+    _check_figures([Path(args.out)], VALIDATE_SOURCE, args.force)
     print(f"chipsim vs Brian2 ({args.target} target), dt = 1 ms, T = {args.T}, seed {args.seed}: "
           f"20 inputs -> 8 LIF -> 6 LIF")
     rows = validate(variants, target=args.target, T=args.T, seed=args.seed)
@@ -268,11 +508,31 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"run": cmd_run, "report": cmd_report, "compare": cmd_compare, "price": cmd_price,
-                "profiles": cmd_profiles, "validate": cmd_validate}[args.command](args)
+        rc = {"run": cmd_run, "report": cmd_report, "compare": cmd_compare, "price": cmd_price,
+              "profiles": cmd_profiles, "validate": cmd_validate}[args.command](args)
+        sys.stdout.flush()          # a reader that went away shows here, not at exit
+        return rc
     except ChipsimError as e:
         print(f"chipsim: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _reader_gone()
+    except KeyboardInterrupt:
+        print("\nchipsim: interrupted.", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _reader_gone() -> int:
+    """The reader of our output went away (``chipsim report X | head -1``): stop quietly, as a
+    Unix tool killed by SIGPIPE does (status 128 + SIGPIPE), without a traceback now or at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except Exception:           # a stream without a descriptor (io.UnsupportedOperation)
+            pass
+    os.close(devnull)
+    return 128 + getattr(signal, "SIGPIPE", 13)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,10 +7,14 @@
 3. cost (chipsim/hardware/cost.py): map, route, time and price the counts on the profile, batch
    by batch as the simulation produces them, the same stage ``chipsim price`` uses.
 
-Ctrl-C stops the run after the current batch and keeps what finished (the result says so).
-So do numbers that go wrong: a batch whose loss or readout sums are NaN or inf, or weights that
-hold NaN or inf at the end of an epoch's training, stop the run with an error naming the epoch
-and the sample; the batch that went wrong is not kept, and the result's notes say why it stopped.
+Ctrl-C stops the run after the current batch and keeps what finished (the result says so);
+so does a stop requested through ``interrupts`` (the CLI's SIGINT and SIGTERM handling), and so
+do numbers that go wrong: a batch whose loss or readout sums are NaN or inf, or weights that hold
+NaN or inf at the end of an epoch's training, stop the run with an error naming the epoch and
+the sample; the batch that went wrong is not kept, and the result's notes say why it stopped.
+With a ``checkpoint`` path, :func:`run` saves the run's whole state between batches
+(chipsim/checkpoint.py says what, when and where) and, with ``resume``, continues from it: the
+result is bit-identical to that of a run that was never stopped.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ import datetime as _dt
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from chipsim import __version__
+from chipsim import checkpoint as ckpt
 from chipsim import counts as K
 from chipsim.data.load import load_splits, uses_standin
 from chipsim.errors import ChipsimError
@@ -132,9 +138,27 @@ def prepare(workload, bits: dict | None = None, profile_name: str = "") -> Prepa
     return Prepared(workload, train, test, inp_tr, inp_te, net, trainer, order_rng, note, t_start)
 
 
-def simulate(p: Prepared, *, progress=None, observe=None) -> Simulation:
+@dataclass
+class Resume:
+    """Where a checkpoint left the simulation loop (see :func:`simulate`)."""
+
+    loop: dict                    # the checkpoint meta's "loop" entry
+    arrays: dict                  # its "loop.*" and "rec.*" arrays
+    path: str                     # the checkpoint file (for messages)
+
+
+def simulate(p: Prepared, *, progress=None, observe=None, interrupts=None, save=None,
+             every: int | None = None, resume: Resume | None = None) -> Simulation:
     """Train and test online; every sample's counts. ``observe(step_counts, input_events,
-    split)`` is called after every batch (the cost stage), ``progress(Progress)`` too."""
+    split)`` is called after every batch (the cost stage), ``progress(Progress)`` too.
+
+    ``interrupts``: None, or an object with ``defer()``, called once as the loop starts (from
+    then on a stop is a request, honoured between batches), and ``requested()``, asked after
+    every batch: True stops the run there as Ctrl-C does. ``save(meta, arrays)``: called
+    between batches with the loop's state (``meta["loop"]``, ``loop.*`` and ``rec.*`` arrays)
+    at the end of every epoch (``every`` None) or whenever ``every`` more samples have
+    finished (0: never), and when the run is stopped. ``resume``: continue from such a state
+    (the caller has restored the trainer, the sample order's generator and the cost stage)."""
     w, trainer, net = p.workload, p.trainer, p.network
     T, B, E = w.dataset.time_steps, w.training.batch_size, w.training.epochs
     train, test = p.train, p.test
@@ -147,8 +171,17 @@ def simulate(p: Prepared, *, progress=None, observe=None) -> Simulation:
                events=np.zeros((N, T), np.int64), split=np.zeros(N, np.int8),
                epoch=np.zeros(N, np.int32), index=np.zeros(N, np.int32), label=np.zeros(N, np.int32),
                pred=np.zeros(N, np.int32), loss=np.zeros(N, np.float64), duration=np.full(N, np.nan))
+    kept = [k for k in rec if k != "steps" or keep_steps]
     ep_stats = np.full((E, 4), np.nan)   # train loss, train acc, test loss, test acc
     pos, interrupted, last_test_acc = 0, False, None
+    # where the loop resumes: epoch, split, first batch, the epoch's order, correct and first
+    # sample of the split so far; the wall time before
+    ep0, split0, next0, order0, correct0, start0, before = 0, SPLIT_TRAIN, 0, None, 0, 0, 0.0
+    if resume is not None:
+        pos, ep0, split0, next0, order0, correct0, start0, last_test_acc, before = \
+            _resumed(resume, rec, kept, ep_stats, E, n_tr, n_te)
+    saved = pos                          # samples the last checkpoint holds
+    cursor = None                        # where the loop stands between batches (None: in one)
 
     def record(ids, sp, ep, loss, osum, cnt, inp, ds):
         nonlocal pos
@@ -170,41 +203,85 @@ def simulate(p: Prepared, *, progress=None, observe=None) -> Simulation:
         return int((rec["pred"][sl] == rec["label"][sl]).sum())
 
     def elapsed():
-        return time.perf_counter() - p.t_start
+        return before + time.perf_counter() - p.t_start
 
+    def checkpoint():
+        nonlocal saved
+        ep, sp, nxt, order, correct, start = cursor
+        meta = {"loop": {"epoch": ep, "split": sp, "next": nxt, "correct": correct, "start": start,
+                         "pos": pos, "last_test_acc": last_test_acc, "elapsed": elapsed()}}
+        arrays = {"loop.ep_stats": ep_stats}
+        if order is not None:
+            arrays["loop.order"] = order
+        arrays.update({f"rec.{k}": rec[k][:pos] for k in kept})
+        try:
+            save(meta, arrays)
+        except ChipsimError as e:
+            print(f"chipsim: warning: {e}; the run goes on without it", file=sys.stderr)
+            return
+        saved = pos
+
+    def between_batches():
+        if save is not None and every and pos // every > saved // every:
+            checkpoint()
+        if interrupts is not None and interrupts.requested():
+            raise KeyboardInterrupt
+
+    if interrupts is not None:           # before the try: a stop before this is no interrupt
+        interrupts.defer()
     try:
-        for ep in range(E):
-            order, correct, start = p.order_rng.permutation(n_tr), 0, pos
-            for i in range(0, n_tr, B):
-                ids = order[i:i + B]
-                out = trainer.train_batch(p.inp_train, p.inp_train.ptr[ids], train.labels[ids])
-                _check_batch(net, *out[:2], ids, i, f"epoch {ep + 1}, training")
-                correct += record(ids, SPLIT_TRAIN, ep, *out, p.inp_train, train)
-                if progress:
-                    progress(Progress(ep, E, "train", min(i + B, n_tr), n_tr, correct, elapsed(),
-                                      last_test_acc))
-            ep_stats[ep, :2] = rec["loss"][start:pos].mean(), correct / n_tr
-            if layers := _nonfinite_layers(net):
-                raise Diverged(f"after the training samples of epoch {ep + 1}, the weights of "
-                               f"{', '.join(layers)} hold NaN or inf (every loss was finite)")
-            correct, start = 0, pos
-            for i in range(0, n_te, B):
+        for ep in range(ep0, E):
+            here = resume is not None and ep == ep0        # the epoch the checkpoint was in
+            if not here or split0 == SPLIT_TRAIN:
+                if here and next0 > 0:
+                    order, correct, start = order0, correct0, start0
+                else:
+                    order, correct, start = p.order_rng.permutation(n_tr), 0, pos
+                for i in range(next0 if here else 0, n_tr, B):
+                    cursor = None
+                    ids = order[i:i + B]
+                    out = trainer.train_batch(p.inp_train, p.inp_train.ptr[ids], train.labels[ids])
+                    _check_batch(net, *out[:2], ids, i, f"epoch {ep + 1}, training")
+                    correct += record(ids, SPLIT_TRAIN, ep, *out, p.inp_train, train)
+                    cursor = (ep, SPLIT_TRAIN, i + B, order, correct, start)
+                    if progress:
+                        progress(Progress(ep, E, "train", min(i + B, n_tr), n_tr, correct, elapsed(),
+                                          last_test_acc))
+                    between_batches()
+                ep_stats[ep, :2] = rec["loss"][start:pos].mean(), correct / n_tr
+                if layers := _nonfinite_layers(net):
+                    raise Diverged(f"after the training samples of epoch {ep + 1}, the weights of "
+                                   f"{', '.join(layers)} hold NaN or inf (every loss was finite)")
+                first, correct, start = 0, 0, pos
+            else:
+                first, correct, start = next0, correct0, start0
+            for i in range(first, n_te, B):
+                cursor = None
                 ids = np.arange(i, min(i + B, n_te))
                 out = trainer.infer_batch(p.inp_test, p.inp_test.ptr[ids], test.labels[ids])
                 _check_batch(net, *out[:2], ids, i, f"epoch {ep + 1}, test")
                 correct += record(ids, SPLIT_TEST, ep, *out, p.inp_test, test)
+                cursor = (ep, SPLIT_TEST, i + B, None, correct, start)
                 if progress:
                     progress(Progress(ep, E, "test", ids[-1] + 1, n_te, correct, elapsed(),
                                       last_test_acc))
+                between_batches()
             ep_stats[ep, 2] = rec["loss"][start:pos].mean()
             ep_stats[ep, 3] = last_test_acc = correct / n_te
+            cursor = (ep + 1, SPLIT_TRAIN, 0, None, 0, pos)
+            if save is not None and every is None:
+                checkpoint()
     except KeyboardInterrupt:
         interrupted = True
         print("\nchipsim: interrupted; keeping the samples that finished.", file=sys.stderr)
+        if save is not None and every != 0 and cursor is not None and pos != saved:
+            checkpoint()
     except Diverged as exc:
+        # no checkpoint: resuming would run the same numbers into the same NaN
         interrupted = True
-        p.stopped = f"training diverged: {exc}; stopped, keeping the {pos} samples that finished"
-        print(f"\nchipsim: error: {p.stopped}", file=sys.stderr)
+        p.stopped = f"training diverged: {exc}"
+        print(f"\nchipsim: error: {p.stopped}; stopped, keeping the {pos} samples that finished",
+              file=sys.stderr)
 
     sl = slice(0, pos)
     d = w.dataset
@@ -233,13 +310,100 @@ def simulate(p: Prepared, *, progress=None, observe=None) -> Simulation:
         weights=tuple(zip(net.weights, net.biases)))
 
 
-def run(workload, profile, *, progress=None, command: str = "") -> RunResult:
-    """Train and test ``workload`` online and cost its counts on ``profile``."""
+def _resumed(r: Resume, rec: dict, kept: list, ep_stats: np.ndarray, E: int, n_tr: int, n_te: int):
+    """Put a checkpoint's records back into ``rec`` and ``ep_stats``; the loop's position."""
+    try:
+        lp, a = r.loop, r.arrays
+        pos = int(lp["pos"])
+        ep, sp, nxt = int(lp["epoch"]), int(lp["split"]), int(lp["next"])
+        if not (0 <= pos <= len(rec["split"]) and 0 <= ep <= E and sp in (SPLIT_TRAIN, SPLIT_TEST)
+                and 0 <= nxt):
+            raise ValueError(f"position {pos} samples, epoch {ep}, split {sp}, batch {nxt}")
+        if set(a) != {f"rec.{k}" for k in kept} | {"loop.ep_stats"} | (
+                {"loop.order"} if "loop.order" in a else set()):
+            raise ValueError("its records are not those of this run "
+                             "(per-step counts kept in one and not the other?)")
+        for k in kept:
+            got, want = a[f"rec.{k}"], rec[k][:pos]
+            if got.shape != want.shape or got.dtype != want.dtype:
+                raise ValueError(f"rec.{k}: {got.dtype}{list(got.shape)}, expected "
+                                 f"{want.dtype}{list(want.shape)}")
+        if a["loop.ep_stats"].shape != ep_stats.shape:
+            raise ValueError(f"{a['loop.ep_stats'].shape[0]} epochs, this run has {E}")
+        order = a.get("loop.order")
+        if sp == SPLIT_TRAIN and nxt > 0 and (order is None or sorted(order) != list(range(n_tr))):
+            raise ValueError(f"no order of the {n_tr} training samples")
+        for k in kept:
+            rec[k][:pos] = a[f"rec.{k}"]
+        ep_stats[...] = a["loop.ep_stats"]
+        acc = lp["last_test_acc"]
+        return (pos, ep, sp, nxt, order, int(lp["correct"]), int(lp["start"]),
+                None if acc is None else float(acc), float(lp["elapsed"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ChipsimError(f"the checkpoint does not fit this run ({e})", file=r.path,
+                           field="--resume", expected="a checkpoint of this run") from None
+
+
+def data_digest(p: Prepared) -> str:
+    """A fingerprint of the samples ``p`` holds (labels and input events per step)."""
+    return ckpt.digest(p.train.labels, p.inp_train.ptr, p.test.labels, p.inp_test.ptr)
+
+
+def run(workload, profile, *, progress=None, command: str = "", interrupts=None,
+        checkpoint=None, checkpoint_every: int | None = None, resume: bool = False) -> RunResult:
+    """Train and test ``workload`` online and cost its counts on ``profile``.
+
+    ``interrupts``: see :func:`simulate`. ``checkpoint``: the checkpoint file (see
+    chipsim/checkpoint.py), written at the end of every epoch (``checkpoint_every`` None),
+    after every ``checkpoint_every`` samples, or never (0), and when the run is stopped;
+    ``resume``: continue the run it holds, which must be this run (same chipsim, workload,
+    overrides, profile and data), or a ChipsimError says how it differs."""
     prep = prepare(workload, number_format_bits(workload, profile), profile.name)
     coster = Coster(profile, prep.network.layers, workload.dataset.time_steps,
                     dict(workload.mapping), workload.path)     # refuses a network that does not fit
-    sim = simulate(prep, progress=progress, observe=coster.observe)
+    save = loop = None
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        ident = ckpt.identity(__version__, workload, profile, data_digest(prep))
+        if resume:
+            loop = _restore(checkpoint, ident, prep, coster)
+        if checkpoint_every != 0:
+            def save(meta, arrays):
+                arrays = dict(arrays)
+                arrays.update({f"trainer.{k}": a for k, a in prep.trainer.learned_state().items()})
+                arrays.update({f"cost.{k}": a for k, a in coster.state().items()})
+                rng = {"order": prep.order_rng.bit_generator.state,
+                       "trainer": prep.trainer.rng.bit_generator.state}
+                ckpt.save(checkpoint, dict(meta, identity=ident, rng=rng), arrays)
+    elif resume:
+        raise ValueError("resume needs the checkpoint file")
+    sim = simulate(prep, progress=progress, observe=coster.observe, interrupts=interrupts,
+                   save=save, every=checkpoint_every, resume=loop)
+    if prep.stopped and checkpoint is not None:
+        ckpt.remove(checkpoint)        # resuming a diverged run would diverge again, bit for bit
     return RunResult(version=__version__,
                      created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                      command=command, sim=sim, cost=coster.finish(sim),
                      notes=(prep.stopped,) if prep.stopped else ())
+
+
+def _restore(path: Path, ident: dict, prep: Prepared, coster) -> Resume:
+    """Load the checkpoint at ``path``, check it is this run's, and put back the trainer's
+    state, the generators' and the cost stage's; the loop's part for simulate."""
+    meta, arrays = ckpt.load(path)
+    ckpt.check(path, meta, ident)
+    part = {}
+    for k, a in arrays.items():
+        head, _, rest = k.partition(".")
+        part.setdefault(head, {})[rest] = a
+    try:
+        rng = meta["rng"]
+        prep.trainer.restore(part.get("trainer", {}), rng["trainer"])
+        prep.order_rng.bit_generator.state = rng["order"]
+        coster.restore(part.get("cost", {}))
+        loop = meta["loop"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ChipsimError(f"the checkpoint does not fit this run ({e})", file=str(path),
+                           field="--resume", expected="a checkpoint of this run") from None
+    arrays = {k: a for k, a in arrays.items() if k.startswith(("loop.", "rec."))}
+    return Resume(loop, arrays, str(path))

@@ -76,7 +76,7 @@ class Simulation:
     gradient_buffer_bytes: int          # weight-sized accumulators and momentum buffers
     footprint_bytes: int                # NeuroBench footprint: parameters and neuron state
     wall_time_s: float
-    interrupted: bool                   # Ctrl-C: the samples that finished are kept
+    interrupted: bool                   # Ctrl-C or SIGTERM: the samples that finished are kept
     weights: tuple | None = None        # the final weights and biases ((W, b) per layer); not
                                         #   written to the results file
 

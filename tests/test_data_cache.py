@@ -53,3 +53,34 @@ def test_cache_off():
     calls = []
     _, s = cached({"dataset": "toy"}, _builder(calls), enabled=False)
     assert s == "off" and not cache_dir().exists()
+
+
+def _warnings(err: str) -> list[str]:
+    return [ln for ln in err.splitlines() if ln.strip()]
+
+
+def test_cache_path_is_a_regular_file_warns_once_and_runs_without(tmp_path, monkeypatch, capsys):
+    spot = tmp_path / "not_a_dir"
+    spot.write_text("a user's file where the cache should be\n")
+    monkeypatch.setenv("CHIPSIM_CACHE", str(spot))
+    calls = []
+    for T in (3, 4, 3):
+        ds, s = cached({"dataset": "toy", "T": T}, _builder(calls))
+        assert s == "off" and ds.frames.shape == (4, 3, 2, 5, 5)
+    assert len(calls) == 3
+    lines = _warnings(capsys.readouterr().err)
+    assert len(lines) == 1 and lines[0].startswith("chipsim: warning:"), lines
+    assert "CHIPSIM_CACHE" in lines[0] and str(spot) in lines[0]
+    assert spot.read_text() == "a user's file where the cache should be\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_dir"]
+
+
+def test_cache_under_a_regular_file_warns_once(tmp_path, monkeypatch, capsys):
+    spot = tmp_path / "file"
+    spot.write_text("x")
+    monkeypatch.setenv("CHIPSIM_CACHE", str(spot / "cache"))
+    calls = []
+    assert cached({"dataset": "toy"}, _builder(calls))[1] == "off"
+    assert cached({"dataset": "toy"}, _builder(calls))[1] == "off"
+    lines = _warnings(capsys.readouterr().err)
+    assert len(lines) == 1 and "CHIPSIM_CACHE" in lines[0]

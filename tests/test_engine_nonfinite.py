@@ -43,9 +43,13 @@ def test_run_that_trains_to_nan_stops_with_an_error_and_writes_what_finished(tmp
     assert r.sim.interrupted
     assert r.sim.sample_loss.shape == (0,)
     assert len(r.notes) == 1 and r.notes[0].startswith("training diverged: epoch 1, training sample 1")
-    # the summary says the run stopped and why, before any figure
-    assert cap.out.splitlines()[0].startswith("STOPPED EARLY: training diverged: epoch 1")
+    # the summary says the run stopped and why, first under "run"
+    status = cap.out.splitlines()[1].split(None, 1)
+    assert status[0] == "status"
+    assert status[1].startswith("stopped after 0 of 20 samples: training diverged: epoch 1, ")
     assert (tmp_path / "nan_energy.png").exists()
+    # no checkpoint is left to resume: it would diverge again
+    assert not list(tmp_path.glob("*.ckpt"))
 
 
 def test_the_samples_before_the_divergence_are_kept_bit_for_bit(capsys):
@@ -55,8 +59,9 @@ def test_the_samples_before_the_divergence_are_kept_bit_for_bit(capsys):
     # epochs 1 and 2 (10 training + 4 test samples each) and 3 training samples of epoch 3
     assert len(r.sim.sample_split) == 31
     assert r.notes == ("training diverged: epoch 3, training sample 4 (data set index 8): its loss "
-                       "is inf; stopped, keeping the 31 samples that finished",)
-    assert r.notes[0] in capsys.readouterr().err
+                       "is inf",)
+    assert (f"chipsim: error: {r.notes[0]}; stopped, keeping the 31 samples that finished"
+            in capsys.readouterr().err)
     assert np.isfinite(r.sim.sample_loss).all()
     assert list(r.sim.sample_epoch[-3:]) == [2, 2, 2]
     # the same run stopped by Ctrl-C after those 31 samples has the same numbers
@@ -74,6 +79,19 @@ def test_the_samples_before_the_divergence_are_kept_bit_for_bit(capsys):
     assert cut.notes == ()
 
 
+def test_a_run_diverging_after_its_epoch_checkpoints_leaves_none_to_resume(tmp_path, capsys):
+    """chipsim run checkpoints every epoch; resuming a diverged run would diverge again (bit
+    for bit), so the run's checkpoint is removed and no --resume is suggested."""
+    out = tmp_path / "late.h5"
+    sets = [a for k, v in DIVERGES_LATE.items() for a in ("--set", f"{k}={v}")]
+    assert main(["run", str(WORKLOAD), "--profile", "loihi", *sets, "--out", str(out),
+                 "--quiet", "--no-plot"]) == 130
+    err = capsys.readouterr().err
+    assert "training diverged: epoch 3, training sample 4" in err and "--resume" not in err
+    assert read_result(out).sim.sample_split.shape == (31,)
+    assert not list(tmp_path.glob("*.ckpt*"))
+
+
 def _prepared(**over):
     w = load_workload(WORKLOAD, {"training.epochs": "2", "dataset.train_samples": "6",
                                  "dataset.test_samples": "3", **over})
@@ -89,9 +107,9 @@ def test_weights_gone_nan_while_the_loss_stays_finite_stop_after_the_epoch(capsy
     assert sim.interrupted and np.isfinite(sim.sample_loss).all()
     assert list(sim.sample_split) == [SPLIT_TRAIN] * 6        # epoch 1's training is kept
     assert p.stopped == ("training diverged: after the training samples of epoch 1, the weights "
-                         "of dense1 hold NaN or inf (every loss was finite); stopped, keeping "
-                         "the 6 samples that finished")
-    assert p.stopped in capsys.readouterr().err
+                         "of dense1 hold NaN or inf (every loss was finite)")
+    assert (f"{p.stopped}; stopped, keeping the 6 samples that finished"
+            in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("phase, bad, sample, expected", [
@@ -114,7 +132,8 @@ def test_a_nonfinite_batch_is_named_and_not_kept(phase, bad, sample, expected, m
     sim = engine.simulate(p)
     assert sim.interrupted and expected in p.stopped
     kept = 6 + sample - 1 if phase == "infer_batch" else sample - 1
-    assert len(sim.sample_split) == kept and f"keeping the {kept} samples" in p.stopped
+    assert len(sim.sample_split) == kept
+    assert f"keeping the {kept} samples that finished" in capsys.readouterr().err
     assert np.isfinite(sim.sample_loss).all()
     if phase == "infer_batch":
         assert (sim.sample_split == SPLIT_TEST).sum() == sample - 1

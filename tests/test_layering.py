@@ -5,13 +5,14 @@ lower ones (imports inside functions count too), no two modules import each othe
 circle, and nothing imports the engine or the CLI. The floors, lowest first:
 
 0. ``chipsim`` (the version), ``errors``, ``counts``: the vocabulary everyone shares;
+   ``atomic`` (whole-or-nothing files);
 1. ``kernels`` (the Numba code), ``data`` (readers, framing), ``model`` (neurons, layer kinds,
    networks);
 2. ``result`` (the records a run produces), ``learning`` (rules and the trainer);
 3. ``config`` (YAML into typed models assembled from the registries below it);
 4. ``hardware`` (mapping, communication, cycle model, ledger, the cost stage);
 5. ``report``, ``interop``;
-6. ``engine``; 7. ``cli``, ``__main__``.
+6. ``engine``, ``checkpoint`` (the engine's saved state); 7. ``cli``, ``__main__``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from pathlib import Path
 from tests.test_data_imports import cycles
 
 ROOT = Path(__file__).resolve().parents[1] / "chipsim"
-FLOORS = {"chipsim": 0, "errors": 0, "counts": 0, "kernels": 1, "data": 1, "model": 1,
+FLOORS = {"chipsim": 0, "errors": 0, "counts": 0, "atomic": 0, "kernels": 1, "data": 1, "model": 1,
           "result": 2, "learning": 2, "config": 3, "hardware": 4, "report": 5, "interop": 5,
-          "engine": 6, "cli": 7, "__main__": 7}
+          "engine": 6, "checkpoint": 6, "cli": 7, "__main__": 7}
 
 
 def _graph() -> dict[str, set[str]]:

@@ -5,7 +5,9 @@ framed tensors back, so a loader wraps its work in :func:`cached`. The key is a 
 data set, its root and a fingerprint of its files (relative path, size, modification time),
 the split, T, the framing mode, the spatial size, the sample limit and the cache format
 version. A file whose stored key differs (stale) or that cannot be read (corrupt, truncated,
-half-written) is rebuilt; files are written atomically (temporary file, then rename).
+half-written) is rebuilt; files are written atomically (temporary file, then rename). A cache
+that cannot be written (``$CHIPSIM_CACHE`` a regular file, a read-only directory, a full disk)
+is not an error: one warning on stderr per process, and the data are used without caching.
 
 The cache lives in ``$CHIPSIM_CACHE`` or ``~/.cache/chipsim``. HDF5 files of data sets are read
 and written here and in the data readers (DESIGN.md: only report/ and data/ touch h5py).
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -54,7 +57,11 @@ def cached(key: dict, build, enabled: bool = True):
     key = dict(key, cache_format=CACHE_FORMAT)
     path = _path_for(key)
     text = json.dumps(key, sort_keys=True)
-    if path.exists():
+    try:
+        present = path.exists()
+    except OSError:            # a cache directory we may not even look into: rebuilt, not kept
+        present = False
+    if present:
         try:
             with h5py.File(path, "r") as f:
                 if f.attrs["key"] == text:
@@ -72,9 +79,13 @@ def cached(key: dict, build, enabled: bool = True):
         except Exception:      # corrupt or from another version: rebuild below
             pass
     ds = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".partial", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".partial", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        _warn_unwritable(path.parent, exc)
+        return ds, "off"
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["key"] = text
@@ -90,7 +101,26 @@ def cached(key: dict, build, enabled: bool = True):
                 g.attrs[k] = getattr(ds, k)
             g.attrs["sensor_size"] = np.array(ds.sensor_size)
         os.replace(tmp, path)
+    except OSError as exc:            # disk full, quota, a directory that went read-only
+        Path(tmp).unlink(missing_ok=True)
+        _warn_unwritable(path.parent, exc)
+        return ds, "off"
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return ds, "built"
+
+
+_warned: set[str] = set()
+
+
+def _warn_unwritable(where: Path, exc: OSError) -> None:
+    """Say once per process and cache directory that the cache is not used, and why."""
+    key = str(cache_dir())
+    if key in _warned:
+        return
+    _warned.add(key)
+    reason = exc.strerror or str(exc)
+    print(f"chipsim: warning: the frame cache {key} cannot be written ({reason}: {where}); "
+          f"running without it, so framed data are rebuilt on every run (set CHIPSIM_CACHE "
+          f"to a writable directory)", file=sys.stderr)

@@ -74,6 +74,32 @@ class Coster:
         self._time.append(lat.sum(axis=1))
         self._step_sum[split] += lat.sum(axis=0)
 
+    def state(self) -> dict[str, np.ndarray]:
+        """What the batches observed so far left (a checkpoint of a run): the communication
+        per sample, step and layer, the modelled time per sample and the per-step latency sums."""
+        T, L = self._step_sum.shape[1], len(self.layers)
+        return {"hops": np.concatenate(self._hops) if self._hops else np.zeros((0, T, L), np.int64),
+                "msgs": np.concatenate(self._msgs) if self._msgs else np.zeros((0, T, L), np.int64),
+                "time": np.concatenate(self._time) if self._time else np.zeros(0, np.float64),
+                "step_sum": self._step_sum.copy()}
+
+    def restore(self, state: dict) -> None:
+        """Continue from a :meth:`state` of the same profile and layers: later batches are
+        costed as if this Coster had observed the earlier ones. Raises ValueError if it does
+        not fit."""
+        T, L = self._step_sum.shape[1], len(self.layers)
+        hops, msgs = state["hops"], state["msgs"]
+        time, step_sum = state["time"], state["step_sum"]
+        n = hops.shape[0]
+        if (hops.shape != (n, T, L) or msgs.shape != (n, T, L) or step_sum.shape != (2, T)
+                or time.shape != ((n,) if self.mapping is not None else (0,))):
+            raise ValueError(f"cost state of shapes {hops.shape}, {msgs.shape}, {time.shape}, "
+                             f"{step_sum.shape} does not fit {L} layers and {T} steps")
+        self._hops = [hops.astype(np.int64)]
+        self._msgs = [msgs.astype(np.int64)]
+        self._time = [time.astype(np.float64)] if self.mapping is not None else []
+        self._step_sum[...] = step_sum
+
     def finish(self, sim: Simulation, repriced_from: str = "",
                communication_note: str = "counted on this chip's mapping") -> Costs:
         """The Costs of ``sim``, whose samples (in order) are those observed."""
@@ -92,7 +118,8 @@ class Coster:
         n_split = np.array([(split == s).sum() for s in _SPLITS])
         if self.mapping is not None:
             units = self.mapping.cores_used if p.static_power_scope == "core" else self.mapping.chips_used
-            pricing = price(counts, p, sample_time=np.concatenate(self._time), static_units=units)
+            time = np.concatenate(self._time) if self._time else np.zeros(0)   # none: stopped at once
+            pricing = price(counts, p, sample_time=time, static_units=units)
             step = self._step_sum / np.maximum(n_split, 1)[:, None]
             step_lat = (step[0], step[1])
         else:

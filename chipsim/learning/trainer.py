@@ -242,6 +242,39 @@ class Trainer:
                 keep = self.rng.random(self.masks[p][:B].shape) >= rate
                 self.masks[p][:B] = keep / (1.0 - rate)
 
+    # --- checkpoints --------------------------------------------------------------------
+    def learned_state(self) -> dict[str, np.ndarray]:
+        """What one batch hands to the next, by name: the weights and biases, the gradient
+        accumulators and momentum buffers, the number format's per-layer grids. (Potentials,
+        traces, histories and dropout masks are reset or drawn anew in every batch, and the
+        rounding generator's state is drawn from :attr:`rng`: nothing else carries over.)
+        The arrays are the trainer's own, not copies."""
+        out = {f"params.{k}": getattr(self.params, k) for k in self.params._fields}
+        out.update({f"grads.{k}": getattr(self.grads, k) for k in self.grads._fields})
+        out.update({f"fmt.{k}": getattr(self.fmt, k) for k in ("qw", "limw", "rs")})
+        return out
+
+    def restore(self, arrays: dict, rng_state: dict) -> None:
+        """Put back a :meth:`learned_state` (in place: the network's weights are views of
+        these arrays) and the state of :attr:`rng`. Raises ValueError, changing nothing, if
+        the arrays do not fit this trainer."""
+        own = self.learned_state()
+        for name, a in own.items():
+            b = arrays.get(name)
+            if b is None or b.shape != a.shape or b.dtype != a.dtype:
+                got = "missing" if b is None else f"{b.dtype}{list(b.shape)}"
+                raise ValueError(f"{name}: {got}, expected {a.dtype}{list(a.shape)}")
+        extra = sorted(set(arrays) - set(own))
+        if extra:
+            raise ValueError(f"unknown arrays {', '.join(extra)}")
+        try:                                          # a state this generator takes?
+            type(self.rng.bit_generator)().state = rng_state
+        except (TypeError, KeyError, ValueError) as e:
+            raise ValueError(f"rng: not a {type(self.rng.bit_generator).__name__} state ({e})") from None
+        for name, a in own.items():
+            a[...] = arrays[name]
+        self.rng.bit_generator.state = rng_state
+
     # --- running ------------------------------------------------------------------------
     def _run(self, inp, ptr: np.ndarray, labels: np.ndarray, learn: bool, step_mask: np.ndarray):
         B = ptr.shape[0]

@@ -205,6 +205,10 @@ def compare(paths, out=None) -> tuple[str, list[dict], list[Path]]:
     if not paths:
         raise ChipsimError("nothing to compare", expected="one or more results files")
     out = _plot_path(out) if out is not None else paths[0].with_name("compare.png")
-    rows = compare_rows(paths)
-    written = _write_figure(compare_figure(rows), out)
+    from chipsim.report.h5 import read_result
+    from chipsim.report.outputs import compare_source
+    results = [read_result(p) for p in paths]
+    rows = [row(r, p) for r, p in zip(results, paths)]
+    source = compare_source(r.sim.workload_text for r in results)
+    written = _write_figure(compare_figure(rows), out, source)
     return format_table(rows), rows, written

@@ -3,12 +3,18 @@
 The layout is documented, field by field, in ``chipsim/report/SCHEMA.md`` (schema version
 :data:`SCHEMA_VERSION`): a ``simulation`` group (what ran: counts, samples, curves, the layer
 geometry, the workload) and a ``cost`` group (that simulation on one chip: mapping,
-communication, latency, energy), as :mod:`chipsim.result` holds them. Three promises:
+communication, latency, energy), as :mod:`chipsim.result` holds them. Four promises:
 
 * **Atomic.** :func:`write_result` writes into a temporary file in the target's directory and
   ``os.replace()``\\ s it into place only once it is complete and closed. On any failure
   (including ``KeyboardInterrupt``) the temporary file is removed and whatever was at the
-  target path before is left untouched, so a half-written result file never exists.
+  target path before is left untouched, so a half-written result file never exists. A writer
+  killed outright (SIGKILL) cannot remove it: the temporary file is named after its host and
+  process, and the next write of the same file removes those of processes that are gone
+  (chipsim/atomic.py).
+* **One writer.** A run holds :func:`output_lock` (``<path>.lock``) from before training
+  until its files are written, so a second run writing the same file is refused instead of
+  silently replacing the first one's result; stale locks of dead processes are taken over.
 * **Readable across vocabularies.** Counts and per-action prices are stored with the action
   names of the writer's vocabulary. :func:`read_result` maps them onto the current
   vocabulary *by name*: an action the file does not know reads as zero counts, zero energy
@@ -26,16 +32,18 @@ schema version, missing or malformed field, write error) raises
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-import tempfile
+import socket
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from chipsim import counts as K
+from chipsim.atomic import make_temp, remove_stale_temps
 from chipsim.counts import ACTION_NAMES, N_ACTIONS, PHASE_NAMES
 from chipsim.errors import ChipsimError
 from chipsim.model.network import LayerShape
@@ -132,12 +140,11 @@ def write_result(result: RunResult, path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-        os.close(fd)
+        remove_stale_temps(path)          # left by writers that were killed (SIGKILL)
+        tmp = make_temp(path)
     except OSError as exc:
         raise ChipsimError(f"cannot create a file in {parent}: {exc.strerror or exc}",
                            file=str(path), expected="a writable directory") from None
-    tmp = Path(tmp_name)
     try:
         with h5py.File(tmp, "w") as f:
             _write_root(f, result)
@@ -157,6 +164,155 @@ def write_result(result: RunResult, path) -> None:
             raise ChipsimError(exc.detail, file=str(path), field=exc.field,
                                expected=exc.expected) from None
         raise
+
+
+# ----------------------------------------------------------------------------------------
+# the lock: one writer per results file
+# ----------------------------------------------------------------------------------------
+
+def lock_path(path) -> Path:
+    """The lock file of a results file: ``<path>.lock`` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
+
+
+@contextlib.contextmanager
+def output_lock(path, *, field: str = "--out"):
+    """Hold the lock of the results file ``path`` for the ``with`` block: a run takes it
+    before training and releases it after its files are written, so a second run writing the
+    same file is refused at once instead of replacing the first one's result.
+
+    The lock is the file ``<path>.lock``, created exclusively (``O_EXCL``), holding the
+    holder's process id and host name. A lock whose process is gone on this host (a run
+    killed with SIGKILL, a machine that crashed) is stale and taken over; a lock of a live
+    process, of another host, or one that cannot be read is respected, and the
+    :class:`ChipsimError` says which process holds it and which file to delete if none does.
+    Directories created for ``path`` are removed again if nothing was written into them.
+    """
+    path = Path(path)
+    created = _make_parents(path, field)
+    lock = lock_path(path)
+    try:
+        token = _acquire(lock, path, field)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    try:
+        yield lock
+    finally:
+        _release(lock, token)
+        _remove_empty(created)
+
+
+def _make_parents(path: Path, field: str) -> list[Path]:
+    missing = []
+    d = path.parent
+    while not d.is_dir() and d != d.parent:
+        missing.append(d)
+        d = d.parent
+    created = []
+    try:
+        for d in reversed(missing):
+            d.mkdir()
+            created.append(d)
+    except OSError as exc:
+        _remove_empty(created)
+        raise ChipsimError(f"cannot create the directory {d}: {exc.strerror or exc}",
+                           file=str(path), field=field, expected="a writable directory") from None
+    return created
+
+
+def _remove_empty(created: list[Path]) -> None:
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:
+            break
+
+
+def _acquire(lock: Path, path: Path, field: str) -> str:
+    token = f"{os.getpid()} {socket.gethostname()}\n"
+    for _ in range(5):
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            text, holder = _lock_holder(lock)
+            if text is None:           # released just now: try again
+                continue
+            if holder is not None:
+                raise ChipsimError(
+                    f"is being written by another chipsim run ({holder}; lock {lock})",
+                    file=str(path), field=field,
+                    expected=f"another --out, or that run to finish; if no chipsim run is "
+                             f"writing it, delete {lock}") from None
+            _break_stale(lock, text)
+            continue
+        except OSError as exc:
+            raise ChipsimError(f"cannot create the lock file {lock}: {exc.strerror or exc}",
+                               file=str(path), field=field, expected="a writable directory") from None
+        with os.fdopen(fd, "w") as f:
+            f.write(token)
+        return token
+    raise ChipsimError(f"cannot take the lock {lock}: other runs keep taking it", file=str(path),
+                       field=field, expected="one chipsim run per output file")
+
+
+def _lock_holder(lock: Path) -> tuple[str | None, str | None]:
+    """(the lock's text, a description of its live holder or None if it is stale); the text
+    is None if the lock is gone."""
+    try:
+        text = lock.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return "", f"a lock that cannot be read: {exc.strerror or exc}"
+    parts = text.split()
+    if len(parts) != 2 or not parts[0].isdigit():
+        # empty: another run is writing its lock this instant; anything else is not ours to delete
+        return text, "process unknown: the lock file does not hold 'pid host'"
+    pid, host = int(parts[0]), parts[1]
+    if host != socket.gethostname():
+        return text, f"process {pid} on host {host}"
+    if _alive(pid):
+        return text, f"process {pid}"
+    return text, None
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0 or os.name != "posix":     # no signal-0 probe: never call a lock stale
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:                        # EPERM: alive, another user's
+        return True
+    return True
+
+
+def _break_stale(lock: Path, text: str) -> None:
+    """Remove a stale lock, unless another run replaced it meanwhile (then put that back)."""
+    aside = lock.with_name(f"{lock.name}.stale-{os.getpid()}")
+    try:
+        os.rename(lock, aside)
+    except FileNotFoundError:
+        return
+    try:
+        if aside.read_text(encoding="utf-8", errors="replace") != text:
+            try:
+                os.link(aside, lock)       # a fresh lock was taken meanwhile: restore it
+            except OSError:
+                pass
+    finally:
+        aside.unlink(missing_ok=True)
+
+
+def _release(lock: Path, token: str) -> None:
+    try:
+        if lock.read_text(encoding="utf-8") == token:
+            lock.unlink()
+    except OSError:
+        pass
 
 
 def _fsync(path: Path) -> None:
@@ -538,6 +694,24 @@ def read_result(path) -> RunResult:
             raise ChipsimError(f"malformed result file: {exc}", file=str(path),
                                expected=f"a chipsim result file of schema_version "
                                         f"{SCHEMA_VERSION}") from None
+
+
+def stored_workload_text(path) -> str:
+    """The workload YAML text a result file stores (``simulation/workload_yaml``; schema 1:
+    ``config/workload_yaml``), read without the rest of the file. Raises
+    :class:`ChipsimError` naming the file unless it is a chipsim result."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        with h5py.File(path, "r") as f:
+            rd = _Reader(f, path)
+            name = "simulation/workload_yaml" if _check_version(rd) >= 2 else "config/workload_yaml"
+            return rd.text(name)
+    except ChipsimError:
+        raise
+    except (KeyError, OSError, TypeError, ValueError) as exc:
+        raise ChipsimError(f"malformed result file: {exc}", file=str(path),
+                           expected="a chipsim result file") from None
 
 
 def _check_version(rd: _Reader) -> int:

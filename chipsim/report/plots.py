@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from chipsim.counts import ACTION_INFO, PRICED_ACTIONS, Action, Phase
 from chipsim.errors import ChipsimError
 from chipsim.result import RunResult
+from chipsim.report.outputs import figure_metadata, workload_source
 from chipsim.report.summary import (effective_prices, format_si, sample_assumed_energy,
                                     sample_phase_energy, scale_si, selections)
 
@@ -262,11 +263,13 @@ def _group_colours(n: int) -> list:
     return [cmap(i % 20) for i in range(n)]
 
 
-def _save_atomic(fig: Figure, path: Path, fmt: str) -> None:
+def _save_atomic(fig: Figure, path: Path, fmt: str, source: str = "") -> None:
+    """Write ``fig`` to ``path`` through a temporary file, marked as chipsim's figure drawn
+    from ``source`` (chipsim/report/outputs.py: what an output may replace)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, format=fmt, dpi=150)
+        fig.savefig(tmp, format=fmt, dpi=150, metadata=figure_metadata(source, fmt))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -279,10 +282,15 @@ def _save_atomic(fig: Figure, path: Path, fmt: str) -> None:
         raise
 
 
+def result_source(result: RunResult) -> str:
+    """What a figure of ``result`` is drawn from: its workload (see report/outputs.py)."""
+    return workload_source(result.sim.workload_text)
+
+
 def plot_energy(result: RunResult, path) -> list[Path]:
     """Draw the energy-breakdown figure to ``path`` (``.png``, or ``.pdf`` which also writes
     the ``.png`` beside it). Returns the files written, PNG first."""
-    return _write_figure(energy_figure(result), _plot_path(path))
+    return _write_figure(energy_figure(result), _plot_path(path), result_source(result))
 
 
 def redraw(h5_path, out_path=None) -> Path:
@@ -710,9 +718,10 @@ def _plot_path(path) -> Path:
     return path
 
 
-def _write_figure(fig: Figure, path) -> list[Path]:
-    """Write ``fig`` atomically to ``path`` (a ``.pdf`` also gets its ``.png``); returns the
-    files written, PNG first. The figure is cleared afterwards."""
+def _write_figure(fig: Figure, path, source: str = "") -> list[Path]:
+    """Write ``fig`` atomically to ``path`` (a ``.pdf`` also gets its ``.png``), marked as
+    drawn from ``source``; returns the files written, PNG first. The figure is cleared
+    afterwards."""
     try:
         path = _plot_path(path)
     except ChipsimError:
@@ -723,7 +732,7 @@ def _write_figure(fig: Figure, path) -> list[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for t in targets:
-            _save_atomic(fig, t, t.suffix.lower().lstrip("."))
+            _save_atomic(fig, t, t.suffix.lower().lstrip("."), source)
     except OSError as exc:
         raise ChipsimError(f"cannot write the plot: {exc}", file=str(path)) from None
     finally:
@@ -734,4 +743,4 @@ def _write_figure(fig: Figure, path) -> list[Path]:
 def plot_report(result: RunResult, path) -> list[Path]:
     """Draw the one-page report to ``path`` (``.png``, or ``.pdf`` which also writes the
     ``.png`` beside it). Returns the files written, PNG first."""
-    return _write_figure(report_figure(result), _plot_path(path))
+    return _write_figure(report_figure(result), _plot_path(path), result_source(result))

@@ -150,6 +150,9 @@ def summary_dict(result: RunResult) -> dict:
 
     total_sops = int(sops.sum())
     return {
+        "interrupted": bool(r.sim.interrupted),
+        "samples_done": int(len(r.sim.sample_split)),
+        "samples_planned": int(r.sim.epochs * (r.sim.train_samples + r.sim.test_samples)),
         "workload": r.sim.workload_name,
         "rule": r.sim.rule,
         "profile": r.cost.profile_name,
@@ -194,20 +197,16 @@ def summary_dict(result: RunResult) -> dict:
         "test_throughput_samples_per_s": r.cost.throughput_test,
         "test_real_time_factor": r.cost.real_time_factor_test,
         "number_format": r.sim.number_format,
-        "interrupted": bool(r.sim.interrupted),
-        "n_samples": int(len(r.sim.sample_split)),
+        "diverged": diverged(result),
         "notes": list(r.notes),
     }
 
 
-def stop_note(result: RunResult) -> str | None:
-    """Why the run stopped before its end (None: it did not): the engine's note when its
-    numbers went non-finite, else an interruption."""
+def diverged(result: RunResult) -> str | None:
+    """Why training stopped when its numbers went NaN or inf (the engine's note), else None."""
     if not result.sim.interrupted:
         return None
-    why = next((n for n in result.notes if n.startswith("training diverged")), None)
-    n = len(result.sim.sample_split)
-    return why or f"interrupted; the figures cover the {n} samples that finished"
+    return next((n for n in result.notes if n.startswith("training diverged")), None)
 
 
 def _num(x: float | None) -> str:
@@ -238,8 +237,14 @@ def format_summary(result: RunResult) -> str:
     shares = ("n/a" if d["learning_share_pct"] is None else
               f"{d['learning_share_pct']:.1f} % / {d['inference_share_pct']:.1f} % / "
               f"{d['static_share_pct']:.1f} %")
+    done = f"after {d['samples_done']} of {d['samples_planned']} samples"
+    status = ([("status", f"stopped {done}: {d['diverged']}; the figures below cover those")]
+              if d["diverged"] else
+              [("status", f"interrupted {done}; the figures below cover those")]
+              if d["interrupted"] else [])
+    status += [("note", n) for n in d["notes"] if n != d["diverged"]]
     sections = [
-        ("run", [
+        ("run", status + [
             ("workload", d["workload"]),
             ("rule", d["rule"]),
             ("profile", f"{d['profile']} (SOP energy: {d['sop_energy_kind']})"),
@@ -293,9 +298,7 @@ def format_summary(result: RunResult) -> str:
         ]),
     ]
     width = max(len(label) for _, rows in sections for label, _ in rows)
-    stop = stop_note(result)
-    lines = [] if stop is None else [f"STOPPED EARLY: {stop}"]
-    lines += [f"note: {n}" for n in d["notes"] if n != stop]
+    lines = []
     for header, rows in sections:
         lines.append(header)
         for label, value in rows:

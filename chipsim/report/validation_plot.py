@@ -72,7 +72,8 @@ def overlay(traces: dict, title: str = "", neurons: int = 3) -> Figure:
 
 def overlay_figure(traces: dict, out, title: str = "", neurons: int = 3) -> Path:
     """Draw :func:`overlay` to ``out`` (``.png``, or ``.pdf`` which also writes the ``.png``),
-    atomically; returns ``out``."""
+    atomically and marked as chipsim's figure; returns ``out``."""
+    from chipsim.report.outputs import VALIDATE_SOURCE
     from chipsim.report.plots import _write_figure
-    _write_figure(overlay(traces, title, neurons), out)
+    _write_figure(overlay(traces, title, neurons), out, VALIDATE_SOURCE)
     return Path(out)
