@@ -8,7 +8,10 @@
    by batch as the simulation produces them, the same stage ``chipsim price`` uses.
 
 Ctrl-C stops the run after the current batch and keeps what finished (the result says so);
-so does a stop requested through ``interrupts`` (the CLI's SIGINT and SIGTERM handling).
+so does a stop requested through ``interrupts`` (the CLI's SIGINT and SIGTERM handling), and so
+do numbers that go wrong: a batch whose loss or readout sums are NaN or inf, or weights that hold
+NaN or inf at the end of an epoch's training, stop the run with an error naming the epoch and
+the sample; the batch that went wrong is not kept, and the result's notes say why it stopped.
 With a ``checkpoint`` path, :func:`run` saves the run's whole state between batches
 (chipsim/checkpoint.py says what, when and where) and, with ``resume``, continues from it: the
 result is bit-identical to that of a run that was never stopped.
@@ -70,6 +73,29 @@ class Prepared:
     order_rng: np.random.Generator
     number_format: str
     t_start: float
+    stopped: str = ""             # why simulate stopped before the end (numbers went non-finite)
+
+
+class Diverged(Exception):
+    """Training produced NaN or inf (simulate stops and keeps the samples that finished)."""
+
+
+def _nonfinite_layers(net) -> list[str]:
+    """The layers whose weights or biases hold NaN or inf."""
+    return [ls.name for ls, W, b in zip(net.layers, net.weights, net.biases)
+            if not (np.isfinite(W).all() and np.isfinite(b).all())]
+
+
+def _check_batch(net, loss, osum, ids, first: int, where: str) -> None:
+    """Raise Diverged naming the first sample of a batch whose loss or readout sums are NaN or
+    inf (``first``: the batch's position in its phase of the epoch)."""
+    bad = np.flatnonzero(~np.isfinite(loss) | ~np.isfinite(osum).all(axis=1))
+    if len(bad):
+        j = int(bad[0])
+        what = f"loss is {loss[j]}" if not np.isfinite(loss[j]) else "readout sums are not finite"
+        layers = _nonfinite_layers(net)
+        raise Diverged(f"{where} sample {first + j + 1} (data set index {int(ids[j])}): its {what}"
+                       + (f"; the weights of {', '.join(layers)} hold NaN or inf" if layers else ""))
 
 
 def number_format_bits(workload, profile) -> dict | None:
@@ -215,6 +241,7 @@ def simulate(p: Prepared, *, progress=None, observe=None, interrupts=None, save=
                     cursor = None
                     ids = order[i:i + B]
                     out = trainer.train_batch(p.inp_train, p.inp_train.ptr[ids], train.labels[ids])
+                    _check_batch(net, *out[:2], ids, i, f"epoch {ep + 1}, training")
                     correct += record(ids, SPLIT_TRAIN, ep, *out, p.inp_train, train)
                     cursor = (ep, SPLIT_TRAIN, i + B, order, correct, start)
                     if progress:
@@ -222,6 +249,9 @@ def simulate(p: Prepared, *, progress=None, observe=None, interrupts=None, save=
                                           last_test_acc))
                     between_batches()
                 ep_stats[ep, :2] = rec["loss"][start:pos].mean(), correct / n_tr
+                if layers := _nonfinite_layers(net):
+                    raise Diverged(f"after the training samples of epoch {ep + 1}, the weights of "
+                                   f"{', '.join(layers)} hold NaN or inf (every loss was finite)")
                 first, correct, start = 0, 0, pos
             else:
                 first, correct, start = next0, correct0, start0
@@ -229,6 +259,7 @@ def simulate(p: Prepared, *, progress=None, observe=None, interrupts=None, save=
                 cursor = None
                 ids = np.arange(i, min(i + B, n_te))
                 out = trainer.infer_batch(p.inp_test, p.inp_test.ptr[ids], test.labels[ids])
+                _check_batch(net, *out[:2], ids, i, f"epoch {ep + 1}, test")
                 correct += record(ids, SPLIT_TEST, ep, *out, p.inp_test, test)
                 cursor = (ep, SPLIT_TEST, i + B, None, correct, start)
                 if progress:
@@ -245,6 +276,12 @@ def simulate(p: Prepared, *, progress=None, observe=None, interrupts=None, save=
         print("\nchipsim: interrupted; keeping the samples that finished.", file=sys.stderr)
         if save is not None and every != 0 and cursor is not None and pos != saved:
             checkpoint()
+    except Diverged as exc:
+        # no checkpoint: resuming would run the same numbers into the same NaN
+        interrupted = True
+        p.stopped = f"training diverged: {exc}"
+        print(f"\nchipsim: error: {p.stopped}; stopped, keeping the {pos} samples that finished",
+              file=sys.stderr)
 
     sl = slice(0, pos)
     d = w.dataset
@@ -342,9 +379,12 @@ def run(workload, profile, *, progress=None, command: str = "", interrupts=None,
         raise ValueError("resume needs the checkpoint file")
     sim = simulate(prep, progress=progress, observe=coster.observe, interrupts=interrupts,
                    save=save, every=checkpoint_every, resume=loop)
+    if prep.stopped and checkpoint is not None:
+        ckpt.remove(checkpoint)        # resuming a diverged run would diverge again, bit for bit
     return RunResult(version=__version__,
                      created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                     command=command, sim=sim, cost=coster.finish(sim))
+                     command=command, sim=sim, cost=coster.finish(sim),
+                     notes=(prep.stopped,) if prep.stopped else ())
 
 
 def _restore(path: Path, ident: dict, prep: Prepared, coster) -> Resume:

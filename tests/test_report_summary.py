@@ -190,3 +190,23 @@ def test_an_interrupted_run_says_so(result):
     line = next(ln for ln in text.splitlines() if "interrupted" in ln)
     assert line.split()[0] == "status" and f"after {n} of {planned} samples" in line
     assert text.splitlines().index(line) == 1             # the first line under "run"
+
+
+def test_a_run_whose_training_diverged_says_why(result):
+    """The status row of a run stopped by NaN or inf says so and why (the engine's note); any
+    other note of the file (e.g. reading an older schema) gets a row of its own."""
+    n = len(result.sim.sample_split)
+    planned = result.sim.epochs * (result.sim.train_samples + result.sim.test_samples)
+    why = "training diverged: epoch 2, training sample 3 (data set index 1): its loss is nan"
+    cut = dataclasses.replace(result, sim=dataclasses.replace(result.sim, interrupted=True),
+                              notes=("read from a schema-version-1 file (chipsim 0.1)", why))
+    lines = format_summary(cut).splitlines()
+    assert lines[1].split(None, 1) == ["status", f"stopped after {n} of {planned} samples: {why}; "
+                                                 "the figures below cover those"]
+    assert lines[2].split(None, 1) == ["note", "read from a schema-version-1 file (chipsim 0.1)"]
+    d = summary_dict(cut)
+    assert d["diverged"] == why and d["notes"] == list(cut.notes)
+    assert summary_dict(result)["diverged"] is None
+    # the same note on a run that was not stopped is a note, not a stop
+    kept = dataclasses.replace(result, notes=(why,))
+    assert "stopped" not in format_summary(kept) and summary_dict(kept)["diverged"] is None

@@ -14,8 +14,10 @@ its :class:`ChipsimError`), one row of :func:`compare_rows`, with the definition
 * ``assumed_share_pct``: the run's share of energy on `assumed` profile figures.
 
 A run's label is ``rule · profile · T<T> · <data set>`` (e.g. ``ottt_o · anp_i · T10 ·
-nmnist``). The figure: energy per sample vs test accuracy (scatter, labelled), the stacked
-inference / learning / static energy per training sample of each run, and latency per step.
+N-MNIST``), the data set by the name its description starts with (``CIFAR10-DVS stand-in``
+for the emulated stand-in). The figure: energy per sample vs test accuracy (scatter,
+labelled), the stacked inference / learning / static energy per training sample of each run,
+and latency per step.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ COLUMNS = (("label", "run"), ("test_acc_pct", "test acc"), ("train_energy_J", "E
 
 
 def dataset_tag(dataset: str) -> str:
-    """Short data-set name: ``'N-MNIST, embedded ...'`` -> ``'nmnist'``."""
-    head = re.split(r"[,(;]", dataset, maxsplit=1)[0].strip()
-    tag = re.sub(r"[^0-9a-z]+", "", head.lower())
-    return tag or "data"
+    """The data set's name as its description gives it: ``'N-MNIST, embedded ...'`` ->
+    ``'N-MNIST'``, ``'CIFAR10-DVS STAND-IN (emulated; ...'`` -> ``'CIFAR10-DVS stand-in'``,
+    ``'DVS128 Gesture (/data/...), ...'`` -> ``'DVS128 Gesture'``."""
+    head = re.split(r"[,(;:]", dataset, maxsplit=1)[0].strip()
+    head = re.sub(r"\bSTAND-IN\b", "stand-in", head)
+    return head or "data"
 
 
 def run_label(result) -> str:
@@ -135,8 +139,9 @@ def compare_figure(rows: list[dict]) -> Figure:
                           arrowprops={"arrowstyle": "-", "color": c, "lw": 0.5})
     ax_s.scatter([], [], marker="o", color="0.4", label="per test sample")
     ax_s.scatter([], [], marker="^", color="0.4", label="per training sample")
-    ax_s.legend(fontsize=8, frameon=False, loc="upper right")
+    ax_s.legend(fontsize=8, frameon=False, loc="upper right", ncol=2)
     ax_s.set_ylim(-5, 105)
+    ax_s.set_yticks(np.arange(0, 101, 20))
     if e_all and max(e_all) / min(e_all) > 30:
         ax_s.set_xscale("log")
         ax_s.set_xlabel(f"energy per sample ({u}, log scale)")
@@ -165,7 +170,7 @@ def compare_figure(rows: list[dict]) -> Figure:
     ax_b.set_xlim(0, max(left.max() if n else 0.0, 1e-30) * 1.45)
     ax_b.set_xlabel(f"energy per training sample ({ub})")
     ax_b.set_title("(b) energy breakdown per training sample", fontsize=11, loc="left")
-    ax_b.legend(fontsize=8, frameon=False, loc="upper right")
+    ax_b.legend(fontsize=8, frameon=False, loc="upper right", ncol=3)
     ax_b.grid(axis="x", alpha=0.3)
 
     # (c) latency per step
@@ -174,14 +179,17 @@ def compare_figure(rows: list[dict]) -> Figure:
     ax_l.barh(y, lat / fl, 0.6, color=colours)
     for yi, v, r in zip(y, lat, rows):
         model = "cycle model" if r["time_model"].startswith("cycle") else "serial time"
-        ax_l.annotate(f"{v / fl:.3g} {ul} ({model})", (v / fl, yi), textcoords="offset points",
-                      xytext=(3, 0), va="center", fontsize=8)
+        ax_l.annotate(f"{format_si(v, 's', 3)} ({model})" if r["latency_per_step_s"] is not None
+                      else "n/a", (v / fl, yi), textcoords="offset points", xytext=(3, 0),
+                      va="center", fontsize=8)
     ax_l.set_yticks(y, labels, fontsize=8)
     ax_l.set_xlim(0, max(lat.max() / fl if n else 0.0, 1e-30) * 1.6)
     ax_l.set_xlabel(f"modelled latency per time step ({ul}; test samples)")
     ax_l.set_title("(c) latency per time step", fontsize=11, loc="left")
     ax_l.grid(axis="x", alpha=0.3)
-    fig.suptitle(f"chipsim: {n} run(s) compared", fontsize=13, fontweight="bold")
+    fig.suptitle(f"chipsim: {n} run{'s' if n != 1 else ''} compared", fontsize=13, fontweight="bold")
+    from chipsim.report.plots import make_room
+    make_room(fig, [(ax_s,), (ax_b,), (ax_l,)])
     return fig
 
 

@@ -117,6 +117,7 @@ _PER_ACTION_FIELDS = {
     "included_in_sop": (np.bool_, None),
     "assumed": (np.bool_, None),
 }
+_SOP_ENERGY_KINDS = ("incremental", "global_at_operating_point")
 _PER_SAMPLE_ENERGY_FIELDS = {
     "sample_dynamic_energy": "J",
     "sample_static_energy": "J",
@@ -629,6 +630,31 @@ class _Reader:
     def scalar(self, name: str, dtype):
         return self.array(name, dtype, ())[()]
 
+    def check(self, field: str, values, *, lo: float | None = 0, hi: float | None = None,
+              nan: bool = False, what: str | None = None) -> None:
+        """Refuse values the writer never writes: NaN (unless ``nan``: then NaN means
+        'undefined'), inf, and values below ``lo`` or above ``hi``; the error names the
+        field, how many values are wrong and the first of them."""
+        a = np.asarray(values)
+        if a.dtype.kind == "b" or not a.size:
+            return
+        flat = a.reshape(-1)
+        bad = np.zeros(flat.shape, bool)
+        if a.dtype.kind == "f":
+            bad |= np.isinf(flat) if nan else ~np.isfinite(flat)
+        with np.errstate(invalid="ignore"):
+            if lo is not None:
+                bad |= flat < lo
+            if hi is not None:
+                bad |= flat > hi
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            where = f" at {tuple(int(x) for x in np.unravel_index(i, a.shape))}" if a.ndim else ""
+            rng = ("finite" + ("" if lo is None else f", >= {lo:g}") + ("" if hi is None else f", <= {hi:g}")
+                   + (" (or NaN: undefined)" if nan else ""))
+            raise self.error(field, f"{int(bad.sum())} of {a.size} values are wrong, the first "
+                                    f"{flat[i]!r}{where}", what or f"values {rng}")
+
 
 def _check_file(path: Path) -> None:
     expected = f"a chipsim result file (HDF5, schema_version {SCHEMA_VERSION})"
@@ -767,6 +793,7 @@ def _read_counts(rd: _Reader, name: str, ndim: int):
     if raw.ndim != ndim or raw.shape[-2:] != (len(PHASE_NAMES), len(actions)):
         raise rd.error(name, f"has shape {raw.shape}",
                        f"{ndim} axes ending in ({len(PHASE_NAMES)}, {len(actions)}) as its attributes say")
+    rd.check(name, raw, what="counts >= 0")
     idx, dropped = _action_map(actions)
     return _map_last_axis(raw, idx), idx, dropped
 
@@ -783,6 +810,7 @@ def _read_layers(rd: _Reader, g: str, n_layers: int) -> tuple:
         else:
             shape = (n_layers,) if width == 1 else (n_layers, width)
             a = rd.array(f"{g}/{name}", dtype, shape)
+            rd.check(f"{g}/{name}", a)
             cols[attr] = [tuple(int(v) for v in row) if width > 1 else
                           (bool(row) if dtype is np.bool_ else int(row)) for row in a]
     return tuple(LayerShape(name=names[i], **{k: v[i] for k, v in cols.items()})
@@ -806,6 +834,9 @@ def _read(rd: _Reader) -> RunResult:
     n_epochs = rd.array("simulation/epochs/train_loss", np.float64).shape
     epochs = {attr: rd.array(f"simulation/epochs/{name}", dtype, n_epochs)
               for name, (attr, dtype, _) in _EPOCH_FIELDS.items()}
+    _check_simulation(rd, attrs, counts, steps, samples, epochs)
+    events = rd.array("simulation/counts/input_events", np.int64, (n, T))
+    rd.check("simulation/counts/input_events", events, what="counts >= 0")
     sim = Simulation(
         workload_name=attrs.pop("workload_name"),
         workload_path=rd.str_attr(rd.node("simulation/workload_yaml"), "path"),
@@ -815,20 +846,33 @@ def _read(rd: _Reader) -> RunResult:
         requested_mapping=tuple((str(k), tuple(int(c) for c in v))
                                 for k, v in _json_attr(rd, sg, "requested_mapping", list)),
         layers=_read_layers(rd, "simulation/layers", n_layers),
-        sample_counts=counts, step_counts=steps,
-        input_events=rd.array("simulation/counts/input_events", np.int64, (n, T)),
+        sample_counts=counts, step_counts=steps, input_events=events,
         **attrs, **samples, **epochs)
     cg = rd.node("cost")
     cattrs = _read_attrs(rd, cg, _COST_ATTRS)
+    for name in ("throughput_train", "throughput_test", "real_time_factor_train",
+                 "real_time_factor_test"):
+        if cattrs[name] is not None:
+            rd.check(f"cost@{name}", cattrs[name], what="a finite value >= 0, or NaN (undefined)")
+    latency = {}
+    for name in ("step_train", "step_test"):
+        a = rd.array(f"cost/latency/{name}", np.float64)
+        if a.shape not in ((0,), (T,)):
+            raise rd.error(f"cost/latency/{name}", f"has shape {a.shape}",
+                           f"shape ({T},), one value per time step, or (0,) without a cycle model")
+        rd.check(f"cost/latency/{name}", a)
+        latency[name] = a
+    comm = {name: rd.array(f"cost/communication/{name}", np.int64, (n, T, n_layers))
+            for name in ("router_hops", "chip_messages")}
+    for name, a in comm.items():
+        rd.check(f"cost/communication/{name}", a, what="counts >= 0")
     cost = Costs(
         profile_path=rd.str_attr(rd.node("cost/profile_yaml"), "path"),
         profile_text=rd.text("cost/profile_yaml"),
         mapping=_read_mapping(rd, "cost/mapping") if "cost/mapping" in f else None,
-        router_hops=rd.array("cost/communication/router_hops", np.int64, (n, T, n_layers)),
-        chip_messages=rd.array("cost/communication/chip_messages", np.int64, (n, T, n_layers)),
+        router_hops=comm["router_hops"], chip_messages=comm["chip_messages"],
         pricing=_read_pricing(rd, "cost/energy", n, n_layers),
-        step_latency_train=rd.array("cost/latency/step_train", np.float64),
-        step_latency_test=rd.array("cost/latency/step_test", np.float64),
+        step_latency_train=latency["step_train"], step_latency_test=latency["step_test"],
         **cattrs)
     return RunResult(version=rd.str_attr(root, "chipsim_version"),
                      created=rd.str_attr(root, "created"), command=rd.str_attr(root, "command"),
@@ -836,15 +880,59 @@ def _read(rd: _Reader) -> RunResult:
                      notes=tuple(_json_attr(rd, root, "notes", list)))
 
 
+def _check_simulation(rd: _Reader, attrs: dict, counts, steps, samples: dict, epochs: dict) -> None:
+    """What the engine writes about a simulation, checked on reading (the counts themselves are
+    checked by :func:`_read_counts`)."""
+    n, n_layers = counts.shape[:2]
+    T, E = attrs["time_steps"], attrs["epochs"]
+    for name in ("time_steps", "batch_size"):
+        rd.check(f"simulation@{name}", attrs[name], lo=1, what="an integer >= 1")
+    for name in ("epochs", "train_samples", "test_samples", "learning_memory_bytes",
+                 "gradient_buffer_bytes", "footprint_bytes", "wall_time_s"):
+        rd.check(f"simulation@{name}", attrs[name])
+    if steps is not None:
+        if steps.shape[:3] != (n, T, n_layers):
+            raise rd.error("simulation/counts/steps", f"has shape {steps.shape}",
+                           f"({n}, {T}, {n_layers}, ...): the samples, time steps and layers of "
+                           "simulation/counts/samples")
+        if not np.array_equal(steps.sum(axis=1), counts):
+            raise rd.error("simulation/counts/steps", "does not sum over the time steps to "
+                           "simulation/counts/samples", "per-step counts whose sum is each sample's counts")
+    codes = {"split": (0, 1), "epoch": (0, max(E - 1, 0)), "index": (0, None),
+             "label": (0, None), "pred": (0, None)}
+    for name, (attr, _, _) in _SAMPLE_FIELDS.items():
+        field = f"simulation/samples/{name}"
+        if name in codes:
+            lo, hi = codes[name]
+            rd.check(field, samples[attr], lo=lo, hi=hi)
+        else:                   # loss: finite; duration: >= 0, NaN when unknown
+            rd.check(field, samples[attr], lo=None if name == "loss" else 0, nan=name == "duration")
+    for name, (attr, _, _) in _EPOCH_FIELDS.items():
+        a = epochs[attr]
+        if a.shape != (E,):
+            raise rd.error(f"simulation/epochs/{name}", f"has shape {a.shape}",
+                           f"({E},), one value per epoch (simulation@epochs)")
+        rd.check(f"simulation/epochs/{name}", a, hi=1 if name.endswith("acc") else None, nan=True,
+                 lo=0 if name.endswith("acc") else None)
+
+
 def _read_mapping(rd: _Reader, g: str) -> Mapping:
     node = rd.node(g)
     names = [str(x) for x in np.atleast_1d(rd.text(f"{g}/names"))]
     cols = {k: rd.array(f"{g}/{k}", np.int64, (len(names),)) for k in _PLACEMENT_FIELDS}
-    seg = rd.array(f"{g}/segments", np.int64).reshape(-1, 3)
+    seg = rd.array(f"{g}/segments", np.int64)
+    if seg.ndim != 2 or seg.shape[1] != 3:
+        raise rd.error(f"{g}/segments", f"has shape {seg.shape}", "(S, 3): layer, core, neurons")
+    rd.check(f"{g}/segments", seg[:, 0], hi=len(names) - 1, what="layer indices of the mapping's layers")
+    rd.check(f"{g}/segments", seg[:, 1:], what="cores and neurons >= 0")
+    for k, v in cols.items():
+        rd.check(f"{g}/{k}", v)
     placements = tuple(
         LayerPlacement(name, tuple((int(c), int(k)) for l_, c, k in seg if l_ == i),
                        **{k: int(v[i]) for k, v in cols.items()})
         for i, name in enumerate(names))
+    for k in _MAPPING_ATTRS + ("neuron_utilisation", "synapse_utilisation"):
+        rd.check(f"{g}@{k}", rd.float_attr(node, k))
     return Mapping(profile=rd.str_attr(node, "profile"), layers=placements,
                    **{k: rd.int_attr(node, k) for k in _MAPPING_ATTRS},
                    neuron_utilisation=rd.float_attr(node, "neuron_utilisation"),
@@ -863,20 +951,32 @@ def _read_pricing(rd: _Reader, gname: str, n: int, n_layers: int) -> Pricing:
     energy = rd.array(f"{gname}/energy", np.float64, (n_layers, len(PHASE_NAMES), len(e_actions)))
     per_sample = {name: rd.array(f"{gname}/{name}", np.float64, (n,))
                   for name in _PER_SAMPLE_ENERGY_FIELDS}
+    for name in ("energy_per_action", "time_per_action"):
+        rd.check(f"{gname}/{name}", per_action[name])
+    rd.check(f"{gname}/energy", energy)
+    for name, a in per_sample.items():
+        rd.check(f"{gname}/{name}", a)
+    kind = rd.str_attr(g, "sop_energy_kind")
+    if kind not in _SOP_ENERGY_KINDS:
+        raise rd.error(f"{gname}@sop_energy_kind", f"is '{kind}'", " or ".join(_SOP_ENERGY_KINDS))
+    static_power = float(rd.scalar(f"{gname}/static_power", np.float64))
+    rd.check(f"{gname}/static_power", static_power)
+    share = float(rd.scalar(f"{gname}/assumed_energy_share", np.float64))
+    rd.check(f"{gname}/assumed_energy_share", share, hi=1, what="a fraction from 0 to 1")
     try:
         sources = json.loads(rd.text(f"{gname}/sources"))
     except json.JSONDecodeError:
         raise rd.error(f"{gname}/sources", "is not valid JSON", "a JSON object") from None
     return Pricing(
         profile_name=rd.str_attr(g, "profile_name"),
-        sop_energy_kind=rd.str_attr(g, "sop_energy_kind"),
+        sop_energy_kind=kind,
         **per_action,
-        static_power=float(rd.scalar(f"{gname}/static_power", np.float64)),
+        static_power=static_power,
         static_assumed=bool(rd.scalar(f"{gname}/static_assumed", np.bool_)),
         sources=sources,
         energy=_map_last_axis(energy, idx),
         **per_sample,
-        assumed_energy_share=float(rd.scalar(f"{gname}/assumed_energy_share", np.float64)),
+        assumed_energy_share=share,
     )
 
 

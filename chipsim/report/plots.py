@@ -99,6 +99,12 @@ def energy_figure(result: RunResult) -> Figure:
         if not sel["train"].any():
             ax.text(0.5, 0.5, "no training samples", transform=ax.transAxes,
                     ha="center", va="center", color="0.4")
+    tallest = ge.sum(axis=0).max() / factor if ge.size else 0.0
+    if tallest > 0:
+        ax_inf.set_ylim(0, tallest * 1.08)       # shared by (b): the tallest bar clears the frame
+    else:
+        ax_inf.set_ylim(0, 1)
+        ax_inf.set_yticks([])
     ax_inf.set_ylabel(f"dynamic energy per training sample ({unit})")
     ax_learn.tick_params(labelleft=False)
     if handles:
@@ -111,23 +117,144 @@ def energy_figure(result: RunResult) -> Figure:
     if sel["test"].any():
         bars.append((f"test sample\n(epoch {sel['test_epoch'] + 1})", sel["test"]))
     if sel["train"].any():
-        bars.append((f"training sample\n(all {sel['n_epochs']} epochs)", sel["train"]))
+        bars.append((f"training sample\n({_epochs(sel)})", sel["train"]))
     tunit, stacks = _phase_stacks(ax_tot, r, prices, bars, width=0.6, share_fmt=".1f",
                                   label_fs=8, tick_fs=8, headroom=1.25)
     ax_tot.set_ylabel(f"energy per sample ({tunit})")
     ax_tot.set_title("(c) energy per sample", fontsize=10)
-    ax_tot.legend(fontsize=8, loc="upper left", frameon=False)
     ax_tot.grid(axis="y", alpha=0.3)
     ax_tot.set_axisbelow(True)
-    if not stacks:
+    if stacks:
+        ax_tot.legend(fontsize=8, loc="upper left", frameon=False, ncol=3)
+    else:
         ax_tot.text(0.5, 0.5, "no samples", transform=ax_tot.transAxes, ha="center",
                     va="center", color="0.4")
 
-    dataset = r.sim.dataset if len(r.sim.dataset) <= 40 else r.sim.dataset.split(",")[0]
-    fig.suptitle(f"{r.sim.workload_name} · rule {r.sim.rule} · profile {r.cost.profile_name} · {dataset} · "
-                 f"T = {r.sim.time_steps}  (run total: {100.0 * r.pricing.assumed_energy_share:.1f} % "
-                 f"of energy on assumed figures)", fontsize=11)
+    title = _run_title(r)
+    first, _, rest = title.partition("\n")
+    fig.suptitle(f"{first}  (run total: {100.0 * r.pricing.assumed_energy_share:.1f} % of energy on "
+                 f"assumed figures)" + (f"\n{rest}" if rest else ""), fontsize=11)
+    make_room(fig, [(ax_inf,), (ax_learn,), (ax_tot,)])
     return fig
+
+
+#: How each ``sop_energy_kind`` of a profile reads in a figure (the ids are the profile's values).
+SOP_ENERGY_TEXT = {
+    "incremental": "pJ/SOP: incremental, static power added",
+    "global_at_operating_point": "pJ/SOP: all-in average at the operating point",
+}
+
+
+def _run_title(r: RunResult, with_kind: bool = False) -> str:
+    """The figure title of one run: workload, rule, profile (and how its SOP energy reads),
+    data set, T; and, for a run that stopped before its end, that it did."""
+    kind = f" ({SOP_ENERGY_TEXT.get(r.pricing.sop_energy_kind, r.pricing.sop_energy_kind)})" \
+        if with_kind else ""
+    title = (f"{r.sim.workload_name} · rule {r.sim.rule} · profile {r.cost.profile_name}{kind} · "
+             f"{_short_dataset(r)} · T = {r.sim.time_steps}")
+    if r.sim.interrupted:
+        title += f"\nSTOPPED EARLY: {len(r.sim.sample_split)} samples finished"
+        if any(n.startswith("training diverged") for n in r.notes):
+            title += " (training diverged: its numbers went NaN or inf)"
+    return title
+
+
+def _data_extents(ax, renderer):
+    """(artist's window extent, its anchor's y in pixels) for every bar, line vertex and
+    data-anchored label of ``ax``: a y-limit change moves the anchor and keeps the rest of
+    the artist at its pixel offset from it."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+    from matplotlib.text import Annotation, Text
+    from matplotlib.transforms import Bbox
+    out = []
+    for a in ax.patches:
+        if isinstance(a, Rectangle) and a.get_visible() and a.get_height() and a.get_width():
+            bb = a.get_window_extent(renderer)
+            out.append((bb, bb.y1))
+    for line in ax.lines:
+        if not line.get_visible():
+            continue
+        xy = line.get_transform().transform(line.get_xydata())
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        r = line.get_markersize() / 2 * renderer.points_to_pixels(1.0) if line.get_marker() not in (None, "None", "") else line.get_linewidth()
+        for x, y in xy:
+            out.append((Bbox([[x - r, y - r], [x + r, y + r]]), y))
+        for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:]):   # segments, sampled
+            for f in np.linspace(0.0, 1.0, 9)[1:-1]:
+                x, y = x0 + f * (x1 - x0), y0 + f * (y1 - y0)
+                out.append((Bbox([[x - r, y - r], [x + r, y + r]]), y))
+    for c in ax.collections:                 # scatter points
+        if not c.get_visible() or not len(c.get_offsets()):
+            continue
+        xy = c.get_offset_transform().transform(c.get_offsets())
+        sizes = np.resize(np.asarray(c.get_sizes(), dtype=float), len(xy)) if len(c.get_sizes()) else np.full(len(xy), 36.0)
+        for (x, y), s_ in zip(xy, sizes):
+            if np.isfinite(x) and np.isfinite(y):
+                r = np.sqrt(s_) / 2 * renderer.points_to_pixels(1.0)
+                out.append((Bbox([[x - r, y - r], [x + r, y + r]]), y))
+    for t in ax.texts:
+        if not t.get_visible() or not t.get_text():
+            continue
+        if isinstance(t, Annotation) and t.xycoords == "data":
+            anchor = ax.transData.transform(t.xy)[1]
+        elif isinstance(t, Text) and t.get_transform() == ax.transData:
+            anchor = ax.transData.transform(t.get_position())[1]
+        else:
+            continue                      # placed in axes coordinates: an obstacle, not data
+        out.append((t.get_window_extent(renderer), anchor))
+    return out
+
+
+def _obstacles(ax, renderer) -> list:
+    """What data must stay clear of in ``ax``: its legend and its texts placed in axes
+    coordinates (notes)."""
+    from matplotlib.text import Annotation
+    out = []
+    leg = ax.get_legend()
+    if leg is not None and leg.get_visible():
+        out.append(leg.get_window_extent(renderer))
+    for t in ax.texts:
+        if (t.get_visible() and t.get_text() and not isinstance(t, Annotation)
+                and t.get_transform() == ax.transAxes):
+            out.append(t.get_window_extent(renderer))
+    return out
+
+
+def make_room(fig: Figure, groups, pad: float = 8.0) -> None:
+    """Raise the top of each y axis until none of its bars, lines or data labels reaches into
+    a legend or note of its panel, or above the panel's frame. ``groups``: tuples of axes
+    sharing one panel (a panel and its twin), the first holding the legend and notes. Runs the
+    layout once (the figure's final one places legends and notes where they are measured)."""
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    for group in groups:
+        obstacles = _obstacles(group[0], renderer)
+        for ax in group:
+            if ax.get_yscale() != "linear":
+                continue
+            box = ax.get_window_extent(renderer)
+            y0, y1 = ax.get_ylim()
+            k = 1.0
+            for bb, anchor in _data_extents(ax, renderer):
+                f = (anchor - box.y0) / box.height          # the anchor, as a fraction
+                if f <= 0:
+                    continue
+                above = (bb.y1 - anchor) / box.height       # what rises above it
+                limits = [1.0 - pad / box.height]           # the frame
+                limits += [(ob.y0 - pad - box.y0) / box.height for ob in obstacles
+                           if bb.x1 > ob.x0 - pad and bb.x0 < ob.x1 + pad and bb.y1 > ob.y0 - pad]
+                for lim in limits:
+                    room = lim - above
+                    k = max(k, f / room if room > 0.05 else f / 0.05)
+            if k > 1.0:
+                ax.set_ylim(y0, y0 + (y1 - y0) * k * 1.01)
+
+
+def _epochs(sel: dict) -> str:
+    """The training epochs a mean covers: 'all 10 epochs', or 'epoch 1' when there is one."""
+    n = sel["n_epochs"]
+    return f"all {n} epochs" if n != 1 else f"epoch {sel['train_epoch'] + 1}"
 
 
 def _group_colours(n: int) -> list:
@@ -302,12 +429,14 @@ def _panel_groups(fig, ax, r: RunResult, prices: np.ndarray) -> None:
     ax.set_xticks(ticks, labels, fontsize=8)
     ax.set_ylabel(f"dynamic energy per training sample ({unit})")
     ax.set_xlabel("phase (learning hatched) and layer")
-    ax.set_ylim(0, max(ge.sum(axis=0).max() / factor if ge.size else 0.0, 1e-30) * 1.12)
     _style(ax, REPORT_PANELS[0])
     if used:
+        ax.set_ylim(0, ge.sum(axis=0).max() / factor * 1.08)
         ax.legend(fontsize=8, ncol=2, frameon=False, loc="upper right",
                   title="action group", title_fontsize=8)
     else:
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
         _no_data(ax, "no training samples")
 
 
@@ -339,7 +468,12 @@ def _phase_stacks(ax, r: RunResult, prices: np.ndarray, bars, *, width: float, s
                     ha="center", va="bottom", fontsize=label_fs)
     ax.set_xticks(xb, [s_[0] for s_ in stacks], fontsize=tick_fs)
     ax.set_xlim(-0.7, max(len(stacks), 1) - 0.3)
-    ax.set_ylim(0, max(bottom.max() if len(bottom) else 0.0, 1e-30) * headroom)
+    top = bottom.max() if len(bottom) else 0.0
+    if top > 0:
+        ax.set_ylim(0, top * headroom)
+    else:
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
     return unit, stacks
 
 
@@ -348,14 +482,31 @@ def _panel_per_sample(ax, r: RunResult, prices: np.ndarray) -> None:
     sel = selections(r)
     bars = [(label, m) for label, m in
             ((f"test\n(epoch {(sel['test_epoch'] or 0) + 1})", sel["test"]),
-             (f"training\n(all {sel['n_epochs']} epochs)", sel["train"])) if m.any()]
+             (f"training\n({_epochs(sel)})", sel["train"])) if m.any()]
     unit, stacks = _phase_stacks(ax, r, prices, bars, width=0.55, share_fmt=".0f",
-                                 label_fs=8.5, tick_fs=9, headroom=1.3)
+                                 label_fs=8.5, tick_fs=9, headroom=1.15)
     ax.set_ylabel(f"energy per sample ({unit})")
-    ax.legend(fontsize=8, loc="upper left", frameon=False)
     _style(ax, REPORT_PANELS[1])
-    if not stacks:
+    if stacks:
+        ax.legend(fontsize=8, loc="upper left", frameon=False, ncol=3)
+    else:
         _no_data(ax, "no samples")
+
+
+def _latency_note(r: RunResult) -> str:
+    """Why panel (c) has no latency per step (two lines, written under its time axis)."""
+    t = np.asarray(r.pricing.sample_time, dtype=np.float64)
+    sel = selections(r)
+    m = sel["test"] if sel["test"].any() else sel["train"]
+    per = (f", {format_si(float(t[m].mean()), 's', 3)} per {'test' if sel['test'].any() else 'training'}"
+           " sample") if m.any() else ""
+    if r.cost.mapping is None and r.sim.step_counts is not None:
+        why = f"profile '{r.cost.profile_name}' publishes no core architecture"
+    else:
+        why = "the run kept no per-step counts"
+    import textwrap
+    return textwrap.fill(f"No latency per step: {why}, so its time is the serial sum of "
+                         f"per-action times{per}, not modelled step by step.", 62)
 
 
 def _panel_steps(ax, ax_lat, r: RunResult) -> None:
@@ -364,7 +515,10 @@ def _panel_steps(ax, ax_lat, r: RunResult) -> None:
     data = step_energy(r)
     if data is None:
         ax_lat.set_yticks([])
-        _no_data(ax, "no per-step counts in this file")
+        ax.set_yticks([])
+        ax.set_xticks([])
+        _no_data(ax, "no per-step counts in this file" if r.sim.step_counts is None
+                 else "no samples")
         return
     inf, learn = data["inference"], data["learning"]
     T = len(inf)
@@ -386,47 +540,79 @@ def _panel_steps(ax, ax_lat, r: RunResult) -> None:
     lat = data["latency"]
     if lat is None:
         ax_lat.set_yticks([])
-        note += "\nlatency: no cycle model"
+        ax_lat.set_ylabel("latency per step: not modelled", color="0.35")
+        note += "\nlatency: no cycle model (see below)"
+        ax.set_xlabel(f"{ax.get_xlabel()}\n\n{_latency_note(r)}", linespacing=1.25)
     else:
         lf, lu = scale_si(lat.max(), "s")
         ax_lat.plot(t, lat / lf, "o-", color="k", ms=3.5, lw=1.3,
                     label="latency (cycle model,\nall samples of the split)")
         ax_lat.set_ylabel(f"latency per step ({lu})")
-        ax_lat.set_ylim(0, lat.max() / lf * 1.6 if lat.max() > 0 else 1)
-    ax.set_ylim(0, max((inf + learn).max() / factor, 1e-30) * 1.6)
-    ax.text(0.01, 0.98, note, transform=ax.transAxes, ha="left", va="top",
-            fontsize=8, color="0.15")
+        ax_lat.set_ylim(0, lat.max() / lf * 1.08 if lat.max() > 0 else 1)
+    top = (inf + learn).max() / factor
+    ax.set_ylim(0, top * 1.08 if top > 0 else 1)
+    ax.text(0.01, 0.98, note, transform=ax.transAxes, ha="left", va="top", fontsize=8,
+            color="0.15")
     handles = ax.get_legend_handles_labels()
     h2 = ax_lat.get_legend_handles_labels()
     ax.legend(handles[0] + h2[0], handles[1] + h2[1], fontsize=7.5, loc="upper right",
               frameon=False)
 
 
+#: binary byte units and the tick multiples of (d)
+_TICK_STEPS = ((1,), (1, 3), (1, 2, 5))
+
+
+def byte_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
+    """Ticks of a log byte axis from ``lo`` to ``hi``: 1, 10, 100 x B, KiB, MiB, GiB, TiB
+    (and 3 x, then 2 x and 5 x, until there are at least three), as (bytes, label)."""
+    for steps in _TICK_STEPS:
+        ticks = []
+        for f, u in _BYTE_UNITS + ((1024 ** 4, "TiB"),):
+            for dec in (1, 10, 100):
+                for m in steps:
+                    v = m * dec * f
+                    if lo <= v <= hi and not any(abs(v - t) / v < 0.05 for t, _ in ticks):
+                        ticks.append((float(v), f"{m * dec:g} {u}"))
+        if len(ticks) >= 3:
+            break
+    return sorted(ticks)
+
+
 def _panel_memory(ax, r: RunResult) -> None:
     """(d) learning memory, gradient buffers and footprint, bytes."""
-    items = [("learning state\n(peak, by the rule)", int(r.sim.learning_memory_bytes))]
-    items.append(("gradient buffers", int(r.sim.gradient_buffer_bytes)))
-    items.append(("footprint\n(params + buffers)", int(r.sim.footprint_bytes)))
+    items = [("learning state\n(peak, by the rule)", int(r.sim.learning_memory_bytes),
+              "none kept"),
+             ("gradient buffers", int(r.sim.gradient_buffer_bytes),
+              "none: each update is written\nstraight into the weights"),
+             ("footprint\n(params + buffers)", int(r.sim.footprint_bytes), "none")]
     y = np.arange(len(items))[::-1]
-    colours = ["#DD8452", "#C44E52", "#4C72B0"] if len(items) == 3 else ["#DD8452", "#4C72B0"]
-    values = np.array([v for _, v in items], dtype=np.float64)
+    colours = ["#DD8452", "#C44E52", "#4C72B0"]
+    values = np.array([v for _, v, _ in items], dtype=np.float64)
     lo = 1.0
     if np.any(values > 0):
         vmin = values[values > 0].min()
         lo = max(1.0, min(vmin / 10.0, 1024.0 ** np.floor(np.log(vmin) / np.log(1024.0))))
     hi = max(values.max(), lo * 10.0)
     ax.set_xscale("log")
-    ax.barh(y, np.where(values > 0, values, np.nan), 0.55, left=lo, color=colours)
-    for yi, v in zip(y, values):
-        f, u = scale_bytes(v)
-        ax.annotate(f"{v / f:,.4g} {u}" if v else "0 B", (max(v, lo), yi),
-                    textcoords="offset points", xytext=(4, 0), va="center", fontsize=9)
-    ax.set_yticks(y, [k for k, _ in items], fontsize=9)
+    for yi, v, c in zip(y, values, colours):
+        if v > 0:
+            ax.barh(yi, v - lo, 0.55, left=lo, color=c)
+    for yi, (_, v, none) in zip(y, items):
+        if v > 0:
+            f, u = scale_bytes(v)
+            ax.annotate(f"{v / f:,.4g} {u}", (v, yi), textcoords="offset points", xytext=(4, 0),
+                        va="center", fontsize=9)
+        else:
+            ax.annotate(none, (lo, yi), textcoords="offset points", xytext=(6, 0), va="center",
+                        fontsize=9, color="0.35", style="italic")
+    ax.set_yticks(y, [k for k, _, _ in items], fontsize=9)
+    ax.set_ylim(-0.6, len(items) - 0.4)
     ax.set_xlim(lo, hi * 8)
-    names = {1: "1 B", 1024: "1 KiB", 1024 ** 2: "1 MiB", 1024 ** 3: "1 GiB", 1024 ** 4: "1 TiB"}
-    ticks = [b for b in names if lo <= b <= hi * 8]
-    ax.set_xticks(ticks, [names[b] for b in ticks])
-    ax.xaxis.set_minor_locator(__import__("matplotlib.ticker").ticker.NullLocator())
+    ticks = byte_ticks(lo, hi * 8)
+    ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks])
+    from matplotlib.ticker import NullLocator
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("bytes (log scale)")
     _style(ax, REPORT_PANELS[3])
     ax.grid(axis="x", alpha=0.3)
@@ -438,23 +624,35 @@ def _panel_curves(ax, ax_loss, r: RunResult) -> None:
     E = len(r.sim.epoch_train_acc)
     ep = np.arange(1, E + 1)
     c_tr, c_te = "#4C72B0", "#DD8452"
-    ax.plot(ep, 100 * np.asarray(r.sim.epoch_train_acc), "o-", color=c_tr, label="train acc")
-    ax.plot(ep, 100 * np.asarray(r.sim.epoch_test_acc), "s-", color=c_te, label="test acc")
-    ax_loss.plot(ep, r.sim.epoch_train_loss, "o--", color=c_tr, alpha=0.7, label="train loss")
-    ax_loss.plot(ep, r.sim.epoch_test_loss, "s--", color=c_te, alpha=0.7, label="test loss")
-    ax.set_ylim(-3, 103)
+    _style(ax, REPORT_PANELS[4])
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
-    ax_loss.set_ylabel("loss (dashed)")
     ax.set_xlim(0.5, max(E, 1) + 0.5)
+    ax.set_ylim(-3, 103)
+    ax.set_yticks(np.arange(0, 101, 20))
+    curves = [(ax, 100 * np.asarray(r.sim.epoch_train_acc), "o-", c_tr, "train acc", 1.0),
+              (ax, 100 * np.asarray(r.sim.epoch_test_acc), "s-", c_te, "test acc", 1.0),
+              (ax_loss, np.asarray(r.sim.epoch_train_loss), "o--", c_tr, "train loss", 0.7),
+              (ax_loss, np.asarray(r.sim.epoch_test_loss), "s--", c_te, "test loss", 0.7)]
+    drawn = [c for c in curves if np.isfinite(c[1]).any()]
+    for a, y, style, colour, label, alpha in drawn:
+        a.plot(ep, y, style, color=colour, alpha=alpha, label=label)
+    ax_loss.set_ylabel("loss (dashed)")
+    losses = np.concatenate([c[1] for c in drawn if c[0] is ax_loss] or [np.zeros(0)])
+    losses = losses[np.isfinite(losses)]
+    if losses.size:
+        ax_loss.set_ylim(min(0.0, losses.min()), max(losses.max(), 1e-12) * 1.08)
+    else:
+        ax_loss.set_yticks([])
     if E <= 25:
         ax.set_xticks(ep)
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = ax_loss.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="best", frameon=False, ncol=2)
-    _style(ax, REPORT_PANELS[4])
-    if E == 0:
-        _no_data(ax, "no epochs")
+    if drawn:
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax_loss.get_legend_handles_labels()
+        ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper center", frameon=False, ncol=4,
+                  handlelength=2.5, columnspacing=1.2)
+    else:
+        _no_data(ax, "no finished epoch" if E else "no epochs")
 
 
 def _panel_assumed(ax, r: RunResult) -> None:
@@ -463,22 +661,24 @@ def _panel_assumed(ax, r: RunResult) -> None:
     keys = [k for k in ("inference", "learning", "static", "total") if data[k][1] > 0]
     y = np.arange(len(keys))[::-1]
     share = np.array([100.0 * data[k][0] / data[k][1] for k in keys])
+    _style(ax, REPORT_PANELS[5])
+    ax.set_xlim(0, 160)
+    ax.set_xticks([0, 25, 50, 75, 100])
+    ax.set_xlabel("share of the phase's energy, whole run (%)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.grid(axis="y", visible=False)
+    if not keys:
+        ax.set_yticks([])
+        _no_data(ax, "no energy")
+        return
     ax.barh(y, share, 0.55, color="#C44E52", label="assumed figures")
     ax.barh(y, 100.0 - share, 0.55, left=share, color="#55A868", label="sourced figures")
     for yi, k, s in zip(y, keys, share):
         ax.text(101, yi, f"{s:.1f} % of {format_si(data[k][1], 'J', 3)}", va="center",
                 fontsize=8.5)
     ax.set_yticks(y, [f"{k}\n(run)" if k == "total" else k for k in keys], fontsize=9)
-    ax.set_xlim(0, 160)
-    ax.set_ylim(-0.6, len(keys) + 0.2)
-    ax.set_xticks([0, 25, 50, 75, 100])
-    ax.set_xlabel("share of the phase's energy, whole run (%)")
+    ax.set_ylim(-0.6, len(keys) - 0.4)
     ax.legend(fontsize=8, loc="upper right", frameon=False, ncol=2)
-    _style(ax, REPORT_PANELS[5])
-    ax.grid(axis="x", alpha=0.3)
-    ax.grid(axis="y", visible=False)
-    if not keys:
-        _no_data(ax, "no energy")
 
 
 def report_figure(result: RunResult) -> Figure:
@@ -503,9 +703,8 @@ def report_figure(result: RunResult) -> Figure:
     _panel_memory(ax_d, r)
     _panel_curves(ax_e, ax_e2, r)
     _panel_assumed(ax_f, r)
-    fig.suptitle(f"{r.sim.workload_name} · rule {r.sim.rule} · profile {r.cost.profile_name} "
-                 f"({r.pricing.sop_energy_kind}) · {_short_dataset(r)} · T = {r.sim.time_steps}",
-                 fontsize=14, fontweight="bold")
+    fig.suptitle(_run_title(r, with_kind=True), fontsize=14, fontweight="bold")
+    make_room(fig, [(ax_a,), (ax_b,), (ax_c, ax_c2), (ax_d,), (ax_e, ax_e2), (ax_f,)])
     return fig
 
 

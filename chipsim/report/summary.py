@@ -197,7 +197,16 @@ def summary_dict(result: RunResult) -> dict:
         "test_throughput_samples_per_s": r.cost.throughput_test,
         "test_real_time_factor": r.cost.real_time_factor_test,
         "number_format": r.sim.number_format,
+        "diverged": diverged(result),
+        "notes": list(r.notes),
     }
+
+
+def diverged(result: RunResult) -> str | None:
+    """Why training stopped when its numbers went NaN or inf (the engine's note), else None."""
+    if not result.sim.interrupted:
+        return None
+    return next((n for n in result.notes if n.startswith("training diverged")), None)
 
 
 def _num(x: float | None) -> str:
@@ -222,13 +231,18 @@ def format_summary(result: RunResult) -> str:
     te, ne = d["test_epoch"], d["n_epochs"]
     test_hdr = (f"per test sample (epoch {None if te is None else te + 1}, mean of {d['n_test_samples']})"
                 if te is not None else "per test sample (no test samples)")
-    train_hdr = (f"per training sample (all {ne} epochs, mean of {d['n_train_samples']})"
+    epochs = f"all {ne} epochs" if ne != 1 else f"epoch {d['train_epoch'] + 1}"
+    train_hdr = (f"per training sample ({epochs}, mean of {d['n_train_samples']})"
                  if d["n_train_samples"] else "per training sample (no training samples)")
     shares = ("n/a" if d["learning_share_pct"] is None else
               f"{d['learning_share_pct']:.1f} % / {d['inference_share_pct']:.1f} % / "
               f"{d['static_share_pct']:.1f} %")
-    status = ([("status", f"interrupted after {d['samples_done']} of {d['samples_planned']} "
-                          "samples; the figures below cover those")] if d["interrupted"] else [])
+    done = f"after {d['samples_done']} of {d['samples_planned']} samples"
+    status = ([("status", f"stopped {done}: {d['diverged']}; the figures below cover those")]
+              if d["diverged"] else
+              [("status", f"interrupted {done}; the figures below cover those")]
+              if d["interrupted"] else [])
+    status += [("note", n) for n in d["notes"] if n != d["diverged"]]
     sections = [
         ("run", status + [
             ("workload", d["workload"]),
