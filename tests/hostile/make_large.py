@@ -22,11 +22,37 @@ def oversized_yaml(path, size: int = 3 * 2**20) -> Path:
     return path
 
 
+#: the dataset huge_declared_results() inflates
+HUGE_DATASET = "simulation/counts/input_events"
+
+
+def huge_declared_results(path, columns: int = 2**40) -> Path:
+    """A valid results file (tests/report_fixtures.py's run) whose per-step input-event counts
+    declare ``samples x 2**40`` int64 values (over 100 TB) in a chunked dataset of a few kB: the file
+    is small, reading it allocates what it declares."""
+    import h5py
+
+    from chipsim.report.h5 import write_result
+    from tests.report_fixtures import make_result
+
+    path = Path(path)
+    write_result(make_result(seed=3), path)
+    with h5py.File(path, "a") as f:
+        n = f[HUGE_DATASET].shape[0]
+        del f[HUGE_DATASET]
+        f.create_dataset(HUGE_DATASET, shape=(n, columns), dtype="i8", chunks=(1, 1024))
+    return path
+
+
+GENERATORS = {"oversized_yaml": (oversized_yaml, ".yaml"),
+              "huge_declared_results": (huge_declared_results, ".h5")}
+
+
 def main(argv=None) -> int:
     out = Path((argv or sys.argv[1:] or ["."])[0])
     out.mkdir(parents=True, exist_ok=True)
-    for f in (oversized_yaml,):
-        print(f(out / f"{f.__name__}.yaml"))
+    for name, (f, suffix) in GENERATORS.items():
+        print(f(out / f"{name}{suffix}"))
     return 0
 
 
