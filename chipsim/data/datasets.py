@@ -140,6 +140,36 @@ def _frame_files(files: list[tuple[Path, str, int]], time_steps: int, mode: str,
     return frames, labels, tuple(sid for _, sid, _ in files), durations
 
 
+def _nmnist_files(root, split: str, limit: int | None) -> tuple[list, str]:
+    """The samples :func:`load_nmnist` frames, in its order: [(path, sample id, label)], and
+    where they come from."""
+    if root is None:
+        folder = EMBEDDED_NMNIST_DIR
+        per_class = _csv_layout(folder, split)
+        where = "embedded 200-sample subset (100 train / 100 test)"
+    else:
+        folder = _expand_root(root)
+        if not folder.is_dir():
+            raise ChipsimError("N-MNIST root folder does not exist" if not folder.exists()
+                               else "N-MNIST root is not a folder", file=str(folder),
+                               field="root",
+                               expected=f"a folder holding Train/<label 0-9>/*.bin and "
+                                        f"Test/<label 0-9>/*.bin (root given as {os.fspath(root)!r})")
+        if (folder / "labels.csv").is_file():
+            per_class = _csv_layout(folder, split)
+        else:
+            per_class = _archive_layout(folder, split)
+        where = f"from {folder}"
+    ordered = _round_robin({c: [(path, sid, c) for path, sid in files]
+                            for c, files in per_class.items()})
+    return (ordered if limit is None else ordered[:limit]), where
+
+
+def count_nmnist(root, split: str, limit: int | None = None) -> int:
+    """How many samples :func:`load_nmnist` frames (the files are listed, not read)."""
+    return len(_nmnist_files(root, _check_split(split), _check_limit(limit))[0])
+
+
 # ---------------------------------------------------------------------------------- loaders
 
 def load_nmnist(root: str | os.PathLike | None, split: str, time_steps: int,
@@ -163,27 +193,7 @@ def load_nmnist(root: str | os.PathLike | None, split: str, time_steps: int,
     split = _check_split(split)
     time_steps, mode, downscale = check_frame_args(time_steps, mode, downscale)
     limit = _check_limit(limit)
-    if root is None:
-        folder = EMBEDDED_NMNIST_DIR
-        per_class = _csv_layout(folder, split)
-        where = "embedded 200-sample subset (100 train / 100 test)"
-    else:
-        folder = _expand_root(root)
-        if not folder.is_dir():
-            raise ChipsimError("N-MNIST root folder does not exist" if not folder.exists()
-                               else "N-MNIST root is not a folder", file=str(folder),
-                               field="root",
-                               expected=f"a folder holding Train/<label 0-9>/*.bin and "
-                                        f"Test/<label 0-9>/*.bin (root given as {os.fspath(root)!r})")
-        if (folder / "labels.csv").is_file():
-            per_class = _csv_layout(folder, split)
-        else:
-            per_class = _archive_layout(folder, split)
-        where = f"from {folder}"
-    ordered = _round_robin({c: [(path, sid, c) for path, sid in files]
-                            for c, files in per_class.items()})
-    if limit is not None:
-        ordered = ordered[:limit]
+    ordered, where = _nmnist_files(root, split, limit)
     frames, labels, ids, durations = _frame_files(ordered, time_steps, mode, downscale)
     description = (f"N-MNIST, {where}, {split} split: {len(ids)} samples framed to {time_steps} "
                    f"{mode} steps" + (f", downscaled x{downscale}" if downscale > 1 else "")

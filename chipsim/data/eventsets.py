@@ -71,10 +71,8 @@ def _frame_all(items, reader, time_steps, mode, size, skip_bad):
     return (np.stack(frames), np.array(labels, np.int64), tuple(ids), np.array(durs), tuple(skipped))
 
 
-def load_cifar10dvs(root, split, time_steps, mode="binary", limit=None, *, size,
-                    skip_bad=False, cache=True) -> FramedDataset:
-    """CIFAR10-DVS framed at ``size x size``."""
-    split = _check_split(split)
+def _cifar10dvs_items(root, split: str, limit) -> tuple[Path, list]:
+    """The root and the recordings :func:`load_cifar10dvs` frames: [(path, id, label, None)]."""
     layout = "a CIFAR10-DVS folder with one sub-folder per class (airplane, ..., truck) of .aedat files"
     r = _root(root, "CIFAR10-DVS", layout)
     per_class = []
@@ -92,6 +90,19 @@ def load_cifar10dvs(root, split, time_steps, mode="binary", limit=None, *, size,
         [x for group in per_class for x in group]
     if limit:
         items = items[:limit]
+    return r, items
+
+
+def count_cifar10dvs(root, split, limit=None) -> int:
+    """How many recordings :func:`load_cifar10dvs` frames (listed, not read)."""
+    return len(_cifar10dvs_items(root, _check_split(split), limit)[1])
+
+
+def load_cifar10dvs(root, split, time_steps, mode="binary", limit=None, *, size,
+                    skip_bad=False, cache=True) -> FramedDataset:
+    """CIFAR10-DVS framed at ``size x size``."""
+    split = _check_split(split)
+    r, items = _cifar10dvs_items(root, split, limit)
 
     from chipsim.data import aedat
 
@@ -111,12 +122,12 @@ def load_cifar10dvs(root, split, time_steps, mode="binary", limit=None, *, size,
     return cached(key, build, cache)[0]
 
 
-def load_dvsgesture(root, split, time_steps, mode="binary", limit=None, *, size,
-                    skip_bad=False, cache=True) -> FramedDataset:
-    """DVS128 Gesture framed at ``size x size``, one sample per labelled gesture."""
-    split = _check_split(split)
-    layout = "the DVS128 Gesture folder: userNN_<light>.aedat with userNN_<light>_labels.csv"
-    r = _root(root, "DVS128 Gesture", layout)
+_GESTURE_LAYOUT = "the DVS128 Gesture folder: userNN_<light>.aedat with userNN_<light>_labels.csv"
+
+
+def _dvsgesture_files(root, split: str) -> tuple[Path, list[Path]]:
+    """The root and the recordings of ``split`` (trials_to_<split>.txt, or users 1-23 / 24-29)."""
+    r = _root(root, "DVS128 Gesture", _GESTURE_LAYOUT)
     listed = r / f"trials_to_{split}.txt"
     if listed.exists():
         names = [ln.strip() for ln in listed.read_text().splitlines() if ln.strip()]
@@ -126,7 +137,31 @@ def load_dvsgesture(root, split, time_steps, mode="binary", limit=None, *, size,
         users = range(1, 24) if split == "train" else range(24, 30)
         files = [p for p in files if int(re.match(r"user(\d+)", p.name).group(1)) in users]
     if not files:
-        raise ChipsimError(f"no {split} recordings in {r}", file=str(r), field="dataset.root", expected=layout)
+        raise ChipsimError(f"no {split} recordings in {r}", file=str(r), field="dataset.root",
+                           expected=_GESTURE_LAYOUT)
+    return r, files
+
+
+def count_dvsgesture(root, split, limit=None) -> int:
+    """How many gestures :func:`load_dvsgesture` frames: every labelled gesture of the split
+    (the labels files are read, not the recordings); the split is framed whole, then cut to
+    ``limit``. A labels file that cannot be read counts 0 (the loader names it)."""
+    from chipsim.data import aedat
+    _, files = _dvsgesture_files(root, _check_split(split))
+    n = 0
+    for p in files:
+        try:
+            n += len(aedat.read_gesture_labels(p.with_name(p.stem + "_labels.csv")))
+        except ChipsimError:
+            pass
+    return n
+
+
+def load_dvsgesture(root, split, time_steps, mode="binary", limit=None, *, size,
+                    skip_bad=False, cache=True) -> FramedDataset:
+    """DVS128 Gesture framed at ``size x size``, one sample per labelled gesture."""
+    split = _check_split(split)
+    r, files = _dvsgesture_files(root, split)
     items = [(p, p.stem, -1, p.with_name(p.stem + "_labels.csv")) for p in files]
 
     from chipsim.data import aedat
@@ -150,6 +185,15 @@ def load_dvsgesture(root, split, time_steps, mode="binary", limit=None, *, size,
                            ds.sample_ids[:limit], ds.n_classes, ds.sensor_size, ds.mode, 1,
                            None if ds.durations_s is None else ds.durations_s[:limit], ds.skipped)
     return ds
+
+
+def count_shd(root, split, limit=None) -> int:
+    """How many samples :func:`load_shd` frames (the labels' length, read from the file's
+    metadata)."""
+    from chipsim.data import shd
+    r = _root(root, "SHD", "a folder holding shd_train.h5 and shd_test.h5")
+    n = shd.count_shd(r / f"shd_{_check_split(split)}.h5")
+    return n if not limit else min(n, int(limit))
 
 
 def load_shd(root, split, time_steps, mode="count", limit=None, *, cache=True) -> FramedDataset:

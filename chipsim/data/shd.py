@@ -39,6 +39,18 @@ def _fail(p: Path, field: str, msg: str, expected: str):
     raise ChipsimError(msg, file=str(p), field=field, expected=expected)
 
 
+def count_shd(path: str | os.PathLike) -> int:
+    """The number of samples of an SHD file (the length of its ``labels``), read from its
+    metadata; 0 when the file cannot be read (:func:`read_shd` names the problem)."""
+    import h5py
+
+    try:
+        with h5py.File(Path(path), "r") as f:
+            return int(f["labels"].shape[0])
+    except Exception:      # missing, not HDF5, no labels: read_shd says which
+        return 0
+
+
 def read_shd(path: str | os.PathLike, limit: int | None = None
              ) -> tuple[list[EventStream], np.ndarray]:
     """Read an SHD HDF5 file: returns ``(streams, labels)`` with one :class:`EventStream` per
