@@ -113,7 +113,8 @@ class Need:
 def check(needs, *, file=None, expected: str | None = None, budget: int | None = None) -> None:
     """Refuse (ChipsimError) when the ``needs`` (:class:`Need`) add up to more than the memory
     available (:func:`available`, or ``budget`` bytes). The message names the largest
-    contributor's field and estimate, the total and what is available."""
+    contributor's field and estimate, the total and what is available; ``{field}`` in
+    ``expected`` becomes that field."""
     needs = [n for n in needs if n.bytes > 0]
     total = sum(n.bytes for n in needs)
     source = "given"
@@ -126,4 +127,4 @@ def check(needs, *, file=None, expected: str | None = None, budget: int | None =
     raise ChipsimError(
         f"{big.what} would need {human(big.bytes)}{rest}, but {human(budget)} is available "
         f"({source})", file=file, field=big.field,
-        expected=expected or f"a smaller {big.field}, or more memory")
+        expected=(expected or "a smaller {field}, or more memory").replace("{field}", big.field))
