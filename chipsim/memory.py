@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,29 @@ def available() -> tuple[int | None, str]:
     if room is not None and (free is None or room < free):
         free, source = room, "the room left under the cgroup memory limit"
     return (free, source) if free is not None else (None, "unknown")
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def regular_file_size(path, what: str) -> int:
+    """The size of ``path`` if it is a regular file (symbolic links followed); else a
+    :class:`ChipsimError` saying what it is (missing, a directory, a FIFO, a device), found
+    before it is opened: chipsim reads its input files whole, and a FIFO would block, a
+    device such as /dev/zero never end. ``what`` is the file expected."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ChipsimError("file not found", file=str(path), expected=what) from None
+    except OSError as exc:
+        raise ChipsimError(f"cannot read: {exc.strerror}", file=str(path), expected=what) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ChipsimError("is a directory", file=str(path), expected=what)
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "a special file")
+        raise ChipsimError(f"is not a regular file but {kind}", file=str(path), expected=what)
+    return int(st.st_size)
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,8 @@ The sections of a document are typed models (chipsim/config/schema.py validates 
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -33,6 +30,7 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from chipsim.errors import ChipsimError
+from chipsim.memory import regular_file_size
 
 #: The largest YAML file chipsim reads: 1 MiB, 50x the largest shipped profile (20 kB); a
 #: workload or profile far larger is not one (or is a stream such as /dev/zero).
@@ -247,28 +245,6 @@ def parse_yaml_text(text: str, *, file) -> YamlDoc:
     if node is not None:
         _line_map(node, "", lines)
     return YamlDoc(path=str(file), text=text, data=data, lines=lines)
-
-
-_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
-def regular_file_size(path, what: str) -> int:
-    """The size of ``path`` if it is a regular file (symbolic links followed); else a
-    :class:`ChipsimError` saying what it is: missing, a directory, a FIFO, a device (which
-    could be read forever, or block), found before anything is read."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise ChipsimError("file not found", file=str(path), expected=f"an existing {what}") from None
-    except OSError as exc:
-        raise ChipsimError(f"cannot read: {exc.strerror}", file=str(path), expected=what) from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ChipsimError("is a directory", file=str(path), expected=what)
-    if not stat.S_ISREG(st.st_mode):
-        kind = next((name for test, name in _KINDS if test(st.st_mode)), "a special file")
-        raise ChipsimError(f"is not a regular file but {kind}", file=str(path), expected=what)
-    return int(st.st_size)
 
 
 def read_text(path) -> str:

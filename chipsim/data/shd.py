@@ -30,6 +30,7 @@ import numpy as np
 
 from chipsim.data.events import EVENT_DTYPE, EventStream
 from chipsim.errors import ChipsimError
+from chipsim.memory import regular_file_size
 
 SHD_SENSOR_SIZE: tuple[int, int, int] = (700, 1, 1)
 SHD_N_CLASSES = 20
@@ -60,10 +61,7 @@ def read_shd(path: str | os.PathLike, limit: int | None = None
     import h5py  # HDF5 data file: see the module docstring
 
     p = Path(path)
-    if not p.exists():
-        raise ChipsimError("file not found", file=str(p), expected="an existing SHD .h5 file")
-    if p.is_dir():
-        raise ChipsimError("is a directory, not a file", file=str(p), expected="an SHD .h5 file")
+    regular_file_size(p, "an SHD .h5 file")    # not a FIFO or a device, which HDF5 would open
     if limit is not None and limit < 1:
         raise ChipsimError(f"limit={limit}", field="limit", expected="a positive integer or None")
     field = "<file>"

@@ -44,8 +44,43 @@ def huge_declared_results(path, columns: int = 2**40) -> Path:
     return path
 
 
+def aedat4_bomb(path, decompressed: int = 2_300_000_000, content_size: bool = True) -> Path:
+    """An AEDAT 4.0 file of one LZ4 packet of about 9 MB that decompresses to ``decompressed``
+    bytes (2.3 GB): a valid EventPacket FlatBuffer whose size prefix and event vector declare
+    143,750,000 events (all zero). ``content_size``: the LZ4 frame header declares the size too
+    (DV may or may not write it). Written in 64 MiB pieces: making it needs little memory."""
+    import struct
+
+    import lz4.frame
+    import numpy as np
+
+    from chipsim.data.events import EVENT_DTYPE, EventStream
+    from tests.writers import encode_aedat4
+
+    path = Path(path)
+    n = (decompressed - 32) // 16
+    body = struct.pack("<I4s", 16, b"EVTS") + struct.pack("<3H", 6, 8, 4) + b"\0\0"
+    body += struct.pack("<iII", 8, 4, n)
+    head = struct.pack("<I", len(body) + 16 * n) + body
+    total = len(head) + 16 * n
+    comp = lz4.frame.LZ4FrameCompressor(block_size=lz4.frame.BLOCKSIZE_MAX4MB)
+    parts = [comp.begin(source_size=total if content_size else 0), comp.compress(head)]
+    piece = bytes(64 * 2**20)
+    left = 16 * n
+    while left:
+        k = min(left, len(piece))
+        parts.append(comp.compress(piece[:k] if k < len(piece) else piece))
+        left -= k
+    parts.append(comp.flush())
+    payload = b"".join(parts)
+    header = encode_aedat4(EventStream(np.zeros(0, EVENT_DTYPE), (128, 128, 2)))
+    path.write_bytes(header + struct.pack("<ii", 0, len(payload)) + payload)
+    return path
+
+
 GENERATORS = {"oversized_yaml": (oversized_yaml, ".yaml"),
-              "huge_declared_results": (huge_declared_results, ".h5")}
+              "huge_declared_results": (huge_declared_results, ".h5"),
+              "aedat4_bomb": (aedat4_bomb, ".aedat4")}
 
 
 def main(argv=None) -> int:
