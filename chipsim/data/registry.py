@@ -103,7 +103,7 @@ def _load_nmnist(root, split, time_steps, mode="binary", downscale=1, limit=None
                  skip_bad=False, cache=True):
     from chipsim.data.datasets import load_nmnist
     k, _ = _geometry(REGISTRY["nmnist"], size, downscale)
-    return load_nmnist(root, split, time_steps, mode, k, limit)
+    return load_nmnist(root, split, time_steps, mode, k, limit, skip_bad=skip_bad)
 
 
 def _load_cifar10dvs(root, split, time_steps, mode="binary", downscale=1, limit=None, *,
