@@ -4,8 +4,9 @@ chipsim estimates what a run needs before it allocates anything large (chipsim/n
 up the framed data, the weights, the trainer's buffers and the run's records; the event-file
 readers bound what one file may decode to) and compares it with the memory available here:
 
-* ``CHIPSIM_MAX_MEMORY`` (e.g. ``8GB``, ``512MiB``, ``2e9``) when set: the most chipsim may use
-  (to share a machine, or in tests);
+* ``CHIPSIM_MAX_MEMORY`` (e.g. ``8GB``, ``512MiB``, ``2e9``) when set: the memory chipsim may
+  use, instead of what the machine reports (to share a machine, in tests, or to run past an
+  estimate known to be cautious);
 * otherwise what the machine has free: ``MemAvailable`` in ``/proc/meminfo`` on Linux, lowered
   to the room left under a cgroup memory limit when there is one (containers); elsewhere the
   free physical pages (``os.sysconf``); when none can be read, no memory check is made (the
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from chipsim.errors import ChipsimError
 
-#: the environment variable that caps the memory chipsim may use
+#: the environment variable that sets the memory chipsim may use
 MAX_MEMORY_ENV = "CHIPSIM_MAX_MEMORY"
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,

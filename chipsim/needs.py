@@ -153,8 +153,7 @@ def check_run(workload, train=None, test=None, *, step_counts_max_bytes: int = 0
     the loaded FramedDatasets: the input event lists and everything still to be allocated."""
     d = workload.dataset
     hint = ("a smaller {field}, fewer samples (dataset.train_samples, dataset.test_samples), a "
-            "smaller network or batch, or more memory (CHIPSIM_MAX_MEMORY caps what chipsim "
-            "may use)")
+            "smaller network or batch, or more memory; CHIPSIM_MAX_MEMORY sets the figure used")
     if train is None:
         n_framed = count_splits(d, workload.path)
         input_shape = (SENSORS[d.name][0],) + tuple(input_side(d.name, d.size, d.downscale))

@@ -192,8 +192,7 @@ def _compose(loader: _Loader):
             raise _TooLarge(f"its {len(marks)} alias(es) (*name, at line(s) {shown}) expand "
                             f"the document to {n} values, more than {MAX_YAML_VALUES}",
                             marks[0], f"at most {MAX_YAML_VALUES} values once aliases are "
-                            "expanded (alias expansion is bounded against 'billion laughs' "
-                            "files)")
+                            "expanded")
         raise _TooLarge(f"the document holds {n} values, more than {MAX_YAML_VALUES}",
                         node.start_mark, f"at most {MAX_YAML_VALUES} values")
     return node
