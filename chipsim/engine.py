@@ -37,6 +37,7 @@ from chipsim.learning import make_trainer
 from chipsim.model.inputs import channels_last, encode_frames
 from chipsim.model.network import NORMALIZATION_NOTE, build_network
 from chipsim.model.neuron import NeuronParams
+from chipsim.needs import check_run
 from chipsim.result import SPLIT_TEST, SPLIT_TRAIN, RunResult, Simulation
 
 #: per-step counts are kept for re-pricing latency unless they would take more memory than
@@ -119,7 +120,9 @@ def prepare(workload, bits: dict | None = None, profile_name: str = "") -> Prepa
     t_start = time.perf_counter()
     tr = workload.training
     rng = np.random.default_rng(tr.seed)
+    check_run(workload, step_counts_max_bytes=STEP_COUNTS_MAX_BYTES)   # refuse what cannot fit
     train, test = load_splits(workload.dataset, workload.path)
+    check_run(workload, train, test, step_counts_max_bytes=STEP_COUNTS_MAX_BYTES)  # + events
     binary = workload.dataset.framing == "binary"
     dtype = np.dtype(tr.dtype)
     inp_tr = encode_frames(channels_last(train.frames), binary, dtype)

@@ -79,7 +79,9 @@ def test_bad_file_named_or_skipped(tmp_path):
         load_dataset("cifar10dvs", root, "train", 5, size=32)
     assert "cifar10_cat_0.aedat" in str(e.value) and "offset" in str(e.value)
     ds = load_dataset("cifar10dvs", root, "train", 5, size=32, skip_bad=True)
-    assert ds.skipped == ("cat/cifar10_cat_0.aedat",) and len(ds) == 9
+    # listed with the reason (the byte offset of the truncated event)
+    assert len(ds.skipped) == 1 and len(ds) == 9
+    assert ds.skipped[0].startswith("cat/cifar10_cat_0.aedat: ") and "offset" in ds.skipped[0]
 
 
 def test_dvsgesture_gestures_become_samples(tmp_path):

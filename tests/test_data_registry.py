@@ -10,7 +10,7 @@ import pytest
 
 from chipsim.config.workload import load_workload
 from chipsim.data.framing import framed_shape
-from chipsim.data.load import load_splits
+from chipsim.data.load import count_splits, load_splits
 from chipsim.data.registry import (DATASETS, N_CLASSES, REGISTRY, RESIZE_KINDS, SENSORS, get,
                                    input_side)
 from chipsim.errors import ChipsimError
@@ -86,6 +86,30 @@ def test_every_entry_loads_through_the_engine_path(tmp_path, name):
         assert ds.frames.shape[1] == 3 and ds.frames.sum() > 0
         assert ((ds.labels >= 0) & (ds.labels < entry.n_classes)).all()
     assert (len(train), len(test)) == (2, 1)
+    # the memory check's count, made without reading a recording (a limit may apply after
+    # framing: DVS128 Gesture frames the whole split)
+    counted = count_splits(w.dataset, w.path)
+    assert all(c >= n for c, n in zip(counted, (2, 1)))
+    assert tuple(min(c, n) for c, n in zip(counted, (2, 1))) == (2, 1)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_entry_counts_its_samples_without_reading_them(tmp_path, name, monkeypatch):
+    write = RECORDINGS[name]
+    root = None if write is None else write(tmp_path / name)
+    w = _workload(tmp_path, name, root)
+    w = type(w).model_construct(**{**dict(w), "dataset": w.dataset.model_copy(
+        update={"train_samples": None, "test_samples": None})})
+    counted = count_splits(w.dataset, w.path)
+    import chipsim.data.aedat as aedat_mod
+    import chipsim.data.nmnist as nmnist_mod
+    for mod, fn in ((aedat_mod, "_read_file"), (nmnist_mod, "read_nmnist")):
+        monkeypatch.setattr(mod, fn, lambda *a, **k: pytest.fail("a recording was read"))
+    count_splits(w.dataset, w.path)
+    monkeypatch.undo()
+    monkeypatch.setenv("CHIPSIM_CACHE", str(tmp_path / "cache"))
+    train, test = load_splits(w.dataset, w.path)
+    assert counted == (len(train), len(test))
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -123,3 +147,12 @@ def test_input_side_pooled_scaled_and_kept():
         with pytest.raises(ChipsimError) as ei:
             input_side("shd", **kwargs)
         assert ei.value.field == field and "keeps its 1x700 sensor" in str(ei.value)
+
+
+def test_the_standin_count_is_what_it_makes():
+    from chipsim.data.standin import count_standin, load_cifar10dvs_standin
+    for split in ("train", "test"):
+        ds = load_cifar10dvs_standin(split, 2, size=8, per_class=3)
+        assert count_standin(split, per_class=3) == len(ds)
+        assert count_standin(split, 4, per_class=3) == min(4, len(ds))
+    assert count_standin("train") == 180 and count_standin("test") == 20

@@ -105,7 +105,9 @@ class DatasetSpec(Section):
     cache: bool = Field(True, description=(
         "keep framed data sets in the frame cache (chipsim/data/cache.py)"))
     skip_bad: bool = Field(False, description=(
-        "leave unreadable recordings out (they are listed in the results) instead of refusing"))
+        "leave unreadable recordings out, and those without events or with timestamps that "
+        "cannot be framed (they are listed in the results with the reason), instead of "
+        "refusing"))
 
     @model_validator(mode="after")
     def _sides(self):

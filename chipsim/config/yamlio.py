@@ -9,6 +9,10 @@ This module (with the rest of :mod:`chipsim.config`) is the only place that pars
   ``on_chip: yes`` is reported as "expected true or false" instead of silently becoming True.
 * ``1e-3`` is a float (YAML 1.1 wants ``1.0e-3``).
 * Every key's line is remembered, so validation errors can point at the line.
+* Bounded (issue 11): only regular files of at most :data:`MAX_YAML_BYTES` are read (a FIFO
+  or ``/dev/zero`` is refused before it is opened); nesting deeper than
+  :data:`MAX_YAML_DEPTH` and documents of more than :data:`MAX_YAML_VALUES` values once their
+  aliases are expanded ("billion laughs") are refused with the line, before they are built.
 
 The sections of a document are typed models (chipsim/config/schema.py validates a loaded
 :class:`YamlDoc` against them and names the dotted field and its line in every error).
@@ -18,21 +22,58 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from chipsim.errors import ChipsimError
+from chipsim.memory import regular_file_size
 
+#: The largest YAML file chipsim reads: 1 MiB, 50x the largest shipped profile (20 kB); a
+#: workload or profile far larger is not one (or is a stream such as /dev/zero).
+MAX_YAML_BYTES = 2**20
+#: The deepest nesting of lists and mappings: the shipped workloads and profiles need at most
+#: 5 levels; PyYAML's composer recurses once per level, and 5,000 levels exhaust Python's stack.
+MAX_YAML_DEPTH = 32
+#: The most values (scalars, lists, mappings) a document may hold with its aliases expanded:
+#: the shipped profiles hold at most 807; a "billion laughs" file holds 10**9 in 640 bytes.
+MAX_YAML_VALUES = 100_000
 
 # ----------------------------------------------------------------------------------------
 # the loader
 # ----------------------------------------------------------------------------------------
+class _TooLarge(yaml.YAMLError):
+    """A document beyond chipsim's bounds (nesting, expanded size): message, mark, expected."""
+
+    def __init__(self, message: str, mark, expected: str):
+        super().__init__(message)
+        self.message, self.mark, self.expected = message, mark, expected
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with strict booleans, ``1e-3`` floats and duplicate-key detection."""
+    """SafeLoader with strict booleans, ``1e-3`` floats, duplicate-key detection and bounded
+    nesting (:data:`MAX_YAML_DEPTH`); it notes where aliases are used."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self.alias_marks: list = []
+
+    def compose_node(self, parent, index):
+        if self.check_event(AliasEvent):
+            self.alias_marks.append(self.peek_event().start_mark)
+        elif self._depth >= MAX_YAML_DEPTH:
+            raise _TooLarge(f"lists and mappings nested more than {MAX_YAML_DEPTH} levels deep",
+                            self.peek_event().start_mark,
+                            f"at most {MAX_YAML_DEPTH} nested levels")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, MappingNode):
@@ -115,7 +156,52 @@ def _line_map(node, prefix: str, lines: dict, depth: int = 0) -> None:
             _line_map(item, path, lines, depth + 1)
 
 
+def _expanded_values(node) -> int:
+    """How many values (nodes) the document under ``node`` holds with every alias expanded
+    (an alias counts as a copy of what it names). Linear in the distinct nodes; the depth is
+    bounded by the loader."""
+    sizes: dict = {}
+
+    def size(n) -> int:
+        got = sizes.get(id(n))
+        if got is None:
+            if isinstance(n, SequenceNode):
+                got = 1 + sum(size(c) for c in n.value)
+            elif isinstance(n, MappingNode):
+                got = 1 + sum(size(k) + size(v) for k, v in n.value)
+            else:
+                got = 1
+            sizes[id(n)] = got
+        return got
+
+    return size(node)
+
+
+def _compose(loader: _Loader):
+    """The document's node, refused (:class:`_TooLarge`) when it holds more than
+    :data:`MAX_YAML_VALUES` values once its aliases are expanded."""
+    node = loader.get_single_node()
+    if node is None:
+        return None
+    n = _expanded_values(node)
+    if n > MAX_YAML_VALUES:
+        marks = loader.alias_marks
+        if marks:
+            lines = sorted({m.line + 1 for m in marks})
+            shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
+            raise _TooLarge(f"its {len(marks)} alias(es) (*name, at line(s) {shown}) expand "
+                            f"the document to {n} values, more than {MAX_YAML_VALUES}",
+                            marks[0], f"at most {MAX_YAML_VALUES} values once aliases are "
+                            "expanded")
+        raise _TooLarge(f"the document holds {n} values, more than {MAX_YAML_VALUES}",
+                        node.start_mark, f"at most {MAX_YAML_VALUES} values")
+    return node
+
+
 def _yaml_error(exc: yaml.YAMLError, file, text: str = "") -> ChipsimError:
+    if isinstance(exc, _TooLarge):
+        return ChipsimError(f"line {exc.mark.line + 1}: {exc.message}", file=file,
+                            expected=exc.expected)
     if isinstance(exc, yaml.reader.ReaderError):
         pos = exc.position if isinstance(exc.position, int) else 0
         line = text[:pos].count("\n") + 1
@@ -144,8 +230,11 @@ def parse_yaml_text(text: str, *, file) -> YamlDoc:
         loader = _Loader(text)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, file, text) from None
+    if len(text) > MAX_YAML_BYTES:
+        raise ChipsimError(f"the YAML text is {len(text)} characters long", file=file,
+                           expected=f"at most {MAX_YAML_BYTES} (a workload or profile)")
     try:
-        node = loader.get_single_node()
+        node = _compose(loader)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, file, text) from None
@@ -158,19 +247,27 @@ def parse_yaml_text(text: str, *, file) -> YamlDoc:
 
 
 def read_text(path) -> str:
-    """Read a UTF-8 text file; a missing or unreadable file is a :class:`ChipsimError`."""
-    p = Path(path)
-    if not p.exists():
-        raise ChipsimError("file not found", file=str(path), expected="an existing YAML file")
-    if p.is_dir():
-        raise ChipsimError("is a directory", file=str(path), expected="a YAML file")
+    """Read a UTF-8 YAML file of at most :data:`MAX_YAML_BYTES`; a missing, unreadable,
+    non-regular (FIFO, device) or larger file is a :class:`ChipsimError`, found before reading."""
+    what = f"a YAML file of at most {MAX_YAML_BYTES // 2**20} MiB"
+    size = regular_file_size(path, what)
+    if size > MAX_YAML_BYTES:
+        raise ChipsimError(f"is {size / 2**20:.1f} MiB ({size} bytes), larger than any workload "
+                           "or profile", file=str(path), expected=what)
     try:
-        return p.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_YAML_BYTES + 1)       # the file may have grown since stat
+    except OSError as exc:
+        raise ChipsimError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    if len(data) > MAX_YAML_BYTES:
+        raise ChipsimError(f"holds more than {MAX_YAML_BYTES} bytes", file=str(path),
+                           expected=what)
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ChipsimError(f"not UTF-8 text (byte {exc.start})", file=str(path),
                            expected="a UTF-8 YAML file") from None
-    except OSError as exc:
-        raise ChipsimError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")   # as Path.read_text reads it
 
 
 def type_name(value) -> str:
@@ -208,10 +305,16 @@ def parse_yaml_value(text: str, *, file, field: str) -> Any:
     if not isinstance(text, str):
         raise ChipsimError(f"override value {text!r} is not a string", file=file, field=field,
                            expected="a YAML literal as a string, e.g. '1' or 'sltt'")
+    if len(text) > MAX_YAML_BYTES:
+        raise ChipsimError(f"override value is {len(text)} characters long", file=file,
+                           field=field, expected=f"at most {MAX_YAML_BYTES}")
     try:
         loader = _Loader(text)
-        node = loader.get_single_node()
+        node = _compose(loader)
         return loader.construct_document(node) if node is not None else None
+    except _TooLarge as exc:
+        raise ChipsimError(f"override value: {exc.message}", file=file, field=field,
+                           expected=exc.expected) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)

@@ -41,8 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from chipsim.data.events import EVENT_DTYPE, EventStream
+from chipsim.data.events import EVENT_DTYPE, EventStream, read_event_file
 from chipsim.errors import ChipsimError
+from chipsim.memory import available, human
 
 DVS128_SENSOR_SIZE: tuple[int, int, int] = (128, 128, 2)
 DAVIS346_SENSOR_SIZE: tuple[int, int, int] = (346, 260, 2)
@@ -52,23 +53,21 @@ _AEDAT2_MAGIC = b"#!AER-DAT2.0"
 _AEDAT3_MAGIC = b"#!AER-DAT3"
 _AEDAT4_MAGIC = b"#!AER-DAT4.0\r\n"
 _AEDAT2_DTYPE = np.dtype([("a", ">u4"), ("t", ">u4")])
+MAX_AEDAT4_PACKET_BYTES = 256 * 2**20
 _WRAP = 2 ** 32
 _HALF = 2 ** 31
 
 
 # ----------------------------------------------------------------------------- helpers
 
+#: memory a reader uses per byte of file while decoding it (the bytes, the decoded fields as
+#: int64, the events): what read_event_file checks against the memory available
+_EXPANSION = {"AEDAT 2.0": 8.0, "AEDAT 3.1": 8.0, "AEDAT 4.0": 3.0}
+
+
 def _read_file(path: str | os.PathLike, what: str) -> tuple[Path, bytes]:
     p = Path(path)
-    if not p.exists():
-        raise ChipsimError("file not found", file=str(p), expected=f"an existing {what} file")
-    if p.is_dir():
-        raise ChipsimError("is a directory, not a file", file=str(p), expected=f"a {what} file")
-    try:
-        return p, p.read_bytes()
-    except OSError as exc:
-        raise ChipsimError(f"cannot read file: {exc.strerror or exc}", file=str(p),
-                           expected=f"a readable {what} file") from None
+    return p, read_event_file(p, what, _EXPANSION.get(what, 8.0))
 
 
 def _header_lines(data: bytes, file: Path, magic: bytes, end_line: bytes | None,
@@ -465,15 +464,47 @@ def _aedat4_streams(xml: str, file: Path) -> dict[int, dict]:
     return out
 
 
-def _decode_event_packet(payload: bytes, compression: int, file: Path, off: int) -> np.ndarray:
+def _too_big(where: str, declared: int, how: str, file) -> ChipsimError:
+    return ChipsimError(f"{where}: {how} declares that it decompresses to {human(declared)} "
+                        f"({declared} bytes)", file=str(file),
+                        expected=f"event packets of at most {MAX_AEDAT4_PACKET_BYTES // 2**20} "
+                                 f"MiB decompressed (DV writes packets of kilobytes)")
+
+
+def _lz4_packet(payload: bytes, file: Path, where: str, room: int | None) -> bytes:
+    """Decompress an LZ4-frame packet, refusing it by its declared size before decompressing:
+    the frame header's content size when it gives one, then the FlatBuffer's size prefix (the
+    first 4 bytes). At most that many bytes are decompressed. ``room``: bytes the file may
+    still decompress to (the memory available), None: no limit."""
+    import lz4.frame  # LZ4-frame packets (DV's default); see pyproject.toml
+    try:
+        declared = int(lz4.frame.get_frame_info(payload).get("content_size") or 0)
+        if declared > MAX_AEDAT4_PACKET_BYTES:
+            raise _too_big(where, declared, "its LZ4 frame header", file)
+        d = lz4.frame.LZ4FrameDecompressor()
+        head = d.decompress(payload, max_length=12)
+        need = _U32.unpack_from(head, 0)[0] + 4 if len(head) >= 4 else len(head)
+        if need > MAX_AEDAT4_PACKET_BYTES:
+            raise _too_big(where, need, "its FlatBuffer size prefix", file)
+        if room is not None and need > room:
+            raise ChipsimError(f"{where}: decompresses to {human(need)}; with the packets "
+                               f"before it the file needs more than the {human(room)} of "
+                               "memory left for it", file=str(file),
+                               expected="an AEDAT 4.0 file whose events fit in memory")
+        rest = d.decompress(b"", max_length=need - len(head)) if need > len(head) else b""
+        return head + rest
+    except ChipsimError:
+        raise
+    except Exception as exc:  # lz4 raises RuntimeError for a corrupt frame
+        raise ChipsimError(f"{where}: cannot decompress the LZ4 frame ({exc})",
+                           file=str(file), expected="a valid LZ4 frame") from None
+
+
+def _decode_event_packet(payload: bytes, compression: int, file: Path, off: int,
+                         room: int | None = None) -> np.ndarray:
     where = f"packet at byte offset {off}"
     if compression in (1, 2):
-        import lz4.frame  # LZ4-frame packets (DV's default); see pyproject.toml
-        try:
-            buf = lz4.frame.decompress(payload)
-        except Exception as exc:  # lz4 raises RuntimeError for a corrupt frame
-            raise ChipsimError(f"{where}: cannot decompress the LZ4 frame ({exc})",
-                               file=str(file), expected="a valid LZ4 frame") from None
+        buf = _lz4_packet(payload, file, where, room)
     elif compression == 0:
         buf = payload
     else:
@@ -495,7 +526,12 @@ def _decode_event_packet(payload: bytes, compression: int, file: Path, off: int)
     vec = _fb_indirect(buf, f0, file, where)
     count = _U32.unpack_from(buf, vec)[0]
     _fb_need(buf, vec + 4, 16 * count, f"vector of {count} events", file, where)
-    return np.frombuffer(buf, dtype=_EVT4, count=count, offset=vec + 4)
+    ev = np.frombuffer(buf, dtype=_EVT4, count=count, offset=vec + 4)
+    if count and (ev["t"] < 0).any():
+        i = int(np.argmax(ev["t"] < 0))
+        raise ChipsimError(f"{where}: event {i} has timestamp {int(ev['t'][i])}", file=str(file),
+                           expected="timestamps >= 0 (microseconds)")
+    return ev
 
 
 def decode_aedat4_bytes(data: bytes, *, file: str | os.PathLike = "<bytes>") -> EventStream:
@@ -518,10 +554,15 @@ def decode_aedat4_bytes(data: bytes, *, file: str | os.PathLike = "<bytes>") -> 
                            f"sizeY={streams[sid]['sizeY']}", file=str(file),
                            expected="sizeX and sizeY in 1..32767 in the info node")
     parts = []
+    # the decompressed packets, their concatenation and the events: about 3x the packets
+    budget = available()[0]
+    used = 0
     for off, s, size in packets:
         if s != sid:
             continue
-        raw = _decode_event_packet(data[off + 8:off + 8 + size], compression, file, off)
+        room = None if budget is None else max(budget // 3 - used, 0)
+        raw = _decode_event_packet(data[off + 8:off + 8 + size], compression, file, off, room)
+        used += raw.nbytes
         bad = (raw["x"] < 0) | (raw["x"] >= W) | (raw["y"] < 0) | (raw["y"] >= H) | (raw["on"] > 1)
         if bad.any():
             i = int(np.argmax(bad))

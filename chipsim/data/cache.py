@@ -27,7 +27,7 @@ import numpy as np
 
 from chipsim.data.framed import FramedDataset
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2      # 2: recordings without events are refused or listed, not dropped (issue 11)
 
 
 def cache_dir() -> Path:

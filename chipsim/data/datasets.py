@@ -117,8 +117,10 @@ def _archive_layout(root: Path, split: str) -> dict[int, list[tuple[Path, str]]]
     for sub in sorted(split_dir.iterdir()):
         if not (sub.is_dir() and sub.name.isdigit() and 0 <= int(sub.name) < NMNIST_N_CLASSES):
             continue
+        # not only regular files: a FIFO or a device named *.bin is refused by name when it
+        # is read, not silently left out
         files = sorted((f for f in sub.iterdir()
-                        if f.is_file() and f.suffix.lower() in _NMNIST_SUFFIXES), key=_sort_key)
+                        if not f.is_dir() and f.suffix.lower() in _NMNIST_SUFFIXES), key=_sort_key)
         if files:
             per_class[int(sub.name)] = [(f, f.relative_to(root).as_posix()) for f in files]
     if not per_class:
@@ -127,42 +129,53 @@ def _archive_layout(root: Path, split: str) -> dict[int, list[tuple[Path, str]]]
     return per_class
 
 
+def no_samples_error(root, skipped) -> ChipsimError:
+    """The error of a split with no sample left: every recording was skipped as unreadable
+    (``skip_bad``; the first is named), or there was none."""
+    if skipped:
+        return ChipsimError(f"no readable samples: {len(skipped)} recording(s) skipped as "
+                            f"unreadable (dataset.skip_bad), the first {skipped[0]}",
+                            file=str(root), field="dataset.root",
+                            expected="readable event files with events")
+    return ChipsimError("no readable samples", file=str(root), field="dataset.root",
+                        expected="event files")
+
+
 def _frame_files(files: list[tuple[Path, str, int]], time_steps: int, mode: str,
-                 downscale: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+                 downscale: int, skip_bad: bool = False, root=None):
+    """Frame the files; one that cannot be read or holds no event ends the load with an error
+    naming it, or, with ``skip_bad``, is left out and listed as ``"<id>: <reason>"``."""
     shape = framed_shape(NMNIST_SENSOR_SIZE, time_steps, downscale)
     frames = np.zeros((len(files),) + shape, dtype=np.uint8 if mode == "binary" else np.int32)
     durations = np.zeros(len(files), dtype=np.float64)
-    for i, (path, _, _) in enumerate(files):
-        stream = read_nmnist(path)
-        frames[i] = frame_events(stream, time_steps, mode=mode, downscale=downscale)
+    keep, skipped = [], []
+    for i, (path, sid, _) in enumerate(files):
+        try:
+            stream = read_nmnist(path)
+            if len(stream) == 0:
+                raise ChipsimError("holds no events", file=str(path),
+                                   expected="at least one event (not a zero-length file, nor "
+                                            "only timestamp-overflow markers)")
+            frames[i] = frame_events(stream, time_steps, mode=mode, downscale=downscale)
+        except ChipsimError as e:
+            if not skip_bad:
+                raise ChipsimError(e.detail, file=str(path), expected=e.expected) from None
+            skipped.append(f"{sid}: {e.detail}")
+            continue
         durations[i] = (stream.duration_us + 1) * 1e-6       # framing spans [t0, t_last + 1 us)
+        keep.append(i)
+    if skipped:
+        if not keep:
+            raise no_samples_error(root, skipped)
+        frames, durations = frames[keep], durations[keep]
+        files = [files[i] for i in keep]
     labels = np.array([lab for _, _, lab in files], dtype=np.int64)
-    return frames, labels, tuple(sid for _, sid, _ in files), durations
+    return frames, labels, tuple(sid for _, sid, _ in files), durations, tuple(skipped)
 
 
-# ---------------------------------------------------------------------------------- loaders
-
-def load_nmnist(root: str | os.PathLike | None, split: str, time_steps: int,
-                mode: str = "binary", downscale: int = 1, limit: int | None = None
-                ) -> FramedDataset:
-    """Load and frame N-MNIST.
-
-    ``root=None`` loads the embedded 200-sample subset shipped in ``chipsim/data/nmnist_small``
-    (100 train samples, 10 per class; 100 test samples). Otherwise ``root`` (``~`` and
-    ``$VARS`` expanded) holds either the standard archive layout ``Train/<label>/*.bin`` and
-    ``Test/<label>/*.bin`` (label = folder name 0..9; lower-case ``train``/``test`` also
-    accepted; ``.bs2`` files too) or a ``labels.csv`` with columns ``file,split,label`` as in
-    the embedded subset.
-
-    Order: files are sorted per class (numerically by file name), then interleaved
-    round-robin over classes (class 0's first file, class 1's first file, …, class 0's second
-    …). ``limit`` keeps the first ``limit`` samples of that order, so even a small limit has
-    every class (only the kept files are read). Each sample is framed with
-    :func:`~chipsim.data.framing.frame_events` over its own first-to-last event window.
-    """
-    split = _check_split(split)
-    time_steps, mode, downscale = check_frame_args(time_steps, mode, downscale)
-    limit = _check_limit(limit)
+def _nmnist_files(root, split: str, limit: int | None) -> tuple[list, str]:
+    """The samples :func:`load_nmnist` frames, in its order: [(path, sample id, label)], and
+    where they come from."""
     if root is None:
         folder = EMBEDDED_NMNIST_DIR
         per_class = _csv_layout(folder, split)
@@ -182,13 +195,48 @@ def load_nmnist(root: str | os.PathLike | None, split: str, time_steps: int,
         where = f"from {folder}"
     ordered = _round_robin({c: [(path, sid, c) for path, sid in files]
                             for c, files in per_class.items()})
-    if limit is not None:
-        ordered = ordered[:limit]
-    frames, labels, ids, durations = _frame_files(ordered, time_steps, mode, downscale)
+    return (ordered if limit is None else ordered[:limit]), where
+
+
+def count_nmnist(root, split: str, limit: int | None = None) -> int:
+    """How many samples :func:`load_nmnist` frames (the files are listed, not read)."""
+    return len(_nmnist_files(root, _check_split(split), _check_limit(limit))[0])
+
+
+# ---------------------------------------------------------------------------------- loaders
+
+def load_nmnist(root: str | os.PathLike | None, split: str, time_steps: int,
+                mode: str = "binary", downscale: int = 1, limit: int | None = None,
+                skip_bad: bool = False) -> FramedDataset:
+    """Load and frame N-MNIST.
+
+    ``root=None`` loads the embedded 200-sample subset shipped in ``chipsim/data/nmnist_small``
+    (100 train samples, 10 per class; 100 test samples). Otherwise ``root`` (``~`` and
+    ``$VARS`` expanded) holds either the standard archive layout ``Train/<label>/*.bin`` and
+    ``Test/<label>/*.bin`` (label = folder name 0..9; lower-case ``train``/``test`` also
+    accepted; ``.bs2`` files too) or a ``labels.csv`` with columns ``file,split,label`` as in
+    the embedded subset.
+
+    Order: files are sorted per class (numerically by file name), then interleaved
+    round-robin over classes (class 0's first file, class 1's first file, …, class 0's second
+    …). ``limit`` keeps the first ``limit`` samples of that order, so even a small limit has
+    every class (only the kept files are read). Each sample is framed with
+    :func:`~chipsim.data.framing.frame_events` over its own first-to-last event window.
+
+    A file that cannot be read or holds no event (a zero-length file) ends the load with an
+    error naming it; with ``skip_bad`` it is left out and listed in ``skipped``.
+    """
+    split = _check_split(split)
+    time_steps, mode, downscale = check_frame_args(time_steps, mode, downscale)
+    limit = _check_limit(limit)
+    ordered, where = _nmnist_files(root, split, limit)
+    frames, labels, ids, durations, skipped = _frame_files(
+        ordered, time_steps, mode, downscale, skip_bad,
+        EMBEDDED_NMNIST_DIR if root is None else _expand_root(root))
     description = (f"N-MNIST, {where}, {split} split: {len(ids)} samples framed to {time_steps} "
                    f"{mode} steps" + (f", downscaled x{downscale}" if downscale > 1 else "")
                    + f"; {_LICENCE}")
     return FramedDataset(name="nmnist", description=description, frames=frames, labels=labels,
                          sample_ids=ids, n_classes=NMNIST_N_CLASSES,
                          sensor_size=NMNIST_SENSOR_SIZE, mode=mode, downscale=downscale,
-                         durations_s=durations)
+                         durations_s=durations, skipped=skipped)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chipsim.errors import ChipsimError
+from chipsim.memory import Need, check, regular_file_size
 
 #: One event: time in µs, pixel column ``x``, pixel row ``y``, polarity ``p`` (1 = ON, 0 = OFF).
 EVENT_DTYPE = np.dtype([("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "i1")])
@@ -61,3 +62,19 @@ class EventStream:
             return 0
         t = self.events["t"]
         return int(t.max() - t.min())
+
+
+def read_event_file(path, what: str, expansion: float) -> bytes:
+    """The bytes of event file ``path`` (a ``what`` file), read whole. Refused before it is
+    opened when it is not a regular file (a FIFO would block, /dev/zero never end) or when
+    decoding it, ``expansion`` x its size in memory (the reader's arrays per byte of file),
+    would need more memory than is available (chipsim/memory.py)."""
+    size = regular_file_size(path, f"a regular file ({what})")
+    check([Need(f"reading and decoding this {size}-byte {what} file", "", int(size * expansion))],
+          file=str(path), expected=f"a file that fits in memory ({what})")
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ChipsimError(f"cannot read file: {exc.strerror or exc}", file=str(path),
+                           expected=f"a readable file ({what})") from None

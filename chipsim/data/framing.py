@@ -64,7 +64,8 @@ def frame_events(stream: EventStream, time_steps: int, mode: str = "binary",
     polarities into channel 0.
 
     Raises :class:`ChipsimError` for ``time_steps < 1``, an unknown ``mode``, ``downscale < 1``,
-    ``t_end <= t_start``, or events whose coordinates lie outside the sensor.
+    ``t_end <= t_start``, a window so long that ``(t_end - t_start) * T`` leaves 64-bit
+    integers (the bins would wrap around), or events whose coordinates lie outside the sensor.
     """
     time_steps, mode, k = check_frame_args(time_steps, mode, downscale)
     if not isinstance(stream, EventStream):
@@ -98,10 +99,16 @@ def frame_events(stream: EventStream, time_steps: int, mode: str = "binary",
             f"of size (W, H, P) = {stream.sensor_size}", field="events",
             expected=f"0 <= x < {w}, 0 <= y < {h}, 0 <= p < {n_pol}")
 
+    span = t_end - t_start
+    if span * time_steps >= 2**63 or t_start < -2**63 or t_end > 2**63:
+        raise ChipsimError(
+            f"the events span {span} µs (from {t_start} to {t_end - 1}); binning them into "
+            f"{time_steps} steps needs {span} x {time_steps}, beyond 64-bit arithmetic",
+            field="events", expected=f"timestamps spanning less than {(2**63 - 1) // time_steps} "
+            f"µs for {time_steps} steps (a recording, not centuries)")
     inside = (t >= t_start) & (t < t_end)
     if not inside.all():
         t, x, y, p = t[inside], x[inside], y[inside], p[inside]
-    span = t_end - t_start
     b = ((t - t_start) * time_steps) // span
     np.clip(b, 0, time_steps - 1, out=b)   # a no-op for in-window events; kept as a guard
     flat = ((b * n_pol + p) * hd + y // k) * wd + x // k

@@ -76,6 +76,22 @@ def check_dataset(spec, path) -> None:
         raise ChipsimError(e.detail, file=path, field=e.field, expected=e.expected) from None
 
 
+def count_splits(spec, path) -> tuple[int, int]:
+    """How many samples of (train, test) :func:`load_splits` frames at once, counted without
+    reading a recording (the files are listed; DVS128 Gesture's labels files are read): what
+    the memory check (chipsim/needs.py) needs before anything is loaded. Errors name ``path``."""
+    check_dataset(spec, path)
+    entry = REGISTRY[spec.name]
+    splits = (("train", spec.train_samples), ("test", spec.test_samples))
+    try:
+        if uses_standin(spec):
+            return tuple(entry.standin_count(split, limit) for split, limit in splits)
+        return tuple(entry.count(spec.root, split, limit) for split, limit in splits)
+    except ChipsimError as e:
+        raise ChipsimError(e.detail, file=e.file or path, field=e.field,
+                           expected=e.expected) from None
+
+
 def load_splits(spec, path) -> tuple[FramedDataset, FramedDataset]:
     """(train, test) of the workload's ``dataset`` section ``spec``, framed to its time steps,
     framing and input side (:func:`~chipsim.data.registry.input_side`), limited to its

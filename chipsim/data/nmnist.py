@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chipsim.data.events import EVENT_DTYPE, EventStream
+from chipsim.data.events import EVENT_DTYPE, EventStream, read_event_file
 from chipsim.errors import ChipsimError
 
 NMNIST_SENSOR_SIZE: tuple[int, int, int] = (34, 34, 2)
@@ -84,15 +84,6 @@ def read_nmnist(path: str | os.PathLike) -> EventStream:
     missing or unreadable file, a size that is not a multiple of 5, or coordinates outside
     0..33."""
     p = Path(path)
-    if not p.exists():
-        raise ChipsimError("file not found", file=str(p),
-                           expected="an existing N-MNIST event file (.bin or .bs2)")
-    if p.is_dir():
-        raise ChipsimError("is a directory, not a file", file=str(p),
-                           expected="an N-MNIST event file (.bin or .bs2)")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ChipsimError(f"cannot read file: {exc.strerror or exc}", file=str(p),
-                           expected="a readable N-MNIST event file") from None
+    # 5 bytes per event decode to ~50 (the fields as int64, the timestamps, the events)
+    data = read_event_file(p, "N-MNIST event (.bin or .bs2)", 10.0)
     return decode_nmnist_bytes(data, file=p)

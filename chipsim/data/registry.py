@@ -51,9 +51,14 @@ class DataSet:
     #: ``loader(root, split, time_steps, mode='binary', downscale=1, limit=None, *, size=None,
     #: skip_bad=False, cache=True) -> FramedDataset``, the workload's dataset fields as they are
     loader: Callable
+    #: ``count(root, split, limit) -> int``: how many samples the loader frames at once,
+    #: counted without reading the recordings (the memory check, chipsim/needs.py)
+    count: Callable | None = None
     #: ``standin(split, time_steps, mode, side, limit, cache) -> FramedDataset``: an emulated
     #: stand-in used when the data set is not on disk (None: the root is required)
     standin: Callable | None = None
+    #: ``standin_count(split, limit) -> int``: the stand-in's samples
+    standin_count: Callable | None = None
 
 
 # ------------------------------------------------------------------------------ input side
@@ -98,7 +103,7 @@ def _load_nmnist(root, split, time_steps, mode="binary", downscale=1, limit=None
                  skip_bad=False, cache=True):
     from chipsim.data.datasets import load_nmnist
     k, _ = _geometry(REGISTRY["nmnist"], size, downscale)
-    return load_nmnist(root, split, time_steps, mode, k, limit)
+    return load_nmnist(root, split, time_steps, mode, k, limit, skip_bad=skip_bad)
 
 
 def _load_cifar10dvs(root, split, time_steps, mode="binary", downscale=1, limit=None, *,
@@ -112,6 +117,31 @@ def _load_cifar10dvs(root, split, time_steps, mode="binary", downscale=1, limit=
 def _cifar10dvs_standin(split, time_steps, mode, side, limit, cache):
     from chipsim.data.standin import load_cached
     return load_cached(split, time_steps, mode, side, limit, cache)
+
+
+def _count_nmnist(root, split, limit=None):
+    from chipsim.data.datasets import count_nmnist
+    return count_nmnist(root, split, limit)
+
+
+def _count_cifar10dvs(root, split, limit=None):
+    from chipsim.data.eventsets import count_cifar10dvs
+    return count_cifar10dvs(root, split, limit)
+
+
+def _count_standin(split, limit=None):
+    from chipsim.data.standin import count_standin
+    return count_standin(split, limit)
+
+
+def _count_dvsgesture(root, split, limit=None):
+    from chipsim.data.eventsets import count_dvsgesture
+    return count_dvsgesture(root, split, limit)
+
+
+def _count_shd(root, split, limit=None):
+    from chipsim.data.eventsets import count_shd
+    return count_shd(root, split, limit)
 
 
 def _load_dvsgesture(root, split, time_steps, mode="binary", downscale=1, limit=None, *,
@@ -135,17 +165,19 @@ REGISTRY: dict[str, DataSet] = {d.name: d for d in (
     # ATIS recordings cropped to 34x34 (docs/data_formats.md); 200 of them ship in
     # chipsim/data/nmnist_small (CC BY-SA 4.0)
     DataSet("nmnist", "N-MNIST (Orchard et al., Front. Neurosci. 9:437, 2015)",
-            (2, 34, 34), 10, shipped=True, resize="pool", loader=_load_nmnist),
+            (2, 34, 34), 10, shipped=True, resize="pool", loader=_load_nmnist,
+            count=_count_nmnist),
     # DVS128, 10 classes (docs/reference/algorithms.md §3.4, line 152)
     DataSet("cifar10dvs", "CIFAR10-DVS (Li et al., Front. Neurosci. 11:309, 2017)",
             (2, 128, 128), 10, shipped=False, resize="scale", loader=_load_cifar10dvs,
-            standin=_cifar10dvs_standin),
+            count=_count_cifar10dvs, standin=_cifar10dvs_standin, standin_count=_count_standin),
     # DVS128, 11 classes (docs/reference/algorithms.md §3.4, line 163)
     DataSet("dvsgesture", "DVS128 Gesture (Amir et al., CVPR 2017)",
-            (2, 128, 128), 11, shipped=False, resize="scale", loader=_load_dvsgesture),
+            (2, 128, 128), 11, shipped=False, resize="scale", loader=_load_dvsgesture,
+            count=_count_dvsgesture),
     # 700 cochlea channels, 20 classes (docs/data_formats.md, SHD)
     DataSet("shd", "SHD, Spiking Heidelberg Digits (Cramer et al., IEEE TNNLS, 2020)",
-            (1, 1, 700), 20, shipped=False, resize="none", loader=_load_shd),
+            (1, 1, 700), 20, shipped=False, resize="none", loader=_load_shd, count=_count_shd),
 )}
 
 #: The names a workload's ``dataset.name`` accepts, in the registry's order.

@@ -30,6 +30,7 @@ import numpy as np
 
 from chipsim.data.events import EVENT_DTYPE, EventStream
 from chipsim.errors import ChipsimError
+from chipsim.memory import regular_file_size
 
 SHD_SENSOR_SIZE: tuple[int, int, int] = (700, 1, 1)
 SHD_N_CLASSES = 20
@@ -37,6 +38,18 @@ SHD_N_CLASSES = 20
 
 def _fail(p: Path, field: str, msg: str, expected: str):
     raise ChipsimError(msg, file=str(p), field=field, expected=expected)
+
+
+def count_shd(path: str | os.PathLike) -> int:
+    """The number of samples of an SHD file (the length of its ``labels``), read from its
+    metadata; 0 when the file cannot be read (:func:`read_shd` names the problem)."""
+    import h5py
+
+    try:
+        with h5py.File(Path(path), "r") as f:
+            return int(f["labels"].shape[0])
+    except Exception:      # missing, not HDF5, no labels: read_shd says which
+        return 0
 
 
 def read_shd(path: str | os.PathLike, limit: int | None = None
@@ -48,10 +61,7 @@ def read_shd(path: str | os.PathLike, limit: int | None = None
     import h5py  # HDF5 data file: see the module docstring
 
     p = Path(path)
-    if not p.exists():
-        raise ChipsimError("file not found", file=str(p), expected="an existing SHD .h5 file")
-    if p.is_dir():
-        raise ChipsimError("is a directory, not a file", file=str(p), expected="an SHD .h5 file")
+    regular_file_size(p, "an SHD .h5 file")    # not a FIFO or a device, which HDF5 would open
     if limit is not None and limit < 1:
         raise ChipsimError(f"limit={limit}", field="limit", expected="a positive integer or None")
     field = "<file>"

@@ -191,6 +191,13 @@ def _check_size(size) -> int:
     return int(size)
 
 
+def count_standin(split: str, limit: int | None = None, per_class: int = DEFAULT_PER_CLASS) -> int:
+    """How many samples :func:`load_cifar10dvs_standin` makes for ``split``."""
+    n_train = max(1, min(per_class - 1, int(round(per_class * 0.9))))
+    n = len(STANDIN_CLASSES) * (n_train if str(split).lower() == "train" else per_class - n_train)
+    return n if limit is None else min(n, int(limit))
+
+
 def load_cifar10dvs_standin(split: str, time_steps: int, mode: str = "binary", size: int = 32,
                             limit: int | None = None, seed: int = 0,
                             per_class: int = DEFAULT_PER_CLASS) -> FramedDataset:

@@ -15,6 +15,8 @@ Everything a rule keeps *for learning* is allocated here and measured in bytes:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from chipsim import counts as K
@@ -70,6 +72,162 @@ def _offsets(sizes) -> tuple[np.ndarray, int]:
     sizes = np.asarray(list(sizes), dtype=np.int64)
     start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes.size else sizes
     return start, int(sizes.sum())
+
+
+def _plain_sgd_batch1(optimizer, B: int) -> bool:
+    return B == 1 and optimizer.momentum == 0.0 and optimizer.wd == 0.0
+
+
+def _direct(net, rule: Rule, optimizer, B: int) -> bool:
+    return (rule.apply == APPLY_STEP and _plain_sgd_batch1(optimizer, B) and net.all_dense
+            and not any(p > 0 for p in net.dropout))
+
+
+def _fused(net, rule: Rule, optimizer, B: int) -> np.ndarray:
+    f = np.zeros(len(net.layers), dtype=np.uint8)
+    if rule.route == ROUTE_TEMPORAL:
+        for i, ls in enumerate(net.layers):
+            if ls.kind != "conv":
+                f[i] = 1 if _plain_sgd_batch1(optimizer, B) else 2
+    return f
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The trainer's buffers, sized but not allocated: the layout and population records and,
+    for every State and Grads array, its (shape, dtype)."""
+
+    layout: np.ndarray
+    pops: np.ndarray
+    fused: np.ndarray
+    TH: int
+    arrays: dict
+    learning_state_bytes: int
+    gradient_buffer_bytes: int
+
+
+def _plan(net, rule: Rule, optimizer, B: int, f) -> _Plan:
+    """Size every buffer of a trainer of ``net`` (a Network, or the Topology of one: only its
+    layers and dropout are read) with ``rule``, ``optimizer`` (an Optimizer record), batch
+    ``B`` and float dtype ``f``; nothing large is allocated."""
+    f = np.dtype(f)
+    item = f.itemsize
+    layers = net.layers
+    L = len(layers)
+    n_lif = len(net.lif_layers)
+    temporal = rule.route == ROUTE_TEMPORAL
+    TH = int(rule.window()) if temporal else 1    # history slots: one BPTT window
+    fused = _fused(net, rule, optimizer, B)
+    direct = _direct(net, rule, optimizer, B)
+    use_trace = rule.factors(net) == FACTOR_TRACE
+    lay = layout(net)
+    pop_sizes = [int(np.prod(layers[0].pre))] + [ls.n_out for ls in net.lif_layers]
+    maxn = max([ls.n_out for ls in layers] + [ls.weight_shape[0] for ls in layers] + pop_sizes)
+    maxpos = max(ls.out[0] * ls.out[1] for ls in layers)
+    lif = np.arange(L) < n_lif
+    n_out = lay["n_out"]
+    cout = lay["cout"]
+    rows = lay["rows"]
+    acc = np.array([not (direct or fused[i] == 1) for i in range(L)])
+    has_bias = lay["has_bias"] == 1
+    mom = optimizer.momentum != 0.0
+    lay["ev_m"] = [pop_sizes[ls.src] if lay["evk"][i] == EV_BUF else 0 for i, ls in enumerate(layers)]
+    lay["trace_n"] = [ls.n_in if use else 0 for ls, use in zip(layers, use_trace)]
+    lay["acc"] = acc
+    lay["o_w"], n_w = _offsets(rows * cout)
+    lay["o_b"], n_b = _offsets(cout)
+    lay["o_gw"], n_gw = _offsets(np.where(acc, rows * cout, 0))
+    lay["o_gb"], n_gb = _offsets(np.where(acc & has_bias, cout, 0))
+    lay["o_touched"], n_touched = _offsets(np.where(acc, rows, 0))
+    lay["o_out"], n_outs = _offsets(n_out)
+    lay["o_g"], n_g = _offsets(B * TH * n_out)
+    lay["o_ev"], n_ev = _offsets(TH * B * lay["ev_m"])
+    lay["o_trace"], n_tr = _offsets(B * lay["trace_n"])
+    lay["o_v"], n_v = _offsets(np.where(lif, B * n_out, 0))
+    lay["o_uh"], n_uh = _offsets(np.where(lif, TH * B * n_out, 0))
+    lay["o_E"], n_E = _offsets(np.where(lif, n_out, 0))
+    needs_map = [p > 0 and any(m.pool == "max" and m.src == p for m in layers)
+                 for p in range(len(pop_sizes))]
+    pops = np.zeros(len(pop_sizes), dtype=POPULATION)
+    pops["size"] = pop_sizes
+    pops["masked"] = [rate > 0 for rate in net.dropout]
+    pops["o_mask"], n_mask = _offsets(np.where(pops["masked"] == 1, B * pops["size"], 0))
+    pops["has_map"] = needs_map
+    pops["o_map"], n_map = _offsets(np.where(pops["has_map"] == 1, pops["size"], 0))
+    i64, u8 = np.dtype(np.int64), np.dtype(np.uint8)
+    arrays = dict(
+        v=(n_v, f), u_h=(n_uh, f), spk_h=(n_uh, i64), spk_n=((n_lif, TH, B), i64),
+        out=(n_outs, f), hit=(maxpos, i64), masks=(n_mask, f), ev_idx=(n_ev, i64),
+        ev_val=(n_ev, f), ev_n=((L, TH, B), i64), pmax=(maxn, f), ptouch=(maxn, i64),
+        traces=(n_tr, f), osum=((B, net.n_classes), f), g=(n_g, f), E=(n_E, f), SG=(n_E, f),
+        smap=(n_map, f), epost=(maxn, f), edone=(maxn, u8), delta=(n_v if temporal else 0, f),
+        gw=(n_gw, f), gb=(n_gb, f), mw=(n_w if mom else 0, f), mb=(n_b if mom else 0, f),
+        touched=(n_touched, u8))
+    learn = ["u_h", "traces", "g", "E", "SG", "delta"]
+    if temporal:
+        learn += ["spk_h", "spk_n", "ev_idx", "ev_val", "ev_n"]
+    learning_state_bytes = sum(_nbytes(*arrays[k]) for k in learn)
+    gradient_buffer_bytes = int(item * (
+        n_gw + (n_w if mom else 0)
+        + int(np.where(acc & has_bias, cout, 0).sum()) + (int(cout[has_bias].sum()) if mom else 0)))
+    return _Plan(lay, pops, fused, TH, arrays, int(learning_state_bytes), gradient_buffer_bytes)
+
+
+def _nbytes(shape, dtype) -> int:
+    return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+
+
+def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f) -> int:
+    """Bytes of the work arrays ``run_batch`` allocates on every call
+    (chipsim/kernels/loop.py ``_scratch``, computed the same way without allocating)."""
+    f = np.dtype(f).itemsize
+    maxn = max([1] + [int(max(r["n_out"], r["rows"])) for r in lay])
+    maxpos = max([1] + [int(r["hout"] * r["wout"]) for r in lay])
+    ncol = nmat = nmap = npin = 1
+    for r in lay:
+        hin, win, hout, wout = (int(r[k]) for k in ("hin", "win", "hout", "wout"))
+        k_, stride, pad, ci, co = (int(r[k]) for k in ("k", "stride", "pad", "cin", "cout"))
+        if hout * wout > 1 or k_ > 1:
+            nt, pin, pout = k_ * k_, hin * win, hout * wout
+            hp = max(hin + 2 * pad, (hout - 1) * stride + k_)
+            wp = max(win + 2 * pad, (wout - 1) * stride + k_)
+            gpad = (hin + k_ - 1) * (win + k_ - 1) * co
+            ncol = max(ncol, pin * nt * co, pout * nt * ci)
+            nmat = max(nmat, nt * ci * co, pin * ci)
+            nmap = max(nmap, gpad, hp * wp * ci)
+            npin = max(npin, pin)
+    scr = maxn * (8 + 1 + 2 * f) + maxpos * 8 + npin * 8 + (ncol + nmat + nmap) * f
+    any_fused = bool(temporal and (np.asarray(fused) != 0).any())
+    n, tn = (maxn, int(T)) if any_fused else (0, 0)
+    hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f
+          + (tn + 1 if any_fused else 0) * 8 + tn * n * 8 + tn * 8 + n * f)
+    return int(scr + hs)
+
+
+def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, dtype
+                  ) -> dict[str, int]:
+    """The memory a :class:`Trainer` of ``net`` (a Network or a Topology: layers and dropout
+    only, no weights needed) would allocate, without allocating it, in bytes by kind:
+
+    - ``buffers``: the arenas of :class:`Trainer` (State, Grads, the layout and population
+      records), what ``Trainer(...)`` allocates;
+    - ``scratch``: the work arrays ``run_batch`` allocates on every call (the temporal route's
+      history-summed gradient grows with T);
+    - ``counts``: every batch's per-step counts, ``(B, T, L, phases, actions)`` int64, and the
+      copies the trainer and the engine make of them.
+
+    ``rule`` is the rule object (``RULES[name](spec, neuron, T)``), ``optimizer`` an
+    :class:`~chipsim.kernels.records.Optimizer` (or anything with ``momentum`` and ``wd``)."""
+    f = np.dtype(dtype)
+    pl = _plan(net, rule, optimizer, int(batch_size), f)
+    buffers = sum(_nbytes(*a) for a in pl.arrays.values())
+    buffers += pl.layout.nbytes + 2 * pl.pops.nbytes          # net_rec's and net_infer's pops
+    buffers += 2 * 8 * len(net.layers) + 8                    # the number format's grids
+    scratch = _scratch_bytes(pl.layout, time_steps, pl.fused, rule.route == ROUTE_TEMPORAL, f)
+    per_batch = _nbytes((int(batch_size), int(time_steps), len(net.layers), K.N_PHASES,
+                         K.N_ACTIONS), np.int64)
+    # the counts, the update-skip copy of one phase, and the cost stage's per-step figures
+    return dict(buffers=int(buffers), scratch=scratch, counts=int(2 * per_batch))
 
 
 class Trainer:
@@ -130,101 +288,42 @@ class Trainer:
     # --- choices that follow from the rule, the optimiser and the network ------------------
     @property
     def plain_sgd_batch1(self) -> bool:
-        return self.B == 1 and self.optimizer.momentum == 0.0 and self.optimizer.wd == 0.0
+        return _plain_sgd_batch1(self.optimizer, self.B)
 
     @property
     def direct(self) -> bool:
         """An online rule at batch 1 with plain SGD on a dense network without dropout writes
         each update straight into the weights (no gradient buffer)."""
-        return (self.rule.apply == APPLY_STEP and self.plain_sgd_batch1 and self.net.all_dense
-                and not any(p > 0 for p in self.net.dropout))
+        return _direct(self.net, self.rule, self.optimizer, self.B)
 
     def fused_layers(self) -> np.ndarray:
         """The temporal route: dense layers sum each weight row's gradient from the history
         after the window (one accumulator or weight write per row instead of one per event):
         1 = written into the weights (batch 1, plain SGD: no gradient buffer), 2 = into the
         accumulator."""
-        f = np.zeros(len(self.net.layers), dtype=np.uint8)
-        if self.rule.route == ROUTE_TEMPORAL:
-            for i, ls in enumerate(self.net.layers):
-                if ls.kind != "conv":
-                    f[i] = 1 if self.plain_sgd_batch1 else 2
-        return f
+        return _fused(self.net, self.rule, self.optimizer, self.B)
 
     # --- buffers ------------------------------------------------------------------------
     def _alloc(self):
         net, B = self.net, self.B
         f = net.w_arena.dtype
-        item = f.itemsize
-        layers = net.layers
-        L = len(layers)
-        n_lif = len(net.lif_layers)
-        temporal = self.rule.route == ROUTE_TEMPORAL
-        TH = self.window if temporal else 1    # history slots: one BPTT window
-        self.fused = self.fused_layers()
-        lay = layout(net)
-        pop_sizes = [int(np.prod(layers[0].pre))] + [ls.n_out for ls in net.lif_layers]
-        maxn = max([ls.n_out for ls in layers] + [ls.weight_shape[0] for ls in layers] + pop_sizes)
-        maxpos = max(ls.out[0] * ls.out[1] for ls in layers)
-        lif = np.arange(L) < n_lif
-        n_out = lay["n_out"]
-        cout = lay["cout"]
-        rows = lay["rows"]
-        acc = np.array([not (self.direct or self.fused[i] == 1) for i in range(L)])
-        has_bias = lay["has_bias"] == 1
-        mom = self.optimizer.momentum != 0.0
-        lay["ev_m"] = [pop_sizes[ls.src] if lay["evk"][i] == EV_BUF else 0 for i, ls in enumerate(layers)]
-        lay["trace_n"] = [ls.n_in if use else 0 for ls, use in zip(layers, self.use_trace)]
-        lay["acc"] = acc
-        lay["o_w"], n_w = _offsets(rows * cout)
-        lay["o_b"], n_b = _offsets(cout)
-        lay["o_gw"], n_gw = _offsets(np.where(acc, rows * cout, 0))
-        lay["o_gb"], n_gb = _offsets(np.where(acc & has_bias, cout, 0))
-        lay["o_touched"], n_touched = _offsets(np.where(acc, rows, 0))
-        lay["o_out"], n_outs = _offsets(n_out)
-        lay["o_g"], n_g = _offsets(B * TH * n_out)
-        lay["o_ev"], n_ev = _offsets(TH * B * lay["ev_m"])
-        lay["o_trace"], n_tr = _offsets(B * lay["trace_n"])
-        lay["o_v"], n_v = _offsets(np.where(lif, B * n_out, 0))
-        lay["o_uh"], n_uh = _offsets(np.where(lif, TH * B * n_out, 0))
-        lay["o_E"], n_E = _offsets(np.where(lif, n_out, 0))
+        pl = _plan(net, self.rule, self.optimizer, B, f)
+        self.fused = pl.fused
+        lay, pops = pl.layout, pl.pops
         self.layout = lay
-        needs_map = [p > 0 and any(m.pool == "max" and m.src == p for m in layers)
-                     for p in range(len(pop_sizes))]
-        pops = np.zeros(len(pop_sizes), dtype=POPULATION)
-        pops["size"] = pop_sizes
-        pops["masked"] = [rate > 0 for rate in net.dropout]
-        pops["o_mask"], n_mask = _offsets(np.where(pops["masked"] == 1, B * pops["size"], 0))
-        pops["has_map"] = needs_map
-        pops["o_map"], n_map = _offsets(np.where(pops["has_map"] == 1, pops["size"], 0))
         self.net_rec = Net(lay, pops)
         infer_pops = pops.copy()
         infer_pops["masked"] = 0          # inference runs without dropout
         self.net_infer = Net(lay, infer_pops)
-        self.state = State(
-            B=B, TH=TH,
-            v=np.zeros(n_v, f), u_h=np.zeros(n_uh, f), spk_h=np.zeros(n_uh, np.int64),
-            spk_n=np.zeros((n_lif, TH, B), np.int64), out=np.zeros(n_outs, f),
-            hit=np.zeros(maxpos, np.int64), masks=np.zeros(n_mask, f),
-            ev_idx=np.zeros(n_ev, np.int64), ev_val=np.zeros(n_ev, f),
-            ev_n=np.zeros((L, TH, B), np.int64), pmax=np.zeros(maxn, f),
-            ptouch=np.zeros(maxn, np.int64), traces=np.zeros(n_tr, f),
-            osum=np.zeros((B, net.n_classes), f), g=np.zeros(n_g, f), E=np.zeros(n_E, f),
-            SG=np.zeros(n_E, f), smap=np.zeros(n_map, f), epost=np.zeros(maxn, f),
-            edone=np.zeros(maxn, np.uint8),
-            delta=np.zeros(n_v if temporal else 0, f))
+        a = {name: np.zeros(shape, dt) for name, (shape, dt) in pl.arrays.items()}
+        TH = pl.TH
+        self.state = State(B=B, TH=TH, **{k: a[k] for k in State._fields if k in a})
         self.params = Params(net.w_arena, net.b_arena)
-        self.grads = Grads(gw=np.zeros(n_gw, f), gb=np.zeros(n_gb, f),
-                           mw=np.zeros(n_w if mom else 0, f), mb=np.zeros(n_b if mom else 0, f),
-                           touched=np.zeros(n_touched, np.uint8))
+        self.grads = Grads(**{k: a[k] for k in Grads._fields})
         S = self.state
-        learn = [S.u_h, S.traces, S.g, S.E, S.SG, S.delta]
-        if temporal:
-            learn += [S.spk_h, S.spk_n, S.ev_idx, S.ev_val, S.ev_n]
-        self.learning_state_bytes = int(sum(a.nbytes for a in learn))
-        self.gradient_buffer_bytes = int(item * (
-            n_gw + (n_w if mom else 0)
-            + int(np.where(acc & has_bias, cout, 0).sum()) + (int(cout[has_bias].sum()) if mom else 0)))
+        self.learning_state_bytes = pl.learning_state_bytes
+        self.gradient_buffer_bytes = pl.gradient_buffer_bytes
+        n_lif = len(net.lif_layers)
         # per-layer views of the arenas (for the dropout draw, the Brian2 twin and the tests)
         self.masks = [S.masks[o:o + B * n].reshape(B, n) if m else np.zeros((B, 0), f)
                       for o, n, m in zip(pops["o_mask"], pops["size"], pops["masked"])]

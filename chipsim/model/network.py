@@ -89,7 +89,51 @@ def _arena(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     return arena, views
 
 
-class Network:
+def _empty_arena(shapes: list[tuple], dtype) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One flat uninitialised array for arrays of ``shapes``, and views of it shaped as them."""
+    sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
+    arena = np.empty(sum(sizes), dtype=np.dtype(dtype))
+    views, o = [], 0
+    for shape, n in zip(shapes, sizes):
+        views.append(arena[o:o + n].reshape(shape))
+        o += n
+    return arena, views
+
+
+class _Shape:
+    """What a network's layers say, weights or not (``layers``, ``dropout``)."""
+
+    layers: list
+    dropout: list
+
+    @property
+    def n_classes(self) -> int:
+        return self.layers[-1].out[2]
+
+    @property
+    def lif_layers(self) -> list[LayerShape]:
+        return [ls for ls in self.layers if ls.spiking]
+
+    @property
+    def all_dense(self) -> bool:
+        return all(ls.kind != "conv" and ls.pool == "none" for ls in self.layers)
+
+    def parameter_count(self) -> int:
+        """Values in the weight and bias arenas (every layer's weights and its bias row)."""
+        return sum(ls.synapses + ls.out[2] for ls in self.layers)
+
+
+@dataclass(frozen=True)
+class Topology(_Shape):
+    """The layers and dropout rates of a network, without its weights: what
+    :meth:`Network.plan` gives, so the memory a network and its trainer need can be computed
+    before anything is allocated (chipsim/needs.py)."""
+
+    layers: tuple
+    dropout: tuple
+
+
+class Network(_Shape):
     """Weights and biases (zeros where a layer has no bias), plus the population dropout rates.
 
     All layers' weights live in one flat array ``w_arena`` and all biases in ``b_arena`` (the
@@ -115,11 +159,29 @@ class Network:
         as those, so their defaults and bounds apply): conv (channels, kernel, stride, padding,
         bias), dense (units, bias), avgpool/maxpool (size), dropout (p), flatten. The readout
         is appended. ``block``: LIF layers per block of temporally-truncated local BPTT (None:
-        one block, no auxiliary classifiers).
+        one block, no auxiliary classifiers). The layers are :meth:`plan`'s.
 
         Initialisation as torch ``nn.Conv2d``/``nn.Linear``: W, b ~ U(-k, k),
-        k = gain / sqrt(fan_in).
+        k = gain / sqrt(fan_in), drawn layer by layer (weights, then bias) straight into the
+        arenas (one layer's float64 draw at a time besides them).
         """
+        topo = cls.plan(input_shape, binary_input, ops, n_classes, readout_bias, block)
+        net = cls.__new__(cls)
+        net.layers = list(topo.layers)
+        net.dropout = list(topo.dropout)
+        net.w_arena, net.weights = _empty_arena([ls.weight_shape for ls in net.layers], dtype)
+        net.b_arena, net.biases = _empty_arena([(ls.out[2],) for ls in net.layers], dtype)
+        for ls, W, b in zip(net.layers, net.weights, net.biases):
+            kk = gain / np.sqrt(ls.fan_in)
+            W[...] = rng.uniform(-kk, kk, size=ls.weight_shape)
+            b[...] = rng.uniform(-kk, kk, size=ls.out[2]) if ls.bias else 0.0
+        return net
+
+    @staticmethod
+    def plan(input_shape: tuple, binary_input: bool, ops: list, n_classes: int,
+             readout_bias: bool, block: int | None = None) -> Topology:
+        """The layers :meth:`build` makes (same arguments, no weights): raises ValueError for
+        layers that do not fit."""
         from chipsim.model.layers import LAYER_KINDS
         ops = [LAYER_KINDS[op["kind"]].model_validate(op) if isinstance(op, dict) else op
                for op in ops]
@@ -193,13 +255,7 @@ class Network:
                 layers.append(LayerShape(f"aux{i + 1}", "aux", src, last.out, gp, H if gp == "avg" else 1,
                                          (1, 1, C), (1, 1, n_classes), 1, 1, 0, True, True))
                 layers[s0] = LayerShape(**{**layers[s0].__dict__, "detach": True})
-        weights, biases = [], []
-        for ls in layers:
-            kk = gain / np.sqrt(ls.fan_in)
-            weights.append(np.ascontiguousarray(rng.uniform(-kk, kk, size=ls.weight_shape), dtype=dtype))
-            b = rng.uniform(-kk, kk, size=ls.out[2]) if ls.bias else np.zeros(ls.out[2])
-            biases.append(np.ascontiguousarray(b, dtype=dtype))
-        return cls(layers, weights, biases, dropout)
+        return Topology(tuple(layers), tuple(dropout))
 
     @classmethod
     def build_dense(cls, n_inputs: int, binary_input: bool, hidden: list[tuple[int, bool]],
@@ -211,18 +267,6 @@ class Network:
                          gain=gain, dtype=dtype)
 
     # ------------------------------------------------------------------ queries
-    @property
-    def n_classes(self) -> int:
-        return self.layers[-1].out[2]
-
-    @property
-    def lif_layers(self) -> list[LayerShape]:
-        return [ls for ls in self.layers if ls.spiking]
-
-    @property
-    def all_dense(self) -> bool:
-        return all(ls.kind != "conv" and ls.pool == "none" for ls in self.layers)
-
     def footprint_bytes(self, bits: dict | None = None) -> int:
         """NeuroBench footprint: bytes of parameters (weights, used biases) and neuron state, in
         the simulator's float type, or, with ``bits`` (the chip number format's
@@ -271,22 +315,40 @@ def fold_weight_standardization(net: Network) -> None:
             W *= WS_SCALE
 
 
+def _network_args(workload, input_shape: tuple, n_classes: int) -> tuple[tuple, dict]:
+    """Network.plan's arguments for the workload on an input of ``input_shape`` (P, H, W)."""
+    net = workload.network
+    P, H, W = input_shape
+    block = workload.rule.block if workload.rule.name == "tbptt_local" else None
+    return ((H, W, P), workload.dataset.framing == "binary", list(net.hidden), n_classes,
+            net.readout_bias), dict(block=block)
+
+
+def _layers_error(workload, e: ValueError):
+    from chipsim.errors import ChipsimError
+    return ChipsimError(str(e), file=workload.path, field="network.hidden",
+                        expected="layers that fit the input")
+
+
+def plan_network(workload, input_shape: tuple, n_classes: int) -> Topology:
+    """The layers :func:`build_network` builds, without weights (nothing large is allocated)."""
+    args, kw = _network_args(workload, input_shape, n_classes)
+    try:
+        return Network.plan(*args, **kw)
+    except ValueError as e:
+        raise _layers_error(workload, e) from None
+
+
 def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.Generator) -> Network:
     """The workload's layers on an input of ``input_shape`` (P, H, W), readout appended, with
     the auxiliary classifiers tbptt_local's blocks ask for and the workload's normalisation
     folded into the initial weights."""
-    from chipsim.errors import ChipsimError
-    net = workload.network
     tr = workload.training
-    P, H, W = input_shape
-    block = workload.rule.block if workload.rule.name == "tbptt_local" else None
+    args, kw = _network_args(workload, input_shape, n_classes)
     try:
-        network = Network.build((H, W, P), workload.dataset.framing == "binary", list(net.hidden),
-                                n_classes, net.readout_bias, rng, gain=tr.init_gain,
-                                dtype=np.dtype(tr.dtype), block=block)
+        network = Network.build(*args, rng, gain=tr.init_gain, dtype=np.dtype(tr.dtype), **kw)
     except ValueError as e:
-        raise ChipsimError(str(e), file=workload.path, field="network.hidden",
-                           expected="layers that fit the input") from None
-    if net.normalization == "ws_folded":
+        raise _layers_error(workload, e) from None
+    if workload.network.normalization == "ws_folded":
         fold_weight_standardization(network)
     return network

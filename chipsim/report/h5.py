@@ -46,6 +46,7 @@ from chipsim import counts as K
 from chipsim.atomic import make_temp, remove_stale_temps
 from chipsim.counts import ACTION_NAMES, N_ACTIONS, PHASE_NAMES
 from chipsim.errors import ChipsimError
+from chipsim.memory import Need, check as check_memory
 from chipsim.model.network import LayerShape
 from chipsim.result import (Costs, LayerPlacement, Mapping, Pricing, RunResult, Simulation)
 
@@ -670,6 +671,25 @@ def _check_file(path: Path) -> None:
         raise ChipsimError("is not an HDF5 file", file=str(path), expected=expected)
 
 
+def _check_declared_size(f: h5py.File, path: Path) -> None:
+    """Refuse a file whose datasets, read whole as :func:`read_result` reads them, would not
+    fit in the memory available (chipsim/memory.py); the figure is what each dataset declares
+    (shape x item size), known before any of it is read. A results file has no fixed size
+    cap: a long run's counts make files of gigabytes, and those are read when they fit."""
+    needs = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            shape = obj.shape or ()
+            n = math.prod(int(s) for s in shape)
+            # read, then converted or mapped onto this chipsim's actions: two copies at most
+            needs.append(Need(f"reading the dataset {name} ({' x '.join(map(str, shape)) or 'scalar'} "
+                              f"{obj.dtype})", name, 2 * n * max(obj.dtype.itemsize, 1)))
+
+    f.visititems(visit)
+    check_memory(needs, file=path, expected="a results file whose arrays fit in memory")
+
+
 def read_result(path) -> RunResult:
     """Read a result file written by :func:`write_result` (schema version 1..SCHEMA_VERSION).
 
@@ -687,9 +707,13 @@ def read_result(path) -> RunResult:
         rd = _Reader(f, path)
         try:
             version = _check_version(rd)
+            _check_declared_size(f, path)
             return _read(rd) if version >= 2 else _read_v1(rd)
         except ChipsimError:
             raise
+        except MemoryError:
+            raise ChipsimError("does not fit in the memory available", file=str(path),
+                               expected="a results file whose arrays fit in memory") from None
         except (KeyError, OSError, TypeError, ValueError) as exc:
             raise ChipsimError(f"malformed result file: {exc}", file=str(path),
                                expected=f"a chipsim result file of schema_version "

@@ -1,0 +1,92 @@
+"""trainer_bytes: the trainer's memory computed from the network's shape, without allocating,
+equals what Trainer(...) and run_batch actually allocate (issue 11, part 1)."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from chipsim.learning.trainer import trainer_bytes
+from chipsim.model.network import Network, Topology
+from tests.helpers import neuron, trainer
+
+CONV_OPS = [{"kind": "conv", "channels": 4, "kernel": 3, "padding": 1},
+            {"kind": "dropout", "p": 0.2}, {"kind": "maxpool", "size": 2},
+            {"kind": "conv", "channels": 6, "kernel": 3, "stride": 2},
+            {"kind": "avgpool", "size": 2}, {"kind": "dense", "units": 12}]
+DENSE_OPS = [{"kind": "dense", "units": 40}, {"kind": "dropout", "p": 0.1},
+             {"kind": "dense", "units": 24}]
+
+CASES = [  # rule, ops, T, B, momentum, extra trainer arguments
+    ("ottt_o", DENSE_OPS[:1], 6, 1, 0.0, {}),
+    ("ottt_o", DENSE_OPS, 6, 3, 0.9, {}),
+    ("ottt_a", CONV_OPS, 5, 2, 0.0, {"first_layer_input": "trace"}),
+    ("sltt", CONV_OPS, 7, 1, 0.5, {"k": 2}),
+    ("bptt", DENSE_OPS, 8, 1, 0.0, {}),
+    ("bptt", CONV_OPS, 5, 3, 0.9, {}),
+    ("tbptt_local", CONV_OPS, 8, 2, 0.0, {"window": 4, "block": 1}),
+]
+
+
+def _arrays(tr):
+    """Every array the trainer owns (not the network's weight arenas, not views)."""
+    out = [a for a in tr.state if isinstance(a, np.ndarray)]
+    out += list(tr.grads) + [tr.layout, tr.net_rec.pops, tr.net_infer.pops]
+    out += [tr.fmt.qw, tr.fmt.limw, tr.fmt.rs]
+    assert all(a.base is None for a in out)
+    return out
+
+
+def _build(rule, ops, T, B, momentum, extra, dtype=np.float64):
+    block = extra.get("block")
+    args = ((12, 12, 2), True, ops, 5, True)
+    net = Network.build(*args, np.random.default_rng(0), dtype=dtype, block=block)
+    topo = Network.plan(*args, block=block)
+    nrn, _ = neuron()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tr = trainer(rule, net, nrn, T=T, B=B, momentum=momentum, **extra)
+        allocated = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return net, topo, tr, allocated
+
+
+@pytest.mark.parametrize("rule,ops,T,B,momentum,extra", CASES)
+def test_trainer_bytes_equal_what_the_trainer_allocates(rule, ops, T, B, momentum, extra):
+    net, topo, tr, allocated = _build(rule, ops, T, B, momentum, extra)
+    assert isinstance(topo, Topology) and topo.layers == tuple(net.layers)
+    need = trainer_bytes(topo, tr.rule, tr.optimizer, T, B, np.float64)
+    assert need["buffers"] == sum(a.nbytes for a in _arrays(tr))
+    # and what tracemalloc saw the constructor allocate: the arrays plus small Python objects
+    assert need["buffers"] <= allocated <= need["buffers"] + 64 * 1024
+    assert need["counts"] == 2 * B * T * len(net.layers) * 2 * 28 * 8
+
+
+@pytest.mark.parametrize("rule,ops,T,B,momentum,extra", CASES)
+def test_scratch_bytes_equal_what_run_batch_allocates(rule, ops, T, B, momentum, extra):
+    from chipsim.kernels.loop import _scratch
+    from chipsim.kernels.records import ROUTE_TEMPORAL
+    net, topo, tr, _ = _build(rule, ops, T, B, momentum, extra)
+    scr, hs = _scratch(tr.layout, tr.params, T, tr.fused, tr.rule.route == ROUTE_TEMPORAL)
+    arrays = [a for a in scr if isinstance(a, np.ndarray)] + list(scr[-1]) + list(hs)
+    need = trainer_bytes(topo, tr.rule, tr.optimizer, T, B, np.float64)
+    assert need["scratch"] == sum(a.nbytes for a in arrays)
+
+
+def test_float32_and_a_large_network_are_sized_without_allocating():
+    ops = [{"kind": "dense", "units": 1_000_000}]
+    topo = Network.plan((34, 34, 2), True, ops, 10, True)
+    net, _, tr, _ = _build("ottt_a", DENSE_OPS, 4, 1, 0.0, {}, dtype=np.float32)
+    tracemalloc.start()
+    try:
+        need = trainer_bytes(topo, tr.rule, tr.optimizer, 10, 4, np.float32)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+    # ottt_a at batch 4: a gradient accumulator as large as the weights (2312 x 10**6 float32)
+    assert need["buffers"] > 2312 * 10**6 * 4
