@@ -72,7 +72,7 @@ def test_scratch_bytes_equal_what_run_batch_allocates(rule, ops, T, B, momentum,
     from chipsim.kernels.records import ROUTE_TEMPORAL
     net, topo, tr, _ = _build(rule, ops, T, B, momentum, extra)
     scr, hs = _scratch(tr.layout, tr.params, T, tr.fused, tr.rule.route == ROUTE_TEMPORAL)
-    arrays = [a for a in scr if isinstance(a, np.ndarray)] + list(scr[-1]) + list(hs)
+    arrays = [a for a in scr if isinstance(a, np.ndarray)] + list(scr.wt) + list(hs)
     need = trainer_bytes(topo, tr.rule, tr.optimizer, T, B, np.float64)
     assert need["scratch"] == sum(a.nbytes for a in arrays)
 

@@ -7,6 +7,8 @@ stay scalar and run about ten times slower.
 
 from __future__ import annotations
 
+import numpy as np
+
 from chipsim.kernels.jit import kernel
 
 
@@ -54,3 +56,10 @@ def nonzero(g, out):
             out[n] = i
             n += 1
     return n
+
+
+@kernel(allocates=True)
+def gemm(a, b, out):
+    """out = a @ b through BLAS (np.dot into out). Keeps reference counting (jit.py): Numba's
+    np.dot will not compile without it, as it may copy an operand that is not contiguous."""
+    np.dot(a, b, out)

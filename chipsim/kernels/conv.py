@@ -96,7 +96,7 @@ def pos_nnz(g, Cout, pos_nz):
 
 
 @kernel
-def tap_sums(Ly, pos_nz, tsum):
+def tap_sums(Ly, pos_nz, tsum, rows, taps_):
     """tsum[p] = the non-zero output gradients input position p of a convolution (after its
     pooling) meets: the sum of ``pos_nz`` over the output positions p reaches. Per input
     channel, that is the chip's error MACs for the position and its weight-gradient pairs per
@@ -105,7 +105,7 @@ def tap_sums(Ly, pos_nz, tsum):
     Hin = Ly.hin
     if s == 1:
         # rows: h[oy, x] = sum of pos_nz[oy, x + pad - kx] over kx with the column in range
-        h = np.zeros(Hout * Win, dtype=np.int64)
+        h = rows[:Hout * Win]
         for oy in range(Hout):
             for x in range(Win):
                 t = 0
@@ -123,8 +123,8 @@ def tap_sums(Ly, pos_nz, tsum):
                     for x in range(Win):
                         tsum[y * Win + x] += h[oy * Win + x]
         return
-    tap_k = np.empty(k * k, dtype=np.int64)
-    tap_o = np.empty(k * k, dtype=np.int64)
+    tap_k = taps_[:k * k]
+    tap_o = taps_[k * k:2 * k * k]
     for y in range(Hin):
         for x in range(Win):
             nt = taps(y, x, k, s, pad, Hout, Wout, tap_k, tap_o)

@@ -25,7 +25,7 @@ routing (no arithmetic counted beyond the error MACs they select).
 from __future__ import annotations
 
 from chipsim.counts import ERROR_MAC, MEM_READ_WEIGHT, TEMPORAL_MAC
-from chipsim.kernels.arrays import copy, dot, zero
+from chipsim.kernels.arrays import copy, dot, gemm, zero
 from chipsim.kernels.conv import conv_geometry, im2col, is_dense, pool_geometry, taps
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.neuron import heaviside
@@ -71,7 +71,7 @@ def temporal_route(g, sgl, e_in, dn, ul, nrn, first, c):
 
 
 @kernel
-def conv_error_gemm(W, g, Ly, scr, out):
+def conv_error_gemm(W, g, Ly, scr, out, taps_):
     """out (Hin*Win, Cin) = the error of every input of a convolution,
     out[p, ci] = sum over kernel offsets and output channels of W[tap*Cin+ci, co] * g[opos, co],
     as one matrix product: the gradient's im2col (Hin*Win, k*k*Cout), zero where an offset
@@ -123,8 +123,8 @@ def conv_error_gemm(W, g, Ly, scr, out):
                 row = W[tp * Cin + ci]
                 for co in range(Cout):
                     WT[tp * Cout + co, ci] = row[co]
-        tap_k = np.empty(nt, dtype=np.int64)
-        tap_o = np.empty(nt, dtype=np.int64)
+        tap_k = taps_[:nt]
+        tap_o = taps_[nt:2 * nt]
         for y in range(Hin):
             for x in range(Win):
                 r = col[y * Win + x]
@@ -135,11 +135,12 @@ def conv_error_gemm(W, g, Ly, scr, out):
                     ob = tap_o[q] * Cout
                     for co in range(Cout):
                         r[rb + co] = g[ob + co]
-    np.dot(col, WT, out)
+    gemm(col, WT, out)
 
 
 @kernel
-def error_to_source(W, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, tsum, scr, c):
+def error_to_source(W, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, tsum, scr, taps_,
+                    c):
     """E[j] += d(sum of losses)/d(spike j) of the source population through this layer, its
     pooling and the population's dropout mask; only where the surrogate sg[j] != 0.
 
@@ -188,7 +189,7 @@ def error_to_source(W, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, tsum,
     P = Hin * Win
     ep = epost[:P * C]
     if conv:
-        conv_error_gemm(W, g, Ly, scr, ep.reshape((P, C)))
+        conv_error_gemm(W, g, Ly, scr, ep.reshape((P, C)), taps_)
     else:
         for jp in range(P * C):
             ep[jp] = dot(W[jp], g)

@@ -26,7 +26,7 @@ import numpy as np
 from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_READ_TRACE,
                             MEM_WRITE_HIST, MEM_WRITE_TRACE, NB_DENSE_OPS, OUTPUT_ERROR, SPIKE,
                             SURROGATE_EVAL, TRACE_UPDATE)
-from chipsim.kernels.arrays import nonzero
+from chipsim.kernels.arrays import copy, nonzero
 from chipsim.kernels.conv import pos_nnz, tap_sums
 from chipsim.kernels.error import error_to_source, spatial_route, temporal_route
 from chipsim.kernels.jit import kernel
@@ -43,7 +43,7 @@ from chipsim.kernels.update import apply_updates, on_grid
 from chipsim.kernels.wgrad import weight_grad, wgrad_from_history
 
 
-@kernel
+@kernel(allocates=True)
 def _scratch(lay, P, T, fused, temporal):
     """Work arrays sized for the largest layer; the history-summed gradient's only when a
     layer uses it."""
@@ -61,6 +61,8 @@ def _scratch(lay, P, T, fused, temporal):
     nmat = 1
     nmap = 1
     npin = 1
+    ntap = 1
+    nrow = 1
     for l in range(L):
         Ly = lay[l]
         if Ly.hout * Ly.wout > 1 or Ly.k > 1:
@@ -77,10 +79,14 @@ def _scratch(lay, P, T, fused, temporal):
             nmat = max(nmat, nt * ci * co, pin * ci)
             nmap = max(nmap, gpad, hp * wp * ci)
             npin = max(npin, pin)
+            ntap = max(ntap, nt)
+            nrow = max(nrow, Ly.hout * Ly.win)
     scr = Scratch(np.empty(maxn, dtype=np.int64), np.empty(maxn, dtype=np.uint8),
                   np.empty(maxn, dtype=f), np.ones(maxn, dtype=f),
                   np.empty(maxpos, dtype=np.int64), np.empty(npin, dtype=np.int64),
-                  (np.empty(ncol, dtype=f), np.empty(nmat, dtype=f), np.empty(nmap, dtype=f)))
+                  (np.empty(ncol, dtype=f), np.empty(nmat, dtype=f), np.empty(nmap, dtype=f)),
+                  np.empty(2 * ntap, dtype=np.int64), np.empty(nrow, dtype=np.int64),
+                  np.empty(2, dtype=f))
     any_fused = False
     for l in range(L):
         if temporal and fused[l] != 0:
@@ -122,7 +128,7 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
             if learning and temporal:
                 cnt[b, t, l, LEARN][MEM_WRITE_HIST] += n_ev
         idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, scr.ones)
-        scatter(weights(P, Ly), bias(P, Ly), idx, val, e0, e1, Ly, out, S.hit, c)
+        scatter(weights(P, Ly), bias(P, Ly), idx, val, e0, e1, Ly, out, S.hit, scr.taps, c)
         c[NB_DENSE_OPS] += Ly.dense_ops
         if Ly.role == ROLE_LIF:
             ns = lif(out, potential(S, Ly)[b], u_hist(S, Ly)[th, b], spk_hist(S, Ly)[th, b], nrn,
@@ -189,20 +195,20 @@ def _backward_layer(l, b, th, t, first, temporal, want_wgrad, net, P, G, S, x, n
     else:
         ng = pos_nnz(g, Cout, scr.pos_nz[:npos])
     if npos > 1 or Ly.k > 1:      # a convolution: non-zero gradients per input position
-        tap_sums(Ly, scr.pos_nz, scr.tsum)
+        tap_sums(Ly, scr.pos_nz, scr.tsum, scr.rows, scr.taps)
     src = Ly.src
     if src > 0 and Ly.detach == 0:   # error into the source population, pre-update W
         Ls = lay[src - 1]
         mask_l = mask(S, pops[src])[b] if Ly.nomask == 0 else S.epost[:0]
         error_to_source(weights(P, Ly), g, scr.gnz, ng, Ly, surr(S, Ls), mask_l,
                         spike_map(S, pops[src]), error(S, Ls), S.epost, S.edone, scr.tsum,
-                        scr.wt, c)
+                        scr.wt, scr.taps, c)
     if want_wgrad:
         idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, scr.ones)
         weight_grad(weights(P, Ly), bias(P, Ly), acc_weights(G, Ly), acc_bias(G, Ly), g, scr.gnz,
                     ng, Ly, idx, val, e0, e1, trace(S, Ly)[b], rule.factor[l] == FACTOR_TRACE,
                     rule.direct, opt.lr, touched(G, Ly), scr.scratch, scr.pos_nz, scr.tsum,
-                    scr.wt, c, fmt.qw[l], fmt.limw[l], fmt.rs)
+                    scr.wt, scr.taps, c, fmt.qw[l], fmt.limw[l], fmt.rs)
 
 
 @kernel
@@ -213,7 +219,7 @@ def _backward(b, th, t, first, temporal, wg_inline, net, P, G, S, x, nrn, rule, 
     pops = net.pops
     L = lay.shape[0]
     n_lif = pops.shape[0] - 1
-    prm = np.empty(2, dtype=S.SG.dtype)   # threshold and alpha in the network's dtype
+    prm = scr.prm      # threshold and alpha in the network's dtype
     prm[0] = nrn.theta
     prm[1] = nrn.alpha
     for l in range(n_lif):
@@ -304,8 +310,8 @@ def _temporal_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out
                 for t in range(t0, t1):
                     idx, val, e0, e1 = layer_events(lay, l, b, t - t0, t, x, S, scr.ones)
                     p0 = hs.ev_ptr[t - t0]
-                    hs.evf_idx[p0:p0 + e1 - e0] = idx[e0:e1]
-                    hs.evf_val[p0:p0 + e1 - e0] = val[e0:e1]
+                    copy(hs.evf_idx[p0:p0 + e1 - e0], idx[e0:e1])
+                    copy(hs.evf_val[p0:p0 + e1 - e0], val[e0:e1])
                     hs.ev_ptr[t - t0 + 1] = p0 + e1 - e0
                 wgrad_from_history(weights(P, Ly), bias(P, Ly), out_grad(S, Ly)[b], 0, t1 - t0,
                                    hs.evf_idx, hs.evf_val, hs.ev_ptr, Ly, acc_weights(G, Ly),
@@ -315,7 +321,7 @@ def _temporal_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out
         t0 = t1
 
 
-@kernel
+@kernel(allocates=True)
 def run_batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out):
     """Run one batch (B samples, T steps) through every layer with the rule's schedule.
 
@@ -324,16 +330,30 @@ def run_batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out):
     applying an update is counted at the step where it happens (the last step of the sample or
     window; every step for APPLY_STEP), BPTT's history-summed weight gradients at the last step
     of their window.
+
+    The entry point from Python and the one kernel that allocates (with _scratch): it makes the
+    batch's work arrays and holds them while ``_batch``, which runs without reference counting
+    (chipsim/kernels/jit.py), borrows them.
     """
+    L = net.layout.shape[0]
+    T = x.ptr.shape[1] - 1
+    temporal = rule.learn and rule.route == ROUTE_TEMPORAL
+    scr, hs = _scratch(net.layout, P, T, rule.fused, temporal)
+    wg_inline = np.ones(L, dtype=np.uint8)     # weight gradient computed step by step
+    wg_apply = np.ones(L, dtype=np.uint8)      # update applied from the accumulator
+    _batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, wg_inline,
+           wg_apply)
+
+
+@kernel
+def _batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, wg_inline,
+           wg_apply):
+    """run_batch's work: reset the state, then the rule's schedule."""
     lay = net.layout
     L = lay.shape[0]
     n_lif = net.pops.shape[0] - 1
     B = x.ptr.shape[0]
-    T = x.ptr.shape[1] - 1
     temporal = rule.learn and rule.route == ROUTE_TEMPORAL
-    scr, hs = _scratch(lay, P, T, rule.fused, temporal)
-    wg_inline = np.ones(L, dtype=np.uint8)     # weight gradient computed step by step
-    wg_apply = np.ones(L, dtype=np.uint8)      # update applied from the accumulator
     for l in range(L):
         if temporal and rule.fused[l] != 0:
             wg_inline[l] = 0

@@ -155,6 +155,9 @@ class Scratch(NamedTuple):
     pos_nz: np.ndarray      # int64: non-zero gradients per output position
     tsum: np.ndarray        # int64: non-zero gradients met per input position (conv.tap_sums)
     wt: tuple               # three float arrays: im2col, kernel or gradient product, padded map
+    taps: np.ndarray        # int64 (2 k^2 of the largest kernel): an input's taps (conv.taps)
+    rows: np.ndarray        # int64: conv.tap_sums' row sums (Hout * Win of the largest conv)
+    prm: np.ndarray         # float (2,): threshold and surrogate alpha in the network's dtype
 
 
 class HistoryScratch(NamedTuple):

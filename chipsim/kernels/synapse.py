@@ -92,7 +92,7 @@ def addrow_scaled(o, row, v):
 
 
 @kernel
-def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, c):
+def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, taps_, c):
     """out = bias + the input events scattered through the weights (dense or convolution).
 
     A dense layer is the 1 x 1 case (an event's fan-out is one weight row). Counts one weight
@@ -120,8 +120,8 @@ def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, c):
         if stop > start:
             hit[0] = 1
         start = stop
-    tap_k = np.empty(k * k, dtype=np.int64)
-    tap_o = np.empty(k * k, dtype=np.int64)
+    tap_k = taps_[:k * k]
+    tap_o = taps_[k * k:2 * k * k]
     for e in range(start, stop):
         j = ev_i[e]
         v = ev_v[e]

@@ -15,7 +15,7 @@ import numpy as np
 
 from chipsim.counts import (GRAD_AC, GRAD_MAC, MEM_READ_GRAD, MEM_READ_WEIGHT, MEM_WRITE_GRAD,
                             MEM_WRITE_WEIGHT, WEIGHT_UPDATE_ISSUED, WEIGHT_UPDATE_SKIPPED)
-from chipsim.kernels.arrays import add, axpy, copy, nonzero, zero
+from chipsim.kernels.arrays import add, axpy, copy, gemm, nonzero, zero
 from chipsim.kernels.conv import conv_geometry, im2col, taps
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.update import add_to_bias, count_sweep, round_sr, sgd_row, sgd_row_fixed
@@ -47,8 +47,8 @@ def conv_wgrad_gemm(X, g, Ly, scr):
     channel-last) and output gradient g: dW (k*k*Cin, Cout) = im2col(X)^T g, with im2col(X)
     (Hout*Wout, k*k*Cin) zero where an offset falls in the padding. The input map is copied
     once into a zero-padded map, in which one kernel row's k offsets are k adjacent positions
-    (any stride), so each im2col row is k contiguous copies. Returns dW (in ``scr[1]``; X may
-    be there too: it is read before dW is written)."""
+    (any stride), so each im2col row is k contiguous copies. dW is written to ``scr[1]`` (X
+    may be there too: it is read before dW is written); see ``conv_wgrad``."""
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
     Hin = Ly.hin
     nt = k * k
@@ -64,13 +64,20 @@ def conv_wgrad_gemm(X, g, Ly, scr):
         e = y * Win * Cin
         copy(xp[d:d + Win * Cin], X[e:e + Win * Cin])
     im2col(scr[0][:P * nt * Cin], xp, Hout, Wout, k, s, Wp, Cin, False)
-    np.dot(col.T, g[:P * Cout].reshape((P, Cout)), dW)
-    return dW
+    gemm(col.T, g[:P * Cout].reshape((P, Cout)), dW)
+
+
+@kernel(inline=True)
+def conv_wgrad(Ly, scr):
+    """The dW (k*k*Cin, Cout) conv_wgrad_gemm wrote into scr[1]."""
+    n = Ly.k * Ly.k * Ly.cin
+    return scr[1][:n * Ly.cout].reshape((n, Ly.cout))
 
 
 @kernel
 def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, trace,
-                use_trace, direct, lr, touched, scratch, pos_nz, tsum, scr, c, wq, wlim, rs):
+                use_trace, direct, lr, touched, scratch, pos_nz, tsum, scr, taps_, c, wq, wlim,
+                rs):
     """Weight-gradient contributions (presynaptic factor) x g for one sample and step.
 
     The presynaptic factor is the layer's input events (spikes, or graded values) or, OTTT,
@@ -123,7 +130,8 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
             zero(X)
             for q in range(start, stop):
                 X[pre_idx[q]] += 1.0 if unit else pre_val[q]
-        dW = conv_wgrad_gemm(X, gg, Ly, scr)
+        conv_wgrad_gemm(X, gg, Ly, scr)
+        dW = conv_wgrad(Ly, scr)
         for r in range(nt * Cin):
             rw = target[r]
             dr = dW[r]
@@ -136,8 +144,8 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
                 touched[r] = 1
     elif ng > 0:
         # event by event: a dense layer's factor reads one row, a convolution's its valid taps
-        tap_k = np.empty(nt, dtype=np.int64)
-        tap_o = np.empty(nt, dtype=np.int64)
+        tap_k = taps_[:nt]
+        tap_o = taps_[nt:2 * nt]
         q0 = 0 if use_trace else start
         q1 = trace.shape[0] if use_trace else stop
         for q in range(q0, q1):

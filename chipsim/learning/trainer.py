@@ -183,7 +183,7 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     f = np.dtype(f).itemsize
     maxn = max([1] + [int(max(r["n_out"], r["rows"])) for r in lay])
     maxpos = max([1] + [int(r["hout"] * r["wout"]) for r in lay])
-    ncol = nmat = nmap = npin = 1
+    ncol = nmat = nmap = npin = ntap = nrow = 1
     for r in lay:
         hin, win, hout, wout = (int(r[k]) for k in ("hin", "win", "hout", "wout"))
         k_, stride, pad, ci, co = (int(r[k]) for k in ("k", "stride", "pad", "cin", "cout"))
@@ -196,7 +196,10 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
             nmat = max(nmat, nt * ci * co, pin * ci)
             nmap = max(nmap, gpad, hp * wp * ci)
             npin = max(npin, pin)
-    scr = maxn * (8 + 1 + 2 * f) + maxpos * 8 + npin * 8 + (ncol + nmat + nmap) * f
+            ntap = max(ntap, nt)
+            nrow = max(nrow, hout * win)
+    scr = (maxn * (8 + 1 + 2 * f) + maxpos * 8 + npin * 8 + (ncol + nmat + nmap) * f
+           + 2 * ntap * 8 + nrow * 8 + 2 * f)
     any_fused = bool(temporal and (np.asarray(fused) != 0).any())
     n, tn = (maxn, int(T)) if any_fused else (0, 0)
     hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f
