@@ -10,9 +10,10 @@ array argument is incremented on entry and decremented on exit, an atomic operat
 call that takes the State record (21 arrays) costs 42 of them, and on the reference MLP they
 took a fifth of the training time (90 us of 430 us per sample, measured with perf). So a
 kernel borrows its arrays from its caller, which keeps them alive for the call; it never
-allocates an array or returns a new one (a kernel that tries fails to compile). The two that
-allocate, the batch entry point ``loop.run_batch`` and its ``loop._scratch``, are marked
-``allocates=True`` and keep reference counting; everything they call borrows.
+allocates an array or returns a new one (a kernel that tries fails to compile). The few
+marked ``allocates=True`` keep reference counting: the batch entry point ``loop.run_batch``
+and its ``loop._scratch``, which make the batch's work arrays, and ``arrays.gemm``, because
+Numba's ``np.dot`` needs it. Everything ``run_batch`` calls borrows.
 
     from chipsim.kernels.jit import kernel
 
