@@ -123,8 +123,13 @@ def read_v1(rd, read_counts, read_pricing) -> RunResult:
     if "mapping_cores" in extra:
         from chipsim.config.profile import profile_from_text
         from chipsim.hardware.mapping import map_layers
-        mapping = map_layers(layers, profile_from_text(profile_text, profile_path),
-                             dict(w.mapping) or None, source=w.path)
+        try:
+            mapping = map_layers(layers, profile_from_text(profile_text, profile_path),
+                                 dict(w.mapping) or None, source=w.path)
+        except ChipsimError as e:     # named as the results file's field, as the workload's
+            raise rd.error("config/profile_yaml", "a version-1 results file whose mapping "
+                           f"cannot be placed again with this chipsim ({e})",
+                           "a profile this chipsim reads (or re-run it)") from None
 
     def lat(key):
         return np.asarray(x(key, []), dtype=np.float64)
