@@ -838,6 +838,9 @@ def _read_layers(rd: _Reader, g: str, n_layers: int) -> tuple:
     for name, (attr, dtype, width) in _LAYER_FIELDS.items():
         if dtype is _STR:
             cols[attr] = [str(x) for x in np.atleast_1d(rd.text(f"{g}/{name}"))]
+            if len(cols[attr]) != n_layers:
+                raise rd.error(f"{g}/{name}", f"has {len(cols[attr])} values",
+                               f"{n_layers}, one per layer")
         else:
             shape = (n_layers,) if width == 1 else (n_layers, width)
             a = rd.array(f"{g}/{name}", dtype, shape)
