@@ -643,6 +643,8 @@ def _fuzz_results(work, results_bases, which, ops):
 @given(_results_case("run") | _results_case("synthetic"))
 # found by this fuzz: a workload text stored as an array was returned as the text
 @example(case=("run", [("replace", "simulation/workload_yaml", "S8", 0, "empty", 0.0)]))
+# ... and a layer's text column (pool) of one value for two layers escaped as IndexError
+@example(case=("run", [("replace", "simulation/layers/pool", "S8", 0, "scalar", 0.0)]))
 def test_fuzz_results_file(work, results_bases, case):
     _fuzz_results(work, results_bases, *case)
 
