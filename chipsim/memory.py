@@ -118,6 +118,8 @@ def regular_file_size(path, what: str) -> int:
         raise ChipsimError("file not found", file=str(path), expected=what) from None
     except OSError as exc:
         raise ChipsimError(f"cannot read: {exc.strerror}", file=str(path), expected=what) from None
+    except ValueError:         # a NUL byte in a name read from a list (labels.csv, trials)
+        raise ChipsimError("the path holds a NUL byte", file=repr(str(path)), expected=what) from None
     if stat.S_ISDIR(st.st_mode):
         raise ChipsimError("is a directory", file=str(path), expected=what)
     if not stat.S_ISREG(st.st_mode):

@@ -3,12 +3,12 @@ cannot be framed, DVS128 Gesture roots with unexpected names and trials lists th
 root. Each is refused with the file named, or, with ``dataset.skip_bad``, left out and listed
 with its reason ("<sample id>: <reason>", kept in the results file).
 
-The inputs are in tests/hostile/events/ (tests/hostile/make_small.py wrote them).
+The inputs are in tests/hostile/events/ (tests/hostile/make_small.py wrote them); each is also
+run through the command line, in a data set, by tests/test_hostile_corpus.py.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import numpy as np
@@ -18,7 +18,7 @@ from chipsim.data.events import EVENT_DTYPE, EventStream
 from chipsim.data.eventsets import CIFAR10DVS_CLASSES
 from chipsim.data.load import load_dataset
 from chipsim.errors import ChipsimError
-from tests.hostile_cli import HOSTILE, ROOT, assert_refused, run_cli
+from tests.hostile_cli import HOSTILE, ROOT, run_cli
 from tests.writers import write_aedat2, write_aedat3, write_aedat4, write_nmnist
 
 EVENTS = HOSTILE / "events"
@@ -159,32 +159,6 @@ def test_all_skipped_names_the_root_and_the_files(tmp_path):
     assert e.field == "dataset.root"
 
 
-def test_cli_empty_nmnist_file_is_one_line(tmp_path):
-    root = _nmnist(tmp_path / "nm")
-    (root / "Train" / "3" / "00002.bin").write_bytes(b"")
-    r = run_cli(["run", NMNIST, "--set", f"dataset.root={root}", "--out", tmp_path / "r.h5",
-                 "--quiet"], tmp_path)
-    assert_refused(r, "00002.bin", "no events", results_dir=tmp_path)
-
-
-# ------------------------------------------------------- streams posing as recordings
-
-@pytest.mark.parametrize("kind", ["fifo", "/dev/zero"])
-def test_a_recording_that_is_not_a_file_is_refused_without_reading(tmp_path, kind):
-    root = _nmnist(tmp_path / "nm", n=1)
-    bad = root / "Train" / "4" / "00001.bin"
-    bad.unlink()
-    if kind == "fifo":
-        os.mkfifo(bad)
-    else:
-        if not os.path.exists(kind):
-            pytest.skip(f"no {kind}")
-        bad.symlink_to(kind)
-    r = run_cli(["run", NMNIST, "--set", f"dataset.root={root}", "--out", tmp_path / "r.h5",
-                 "--quiet"], tmp_path, timeout=120)
-    assert_refused(r, "00001.bin", "not a regular file", results_dir=tmp_path)
-
-
 # --------------------------------------------------------------- DVS128 Gesture's roots
 
 def test_gesture_root_with_an_unexpected_name(tmp_path):
@@ -193,14 +167,6 @@ def test_gesture_root_with_an_unexpected_name(tmp_path):
     e = _refused(lambda: load_dataset("dvsgesture", root, "train", 4, size=16),
                  "userX_led.aedat", "userNN_<lighting>.aedat")
     assert "AttributeError" not in str(e)
-
-
-def test_cli_gesture_root_with_an_unexpected_name_is_one_line(tmp_path):
-    root = tmp_path / "g"
-    shutil.copytree(EVENTS / "gesture_odd_name", root)
-    r = run_cli(["run", GESTURE, "--set", f"dataset.root={root}", "--out", tmp_path / "r.h5",
-                 "--quiet"], tmp_path)
-    assert_refused(r, "userX_led.aedat", results_dir=tmp_path)
 
 
 @pytest.mark.parametrize("case", ["gesture_trials_parent", "gesture_trials_absolute"])

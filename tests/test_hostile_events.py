@@ -3,13 +3,13 @@ to gigabytes, a negative timestamp, streams posing as files, a file too large to
 refused with the file (and byte offset) named, before it can take the machine's memory.
 
 The inputs are in tests/hostile/events/ (tests/hostile/make_small.py wrote them) and, for the
-LZ4 bomb, tests/hostile/make_large.py. The data sets' side: tests/test_hostile_datasets.py.
+LZ4 bomb, tests/hostile/make_large.py. The data sets' side: tests/test_hostile_datasets.py;
+each input in a data set run through the command line: tests/test_hostile_corpus.py.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tracemalloc
 
 import numpy as np
@@ -17,22 +17,13 @@ import pytest
 
 from chipsim.data.aedat import MAX_AEDAT4_PACKET_BYTES, read_aedat2, read_aedat4
 from chipsim.data.events import EVENT_DTYPE, EventStream
-from chipsim.data.eventsets import CIFAR10DVS_CLASSES
 from chipsim.data.nmnist import read_nmnist
 from chipsim.errors import ChipsimError
 from tests.hostile.make_large import aedat4_bomb
-from tests.hostile_cli import HOSTILE, ROOT, assert_refused, run_cli
-from tests.writers import write_aedat2, write_aedat3, write_aedat4, write_nmnist
+from tests.hostile_cli import HOSTILE
+from tests.writers import write_aedat2, write_aedat4, write_nmnist
 
 EVENTS = HOSTILE / "events"
-CIFAR = ROOT / "workloads" / "cifar10dvs.yaml"
-GESTURE = ROOT / "workloads" / "dvsgesture.yaml"
-NMNIST = ROOT / "workloads" / "nmnist.yaml"
-
-
-@pytest.fixture(autouse=True)
-def tmp_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHIPSIM_CACHE", str(tmp_path / "cache"))
 
 
 def _stream(seed=0, n=300, span=300_000, W=128, H=128):
@@ -43,34 +34,6 @@ def _stream(seed=0, n=300, span=300_000, W=128, H=128):
     ev["y"] = rng.integers(0, H, n)
     ev["p"] = rng.integers(0, 2, n)
     return EventStream(ev, (W, H, 2))
-
-
-def _cifar(root, per_class=2, ext=".aedat"):
-    for c, cls in enumerate(CIFAR10DVS_CLASSES):
-        (root / cls).mkdir(parents=True)
-        for i in range(per_class):
-            p = root / cls / f"cifar10_{cls}_{i}{ext}"
-            (write_aedat4 if ext == ".aedat4" else write_aedat2)(p, _stream(10 * c + i))
-    return root
-
-
-def _nmnist(root, n=2):
-    for split in ("Train", "Test"):
-        for label in range(10):
-            d = root / split / str(label)
-            d.mkdir(parents=True)
-            for i in range(n):
-                write_nmnist(d / f"{i + 1:05d}.bin", _stream(label * 10 + i, W=34, H=34).events)
-    return root
-
-
-def _gesture(root, users=(1, 24)):
-    root.mkdir(parents=True, exist_ok=True)
-    for u in users:
-        write_aedat3(root / f"user{u:02d}_fluorescent.aedat", _stream(u, n=400, span=2_000_000))
-        (root / f"user{u:02d}_fluorescent_labels.csv").write_text(
-            "class,startTime_usec,endTime_usec\n1,0,1000000\n2,1000000,2000000\n")
-    return root
 
 
 def _refused(fn, *needles):
@@ -102,14 +65,6 @@ def test_lz4_bomb_is_refused_by_its_declared_size(bomb):
         tracemalloc.stop()
     assert peak < 64 * 2**20, peak                      # the file (a few MB), not 2.3 GB
     assert f"at most {MAX_AEDAT4_PACKET_BYTES // 2**20} MiB" in str(e)
-
-
-def test_cli_refuses_a_bomb_in_the_data_set_under_1_gb(bomb, tmp_path):
-    root = _cifar(tmp_path / "c10", ext=".aedat4")
-    shutil.copy(bomb, root / "cat" / "cifar10_cat_0.aedat4")
-    r = run_cli(["run", CIFAR, "--set", f"dataset.root={root}", "--out", tmp_path / "r.h5",
-                 "--quiet"], tmp_path, timeout=300)
-    assert_refused(r, "cifar10_cat_0.aedat4", "packet at byte offset", results_dir=tmp_path)
 
 
 def test_the_packets_of_a_file_may_not_decompress_beyond_memory(tmp_path, monkeypatch):

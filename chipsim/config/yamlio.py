@@ -75,6 +75,18 @@ class _Loader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ArithmeticError, LookupError, AttributeError, TypeError, ValueError) as exc:
+            # an explicit tag PyYAML cannot apply (!!int x, !!float '', !!bool x,
+            # !!timestamp x): its constructors fail with Python's errors, not a YAMLError
+            what = repr(node.value)[:40] if isinstance(node, ScalarNode) else "this node"
+            raise ConstructorError(None, None, f"cannot read {what} as {node.tag} "
+                                   f"({type(exc).__name__}: {exc})", node.start_mark) from None
+
     def construct_mapping(self, node, deep=False):
         if isinstance(node, MappingNode):
             seen: dict = {}

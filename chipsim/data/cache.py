@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 
 from chipsim.data.framed import FramedDataset
+from chipsim.memory import available
 
 CACHE_FORMAT = 2      # 2: recordings without events are refused or listed, not dropped (issue 11)
 
@@ -66,6 +67,7 @@ def cached(key: dict, build, enabled: bool = True):
             with h5py.File(path, "r") as f:
                 if f.attrs["key"] == text:
                     g = f["dataset"]
+                    _check_declared_size(g)
                     ds = FramedDataset(
                         name=str(g.attrs["name"]), description=str(g.attrs["description"]),
                         frames=g["frames"][()], labels=g["labels"][()],
@@ -75,6 +77,7 @@ def cached(key: dict, build, enabled: bool = True):
                         mode=str(g.attrs["mode"]), downscale=int(g.attrs["downscale"]),
                         durations_s=g["durations_s"][()] if "durations_s" in g else None,
                         skipped=tuple(s.decode() for s in g["skipped"][()]) if "skipped" in g else ())
+                    _check_entry(ds, key)
                     return ds, "hit"
         except Exception:      # corrupt or from another version: rebuild below
             pass
@@ -109,6 +112,35 @@ def cached(key: dict, build, enabled: bool = True):
         Path(tmp).unlink(missing_ok=True)
         raise
     return ds, "built"
+
+
+def _check_declared_size(g: h5py.Group) -> None:
+    """Refuse (as a corrupt entry, so rebuilt) an entry whose datasets declare more than the
+    memory available: a few kB of HDF5 may declare terabytes, allocated when read."""
+    budget = available()[0]
+    declared = sum(d.size * d.dtype.itemsize for d in g.values() if isinstance(d, h5py.Dataset))
+    if budget is not None and declared > budget:
+        raise ValueError(f"the cache entry declares {declared} bytes")
+
+
+#: the frames' dtype of each framing mode (chipsim/data/framing.py)
+_FRAME_DTYPES = {"binary": np.uint8, "count": np.int32}
+
+
+def _check_entry(ds: FramedDataset, key: dict) -> None:
+    """Refuse (as a corrupt entry, so rebuilt) an entry that reads but is not what ``key``
+    names: frames of another number of steps, dtype or range, labels outside the classes,
+    durations not one per sample. Such an entry would fail the run later, with a traceback."""
+    frames, labels, mode = ds.frames, ds.labels, key.get("mode", ds.mode)
+    wrong = (frames.shape[1] != key.get("T", frames.shape[1]) or ds.mode != mode
+             or frames.dtype != _FRAME_DTYPES.get(mode, frames.dtype)
+             or labels.dtype.kind not in "iu" or ds.n_classes < 1
+             or (ds.durations_s is not None and ds.durations_s.shape != (len(ds),)))
+    if not wrong and len(ds):
+        wrong = (frames.min() < 0 or (mode == "binary" and frames.max() > 1)
+                 or labels.min() < 0 or labels.max() >= ds.n_classes)
+    if wrong:
+        raise ValueError("the cache entry is not what its key names")
 
 
 _warned: set[str] = set()

@@ -19,6 +19,7 @@ from chipsim.data.framed import FramedDataset
 from chipsim.data.framing import check_frame_args, frame_events, framed_shape
 from chipsim.data.nmnist import NMNIST_SENSOR_SIZE, read_nmnist
 from chipsim.errors import ChipsimError
+from chipsim.memory import regular_file_size
 
 #: Folder of the embedded 200-sample N-MNIST subset (100 train / 100 test).
 EMBEDDED_NMNIST_DIR = Path(__file__).resolve().parent / "nmnist_small"
@@ -69,6 +70,7 @@ def _csv_layout(folder: Path, split: str) -> dict[int, list[tuple[Path, str]]]:
     """slayerPytorch-style layout: ``folder/labels.csv`` with columns file,split,label,..."""
     csv_path = folder / "labels.csv"
     expected_cols = "columns file,split,label"
+    regular_file_size(csv_path, f"a labels file (CSV, {expected_cols})")   # not a FIFO
     try:
         with open(csv_path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -78,6 +80,13 @@ def _csv_layout(folder: Path, split: str) -> dict[int, list[tuple[Path, str]]]:
             rows = list(reader)
     except OSError as exc:
         raise ChipsimError(f"cannot read labels file: {exc.strerror or exc}",
+                           file=str(csv_path), expected=expected_cols) from None
+    except UnicodeDecodeError as exc:
+        raise ChipsimError(f"not UTF-8 text (byte {exc.start} of a read block: {exc.reason})",
+                           file=str(csv_path), expected=f"a UTF-8 CSV file, {expected_cols}"
+                           ) from None
+    except csv.Error as exc:        # a field beyond csv's size limit, a NUL byte on old Pythons
+        raise ChipsimError(f"malformed CSV at line {reader.line_num}: {exc}",
                            file=str(csv_path), expected=expected_cols) from None
     per_class: dict[int, list[tuple[Path, str]]] = {}
     for line, row in enumerate(rows, start=2):

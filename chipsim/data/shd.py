@@ -30,7 +30,7 @@ import numpy as np
 
 from chipsim.data.events import EVENT_DTYPE, EventStream
 from chipsim.errors import ChipsimError
-from chipsim.memory import regular_file_size
+from chipsim.memory import Need, check, regular_file_size
 
 SHD_SENSOR_SIZE: tuple[int, int, int] = (700, 1, 1)
 SHD_N_CLASSES = 20
@@ -78,13 +78,21 @@ def read_shd(path: str | os.PathLike, limit: int | None = None
                       "a 1-D integer array")
             n = ds_l.shape[0]
             k = n if limit is None else min(n, int(limit))
-            labels = np.asarray(ds_l[:k], dtype=np.int64)
             times_ds = f["spikes/times"]
             units_ds = f["spikes/units"]
             for field, ds in (("spikes/times", times_ds), ("spikes/units", units_ds)):
                 if ds.ndim != 1 or ds.shape[0] != n:
                     _fail(p, field, f"has shape {ds.shape} but labels has {n} samples",
                           "one variable-length array per sample")
+            # what the datasets declare, refused before it is allocated (a few kB of file may
+            # declare terabytes); variable-length data is in the file, so bounded by its size
+            check([Need(f"reading the dataset {name} ({k} x {ds.dtype})", name,
+                        k * max(ds.dtype.itemsize, 1))
+                   for name, ds in (("labels", ds_l), ("spikes/times", times_ds),
+                                    ("spikes/units", units_ds))],
+                  file=p, expected="an SHD file whose arrays fit in memory")
+            field = "labels"
+            labels = np.asarray(ds_l[:k], dtype=np.int64)
             field = "spikes/times"
             times = times_ds[:k]
             field = "spikes/units"

@@ -64,7 +64,7 @@ def read_v1(rd, read_counts, read_pricing) -> RunResult:
     names = tuple(str(x) for x in np.atleast_1d(rd.text("layers/names")))
     neurons = rd.array("layers/neurons", np.int64, (n_layers,))
     overrides = [tuple(kv) for kv in json.loads(extra.get("overrides_json", "[]"))]
-    w, layers = _layers(rd.text("config/workload_yaml"),
+    w, layers = _layers(rd.string("config/workload_yaml"),
                         rd.str_attr(rd.node("config/workload_yaml"), "path"), dict(overrides),
                         int(neurons[names.index("readout")]), rd)
     if tuple(ls.name for ls in layers) != names:
@@ -100,7 +100,7 @@ def read_v1(rd, read_counts, read_pricing) -> RunResult:
     sim = Simulation(
         workload_name=rd.str_attr(root, "workload_name"),
         workload_path=rd.str_attr(rd.node("config/workload_yaml"), "path"),
-        workload_text=rd.text("config/workload_yaml"), overrides=tuple(overrides),
+        workload_text=rd.string("config/workload_yaml"), overrides=tuple(overrides),
         rule=rd.str_attr(root, "rule"), dataset=rd.str_attr(root, "dataset"),
         dataset_standin=bool(x("dataset_standin", 0)),
         skipped_samples=tuple(str(x("skipped_samples", "")).split()), time_steps=T,
@@ -118,13 +118,18 @@ def read_v1(rd, read_counts, read_pricing) -> RunResult:
         footprint_bytes=rd.int_attr(root, "footprint_bytes"),
         wall_time_s=rd.float_attr(root, "wall_time_s"), interrupted=bool(x("interrupted", 0)))
     mapping = None
-    profile_text = rd.text("config/profile_yaml")
+    profile_text = rd.string("config/profile_yaml")
     profile_path = rd.str_attr(rd.node("config/profile_yaml"), "path")
     if "mapping_cores" in extra:
         from chipsim.config.profile import profile_from_text
         from chipsim.hardware.mapping import map_layers
-        mapping = map_layers(layers, profile_from_text(profile_text, profile_path),
-                             dict(w.mapping) or None, source=w.path)
+        try:
+            mapping = map_layers(layers, profile_from_text(profile_text, profile_path),
+                                 dict(w.mapping) or None, source=w.path)
+        except ChipsimError as e:     # named as the results file's field, as the workload's
+            raise rd.error("config/profile_yaml", "a version-1 results file whose mapping "
+                           f"cannot be placed again with this chipsim ({e})",
+                           "a profile this chipsim reads (or re-run it)") from None
 
     def lat(key):
         return np.asarray(x(key, []), dtype=np.float64)

@@ -615,6 +615,13 @@ class _Reader:
         except (TypeError, ValueError, AttributeError):
             raise self.error(name, "is not a UTF-8 string dataset") from None
 
+    def string(self, name: str) -> str:
+        """A scalar string dataset (a workload's or profile's YAML text, JSON)."""
+        v = self.text(name)
+        if not isinstance(v, str):
+            raise self.error(name, f"is an array of shape {np.shape(v)}", "one UTF-8 string")
+        return v
+
     def array(self, name: str, dtype, shape: tuple | None = None) -> np.ndarray:
         ds = self.node(name)
         if not isinstance(ds, h5py.Dataset):
@@ -730,7 +737,7 @@ def stored_workload_text(path) -> str:
         with h5py.File(path, "r") as f:
             rd = _Reader(f, path)
             name = "simulation/workload_yaml" if _check_version(rd) >= 2 else "config/workload_yaml"
-            return rd.text(name)
+            return rd.string(name)
     except ChipsimError:
         raise
     except (KeyError, OSError, TypeError, ValueError) as exc:
@@ -831,6 +838,9 @@ def _read_layers(rd: _Reader, g: str, n_layers: int) -> tuple:
     for name, (attr, dtype, width) in _LAYER_FIELDS.items():
         if dtype is _STR:
             cols[attr] = [str(x) for x in np.atleast_1d(rd.text(f"{g}/{name}"))]
+            if len(cols[attr]) != n_layers:
+                raise rd.error(f"{g}/{name}", f"has {len(cols[attr])} values",
+                               f"{n_layers}, one per layer")
         else:
             shape = (n_layers,) if width == 1 else (n_layers, width)
             a = rd.array(f"{g}/{name}", dtype, shape)
@@ -864,7 +874,7 @@ def _read(rd: _Reader) -> RunResult:
     sim = Simulation(
         workload_name=attrs.pop("workload_name"),
         workload_path=rd.str_attr(rd.node("simulation/workload_yaml"), "path"),
-        workload_text=rd.text("simulation/workload_yaml"),
+        workload_text=rd.string("simulation/workload_yaml"),
         overrides=tuple(tuple(kv) for kv in _json_attr(rd, sg, "overrides", list)),
         skipped_samples=tuple(_json_attr(rd, sg, "skipped_samples", list)),
         requested_mapping=tuple((str(k), tuple(int(c) for c in v))
@@ -892,7 +902,7 @@ def _read(rd: _Reader) -> RunResult:
         rd.check(f"cost/communication/{name}", a, what="counts >= 0")
     cost = Costs(
         profile_path=rd.str_attr(rd.node("cost/profile_yaml"), "path"),
-        profile_text=rd.text("cost/profile_yaml"),
+        profile_text=rd.string("cost/profile_yaml"),
         mapping=_read_mapping(rd, "cost/mapping") if "cost/mapping" in f else None,
         router_hops=comm["router_hops"], chip_messages=comm["chip_messages"],
         pricing=_read_pricing(rd, "cost/energy", n, n_layers),
@@ -988,7 +998,7 @@ def _read_pricing(rd: _Reader, gname: str, n: int, n_layers: int) -> Pricing:
     share = float(rd.scalar(f"{gname}/assumed_energy_share", np.float64))
     rd.check(f"{gname}/assumed_energy_share", share, hi=1, what="a fraction from 0 to 1")
     try:
-        sources = json.loads(rd.text(f"{gname}/sources"))
+        sources = json.loads(rd.string(f"{gname}/sources"))
     except json.JSONDecodeError:
         raise rd.error(f"{gname}/sources", "is not valid JSON", "a JSON object") from None
     return Pricing(

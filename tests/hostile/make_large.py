@@ -12,11 +12,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def oversized_yaml(path, size: int = 3 * 2**20) -> Path:
-    """A valid workload (workloads/nmnist.yaml) padded with comments to ``size`` bytes (3 MiB):
-    larger than any workload or profile should be."""
+def oversized_yaml(path, size: int = 3 * 2**20, source: str = "workloads/nmnist.yaml") -> Path:
+    """A valid workload (workloads/nmnist.yaml; or the profile ``source``, e.g.
+    hardware_profiles/loihi.yaml) padded with comments to ``size`` bytes (3 MiB): larger than
+    any workload or profile should be."""
     path = Path(path)
-    text = (ROOT / "workloads" / "nmnist.yaml").read_text()
+    text = (ROOT / source).read_text()
     pad = ("# " + "x" * 97 + "\n") * (max(size - len(text), 0) // 100 + 1)
     path.write_text(text + pad)
     return path
