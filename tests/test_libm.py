@@ -4,16 +4,23 @@ each for ``expf`` and ``expd``: random bit patterns, every region with its own r
 (subnormals, +-0, the overflow and underflow thresholds, +-inf, NaNs), and the range the
 surrogate meets. ``benchmarks/check_expf.py`` checks all 2^32 float32 inputs, and 4 * 10^8
 float64 ones with ``--double`` (0 mismatches on the development machine, glibc 2.36).
+
+The sigmoid surrogates built on it are bit-identical to the former formula, in float32 and
+float64, and their loop compiles without a call to exp (so that LLVM can vectorise it).
 """
 
 from __future__ import annotations
 
 import math
 
+import llvmlite.binding as llvm
 import numpy as np
+import pytest
 from numba import njit
 
 from chipsim.kernels import libm
+from chipsim.kernels.neuron import surrogates
+from chipsim.kernels.records import SURROGATE_SIGMOID
 
 
 @njit
@@ -55,11 +62,11 @@ def _common(rng, ftype, itype, width):
         parts.append(_around(t, 50_000, ftype, itype))          # subnormals, the largest
     specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1.0, -1.0], ftype)
     parts.append(specials.view(itype))
-    sign = itype(1) << itype(width - 1)
-    exp_all = (itype(1) << itype(width - 1)) - (itype(1) << itype(width - (9 if width == 32 else 12)))
+    inf, quiet, sign = ((0x7F800000, 0x400000, 1 << 31) if width == 32 else
+                        (0x7FF0000000000000, 1 << 51, 1 << 63))
     for payload in (1, 2, 12345, (1 << 20) - 1):          # signalling and quiet NaNs, both signs
-        for q in (0, itype(1) << itype(width - (10 if width == 32 else 13))):
-            nan = exp_all | itype(payload) | itype(q)
+        for q in (0, quiet):
+            nan = inf | payload | q
             parts.append(np.array([nan, nan | sign], itype))
     return parts
 
@@ -109,3 +116,37 @@ def test_tables_are_two_to_the_i_over_n():
     assert np.all(np.abs(libm.D_TAIL.view(np.float64)) <= 2.0 ** -53)   # half an ulp of 1
     assert np.array_equal(libm.F_TAB.view(np.int64) & 0x3FF, libm.D_HI[::4].view(np.int64) & 0x3FF)
 
+
+@njit
+def _old_surrogates(u, theta, alpha, out):
+    """The sigmoid surrogate as it was: np.exp (the C library) and Python's division."""
+    one = np.float32(1.0)
+    for j in range(out.shape[0]):
+        x = u[j] - theta
+        s = one / (one + np.exp(-alpha * x))
+        out[j] = alpha * s * (one - s)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_surrogates_bit_identical_to_the_former_formula(dtype):
+    rng = np.random.default_rng(4)
+    u = np.concatenate([rng.normal(0, 1, 200_000), rng.uniform(-60, 60, 200_000), np.zeros(1000),
+                        np.ones(1000), [np.inf, -np.inf, np.nan, 1e30, -1e30]]).astype(dtype)
+    for theta, alpha in ((1.0, 4.0), (0.5, 2.0), (0.3, 25.0)):
+        old = np.empty_like(u)
+        new = np.empty_like(u)
+        _old_surrogates(u, dtype(theta), dtype(alpha), old)
+        surrogates(u, dtype(theta), SURROGATE_SIGMOID, dtype(alpha), new)
+        assert old.tobytes() == new.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_surrogates_compile_without_a_call_to_exp(dtype):
+    f = njit(surrogates.py_func)          # a fresh compile: the cached one cannot be inspected
+    u = np.zeros(4, dtype)
+    f(u, dtype(1.0), SURROGATE_SIGMOID, dtype(4.0), u.copy())
+    ir = f.inspect_llvm(f.signatures[0])
+    assert "@llvm.exp.f" not in ir and "@exp" not in ir and "@numba_exp" not in ir
+    features = llvm.get_host_cpu_features()
+    if features.get("avx2") and features.get("fma"):   # the machines the loop is made for
+        assert "fdiv <" in ir, "the sigmoid loop of surrogates() no longer vectorises"
