@@ -7,9 +7,11 @@ vector exp library), and on the reference conv net those calls took 0.8 of about
 training sample. The same functions written out here have no call and no branch, so a loop of
 them compiles to packed instructions, and they return the bits the C library returns:
 ``expf`` for every one of the 2^32 float32 inputs (``benchmarks/check_expf.py`` checks them
-all), ``expd`` for every float64 checked (the same script with ``--double``: 10^8 random bit
-patterns and the neighbourhood of every threshold; 2^64 inputs cannot all be checked).
-``tests/test_libm.py`` checks a few million of each.
+all), ``expd`` for every float64 checked (the same script with ``--double``: 4.1 x 10^8
+inputs, random bit patterns, uniform draws, every binade and the 10^6 bit patterns around
+each threshold; 2^64 inputs cannot all be checked). ``tests/test_libm.py`` checks a few
+million of each. The surrogates' results do not change, and ``surrogates()`` runs 3.3x
+(float32) and 2.3x (float64) faster for it.
 
 Both are the algorithms of glibc (since 2.27 and 2.28; ``sysdeps/ieee754/flt-32/e_expf.c``
 with ``e_exp2f_data.c``, ``sysdeps/ieee754/dbl-64/e_exp.c`` with ``e_exp_data.c``; by Szabolcs
