@@ -6,7 +6,8 @@ Split by what it computes (docs/DESIGN.md, "Kernels"):
 - ``records``: the records a kernel takes (the per-layer layout, parameters, state, neuron,
   loss, rule, optimiser, number format) and the codes of a rule's choices (NumPy only);
   ``views``: each layer's slices of them;
-- ``neuron``: the LIF step and the surrogate derivatives;
+- ``neuron``: the LIF step and the surrogate derivatives; ``libm``: the C library's exp,
+  bit for bit, without a call (so that the surrogates' loop vectorises);
 - ``synapse``: input transforms (dropout, pooling) and the event scatter; ``conv``: taps,
   im2col and the tap sums of convolutions;
 - ``error``: the error routes (spatial, temporal; into the layer below);

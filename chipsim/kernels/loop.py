@@ -225,6 +225,7 @@ def _backward(b, th, t, first, temporal, wg_inline, net, P, G, S, x, nrn, rule, 
     for l in range(n_lif):
         Ly = lay[l]
         sgl = surr(S, Ly)
+        # one vectorised loop per layer (the sigmoid's exp: kernels/libm.py, no libm call)
         surrogates(u_hist(S, Ly)[th, b], prm[0], nrn.sg_kind, prm[1], sgl)
         cl = cnt[b, t, l, LEARN]
         cl[SURROGATE_EVAL] += sgl.shape[0]

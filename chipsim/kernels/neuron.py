@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from chipsim.kernels.jit import kernel
+from chipsim.kernels.libm import exp
 from chipsim.kernels.records import SURROGATE_SIGMOID
 from chipsim.kernels.update import on_grid
 
@@ -29,12 +30,14 @@ def heaviside(x, h0):
     return 0
 
 
-@kernel
+@kernel(inline=True)
 def surrogate(x, kind, alpha):
     """sigma'(x): sigmoid alpha*sig(alpha x)(1-sig(alpha x)), or triangle max(0, alpha - alpha^2 |x|)."""
     if kind == SURROGATE_SIGMOID:
         one = np.float32(1.0)          # keeps float32 arithmetic float32 (exact in float64)
-        s = one / (one + np.exp(-alpha * x))
+        # 1 / (1 + e) without Python's division-by-zero check (1 + e is never 0), whose
+        # branch would keep the loop in surrogates() from vectorising
+        s = np.reciprocal(one + exp(-alpha * x))
         return alpha * s * (one - s)
     y = alpha - alpha * alpha * abs(x)
     return y if y > 0.0 else 0.0
@@ -75,6 +78,11 @@ def lif(I, v, u, spk_idx, nrn, qv, lim_v, fired):
 
 @kernel
 def surrogates(u, theta, kind, alpha, out):
-    """out[j] = sigma'(u[j] - theta) for one layer (theta and alpha in u's dtype)."""
+    """out[j] = sigma'(u[j] - theta) for one layer (theta and alpha in u's dtype).
+
+    The sigmoid's exp is ``libm.exp``: the C library's bits without its call, and
+    ``surrogate`` is inlined at Numba's level (LLVM would not inline it, with expd, into this
+    loop), so the loop vectorises: 3.3x (float32) and 2.3x (float64) faster than with the
+    C library's exp on 18,496 neurons (benchmarks/bench_surrogates.py)."""
     for j in range(out.shape[0]):
         out[j] = surrogate(u[j] - theta, kind, alpha)

@@ -1,0 +1,69 @@
+"""The sigmoid surrogates of one layer: ``kernels.neuron.surrogates`` (exp from
+``kernels/libm.py``, vectorised) against the former loop (``np.exp``, the C library's exp, one
+call per neuron), on the reference conv net's first layer size (16 x 34 x 34 = 18,496
+neurons), float32 and float64. The membrane potentials are N(0, 1) with 40 % exactly 0 (the
+conv net has 35-47 %); OTTT's neuron (threshold 1, alpha 4). Both return the same bits
+(checked here). Figures, not assertions: the median and minimum of --rounds rounds, the two
+loops interleaved.
+
+    taskset -c 1 python benchmarks/bench_surrogates.py [--n 18496] [--rounds 21]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from numba import njit
+
+from chipsim.kernels.neuron import surrogates
+from chipsim.kernels.records import SURROGATE_SIGMOID
+
+
+@njit
+def former(u, theta, alpha, out):
+    """The loop as it was (chipsim before libm.py): np.exp and Python's division."""
+    one = np.float32(1.0)
+    for j in range(out.shape[0]):
+        x = u[j] - theta
+        s = one / (one + np.exp(-alpha * x))
+        out[j] = alpha * s * (one - s)
+
+
+def current(u, theta, alpha, out):
+    surrogates(u, theta, SURROGATE_SIGMOID, alpha, out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=18_496)
+    ap.add_argument("--rounds", type=int, default=21)
+    ap.add_argument("--calls", type=int, default=100, help="calls per round")
+    a = ap.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"sigmoid surrogates of {a.n} neurons, us per call (median, min of {a.rounds} rounds)")
+    for dtype in (np.float32, np.float64):
+        u = rng.normal(0.0, 1.0, a.n).astype(dtype)
+        u[rng.random(a.n) < 0.4] = 0.0
+        theta, alpha = dtype(1.0), dtype(4.0)
+        outs = {f: np.empty_like(u) for f in (former, current)}
+        for f, o in outs.items():
+            f(u, theta, alpha, o)
+        assert outs[former].tobytes() == outs[current].tobytes(), "not bit-identical"
+        times = {f: [] for f in outs}
+        for _ in range(a.rounds):
+            for f, o in outs.items():
+                t = time.perf_counter()
+                for _ in range(a.calls):
+                    f(u, theta, alpha, o)
+                times[f].append((time.perf_counter() - t) / a.calls * 1e6)
+        med = {f: float(np.median(v)) for f, v in times.items()}
+        print(f"{np.dtype(dtype).name:8s} former {med[former]:7.1f} ({min(times[former]):6.1f})   "
+              f"libm {med[current]:7.1f} ({min(times[current]):6.1f})   "
+              f"{med[former] / med[current]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
