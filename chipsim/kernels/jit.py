@@ -15,6 +15,10 @@ marked ``allocates=True`` keep reference counting: the batch entry point ``loop.
 and its ``loop._scratch``, which make the batch's work arrays, and ``arrays.gemm``, because
 Numba's ``np.dot`` needs it. Everything ``run_batch`` calls borrows.
 
+Each kernel's cached machine code is stamped with a digest of every module in this directory,
+not only its own file (``_stamped``): a kernel edited in one module is recompiled into every
+caller that inlined or linked it.
+
     from chipsim.kernels.jit import kernel
 
     @kernel
@@ -29,9 +33,54 @@ Numba's ``np.dot`` needs it. Everything ``run_batch`` calls borrows.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from numba import njit
+from numba.core import caching
 
 POLICY = dict(cache=True, _nrt=False)
+
+KERNELS_DIR = Path(__file__).resolve().parent
+
+
+def sources_digest(directory: Path = KERNELS_DIR) -> str:
+    """SHA-256 of every kernel module's name and text: the freshness stamp of each kernel's
+    cached machine code."""
+    h = hashlib.sha256()
+    for f in sorted(Path(directory).glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+KERNELS_DIGEST = sources_digest()
+
+
+def _stamped(base):
+    """Numba's cache locator ``base``, stamping a kernel's cache with every kernel module's
+    text. Numba stamps a cached function with its own file only, so a kernel changed in one
+    module left its callers in other modules running the former code from the cache (after an
+    edit or an upgrade installed in place). With this stamp, a change to any kernel module
+    recompiles every kernel. Functions outside chipsim/kernels keep Numba's own locators."""
+
+    class Locator(base):
+        def get_source_stamp(self):
+            return ("chipsim-kernels", KERNELS_DIGEST)
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if Path(py_file).resolve().parent != KERNELS_DIR:
+                return None
+            return super().from_function(py_func, py_file)
+
+    Locator.__name__ = Locator.__qualname__ = "Kernels" + base.__name__
+    return Locator
+
+
+if not any(c.__name__.startswith("Kernels") for c in caching.CacheImpl._locator_classes):
+    caching.CacheImpl._locator_classes[:0] = [
+        _stamped(b) for b in (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
+                              caching.UserWideCacheLocator)]
 
 
 def kernel(fn=None, *, inline: bool = False, allocates: bool = False):

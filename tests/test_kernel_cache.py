@@ -1,0 +1,48 @@
+"""Numba's on-disk cache of the kernels is stamped with every kernel module's text.
+
+Numba stamps a cached function with its own source file only: after a kernel in neuron.py
+changed, loop.run_batch (which inlines and links it) loaded its old machine code from the
+cache and ran the former surrogate. chipsim/kernels/jit.py registers locators whose stamp is a
+digest of all of chipsim/kernels/*.py.
+"""
+
+import shutil
+
+from chipsim.kernels import jit
+from chipsim.kernels.loop import run_batch
+from chipsim.kernels.neuron import surrogates
+
+
+def test_kernels_are_cached_with_the_digest_of_every_kernel_module():
+    for disp in (run_batch, surrogates):
+        loc = disp._cache._impl._locator
+        assert type(loc).__name__.startswith("Kernels"), type(loc)
+        assert loc.get_source_stamp() == ("chipsim-kernels", jit.KERNELS_DIGEST)
+    assert jit.KERNELS_DIGEST == jit.sources_digest()
+
+
+def test_a_change_in_any_kernel_module_changes_the_stamp(tmp_path):
+    copy = tmp_path / "kernels"
+    shutil.copytree(jit.KERNELS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert jit.sources_digest(copy) == jit.KERNELS_DIGEST
+    for name in ("neuron.py", "libm.py", "loop.py"):
+        f = copy / name
+        text = f.read_text()
+        f.write_text(text + "\n# changed\n")
+        assert jit.sources_digest(copy) != jit.KERNELS_DIGEST, name
+        f.write_text(text)
+    (copy / "new_kernel.py").write_text("")
+    assert jit.sources_digest(copy) != jit.KERNELS_DIGEST
+
+
+def test_functions_outside_the_kernels_keep_numbas_locators(tmp_path):
+    from numba import njit
+    f = tmp_path / "mod.py"
+    f.write_text("def g(x):\n    return x + 1\n")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mod_outside", f)
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    d = njit(cache=True)(m.g)
+    assert d(1) == 2
+    assert not type(d._cache._impl._locator).__name__.startswith("Kernels")
