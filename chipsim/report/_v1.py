@@ -35,12 +35,13 @@ _V1_EPOCHS = {"train_loss": "epoch_train_loss", "train_acc": "epoch_train_acc",
 def _layers(text: str, path: str, overrides: dict, n_classes: int, rd):
     from chipsim.config.workload import workload_from_text
     from chipsim.data.registry import SENSORS, input_side
-    from chipsim.model.network import build_network
+    from chipsim.model.network import plan_network
     try:
         w = workload_from_text(text, path, overrides)
         d = w.dataset
         shape = (SENSORS[d.name][0],) + input_side(d.name, d.size, d.downscale)
-        return w, build_network(w, shape, n_classes, np.random.default_rng(0)).layers
+        # the layers without their weights: a stored workload may name any size
+        return w, plan_network(w, shape, n_classes).layers
     except ChipsimError as e:
         raise rd.error("config/workload_yaml", "a version-1 results file whose workload cannot "
                        f"be rebuilt with this chipsim ({e.detail})",
@@ -63,6 +64,7 @@ def read_v1(rd, read_counts, read_pricing) -> RunResult:
     T = rd.int_attr(root, "time_steps")
     names = tuple(str(x) for x in np.atleast_1d(rd.text("layers/names")))
     neurons = rd.array("layers/neurons", np.int64, (n_layers,))
+    rd.check("layers/neurons", neurons, lo=1, what="neurons >= 1")
     overrides = [tuple(kv) for kv in json.loads(extra.get("overrides_json", "[]"))]
     w, layers = _layers(rd.string("config/workload_yaml"),
                         rd.str_attr(rd.node("config/workload_yaml"), "path"), dict(overrides),
