@@ -122,8 +122,9 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
 
 def add_peer_args(ap) -> None:
     """The options every benchmark script shares for timing the peers (peers.py)."""
-    ap.add_argument("--repeats", type=int, default=3,
-                    help="timed runs per figure, chipsim's and each peer's; the median is printed")
+    ap.add_argument("--repeats", type=int, default=int(os.environ.get("CHIPSIM_BENCH_REPEATS", 3)),
+                    help="timed runs per figure, chipsim's and each peer's; the median is printed "
+                         "(default: $CHIPSIM_BENCH_REPEATS, else 3)")
     ap.add_argument("--peers", default=os.environ.get("CHIPSIM_BENCH_PEERS", "auto"),
                     choices=["auto", "stored", "off"],
                     help="auto: time PyTorch and SpikingJelly in this run when --peers-python has "
