@@ -117,7 +117,10 @@ def describe(res) -> str:
 # ====================================================================== child side (torch)
 
 def _import_peers():
+    import logging
     import torch
+    # torch warns that Triton (GPU kernels) is missing when SpikingJelly registers its kernels
+    logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
     try:
         import torch.utils.tensorboard  # noqa: F401  (SpikingJelly imports it; not needed here)
     except Exception:
