@@ -59,6 +59,7 @@ PEERS = {
 #: chipsim rule -> its peers (the plain-PyTorch ones have no VGG model here)
 RULE_PEERS = {r: [k for k, (_, rr) in PEERS.items() if rr == r] for r in ("bptt", "sltt", "ottt_a", "ottt_o")}
 NETS = ("mlp", "conv", "vgg")
+WARM_UP = 1.0       # seconds of untimed training before a peer's first run at a thread setting
 ABSENT = 3          # the child's exit code when torch or SpikingJelly cannot be imported
 
 
@@ -266,7 +267,8 @@ def make_step(torch, peer: str, net: str, T: int, ws: bool = False):
 
 def time_peer(torch, peer, net, x, y, batch, threads, repeats, min_time, min_samples, ws=False):
     """{threads: [samples/s, ...]}: one run per thread setting, then the faster one again until
-    it has ``repeats`` runs. A run trains for at least ``min_time`` s and ``min_samples``."""
+    it has ``repeats`` runs. A run trains for at least ``min_time`` s and ``min_samples``; each
+    setting is warmed up first (``WARM_UP`` s, at least one batch)."""
     T = x.shape[1]
     torch.manual_seed(0)
     step = make_step(torch, peer, net, T, ws)
@@ -285,10 +287,21 @@ def time_peer(torch, peer, net, x, y, batch, threads, repeats, min_time, min_sam
                 if el >= min_time and done >= min_samples:
                     return done / el
 
+    def warm_up():
+        # torch's first ~100 small steps run slower (a single warm-up step left the first run
+        # 30 % slow): step for a second, at least one batch
+        t0, i = time.perf_counter(), 0
+        while True:
+            ids = slice(i, i + batch) if i + batch <= n else slice(0, batch)
+            step(x[ids], y[ids])
+            i = ids.stop
+            if time.perf_counter() - t0 >= WARM_UP:
+                return
+
     runs = {}
     for k in threads:
         torch.set_num_threads(k)
-        step(x[:batch], y[:batch])                             # warm up at this setting
+        warm_up()                                              # at this setting
         runs[k] = [run()]
         print(f"  {PEERS[peer][0]:13s} {net} batch {batch}, {k} thread(s): {runs[k][0]:9.2f} samples/s",
               file=sys.stderr, flush=True)
