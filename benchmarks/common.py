@@ -1,8 +1,12 @@
 """Shared pieces of the benchmark scripts: the reference networks of PERFORMANCE.md on the real
-N-MNIST samples shipped with chipsim, and a timed batch-1 training loop."""
+N-MNIST samples shipped with chipsim, a timed training loop, and the peers (PyTorch and
+SpikingJelly, timed by peers.py in the same run, or stored figures when they are absent) with
+PERFORMANCE.md's targets."""
 
 from __future__ import annotations
 
+import os
+import statistics
 import time
 from types import SimpleNamespace as NS
 
@@ -31,30 +35,40 @@ NEURONS = {"ottt": OTTT_NEURON, "sltt": SLTT_NEURON}
 
 BACKWARD_MACS = (K.ERROR_MAC, K.TEMPORAL_MAC, K.GRAD_AC, K.GRAD_MAC)
 
-# docs/PERFORMANCE.md: the peers' training throughput at T=10 (samples/s; 2 cores, no GPU):
-# (net, batch) -> PyTorch BPTT, snnTorch BPTT, SpikingJelly BPTT, SJ OTTT_A, SJ OTTT_O, SJ SLTT
-PEERS = {
-    ("mlp", 1): (92, 45, 214, 45, 63, 35),
-    ("mlp", 32): (1142, 1090, 2126, 934, 936, 688),
-    ("conv", 1): (130, 73, 134, 56, 42, 37),
-    ("conv", 32): (275, 202, 351, 227, 235, 223),
+# The peers' training throughput (samples/s, T=10; see peers.py for the peers), used only when the
+# peers are not installed, and then labelled "stored". Measured side by side with chipsim by
+# PERFORMANCE.md (quiet 2-core machine, Python 3.11, torch 2.13.0 CPU, SpikingJelly 2.0.0, median of
+# 3 at the faster of 1 and 2 threads). Figures move between machines: compare ratios from one run.
+STORED_PEERS = {
+    ("mlp", 1): dict(torch_bptt=122, torch_sltt=153, sj_ottt_a=106, sj_ottt_o=102, sj_sltt=115),
+    ("mlp", 32): dict(torch_bptt=1842, torch_sltt=1660, sj_ottt_a=1037, sj_ottt_o=1247, sj_sltt=1364),
+    ("conv", 1): dict(torch_bptt=135, torch_sltt=124, sj_ottt_a=69, sj_ottt_o=66, sj_sltt=89),
+    ("conv", 32): dict(torch_bptt=390, torch_sltt=407, sj_ottt_a=266, sj_ottt_o=239, sj_sltt=326),
+    # VGG-11 48x48, SpikingJelly OTTT_A: 0.89 s per sample at batch 1, 0.57 s at batch 16
+    ("vgg", 1): dict(sj_ottt_a=1 / 0.89),
+    ("vgg", 16): dict(sj_ottt_a=1 / 0.57),
 }
-_SJ = {"bptt": 2, "ottt_a": 3, "ottt_o": 4, "sltt": 5}
+STORED_NOTE = "PERFORMANCE.md's side-by-side run (torch 2.13.0 CPU, SpikingJelly 2.0.0, 2-core machine)"
 
 
 def target(net: str, batch: int, rule: str):
-    """PERFORMANCE.md's target at T=10, or None: batch 1, 10x SpikingJelly's same rule (the mlp
-    figures as PERFORMANCE.md states them); batch 32, 1.5x the fastest PyTorch peer of the same
-    rule. Returns (samples/s, what it is)."""
-    if rule not in _SJ or (net, batch) not in PEERS:
+    """PERFORMANCE.md's target at T=10 as (factor, peers, text): chipsim's samples/s must be at
+    least ``factor`` times the fastest of ``peers`` (peers.py's names), or None. Batch 1: mlp 10x,
+    conv 5x SpikingJelly's same rule (bptt: mlp 10x, conv 3x PyTorch BPTT); a minibatch: 1.5x
+    the fastest peer of the same rule; vgg (ottt_a): at or below SpikingJelly's best seconds per
+    sample at any batch and thread setting (that comparison is bench_vgg.py's)."""
+    from peers import RULE_PEERS, peers_for
+    if rule not in RULE_PEERS:
         return None
-    p = PEERS[net, batch]
+    if net == "vgg":
+        return (1.0, ["sj_ottt_a"], "SJ OTTT_A's best s/sample") if rule == "ottt_a" else None
     if batch == 1:
-        if net == "mlp":
-            return {"ottt_o": 630, "ottt_a": 450, "sltt": 350, "bptt": 2100}[rule], "10x SJ"
-        return 10 * p[_SJ[rule]], "10x SJ"
-    best = max(p[:3]) if rule == "bptt" else p[_SJ[rule]]
-    return 1.5 * best, "1.5x best peer"
+        if rule == "bptt":
+            f = 10.0 if net == "mlp" else 3.0
+            return f, ["torch_bptt"], f"{f:g}x PyTorch BPTT"
+        f = 10.0 if net == "mlp" else 5.0
+        return f, [f"sj_{rule}"], f"{f:g}x SJ {rule.upper()}"
+    return 1.5, peers_for([rule], net), "1.5x the fastest peer"
 
 
 def nmnist(T: int, dtype: str):
@@ -63,11 +77,13 @@ def nmnist(T: int, dtype: str):
 
 
 def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, window=None,
-          block=None, k=None, data=None, neuron: str = "ottt"):
-    """Train on the 100 real N-MNIST training samples for at least ``min_time`` seconds.
+          block=None, k=None, data=None, neuron: str = "ottt", repeats: int = 1):
+    """Train on the 100 real N-MNIST training samples for at least ``min_time`` seconds,
+    ``repeats`` times (after one untimed batch that compiles and warms the caches).
 
-    Returns dict(sps (samples/s), state (learning state bytes), grad (gradient buffer bytes),
-    bwd (backward MACs per sample), counts (per-sample counts, mean)).
+    Returns dict(sps (samples/s, the median of the runs), runs (each run's samples/s), state
+    (learning state bytes), grad (gradient buffer bytes), bwd (backward MACs per sample), counts
+    (per-sample counts, mean)).
     """
     ds, inp = data if data is not None else nmnist(T, dtype)
     rng = np.random.default_rng(0)
@@ -80,19 +96,92 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
                       NS(lr=0.05, momentum=0.0, weight_decay=0.0), spec, T, batch, rng)
     n = len(ds.labels)
     tr.train_batch(inp, inp.ptr[:batch], ds.labels[:batch])        # compile / warm the cache
-    done, total = 0, None
+    total, n_total, runs = None, 0, []
     order = rng.permutation(n)
-    t0 = time.perf_counter()
-    while True:
-        for i in range(0, n - batch + 1, batch):
-            ids = order[i:i + batch]
-            c = tr.train_batch(inp, inp.ptr[ids], ds.labels[ids])[2].sum(axis=0)
-            total = c if total is None else total + c
-            done += batch
-        el = time.perf_counter() - t0
-        if el >= min_time:
-            break
-    per = total / done
+    for _ in range(repeats):
+        done = 0
+        t0 = time.perf_counter()
+        while True:
+            for i in range(0, n - batch + 1, batch):
+                ids = order[i:i + batch]
+                c = tr.train_batch(inp, inp.ptr[ids], ds.labels[ids])[2].sum(axis=0)
+                total = c if total is None else total + c
+                done += batch
+            el = time.perf_counter() - t0
+            if el >= min_time:
+                break
+        runs.append(done / el)
+        n_total += done
+    per = total / n_total
     bwd = sum(per[:, K.Phase.LEARNING, a].sum() for a in BACKWARD_MACS)
-    return dict(sps=done / el, state=tr.learning_state_bytes, grad=tr.gradient_buffer_bytes,
-                bwd=float(bwd), counts=per)
+    return dict(sps=statistics.median(runs), runs=runs, state=tr.learning_state_bytes,
+                grad=tr.gradient_buffer_bytes, bwd=float(bwd), counts=per)
+
+
+# ------------------------------------------------------------------ the peers, side by side
+
+def add_peer_args(ap) -> None:
+    """The options every benchmark script shares for timing the peers (peers.py)."""
+    ap.add_argument("--repeats", type=int, default=int(os.environ.get("CHIPSIM_BENCH_REPEATS", 3)),
+                    help="timed runs per figure, chipsim's and each peer's; the median is printed "
+                         "(default: $CHIPSIM_BENCH_REPEATS, else 3)")
+    ap.add_argument("--peers", default=os.environ.get("CHIPSIM_BENCH_PEERS", "auto"),
+                    choices=["auto", "stored", "off"],
+                    help="auto: time PyTorch and SpikingJelly in this run when --peers-python has "
+                         "them, else print stored figures, labelled so; stored: the stored "
+                         "figures only; off: no peers (default: $CHIPSIM_BENCH_PEERS, else auto)")
+    ap.add_argument("--peers-python", default=None,
+                    help="the Python that has torch and spikingjelly installed, e.g. a separate "
+                         "venv's bin/python (default: $CHIPSIM_PEERS_PYTHON, else this one)")
+    ap.add_argument("--peer-threads", type=int, nargs="+", default=[1, 2],
+                    help="torch thread counts to try; each peer is reported at its faster one")
+
+
+def peer_figures(a, net: str, batch: int, rules, frames, labels, min_samples: int = 0, ws: bool = False):
+    """The peers of ``rules`` on ``net``: (figures {peer: (samples/s, threads or None)}, where
+    they come from, stored?), measured now in a subprocess or stored; None with --peers off."""
+    from peers import describe, measure, peers_for
+    want = peers_for(rules, net)
+    if a.peers == "off" or not want:
+        return None
+    why = "--peers stored"
+    if a.peers == "auto":
+        print(f"timing the peers ({', '.join(want)}) on {net}, batch {batch} ...", flush=True)
+        res, why = measure(frames, labels, net, batch, want, python=a.peers_python,
+                           threads=a.peer_threads, repeats=a.repeats, min_time=a.min_time,
+                           min_samples=min_samples, ws=ws)
+        if res is not None:
+            figs = {p: (d["sps"], d["threads"]) for p, d in res["peers"].items()}
+            return figs, (f"measured in this run ({describe(res)}; median of {a.repeats} runs at "
+                          f"the faster of {' and '.join(map(str, a.peer_threads))} thread(s))"), False
+    stored = STORED_PEERS.get((net, batch), {})
+    figs = {p: (stored[p], None) for p in want if p in stored}
+    return figs, f"STORED, not measured ({why}): {STORED_NOTE}", True
+
+
+def print_side_by_side(net: str, batch: int, T: int, chipsim: dict, peers) -> None:
+    """chipsim's samples/s per rule (``chipsim``) against each peer of the rule, and the target."""
+    from peers import PEERS, peers_for
+    if peers is None:
+        return
+    figs, source, stored = peers
+    print(f"\n{net}, batch {batch}, T={T}: chipsim / peers; peers {source}")
+    print(f"{'rule':8s} {'chipsim/s':>10s}   {'peer':22s} {'peer/s':>8s} {'threads':>7s} {'ratio':>7s}")
+    for rule, sps in chipsim.items():
+        for p in peers_for([rule], net):
+            if p in figs:
+                v, k = figs[p]
+                label = PEERS[p][0] + (" (stored)" if stored else "")
+                print(f"{rule:8s} {sps:10.1f}   {label:22s} {v:8.1f} {k or '-':>7} {sps / v:6.2f}x")
+        tt = target(net, batch, rule)
+        have = [figs[p][0] for p in (tt[1] if tt else []) if p in figs]
+        if have:
+            r = sps / max(have)
+            print(f"{'':8s} {'':10s}   target >= {tt[2]}: {r:.2f}x, "
+                  f"{'met' if r >= tt[0] else 'NOT met'}{' (stored peer figure)' if stored else ''}")
+
+
+def machine() -> str:
+    """The machine and how busy it is (a busy machine slows the 2-thread settings most)."""
+    la = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, load average {la} (1, 5, 15 min)"

@@ -24,7 +24,9 @@ SCRIPTS = {"mlp": "bench_rules.py", "conv": "bench_conv.py"}
 
 
 def run(tree: Path, script: str, batch: int, min_time: float, T: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(tree))
+    # chipsim against chipsim only: no peers, one timed run per figure (this script repeats the
+    # runs itself); bench scripts that time peers or repeat runs read these, older ones ignore them
+    env = dict(os.environ, PYTHONPATH=str(tree), CHIPSIM_BENCH_PEERS="off", CHIPSIM_BENCH_REPEATS="1")
     cmd = [sys.executable, str(tree / "benchmarks" / script), "--T", str(T), "--batch", str(batch),
            "--min-time", str(min_time)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout

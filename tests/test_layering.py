@@ -83,3 +83,25 @@ def test_the_checks_can_fail():
     """A circle and an upward import are found (guards the helpers above)."""
     assert cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
     assert _floor("chipsim.engine") > _floor("chipsim.hardware.cost") > _floor("chipsim.result")
+
+
+def _external_imports(path: Path) -> set[str]:
+    """Top-level names of the modules ``path`` imports anywhere in its file."""
+    import ast
+    out = set()
+    for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(n, ast.Import):
+            out |= {a.name.partition(".")[0] for a in n.names}
+        elif isinstance(n, ast.ImportFrom) and n.module and not n.level:
+            out.add(n.module.partition(".")[0])
+    return out
+
+
+def test_the_peers_are_benchmark_only():
+    """torch and SpikingJelly (the optional ``bench`` extra) are timed by benchmarks/peers.py
+    beside chipsim; the package itself never imports them."""
+    peers = {"torch", "spikingjelly", "snntorch", "norse"}
+    users = sorted(str(p.relative_to(ROOT.parent)) for p in ROOT.rglob("*.py")
+                   if _external_imports(p) & peers)
+    assert users == []
+    assert "torch" in _external_imports(ROOT.parent / "benchmarks" / "peers.py")   # the check sees imports
