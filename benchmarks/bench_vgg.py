@@ -13,8 +13,8 @@ of ``--repeats`` runs. Each peer is timed at its faster thread setting (``--peer
 
 The target (PERFORMANCE.md): ottt_a's seconds per sample at or below SpikingJelly OTTT_A's best
 CPU setting (any batch and thread count measured here). The default run (ottt_a at batches 1
-and 16, peers included) takes about 4 minutes on a 2-core machine; every rule at both batches
-about 20 (bptt at batch 16 holds ~4 GB for learning, SpikingJelly's BPTT about as much).
+and 16, peers included) takes about 4-5 minutes on a 2-core machine; every rule at both batches
+about 25 (bptt at batch 16 holds ~4 GB for learning, SpikingJelly's BPTT about as much).
 
     python benchmarks/bench_vgg.py [--rules ottt_a ottt_o sltt bptt] [--batch 1 16] [--samples 2]
                                    [--repeats 3] [--root DIR] [--peers-python PY]

@@ -36,19 +36,25 @@ NEURONS = {"ottt": OTTT_NEURON, "sltt": SLTT_NEURON}
 BACKWARD_MACS = (K.ERROR_MAC, K.TEMPORAL_MAC, K.GRAD_AC, K.GRAD_MAC)
 
 # The peers' training throughput (samples/s, T=10; see peers.py for the peers), used only when the
-# peers are not installed, and then labelled "stored". Measured side by side with chipsim by
-# PERFORMANCE.md (quiet 2-core machine, Python 3.11, torch 2.13.0 CPU, SpikingJelly 2.0.0, median of
-# 3 at the faster of 1 and 2 threads). Figures move between machines: compare ratios from one run.
+# peers are not installed, and then labelled "stored". Measured 2026-12-05 side by side with
+# chipsim (benchmarks/results/2026-12-05_peers.txt): a quiet 2-core AMD EPYC VM, no GPU, Python
+# 3.11.7, torch 2.13.0+cpu, SpikingJelly 2.0.0; medians of 3 at the faster of 1 and 2 threads.
+# Figures move between machines: compare ratios from one run, never these.
 STORED_PEERS = {
-    ("mlp", 1): dict(torch_bptt=122, torch_sltt=153, sj_ottt_a=106, sj_ottt_o=102, sj_sltt=115),
-    ("mlp", 32): dict(torch_bptt=1842, torch_sltt=1660, sj_ottt_a=1037, sj_ottt_o=1247, sj_sltt=1364),
-    ("conv", 1): dict(torch_bptt=135, torch_sltt=124, sj_ottt_a=69, sj_ottt_o=66, sj_sltt=89),
-    ("conv", 32): dict(torch_bptt=390, torch_sltt=407, sj_ottt_a=266, sj_ottt_o=239, sj_sltt=326),
-    # VGG-11 48x48, SpikingJelly OTTT_A: 0.89 s per sample at batch 1, 0.57 s at batch 16
-    ("vgg", 1): dict(sj_ottt_a=1 / 0.89),
-    ("vgg", 16): dict(sj_ottt_a=1 / 0.57),
+    ("mlp", 1): dict(torch_bptt=93.3, sj_bptt=430.8, torch_sltt=166.2, sj_sltt=96.1,
+                     sj_ottt_a=96.6, sj_ottt_o=108.9),
+    ("mlp", 32): dict(torch_bptt=1832.7, sj_bptt=2534.1, torch_sltt=1192.1, sj_sltt=1016.3,
+                      sj_ottt_a=1069.1, sj_ottt_o=1025.8),
+    ("conv", 1): dict(torch_bptt=139.9, sj_bptt=163.7, torch_sltt=138.5, sj_sltt=86.1,
+                      sj_ottt_a=66.4, sj_ottt_o=63.9),
+    ("conv", 32): dict(torch_bptt=383.5, sj_bptt=357.7, torch_sltt=476.7, sj_sltt=380.1,
+                       sj_ottt_a=297.6, sj_ottt_o=309.5),
+    # VGG-11 48x48 (folded weights), seconds per training sample
+    ("vgg", 1): dict(sj_ottt_a=1 / 0.909, sj_ottt_o=1 / 0.842, sj_sltt=1 / 0.675, sj_bptt=1 / 0.495),
+    ("vgg", 16): dict(sj_ottt_a=1 / 0.575, sj_ottt_o=1 / 0.572, sj_sltt=1 / 0.429, sj_bptt=1 / 0.579),
 }
-STORED_NOTE = "PERFORMANCE.md's side-by-side run (torch 2.13.0 CPU, SpikingJelly 2.0.0, 2-core machine)"
+STORED_NOTE = ("benchmarks/results/2026-12-05_peers.txt (torch 2.13.0+cpu, SpikingJelly 2.0.0, "
+               "2-core machine)")
 
 
 def target(net: str, batch: int, rule: str):

@@ -27,9 +27,8 @@ The peers (``PEERS``):
 
 Each peer runs in the interpreter given by ``--python`` (or $CHIPSIM_PEERS_PYTHON; default: this
 one) in a subprocess of its own, so that torch's threads never share a process with chipsim's
-kernels. It is timed at each torch thread count of ``--threads`` (``torch.set_num_threads``),
-one run each; then the faster setting is run until it has ``--repeats`` runs, and its median is
-the peer's figure. None of this is a chipsim dependency: install the peers as
+kernels. It is timed ``--repeats`` times at each torch thread count of ``--threads``
+(``torch.set_num_threads``), the counts taking turns; the faster median is the peer's figure. None of this is a chipsim dependency: install the peers as
 benchmarks/README.md says. chipsim's package never imports torch.
 
     python benchmarks/peers.py --net mlp --batch 1 [--T 10] [--peers sj_ottt_a ...] [--python PY]
@@ -266,9 +265,9 @@ def make_step(torch, peer: str, net: str, T: int, ws: bool = False):
 
 
 def time_peer(torch, peer, net, x, y, batch, threads, repeats, min_time, min_samples, ws=False):
-    """{threads: [samples/s, ...]}: one run per thread setting, then the faster one again until
-    it has ``repeats`` runs. A run trains for at least ``min_time`` s and ``min_samples``; each
-    setting is warmed up first (``WARM_UP`` s, at least one batch)."""
+    """{threads: [samples/s, ...]}: ``repeats`` runs at each thread setting, the settings taking
+    turns. A run trains for at least ``min_time`` s and ``min_samples``; each setting is warmed
+    up first (``WARM_UP`` s, at least one batch)."""
     T = x.shape[1]
     torch.manual_seed(0)
     step = make_step(torch, peer, net, T, ws)
@@ -298,17 +297,16 @@ def time_peer(torch, peer, net, x, y, batch, threads, repeats, min_time, min_sam
             if time.perf_counter() - t0 >= WARM_UP:
                 return
 
-    runs = {}
     for k in threads:
         torch.set_num_threads(k)
         warm_up()                                              # at this setting
-        runs[k] = [run()]
-        print(f"  {PEERS[peer][0]:13s} {net} batch {batch}, {k} thread(s): {runs[k][0]:9.2f} samples/s",
-              file=sys.stderr, flush=True)
-    best = max(runs, key=lambda k: runs[k][0])
-    torch.set_num_threads(best)
-    while len(runs[best]) < repeats:
-        runs[best].append(run())
+    runs = {k: [] for k in threads}
+    for _ in range(repeats):               # the settings alternate: a busy spell hits them alike
+        for k in threads:
+            torch.set_num_threads(k)
+            runs[k].append(run())
+            print(f"  {PEERS[peer][0]:13s} {net} batch {batch}, {k} thread(s): {runs[k][-1]:9.2f} samples/s",
+                  file=sys.stderr, flush=True)
     return runs
 
 
@@ -339,7 +337,7 @@ def main() -> int:
     ap.add_argument("--peers", nargs="+", default=None, choices=list(PEERS),
                     help="default: every peer that has a model of --net")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts to try")
-    ap.add_argument("--repeats", type=int, default=3, help="runs of the faster thread setting (median)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs at each thread setting (median)")
     ap.add_argument("--min-time", type=float, default=2.0, help="seconds per run")
     ap.add_argument("--min-samples", type=int, default=0, help="samples per run, at least")
     ap.add_argument("--ws", action="store_true",
