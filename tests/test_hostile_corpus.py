@@ -165,44 +165,35 @@ def _then(*makes):
 
 # ---- recordings of data sets (small, valid, written by the tests' writers)
 
-def _events(seed=0, n=300, span=300_000, W=128, H=128):
-    from chipsim.data.events import EVENT_DTYPE, EventStream
-    rng = np.random.default_rng(seed)
-    ev = np.zeros(n, EVENT_DTYPE)
-    ev["t"] = np.sort(rng.integers(0, span, n))
-    ev["x"] = rng.integers(0, W, n)
-    ev["y"] = rng.integers(0, H, n)
-    ev["p"] = rng.integers(0, 2, n)
-    return EventStream(ev, (W, H, 2))
 
 
 def _cifar_root(root: Path, ext: str, per_class: int = 2) -> Path:
     from chipsim.data.eventsets import CIFAR10DVS_CLASSES
-    from tests.writers import write_aedat2, write_aedat4
+    from tests.writers import random_stream, write_aedat2, write_aedat4
     for c, cls in enumerate(CIFAR10DVS_CLASSES):
         (root / cls).mkdir(parents=True)
         for i in range(per_class):
             p = root / cls / f"cifar10_{cls}_{i}{ext}"
-            (write_aedat4 if ext == ".aedat4" else write_aedat2)(p, _events(10 * c + i))
+            (write_aedat4 if ext == ".aedat4" else write_aedat2)(p, random_stream(10 * c + i))
     return root
 
 
 def _nmnist_root(root: Path, n: int = 2) -> Path:
-    from tests.writers import write_nmnist
+    from tests.writers import random_stream, write_nmnist
     for split in ("Train", "Test"):
         for label in range(10):
             d = root / split / str(label)
             d.mkdir(parents=True)
             for i in range(n):
-                write_nmnist(d / f"{i + 1:05d}.bin", _events(label * 10 + i, W=34, H=34).events)
+                write_nmnist(d / f"{i + 1:05d}.bin", random_stream(label * 10 + i, W=34, H=34).events)
     return root
 
 
 def _gesture_root(root: Path, users=(1, 24)) -> Path:
-    from tests.writers import write_aedat3
+    from tests.writers import random_stream, write_aedat3
     root.mkdir(parents=True, exist_ok=True)
     for u in users:
-        write_aedat3(root / f"user{u:02d}_fluorescent.aedat", _events(u, n=400, span=2_000_000))
+        write_aedat3(root / f"user{u:02d}_fluorescent.aedat", random_stream(u, n=400, span=2_000_000))
         (root / f"user{u:02d}_fluorescent_labels.csv").write_text(
             "class,startTime_usec,endTime_usec\n1,0,1000000\n2,1000000,2000000\n")
     return root
@@ -274,18 +265,18 @@ def _bomb(content_size: bool):
 
 
 def _big_aedat2(ctx, dst):
-    from tests.writers import write_aedat2
-    write_aedat2(dst, _events(n=200_000))                  # 1.6 MB, 12.8 MB to decode
+    from tests.writers import random_stream, write_aedat2
+    write_aedat2(dst, random_stream(n=200_000))                  # 1.6 MB, 12.8 MB to decode
 
 
 def _big_nmnist(ctx, dst):
-    from tests.writers import write_nmnist
-    write_nmnist(dst, _events(n=200_000, W=34, H=34).events)  # 1 MB, 10 MB to decode
+    from tests.writers import random_stream, write_nmnist
+    write_nmnist(dst, random_stream(n=200_000, W=34, H=34).events)  # 1 MB, 10 MB to decode
 
 
 def _many_packets(ctx, dst):
-    from tests.writers import write_aedat4
-    write_aedat4(dst, _events(n=200_000), packet_events=1000)  # 200 packets, 3.2 MB of events
+    from tests.writers import random_stream, write_aedat4
+    write_aedat4(dst, random_stream(n=200_000), packet_events=1000)  # 200 packets, 3.2 MB of events
 
 
 # ---- outputs: a valid run to re-price, report or compare

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import shutil
 
-import numpy as np
 import pytest
 
-from chipsim.data.events import EVENT_DTYPE, EventStream
 from chipsim.data.eventsets import CIFAR10DVS_CLASSES
 from chipsim.data.load import load_dataset
 from chipsim.errors import ChipsimError
 from tests.hostile_cli import HOSTILE, ROOT, run_cli
-from tests.writers import write_aedat2, write_aedat3, write_aedat4, write_nmnist
+from tests.writers import random_stream, write_aedat2, write_aedat3, write_aedat4, write_nmnist
 
 EVENTS = HOSTILE / "events"
 CIFAR = ROOT / "workloads" / "cifar10dvs.yaml"
@@ -32,14 +30,6 @@ def tmp_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CHIPSIM_CACHE", str(tmp_path / "cache"))
 
 
-def _stream(seed=0, n=300, span=300_000, W=128, H=128):
-    rng = np.random.default_rng(seed)
-    ev = np.zeros(n, EVENT_DTYPE)
-    ev["t"] = np.sort(rng.integers(0, span, n))
-    ev["x"] = rng.integers(0, W, n)
-    ev["y"] = rng.integers(0, H, n)
-    ev["p"] = rng.integers(0, 2, n)
-    return EventStream(ev, (W, H, 2))
 
 
 def _cifar(root, per_class=2, ext=".aedat"):
@@ -47,7 +37,7 @@ def _cifar(root, per_class=2, ext=".aedat"):
         (root / cls).mkdir(parents=True)
         for i in range(per_class):
             p = root / cls / f"cifar10_{cls}_{i}{ext}"
-            (write_aedat4 if ext == ".aedat4" else write_aedat2)(p, _stream(10 * c + i))
+            (write_aedat4 if ext == ".aedat4" else write_aedat2)(p, random_stream(10 * c + i))
     return root
 
 
@@ -57,14 +47,14 @@ def _nmnist(root, n=2):
             d = root / split / str(label)
             d.mkdir(parents=True)
             for i in range(n):
-                write_nmnist(d / f"{i + 1:05d}.bin", _stream(label * 10 + i, W=34, H=34).events)
+                write_nmnist(d / f"{i + 1:05d}.bin", random_stream(label * 10 + i, W=34, H=34).events)
     return root
 
 
 def _gesture(root, users=(1, 24)):
     root.mkdir(parents=True, exist_ok=True)
     for u in users:
-        write_aedat3(root / f"user{u:02d}_fluorescent.aedat", _stream(u, n=400, span=2_000_000))
+        write_aedat3(root / f"user{u:02d}_fluorescent.aedat", random_stream(u, n=400, span=2_000_000))
         (root / f"user{u:02d}_fluorescent_labels.csv").write_text(
             "class,startTime_usec,endTime_usec\n1,0,1000000\n2,1000000,2000000\n")
     return root

@@ -12,28 +12,18 @@ from __future__ import annotations
 import os
 import tracemalloc
 
-import numpy as np
 import pytest
 
 from chipsim.data.aedat import MAX_AEDAT4_PACKET_BYTES, read_aedat2, read_aedat4
-from chipsim.data.events import EVENT_DTYPE, EventStream
 from chipsim.data.nmnist import read_nmnist
 from chipsim.errors import ChipsimError
 from tests.hostile.make_large import aedat4_bomb
 from tests.hostile_cli import HOSTILE
-from tests.writers import write_aedat2, write_aedat4, write_nmnist
+from tests.writers import random_stream, write_aedat2, write_aedat4, write_nmnist
 
 EVENTS = HOSTILE / "events"
 
 
-def _stream(seed=0, n=300, span=300_000, W=128, H=128):
-    rng = np.random.default_rng(seed)
-    ev = np.zeros(n, EVENT_DTYPE)
-    ev["t"] = np.sort(rng.integers(0, span, n))
-    ev["x"] = rng.integers(0, W, n)
-    ev["y"] = rng.integers(0, H, n)
-    ev["p"] = rng.integers(0, 2, n)
-    return EventStream(ev, (W, H, 2))
 
 
 def _refused(fn, *needles):
@@ -69,7 +59,7 @@ def test_lz4_bomb_is_refused_by_its_declared_size(bomb):
 
 def test_the_packets_of_a_file_may_not_decompress_beyond_memory(tmp_path, monkeypatch):
     p = tmp_path / "ok.aedat4"
-    write_aedat4(p, _stream(n=20_000), packet_events=1000)
+    write_aedat4(p, random_stream(n=20_000), packet_events=1000)
     assert len(read_aedat4(p)) == 20_000
     assert 3 * p.stat().st_size < 700_000 < 3 * 20_000 * 16      # the file fits, its events not
     monkeypatch.setenv("CHIPSIM_MAX_MEMORY", "700kB")
@@ -101,11 +91,11 @@ def test_a_reader_refuses_a_stream_posing_as_a_file(tmp_path, kind, reader):
 
 def test_a_recording_larger_than_memory_is_refused_before_reading(tmp_path, monkeypatch):
     p = tmp_path / "big.aedat"
-    write_aedat2(p, _stream(n=50_000))
+    write_aedat2(p, random_stream(n=50_000))
     monkeypatch.setenv("CHIPSIM_MAX_MEMORY", "1MB")
     _refused(lambda: read_aedat2(p), p, "would need", "1.0 MB is available")
     q = tmp_path / "big.bin"
-    write_nmnist(q, _stream(n=50_000, W=34, H=34).events)
+    write_nmnist(q, random_stream(n=50_000, W=34, H=34).events)
     _refused(lambda: read_nmnist(q), q, "would need", "1.0 MB is available")
 
 

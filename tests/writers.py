@@ -24,6 +24,18 @@ from chipsim.errors import ChipsimError
 
 # ----------------------------------------------------------------------------- helpers
 
+def random_stream(seed=0, n=300, span=300_000, W=128, H=128) -> EventStream:
+    """n events with sorted timestamps in [0, span) µs at uniform pixels and polarities of a
+    W x H sensor (seeded): a valid recording for the writers."""
+    rng = np.random.default_rng(seed)
+    ev = np.zeros(n, EVENT_DTYPE)
+    ev["t"] = np.sort(rng.integers(0, span, n))
+    ev["x"] = rng.integers(0, W, n)
+    ev["y"] = rng.integers(0, H, n)
+    ev["p"] = rng.integers(0, 2, n)
+    return EventStream(ev, (W, H, 2))
+
+
 def _write_file(path: str | os.PathLike, data: bytes) -> None:
     p = Path(path)
     try:
