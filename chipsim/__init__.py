@@ -9,4 +9,24 @@ import os as _os
 # wins.
 _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+
+def _pool_size() -> str:
+    """Numba's thread pool, sized when Numba loads: the cores, or CHIPSIM_THREADS if more, and
+    at least 4, so that a run asked for more threads than the machine's cores gets them (the
+    idle ones sleep). chipsim.threads chooses how many a run uses."""
+    try:
+        cores = len(_os.sched_getaffinity(0))
+    except AttributeError:
+        cores = _os.cpu_count() or 1
+    try:
+        asked = int(_os.environ.get("CHIPSIM_THREADS", "0"))
+    except ValueError:
+        asked = 0          # reported by chipsim.threads when a run reads it
+    return str(max(cores, asked, 4))
+
+
+# chipsim's kernels split a batch over threads in Numba's pool (chipsim/threads.py); BLAS
+# stays at one thread inside each of them
+_os.environ.setdefault("NUMBA_NUM_THREADS", _pool_size())
+
 __version__ = "0.2.0"

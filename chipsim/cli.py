@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a workload field, e.g. --set training.epochs=2 (repeatable)")
     r.add_argument("--no-plot", action="store_true", help="do not draw the energy plot")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--threads", type=_threads, metavar="N",
+                   help="threads to train on (default: CHIPSIM_THREADS, else every core); the "
+                        "results are the same bits for any number")
     r.add_argument("--checkpoint-every", type=_samples, metavar="N",
                    help="save the run's state (weights, optimiser buffers, random generators, the "
                         "records so far) to <out>.ckpt after every N samples, training and test "
@@ -160,6 +163,14 @@ def _samples(text: str) -> int:
     if n < 0:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of samples >= 0")
     return n
+
+
+def _threads(text: str) -> int:
+    from chipsim import threads
+    try:
+        return threads.parse(text, "--threads")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of threads >= 1") from None
 
 
 class _Stopped(KeyboardInterrupt):
@@ -321,7 +332,7 @@ def cmd_run(args) -> int:
 
 def _run(args, sig: _Signals) -> int:
     from chipsim import __version__ as version
-    from chipsim import checkpoint, engine
+    from chipsim import checkpoint, engine, threads
     from chipsim.config.profile import load_profile
     from chipsim.config.workload import load_workload
     from chipsim.data.load import check_dataset, standin_banner
@@ -329,6 +340,10 @@ def _run(args, sig: _Signals) -> int:
     from chipsim.report.outputs import RESULT_SUFFIXES, check_path, check_replace, workload_source
     from chipsim.report.summary import format_summary
 
+    try:
+        threads.configure(args.threads)       # None: CHIPSIM_THREADS, else every core
+    except ValueError as e:
+        raise ChipsimError(str(e)) from None
     overrides = _overrides(args.set)
     if args.rule:
         overrides["rule.name"] = args.rule

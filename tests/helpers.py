@@ -50,20 +50,21 @@ def small_problem(seed=0, n_in=30, hidden=(16, 12), C=5, T=6, density=0.3, N=3, 
 
 def trainer(rule, net, nrn, *, T, B=1, lr=0.5, momentum=0.0, wd=0.0, a=0.05, k=None,
             trace_decay=None, first_layer_input="raw", seed=0, window=None, block=None,
-            target_window=None, update_skip=True, bits=None):
+            target_window=None, update_skip=True, bits=None, workers=None):
     """The trainer every test builds (one place to adapt when the constructor changes).
 
     ``block``: tbptt_local's B_L, as the workload's ``rule.block`` states it; the network's
     auxiliary classifiers come from ``Network.build(..., block=)`` (pass the same value there).
     ``bits``: dict(weight_bits, state_bits, trace_bits) puts the trainer in the chip's
     fixed-point number format (``Trainer.set_number_format``; rounds the net's weights in place).
+    ``workers``: threads a batch is split over (default: chipsim.threads.count()).
     """
     tr = make_trainer(rule, net, nrn, NS(kind="ce_mse", mse_weight=a, mse_target="onehot"),
                       NS(lr=lr, momentum=momentum, weight_decay=wd),
                       NS(k=k, trace_decay=trace_decay, first_layer_input=first_layer_input,
                          window=window, block=block, target_window=target_window,
                          update_skip=update_skip),
-                      T, B, np.random.default_rng(seed))
+                      T, B, np.random.default_rng(seed), workers)
     if bits is not None:
         tr.set_number_format(bits)
     return tr

@@ -29,6 +29,10 @@ caller that inlined or linked it.
 
     @kernel(allocates=True)
     def entry(...): ...
+
+Threads: the only parallel kernels are the ``prange`` loops over workers in ``loop.py``; each
+worker runs whole samples (or fixed column blocks of a weight gradient) with the same
+arithmetic as one thread, so results do not depend on the thread count (chipsim/threads.py).
 """
 
 from __future__ import annotations
@@ -83,14 +87,17 @@ if not any(c.__name__.startswith("Kernels") for c in caching.CacheImpl._locator_
                               caching.UserWideCacheLocator)]
 
 
-def kernel(fn=None, *, inline: bool = False, allocates: bool = False):
-    """Compile ``fn`` with chipsim's JIT policy (``@kernel``, ``@kernel(inline=True)`` or
-    ``@kernel(allocates=True)``)."""
+def kernel(fn=None, *, inline: bool = False, allocates: bool = False, parallel: bool = False):
+    """Compile ``fn`` with chipsim's JIT policy (``@kernel``, ``@kernel(inline=True)``,
+    ``@kernel(allocates=True)`` or ``@kernel(parallel=True)``: a ``prange`` over workers, with
+    reference counting, which Numba's parallel launcher needs)."""
     opts = dict(POLICY)
     if inline:
         opts["inline"] = "always"
-    if allocates:
+    if allocates or parallel:
         opts["_nrt"] = True
+    if parallel:
+        opts["parallel"] = True
 
     def wrap(f):
         return njit(**opts)(f)

@@ -17,11 +17,29 @@ sends its error to the layer below (error.error_to_source, with the weights as t
 before the update) and adds its weight gradient (wgrad.weight_grad). Work shared by a batch
 (applying the update) is attributed to the batch's last sample; counts are kept per sample and
 time step (``cnt`` (B, T, L, P, A)).
+
+Threads. A step's samples are independent until their weight gradients meet, so each step
+runs in two phases:
+
+1. the samples (``_samples``): forward, traces and the error pass of the backward (routes and
+   errors into the layer below, top-down), split over workers by whole samples; each worker
+   has its own rows of the buffers that hold one sample at a time (views.worker_state,
+   worker_scratch). A sample's arithmetic is the same whichever worker runs it.
+2. the weight gradients (``_wgrads``), layer by layer in the backward order: every sample in
+   order, split over workers by output columns in fixed blocks (records.WGRAD_BLOCK), so each
+   weight receives the same additions in the same order as with one thread.
+
+So counts, weights and losses are bit-identical for every thread count. Nothing a worker
+writes is read by another in the same phase: a sample's counts, state and output gradients
+are its own; a weight's gradient is one worker's. A rule that writes updates straight into the
+weights (``rule.direct``: batch 1) runs its weight gradients in one worker, in layer order
+(their stochastic rounding draws from one generator).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
 from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_READ_TRACE,
                             MEM_WRITE_HIST, MEM_WRITE_TRACE, NB_DENSE_OPS, OUTPUT_ERROR, SPIKE,
@@ -33,10 +51,11 @@ from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import lif, surrogates
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, ROLE_LIF,
-                                     ROLE_READOUT, ROUTE_TEMPORAL, HistoryScratch, Scratch)
+                                     ROLE_READOUT, ROUTE_TEMPORAL, WGRAD_BLOCK, HistoryScratch,
+                                     Scratch)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
                                    out_grad, output, potential, spike_map, spk_hist, surr, touched,
-                                   trace, u_hist, weights)
+                                   trace, u_hist, weights, worker_scratch, worker_state)
 from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
 from chipsim.kernels.synapse import transform
 from chipsim.kernels.update import apply_updates, on_grid
@@ -44,9 +63,9 @@ from chipsim.kernels.wgrad import weight_grad, wgrad_from_history
 
 
 @kernel(allocates=True)
-def _scratch(lay, P, T, fused, temporal):
-    """Work arrays sized for the largest layer; the history-summed gradient's only when a
-    layer uses it."""
+def _scratch(lay, P, T, fused, temporal, NW):
+    """Work arrays sized for the largest layer, one row per worker; the history-summed
+    gradient's (one, used by one worker) only when a layer uses it."""
     L = lay.shape[0]
     maxn = 1
     maxpos = 1
@@ -81,12 +100,14 @@ def _scratch(lay, P, T, fused, temporal):
             npin = max(npin, pin)
             ntap = max(ntap, nt)
             nrow = max(nrow, Ly.hout * Ly.win)
-    scr = Scratch(np.empty(maxn, dtype=np.int64), np.empty(maxn, dtype=np.uint8),
-                  np.empty(maxn, dtype=f), np.ones(maxn, dtype=f),
-                  np.empty(maxpos, dtype=np.int64), np.empty(npin, dtype=np.int64),
-                  (np.empty(ncol, dtype=f), np.empty(nmat, dtype=f), np.empty(nmap, dtype=f)),
-                  np.empty(2 * ntap, dtype=np.int64), np.empty(nrow, dtype=np.int64),
-                  np.empty(2, dtype=f))
+    nblk = min(maxn, WGRAD_BLOCK) * maxpos if ncol > 1 else 1
+    scr = Scratch(np.empty((NW, maxn), dtype=np.int64), np.empty((NW, maxn), dtype=np.uint8),
+                  np.empty((NW, maxn), dtype=f), np.ones((NW, maxn), dtype=f),
+                  np.empty((NW, maxpos), dtype=np.int64), np.empty((NW, npin), dtype=np.int64),
+                  np.empty((NW, ncol), dtype=f), np.empty((NW, nmat), dtype=f),
+                  np.empty((NW, nmap), dtype=f),
+                  np.empty((NW, 2 * ntap), dtype=np.int64), np.empty((NW, nrow), dtype=np.int64),
+                  np.empty((NW, 2), dtype=f), np.empty((NW, nblk), dtype=f))
     any_fused = False
     for l in range(L):
         if temporal and fused[l] != 0:
@@ -173,13 +194,28 @@ def _traces(t, b, th, net, S, x, rule, fmt, scr, cnt):
 
 
 @kernel
-def _backward_layer(l, b, th, t, first, temporal, want_wgrad, net, P, G, S, x, nrn, rule, opt,
-                    fmt, scr, cnt):
-    """Backward pass of one layer for one sample at step t (th: its history slot)."""
+def _grad_nonzeros(Ly, g, scr):
+    """g's non-zero entries (dense: their indices in ``scr.gnz``) and, per output position,
+    their count (``scr.pos_nz``), and for a convolution the non-zero gradients each input
+    position meets (``scr.tsum``). Returns how many."""
+    npos = Ly.hout * Ly.wout
+    if npos == 1:
+        ng = nonzero(g, scr.gnz)
+        scr.pos_nz[0] = ng
+    else:
+        ng = pos_nnz(g, Ly.cout, scr.pos_nz[:npos])
+    if npos > 1 or Ly.k > 1:      # a convolution: non-zero gradients per input position
+        tap_sums(Ly, scr.pos_nz, scr.tsum, scr.rows, scr.taps)
+    return ng
+
+
+@kernel
+def _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, c):
+    """The error pass of one layer for one sample at one step (th: its history slot): its
+    output gradient (the route), then the error it sends into its source population."""
     lay = net.layout
     pops = net.pops
     Ly = lay[l]
-    c = cnt[b, t, l, LEARN]
     g = out_grad(S, Ly)[b, th]
     if Ly.role == ROLE_LIF:
         if temporal:
@@ -187,34 +223,20 @@ def _backward_layer(l, b, th, t, first, temporal, want_wgrad, net, P, G, S, x, n
                            nrn, first, c)
         else:
             spatial_route(g, surr(S, Ly), error(S, Ly), nrn.cin)
-    Cout = Ly.cout
-    npos = Ly.hout * Ly.wout
-    if npos == 1:
-        ng = nonzero(g, scr.gnz)
-        scr.pos_nz[0] = ng
-    else:
-        ng = pos_nnz(g, Cout, scr.pos_nz[:npos])
-    if npos > 1 or Ly.k > 1:      # a convolution: non-zero gradients per input position
-        tap_sums(Ly, scr.pos_nz, scr.tsum, scr.rows, scr.taps)
     src = Ly.src
     if src > 0 and Ly.detach == 0:   # error into the source population, pre-update W
+        ng = _grad_nonzeros(Ly, g, scr)
         Ls = lay[src - 1]
         mask_l = mask(S, pops[src])[b] if Ly.nomask == 0 else S.epost[:0]
         error_to_source(weights(P, Ly), g, scr.gnz, ng, Ly, surr(S, Ls), mask_l,
                         spike_map(S, pops[src]), error(S, Ls), S.epost, S.edone, scr.tsum,
-                        scr.wt, scr.taps, c)
-    if want_wgrad:
-        idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, scr.ones)
-        weight_grad(weights(P, Ly), bias(P, Ly), acc_weights(G, Ly), acc_bias(G, Ly), g, scr.gnz,
-                    ng, Ly, idx, val, e0, e1, trace(S, Ly)[b], rule.factor[l] == FACTOR_TRACE,
-                    rule.direct, opt.lr, touched(G, Ly), scr.scratch, scr.pos_nz, scr.tsum,
-                    scr.wt, scr.taps, c, fmt.qw[l], fmt.limw[l], fmt.rs)
+                        (scr.wt0, scr.wt1, scr.wt2), scr.taps, c)
 
 
 @kernel
-def _backward(b, th, t, first, temporal, wg_inline, net, P, G, S, x, nrn, rule, opt, fmt, scr,
-              cnt):
-    """One sample, one step: surrogates, then auxiliary classifiers, then readout -> input."""
+def _backward(b, th, t, first, temporal, net, P, S, nrn, scr, cnt):
+    """The error pass of one sample at one step: surrogates, then auxiliary classifiers, then
+    readout -> input (weight gradients follow in _wgrads)."""
     lay = net.layout
     pops = net.pops
     L = lay.shape[0]
@@ -235,15 +257,154 @@ def _backward(b, th, t, first, temporal, wg_inline, net, P, G, S, x, nrn, rule, 
         if pops[l + 1].has_map:
             fill_spike_map(spk_hist(S, Ly)[th, b], S.spk_n[l, th, b], spike_map(S, pops[l + 1]))
     for l in range(n_lif + 1, L):        # auxiliary classifiers first
-        _backward_layer(l, b, th, t, first, temporal, wg_inline[l] == 1, net, P, G, S, x, nrn,
-                        rule, opt, fmt, scr, cnt)
+        _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
     for l in range(n_lif, -1, -1):       # then readout, LIF layers top-down
-        _backward_layer(l, b, th, t, first, temporal, wg_inline[l] == 1, net, P, G, S, x, nrn,
-                        rule, opt, fmt, scr, cnt)
+        _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
 
 
+# --- phase 1: the samples ------------------------------------------------------------------
+@kernel
+def _samples(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out, learning,
+             temporal, backward_now):
+    """Worker w of nw, its share of the samples at step t: forward, traces and, on the spatial
+    route at a learning step, the error pass."""
+    Sw = worker_state(S, w)
+    sw = worker_scratch(scr, w)
+    B = x.ptr.shape[0]
+    yes = np.bool_(True)
+    no = np.bool_(False)
+    for b in range(w * B // nw, (w + 1) * B // nw):
+        _forward(t, b, th, T, net, P, Sw, x, nrn, loss, fmt, sw, cnt, loss_out, learning,
+                 temporal, backward_now)
+        if not learning:
+            continue
+        _traces(t, b, th, net, Sw, x, rule, fmt, sw, cnt)
+        if backward_now and not temporal:
+            _backward(b, th, t, yes, no, net, P, Sw, nrn, sw, cnt)
+
+
+@kernel(parallel=True)
+def _samples_par(nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out, learning,
+                 temporal, backward_now):
+    for w in prange(nw):
+        _samples(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
+                 learning, temporal, backward_now)
+
+
+@kernel
+def _run_samples(nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out, learning,
+                 temporal, backward_now):
+    """Phase 1 of step t on nw workers (on the calling thread when nw = 1)."""
+    if nw == 1:
+        _samples(0, 1, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
+                 learning, temporal, backward_now)
+    else:
+        _samples_par(nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
+                     learning, temporal, backward_now)
+
+
+@kernel
+def _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt):
+    """Worker w of nw, its share of the samples: BPTT's error pass through the window t0..t1-1
+    in reverse time, with the history reads it makes."""
+    lay = net.layout
+    L = lay.shape[0]
+    Sw = worker_state(S, w)
+    sw = worker_scratch(scr, w)
+    B = x.ptr.shape[0]
+    yes = np.bool_(True)
+    for b in range(w * B // nw, (w + 1) * B // nw):
+        for t in range(t1 - 1, t0 - 1, -1):
+            for l in range(L):
+                Ly = lay[l]
+                cl = cnt[b, t, l, LEARN]
+                if Ly.role != ROLE_LIF:
+                    cl[MEM_READ_HIST] += Ly.n_out
+                else:
+                    cl[MEM_READ_HIST] += Ly.n_out + S.spk_n[l, t - t0, b]
+                if Ly.evk == EV_BUF:
+                    cl[MEM_READ_HIST] += S.ev_n[l, t - t0, b]
+            _backward(b, t - t0, t, t == t1 - 1, yes, net, P, Sw, nrn, sw, cnt)
+
+
+@kernel(parallel=True)
+def _window_back_par(nw, t0, t1, net, P, S, x, nrn, scr, cnt):
+    for w in prange(nw):
+        _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt)
+
+
+# --- phase 2: the weight gradients ---------------------------------------------------------
+@kernel
+def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt):
+    """Worker w of nw, its columns of layer l's weight gradient (whole blocks of WGRAD_BLOCK):
+    every sample in order, and for each the steps t_hi down to t_lo (history slot t - t0).
+    Worker 0 counts the layer's work."""
+    lay = net.layout
+    Ly = lay[l]
+    sw = worker_scratch(scr, w)
+    B = x.ptr.shape[0]
+    Cout = Ly.cout
+    nblk = (Cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK
+    c0 = min(Cout, (w * nblk // nw) * WGRAD_BLOCK)
+    c1 = min(Cout, ((w + 1) * nblk // nw) * WGRAD_BLOCK)
+    use_trace = rule.factor[l] == FACTOR_TRACE
+    for b in range(B):
+        for t in range(t_hi, t_lo - 1, -1):
+            th = t - t0
+            g = out_grad(S, Ly)[b, th]
+            ng = _grad_nonzeros(Ly, g, sw)
+            idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
+            weight_grad(weights(P, Ly), bias(P, Ly), acc_weights(G, Ly), acc_bias(G, Ly), g,
+                        sw.gnz, ng, Ly, idx, val, e0, e1, trace(S, Ly)[b], use_trace,
+                        rule.direct, opt.lr, touched(G, Ly), sw.scratch, sw.pos_nz, sw.tsum,
+                        (sw.wt0, sw.wt1, sw.wt2), sw.gblk, sw.taps, cnt[b, t, l, LEARN], fmt.qw[l], fmt.limw[l],
+                        fmt.rs, c0, c1, w == 0)
+
+
+@kernel(parallel=True)
+def _wgrad_par(nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt):
+    for w in prange(nw):
+        _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+
+
+#: a weight gradient is split over workers at batch 1 only when its layer is at least this
+#: many multiply-accumulates per step (a convolution of VGG's size); smaller ones cost less
+#: than starting the workers
+SPLIT_MACS = 1 << 22
+
+
+@kernel
+def _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt):
+    Ly = net.layout[l]
+    B = x.ptr.shape[0]
+    k = 1
+    if not rule.direct and (B > 1 or Ly.n_out * Ly.rows >= SPLIT_MACS):
+        k = min(nw, (Ly.cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK)
+    if k == 1:
+        _wgrad_share(0, 1, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+    else:
+        _wgrad_par(k, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+
+
+@kernel
+def _wgrads(t_lo, t_hi, t0, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt, wg_inline):
+    """Phase 2: the weight gradients of the steps t_hi down to t_lo, layer by layer in the
+    backward order (auxiliary classifiers, readout, LIF layers top-down), on up to nw workers
+    each; layers with ``wg_inline[l]`` = 0 are summed from the history instead."""
+    lay = net.layout
+    L = lay.shape[0]
+    n_lif = net.pops.shape[0] - 1
+    for l in range(n_lif + 1, L):
+        if wg_inline[l]:
+            _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+    for l in range(n_lif, -1, -1):
+        if wg_inline[l]:
+            _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+
+
+# --- the schedules -------------------------------------------------------------------------
 @kernel(inline=True)
-def _spatial_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, wg):
+def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, wg):
     """Forward step by step; the spatial backward pass at the steps of ``rule.step_mask``."""
     B = x.ptr.shape[0]
     T = x.ptr.shape[1] - 1
@@ -251,65 +412,55 @@ def _spatial_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out,
     # typed constants, not literals: the schedules then share one compiled _forward, _traces
     # and _backward (a literal argument would compile a second specialisation of each)
     th = np.int64(0)
-    yes = np.bool_(True)
     no = np.bool_(False)
+    ns = min(nw, B)
     for t in range(T):
         backward_now = learning and rule.step_mask[t]
-        for b in range(B):
-            _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, learning,
-                     no, backward_now)
-            if not learning:
-                continue
-            _traces(t, b, th, net, S, x, rule, fmt, scr, cnt)
-            if backward_now:
-                _backward(b, th, t, yes, no, wg, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt)
-        if backward_now and rule.apply == APPLY_STEP and not rule.direct:
-            apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, t], fmt)
+        _run_samples(ns, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
+                     learning, no, backward_now)
+        if backward_now:
+            _wgrads(t, t, t, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt, wg)
+            if rule.apply == APPLY_STEP and not rule.direct:
+                apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, t], fmt)
     if learning and rule.apply == APPLY_END:
         apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, T - 1], fmt)
 
 
 @kernel(inline=True)
-def _temporal_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs,
+def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs,
                        wg_inline, wg_apply):
     """Windows of ``rule.window`` steps: forward keeping the history, backward through the
-    window in reverse time, the history-summed weight gradients, then the update."""
+    window in reverse time, the weight gradients (dense layers' summed per row from the
+    history), then the update."""
     lay = net.layout
     L = lay.shape[0]
     B = x.ptr.shape[0]
     T = x.ptr.shape[1] - 1
     yes = np.bool_(True)      # typed constants (see _spatial_schedule)
     no = np.bool_(False)
+    ns = min(nw, B)
+    ones = scr.ones[0]
     t0 = 0
     while t0 < T:
         t1 = min(T, t0 + rule.window)
         for t in range(t0, t1):
+            _run_samples(ns, t, t - t0, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt,
+                         loss_out, yes, yes, no)
+        if ns == 1:
+            _window_back(0, 1, t0, t1, net, P, S, x, nrn, scr, cnt)
+        else:
+            _window_back_par(ns, t0, t1, net, P, S, x, nrn, scr, cnt)
+        _wgrads(t0, t1 - 1, t0, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt, wg_inline)
+        # weight gradients of dense layers summed per row from the history
+        for l in range(L):
+            if wg_inline[l]:
+                continue
+            Ly = lay[l]
             for b in range(B):
-                _forward(t, b, t - t0, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, yes,
-                         yes, no)
-                _traces(t, b, t - t0, net, S, x, rule, fmt, scr, cnt)
-        for b in range(B):
-            for t in range(t1 - 1, t0 - 1, -1):
-                for l in range(L):
-                    Ly = lay[l]
-                    cl = cnt[b, t, l, LEARN]
-                    if Ly.role != ROLE_LIF:
-                        cl[MEM_READ_HIST] += Ly.n_out
-                    else:
-                        cl[MEM_READ_HIST] += Ly.n_out + S.spk_n[l, t - t0, b]
-                    if Ly.evk == EV_BUF:
-                        cl[MEM_READ_HIST] += S.ev_n[l, t - t0, b]
-                _backward(b, t - t0, t, t == t1 - 1, yes, wg_inline, net, P, G, S, x, nrn, rule,
-                          opt, fmt, scr, cnt)
-            # weight gradients of dense layers summed per row from the history
-            for l in range(L):
-                if wg_inline[l]:
-                    continue
-                Ly = lay[l]
                 c = cnt[b, t1 - 1, l, LEARN]
                 hs.ev_ptr[0] = 0
                 for t in range(t0, t1):
-                    idx, val, e0, e1 = layer_events(lay, l, b, t - t0, t, x, S, scr.ones)
+                    idx, val, e0, e1 = layer_events(lay, l, b, t - t0, t, x, S, ones)
                     p0 = hs.ev_ptr[t - t0]
                     copy(hs.evf_idx[p0:p0 + e1 - e0], idx[e0:e1])
                     copy(hs.evf_val[p0:p0 + e1 - e0], val[e0:e1])
@@ -332,22 +483,26 @@ def run_batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out):
     window; every step for APPLY_STEP), BPTT's history-summed weight gradients at the last step
     of their window.
 
+    Workers: as many as the State has rows of its per-worker buffers (``S.out.shape[0]``, the
+    trainer's thread count); the threads Numba runs them on are set by chipsim.threads.
+
     The entry point from Python and the one kernel that allocates (with _scratch): it makes the
     batch's work arrays and holds them while ``_batch``, which runs without reference counting
     (chipsim/kernels/jit.py), borrows them.
     """
     L = net.layout.shape[0]
     T = x.ptr.shape[1] - 1
+    nw = S.out.shape[0]
     temporal = rule.learn and rule.route == ROUTE_TEMPORAL
-    scr, hs = _scratch(net.layout, P, T, rule.fused, temporal)
+    scr, hs = _scratch(net.layout, P, T, rule.fused, temporal, nw)
     wg_inline = np.ones(L, dtype=np.uint8)     # weight gradient computed step by step
     wg_apply = np.ones(L, dtype=np.uint8)      # update applied from the accumulator
-    _batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, wg_inline,
+    _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, wg_inline,
            wg_apply)
 
 
 @kernel
-def _batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, wg_inline,
+def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, wg_inline,
            wg_apply):
     """run_batch's work: reset the state, then the rule's schedule."""
     lay = net.layout
@@ -371,8 +526,8 @@ def _batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, w
             if rule.factor[l] == FACTOR_TRACE:
                 trace(S, lay[l])[b, :] = 0.0
     if temporal:
-        _temporal_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs,
-                           wg_inline, wg_apply)
+        _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
+                           hs, wg_inline, wg_apply)
     else:
-        _spatial_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
+        _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
                           wg_inline)

@@ -59,6 +59,12 @@ APPLY_STEP = 1      # the update is applied at every step that ran a backward pa
 FACTOR_EVENTS = 0   # presynaptic factor of the weight gradient: the layer's input events
 FACTOR_TRACE = 1    # presynaptic factor: the trace a[t] = decay * a[t-1] + input[t]
 
+#: column block of a weight gradient computed as a matrix product: the blocks are fixed (they
+#: do not depend on the thread count), so the sums, and their rounding, are the same for any
+#: number of threads. A multiple of 32: a block's product then equals those columns of the
+#: whole product on the BLAS kernels measured (benchmarks/check_blas_blocks.py).
+WGRAD_BLOCK = 64
+
 _i = np.int64
 #: one record per weight layer: geometry (input map after the input transform, output map,
 #: kernel), input transform, role, and where the layer's slices start in each arena (arenas
@@ -127,37 +133,46 @@ class State(NamedTuple):
     u_h: np.ndarray         # pre-reset potentials per history slot
     spk_h: np.ndarray       # int64 spike indices per history slot
     spk_n: np.ndarray       # (n_lif, TH, B) spikes per slot
-    out: np.ndarray         # every layer's input current / output at the current step
-    hit: np.ndarray         # int64 scratch: output positions that received an event
+    # arrays marked (W) have one row per worker (views.worker_state): they hold one sample
+    # at a time, and each worker of a parallel batch has its own
+    out: np.ndarray         # (W) every layer's input current / output at the current step
+    hit: np.ndarray         # (W) int64 scratch: output positions that received an event
     masks: np.ndarray       # dropout masks
     ev_idx: np.ndarray      # int64 transformed input events per slot
     ev_val: np.ndarray
     ev_n: np.ndarray        # (L, TH, B) events per slot
-    pmax: np.ndarray        # max-pooling scratch
-    ptouch: np.ndarray
+    pmax: np.ndarray        # (W) max-pooling scratch
+    ptouch: np.ndarray      # (W)
     traces: np.ndarray      # OTTT's presynaptic traces
     osum: np.ndarray        # (B, classes) readout summed over time
     g: np.ndarray           # per-step output gradients (B, TH, n_out) per layer
-    E: np.ndarray           # d loss / d spike of each LIF layer at the current step
-    SG: np.ndarray          # surrogate derivatives at the current step
-    smap: np.ndarray        # dense spike maps (max pooling's error routing)
-    epost: np.ndarray       # scratch: error of every pooled input
-    edone: np.ndarray       # uint8 scratch
+    E: np.ndarray           # (W) d loss / d spike of each LIF layer at the current step
+    SG: np.ndarray          # (W) surrogate derivatives at the current step
+    smap: np.ndarray        # (W) dense spike maps (max pooling's error routing)
+    epost: np.ndarray       # (W) scratch: error of every pooled input
+    edone: np.ndarray       # (W) uint8 scratch
     delta: np.ndarray       # BPTT's temporal error (B, n) per LIF layer
 
 
 class Scratch(NamedTuple):
-    """Work arrays of one batch call, sized for the largest layer (allocated by the loop)."""
+    """Work arrays of one batch call, sized for the largest layer (allocated by the loop),
+    one row per worker (views.worker_scratch gives a worker's row of each)."""
     gnz: np.ndarray         # int64: indices of non-zero output gradients
     fired: np.ndarray       # uint8: the LIF update's spike flags
     scratch: np.ndarray     # float: -lr * g of a direct update
     ones: np.ndarray        # float ones: the values of spike events
     pos_nz: np.ndarray      # int64: non-zero gradients per output position
     tsum: np.ndarray        # int64: non-zero gradients met per input position (conv.tap_sums)
-    wt: tuple               # three float arrays: im2col, kernel or gradient product, padded map
+    # three float arrays (separate, so copies between them vectorise; not one tuple field,
+    # which Numba's parallel launcher cannot pass): im2col, kernel or gradient product,
+    # padded map. Kernels take them as the tuple (wt0, wt1, wt2).
+    wt0: np.ndarray
+    wt1: np.ndarray
+    wt2: np.ndarray
     taps: np.ndarray        # int64 (2 k^2 of the largest kernel): an input's taps (conv.taps)
     rows: np.ndarray        # int64: conv.tap_sums' row sums (Hout * Win of the largest conv)
     prm: np.ndarray         # float (2,): threshold and surrogate alpha in the network's dtype
+    gblk: np.ndarray        # float: one column block of a convolution's output gradient
 
 
 class HistoryScratch(NamedTuple):

@@ -5,6 +5,7 @@ weight matrix of the layer whose LAYOUT record is ``Ly``, and so on. Inlined int
 from __future__ import annotations
 
 from chipsim.kernels.jit import kernel
+from chipsim.kernels.records import Scratch, State
 
 
 @kernel(inline=True)
@@ -113,3 +114,21 @@ def mask(S, Pp):
 @kernel(inline=True)
 def spike_map(S, Pp):
     return S.smap[Pp.o_map:Pp.o_map + (Pp.size if Pp.has_map else 0)]
+
+
+@kernel(inline=True)
+def worker_state(S, w):
+    """The State worker ``w`` sees: the per-sample arrays as they are, and row ``w`` of the
+    per-worker buffers (a layer's current output, error and surrogate, spike maps, pooling and
+    error scratch), which hold one sample at a time."""
+    return State(S.B, S.TH, S.v, S.u_h, S.spk_h, S.spk_n, S.out[w], S.hit[w], S.masks,
+                 S.ev_idx, S.ev_val, S.ev_n, S.pmax[w], S.ptouch[w], S.traces, S.osum, S.g,
+                 S.E[w], S.SG[w], S.smap[w], S.epost[w], S.edone[w], S.delta)
+
+
+@kernel(inline=True)
+def worker_scratch(scr, w):
+    """Row ``w`` of every work array of the Scratch record (one row per worker)."""
+    return Scratch(scr.gnz[w], scr.fired[w], scr.scratch[w], scr.ones[w], scr.pos_nz[w],
+                   scr.tsum[w], scr.wt0[w], scr.wt1[w], scr.wt2[w], scr.taps[w],
+                   scr.rows[w], scr.prm[w], scr.gblk[w])

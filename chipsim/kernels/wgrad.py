@@ -18,43 +18,43 @@ from chipsim.counts import (GRAD_AC, GRAD_MAC, MEM_READ_GRAD, MEM_READ_WEIGHT, M
 from chipsim.kernels.arrays import add, axpy, copy, gemm, nonzero, zero
 from chipsim.kernels.conv import conv_geometry, im2col, taps
 from chipsim.kernels.jit import kernel
+from chipsim.kernels.records import WGRAD_BLOCK
 from chipsim.kernels.update import add_to_bias, count_sweep, round_sr, sgd_row, sgd_row_fixed
 
 
 @kernel
-def grad_row(M, r, g, base, gnz, ng, Cout, p, unit):
-    """Row r of M += p * g[base:base+Cout] (unit: += g), over g's non-zeros when sparse."""
+def grad_row(M, r, g, base, gnz, q0, q1, c0, c1, full, p, unit):
+    """Columns c0..c1-1 of row r of M += p * g[base + column] (unit: += g): all of them
+    (``full``), or those of g's non-zeros ``gnz[q0:q1]`` (which lie in c0..c1-1)."""
     row = M[r]
-    if ng == Cout:
+    if full:
         if unit:
-            add(row, g[base:base + Cout])
+            add(row[c0:c1], g[base + c0:base + c1])
         else:
-            axpy(row, g[base:base + Cout], p)
+            axpy(row[c0:c1], g[base + c0:base + c1], p)
     else:
         if unit:
-            for q in range(ng):
+            for q in range(q0, q1):
                 co = gnz[q]
                 row[co] += g[base + co]
         else:
-            for q in range(ng):
+            for q in range(q0, q1):
                 co = gnz[q]
                 row[co] += p * g[base + co]
 
 
-@kernel
-def conv_wgrad_gemm(X, g, Ly, scr):
-    """The weight gradient of a convolution at one step from its dense input map X (pooled,
-    channel-last) and output gradient g: dW (k*k*Cin, Cout) = im2col(X)^T g, with im2col(X)
-    (Hout*Wout, k*k*Cin) zero where an offset falls in the padding. The input map is copied
-    once into a zero-padded map, in which one kernel row's k offsets are k adjacent positions
-    (any stride), so each im2col row is k contiguous copies. dW is written to ``scr[1]`` (X
-    may be there too: it is read before dW is written); see ``conv_wgrad``."""
+@kernel(inline=True)
+def conv_wgrad_cols(X, Ly, scr):
+    """im2col(X) (Hout*Wout, k*k*Cin) of a convolution's dense input map X (pooled,
+    channel-last) into ``scr[0]``, zero where an offset falls in the padding: the left factor
+    of the weight gradient im2col(X)^T g. The input map is copied once into a zero-padded map,
+    in which one kernel row's k offsets are k adjacent positions (any stride), so each im2col
+    row is k contiguous copies. (X may be in ``scr[1]``: it is read here, before the product
+    writes there.)"""
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
     Hin = Ly.hin
     nt = k * k
     P = Hout * Wout
-    col = scr[0][:P * nt * Cin].reshape((P, nt * Cin))
-    dW = scr[1][:nt * Cin * Cout].reshape((nt * Cin, Cout))
     Hp = max(Hin + 2 * pad, (Hout - 1) * s + k)
     Wp = max(Win + 2 * pad, (Wout - 1) * s + k)
     xp = scr[2][:Hp * Wp * Cin]
@@ -64,32 +64,46 @@ def conv_wgrad_gemm(X, g, Ly, scr):
         e = y * Win * Cin
         copy(xp[d:d + Win * Cin], X[e:e + Win * Cin])
     im2col(scr[0][:P * nt * Cin], xp, Hout, Wout, k, s, Wp, Cin, False)
-    gemm(col.T, g[:P * Cout].reshape((P, Cout)), dW)
+    return scr[0][:P * nt * Cin].reshape((P, nt * Cin))
 
 
 @kernel(inline=True)
-def conv_wgrad(Ly, scr):
-    """The dW (k*k*Cin, Cout) conv_wgrad_gemm wrote into scr[1]."""
-    n = Ly.k * Ly.k * Ly.cin
-    return scr[1][:n * Ly.cout].reshape((n, Ly.cout))
+def conv_wgrad_block(col, g, Ly, s0, s1, gblk, scr):
+    """Columns s0..s1-1 of a convolution's weight gradient, dW = col^T g[:, s0:s1], as one
+    BLAS product (the block of g copied into ``gblk``; dW written to ``scr[1]`` and returned,
+    (k*k*Cin, s1-s0))."""
+    P = Ly.hout * Ly.wout
+    Cout = Ly.cout
+    nb = s1 - s0
+    gb = gblk[:P * nb].reshape((P, nb))
+    for q in range(P):
+        copy(gb[q], g[q * Cout + s0:q * Cout + s1])
+    dW = scr[1][:col.shape[1] * nb].reshape((col.shape[1], nb))
+    gemm(col.T, gb, dW)
+    return dW
 
 
 @kernel
 def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, trace,
-                use_trace, direct, lr, touched, scratch, pos_nz, tsum, scr, taps_, c, wq, wlim,
-                rs):
-    """Weight-gradient contributions (presynaptic factor) x g for one sample and step.
+                use_trace, direct, lr, touched, scratch, pos_nz, tsum, scr, gblk, taps_, c, wq,
+                wlim, rs, c0, c1, count):
+    """Weight-gradient contributions (presynaptic factor) x g for one sample and step, in the
+    output columns c0..c1-1 (a worker's share; ``count``: this call adds the counts of the
+    whole layer, so exactly one share per layer and step has it).
 
     The presynaptic factor is the layer's input events (spikes, or graded values) or, OTTT,
     the non-zero entries of the presynaptic trace. Accumulates into gW, or, ``direct`` (OTTT_O,
-    batch 1, plain SGD), writes -lr * factor * g straight into W. ``touched[r]`` marks
-    accumulator rows that received a contribution, so applying the update can skip rows that
-    are certainly zero (counts still describe the chip's full sweep).
+    batch 1, plain SGD; columns 0..Cout-1 in one call), writes -lr * factor * g straight into
+    W. ``touched[r]`` marks accumulator rows that received a contribution, so applying the
+    update can skip rows that are certainly zero (counts still describe the chip's full
+    sweep). Each weight receives the same additions in the same order whatever the columns'
+    split, so a split changes no bit.
 
     A convolution whose factors are dense enough (OTTT's traces; busy spike maps) computes its
-    gradient as one matrix product over the dense input map (conv_wgrad_gemm) instead of
-    event by event; the sums are the same up to float rounding order, and the counts are those
-    of the event-by-event work (``tsum``: non-zero gradients met per input position).
+    gradient as matrix products over the dense input map (conv_wgrad_cols, conv_wgrad_block),
+    one per fixed block of WGRAD_BLOCK columns (c0 must be a multiple of it), instead of event
+    by event; the sums are the same up to float rounding order, and the counts are those of the
+    event-by-event work (``tsum``: non-zero gradients met per input position).
     """
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
     has_bias = Ly.has_bias == 1
@@ -106,7 +120,7 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
     unit = Ly.unit == 1 and not use_trace
     n_pairs = 0
     nt = k * k
-    gemm = False
+    gemm_ = False
     if not dense:
         # the chip's work: per non-zero presynaptic factor, the non-zero gradients it meets
         nf = 0
@@ -119,9 +133,9 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
             for q in range(start, stop):
                 n_pairs += tsum[pre_idx[q] // Cin]
             nf = stop - start
-        # one matrix product over the dense input map when cheaper than nf * k*k * Cout axpys
-        gemm = n_pairs > 0 and not direct and nf * Cout > 2 * Hout * Wout * Cin
-    if gemm:
+        # matrix products over the dense input map when cheaper than nf * k*k * Cout axpys
+        gemm_ = n_pairs > 0 and not direct and nf * Cout > 2 * Hout * Wout * Cin
+    if gemm_:
         Hin = Ly.hin
         if use_trace:
             X = trace
@@ -130,25 +144,34 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
             zero(X)
             for q in range(start, stop):
                 X[pre_idx[q]] += 1.0 if unit else pre_val[q]
-        conv_wgrad_gemm(X, gg, Ly, scr)
-        dW = conv_wgrad(Ly, scr)
-        for r in range(nt * Cin):
-            rw = target[r]
-            dr = dW[r]
-            hit_ = False
-            for co in range(Cout):
-                if dr[co] != 0.0:
-                    rw[co] += dr[co]
-                    hit_ = True
-            if hit_:
-                touched[r] = 1
+        col = conv_wgrad_cols(X, Ly, scr)
+        for s0 in range(c0, c1, WGRAD_BLOCK):
+            s1 = min(c1, s0 + WGRAD_BLOCK)
+            dW = conv_wgrad_block(col, gg, Ly, s0, s1, gblk, scr)
+            for r in range(nt * Cin):
+                rw = target[r][s0:s1]
+                dr = dW[r]
+                hit_ = False
+                for co in range(s1 - s0):
+                    if dr[co] != 0.0:
+                        rw[co] += dr[co]
+                        hit_ = True
+                if hit_:
+                    touched[r] = 1
     elif ng > 0:
         # event by event: a dense layer's factor reads one row, a convolution's its valid taps
+        full = ng == Cout
+        q0 = 0          # g's non-zeros in c0..c1-1 (gnz ascends)
+        while q0 < ng and gnz[q0] < c0:
+            q0 += 1
+        q1 = q0
+        while q1 < ng and gnz[q1] < c1:
+            q1 += 1
         tap_k = taps_[:nt]
         tap_o = taps_[nt:2 * nt]
-        q0 = 0 if use_trace else start
-        q1 = trace.shape[0] if use_trace else stop
-        for q in range(q0, q1):
+        e0 = 0 if use_trace else start
+        e1 = trace.shape[0] if use_trace else stop
+        for q in range(e0, e1):
             if use_trace:
                 j = q
                 p = trace[q]
@@ -158,7 +181,7 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
                 j = pre_idx[q]
                 p = pre_val[q]
             if dense:
-                grad_row(target, j, gg, 0, gnz, ng, Cout, p, unit)
+                grad_row(target, j, gg, 0, gnz, q0, q1, c0, c1, full, p, unit)
                 n_pairs += ng
                 if not direct:
                     touched[j] = 1
@@ -171,9 +194,16 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
                 if pos_nz[opos] == 0:
                     continue
                 r = tap_k[qq] * Cin + ci
-                grad_row(target, r, gg, opos * Cout, gnz, Cout, Cout, p, unit)
+                grad_row(target, r, gg, opos * Cout, gnz, 0, 0, c0, c1, True, p, unit)
                 if not direct:
                     touched[r] = 1
+    if not direct and has_bias:
+        for q in range(Hout * Wout):
+            for co in range(c0, c1):
+                if g[q * Cout + co] != 0.0:
+                    gb[co] += g[q * Cout + co]
+    if not count:
+        return
     if Ly.ac == 1 and not use_trace:
         c[GRAD_AC] += n_pairs
     else:
@@ -181,9 +211,9 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
     nW = W.shape[0] * W.shape[1]
     nnz_g = ng     # non-zero entries of g (dense or convolution)
     if direct and wq != 0.0 and ng > 0:   # fixed-point weights: round every updated word
-        q0 = 0 if use_trace else start
-        q1 = trace.shape[0] if use_trace else stop
-        for qq in range(q0, q1):
+        e0 = 0 if use_trace else start
+        e1 = trace.shape[0] if use_trace else stop
+        for qq in range(e0, e1):
             j = qq if use_trace else pre_idx[qq]
             if use_trace and trace[qq] == 0.0:
                 continue
@@ -212,10 +242,6 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
         c[MEM_READ_GRAD] += n_pairs
         c[MEM_WRITE_GRAD] += n_pairs
         if has_bias:
-            for q in range(Hout * Wout):
-                for co in range(Cout):
-                    if g[q * Cout + co] != 0.0:
-                        gb[co] += g[q * Cout + co]
             c[MEM_READ_GRAD] += nnz_g
             c[MEM_WRITE_GRAD] += nnz_g
 

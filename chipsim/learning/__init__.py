@@ -16,10 +16,11 @@ RULES: dict[str, type[Rule]] = {r.name: r for r in (BPTT, SLTT, OTTT_A, OTTT_O, 
 
 
 def make_trainer(rule: str, net, neuron, loss, optim, rule_spec, time_steps: int, batch_size: int,
-                 rng):
+                 rng, workers: int | None = None):
     """The trainer (chipsim.learning.trainer.Trainer) of ``net`` with the rule named ``rule``
     (one of RULES), configured by the workload's rule section ``rule_spec``. The trainer, and
-    with it Numba, is imported here, so reading RULES stays light."""
+    with it Numba, is imported here, so reading RULES stays light. ``workers``: threads a batch
+    is split over (default: chipsim.threads.count())."""
     from chipsim.learning.trainer import Trainer
     return Trainer(net, neuron, RULES[rule](rule_spec, neuron, time_steps), loss, optim,
-                   time_steps, batch_size, rng)
+                   time_steps, batch_size, rng, workers)

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from chipsim import counts as K
+from chipsim import threads
 from chipsim.kernels import run_batch
 from chipsim.kernels.records import (APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES, FACTOR_TRACE,
                                      LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE, POPULATION,
-                                     ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROUTE_TEMPORAL, Grads,
+                                     ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROUTE_TEMPORAL,
+                                     WGRAD_BLOCK, Grads,
                                      Inputs, Net, NumberFormat, Optimizer, Params, Rule as RuleRec,
                                      State)
 from chipsim.learning.losses import loss_record
@@ -106,10 +108,11 @@ class _Plan:
     gradient_buffer_bytes: int
 
 
-def _plan(net, rule: Rule, optimizer, B: int, f) -> _Plan:
+def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     """Size every buffer of a trainer of ``net`` (a Network, or the Topology of one: only its
     layers and dropout are read) with ``rule``, ``optimizer`` (an Optimizer record), batch
-    ``B`` and float dtype ``f``; nothing large is allocated."""
+    ``B``, float dtype ``f`` and ``workers`` threads (the buffers that hold one sample at a
+    time have a row per worker); nothing large is allocated."""
     f = np.dtype(f)
     item = f.itemsize
     layers = net.layers
@@ -155,18 +158,23 @@ def _plan(net, rule: Rule, optimizer, B: int, f) -> _Plan:
     pops["has_map"] = needs_map
     pops["o_map"], n_map = _offsets(np.where(pops["has_map"] == 1, pops["size"], 0))
     i64, u8 = np.dtype(np.int64), np.dtype(np.uint8)
+    W = int(workers)
     arrays = dict(
         v=(n_v, f), u_h=(n_uh, f), spk_h=(n_uh, i64), spk_n=((n_lif, TH, B), i64),
-        out=(n_outs, f), hit=(maxpos, i64), masks=(n_mask, f), ev_idx=(n_ev, i64),
-        ev_val=(n_ev, f), ev_n=((L, TH, B), i64), pmax=(maxn, f), ptouch=(maxn, i64),
-        traces=(n_tr, f), osum=((B, net.n_classes), f), g=(n_g, f), E=(n_E, f), SG=(n_E, f),
-        smap=(n_map, f), epost=(maxn, f), edone=(maxn, u8), delta=(n_v if temporal else 0, f),
+        out=((W, n_outs), f), hit=((W, maxpos), i64), masks=(n_mask, f), ev_idx=(n_ev, i64),
+        ev_val=(n_ev, f), ev_n=((L, TH, B), i64), pmax=((W, maxn), f), ptouch=((W, maxn), i64),
+        traces=(n_tr, f), osum=((B, net.n_classes), f), g=(n_g, f), E=((W, n_E), f),
+        SG=((W, n_E), f), smap=((W, n_map), f), epost=((W, maxn), f), edone=((W, maxn), u8),
+        delta=(n_v if temporal else 0, f),
         gw=(n_gw, f), gb=(n_gb, f), mw=(n_w if mom else 0, f), mb=(n_b if mom else 0, f),
         touched=(n_touched, u8))
     learn = ["u_h", "traces", "g", "E", "SG", "delta"]
     if temporal:
         learn += ["spk_h", "spk_n", "ev_idx", "ev_val", "ev_n"]
-    learning_state_bytes = sum(_nbytes(*arrays[k]) for k in learn)
+    # the chip's learning state: one error and surrogate buffer (the simulator's extra rows
+    # per worker are its own, counted in trainer_bytes)
+    one = dict(arrays, E=(n_E, f), SG=(n_E, f))
+    learning_state_bytes = sum(_nbytes(*one[k]) for k in learn)
     gradient_buffer_bytes = int(item * (
         n_gw + (n_w if mom else 0)
         + int(np.where(acc & has_bias, cout, 0).sum()) + (int(cout[has_bias].sum()) if mom else 0)))
@@ -177,9 +185,11 @@ def _nbytes(shape, dtype) -> int:
     return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
 
 
-def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f) -> int:
+def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f,
+                   workers: int = 1) -> int:
     """Bytes of the work arrays ``run_batch`` allocates on every call
-    (chipsim/kernels/loop.py ``_scratch``, computed the same way without allocating)."""
+    (chipsim/kernels/loop.py ``_scratch``, computed the same way without allocating), one
+    row of them per worker."""
     f = np.dtype(f).itemsize
     maxn = max([1] + [int(max(r["n_out"], r["rows"])) for r in lay])
     maxpos = max([1] + [int(r["hout"] * r["wout"]) for r in lay])
@@ -198,8 +208,9 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
             npin = max(npin, pin)
             ntap = max(ntap, nt)
             nrow = max(nrow, hout * win)
-    scr = (maxn * (8 + 1 + 2 * f) + maxpos * 8 + npin * 8 + (ncol + nmat + nmap) * f
-           + 2 * ntap * 8 + nrow * 8 + 2 * f)
+    nblk = min(maxn, WGRAD_BLOCK) * maxpos if ncol > 1 else 1
+    scr = int(workers) * (maxn * (8 + 1 + 2 * f) + maxpos * 8 + npin * 8 + (ncol + nmat + nmap) * f
+                          + 2 * ntap * 8 + nrow * 8 + 2 * f + nblk * f)
     any_fused = bool(temporal and (np.asarray(fused) != 0).any())
     n, tn = (maxn, int(T)) if any_fused else (0, 0)
     hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f
@@ -207,8 +218,8 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     return int(scr + hs)
 
 
-def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, dtype
-                  ) -> dict[str, int]:
+def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, dtype,
+                  workers: int | None = None) -> dict[str, int]:
     """The memory a :class:`Trainer` of ``net`` (a Network or a Topology: layers and dropout
     only, no weights needed) would allocate, without allocating it, in bytes by kind:
 
@@ -222,11 +233,13 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
     ``rule`` is the rule object (``RULES[name](spec, neuron, T)``), ``optimizer`` an
     :class:`~chipsim.kernels.records.Optimizer` (or anything with ``momentum`` and ``wd``)."""
     f = np.dtype(dtype)
-    pl = _plan(net, rule, optimizer, int(batch_size), f)
+    workers = threads.count() if workers is None else int(workers)
+    pl = _plan(net, rule, optimizer, int(batch_size), f, workers)
     buffers = sum(_nbytes(*a) for a in pl.arrays.values())
     buffers += pl.layout.nbytes + 2 * pl.pops.nbytes          # net_rec's and net_infer's pops
     buffers += 2 * 8 * len(net.layers) + 8                    # the number format's grids
-    scratch = _scratch_bytes(pl.layout, time_steps, pl.fused, rule.route == ROUTE_TEMPORAL, f)
+    scratch = _scratch_bytes(pl.layout, time_steps, pl.fused, rule.route == ROUTE_TEMPORAL, f,
+                             workers)
     per_batch = _nbytes((int(batch_size), int(time_steps), len(net.layers), K.N_PHASES,
                          K.N_ACTIONS), np.int64)
     # the counts, the update-skip copy of one phase, and the cost stage's per-step figures
@@ -237,8 +250,11 @@ class Trainer:
     """Trains one network with one rule, a batch per call."""
 
     def __init__(self, net: Network, neuron: NeuronParams, rule: Rule, loss, optim,
-                 time_steps: int, batch_size: int, rng: np.random.Generator):
+                 time_steps: int, batch_size: int, rng: np.random.Generator,
+                 workers: int | None = None):
         self.net = net
+        #: workers a batch is split over (chipsim.threads; the numbers do not depend on it)
+        self.workers = threads.count() if workers is None else threads.parse(workers, "workers")
         self.neuron = neuron
         self.rule = rule
         self.T = int(time_steps)
@@ -310,7 +326,7 @@ class Trainer:
     def _alloc(self):
         net, B = self.net, self.B
         f = net.w_arena.dtype
-        pl = _plan(net, self.rule, self.optimizer, B, f)
+        pl = _plan(net, self.rule, self.optimizer, B, f, self.workers)
         self.fused = pl.fused
         lay, pops = pl.layout, pl.pops
         self.layout = lay
@@ -391,6 +407,7 @@ class Trainer:
                        step_mask=step_mask, factor=self.factors, fused=self.fused)
         self.fmt.rs[0] = self.rng.integers(0, 2**63, dtype=np.uint64)
         x = Inputs(inp.idx, self._values(inp), ptr, labels.astype(np.int64))
+        threads.use(self.workers)
         run_batch(self.net_rec if learn else self.net_infer, self.params, self.grads, self.state,
                   x, self.neuron, self.loss, rule, self.optimizer, self.fmt, cnt, loss)
         if not self.rule.update_skip:

@@ -1,0 +1,134 @@
+"""Threads (issue 12, part 1): a batch split over 1, 2 or 3 workers gives bit-identical
+counts, weights, biases, losses and outputs, for every rule, on dense and convolutional
+networks, with the splits the kernels make (whole samples; weight-gradient column blocks,
+several per layer), uneven shares, momentum, dropout and max pooling, the chip's number
+format, and a batch-1 layer large enough to be split by columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chipsim import threads
+from chipsim.kernels.records import WGRAD_BLOCK
+from chipsim.learning.trainer import trainer_bytes
+from chipsim.model.inputs import encode_frames
+from chipsim.model.network import Network
+from tests.helpers import neuron, trainer
+
+T = 4
+C = 5
+
+NETS = {
+    # a hidden layer of 2 1/2 column blocks: shares of whole blocks, one partly filled
+    "mlp": ((40,), [dict(kind="dense", units=WGRAD_BLOCK * 2 + 9, bias=True),
+                    dict(kind="dense", units=12, bias=False)], 3.0),
+    # 2 blocks of output channels, dense input traces (the product path), dropout, max pooling
+    "conv": ((6, 6, 2), [dict(kind="conv", channels=WGRAD_BLOCK + 16, kernel=3, stride=1,
+                              padding=1, bias=True),
+                         dict(kind="dropout", p=0.2), dict(kind="maxpool", size=2),
+                         dict(kind="conv", channels=6, kernel=3, stride=1, padding=1, bias=False),
+                         dict(kind="avgpool", size=3), dict(kind="flatten")], 3.0),
+}
+
+
+def _problem(name, N, seed=0, density=0.4):
+    shape, ops, gain = NETS[name]
+    rng = np.random.default_rng(seed)
+    frames = (rng.random((N, T) + shape) < density).astype(np.uint8)
+    labels = rng.integers(0, C, N)
+    if len(shape) == 1:
+        net = Network.build_dense(shape[0], True, [(o["units"], o["bias"]) for o in ops], C, True,
+                                  np.random.default_rng(seed + 1), gain=gain)
+    else:
+        net = Network.build(shape, True, ops, C, True, np.random.default_rng(seed + 1), gain=gain)
+    return net, labels, encode_frames(frames, True)
+
+
+def _run(name, rule, workers, B, *, momentum=0.0, bits=None, preset="ottt", seed=0):
+    net, labels, inp = _problem(name, 2 * B, seed)
+    nrn, _ = neuron(preset)
+    tr = trainer(rule, net, nrn, T=T, B=B, lr=0.3, momentum=momentum, bits=bits, seed=seed,
+                 workers=workers)
+    w0 = tr.params.w.copy()
+    out = []
+    for i in (0, B):
+        loss, osum, cnt = tr.train_batch(inp, inp.ptr[i:i + B], labels[i:i + B])
+        out += [loss, osum, cnt, tr.last_step_counts.copy()]
+    out += list(tr.infer_batch(inp, inp.ptr[:B], labels[:B]))
+    assert not np.array_equal(w0, tr.params.w), "the weights must move"
+    assert (out[3][..., 1, :] > 0).any(), "learning work must be counted"
+    return out + [a.copy() for a in tr.learned_state().values()]
+
+
+def _same(a, b):
+    assert len(a) == len(b)
+    for i, (x, y) in enumerate(zip(a, b)):
+        assert x.dtype == y.dtype and x.shape == y.shape, i
+        assert x.tobytes() == y.tobytes(), f"output {i} differs"
+
+
+CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
+    ("conv", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
+    ("mlp", "bptt", 4, dict(momentum=0.9)),
+    ("mlp", "ottt_o", 3, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
+    ("conv", "sltt", 3, dict(preset="tet")),
+]
+
+
+@pytest.mark.parametrize("name,rule,B,kw", CASES,
+                         ids=[f"{n}-{r}-b{B}" + ("-" + "-".join(kw) if kw else "")
+                              for n, r, B, kw in CASES])
+def test_bit_identical_for_1_2_3_threads(name, rule, B, kw):
+    one = _run(name, rule, 1, B, **kw)
+    for w in (2, 3):
+        _same(one, _run(name, rule, w, B, **kw))
+
+
+def test_batch1_large_layer_split_by_columns():
+    """At batch 1 a convolution of >= SPLIT_MACS multiply-accumulates per step is split over
+    the workers by column blocks; the weights are the same bits."""
+    from chipsim.kernels.loop import SPLIT_MACS
+    shape, ops = (12, 12, 32), [dict(kind="conv", channels=2 * WGRAD_BLOCK, kernel=3, stride=1,
+                                     padding=1, bias=True), dict(kind="avgpool", size=4),
+                                dict(kind="flatten")]
+    rows, n_out = 9 * 32, 12 * 12 * 2 * WGRAD_BLOCK
+    assert rows * n_out >= SPLIT_MACS
+    res = []
+    for w in (1, 2, 3):
+        rng = np.random.default_rng(4)
+        w0 = None
+        frames = (rng.random((1, T) + shape) < 0.3).astype(np.uint8)
+        net = Network.build(shape, True, ops, C, True, np.random.default_rng(5), gain=3.0)
+        inp = encode_frames(frames, True)
+        tr = trainer("sltt", net, neuron("ottt")[0], T=T, B=1, lr=0.3, workers=w)
+        w0 = tr.params.w.copy()
+        out = list(tr.train_batch(inp, inp.ptr[:1], np.array([2])))
+        assert not np.array_equal(w0, tr.params.w)
+        res.append(out + [a.copy() for a in tr.learned_state().values()])
+    _same(res[0], res[1])
+    _same(res[0], res[2])
+
+
+def test_learning_memory_does_not_depend_on_threads():
+    """The learning state a rule keeps is the chip's (one error buffer), whatever the workers;
+    the simulator's own buffers grow by one row per worker, and trainer_bytes says so."""
+    net, _, _ = _problem("conv", 2)
+    nrn, _ = neuron("ottt")
+    a = trainer("sltt", net, nrn, T=T, B=2, workers=1)
+    b = trainer("sltt", net, nrn, T=T, B=2, workers=3)
+    assert a.learning_state_bytes == b.learning_state_bytes
+    from chipsim.kernels.records import Optimizer
+    opt = Optimizer(0.1, 0.0, 0.0)
+    one = trainer_bytes(net, a.rule, opt, T, 2, net.w_arena.dtype, workers=1)
+    three = trainer_bytes(net, a.rule, opt, T, 2, net.w_arena.dtype, workers=3)
+    got = sum(x.nbytes for x in b.state if isinstance(x, np.ndarray)) - sum(
+        x.nbytes for x in a.state if isinstance(x, np.ndarray))
+    assert three["buffers"] - one["buffers"] == got > 0
+    assert three["scratch"] > one["scratch"]
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5", " "])
+def test_thread_count_must_be_a_whole_number(bad):
+    with pytest.raises(ValueError, match="whole number of threads"):
+        threads.parse(bad, "CHIPSIM_THREADS")
