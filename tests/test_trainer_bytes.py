@@ -59,7 +59,7 @@ def _build(rule, ops, T, B, momentum, extra, dtype=np.float64):
 def test_trainer_bytes_equal_what_the_trainer_allocates(rule, ops, T, B, momentum, extra):
     net, topo, tr, allocated = _build(rule, ops, T, B, momentum, extra)
     assert isinstance(topo, Topology) and topo.layers == tuple(net.layers)
-    need = trainer_bytes(topo, tr.rule, tr.optimizer, T, B, np.float64)
+    need = trainer_bytes(topo, tr.rule, tr.optimizer, T, B, np.float64, workers=tr.workers)
     assert need["buffers"] == sum(a.nbytes for a in _arrays(tr))
     # and what tracemalloc saw the constructor allocate: the arrays plus small Python objects
     assert need["buffers"] <= allocated <= need["buffers"] + 64 * 1024
@@ -71,10 +71,14 @@ def test_scratch_bytes_equal_what_run_batch_allocates(rule, ops, T, B, momentum,
     from chipsim.kernels.loop import _scratch
     from chipsim.kernels.records import ROUTE_TEMPORAL
     net, topo, tr, _ = _build(rule, ops, T, B, momentum, extra)
-    scr, hs = _scratch(tr.layout, tr.params, T, tr.fused, tr.rule.route == ROUTE_TEMPORAL)
-    arrays = [a for a in scr if isinstance(a, np.ndarray)] + list(scr.wt) + list(hs)
-    need = trainer_bytes(topo, tr.rule, tr.optimizer, T, B, np.float64)
-    assert need["scratch"] == sum(a.nbytes for a in arrays)
+    for workers in (1, 3):
+        scr, hs = _scratch(tr.layout, tr.params, T, tr.fused, tr.rule.route == ROUTE_TEMPORAL,
+                           workers)
+        arrays = list(scr) + list(hs)
+        assert all(isinstance(a, np.ndarray) for a in arrays)
+        assert all(a.shape[0] == workers for a in scr)          # a row per worker
+        need = trainer_bytes(topo, tr.rule, tr.optimizer, T, B, np.float64, workers=workers)
+        assert need["scratch"] == sum(a.nbytes for a in arrays)
 
 
 def test_float32_and_a_large_network_are_sized_without_allocating():

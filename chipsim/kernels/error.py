@@ -71,26 +71,13 @@ def temporal_route(g, sgl, e_in, dn, ul, nrn, first, c):
 
 
 @kernel
-def conv_error_gemm(W, g, Ly, scr, out, taps_):
-    """out (Hin*Win, Cin) = the error of every input of a convolution,
-    out[p, ci] = sum over kernel offsets and output channels of W[tap*Cin+ci, co] * g[opos, co],
-    as one matrix product: the gradient's im2col (Hin*Win, k*k*Cout), zero where an offset
-    falls outside the output map, times the transposed kernel (k*k*Cout, Cin). ``scr`` holds
-    three separate scratch arrays (im2col, kernel, padded map: separate, so that the copies
-    between them vectorise). The simulator computes every entry (a BLAS product is far faster
-    than skipping the zeros); what the chip executes is counted separately (conv.tap_sums).
-
-    Stride 1 (with pad < k): the gradient map is copied once into a zero-bordered map, in which
-    the k offsets of one kernel row are k adjacent positions, so each im2col row is k contiguous
-    copies; the kernel's columns are ordered to match (ky, k-1-kx, co).
-    """
+def transpose_kernel(W, Ly, WT):
+    """WT (k*k*Cout, Cin): a convolution's kernel W (k*k*Cin, Cout) transposed for its error
+    pass (conv_error_gemm), rows ordered to match that pass's im2col: (ky, k-1-kx, co) at
+    stride 1 with pad < k, (ky*k + kx, co) otherwise. Made when the weights change (the
+    loop's ``_transpose_kernels``), not for every sample and step."""
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
-    Hin = Ly.hin
     nt = k * k
-    nw = nt * Cout * Cin
-    P = Hin * Win
-    WT = scr[1][:nw].reshape((nt * Cout, Cin))
-    col = scr[0][:P * nt * Cout].reshape((P, nt * Cout))
     if s == 1 and pad < k:
         for ky in range(k):
             for kx in range(k):
@@ -99,6 +86,35 @@ def conv_error_gemm(W, g, Ly, scr, out, taps_):
                     row = W[(ky * k + kx) * Cin + ci]
                     for co in range(Cout):
                         WT[r0 + co, ci] = row[co]
+    else:
+        for tp in range(nt):
+            for ci in range(Cin):
+                row = W[tp * Cin + ci]
+                for co in range(Cout):
+                    WT[tp * Cout + co, ci] = row[co]
+
+
+@kernel
+def conv_error_gemm(WT, g, Ly, scr, out, taps_):
+    """out (Hin*Win, Cin) = the error of every input of a convolution,
+    out[p, ci] = sum over kernel offsets and output channels of W[tap*Cin+ci, co] * g[opos, co],
+    as one matrix product: the gradient's im2col (Hin*Win, k*k*Cout), zero where an offset
+    falls outside the output map, times the transposed kernel WT (k*k*Cout, Cin,
+    transpose_kernel). ``scr`` holds three separate scratch arrays (im2col, kernel, padded
+    map: separate, so that the copies between them vectorise). The simulator computes every
+    entry (a BLAS product is far faster than skipping the zeros); what the chip executes is
+    counted separately (conv.tap_sums).
+
+    Stride 1 (with pad < k): the gradient map is copied once into a zero-bordered map, in which
+    the k offsets of one kernel row are k adjacent positions, so each im2col row is k contiguous
+    copies (WT's rows are ordered to match, (ky, k-1-kx, co)).
+    """
+    Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
+    Hin = Ly.hin
+    nt = k * k
+    P = Hin * Win
+    col = scr[0][:P * nt * Cout].reshape((P, nt * Cout))
+    if s == 1 and pad < k:
         # gp[a, bb] = g[a - (k-1-pad), bb - (k-1-pad)] (zero outside the output map)
         off = k - 1 - pad
         Hp = Hin + k - 1
@@ -118,11 +134,6 @@ def conv_error_gemm(W, g, Ly, scr, out, taps_):
                 copy(gp[d:d + Cout], g[e:e + Cout])
         im2col(scr[0][:P * nt * Cout], gp, Hin, Win, k, 1, Wp, Cout, True)
     else:
-        for tp in range(nt):
-            for ci in range(Cin):
-                row = W[tp * Cin + ci]
-                for co in range(Cout):
-                    WT[tp * Cout + co, ci] = row[co]
         tap_k = taps_[:nt]
         tap_o = taps_[nt:2 * nt]
         for y in range(Hin):
@@ -139,12 +150,13 @@ def conv_error_gemm(W, g, Ly, scr, out, taps_):
 
 
 @kernel
-def error_to_source(W, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, tsum, scr, taps_,
+def error_to_source(W, WT, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, tsum, scr, taps_,
                     c):
     """E[j] += d(sum of losses)/d(spike j) of the source population through this layer, its
     pooling and the population's dropout mask; only where the surrogate sg[j] != 0.
 
-    ``pre_spk``: the source population's spikes at this step as a dense 0/1 map (max pooling
+    ``WT``: a convolution's transposed kernel (transpose_kernel). ``pre_spk``: the source
+    population's spikes at this step as a dense 0/1 map (max pooling
     routes the error to the first maximal element of each window, torch's rule). ``tsum``: a
     convolution's non-zero output gradients per input position (conv.tap_sums); ``scr``:
     scratch.
@@ -189,7 +201,7 @@ def error_to_source(W, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, tsum,
     P = Hin * Win
     ep = epost[:P * C]
     if conv:
-        conv_error_gemm(W, g, Ly, scr, ep.reshape((P, C)), taps_)
+        conv_error_gemm(WT, g, Ly, scr, ep.reshape((P, C)), taps_)
     else:
         for jp in range(P * C):
             ep[jp] = dot(W[jp], g)

@@ -46,7 +46,7 @@ from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_REA
                             SURROGATE_EVAL, TRACE_UPDATE)
 from chipsim.kernels.arrays import copy, nonzero
 from chipsim.kernels.conv import pos_nnz, tap_sums
-from chipsim.kernels.error import error_to_source, spatial_route, temporal_route
+from chipsim.kernels.error import error_to_source, spatial_route, temporal_route, transpose_kernel
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import lif, surrogates
@@ -54,8 +54,8 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE
                                      ROLE_READOUT, ROUTE_TEMPORAL, WGRAD_BLOCK, HistoryScratch,
                                      Scratch)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
-                                   out_grad, output, potential, spike_map, spk_hist, surr, touched,
-                                   trace, u_hist, weights, worker_scratch, worker_state)
+                                   kernel_t, out_grad, output, potential, spike_map, spk_hist, surr,
+                                   touched, trace, u_hist, weights, worker_scratch, worker_state)
 from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
 from chipsim.kernels.synapse import transform
 from chipsim.kernels.update import apply_updates, on_grid
@@ -228,7 +228,7 @@ def _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, c):
         ng = _grad_nonzeros(Ly, g, scr)
         Ls = lay[src - 1]
         mask_l = mask(S, pops[src])[b] if Ly.nomask == 0 else S.epost[:0]
-        error_to_source(weights(P, Ly), g, scr.gnz, ng, Ly, surr(S, Ls), mask_l,
+        error_to_source(weights(P, Ly), kernel_t(S, Ly), g, scr.gnz, ng, Ly, surr(S, Ls), mask_l,
                         spike_map(S, pops[src]), error(S, Ls), S.epost, S.edone, scr.tsum,
                         (scr.wt0, scr.wt1, scr.wt2), scr.taps, c)
 
@@ -262,6 +262,17 @@ def _backward(b, th, t, first, temporal, net, P, S, nrn, scr, cnt):
         _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
 
 
+@kernel
+def _transpose_kernels(net, P, S):
+    """The transposed kernels of the convolutions that send an error (error.transpose_kernel),
+    from the weights as they are now: at the start of a batch and after each update."""
+    lay = net.layout
+    for l in range(lay.shape[0]):
+        Ly = lay[l]
+        if Ly.wt_n:
+            transpose_kernel(weights(P, Ly), Ly, kernel_t(S, Ly))
+
+
 # --- phase 1: the samples ------------------------------------------------------------------
 @kernel
 def _samples(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out, learning,
@@ -283,24 +294,17 @@ def _samples(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss
             _backward(b, th, t, yes, no, net, P, Sw, nrn, sw, cnt)
 
 
-@kernel(parallel=True)
-def _samples_par(nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out, learning,
-                 temporal, backward_now):
-    for w in prange(nw):
-        _samples(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
-                 learning, temporal, backward_now)
-
-
-@kernel
-def _run_samples(nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out, learning,
-                 temporal, backward_now):
+@kernel(inline=True)
+def _run_samples(nw, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt, loss_out,
+                 learning, temporal, backward_now):
     """Phase 1 of step t on nw workers (on the calling thread when nw = 1)."""
+    zero = nw * 0           # not a literal 0: a literal argument compiles a specialisation
     if nw == 1:
-        _samples(0, 1, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
-                 learning, temporal, backward_now)
+        _samples(zero, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt,
+                 loss_out, learning, temporal, backward_now)
     else:
-        _samples_par(nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
-                     learning, temporal, backward_now)
+        _par(np.int64(JOB_SAMPLES), nw, t, th, zero, zero, net, P, G, S, x, nrn, loss, rule,
+             opt, fmt, scr, cnt, loss_out, learning, temporal, backward_now)
 
 
 @kernel
@@ -325,12 +329,6 @@ def _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt):
                 if Ly.evk == EV_BUF:
                     cl[MEM_READ_HIST] += S.ev_n[l, t - t0, b]
             _backward(b, t - t0, t, t == t1 - 1, yes, net, P, Sw, nrn, sw, cnt)
-
-
-@kernel(parallel=True)
-def _window_back_par(nw, t0, t1, net, P, S, x, nrn, scr, cnt):
-    for w in prange(nw):
-        _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt)
 
 
 # --- phase 2: the weight gradients ---------------------------------------------------------
@@ -361,10 +359,29 @@ def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr,
                         fmt.rs, c0, c1, w == 0)
 
 
+JOB_SAMPLES = 0     # _par's jobs
+JOB_WINDOW = 1
+JOB_WGRAD = 2
+
+
 @kernel(parallel=True)
-def _wgrad_par(nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt):
-    for w in prange(nw):
-        _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+def _par(job, nw, a, b, c, d, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt, loss_out,
+         learning, temporal, backward_now):
+    """The one parallel kernel: workers 0..nw-1 of a job, each on a thread of Numba's pool.
+    (One kernel for every job: Numba's parallel launcher takes most of a minute to compile,
+    for the hundreds of arrays in the records.) Jobs: JOB_SAMPLES (a = t, b = history slot),
+    JOB_WINDOW (BPTT's error pass, steps a..b-1), JOB_WGRAD (layer a's weight gradient, steps
+    c down to b, history slot of step t: t - d)."""
+    T = np.int64(x.ptr.shape[1] - 1)
+    for i in prange(nw):
+        w = np.int64(i)       # one integer type for every call (each type compiles anew)
+        if job == JOB_SAMPLES:
+            _samples(w, nw, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
+                     learning, temporal, backward_now)
+        elif job == JOB_WINDOW:
+            _window_back(w, nw, a, b, net, P, S, x, nrn, scr, cnt)
+        else:
+            _wgrad_share(w, nw, a, b, c, d, net, P, G, S, x, rule, opt, fmt, scr, cnt)
 
 
 #: a weight gradient is split over workers at batch 1 only when its layer is at least this
@@ -373,21 +390,25 @@ def _wgrad_par(nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt)
 SPLIT_MACS = 1 << 22
 
 
-@kernel
-def _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt):
+@kernel(inline=True)
+def _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt,
+                 loss_out):
     Ly = net.layout[l]
     B = x.ptr.shape[0]
-    k = 1
+    k = nw - nw + 1         # not a literal (see _run_samples)
     if not rule.direct and (B > 1 or Ly.n_out * Ly.rows >= SPLIT_MACS):
         k = min(nw, (Ly.cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK)
     if k == 1:
-        _wgrad_share(0, 1, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+        _wgrad_share(nw * 0, k, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr,
+                     cnt)
     else:
-        _wgrad_par(k, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+        _par(np.int64(JOB_WGRAD), k, l, t_lo, t_hi, t0, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
+             cnt, loss_out, np.bool_(True), np.bool_(True), np.bool_(False))
 
 
-@kernel
-def _wgrads(t_lo, t_hi, t0, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt, wg_inline):
+@kernel(inline=True)
+def _wgrads(t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt, loss_out,
+            wg_inline):
     """Phase 2: the weight gradients of the steps t_hi down to t_lo, layer by layer in the
     backward order (auxiliary classifiers, readout, LIF layers top-down), on up to nw workers
     each; layers with ``wg_inline[l]`` = 0 are summed from the history instead."""
@@ -396,10 +417,12 @@ def _wgrads(t_lo, t_hi, t0, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt, wg_in
     n_lif = net.pops.shape[0] - 1
     for l in range(n_lif + 1, L):
         if wg_inline[l]:
-            _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+            _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
+                         cnt, loss_out)
     for l in range(n_lif, -1, -1):
         if wg_inline[l]:
-            _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+            _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
+                         cnt, loss_out)
 
 
 # --- the schedules -------------------------------------------------------------------------
@@ -409,19 +432,23 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
     B = x.ptr.shape[0]
     T = x.ptr.shape[1] - 1
     learning = rule.learn
-    # typed constants, not literals: the schedules then share one compiled _forward, _traces
-    # and _backward (a literal argument would compile a second specialisation of each)
-    th = np.int64(0)
+    # typed values, not literals: the schedules then share one compiled _forward, _traces
+    # and _backward (a literal argument, even np.int64(0), compiles a second specialisation
+    # of each and of the parallel kernel, ~15 s)
+    th = T * 0
     no = np.bool_(False)
     ns = min(nw, B)
     for t in range(T):
         backward_now = learning and rule.step_mask[t]
-        _run_samples(ns, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
-                     learning, no, backward_now)
+        _run_samples(ns, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt,
+                     loss_out, learning, no, backward_now)
         if backward_now:
-            _wgrads(t, t, t, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt, wg)
+            _wgrads(t, t, t, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt, loss_out,
+                    wg)
             if rule.apply == APPLY_STEP and not rule.direct:
                 apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, t], fmt)
+                if t < T - 1:
+                    _transpose_kernels(net, P, S)
     if learning and rule.apply == APPLY_END:
         apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, T - 1], fmt)
 
@@ -440,17 +467,19 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
     no = np.bool_(False)
     ns = min(nw, B)
     ones = scr.ones[0]
-    t0 = 0
+    t0 = T * 0                # not a literal (see _spatial_schedule)
     while t0 < T:
         t1 = min(T, t0 + rule.window)
         for t in range(t0, t1):
-            _run_samples(ns, t, t - t0, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt,
-                         loss_out, yes, yes, no)
+            _run_samples(ns, t, t - t0, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
+                         cnt, loss_out, yes, yes, no)
         if ns == 1:
-            _window_back(0, 1, t0, t1, net, P, S, x, nrn, scr, cnt)
+            _window_back(ns * 0, ns, t0, t1, net, P, S, x, nrn, scr, cnt)
         else:
-            _window_back_par(ns, t0, t1, net, P, S, x, nrn, scr, cnt)
-        _wgrads(t0, t1 - 1, t0, nw, net, P, G, S, x, rule, opt, fmt, scr, cnt, wg_inline)
+            _par(np.int64(JOB_WINDOW), ns, t0, t1, t0, t0, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
+                 cnt, loss_out, yes, yes, no)
+        _wgrads(t0, t1 - 1, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt,
+                loss_out, wg_inline)
         # weight gradients of dense layers summed per row from the history
         for l in range(L):
             if wg_inline[l]:
@@ -470,6 +499,8 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
                                    acc_bias(G, Ly), touched(G, Ly), rule.fused[l] == 1, opt.lr,
                                    hs, c, fmt.qw[l], fmt.limw[l], fmt.rs)
         apply_updates(P, G, lay, wg_apply, opt, cnt[B - 1, t1 - 1], fmt)
+        if t1 < T:
+            _transpose_kernels(net, P, S)
         t0 = t1
 
 
@@ -525,6 +556,8 @@ def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, h
         for l in range(L):
             if rule.factor[l] == FACTOR_TRACE:
                 trace(S, lay[l])[b, :] = 0.0
+    if rule.learn:
+        _transpose_kernels(net, P, S)
     if temporal:
         _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
                            hs, wg_inline, wg_apply)

@@ -98,6 +98,7 @@ LAYOUT = np.dtype([
     ("o_v", _i),           # LIF layers: v and BPTT's delta (B, n)
     ("o_uh", _i),          #   u and spike history (TH, B, n)
     ("o_E", _i),           #   error and surrogate (n,)
+    ("o_wt", _i), ("wt_n", _i),   # a convolution's transposed kernel (wt_n = 1: kept)
 ], align=True)
 
 #: one record per population (0 = the network input, p = the output of LIF layer p-1)
@@ -152,6 +153,8 @@ class State(NamedTuple):
     epost: np.ndarray       # (W) scratch: error of every pooled input
     edone: np.ndarray       # (W) uint8 scratch
     delta: np.ndarray       # BPTT's temporal error (B, n) per LIF layer
+    wT: np.ndarray          # convolutions' kernels transposed for the error pass, made when
+                            #   the weights change (error.transpose_kernel)
 
 
 class Scratch(NamedTuple):

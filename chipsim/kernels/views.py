@@ -14,6 +14,14 @@ def weights(P, Ly):
 
 
 @kernel(inline=True)
+def kernel_t(S, Ly):
+    """A convolution's transposed kernel (k*k*Cout, Cin) for its error pass (error.transpose_kernel);
+    empty for a dense layer."""
+    n = Ly.rows * Ly.cout if Ly.wt_n else 0
+    return S.wT[Ly.o_wt:Ly.o_wt + n].reshape((Ly.k * Ly.k * Ly.cout if Ly.wt_n else 0, Ly.cin))
+
+
+@kernel(inline=True)
 def bias(P, Ly):
     return P.b[Ly.o_b:Ly.o_b + Ly.cout]
 
@@ -123,7 +131,7 @@ def worker_state(S, w):
     error scratch), which hold one sample at a time."""
     return State(S.B, S.TH, S.v, S.u_h, S.spk_h, S.spk_n, S.out[w], S.hit[w], S.masks,
                  S.ev_idx, S.ev_val, S.ev_n, S.pmax[w], S.ptouch[w], S.traces, S.osum, S.g,
-                 S.E[w], S.SG[w], S.smap[w], S.epost[w], S.edone[w], S.delta)
+                 S.E[w], S.SG[w], S.smap[w], S.epost[w], S.edone[w], S.delta, S.wT)
 
 
 @kernel(inline=True)

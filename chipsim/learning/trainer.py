@@ -149,6 +149,10 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     lay["o_v"], n_v = _offsets(np.where(lif, B * n_out, 0))
     lay["o_uh"], n_uh = _offsets(np.where(lif, TH * B * n_out, 0))
     lay["o_E"], n_E = _offsets(np.where(lif, n_out, 0))
+    # convolutions that send an error keep their kernel transposed for the error pass
+    wt = ((lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)) & (lay["src"] > 0) & (lay["detach"] == 0)
+    lay["wt_n"] = wt
+    lay["o_wt"], n_wt = _offsets(np.where(wt, rows * cout, 0))
     needs_map = [p > 0 and any(m.pool == "max" and m.src == p for m in layers)
                  for p in range(len(pop_sizes))]
     pops = np.zeros(len(pop_sizes), dtype=POPULATION)
@@ -165,7 +169,7 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
         ev_val=(n_ev, f), ev_n=((L, TH, B), i64), pmax=((W, maxn), f), ptouch=((W, maxn), i64),
         traces=(n_tr, f), osum=((B, net.n_classes), f), g=(n_g, f), E=((W, n_E), f),
         SG=((W, n_E), f), smap=((W, n_map), f), epost=((W, maxn), f), edone=((W, maxn), u8),
-        delta=(n_v if temporal else 0, f),
+        delta=(n_v if temporal else 0, f), wT=(n_wt, f),
         gw=(n_gw, f), gb=(n_gb, f), mw=(n_w if mom else 0, f), mb=(n_b if mom else 0, f),
         touched=(n_touched, u8))
     learn = ["u_h", "traces", "g", "E", "SG", "delta"]
