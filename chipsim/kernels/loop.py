@@ -44,28 +44,42 @@ from numba import prange
 from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_READ_TRACE,
                             MEM_WRITE_HIST, MEM_WRITE_TRACE, NB_DENSE_OPS, OUTPUT_ERROR, SPIKE,
                             SURROGATE_EVAL, TRACE_UPDATE)
-from chipsim.kernels.arrays import copy, nonzero
+from chipsim.kernels.arrays import copy, gemm, nonzero
 from chipsim.kernels.conv import pos_nnz, tap_sums
 from chipsim.kernels.error import error_to_source, spatial_route, temporal_route, transpose_kernel
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import lif, surrogates
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, ROLE_LIF,
-                                     ROLE_READOUT, ROUTE_TEMPORAL, WGRAD_BLOCK, HistoryScratch,
-                                     Scratch)
+                                     ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, WGRAD_BLOCK,
+                                     HistoryScratch, Scratch, Stack)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
                                    kernel_t, out_grad, output, potential, spike_map, spk_hist, surr,
                                    touched, trace, u_hist, weights, worker_scratch, worker_state)
 from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
 from chipsim.kernels.synapse import transform
 from chipsim.kernels.update import apply_updates, on_grid
-from chipsim.kernels.wgrad import weight_grad, wgrad_from_history
+from chipsim.kernels.wgrad import stack_product, weight_grad, wgrad_from_history
+
+
+@kernel(inline=True)
+def _stack_pairs(Ly, npairs):
+    """Sample-steps per chunk of a layer's stacked product (records.STACK_FLOATS)."""
+    per = Ly.hout * Ly.wout * Ly.k * Ly.k * Ly.cin
+    return min(npairs, max(1, STACK_FLOATS // per))
+
+
+@kernel(inline=True)
+def _stacks(Ly, B):
+    """A layer's weight gradient as batch-level products: a convolution at batch > 1."""
+    return B > 1 and (Ly.hout * Ly.wout > 1 or Ly.k > 1)
 
 
 @kernel(allocates=True)
-def _scratch(lay, P, T, fused, temporal, NW):
+def _scratch(lay, P, T, fused, temporal, NW, B, steps):
     """Work arrays sized for the largest layer, one row per worker; the history-summed
-    gradient's (one, used by one worker) only when a layer uses it."""
+    gradient's (one, used by one worker) only when a layer uses it; the stacked products'
+    for a batch of B samples with ``steps`` steps per backward pass."""
     L = lay.shape[0]
     maxn = 1
     maxpos = 1
@@ -120,7 +134,19 @@ def _scratch(lay, P, T, fused, temporal, NW):
                         np.empty(tn * n, dtype=f), np.empty(tn + 1 if any_fused else 0, dtype=np.int64),
                         np.empty((tn, n), dtype=np.int64), np.empty(tn, dtype=np.int64),
                         np.empty(n, dtype=f))
-    return scr, hs
+    ncs = 0
+    ngs = 0
+    npr = 0
+    for l in range(L):
+        Ly = lay[l]
+        if _stacks(Ly, B):
+            q = _stack_pairs(Ly, B * steps)
+            pos = Ly.hout * Ly.wout
+            ncs = max(ncs, q * pos * Ly.k * Ly.k * Ly.cin)
+            ngs = max(ngs, q * pos * Ly.cout)
+            npr = max(npr, q)
+    stk = Stack(np.empty(ncs, dtype=f), np.empty(ngs, dtype=f), np.empty(npr, dtype=np.uint8))
+    return scr, hs, stk
 
 
 @kernel(inline=True)
@@ -295,16 +321,16 @@ def _samples(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss
 
 
 @kernel(inline=True)
-def _run_samples(nw, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt, loss_out,
-                 learning, temporal, backward_now):
+def _run_samples(nw, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
+                 loss_out, learning, temporal, backward_now):
     """Phase 1 of step t on nw workers (on the calling thread when nw = 1)."""
     zero = nw * 0           # not a literal 0: a literal argument compiles a specialisation
     if nw == 1:
         _samples(zero, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt,
                  loss_out, learning, temporal, backward_now)
     else:
-        _par(np.int64(JOB_SAMPLES), nw, t, th, zero, zero, net, P, G, S, x, nrn, loss, rule,
-             opt, fmt, scr, cnt, loss_out, learning, temporal, backward_now)
+        _par(np.int64(JOB_SAMPLES), nw, t, th, zero, zero, zero, zero, net, P, G, S, x, nrn,
+             loss, rule, opt, fmt, scr, stk, cnt, loss_out, learning, temporal, backward_now)
 
 
 @kernel
@@ -362,16 +388,18 @@ def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr,
 JOB_SAMPLES = 0     # _par's jobs
 JOB_WINDOW = 1
 JOB_WGRAD = 2
+JOB_STACK = 3
 
 
 @kernel(parallel=True)
-def _par(job, nw, a, b, c, d, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt, loss_out,
-         learning, temporal, backward_now):
+def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
+         loss_out, learning, temporal, backward_now):
     """The one parallel kernel: workers 0..nw-1 of a job, each on a thread of Numba's pool.
-    (One kernel for every job: Numba's parallel launcher takes most of a minute to compile,
-    for the hundreds of arrays in the records.) Jobs: JOB_SAMPLES (a = t, b = history slot),
-    JOB_WINDOW (BPTT's error pass, steps a..b-1), JOB_WGRAD (layer a's weight gradient, steps
-    c down to b, history slot of step t: t - d)."""
+    (One kernel for every job: Numba's parallel launcher takes a quarter of a minute to
+    compile, for the hundreds of arrays in the records.) Jobs: JOB_SAMPLES (a = t, b = history
+    slot), JOB_WINDOW (BPTT's error pass, steps a..b-1), JOB_WGRAD (layer a's weight gradient,
+    steps c down to b, history slot of step t: t - d), JOB_STACK (layer a's sample-steps e..f-1
+    of the stacked product, steps c down to b, slot t - d)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
@@ -380,8 +408,10 @@ def _par(job, nw, a, b, c, d, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, c
                      learning, temporal, backward_now)
         elif job == JOB_WINDOW:
             _window_back(w, nw, a, b, net, P, S, x, nrn, scr, cnt)
-        else:
+        elif job == JOB_WGRAD:
             _wgrad_share(w, nw, a, b, c, d, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+        else:
+            _stack_share(w, nw, a, b, c, d, e, f, net, S, x, rule, scr, stk, cnt)
 
 
 #: a weight gradient is split over workers at batch 1 only when its layer is at least this
@@ -390,25 +420,124 @@ def _par(job, nw, a, b, c, d, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, c
 SPLIT_MACS = 1 << 22
 
 
+@kernel
+def _stack_share(w, nw, l, t_lo, t_hi, t0, q0, q1, net, S, x, rule, scr, stk, cnt):
+    """Worker w of nw, its share of the sample-steps q0..q1-1 of layer l's stacked product
+    (sample-step q: sample q // n, step t_hi - q % n, n = t_hi - t_lo + 1)."""
+    lay = net.layout
+    Ly = lay[l]
+    sw = worker_scratch(scr, w)
+    n = t_hi - t_lo + 1
+    use_trace = rule.factor[l] == FACTOR_TRACE
+    for q in range(q0 + w * (q1 - q0) // nw, q0 + (w + 1) * (q1 - q0) // nw):
+        b = q // n
+        t = t_hi - q % n
+        th = t - t0
+        g = out_grad(S, Ly)[b, th]
+        ng = _grad_nonzeros(Ly, g, sw)
+        idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
+        stk.flag[q - q0] = stack_product(Ly, g, ng, idx, val, e0, e1, trace(S, Ly)[b],
+                                         use_trace, sw.tsum, (sw.wt0, sw.wt1, sw.wt2), stk.col,
+                                         stk.g, q - q0, cnt[b, t, l, LEARN])
+
+
+@kernel
+def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk,
+                   cnt, loss_out):
+    """Layer l's weight gradient as batch-level products: the batch's sample-steps (every
+    sample, steps t_hi down to t_lo) in chunks; per chunk, the im2col of each sample-step whose
+    gradient is a product is stacked (split over workers by sample-steps), one BLAS product
+    colS^T gS adds them all into the accumulator, and then, in order, the bias of those and
+    the event-by-event gradient of the others. The split over workers does not change the
+    products, so the sums do not depend on the thread count; they differ from a sample-by-
+    sample accumulation in the last bits only (the order of the additions)."""
+    lay = net.layout
+    Ly = lay[l]
+    B = x.ptr.shape[0]
+    n = t_hi - t_lo + 1
+    npairs = B * n
+    per = _stack_pairs(Ly, npairs)
+    pos = Ly.hout * Ly.wout
+    R = Ly.k * Ly.k * Ly.cin
+    Cout = Ly.cout
+    gW = acc_weights(G, Ly)
+    gb = acc_bias(G, Ly)
+    tch = touched(G, Ly)
+    s0 = worker_scratch(scr, nw * 0)
+    dW = s0.wt1[:R * Cout].reshape((R, Cout))
+    use_trace = rule.factor[l] == FACTOR_TRACE
+    zero = nw * 0
+    for q0 in range(0, npairs, per):
+        q1 = min(npairs, q0 + per)
+        k = min(nw, q1 - q0)
+        if k == 1:
+            _stack_share(zero, k, l, t_lo, t_hi, t0, q0, q1, net, S, x, rule, scr, stk, cnt)
+        else:
+            _par(np.int64(JOB_STACK), k, l, t_lo, t_hi, t0, q0, q1, net, P, G, S, x, nrn, loss,
+                 rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
+                 np.bool_(False))
+        any_ = False
+        for q in range(q1 - q0):
+            if stk.flag[q]:
+                any_ = True
+        if any_:
+            rows = (q1 - q0) * pos
+            gemm(stk.col[:rows * R].reshape((rows, R)).T, stk.g[:rows * Cout].reshape((rows, Cout)),
+                 dW)
+            for r in range(R):
+                rw = gW[r]
+                dr = dW[r]
+                hit_ = False
+                for co in range(Cout):
+                    if dr[co] != 0.0:
+                        rw[co] += dr[co]
+                        hit_ = True
+                if hit_:
+                    tch[r] = 1
+        for q in range(q0, q1):
+            b = q // n
+            t = t_hi - q % n
+            th = t - t0
+            g = out_grad(S, Ly)[b, th]
+            if stk.flag[q - q0]:
+                if Ly.has_bias == 1:
+                    for p in range(pos):
+                        for co in range(Cout):
+                            if g[p * Cout + co] != 0.0:
+                                gb[co] += g[p * Cout + co]
+                continue
+            ng = _grad_nonzeros(Ly, g, s0)
+            idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, s0.ones)
+            weight_grad(weights(P, Ly), bias(P, Ly), gW, gb, g, s0.gnz, ng, Ly, idx, val, e0, e1,
+                        trace(S, Ly)[b], use_trace, rule.direct, opt.lr, tch, s0.scratch,
+                        s0.pos_nz, s0.tsum, (s0.wt0, s0.wt1, s0.wt2), s0.gblk, s0.taps,
+                        cnt[b, t, l, LEARN], fmt.qw[l], fmt.limw[l], fmt.rs, zero, Cout,
+                        np.bool_(True))
+
+
 @kernel(inline=True)
-def _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt,
-                 loss_out):
+def _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk,
+                 cnt, loss_out):
     Ly = net.layout[l]
     B = x.ptr.shape[0]
+    if _stacks(Ly, B) and not rule.direct:
+        _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
+                       stk, cnt, loss_out)
+        return
     k = nw - nw + 1         # not a literal (see _run_samples)
     if not rule.direct and (B > 1 or Ly.n_out * Ly.rows >= SPLIT_MACS):
         k = min(nw, (Ly.cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK)
     if k == 1:
-        _wgrad_share(nw * 0, k, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr,
-                     cnt)
+        _wgrad_share(nw * 0, k, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt)
     else:
-        _par(np.int64(JOB_WGRAD), k, l, t_lo, t_hi, t0, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
-             cnt, loss_out, np.bool_(True), np.bool_(True), np.bool_(False))
+        _par(np.int64(JOB_WGRAD), k, l, t_lo, t_hi, t0, t0, t0, net, P, G, S, x, nrn, loss,
+             rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
+             np.bool_(False))
 
 
 @kernel(inline=True)
-def _wgrads(t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt, loss_out,
-            wg_inline):
+def _wgrads(t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
+            loss_out, wg_inline):
     """Phase 2: the weight gradients of the steps t_hi down to t_lo, layer by layer in the
     backward order (auxiliary classifiers, readout, LIF layers top-down), on up to nw workers
     each; layers with ``wg_inline[l]`` = 0 are summed from the history instead."""
@@ -418,16 +547,17 @@ def _wgrads(t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
     for l in range(n_lif + 1, L):
         if wg_inline[l]:
             _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
-                         cnt, loss_out)
+                         stk, cnt, loss_out)
     for l in range(n_lif, -1, -1):
         if wg_inline[l]:
             _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
-                         cnt, loss_out)
+                         stk, cnt, loss_out)
 
 
 # --- the schedules -------------------------------------------------------------------------
 @kernel(inline=True)
-def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, wg):
+def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk,
+                      wg):
     """Forward step by step; the spatial backward pass at the steps of ``rule.step_mask``."""
     B = x.ptr.shape[0]
     T = x.ptr.shape[1] - 1
@@ -440,11 +570,11 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
     ns = min(nw, B)
     for t in range(T):
         backward_now = learning and rule.step_mask[t]
-        _run_samples(ns, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt,
+        _run_samples(ns, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
                      loss_out, learning, no, backward_now)
         if backward_now:
-            _wgrads(t, t, t, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt, loss_out,
-                    wg)
+            _wgrads(t, t, t, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
+                    loss_out, wg)
             if rule.apply == APPLY_STEP and not rule.direct:
                 apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, t], fmt)
                 if t < T - 1:
@@ -455,7 +585,7 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
 
 @kernel(inline=True)
 def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs,
-                       wg_inline, wg_apply):
+                       stk, wg_inline, wg_apply):
     """Windows of ``rule.window`` steps: forward keeping the history, backward through the
     window in reverse time, the weight gradients (dense layers' summed per row from the
     history), then the update."""
@@ -472,13 +602,13 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
         t1 = min(T, t0 + rule.window)
         for t in range(t0, t1):
             _run_samples(ns, t, t - t0, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
-                         cnt, loss_out, yes, yes, no)
+                         stk, cnt, loss_out, yes, yes, no)
         if ns == 1:
             _window_back(ns * 0, ns, t0, t1, net, P, S, x, nrn, scr, cnt)
         else:
-            _par(np.int64(JOB_WINDOW), ns, t0, t1, t0, t0, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
-                 cnt, loss_out, yes, yes, no)
-        _wgrads(t0, t1 - 1, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, cnt,
+            _par(np.int64(JOB_WINDOW), ns, t0, t1, t0, t0, t0, t0, net, P, G, S, x, nrn, loss,
+                 rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
+        _wgrads(t0, t1 - 1, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
                 loss_out, wg_inline)
         # weight gradients of dense layers summed per row from the history
         for l in range(L):
@@ -525,16 +655,19 @@ def run_batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out):
     T = x.ptr.shape[1] - 1
     nw = S.out.shape[0]
     temporal = rule.learn and rule.route == ROUTE_TEMPORAL
-    scr, hs = _scratch(net.layout, P, T, rule.fused, temporal, nw)
+    B = x.ptr.shape[0]
+    steps = min(T, rule.window) if temporal else 1
+    scr, hs, stk = _scratch(net.layout, P, T, rule.fused, temporal, nw, B,
+                            steps if rule.learn else 0)
     wg_inline = np.ones(L, dtype=np.uint8)     # weight gradient computed step by step
     wg_apply = np.ones(L, dtype=np.uint8)      # update applied from the accumulator
-    _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, wg_inline,
+    _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, stk, wg_inline,
            wg_apply)
 
 
 @kernel
-def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, wg_inline,
-           wg_apply):
+def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, stk,
+           wg_inline, wg_apply):
     """run_batch's work: reset the state, then the rule's schedule."""
     lay = net.layout
     L = lay.shape[0]
@@ -560,7 +693,7 @@ def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, h
         _transpose_kernels(net, P, S)
     if temporal:
         _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
-                           hs, wg_inline, wg_apply)
+                           hs, stk, wg_inline, wg_apply)
     else:
         _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
-                          wg_inline)
+                          stk, wg_inline)

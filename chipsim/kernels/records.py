@@ -178,6 +178,20 @@ class Scratch(NamedTuple):
     gblk: np.ndarray        # float: one column block of a convolution's output gradient
 
 
+class Stack(NamedTuple):
+    """Batch-level products (batch > 1): the im2col matrices and output gradients of a
+    convolution's sample-steps, stacked, for one weight-gradient product per chunk
+    (wgrad.stack_product)."""
+    col: np.ndarray         # float: pairs x (Hout*Wout) rows of k*k*Cin
+    g: np.ndarray           # float: pairs x (Hout*Wout) rows of Cout
+    flag: np.ndarray        # uint8 per pair: 1 = stacked, 0 = left to weight_grad
+
+
+#: floats of a stacked im2col (records.Stack) at most, per chunk of sample-steps (a chunk
+#: always holds at least one): 4 Mi (16 MiB in float32)
+STACK_FLOATS = 1 << 22
+
+
 class HistoryScratch(NamedTuple):
     """Work arrays of BPTT's history-summed weight gradient (wgrad.wgrad_from_history)."""
     inv_cnt: np.ndarray

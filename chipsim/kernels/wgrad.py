@@ -122,28 +122,10 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
     nt = k * k
     gemm_ = False
     if not dense:
-        # the chip's work: per non-zero presynaptic factor, the non-zero gradients it meets
-        nf = 0
-        if use_trace:
-            for j in range(trace.shape[0]):
-                if trace[j] != 0.0:
-                    n_pairs += tsum[j // Cin]
-                    nf += 1
-        else:
-            for q in range(start, stop):
-                n_pairs += tsum[pre_idx[q] // Cin]
-            nf = stop - start
-        # matrix products over the dense input map when cheaper than nf * k*k * Cout axpys
-        gemm_ = n_pairs > 0 and not direct and nf * Cout > 2 * Hout * Wout * Cin
+        n_pairs, nf = conv_pairs(Ly, pre_idx, start, stop, trace, use_trace, tsum)
+        gemm_ = use_product(Ly, n_pairs, nf, direct)
     if gemm_:
-        Hin = Ly.hin
-        if use_trace:
-            X = trace
-        else:
-            X = scr[1][:Hin * Win * Cin]
-            zero(X)
-            for q in range(start, stop):
-                X[pre_idx[q]] += 1.0 if unit else pre_val[q]
+        X = input_map(Ly, pre_idx, pre_val, start, stop, trace, use_trace, scr[1])
         col = conv_wgrad_cols(X, Ly, scr)
         for s0 in range(c0, c1, WGRAD_BLOCK):
             s1 = min(c1, s0 + WGRAD_BLOCK)
@@ -239,11 +221,92 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
             c[MEM_READ_WEIGHT] += nb
             c[MEM_WRITE_WEIGHT] += nb
     else:
-        c[MEM_READ_GRAD] += n_pairs
-        c[MEM_WRITE_GRAD] += n_pairs
-        if has_bias:
-            c[MEM_READ_GRAD] += nnz_g
-            c[MEM_WRITE_GRAD] += nnz_g
+        count_accumulated(c, Ly, use_trace, n_pairs, nnz_g, False)
+
+
+@kernel(inline=True)
+def count_accumulated(c, Ly, use_trace, n_pairs, ng, factor_ops):
+    """Counts of weight-gradient contributions accumulated (not written into the weights):
+    one accumulator read-modify-write per pair, and per non-zero gradient for the bias;
+    ``factor_ops``: also the pairs' gradient ACs (binary factor) or MACs."""
+    if factor_ops:
+        if Ly.ac == 1 and not use_trace:
+            c[GRAD_AC] += n_pairs
+        else:
+            c[GRAD_MAC] += n_pairs
+    c[MEM_READ_GRAD] += n_pairs
+    c[MEM_WRITE_GRAD] += n_pairs
+    if Ly.has_bias == 1:
+        c[MEM_READ_GRAD] += ng
+        c[MEM_WRITE_GRAD] += ng
+
+
+@kernel
+def conv_pairs(Ly, pre_idx, start, stop, trace, use_trace, tsum):
+    """(pairs, factors) of a convolution at one step: the chip's work, per non-zero presynaptic
+    factor the non-zero gradients it meets (``tsum`` per input position), and how many
+    non-zero factors there are."""
+    Cin = Ly.cin
+    n_pairs = 0
+    nf = 0
+    if use_trace:
+        for j in range(trace.shape[0]):
+            if trace[j] != 0.0:
+                n_pairs += tsum[j // Cin]
+                nf += 1
+    else:
+        for q in range(start, stop):
+            n_pairs += tsum[pre_idx[q] // Cin]
+        nf = stop - start
+    return n_pairs, nf
+
+
+@kernel(inline=True)
+def use_product(Ly, n_pairs, nf, direct):
+    """A convolution's gradient as matrix products over the dense input map, when cheaper than
+    nf * k*k * Cout axpys (and not written straight into the weights)."""
+    return n_pairs > 0 and not direct and nf * Ly.cout > 2 * Ly.hout * Ly.wout * Ly.cin
+
+
+@kernel(inline=True)
+def input_map(Ly, pre_idx, pre_val, start, stop, trace, use_trace, buf):
+    """The dense input map (Hin*Win*Cin) of a convolution's presynaptic factors: the trace, or
+    the input events written into ``buf``."""
+    if use_trace:
+        return trace
+    n = Ly.hin * Ly.win * Ly.cin
+    X = buf[:n]
+    zero(X)
+    unit = Ly.unit == 1
+    for q in range(start, stop):
+        X[pre_idx[q]] += 1.0 if unit else pre_val[q]
+    return X
+
+
+@kernel
+def stack_product(Ly, g, ng, pre_idx, pre_val, start, stop, trace, use_trace, tsum, scr, colS,
+                  gS, q, c):
+    """Batch-level weight gradient of a convolution, one sample and step: when its gradient is
+    a product (use_product), its im2col goes to rows q*P.. of the stacked ``colS``
+    (P = Hout*Wout rows of k*k*Cin) and its g to rows q*P.. of ``gS`` (Cout columns), and its
+    work is counted; returns True. Otherwise those rows are zeroed (the pair then adds
+    nothing to the stacked product) and it returns False: the caller runs weight_grad. The
+    stacked product colS^T gS sums every sample and step of the batch in one BLAS call."""
+    P = Ly.hout * Ly.wout
+    R = Ly.k * Ly.k * Ly.cin
+    Cout = Ly.cout
+    cs = colS[q * P * R:(q + 1) * P * R]
+    gs = gS[q * P * Cout:(q + 1) * P * Cout]
+    n_pairs, nf = conv_pairs(Ly, pre_idx, start, stop, trace, use_trace, tsum)
+    if not use_product(Ly, n_pairs, nf, False):
+        zero(cs)
+        zero(gs)
+        return False
+    X = input_map(Ly, pre_idx, pre_val, start, stop, trace, use_trace, scr[1])
+    conv_wgrad_cols(X, Ly, (cs, scr[1], scr[2]))
+    copy(gs, g[:P * Cout])
+    count_accumulated(c, Ly, use_trace, n_pairs, ng, True)
+    return True
 
 
 @kernel

@@ -25,7 +25,7 @@ from chipsim.kernels import run_batch
 from chipsim.kernels.records import (APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES, FACTOR_TRACE,
                                      LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE, POPULATION,
                                      ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROUTE_TEMPORAL,
-                                     WGRAD_BLOCK, Grads,
+                                     STACK_FLOATS, WGRAD_BLOCK, Grads,
                                      Inputs, Net, NumberFormat, Optimizer, Params, Rule as RuleRec,
                                      State)
 from chipsim.learning.losses import loss_record
@@ -190,10 +190,11 @@ def _nbytes(shape, dtype) -> int:
 
 
 def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f,
-                   workers: int = 1) -> int:
+                   workers: int = 1, B: int = 1, steps: int = 1) -> int:
     """Bytes of the work arrays ``run_batch`` allocates on every call
     (chipsim/kernels/loop.py ``_scratch``, computed the same way without allocating), one
-    row of them per worker."""
+    row of them per worker, and the stacked products of a batch of ``B`` samples with ``steps``
+    steps per backward pass (the BPTT window; 1 on the spatial route)."""
     f = np.dtype(f).itemsize
     maxn = max([1] + [int(max(r["n_out"], r["rows"])) for r in lay])
     maxpos = max([1] + [int(r["hout"] * r["wout"]) for r in lay])
@@ -215,6 +216,14 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     nblk = min(maxn, WGRAD_BLOCK) * maxpos if ncol > 1 else 1
     scr = int(workers) * (maxn * (8 + 1 + 2 * f) + maxpos * 8 + npin * 8 + (ncol + nmat + nmap) * f
                           + 2 * ntap * 8 + nrow * 8 + 2 * f + nblk * f)
+    ncs = ngs = npr = 0
+    for r in lay:
+        pos = int(r["hout"] * r["wout"])
+        if B > 1 and (pos > 1 or r["k"] > 1):
+            per = pos * int(r["k"] * r["k"] * r["cin"])
+            q = min(B * steps, max(1, STACK_FLOATS // per))
+            ncs, ngs, npr = max(ncs, q * per), max(ngs, q * pos * int(r["cout"])), max(npr, q)
+    scr += (ncs + ngs) * f + npr
     any_fused = bool(temporal and (np.asarray(fused) != 0).any())
     n, tn = (maxn, int(T)) if any_fused else (0, 0)
     hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f
@@ -242,8 +251,10 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
     buffers = sum(_nbytes(*a) for a in pl.arrays.values())
     buffers += pl.layout.nbytes + 2 * pl.pops.nbytes          # net_rec's and net_infer's pops
     buffers += 2 * 8 * len(net.layers) + 8                    # the number format's grids
-    scratch = _scratch_bytes(pl.layout, time_steps, pl.fused, rule.route == ROUTE_TEMPORAL, f,
-                             workers)
+    temporal = rule.route == ROUTE_TEMPORAL
+    steps = min(int(time_steps), pl.TH) if temporal else 1
+    scratch = _scratch_bytes(pl.layout, time_steps, pl.fused, temporal, f, workers,
+                             int(batch_size), steps)
     per_batch = _nbytes((int(batch_size), int(time_steps), len(net.layers), K.N_PHASES,
                          K.N_ACTIONS), np.int64)
     # the counts, the update-skip copy of one phase, and the cost stage's per-step figures
