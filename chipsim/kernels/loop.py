@@ -51,7 +51,8 @@ from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import lif, surrogates
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, ROLE_LIF,
-                                     ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, WGRAD_BLOCK,
+                                     ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
+                                     WGRAD_BLOCK,
                                      HistoryScratch, Scratch, Stack)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
                                    kernel_t, out_grad, output, potential, spike_map, spk_hist, surr,
@@ -59,14 +60,16 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
 from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
 from chipsim.kernels.synapse import transform
 from chipsim.kernels.update import apply_updates, on_grid
-from chipsim.kernels.wgrad import stack_product, weight_grad, wgrad_from_history
+from chipsim.kernels.wgrad import (dense_enough, factor_count, stack_product, weight_grad,
+                                   wgrad_from_history)
 
 
 @kernel(inline=True)
 def _stack_pairs(Ly, npairs):
     """Sample-steps per chunk of a layer's stacked product (records.STACK_FLOATS)."""
-    per = Ly.hout * Ly.wout * Ly.k * Ly.k * Ly.cin
-    return min(npairs, max(1, STACK_FLOATS // per))
+    pos = Ly.hout * Ly.wout
+    per = pos * Ly.k * Ly.k * Ly.cin
+    return min(npairs, max(1, min(STACK_FLOATS // per, STACK_ROWS // pos)))
 
 
 @kernel(inline=True)
@@ -145,7 +148,8 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
             ncs = max(ncs, q * pos * Ly.k * Ly.k * Ly.cin)
             ngs = max(ngs, q * pos * Ly.cout)
             npr = max(npr, q)
-    stk = Stack(np.empty(ncs, dtype=f), np.empty(ngs, dtype=f), np.empty(npr, dtype=np.uint8))
+    stk = Stack(np.empty(ncs, dtype=f), np.empty(ngs, dtype=f), np.empty(B * steps, dtype=np.uint8),
+                np.empty(npr, dtype=np.int64))
     return scr, hs, stk
 
 
@@ -421,24 +425,25 @@ SPLIT_MACS = 1 << 22
 
 
 @kernel
-def _stack_share(w, nw, l, t_lo, t_hi, t0, q0, q1, net, S, x, rule, scr, stk, cnt):
-    """Worker w of nw, its share of the sample-steps q0..q1-1 of layer l's stacked product
-    (sample-step q: sample q // n, step t_hi - q % n, n = t_hi - t_lo + 1)."""
+def _stack_share(w, nw, l, t_lo, t_hi, t0, n0, n1, net, S, x, rule, scr, stk, cnt):
+    """Worker w of nw, its share of the stack slots n0..n1-1 of layer l's stacked product
+    (slot i holds sample-step q = stk.pair[i]: sample q // n, step t_hi - q % n,
+    n = t_hi - t_lo + 1)."""
     lay = net.layout
     Ly = lay[l]
     sw = worker_scratch(scr, w)
     n = t_hi - t_lo + 1
     use_trace = rule.factor[l] == FACTOR_TRACE
-    for q in range(q0 + w * (q1 - q0) // nw, q0 + (w + 1) * (q1 - q0) // nw):
+    for i in range(n0 + w * (n1 - n0) // nw, n0 + (w + 1) * (n1 - n0) // nw):
+        q = stk.pair[i]
         b = q // n
         t = t_hi - q % n
         th = t - t0
         g = out_grad(S, Ly)[b, th]
         ng = _grad_nonzeros(Ly, g, sw)
         idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
-        stk.flag[q - q0] = stack_product(Ly, g, ng, idx, val, e0, e1, trace(S, Ly)[b],
-                                         use_trace, sw.tsum, (sw.wt0, sw.wt1, sw.wt2), stk.col,
-                                         stk.g, q - q0, cnt[b, t, l, LEARN])
+        stack_product(Ly, g, ng, idx, val, e0, e1, trace(S, Ly)[b], use_trace, sw.tsum,
+                      (sw.wt0, sw.wt1, sw.wt2), stk.col, stk.g, i, cnt[b, t, l, LEARN])
 
 
 @kernel
@@ -450,7 +455,8 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     colS^T gS adds them all into the accumulator, and then, in order, the bias of those and
     the event-by-event gradient of the others. The split over workers does not change the
     products, so the sums do not depend on the thread count; they differ from a sample-by-
-    sample accumulation in the last bits only (the order of the additions)."""
+    sample accumulation in the last bits only (the order of the additions). Which sample-steps
+    are stacked depends only on their factors' density (wgrad.dense_enough)."""
     lay = net.layout
     Ly = lay[l]
     B = x.ptr.shape[0]
@@ -467,21 +473,34 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     dW = s0.wt1[:R * Cout].reshape((R, Cout))
     use_trace = rule.factor[l] == FACTOR_TRACE
     zero = nw * 0
-    for q0 in range(0, npairs, per):
-        q1 = min(npairs, q0 + per)
-        k = min(nw, q1 - q0)
+    q = 0
+    while q < npairs:
+        # a chunk: the next sample-steps, up to ``per`` of them dense enough to be stacked
+        q0 = q
+        ns = 0
+        while q < npairs and ns < per:
+            b = q // n
+            th = t_hi - q % n - t0
+            e0 = 0
+            e1 = 0
+            if not use_trace:
+                idx, val, e0, e1 = layer_events(lay, l, b, th, t_hi - q % n, x, S, s0.ones)
+            nf = factor_count(Ly, e0, e1, trace(S, Ly)[b], use_trace)
+            stk.flag[q - q0] = dense_enough(Ly, nf)
+            if stk.flag[q - q0]:
+                stk.pair[ns] = q
+                ns += 1
+            q += 1
+        q1 = q
+        k = min(nw, ns)
         if k == 1:
-            _stack_share(zero, k, l, t_lo, t_hi, t0, q0, q1, net, S, x, rule, scr, stk, cnt)
-        else:
-            _par(np.int64(JOB_STACK), k, l, t_lo, t_hi, t0, q0, q1, net, P, G, S, x, nrn, loss,
-                 rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
+            _stack_share(zero, k, l, t_lo, t_hi, t0, zero, ns, net, S, x, rule, scr, stk, cnt)
+        elif k > 1:
+            _par(np.int64(JOB_STACK), k, l, t_lo, t_hi, t0, zero, ns, net, P, G, S, x, nrn,
+                 loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
                  np.bool_(False))
-        any_ = False
-        for q in range(q1 - q0):
-            if stk.flag[q]:
-                any_ = True
-        if any_:
-            rows = (q1 - q0) * pos
+        if ns > 0:
+            rows = ns * pos
             gemm(stk.col[:rows * R].reshape((rows, R)).T, stk.g[:rows * Cout].reshape((rows, Cout)),
                  dW)
             for r in range(R):
@@ -494,12 +513,12 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
                         hit_ = True
                 if hit_:
                     tch[r] = 1
-        for q in range(q0, q1):
-            b = q // n
-            t = t_hi - q % n
+        for qq in range(q0, q1):
+            b = qq // n
+            t = t_hi - qq % n
             th = t - t0
             g = out_grad(S, Ly)[b, th]
-            if stk.flag[q - q0]:
+            if stk.flag[qq - q0]:
                 if Ly.has_bias == 1:
                     for p in range(pos):
                         for co in range(Cout):

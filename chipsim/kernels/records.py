@@ -184,12 +184,16 @@ class Stack(NamedTuple):
     (wgrad.stack_product)."""
     col: np.ndarray         # float: pairs x (Hout*Wout) rows of k*k*Cin
     g: np.ndarray           # float: pairs x (Hout*Wout) rows of Cout
-    flag: np.ndarray        # uint8 per pair: 1 = stacked, 0 = left to weight_grad
+    flag: np.ndarray        # uint8 per sample-step: 1 = stacked, 0 = left to weight_grad
+    pair: np.ndarray        # int64 per stack slot: its sample-step
 
 
-#: floats of a stacked im2col (records.Stack) at most, per chunk of sample-steps (a chunk
-#: always holds at least one): 4 Mi (16 MiB in float32)
+#: a chunk of stacked sample-steps (records.Stack; at least one) holds at most this many
+#: floats of im2col (4 Mi, 16 MiB in float32) and this many rows: a product over more rows
+#: gains nothing and leaves the caches (measured on the reference conv net, 289 rows per
+#: sample-step); VGG's deep layers (9 or 36 rows) stack a whole batch
 STACK_FLOATS = 1 << 22
+STACK_ROWS = 2048
 
 
 class HistoryScratch(NamedTuple):

@@ -284,29 +284,43 @@ def input_map(Ly, pre_idx, pre_val, start, stop, trace, use_trace, buf):
 
 
 @kernel
+def factor_count(Ly, start, stop, trace, use_trace):
+    """The non-zero presynaptic factors of a layer at one step (its input events, or its
+    trace's non-zeros)."""
+    if not use_trace:
+        return stop - start
+    nf = 0
+    for j in range(trace.shape[0]):
+        nf += trace[j] != 0.0
+    return nf
+
+
+@kernel(inline=True)
+def dense_enough(Ly, nf):
+    """A convolution's gradient at one step is computed as a matrix product over its dense
+    input map when that is cheaper than nf * k*k * Cout axpys (use_product, without asking
+    whether any pair meets: a product with none adds exact zeros)."""
+    return nf * Ly.cout > 2 * Ly.hout * Ly.wout * Ly.cin
+
+
+@kernel
 def stack_product(Ly, g, ng, pre_idx, pre_val, start, stop, trace, use_trace, tsum, scr, colS,
-                  gS, q, c):
-    """Batch-level weight gradient of a convolution, one sample and step: when its gradient is
-    a product (use_product), its im2col goes to rows q*P.. of the stacked ``colS``
-    (P = Hout*Wout rows of k*k*Cin) and its g to rows q*P.. of ``gS`` (Cout columns), and its
-    work is counted; returns True. Otherwise those rows are zeroed (the pair then adds
-    nothing to the stacked product) and it returns False: the caller runs weight_grad. The
-    stacked product colS^T gS sums every sample and step of the batch in one BLAS call."""
+                  gS, slot, c):
+    """Batch-level weight gradient of a convolution, one sample and step whose factors are
+    dense enough (dense_enough): its im2col goes to rows slot*P.. of the stacked ``colS``
+    (P = Hout*Wout rows of k*k*Cin), its g to rows slot*P.. of ``gS`` (Cout columns), and its
+    work is counted (the chip's event-by-event pairs). The stacked product colS^T gS then sums
+    a chunk of the batch's sample-steps in one BLAS call."""
     P = Ly.hout * Ly.wout
     R = Ly.k * Ly.k * Ly.cin
     Cout = Ly.cout
-    cs = colS[q * P * R:(q + 1) * P * R]
-    gs = gS[q * P * Cout:(q + 1) * P * Cout]
+    cs = colS[slot * P * R:(slot + 1) * P * R]
+    gs = gS[slot * P * Cout:(slot + 1) * P * Cout]
     n_pairs, nf = conv_pairs(Ly, pre_idx, start, stop, trace, use_trace, tsum)
-    if not use_product(Ly, n_pairs, nf, False):
-        zero(cs)
-        zero(gs)
-        return False
     X = input_map(Ly, pre_idx, pre_val, start, stop, trace, use_trace, scr[1])
     conv_wgrad_cols(X, Ly, (cs, scr[1], scr[2]))
     copy(gs, g[:P * Cout])
     count_accumulated(c, Ly, use_trace, n_pairs, ng, True)
-    return True
 
 
 @kernel

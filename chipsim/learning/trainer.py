@@ -25,7 +25,7 @@ from chipsim.kernels import run_batch
 from chipsim.kernels.records import (APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES, FACTOR_TRACE,
                                      LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE, POPULATION,
                                      ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROUTE_TEMPORAL,
-                                     STACK_FLOATS, WGRAD_BLOCK, Grads,
+                                     STACK_FLOATS, STACK_ROWS, WGRAD_BLOCK, Grads,
                                      Inputs, Net, NumberFormat, Optimizer, Params, Rule as RuleRec,
                                      State)
 from chipsim.learning.losses import loss_record
@@ -221,9 +221,9 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
         pos = int(r["hout"] * r["wout"])
         if B > 1 and (pos > 1 or r["k"] > 1):
             per = pos * int(r["k"] * r["k"] * r["cin"])
-            q = min(B * steps, max(1, STACK_FLOATS // per))
+            q = min(B * steps, max(1, min(STACK_FLOATS // per, STACK_ROWS // pos)))
             ncs, ngs, npr = max(ncs, q * per), max(ngs, q * pos * int(r["cout"])), max(npr, q)
-    scr += (ncs + ngs) * f + npr
+    scr += (ncs + ngs) * f + int(B) * int(steps) + 8 * npr
     any_fused = bool(temporal and (np.asarray(fused) != 0).any())
     n, tn = (maxn, int(T)) if any_fused else (0, 0)
     hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f
