@@ -203,3 +203,40 @@ def test_cifar10dvs_without_data_runs_on_the_standin_with_one_banner(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "STAND-IN" not in p.stderr
     assert not read_result(tmp_path / "real.h5").sim.dataset_standin
+
+
+def test_threads_flag_and_env_give_the_same_results(tmp_path, monkeypatch):
+    """--threads 1 and CHIPSIM_THREADS=3 at batch 4: the same counts, predictions and energies,
+    bit for bit (the kernels' workers; tests/test_threads.py covers every rule)."""
+    from chipsim import threads
+    over = ["--set", "training.batch_size=4", "--set", "dataset.train_samples=8", "--no-plot"]
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    before = threads.count()
+    try:
+        assert main(["run", WORKLOAD, "--out", str(a), "--threads", "1", *SMALL, *over]) == 0
+        assert threads.count() == 1
+        monkeypatch.setenv("CHIPSIM_THREADS", "3")
+        assert main(["run", WORKLOAD, "--out", str(b), *SMALL, *over]) == 0
+        assert threads.count() == 3
+    finally:
+        threads.configure(before)
+    ra, rb = read_result(a), read_result(b)
+    np.testing.assert_array_equal(ra.counts_priced, rb.counts_priced)
+    np.testing.assert_array_equal(ra.sim.sample_pred, rb.sim.sample_pred)
+    np.testing.assert_array_equal(ra.sim.sample_loss, rb.sim.sample_loss)
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_bad_thread_count_one_line_exit_2(tmp_path, capsys, monkeypatch, how):
+    out = tmp_path / "r.h5"
+    if how == "flag":
+        with pytest.raises(SystemExit) as e:
+            main(["run", WORKLOAD, "--out", str(out), "--threads", "0", *SMALL])
+        assert e.value.code == 2
+        assert "'0' is not a whole number of threads" in capsys.readouterr().err
+    else:
+        monkeypatch.setenv("CHIPSIM_THREADS", "two")
+        assert main(["run", WORKLOAD, "--out", str(out), *SMALL]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "CHIPSIM_THREADS" in err[0] and "'two'" in err[0]
+    assert not out.exists()
