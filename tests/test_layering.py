@@ -5,7 +5,8 @@ lower ones (imports inside functions count too), no two modules import each othe
 circle, and nothing imports the engine or the CLI. The floors, lowest first:
 
 0. ``chipsim`` (the version), ``errors``, ``counts``, ``memory`` (the memory available):
-   the vocabulary everyone shares; ``atomic`` (whole-or-nothing files);
+   the vocabulary everyone shares; ``atomic`` (whole-or-nothing files); ``threads`` (how many
+   threads a run trains on);
 1. ``kernels`` (the Numba code), ``data`` (readers, framing), ``model`` (neurons, layer kinds,
    networks);
 2. ``result`` (the records a run produces), ``learning`` (rules and the trainer), ``needs``
@@ -23,7 +24,8 @@ from pathlib import Path
 from tests.test_data_imports import cycles
 
 ROOT = Path(__file__).resolve().parents[1] / "chipsim"
-FLOORS = {"chipsim": 0, "errors": 0, "counts": 0, "atomic": 0, "memory": 0, "kernels": 1,
+FLOORS = {"chipsim": 0, "errors": 0, "counts": 0, "atomic": 0, "memory": 0, "threads": 0,
+          "kernels": 1,
           "data": 1, "model": 1, "result": 2, "learning": 2, "needs": 2, "config": 3,
           "hardware": 4, "report": 5, "interop": 5, "engine": 6, "checkpoint": 6, "cli": 7,
           "__main__": 7}
