@@ -12,9 +12,10 @@ A rule (chipsim/learning/) chooses the schedule through the Rule record:
   temporal route), and the update is applied after every window.
 
 In a backward step the auxiliary classifiers go first, then the readout, then the LIF layers
-top-down; each computes its output gradient (error.spatial_route or error.temporal_route),
+top-down; each computes its output gradient (error.spatial_route or error.temporal_route) and
 sends its error to the layer below (error.error_to_source, with the weights as they were
-before the update) and adds its weight gradient (wgrad.weight_grad). Work shared by a batch
+before the update); then, in the same layer order, each adds its weight gradient
+(wgrad.weight_grad, or a batch-level product, below). Work shared by a batch
 (applying the update) is attributed to the batch's last sample; counts are kept per sample and
 time step (``cnt`` (B, T, L, P, A)).
 
@@ -27,7 +28,10 @@ runs in two phases:
    worker_scratch). A sample's arithmetic is the same whichever worker runs it.
 2. the weight gradients (``_wgrads``), layer by layer in the backward order: every sample in
    order, split over workers by output columns in fixed blocks (records.WGRAD_BLOCK), so each
-   weight receives the same additions in the same order as with one thread.
+   weight receives the same additions in the same order as with one thread. A convolution at
+   batch > 1 instead sums the batch's dense-enough sample-steps in one BLAS product per chunk
+   over their stacked im2col (``_stacked_wgrad``; workers stack, the chunks and the choice of
+   sample-steps do not depend on the workers), then the sparse ones event by event, in order.
 
 So counts, weights and losses are bit-identical for every thread count. Nothing a worker
 writes is read by another in the same phase: a sample's counts, state and output gradients
