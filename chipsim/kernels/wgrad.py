@@ -143,12 +143,14 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
     elif ng > 0:
         # event by event: a dense layer's factor reads one row, a convolution's its valid taps
         full = ng == Cout
-        q0 = 0          # g's non-zeros in c0..c1-1 (gnz ascends)
-        while q0 < ng and gnz[q0] < c0:
-            q0 += 1
-        q1 = q0
-        while q1 < ng and gnz[q1] < c1:
-            q1 += 1
+        q0 = 0          # a dense layer's non-zeros of g in c0..c1-1 (gnz ascends)
+        q1 = 0
+        if dense:
+            while q0 < ng and gnz[q0] < c0:
+                q0 += 1
+            q1 = q0
+            while q1 < ng and gnz[q1] < c1:
+                q1 += 1
         tap_k = taps_[:nt]
         tap_o = taps_[nt:2 * nt]
         e0 = 0 if use_trace else start
