@@ -178,17 +178,6 @@ def _cifar_root(root: Path, ext: str, per_class: int = 2) -> Path:
     return root
 
 
-def _nmnist_root(root: Path, n: int = 2) -> Path:
-    from tests.writers import random_stream, write_nmnist
-    for split in ("Train", "Test"):
-        for label in range(10):
-            d = root / split / str(label)
-            d.mkdir(parents=True)
-            for i in range(n):
-                write_nmnist(d / f"{i + 1:05d}.bin", random_stream(label * 10 + i, W=34, H=34).events)
-    return root
-
-
 def _gesture_root(root: Path, users=(1, 24)) -> Path:
     from tests.writers import random_stream, write_aedat3
     root.mkdir(parents=True, exist_ok=True)
@@ -227,7 +216,8 @@ def _in_cifar(how, ext: str, at: str = "cat/cifar10_cat_0"):
 def _in_nmnist(how, at: str = "Train/3/00002.bin"):
     """An N-MNIST root (Train and Test, 2 recordings per digit) with ``at`` the hostile one."""
     def make(ctx):
-        root = _nmnist_root(ctx.tmp / "nm")
+        from tests.writers import nmnist_root
+        root = nmnist_root(ctx.tmp / "nm")
         _place(ctx, root / at, how)
         return {"root": root, "input": root / at}
     return make

@@ -17,7 +17,7 @@ from chipsim.data.eventsets import CIFAR10DVS_CLASSES
 from chipsim.data.load import load_dataset
 from chipsim.errors import ChipsimError
 from tests.hostile_cli import HOSTILE, ROOT, run_cli
-from tests.writers import random_stream, write_aedat2, write_aedat3, write_aedat4, write_nmnist
+from tests.writers import nmnist_root, random_stream, write_aedat2, write_aedat3, write_aedat4, write_nmnist
 
 EVENTS = HOSTILE / "events"
 CIFAR = ROOT / "workloads" / "cifar10dvs.yaml"
@@ -38,16 +38,6 @@ def _cifar(root, per_class=2, ext=".aedat"):
         for i in range(per_class):
             p = root / cls / f"cifar10_{cls}_{i}{ext}"
             (write_aedat4 if ext == ".aedat4" else write_aedat2)(p, random_stream(10 * c + i))
-    return root
-
-
-def _nmnist(root, n=2):
-    for split in ("Train", "Test"):
-        for label in range(10):
-            d = root / split / str(label)
-            d.mkdir(parents=True)
-            for i in range(n):
-                write_nmnist(d / f"{i + 1:05d}.bin", random_stream(label * 10 + i, W=34, H=34).events)
     return root
 
 
@@ -114,7 +104,7 @@ def test_cifar10dvs_file_without_events_is_named_or_skipped(tmp_path, name, ext)
 
 @pytest.mark.parametrize("name", ["empty.bin", "markers_only.bin"])
 def test_nmnist_file_without_events_is_named_or_skipped(tmp_path, name):
-    root = _nmnist(tmp_path / "nm")
+    root = nmnist_root(tmp_path / "nm")
     shutil.copy(EVENTS / name, root / "Train" / "3" / "00002.bin")
     _refused(lambda: load_dataset("nmnist", root, "train", 5), "00002.bin", "no events")
     ds = load_dataset("nmnist", root, "train", 5, skip_bad=True)
@@ -123,7 +113,7 @@ def test_nmnist_file_without_events_is_named_or_skipped(tmp_path, name):
 
 
 def test_nmnist_skip_bad_also_skips_a_corrupt_file(tmp_path):
-    root = _nmnist(tmp_path / "nm")
+    root = nmnist_root(tmp_path / "nm")
     (root / "Test" / "0" / "00001.bin").write_bytes(b"\x01\x02\x03\x04\x05\x06\x07")
     _refused(lambda: load_dataset("nmnist", root, "test", 5), "00001.bin", "offset")
     ds = load_dataset("nmnist", root, "test", 5, skip_bad=True)
@@ -141,7 +131,7 @@ def test_gesture_recording_without_events_is_named_or_skipped(tmp_path):
 
 
 def test_all_skipped_names_the_root_and_the_files(tmp_path):
-    root = _nmnist(tmp_path / "nm", n=1)
+    root = nmnist_root(tmp_path / "nm", n=1)
     for f in (root / "Test").rglob("*.bin"):
         f.write_bytes(b"")
     e = _refused(lambda: load_dataset("nmnist", root, "test", 5, skip_bad=True),

@@ -36,6 +36,18 @@ def random_stream(seed=0, n=300, span=300_000, W=128, H=128) -> EventStream:
     return EventStream(ev, (W, H, 2))
 
 
+def nmnist_root(root, n: int = 2):
+    """An N-MNIST folder of random recordings (Train/ and Test/, n per label, 34 x 34)."""
+    root = Path(root)
+    for split in ("Train", "Test"):
+        for label in range(10):
+            d = root / split / str(label)
+            d.mkdir(parents=True)
+            for i in range(n):
+                write_nmnist(d / f"{i + 1:05d}.bin", random_stream(label * 10 + i, W=34, H=34).events)
+    return root
+
+
 def _write_file(path: str | os.PathLike, data: bytes) -> None:
     p = Path(path)
     try:

@@ -11,20 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from chipsim.data.events import EVENT_DTYPE, EventStream
-from tests.writers import encode_aedat2, encode_aedat3, encode_aedat4
+from tests.writers import encode_aedat2, encode_aedat3, encode_aedat4, random_stream
 
 HERE = Path(__file__).resolve().parent / "events"
 DVS128 = (128, 128, 2)
 
 
 def _events(n: int, span: int = 300_000, seed: int = 0, W: int = 128, H: int = 128):
-    rng = np.random.default_rng(seed)
-    ev = np.zeros(n, EVENT_DTYPE)
-    ev["t"] = np.sort(rng.integers(0, span, n))
-    ev["x"] = rng.integers(0, W, n)
-    ev["y"] = rng.integers(0, H, n)
-    ev["p"] = rng.integers(0, 2, n)
-    return ev
+    return random_stream(seed, n, span, W, H).events
 
 
 def negative_timestamp_aedat4() -> bytes:
