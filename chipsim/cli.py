@@ -2,8 +2,9 @@
 
     chipsim run WORKLOAD.yaml [--profile NAME|FILE] [--rule RULE] [--out FILE.h5] [--set KEY=VALUE]
                               [--checkpoint-every N] [--resume]
-    chipsim report RESULTS.h5 [--out FILE.png]
-    chipsim compare A.h5 B.h5 ... [--out compare.png]
+    chipsim sweep SWEEP.yaml [--dry-run] [--out DIR] [--scheduler ADDRESS] [--workers N]
+    chipsim report RESULTS.h5|SWEEP_DIR [--out FILE.png]
+    chipsim compare A.h5 B.h5 ...|SWEEP_DIR [--out compare.png]
     chipsim profiles [NAME]
 
 Bad input (a malformed YAML, an unknown profile, a missing or corrupt file) ends in one line on
@@ -39,6 +40,8 @@ examples:
   chipsim run workloads/nmnist.yaml --set training.epochs=1 --set dataset.train_samples=20
   chipsim run workloads/nmnist.yaml --out results/long.h5 --resume   # after a crash or Ctrl-C
   chipsim report results/nmnist_ottt_o_anp_i.h5
+  chipsim sweep workloads/sweeps/anp_i_mechanisms.yaml --dry-run
+  chipsim sweep workloads/sweeps/anp_i_mechanisms.yaml && chipsim report results/sweeps/anp_i_mechanisms
   chipsim price results/nmnist_ottt_o_anp_i.h5 --profile loihi
   chipsim profiles
 
@@ -105,12 +108,42 @@ def _parser() -> argparse.ArgumentParser:
                         "stopped or killed, with the same workload, profile, --rule and --set; "
                         "the results equal those of a run never stopped, bit for bit")
 
+    sw = sub.add_parser("sweep", help="run a design-space sweep (many workloads x rules x profiles) on Dask",
+                        description="Run every point of SWEEP.yaml (its axes: workload fields, rules, "
+                                    "profiles, profile fields, seeds) on dask.distributed: by default an "
+                                    "embedded cluster of one worker process per core. Points that differ "
+                                    "only in their profile share one simulation and are re-priced from its "
+                                    "counts. Each point writes DIR/points/<key>.h5; DIR/index.csv and "
+                                    "DIR/index.h5 hold one row per point, updated as points finish. Running "
+                                    "the same command again resumes: points whose results file exists are "
+                                    "skipped, so an edited sweep runs only its new points. Ctrl-C stops, "
+                                    "leaving a consistent index. Exit status 1 if a point failed.")
+    sw.add_argument("sweep", help="sweep YAML file (e.g. workloads/sweeps/anp_i_mechanisms.yaml)")
+    sw.add_argument("--out", help="the sweep directory (default: results/sweeps/<sweep name>)")
+    sw.add_argument("--dry-run", action="store_true",
+                    help="list the points, the simulations and re-pricings they need, which are done, "
+                         "and an estimate of the time; run nothing")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="an existing Dask scheduler, e.g. tcp://host:8786 (default: "
+                         "DASK_SCHEDULER_ADDRESS, else an embedded LocalCluster)")
+    sw.add_argument("--workers", type=_threads, metavar="N",
+                    help="worker processes of the embedded cluster (default: one per core)")
+    sw.add_argument("--shared", action=argparse.BooleanOptionalAction, default=None,
+                    help="the workers write the results files into --out themselves (default for "
+                         "the embedded cluster); --no-shared: they send them back to this process, "
+                         "which writes them (default with --scheduler)")
+    sw.add_argument("--force", action="store_true",
+                    help="use --out even if it is a non-empty directory that holds no sweep")
+    sw.add_argument("--quiet", action="store_true", help="no progress output")
+
     rep = sub.add_parser("report", help="draw the one-page report of a results file",
                          description="Draw the one-page report (energy by action group and layer, per "
                                      "sample and per time step, latency, memory, accuracy and loss, "
                                      "assumed share) from RESULTS.h5 alone and print its summary. "
                                      "Without --out it also redraws <results>_energy.png.")
-    rep.add_argument("results", help="a results file written by 'chipsim run'")
+    rep.add_argument("results", help="a results file written by 'chipsim run', or a sweep directory "
+                                     "written by 'chipsim sweep' (draws its Pareto front, the front's "
+                                     "energy by action group and one sensitivity plot per axis)")
     rep.add_argument("--out", help="report file (.png, or .pdf which also writes the .png; "
                                    "default: <results>_report.png)")
     rep.add_argument("--force", action="store_true", help=FORCE_HELP)
@@ -119,7 +152,8 @@ def _parser() -> argparse.ArgumentParser:
                           description="Compare results files side by side (rules x profiles): a "
                                       "table of accuracy, energy per sample and per SOP, learning "
                                       "share, latency per step and assumed share, and a figure.")
-    cmp_.add_argument("results", nargs="+", help="results files written by 'chipsim run'")
+    cmp_.add_argument("results", nargs="+", help="results files written by 'chipsim run', or sweep "
+                                                 "directories (their finished points)")
     cmp_.add_argument("--out", help="figure file (.png or .pdf; default: compare.png next to "
                                     "the first file)")
     cmp_.add_argument("--force", action="store_true", help=FORCE_HELP)
@@ -408,7 +442,22 @@ def _run(args, sig: _Signals) -> int:
     return 130 if interrupted else 0
 
 
+def cmd_sweep(args) -> int:
+    from chipsim.sweep.command import sweep
+    command = "chipsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    return sweep(args.sweep, args.out, dry_run=args.dry_run, scheduler=args.scheduler,
+                 workers=args.workers, shared=args.shared, force=args.force, quiet=args.quiet,
+                 command=command)
+
+
 def cmd_report(args) -> int:
+    if Path(args.results).is_dir():
+        from chipsim.report.sweep_plots import sweep_report
+        text, written = sweep_report(args.results, args.out, force=args.force)
+        print(text)
+        for f in written:
+            print(f"figure: {f}")
+        return 0
     from chipsim.report.h5 import read_result
     from chipsim.report.plots import plot_energy, plot_report, result_source
     from chipsim.report.summary import format_summary
@@ -434,8 +483,13 @@ def cmd_compare(args) -> int:
     from chipsim.report.h5 import stored_workload_text
     from chipsim.report.outputs import compare_source
 
-    paths = [Path(p) for p in args.results]
-    out = Path(args.out) if args.out is not None else paths[0].with_name("compare.png")
+    from chipsim.report.sweep_plots import sweep_result_files
+    paths = []
+    for p in map(Path, args.results):
+        paths.extend(sweep_result_files(p) if p.is_dir() else [p])
+    first = Path(args.results[0])
+    out = (Path(args.out) if args.out is not None else
+           first / "compare.png" if first.is_dir() else paths[0].with_name("compare.png"))
     _check_figures([out], compare_source(stored_workload_text(p) for p in paths), args.force)
     table, _, written = compare(paths, out)
     print(table)
@@ -523,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        rc = {"run": cmd_run, "report": cmd_report, "compare": cmd_compare, "price": cmd_price,
+        rc = {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report, "compare": cmd_compare, "price": cmd_price,
               "profiles": cmd_profiles, "validate": cmd_validate}[args.command](args)
         sys.stdout.flush()          # a reader that went away shows here, not at exit
         return rc

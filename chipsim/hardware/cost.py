@@ -169,10 +169,14 @@ def cost(sim: Simulation, profile, mapping: dict | None = None, source: str | No
         note = ("router hops and chip messages are the original run's (mapping on "
                 f"'{repriced_from}'); not recounted" if repriced_from else "none counted")
         return coster._costs(sim, hops, msgs, note, repriced_from)
-    split = sim.sample_split
-    edges = np.flatnonzero(np.diff(split)) + 1        # runs of samples of one split, in order
+    # fed in the run's own batches (each phase of each epoch cut into batch_size samples from
+    # its start), as the engine fed them: the per-step latency sums then add up in the same
+    # order, and the costs equal those of a run on this profile bit for bit
+    split, epoch = sim.sample_split, sim.sample_epoch
+    edges = np.flatnonzero((np.diff(split) != 0) | (np.diff(epoch) != 0)) + 1
+    B = max(int(sim.batch_size), 1)
     for a, b in zip(np.r_[0, edges], np.r_[edges, len(split)]):
-        for i in range(a, b, 256):                     # at most 256 samples at a time
-            sl = slice(i, min(i + 256, b))
+        for i in range(a, b, B):
+            sl = slice(i, min(i + B, b))
             coster.observe(sim.step_counts[sl], sim.input_events[sl], int(split[a]))
     return coster.finish(sim, repriced_from=repriced_from)

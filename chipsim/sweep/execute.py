@@ -1,0 +1,316 @@
+"""Running a sweep's plan on ``dask.distributed``.
+
+The client submits one task per simulation still needed and, depending on it, one pricing task
+per point that shares it (sweep/tasks.py); Dask places them on its workers, moves the
+simulation to where its pricings run, and, when a worker dies, runs its tasks again on another
+(a point's results file is written whole or not at all, report/h5.py). The client collects the
+points as they finish and rewrites the index (report/sweep_index.py) at most once a second and
+at the end, so the index can be read, or the sweep stopped, at any moment.
+
+The cluster is, by default, an embedded ``LocalCluster``: one worker process per core, one
+thread each, Numba and BLAS at one thread inside it (``CHIPSIM_THREADS=1``,
+``OPENBLAS_NUM_THREADS=1``). ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``) names an existing
+Dask cluster instead; its workers need only chipsim installed. With ``shared`` (the default
+for the embedded cluster) the workers write the results files into the sweep directory
+themselves; without it (the default for a remote cluster) the results come back to the
+client, which writes them.
+
+Before the points, each worker compiles the kernels every kind of simulation in the plan
+needs (tasks.warm, once per worker process: Numba's on-disk cache makes it a load after the
+first), so no point pays for it and the points' wall times are those of their work.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chipsim.config.sweep import show
+from chipsim.errors import ChipsimError
+from chipsim.report import sweep_index as idx
+from chipsim.sweep import tasks
+from chipsim.sweep.plan import Plan
+
+POINTS_DIR = "points"
+SWEEP_COPY = "sweep.yaml"
+INDEX_EVERY_S = 1.0
+
+
+@dataclass
+class Outcome:
+    """What a sweep did."""
+
+    directory: Path
+    done: int = 0
+    failed: int = 0
+    diverged: int = 0
+    pending: int = 0
+    skipped: int = 0              # finished in an earlier run of the sweep
+    ran: list = field(default_factory=list)     # the keys of the points this run finished
+    simulations: int = 0          # simulations this run ran
+    interrupted: bool = False
+    wall_s: float = 0.0
+
+
+def point_file(directory: Path, key: str) -> Path:
+    return Path(directory) / POINTS_DIR / f"{key}.h5"
+
+
+def finished_keys(plan: Plan, directory: Path) -> set:
+    """The keys of the plan's points whose results file exists (an earlier run finished them)."""
+    return {p.key for p in plan.points if point_file(directory, p.key).is_file()}
+
+
+def _row(p, cols, status="pending", message="", summary=None, sim_wall=None, price_wall=None):
+    r = {c: None for c in cols}
+    r.update(point=p.key, status=status, message=message, simulation=p.sim or "",
+             rule_name=p.point.workload.rule.name if p.point.workload is not None else "",
+             profile_name=p.point.profile.name if p.point.profile is not None else str(p.point.profile_ref),
+             results=f"{POINTS_DIR}/{p.key}.h5" if status in ("done", "diverged") else "")
+    for a, v in p.values.items():
+        r[a] = show(v)
+    if summary:
+        r.update(idx.metrics_of(summary))
+    r["simulation_wall_s"], r["pricing_wall_s"] = sim_wall, price_wall
+    if sim_wall is not None and price_wall is not None:
+        r["wall_time_s"] = sim_wall + price_wall
+    return r
+
+
+def _row_from_file(p, cols, path: Path) -> dict | None:
+    """The index row of a point finished by an earlier run, from its results file (None if
+    the file cannot be read: the point runs again)."""
+    from chipsim.report.h5 import read_result
+    from chipsim.report.summary import summary_dict
+    try:
+        s = summary_dict(read_result(path))
+    except ChipsimError:
+        return None
+    return _row(p, cols, "diverged" if s["diverged"] else "done", s["diverged"] or "", s,
+                s["wall_time_s"], None)
+
+
+def sim_spec(group, threads: int = 1) -> tasks.SimSpec:
+    pt = group.first.point
+    from chipsim.engine import number_format_bits
+    w = pt.workload
+    return tasks.SimSpec(w.text, str(w.path), tuple(w.overrides), number_format_bits(w, pt.profile),
+                         pt.profile.name, threads)
+
+
+def _kernel_class(spec: tasks.SimSpec, workload) -> tuple:
+    """What decides which kernels a simulation compiles (not its sizes)."""
+    t = workload.training
+    return (workload.rule.name, t.dtype, t.number_format, t.batch_size > 1,
+            workload.dataset.framing, tuple(op.kind for op in workload.network.hidden),
+            workload.network.normalization, t.momentum > 0)
+
+
+class Progress:
+    """One status line on stderr: points done, failed and running, and an ETA."""
+
+    def __init__(self, total: int, stream=sys.stderr, quiet: bool = False):
+        self.total, self.stream, self.quiet = total, stream, quiet
+        self.tty = stream.isatty()
+        self.t0 = self.t_points = time.monotonic()
+        self.last = 0.0
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def __call__(self, done, failed, running, finished_here, todo_here, force=False):
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < (0.2 if self.tty else 10.0):
+            return
+        self.last = now
+        el = now - self.t0
+        eta = "?"
+        if finished_here:      # the rate of the points since the kernels were warm
+            rate = (now - self.t_points) / finished_here
+            eta = f"{rate * max(todo_here - finished_here, 0):.0f} s"
+        line = (f"sweep: {done}/{self.total} done, {failed} failed, {running} running, "
+                f"{el:.0f} s elapsed, ETA {eta}")
+        self.stream.write(("\r" + line + " ") if self.tty else line + "\n")
+        self.stream.flush()
+
+    def end(self):
+        if not self.quiet and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _cluster(scheduler: str | None, workers: int | None):
+    """A connected Client and the cluster it owns (None for an external one)."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if address:
+        try:
+            return Client(address, timeout="20s"), None
+        except (OSError, TimeoutError, ValueError) as e:
+            raise ChipsimError(f"cannot reach the Dask scheduler {address}: {e}",
+                               field="--scheduler", expected="the address of a running Dask "
+                               "scheduler, e.g. tcp://host:8786") from None
+    n = workers or os.cpu_count() or 1
+    env = {"CHIPSIM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    with dask.config.set({"distributed.worker.daemon": False,
+                          "distributed.logging.distributed": "error"}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, env=env, silence_logs=40)
+    return Client(cluster), cluster
+
+
+def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: int | None = None,
+             shared: bool | None = None, command: str = "", quiet: bool = False,
+             client=None, stream=sys.stderr) -> Outcome:
+    """Run the points of ``plan`` that have no results file in ``directory`` (see the module
+    docstring); write the index as they finish. ``client``: an existing dask Client to use
+    (tests); Ctrl-C cancels what runs, writes the index, and raises KeyboardInterrupt."""
+    directory = Path(directory)
+    t0 = time.perf_counter()
+    (directory / POINTS_DIR).mkdir(parents=True, exist_ok=True)
+    cols = idx.columns(plan.sweep.axes)
+    attrs = {"sweep": plan.sweep.name, "sweep_text": plan.sweep.text, "command": command}
+    out = Outcome(directory)
+    rows: dict[str, dict] = {}
+    for p in plan.points:
+        if p.point.error:
+            rows[p.key] = _row(p, cols, "failed", p.point.error)
+    done = finished_keys(plan, directory)
+    for p in plan.points:
+        if p.key in done:
+            r = _row_from_file(p, cols, point_file(directory, p.key))
+            if r is None:
+                done.discard(p.key)
+            else:
+                rows[p.key] = r
+                out.skipped += 1
+    todo_groups = []
+    for g in plan.groups:
+        todo = [p for p in g.points if p.key not in done]
+        for p in todo:
+            rows[p.key] = _row(p, cols)
+        if todo:
+            todo_groups.append((g, todo))
+
+    def write_index():
+        idx.write_index(directory, cols, [rows[p.key] for p in plan.points], attrs)
+
+    write_index()
+    n_todo = sum(len(t) for _, t in todo_groups)
+    progress = Progress(len(plan.points), stream, quiet)
+
+    def counts():
+        st = [r["status"] for r in rows.values()]
+        return st.count("done") + st.count("diverged"), st.count("failed")
+
+    if not todo_groups:
+        out.wall_s = time.perf_counter() - t0
+        return _tally(out, rows)
+    own = client is None
+    cluster = None
+    if own:
+        client, cluster = _cluster(scheduler, workers)
+    if shared is None:
+        # workers of the embedded cluster (or of a client the caller made here) see the
+        # directory; those of an external scheduler may not: their results come back
+        shared = not (own and cluster is None)
+    futures = {}
+    finished_here = 0
+    try:
+        from distributed import as_completed
+        n_workers = len(client.scheduler_info().get("workers", {}))
+        progress.note(f"sweep: {n_workers} worker(s); compiling the kernels in each (once per "
+                      "worker; a load from Numba's cache after the first time)")
+        warm_s = _warm(client, todo_groups)
+        progress.note(f"sweep: kernels ready in {warm_s:.1f} s; {n_todo} point(s) to run")
+        progress.t_points = time.monotonic()
+        for g, todo in todo_groups:
+            spec = sim_spec(g)
+            fs = client.submit(tasks.simulate, spec, key=f"simulate-{g.sim}", pure=False)
+            for p in todo:
+                dest = str(point_file(directory, p.key)) if shared else None
+                f = client.submit(tasks.price_point, fs, p.point.profile, p.key, dest, command,
+                                  key=f"price-{p.key}", pure=False)
+                futures[f] = p
+            out.simulations += 1
+        last = 0.0
+        for f in as_completed(list(futures)):
+            p = futures[f]
+            try:
+                res = f.result()
+            except Exception as e:      # a bug, or a worker killed too often (KilledWorker)
+                res = tasks.Priced(p.key, "failed", f"{type(e).__name__}: {e}".splitlines()[0],
+                                   {}, None, None)
+            if res.result is not None:   # the client writes what came back
+                from chipsim.report.h5 import write_result
+                write_result(res.result, point_file(directory, p.key))
+            rows[p.key] = _row(p, cols, res.status, res.message, res.summary, res.sim_wall_s,
+                               res.price_wall_s)
+            if res.status in ("done", "diverged"):
+                out.ran.append(p.key)
+            finished_here += 1
+            f.release()
+            now = time.monotonic()
+            if now - last >= INDEX_EVERY_S:
+                write_index()
+                last = now
+            d, fl = counts()
+            running = _running(client)
+            progress(d, fl, running, finished_here, n_todo)
+        d, fl = counts()
+        progress(d, fl, 0, finished_here, n_todo, force=True)
+        progress.end()
+    except KeyboardInterrupt:
+        out.interrupted = True
+        progress.end()
+        for f in futures:
+            f.cancel()
+        raise
+    finally:
+        write_index()
+        out.wall_s = time.perf_counter() - t0
+        if own:
+            try:
+                client.close(timeout=10)
+            finally:
+                if cluster is not None:
+                    cluster.close(timeout=10)
+    return _tally(out, rows)
+
+
+def _running(client) -> int:
+    """Tasks the workers are running now (0 if the scheduler cannot say)."""
+    try:
+        return sum(min(len(v), 1) for v in client.processing().values())
+    except Exception:
+        return 0
+
+
+def _warm(client, todo_groups) -> float:
+    """Compile every kind of simulation's kernels once in each worker (see the module
+    docstring)."""
+    seen = {}
+    for g, _ in todo_groups:
+        spec = sim_spec(g)
+        seen.setdefault(_kernel_class(spec, g.first.point.workload), spec)
+    t0 = time.perf_counter()
+    for spec in seen.values():
+        client.run(tasks.warm, spec)
+    return time.perf_counter() - t0
+
+
+def _tally(out: Outcome, rows: dict) -> Outcome:
+    st = [r["status"] for r in rows.values()]
+    out.done, out.failed = st.count("done"), st.count("failed")
+    out.diverged, out.pending = st.count("diverged"), st.count("pending")
+    return out

@@ -1,0 +1,131 @@
+"""What a sweep's workers run: one simulation, and the pricing of one point on its profile.
+
+These functions run in Dask worker processes (or in the client, for a serial reference run).
+They take plain records (text, dicts, the Simulation) so that they travel between processes;
+a worker needs only chipsim installed. Together they produce what ``chipsim run WORKLOAD
+--profile P`` produces, bit for bit: :func:`simulate` is engine.prepare + engine.simulate,
+:func:`price_point` is the cost stage ``chipsim run`` and ``chipsim price`` share
+(hardware/cost.py), fed the run's batches in the run's order.
+
+Bad input (a workload that does not validate on the worker, data that cannot be read, a
+network that does not fit the chip) is returned as a :class:`Failed` record with its one-line
+message, so the sweep records the point failed and goes on; anything else is a bug and
+propagates (Dask reports it, the sweep records it).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from chipsim import __version__
+from chipsim.errors import ChipsimError
+
+
+@dataclass(frozen=True)
+class SimSpec:
+    """One simulation: the resolved workload, as text, and the chip format's widths."""
+
+    workload_text: str
+    workload_path: str
+    overrides: tuple              # ((dotted key, YAML literal), ...)
+    bits: dict | None
+    profile_name: str             # for the number format's note
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A simulation or a point that could not run, and why (one line)."""
+
+    message: str
+    wall_s: float = 0.0
+
+
+@dataclass
+class Simulated:
+    """A finished simulation and the seconds it took."""
+
+    sim: object                   # chipsim.result.Simulation
+    notes: tuple
+    wall_s: float
+
+
+def _workload(spec: SimSpec):
+    from chipsim.config.workload import workload_from_text
+    return workload_from_text(spec.workload_text, spec.workload_path, dict(spec.overrides))
+
+
+def simulate(spec: SimSpec) -> Simulated | Failed:
+    """Train and test the workload (engine.prepare + engine.simulate): its counts, no prices."""
+    from chipsim import engine, threads
+    t0 = time.perf_counter()
+    threads.configure(spec.threads)
+    try:
+        prep = engine.prepare(_workload(spec), spec.bits, spec.profile_name)
+        sim = engine.simulate(prep)
+    except ChipsimError as e:
+        return Failed(str(e), time.perf_counter() - t0)
+    return Simulated(sim, (prep.stopped,) if prep.stopped else (), time.perf_counter() - t0)
+
+
+def warm(spec: SimSpec) -> float:
+    """Compile (or load from Numba's on-disk cache) the kernels ``spec`` needs, in this
+    worker process, on one training and one test sample; the seconds it took. Later points
+    in the same process find them in memory."""
+    t0 = time.perf_counter()
+    small = dict(spec.overrides)
+    small.update({"dataset.train_samples": "1", "dataset.test_samples": "1", "training.epochs": "1",
+                  "training.batch_size": "1" if "training.batch_size" not in small else
+                  small["training.batch_size"]})
+    try:
+        simulate(SimSpec(spec.workload_text, spec.workload_path, tuple(small.items()), spec.bits,
+                         spec.profile_name, spec.threads))
+    except Exception:           # a warm-up that cannot run leaves the points to report why
+        pass
+    return time.perf_counter() - t0
+
+
+@dataclass
+class Priced:
+    """One point's outcome, small enough to send back: its summary row, and the result itself
+    when the client writes the file."""
+
+    key: str
+    status: str                   # 'done', 'diverged' (its file is kept) or 'failed'
+    message: str
+    summary: dict
+    sim_wall_s: float
+    price_wall_s: float
+    result: object = None         # RunResult, when the client writes it
+
+
+def price_point(simulated, profile, key: str, out: str | None, command: str) -> Priced:
+    """Cost the simulation on ``profile`` and write the point's results file ``out``
+    atomically (or, ``out`` None, return the result for the client to write)."""
+    from chipsim.hardware.cost import cost
+    from chipsim.report.h5 import write_result
+    from chipsim.report.summary import summary_dict
+    from chipsim.result import RunResult
+
+    t0 = time.perf_counter()
+    if isinstance(simulated, Failed):
+        return Priced(key, "failed", simulated.message, {}, simulated.wall_s, 0.0)
+    sim = simulated.sim
+    try:
+        costs = cost(sim, profile, dict(sim.requested_mapping), sim.workload_path)
+    except ChipsimError as e:
+        return Priced(key, "failed", str(e), {}, simulated.wall_s, time.perf_counter() - t0)
+    result = RunResult(version=__version__,
+                       created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                       command=command, sim=sim, cost=costs, notes=simulated.notes)
+    summary = summary_dict(result)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        write_result(result, out)
+        result = None
+    status = "diverged" if summary["diverged"] else "done"
+    return Priced(key, status, summary["diverged"] or "", summary, simulated.wall_s,
+                  time.perf_counter() - t0, result)
