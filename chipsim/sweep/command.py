@@ -58,7 +58,6 @@ def sweep(path, out=None, *, dry_run=False, scheduler=None, workers=None, shared
         print(dry_run_text(plan, directory, done, n_workers))
         return 0
     check_directory(directory, force)
-    _copy_sweep(directory, sw.text)
     if not quiet:
         print(f"chipsim sweep {sw.name}: {len(plan.points)} points, {len(plan.groups)} "
               f"simulation(s), results in {directory}", file=sys.stderr)
@@ -69,7 +68,8 @@ def sweep(path, out=None, *, dry_run=False, scheduler=None, workers=None, shared
         previous = signal.signal(signal.SIGTERM, _term)
     try:
         outcome = run_plan(plan, directory, scheduler=scheduler, workers=workers, shared=shared,
-                           command=command, quiet=quiet, client=client)
+                           command=command, quiet=quiet, client=client,
+                           started=lambda: _copy_sweep(directory, sw.text))
     except KeyboardInterrupt:
         print(f"\nchipsim: sweep stopped; the index ({directory / CSV_NAME}) holds the points "
               "that finished; the same command resumes it.", file=sys.stderr)

@@ -154,7 +154,7 @@ def _cluster(scheduler: str | None, workers: int | None):
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
         try:
-            return Client(address, timeout="20s"), None
+            return Client(address, timeout="10s"), None
         except (OSError, TimeoutError, ValueError) as e:
             raise ChipsimError(f"cannot reach the Dask scheduler {address}: {e}",
                                field="--scheduler", expected="the address of a running Dask "
@@ -171,13 +171,13 @@ def _cluster(scheduler: str | None, workers: int | None):
 
 def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: int | None = None,
              shared: bool | None = None, command: str = "", quiet: bool = False,
-             client=None, stream=sys.stderr) -> Outcome:
+             client=None, stream=sys.stderr, started=None) -> Outcome:
     """Run the points of ``plan`` that have no results file in ``directory`` (see the module
     docstring); write the index as they finish. ``client``: an existing dask Client to use
-    (tests); Ctrl-C cancels what runs, writes the index, and raises KeyboardInterrupt."""
+    (tests); ``started()``: called once the cluster is reached, before anything is written.
+    Ctrl-C cancels what runs, writes the index, and raises KeyboardInterrupt."""
     directory = Path(directory)
     t0 = time.perf_counter()
-    (directory / POINTS_DIR).mkdir(parents=True, exist_ok=True)
     cols = idx.columns(plan.sweep.axes)
     attrs = {"sweep": plan.sweep.name, "sweep_text": plan.sweep.text, "command": command}
     out = Outcome(directory)
@@ -203,9 +203,9 @@ def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: in
             todo_groups.append((g, todo))
 
     def write_index():
+        (directory / POINTS_DIR).mkdir(parents=True, exist_ok=True)
         idx.write_index(directory, cols, [rows[p.key] for p in plan.points], attrs)
 
-    write_index()
     n_todo = sum(len(t) for _, t in todo_groups)
     progress = Progress(len(plan.points), stream, quiet)
 
@@ -213,13 +213,16 @@ def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: in
         st = [r["status"] for r in rows.values()]
         return st.count("done") + st.count("diverged"), st.count("failed")
 
+    own = client is None and bool(todo_groups)
+    cluster = None
+    if own:      # before the index is written: an unreachable scheduler leaves nothing new
+        client, cluster = _cluster(scheduler, workers)
+    if started is not None:
+        started()
+    write_index()
     if not todo_groups:
         out.wall_s = time.perf_counter() - t0
         return _tally(out, rows)
-    own = client is None
-    cluster = None
-    if own:
-        client, cluster = _cluster(scheduler, workers)
     if shared is None:
         # workers of the embedded cluster (or of a client the caller made here) see the
         # directory; those of an external scheduler may not: their results come back
