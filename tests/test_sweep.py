@@ -158,7 +158,7 @@ def test_repricing_feeds_the_runs_batches_so_costs_equal_a_run_bit_for_bit():
 def client():
     from distributed import Client, LocalCluster
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=40,
+                           dashboard_address=":0", silence_logs=40,
                            env={"CHIPSIM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     c = Client(cluster)
     yield c
@@ -282,7 +282,7 @@ def test_a_stopped_sweep_resumes_with_only_its_missing_points_and_an_edit_adds_o
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "sweep stopped" in err and "Traceback" not in err
+    assert "sweep stopped" in err and "Traceback" not in err, err
     plan = make_plan(load_sweep(sw))
     cols, rows = read_index(d)                  # a whole index
     assert [r["point"] for r in rows] == [p.key for p in plan.points]
@@ -342,3 +342,25 @@ def test_cli_refuses_a_bad_sweep_and_a_foreign_directory(tmp_path, capsys):
     assert main(["sweep", str(ok), "--out", str(foreign), "--quiet"]) == 2
     assert "holds files but no sweep" in capsys.readouterr().err
     assert sorted(p.name for p in foreign.iterdir()) == ["thesis.tex"]
+
+
+def test_report_and_compare_take_a_sweep_directory_and_a_second_sweep_is_refused(
+        tmp_path, client, capsys):
+    from chipsim.report.h5 import output_lock
+    from chipsim.sweep.command import sweep
+    sw = write_sweep(tmp_path, "  rule: [ottt_o, sltt]\n  profile: [anp_i, loihi]\n")
+    d = tmp_path / "out"
+    assert sweep(sw, d, client=client, quiet=True) == 0
+    capsys.readouterr()
+    assert main(["report", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert "Pareto front" in out and "4 done" in out
+    for f in ("pareto.png", "front_energy.png", "sensitivity_rule.png", "sensitivity_profile.png"):
+        assert (d / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f
+    assert main(["compare", str(d)]) == 0
+    table = capsys.readouterr().out
+    assert (d / "compare.png").is_file()
+    assert table.count("anp_i") >= 2 and table.count("loihi") >= 2
+    with output_lock(d / "index.csv"):          # a sweep writing this directory now
+        assert main(["sweep", str(sw), "--out", str(d), "--quiet"]) == 2
+    assert "being written" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from pathlib import Path
 from chipsim.atomic import make_temp
 from chipsim.config.sweep import load_sweep
 from chipsim.errors import ChipsimError
+from chipsim.report.h5 import output_lock
 from chipsim.report.sweep_index import CSV_NAME
 from chipsim.sweep.execute import POINTS_DIR, SWEEP_COPY, finished_keys, run_plan
 from chipsim.sweep.plan import dry_run_text, make_plan
@@ -45,6 +46,22 @@ def _copy_sweep(directory: Path, text: str) -> None:
         raise
 
 
+class _Stop:
+    """The first signal asks the sweep to stop between polls; a second raises
+    KeyboardInterrupt (stop at once)."""
+
+    def __init__(self):
+        self.signum = None
+
+    def handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def requested(self) -> bool:
+        return self.signum is not None
+
+
 def sweep(path, out=None, *, dry_run=False, scheduler=None, workers=None, shared=None,
           force=False, quiet=False, command="", client=None) -> int:
     """Run (or with ``dry_run`` list) the sweep file ``path``; the exit status."""
@@ -61,22 +78,29 @@ def sweep(path, out=None, *, dry_run=False, scheduler=None, workers=None, shared
     if not quiet:
         print(f"chipsim sweep {sw.name}: {len(plan.points)} points, {len(plan.groups)} "
               f"simulation(s), results in {directory}", file=sys.stderr)
-    previous = None
+    # SIGINT (also when it was ignored at start, as in a script's background job) and SIGTERM
+    # stop the sweep alike: the first asks it to stop (what runs is cancelled, the index is
+    # written, the status is 130); a second stops at once
+    stop = _Stop()
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        def _term(signum, frame):
-            raise KeyboardInterrupt
-        previous = signal.signal(signal.SIGTERM, _term)
+        for s in (signal.SIGINT, signal.SIGTERM):
+            previous[s] = signal.signal(s, stop.handle)
     try:
-        outcome = run_plan(plan, directory, scheduler=scheduler, workers=workers, shared=shared,
-                           command=command, quiet=quiet, client=client,
-                           started=lambda: _copy_sweep(directory, sw.text))
+        # one sweep at a time writes a directory: a second one is refused at once
+        with output_lock(directory / CSV_NAME):
+            outcome = run_plan(plan, directory, scheduler=scheduler, workers=workers,
+                               shared=shared, command=command, quiet=quiet, client=client,
+                               started=lambda: _copy_sweep(directory, sw.text), stop=stop.requested)
     except KeyboardInterrupt:
+        outcome = None
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+    if outcome is None or outcome.interrupted:
         print(f"\nchipsim: sweep stopped; the index ({directory / CSV_NAME}) holds the points "
               "that finished; the same command resumes it.", file=sys.stderr)
         return 130
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     print(f"sweep {sw.name}: {outcome.done} done, {outcome.diverged} diverged, {outcome.failed} "
           f"failed, {outcome.pending} pending ({outcome.skipped} from an earlier run; "
           f"{outcome.simulations} simulation(s) in {outcome.wall_s:.1f} s)")

@@ -37,6 +37,11 @@ from chipsim.sweep.plan import Plan
 POINTS_DIR = "points"
 SWEEP_COPY = "sweep.yaml"
 INDEX_EVERY_S = 1.0
+POLL_S = 0.05
+
+
+class _StopRequested(Exception):
+    """``stop()`` asked the sweep to stop (a signal the command received)."""
 
 
 @dataclass
@@ -162,20 +167,22 @@ def _cluster(scheduler: str | None, workers: int | None):
     n = workers or os.cpu_count() or 1
     env = {"CHIPSIM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
-    with dask.config.set({"distributed.worker.daemon": False,
-                          "distributed.logging.distributed": "error"}):
+    with dask.config.set({"distributed.logging.distributed": "error"}):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, env=env, silence_logs=40)
+                               dashboard_address=":0", env=env, silence_logs=40,
+                               preload=["chipsim.sweep.worker"])
     return Client(cluster), cluster
 
 
 def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: int | None = None,
              shared: bool | None = None, command: str = "", quiet: bool = False,
-             client=None, stream=sys.stderr, started=None) -> Outcome:
+             client=None, stream=sys.stderr, started=None, stop=None) -> Outcome:
     """Run the points of ``plan`` that have no results file in ``directory`` (see the module
     docstring); write the index as they finish. ``client``: an existing dask Client to use
     (tests); ``started()``: called once the cluster is reached, before anything is written.
-    Ctrl-C cancels what runs, writes the index, and raises KeyboardInterrupt."""
+    ``stop()``: asked between polls of the finished points; True cancels what runs, writes
+    the index and returns an Outcome marked interrupted (a KeyboardInterrupt does the same,
+    then propagates)."""
     directory = Path(directory)
     t0 = time.perf_counter()
     cols = idx.columns(plan.sweep.axes)
@@ -247,38 +254,46 @@ def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: in
                 futures[f] = p
             out.simulations += 1
         last = 0.0
-        for f in as_completed(list(futures)):
-            p = futures[f]
-            try:
-                res = f.result()
-            except Exception as e:      # a bug, or a worker killed too often (KilledWorker)
-                res = tasks.Priced(p.key, "failed", f"{type(e).__name__}: {e}".splitlines()[0],
-                                   {}, None, None)
-            if res.result is not None:   # the client writes what came back
-                from chipsim.report.h5 import write_result
-                write_result(res.result, point_file(directory, p.key))
-            rows[p.key] = _row(p, cols, res.status, res.message, res.summary, res.sim_wall_s,
-                               res.price_wall_s)
-            if res.status in ("done", "diverged"):
-                out.ran.append(p.key)
-            finished_here += 1
-            f.release()
+        pending = as_completed(list(futures))
+        while not pending.is_empty():
+            if stop is not None and stop():
+                raise _StopRequested
+            batch = pending.next_batch(block=False)
+            if not batch:
+                time.sleep(POLL_S)
+                continue
+            for f in batch:
+                p = futures[f]
+                try:
+                    res = f.result()
+                except Exception as e:   # a bug, or a worker killed too often (KilledWorker)
+                    res = tasks.Priced(p.key, "failed",
+                                       f"{type(e).__name__}: {e}".splitlines()[0], {}, None, None)
+                if res.result is not None:   # the client writes what came back
+                    from chipsim.report.h5 import write_result
+                    write_result(res.result, point_file(directory, p.key))
+                rows[p.key] = _row(p, cols, res.status, res.message, res.summary,
+                                   res.sim_wall_s, res.price_wall_s)
+                if res.status in ("done", "diverged"):
+                    out.ran.append(p.key)
+                finished_here += 1
+                f.release()
             now = time.monotonic()
             if now - last >= INDEX_EVERY_S:
                 write_index()
                 last = now
             d, fl = counts()
-            running = _running(client)
-            progress(d, fl, running, finished_here, n_todo)
+            progress(d, fl, _running(client), finished_here, n_todo)
         d, fl = counts()
         progress(d, fl, 0, finished_here, n_todo, force=True)
         progress.end()
-    except KeyboardInterrupt:
+    except (_StopRequested, KeyboardInterrupt) as e:
         out.interrupted = True
         progress.end()
         for f in futures:
             f.cancel()
-        raise
+        if isinstance(e, KeyboardInterrupt):
+            raise
     finally:
         write_index()
         out.wall_s = time.perf_counter() - t0
@@ -308,7 +323,10 @@ def _warm(client, todo_groups) -> float:
         seen.setdefault(_kernel_class(spec, g.first.point.workload), spec)
     t0 = time.perf_counter()
     for spec in seen.values():
-        client.run(tasks.warm, spec)
+        try:
+            client.run(tasks.warm, spec)
+        except Exception:    # a worker lost while warming: its replacement compiles at its first point
+            pass
     return time.perf_counter() - t0
 
 
