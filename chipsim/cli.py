@@ -145,7 +145,8 @@ def _parser() -> argparse.ArgumentParser:
                                      "written by 'chipsim sweep' (draws its Pareto front, the front's "
                                      "energy by action group and one sensitivity plot per axis)")
     rep.add_argument("--out", help="report file (.png, or .pdf which also writes the .png; "
-                                   "default: <results>_report.png)")
+                                   "default: <results>_report.png); for a sweep directory, the "
+                                   "directory the figures go to (default: the sweep directory)")
     rep.add_argument("--force", action="store_true", help=FORCE_HELP)
 
     cmp_ = sub.add_parser("compare", help="compare runs side by side (table and figure)",

@@ -364,3 +364,16 @@ def test_report_and_compare_take_a_sweep_directory_and_a_second_sweep_is_refused
     with output_lock(d / "index.csv"):          # a sweep writing this directory now
         assert main(["sweep", str(sw), "--out", str(d), "--quiet"]) == 2
     assert "being written" in capsys.readouterr().err
+
+
+def test_results_sent_back_to_the_client_are_the_same_files(tmp_path, client):
+    """--no-shared (workers that do not see the sweep directory): the results come back and
+    the client writes them; the files equal those the workers write."""
+    sw = write_sweep(tmp_path, "  profile: [anp_i, generic_45nm]\n")
+    plan = make_plan(load_sweep(sw))
+    a = run_plan(plan, tmp_path / "a", client=client, quiet=True, shared=True)
+    b = run_plan(plan, tmp_path / "b", client=client, quiet=True, shared=False)
+    assert (a.done, b.done, b.simulations) == (2, 2, 1)
+    for p in plan.points:
+        same_run(read_result(point_file(tmp_path / "b", p.key)),
+                 read_result(point_file(tmp_path / "a", p.key)))

@@ -59,9 +59,12 @@ class Coster:
         self._hops, self._msgs, self._time = [], [], []
         self._step_sum = np.zeros((2, int(time_steps)), np.float64)
 
-    def observe(self, step_counts: np.ndarray, input_events: np.ndarray, split: int) -> None:
+    def observe(self, step_counts: np.ndarray, input_events: np.ndarray, split: int,
+                batch: int | None = None) -> None:
         """Cost one batch: ``step_counts`` (B, T, L, P, A) of samples of one ``split``,
-        ``input_events`` (B, T)."""
+        ``input_events`` (B, T). ``batch``: the samples are several batches of this size, in
+        order (re-pricing): every sample is costed on its own as before, and the per-step
+        latency sums add up batch by batch, as they did when the run observed them."""
         B, T, L = step_counts.shape[:3]
         if self.mapping is None:
             self._hops.append(np.zeros((B, T, L), np.int64))
@@ -72,7 +75,9 @@ class Coster:
         self._hops.append(hops)
         self._msgs.append(msgs)
         self._time.append(lat.sum(axis=1))
-        self._step_sum[split] += lat.sum(axis=0)
+        size = B if batch is None else int(batch)
+        for i in range(0, B, size):
+            self._step_sum[split] += lat[i:i + size].sum(axis=0)
 
     def state(self) -> dict[str, np.ndarray]:
         """What the batches observed so far left (a checkpoint of a run): the communication
@@ -174,9 +179,12 @@ def cost(sim: Simulation, profile, mapping: dict | None = None, source: str | No
     # order, and the costs equal those of a run on this profile bit for bit
     split, epoch = sim.sample_split, sim.sample_epoch
     edges = np.flatnonzero((np.diff(split) != 0) | (np.diff(epoch) != 0)) + 1
+    # (a sample's latency does not depend on the others costed with it: chunks of whole
+    # batches are costed at once, and their sums taken batch by batch)
     B = max(int(sim.batch_size), 1)
+    chunk = B * max(1, 256 // B)
     for a, b in zip(np.r_[0, edges], np.r_[edges, len(split)]):
-        for i in range(a, b, B):
-            sl = slice(i, min(i + B, b))
-            coster.observe(sim.step_counts[sl], sim.input_events[sl], int(split[a]))
+        for i in range(a, b, chunk):
+            sl = slice(i, min(i + chunk, b))
+            coster.observe(sim.step_counts[sl], sim.input_events[sl], int(split[a]), batch=B)
     return coster.finish(sim, repriced_from=repriced_from)
