@@ -39,6 +39,38 @@ def test_round_trip_every_field(tmp_path, result):
     assert _leftovers(tmp_path, "run.h5") == []
 
 
+def test_packed_chunks_write_the_same_file_contents(tmp_path, result):
+    """A file written from chunks compressed once (pack_simulation, for the points of a sweep
+    that share a simulation) holds the same arrays, stored the same way, as a plain write;
+    chunks are whole-chunk padded (the sample count is not a multiple of the chunk rows)."""
+    sim = dataclasses.replace(result.sim, step_counts=np.random.default_rng(3).integers(
+        0, 5, size=(result.sim.sample_counts.shape[0], result.sim.time_steps,
+                    *result.sim.sample_counts.shape[1:])).astype(np.int64))
+    sim = dataclasses.replace(sim, sample_counts=sim.step_counts.sum(axis=1))
+    r = dataclasses.replace(result, sim=sim)
+    plain, packed = tmp_path / "plain.h5", tmp_path / "packed.h5"
+    write_result(r, plain)
+    old = h5._CHUNK_BYTES
+    try:        # small chunks: several per array, the last one partial
+        h5._CHUNK_BYTES = 3 * sim.step_counts[0].nbytes
+        write_result(r, plain)
+        write_result(r, packed, packed=h5.pack_simulation(sim))
+        n_chunks = -(-sim.step_counts.shape[0] // 3)
+        assert len(h5.pack_simulation(sim)["steps"][2]) == n_chunks >= 2
+    finally:
+        h5._CHUNK_BYTES = old
+    assert_results_equal(read_result(plain), read_result(packed))
+    with h5py.File(plain) as a, h5py.File(packed) as b:
+        for name in ("samples", "steps", "input_events"):
+            da, db = a["simulation/counts"][name], b["simulation/counts"][name]
+            assert np.array_equal(da[...], db[...]), name
+            assert (da.chunks, da.compression, da.shuffle) == (db.chunks, db.compression, db.shuffle)
+            assert dict(da.attrs) .keys() == dict(db.attrs).keys()
+    # packed chunks of another simulation are not used: the array is written as it is
+    other = dataclasses.replace(sim, step_counts=sim.step_counts[:-1], sample_counts=sim.sample_counts[:-1])
+    assert h5.pack_simulation(other)["steps"][0] != sim.step_counts.shape
+
+
 def test_round_trip_detects_a_difference(tmp_path, result):
     """The equality helper itself can fail: a changed float in one sample is caught."""
     path = tmp_path / "run.h5"

@@ -58,7 +58,7 @@ SCHEMA_VERSION = 2
 FORMAT_NAME = "chipsim-result"
 
 _STR = h5py.string_dtype("utf-8")
-_GZIP_LEVEL = 4
+_GZIP_LEVEL = 1       # with shuffle: 0.37 s and 4.0 MB for 11,000 N-MNIST samples, against 0.63 s and 3.1 MB at level 4
 _CHUNK_BYTES = 1 << 20
 
 _COUNTS_AXES = ("sample", "layer", "phase", "action")
@@ -130,8 +130,9 @@ _PER_SAMPLE_ENERGY_FIELDS = {
 # writing
 # ----------------------------------------------------------------------------------------
 
-def write_result(result: RunResult, path) -> None:
+def write_result(result: RunResult, path, packed: dict | None = None) -> None:
     """Write ``result`` to the HDF5 file ``path`` atomically (see the module docstring).
+    ``packed``: :func:`pack_simulation` of ``result.sim`` (the same file, written faster).
 
     The parent directory is created if it does not exist. Raises :class:`ChipsimError` if the
     result is inconsistent (array shapes that do not agree) or the file cannot be written.
@@ -149,7 +150,7 @@ def write_result(result: RunResult, path) -> None:
     try:
         with h5py.File(tmp, "w") as f:
             _write_root(f, result)
-            _write_simulation(f.create_group("simulation"), result.sim)
+            _write_simulation(f.create_group("simulation"), result.sim, packed)
             _write_cost(f.create_group("cost"), result.cost)
         _fsync(tmp)
         os.chmod(tmp, _default_file_mode())
@@ -462,7 +463,54 @@ def _gzip(n: int, row_bytes: int, shape: tuple) -> dict:
                 shuffle=True)
 
 
-def _write_simulation(g: h5py.Group, s: Simulation) -> None:
+def pack_simulation(s: Simulation) -> dict:
+    """The simulation's large count arrays compressed once, chunk by chunk, exactly as
+    :func:`write_result` stores them (shuffle, then deflate at its level), so that the results
+    files of many points that share one simulation (a sweep re-pricing it on many profiles)
+    each write the compressed chunks as they are instead of compressing again. A file written
+    with the packed chunks reads back the same arrays (tests/test_report_h5.py)."""
+    arrays = {"samples": _as(s.sample_counts, np.int64, "sample_counts"),
+              "input_events": _as(s.input_events, np.int64, "input_events")}
+    if s.step_counts is not None:
+        arrays["steps"] = _as(s.step_counts, np.int64, "step_counts")
+    return {name: _pack(a) for name, a in arrays.items()}
+
+
+def _pack(a: np.ndarray) -> tuple:
+    """(shape, dtype, [(chunk offset, compressed bytes), ...]) of ``a`` in :func:`_gzip`'s
+    chunks; an edge chunk is padded with zeros to the whole chunk, as HDF5 stores it."""
+    import zlib
+    n = a.shape[0]
+    opts = _gzip(n, a[0].nbytes if n else 0, a.shape)
+    if not opts:
+        return a.shape, a.dtype.str, None
+    rows = opts["chunks"][0]
+    size = a.dtype.itemsize
+    out = []
+    for i in range(0, n, rows):
+        block = a[i:i + rows]
+        if block.shape[0] < rows:
+            block = np.concatenate([block, np.zeros((rows - block.shape[0], *a.shape[1:]), a.dtype)])
+        raw = np.ascontiguousarray(block).view(np.uint8).reshape(-1, size)
+        shuffled = np.ascontiguousarray(raw.T).tobytes()           # HDF5's shuffle filter
+        out.append(((i,) + (0,) * (a.ndim - 1), zlib.compress(shuffled, _GZIP_LEVEL)))
+    return a.shape, a.dtype.str, out
+
+
+def _counts_dataset(g: h5py.Group, name: str, a: np.ndarray, packed: dict | None):
+    """``g[name] = a``, chunked and compressed; from ``packed`` chunks when they are ``a``'s."""
+    n = a.shape[0]
+    opts = _gzip(n, a[0].nbytes if n else 0, a.shape)
+    p = (packed or {}).get(name)
+    if p is None or p[2] is None or p[0] != a.shape or p[1] != a.dtype.str:
+        return g.create_dataset(name, data=a, **opts)
+    ds = g.create_dataset(name, shape=a.shape, dtype=a.dtype, **opts)
+    for offset, chunk in p[2]:
+        ds.id.write_direct_chunk(offset, chunk)
+    return ds
+
+
+def _write_simulation(g: h5py.Group, s: Simulation, packed: dict | None = None) -> None:
     _write_attrs(g, _SIM_ATTRS, s)
     g.attrs["overrides"] = _json([list(kv) for kv in s.overrides], "overrides")
     g.attrs["skipped_samples"] = _json(list(s.skipped_samples), "skipped_samples")
@@ -483,8 +531,7 @@ def _write_simulation(g: h5py.Group, s: Simulation) -> None:
     cg = g.create_group("counts")
     counts = _as(s.sample_counts, np.int64, "sample_counts")
     n = counts.shape[0]
-    ds = cg.create_dataset("samples", data=counts,
-                           **_gzip(n, counts[0].nbytes if n else 0, counts.shape))
+    ds = _counts_dataset(cg, "samples", counts, packed)
     _label_counts(ds, _COUNTS_AXES)
     total = cg.create_dataset("total", data=counts.sum(axis=0, dtype=np.int64))
     _label_counts(total, _COUNTS_AXES[1:])
@@ -493,10 +540,10 @@ def _write_simulation(g: h5py.Group, s: Simulation) -> None:
         if steps.shape[0] != n or steps.shape[2:] != counts.shape[1:]:
             raise ChipsimError(f"step_counts has shape {steps.shape}", field="step_counts",
                                expected=f"(N, T, {', '.join(map(str, counts.shape[1:]))}) with N = {n}")
-        sds = cg.create_dataset("steps", data=steps, **_gzip(n, steps[0].nbytes if n else 0, steps.shape))
+        sds = _counts_dataset(cg, "steps", steps, packed)
         _label_counts(sds, _STEP_AXES)
     ev = _as(s.input_events, np.int64, "input_events")
-    _dataset(cg, "input_events", ev, "count", **_gzip(n, ev[0].nbytes if n else 0, ev.shape))
+    _counts_dataset(cg, "input_events", ev, packed).attrs["unit"] = "count"
     sg = g.create_group("samples")
     for name, (attr, dtype, unit) in _SAMPLE_FIELDS.items():
         d = _dataset(sg, name, _as(getattr(s, attr), dtype, attr), unit)

@@ -15,9 +15,12 @@ for the embedded cluster) the workers write the results files into the sweep dir
 themselves; without it (the default for a remote cluster) the results come back to the
 client, which writes them.
 
-Before the points, each worker compiles the kernels every kind of simulation in the plan
-needs (tasks.warm, once per worker process: Numba's on-disk cache makes it a load after the
-first), so no point pays for it and the points' wall times are those of their work.
+The kernels are compiled once per worker process, not once per point: a worker keeps them in
+memory for every later point, and loads them from Numba's on-disk cache (written by the first
+process that compiled them) when it meets a new kind of simulation. There is no separate
+warm-up phase: on a fresh install, compiling in every worker up front would compile each kind
+of simulation once per worker, where the first points compile each kind once in all (measured:
+a blocking warm-up cost 0.5-1.5 s of every sweep's start even with the cache warm).
 """
 
 from __future__ import annotations
@@ -98,20 +101,14 @@ def _row_from_file(p, cols, path: Path) -> dict | None:
                 s["wall_time_s"], None)
 
 
-def sim_spec(group, threads: int = 1) -> tasks.SimSpec:
+def sim_spec(group, threads: int = 1, points: int = 1) -> tasks.SimSpec:
+    """The simulation ``group`` needs; ``points``: how many points will be priced from it
+    (more than one: its counts are compressed once for all their files)."""
     pt = group.first.point
     from chipsim.engine import number_format_bits
     w = pt.workload
     return tasks.SimSpec(w.text, str(w.path), tuple(w.overrides), number_format_bits(w, pt.profile),
-                         pt.profile.name, threads)
-
-
-def _kernel_class(spec: tasks.SimSpec, workload) -> tuple:
-    """What decides which kernels a simulation compiles (not its sizes)."""
-    t = workload.training
-    return (workload.rule.name, t.dtype, t.number_format, t.batch_size > 1,
-            workload.dataset.framing, tuple(op.kind for op in workload.network.hidden),
-            workload.network.normalization, t.momentum > 0)
+                         pt.profile.name, threads, points > 1)
 
 
 class Progress:
@@ -137,7 +134,7 @@ class Progress:
         self.last = now
         el = now - self.t0
         eta = "?"
-        if finished_here:      # the rate of the points since the kernels were warm
+        if finished_here:      # the rate of the points so far
             rate = (now - self.t_points) / finished_here
             eta = f"{rate * max(todo_here - finished_here, 0):.0f} s"
         line = (f"sweep: {done}/{self.total} done, {failed} failed, {running} running, "
@@ -165,12 +162,21 @@ def _cluster(scheduler: str | None, workers: int | None):
                                field="--scheduler", expected="the address of a running Dask "
                                "scheduler, e.g. tcp://host:8786") from None
     n = workers or os.cpu_count() or 1
-    env = {"CHIPSIM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1"}
-    with dask.config.set({"distributed.logging.distributed": "error"}):
+    # Dask's nanny sets OMP_NUM_THREADS=1 and MALLOC_TRIM_THRESHOLD_=65536 in its workers by
+    # default: with them a simulation ran 8 % and 10 % slower than in a plain process (the
+    # trim threshold turns off glibc's dynamic mmap threshold, so every large array is a fresh
+    # mmap; measured side by side, /tmp scripts in the issue-13 note). BLAS stays at one
+    # thread (chipsim sets it too); Numba's threads are CHIPSIM_THREADS=1 (one worker per core).
+    config = {"distributed.logging.distributed": "error",
+              "distributed.nanny.pre-spawn-environ": {"OPENBLAS_NUM_THREADS": 1,
+                                                      "MKL_NUM_THREADS": 1},
+              # the workers' statistical profiler samples the running task's stack every
+              # 10 ms (for the dashboard); a sweep does not use it
+              "distributed.worker.profile.enabled": False}
+    with dask.config.set(config):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", env=env, silence_logs=40,
-                               preload=["chipsim.sweep.worker"])
+                               dashboard_address=":0", env={"CHIPSIM_THREADS": "1"},
+                               silence_logs=40, preload=["chipsim.sweep.worker"])
     return Client(cluster), cluster
 
 
@@ -239,13 +245,9 @@ def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: in
     try:
         from distributed import as_completed
         n_workers = len(client.scheduler_info().get("workers", {}))
-        progress.note(f"sweep: {n_workers} worker(s); compiling the kernels in each (once per "
-                      "worker; a load from Numba's cache after the first time)")
-        warm_s = _warm(client, todo_groups)
-        progress.note(f"sweep: kernels ready in {warm_s:.1f} s; {n_todo} point(s) to run")
-        progress.t_points = time.monotonic()
+        progress.note(f"sweep: {n_workers} worker(s); {n_todo} point(s) to run")
         for g, todo in todo_groups:
-            spec = sim_spec(g)
+            spec = sim_spec(g, points=len(todo))
             fs = client.submit(tasks.simulate, spec, key=f"simulate-{g.sim}", pure=False)
             for p in todo:
                 dest = str(point_file(directory, p.key)) if shared else None
@@ -312,22 +314,6 @@ def _running(client) -> int:
         return sum(min(len(v), 1) for v in client.processing().values())
     except Exception:
         return 0
-
-
-def _warm(client, todo_groups) -> float:
-    """Compile every kind of simulation's kernels once in each worker (see the module
-    docstring)."""
-    seen = {}
-    for g, _ in todo_groups:
-        spec = sim_spec(g)
-        seen.setdefault(_kernel_class(spec, g.first.point.workload), spec)
-    t0 = time.perf_counter()
-    for spec in seen.values():
-        try:
-            client.run(tasks.warm, spec)
-        except Exception:    # a worker lost while warming: its replacement compiles at its first point
-            pass
-    return time.perf_counter() - t0
 
 
 def _tally(out: Outcome, rows: dict) -> Outcome:

@@ -34,6 +34,7 @@ class SimSpec:
     bits: dict | None
     profile_name: str             # for the number format's note
     threads: int = 1
+    pack: bool = False            # compress the counts once for the points that share it
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Simulated:
     sim: object                   # chipsim.result.Simulation
     notes: tuple
     wall_s: float
+    packed: dict | None = None    # report.h5.pack_simulation(sim), when shared
 
 
 def _workload(spec: SimSpec):
@@ -68,24 +70,12 @@ def simulate(spec: SimSpec) -> Simulated | Failed:
         sim = engine.simulate(prep)
     except ChipsimError as e:
         return Failed(str(e), time.perf_counter() - t0)
-    return Simulated(sim, (prep.stopped,) if prep.stopped else (), time.perf_counter() - t0)
-
-
-def warm(spec: SimSpec) -> float:
-    """Compile (or load from Numba's on-disk cache) the kernels ``spec`` needs, in this
-    worker process, on one training and one test sample; the seconds it took. Later points
-    in the same process find them in memory."""
-    t0 = time.perf_counter()
-    small = dict(spec.overrides)
-    small.update({"dataset.train_samples": "1", "dataset.test_samples": "1", "training.epochs": "1",
-                  "training.batch_size": "1" if "training.batch_size" not in small else
-                  small["training.batch_size"]})
-    try:
-        simulate(SimSpec(spec.workload_text, spec.workload_path, tuple(small.items()), spec.bits,
-                         spec.profile_name, spec.threads))
-    except Exception:           # a warm-up that cannot run leaves the points to report why
-        pass
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    packed = None
+    if spec.pack:
+        from chipsim.report.h5 import pack_simulation
+        packed = pack_simulation(sim)
+    return Simulated(sim, (prep.stopped,) if prep.stopped else (), wall, packed)
 
 
 @dataclass
@@ -124,7 +114,7 @@ def price_point(simulated, profile, key: str, out: str | None, command: str) -> 
     summary = summary_dict(result)
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        write_result(result, out)
+        write_result(result, out, packed=simulated.packed)
         result = None
     status = "diverged" if summary["diverged"] else "done"
     return Priced(key, status, summary["diverged"] or "", summary, simulated.wall_s,
