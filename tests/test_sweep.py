@@ -377,3 +377,19 @@ def test_results_sent_back_to_the_client_are_the_same_files(tmp_path, client):
     for p in plan.points:
         same_run(read_result(point_file(tmp_path / "b", p.key)),
                  read_result(point_file(tmp_path / "a", p.key)))
+
+
+def test_an_existing_cluster_by_address_receives_the_sweep(tmp_path, client, monkeypatch):
+    """--scheduler / DASK_SCHEDULER_ADDRESS: the sweep connects to a running cluster (here the
+    fixture's) instead of starting one; its results come back and are written here."""
+    sw = write_sweep(tmp_path, "  rule: [ottt_o, sltt]\n")
+    plan = make_plan(load_sweep(sw))
+    address = client.scheduler.address
+    a = run_plan(plan, tmp_path / "a", scheduler=address, quiet=True)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
+    b = run_plan(plan, tmp_path / "b", quiet=True)
+    assert (a.done, b.done) == (2, 2)
+    for p in plan.points:
+        same_run(read_result(point_file(tmp_path / "a", p.key)), serial(p))
+        same_run(read_result(point_file(tmp_path / "b", p.key)), serial(p))
+    assert client.scheduler_info()["workers"]       # the fixture's cluster is still up

@@ -117,8 +117,10 @@ class Progress:
     def __init__(self, total: int, stream=sys.stderr, quiet: bool = False):
         self.total, self.stream, self.quiet = total, stream, quiet
         self.tty = stream.isatty()
-        self.t0 = self.t_points = time.monotonic()
+        self.t0 = time.monotonic()
+        self.t_first = None       # when the first point of this run finished
         self.last = 0.0
+        self.running = 0
 
     def note(self, text: str) -> None:
         if not self.quiet:
@@ -126,18 +128,26 @@ class Progress:
             self.stream.flush()
 
     def __call__(self, done, failed, running, finished_here, todo_here, force=False):
+        """``running``: None keeps the last count (the scheduler is asked only when points
+        finish)."""
         if self.quiet:
             return
         now = time.monotonic()
+        if finished_here and self.t_first is None:
+            self.t_first = now
         if not force and now - self.last < (0.2 if self.tty else 10.0):
             return
         self.last = now
         el = now - self.t0
+        if running is not None:
+            self.running = running
         eta = "?"
-        if finished_here:      # the rate of the points so far
-            rate = (now - self.t_points) / finished_here
+        # the rate of the points since the first finished: the first points also compiled
+        # (or loaded) the kernels
+        if finished_here >= 2 and self.t_first is not None:
+            rate = (now - self.t_first) / (finished_here - 1)
             eta = f"{rate * max(todo_here - finished_here, 0):.0f} s"
-        line = (f"sweep: {done}/{self.total} done, {failed} failed, {running} running, "
+        line = (f"sweep: {done}/{self.total} done, {failed} failed, {self.running} running, "
                 f"{el:.0f} s elapsed, ETA {eta}")
         self.stream.write(("\r" + line + " ") if self.tty else line + "\n")
         self.stream.flush()
@@ -245,7 +255,8 @@ def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: in
     try:
         from distributed import as_completed
         n_workers = len(client.scheduler_info().get("workers", {}))
-        progress.note(f"sweep: {n_workers} worker(s); {n_todo} point(s) to run")
+        progress.note(f"sweep: {n_workers} worker(s); {n_todo} point(s) to run (each worker compiles "
+                      "or loads the kernels at its first point: about a minute on a fresh install)")
         for g, todo in todo_groups:
             spec = sim_spec(g, points=len(todo))
             fs = client.submit(tasks.simulate, spec, key=f"simulate-{g.sim}", pure=False)
@@ -255,6 +266,8 @@ def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: in
                                   key=f"price-{p.key}", pure=False)
                 futures[f] = p
             out.simulations += 1
+        d, fl = counts()
+        progress(d, fl, _running(client), 0, n_todo, force=True)
         last = 0.0
         pending = as_completed(list(futures))
         while not pending.is_empty():
@@ -262,6 +275,8 @@ def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: in
                 raise _StopRequested
             batch = pending.next_batch(block=False)
             if not batch:
+                d, fl = counts()
+                progress(d, fl, None, finished_here, n_todo)     # the clock ticks
                 time.sleep(POLL_S)
                 continue
             for f in batch:

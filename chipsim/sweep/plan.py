@@ -21,15 +21,18 @@ from pathlib import Path
 from chipsim.config.sweep import Point, Sweep, expand, show
 from chipsim.errors import ChipsimError
 
-#: the reference throughput the time estimate uses when a sweep has no finished simulation
-#: to learn from: synapse-steps (one sample, one time step, one weight) per second of one
-#: worker, from benchmarks/bench_sweep.py on the 2-core reference machine (N-MNIST MLP
-#: 2312-256-10 at T = 10, batch 1, OTTT_O: ~4,000 samples/s forward and learning on one core)
-REFERENCE_SYNAPSE_STEPS_PER_S = 2.4e10
-#: seconds to price one point and write its results file (same benchmark)
-REFERENCE_PRICE_S = 0.15
-#: seconds a simulation costs beyond its samples (loading the data, building; warm kernels)
-REFERENCE_SIM_OVERHEAD_S = 0.5
+#: the reference throughput of the time estimate: synapse-steps (one sample, one time step,
+#: one weight) a worker simulates per second. Measured with benchmarks/bench_sweep.py on the
+#: 2-core reference machine: the N-MNIST MLP (594,432 synapses, T = 10, batch 1, 200 samples x
+#: 55 epochs) takes 3.4 s per simulation, 1.9e10 synapse-steps/s. Convolutions (a kernel's
+#: weights reused at every position) and other rules run at other rates: a rough estimate.
+REFERENCE_SYNAPSE_STEPS_PER_S = 1.9e10
+#: seconds to price one point and write its results file, per sample it holds, plus a fixed
+#: part (same benchmark: 0.08 s for 11,000 samples; 0.044 s for 1,000)
+REFERENCE_PRICE_S_PER_SAMPLE = 6e-6
+REFERENCE_PRICE_S = 0.04
+#: seconds a simulation costs beyond its samples (loading the data, building the network)
+REFERENCE_SIM_OVERHEAD_S = 0.3
 
 
 def _sha(obj) -> str:
@@ -131,20 +134,29 @@ def _describe(values: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in values.items()) or "the base point"
 
 
+def _kept(workload) -> tuple[int, int]:
+    """The (train, test) samples a run of ``workload`` uses (0, 0 if they cannot be listed)."""
+    from chipsim.data.load import count_splits
+    d = workload.dataset
+    try:
+        n = count_splits(d, workload.path)
+    except ChipsimError:
+        return 0, 0
+    return tuple(n_ if lim is None else min(n_, int(lim))
+                 for n_, lim in zip(n, (d.train_samples, d.test_samples)))
+
+
 def sim_cost(workload) -> float:
     """The estimated seconds of one simulation of ``workload`` on one worker."""
-    from chipsim.data.load import count_splits
     from chipsim.data.registry import N_CLASSES, SENSORS, input_side
     from chipsim.model.network import plan_network
     d, t = workload.dataset, workload.training
     try:
-        n = count_splits(d, workload.path)
         shape = (SENSORS[d.name][0],) + tuple(input_side(d.name, d.size, d.downscale))
         syn = sum(int(ls.synapses) for ls in plan_network(workload, shape, N_CLASSES[d.name]).layers)
     except ChipsimError:
         return REFERENCE_SIM_OVERHEAD_S
-    kept = [n_ if lim is None else min(n_, int(lim)) for n_, lim in zip(n, (d.train_samples, d.test_samples))]
-    work = t.epochs * sum(kept) * d.time_steps * syn
+    work = t.epochs * sum(_kept(workload)) * d.time_steps * syn
     return REFERENCE_SIM_OVERHEAD_S + work / REFERENCE_SYNAPSE_STEPS_PER_S
 
 
@@ -159,7 +171,9 @@ def estimate(plan: Plan, done: set, workers: int) -> tuple[float, int, int]:
             continue
         sims += 1
         pricings += len(todo)
-        seconds += sim_cost(g.first.point.workload) + REFERENCE_PRICE_S * len(todo)
+        w = g.first.point.workload
+        samples = w.training.epochs * sum(_kept(w))
+        seconds += sim_cost(w) + (REFERENCE_PRICE_S + REFERENCE_PRICE_S_PER_SAMPLE * samples) * len(todo)
     return seconds / max(workers, 1), sims, pricings
 
 
