@@ -73,6 +73,11 @@ def test_random_sampling_draws_a_budget_of_distinct_points_from_its_seed(tmp_pat
     assert len(key) == 5 == len(set(key))
     assert key == [(p.values["rule"], p.values["seed"]) for p in b]          # same seed
     assert key != [(p.values["rule"], p.values["seed"]) for p in c]          # another seed
+    # the budget is drawn from the points the exclusions keep
+    ex = draw + "exclude:\n  - {rule: [bptt, sltt]}\n"
+    d, dropped = expand(load_sweep(write_sweep(tmp_path, axes, "d", ex)))
+    assert dropped == 6 and len(d) == 5
+    assert {p.values["rule"] for p in d} <= {"ottt_o", "ottt_a"}
 
 
 def test_exclusions_match_axes_and_resolved_profile_fields(tmp_path):

@@ -176,7 +176,15 @@ def load_sweep(path) -> Sweep:
         axes[k] = tuple(values)
     for k in spec.set:
         _check_key(ALIASES.get(k, k), WorkloadFile, str(path), f"set.{k}", "the workload", base.data)
+    exclude = []
     for i, entry in enumerate(spec.exclude):
+        entry = dict(entry)
+        if isinstance(entry.get(PROFILE), (str, list)):     # paths as the profile axis has them
+            ref = entry[PROFILE]
+            res = [_resolve_path(v, here) if isinstance(v, str) and _is_path(v) else v
+                   for v in (ref if isinstance(ref, list) else [ref])]
+            entry[PROFILE] = res if isinstance(ref, list) else res[0]
+        exclude.append(entry)
         for k in entry:
             if k not in axes and k != PROFILE and not k.startswith(PROFILE_FIELD):
                 raise ChipsimError(f"exclude entry {i + 1} names '{k}', which is not an axis",
@@ -187,7 +195,7 @@ def load_sweep(path) -> Sweep:
                            field="sampling.budget", expected="method: random, or no budget")
     return Sweep(name=spec.name or Path(path).stem, path=str(path), text=doc.text,
                  description=spec.description, workload_path=wpath, fixed=dict(spec.set),
-                 profile=profile, axes=axes, sampling=spec.sampling, exclude=tuple(spec.exclude))
+                 profile=profile, axes=axes, sampling=spec.sampling, exclude=tuple(exclude))
 
 
 def _check_key(key: str, model, file: str, field: str, what: str, data: dict | None = None) -> None:
@@ -203,15 +211,19 @@ def _check_key(key: str, model, file: str, field: str, what: str, data: dict | N
 
 
 def grid_points(sweep: Sweep) -> list[dict]:
-    """The axis values of every point before exclusion (grid or random draw)."""
+    """The axis values of every combination of the axes, in the file's order."""
     names = list(sweep.axes)
-    combos = list(itertools.product(*(sweep.axes[n] for n in names)))
-    if sweep.sampling.method == "random":
-        rng = np.random.default_rng(sweep.sampling.seed)
-        n = min(sweep.sampling.budget, len(combos))
-        pick = sorted(rng.choice(len(combos), size=n, replace=False).tolist())
-        combos = [combos[i] for i in pick]
-    return [dict(zip(names, c)) for c in combos]
+    return [dict(zip(names, c)) for c in itertools.product(*(sweep.axes[n] for n in names))]
+
+
+def draw(sweep: Sweep, n_points: int) -> list[int]:
+    """The indices of the points kept: all of them (grid), or ``budget`` distinct ones drawn
+    from the sampling seed (random), in order."""
+    if sweep.sampling.method != "random":
+        return list(range(n_points))
+    rng = np.random.default_rng(sweep.sampling.seed)
+    n = min(sweep.sampling.budget, n_points)
+    return sorted(rng.choice(n_points, size=n, replace=False).tolist())
 
 
 def _lookup(data, dotted: str):
@@ -242,9 +254,10 @@ def _matches(entry: dict, values: dict, profile_data: dict | None) -> bool:
 
 
 def expand(sweep: Sweep) -> tuple[list[Point], int]:
-    """The sweep's points, resolved, and how many the exclusions dropped. A point whose
-    workload or profile does not validate keeps its error (it will be recorded failed)."""
-    points, dropped = [], 0
+    """The sweep's points, resolved, and how many the exclusions dropped. Random sampling
+    draws its budget from the points the exclusions keep. A point whose workload or profile
+    does not validate keeps its error (it will be recorded failed)."""
+    kept, dropped = [], 0
     profiles: dict = {}
     for values in grid_points(sweep):
         overrides = {ALIASES.get(k, k): _literal(v) for k, v in sweep.fixed.items()}
@@ -266,12 +279,14 @@ def expand(sweep: Sweep) -> tuple[list[Point], int]:
                          _profile_data(pt.profile)) for e in sweep.exclude):
             dropped += 1
             continue
+        kept.append(pt)
+    points = [kept[i] for i in draw(sweep, len(kept))]
+    for pt in points:
         if not pt.error:
             try:
-                pt.workload = load_workload(sweep.workload_path, overrides)
+                pt.workload = load_workload(sweep.workload_path, pt.overrides)
             except ChipsimError as e:
                 pt.error = str(e)
-        points.append(pt)
     return points, dropped
 
 
