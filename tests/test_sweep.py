@@ -398,3 +398,10 @@ def test_an_existing_cluster_by_address_receives_the_sweep(tmp_path, client, mon
         same_run(read_result(point_file(tmp_path / "a", p.key)), serial(p))
         same_run(read_result(point_file(tmp_path / "b", p.key)), serial(p))
     assert client.scheduler_info()["workers"]       # the fixture's cluster is still up
+
+
+@pytest.mark.parametrize("name,points,sims", [("anp_i_mechanisms", 24, 24), ("weight_bits", 8, 4),
+                                              ("all_rules_all_profiles", 40, 5)])
+def test_the_shipped_sweeps_plan_as_documented(name, points, sims):
+    plan = make_plan(load_sweep(ROOT / "workloads" / "sweeps" / f"{name}.yaml"))
+    assert (len(plan.points), len(plan.groups), plan.failed, plan.dropped) == (points, sims, [], 0)

@@ -194,6 +194,20 @@ def profile_reference() -> list[str]:
     return out
 
 
+def sweep_reference() -> list[str]:
+    """The sweep file's fields (chipsim/config/sweep.py)."""
+    from chipsim.config import sweep as S
+    out = ["## Sweep (`workloads/sweeps/*.yaml`, `chipsim sweep`)", "", _doc(S.SweepFile), "",
+           "An axis is `rule` (`rule.name`), `seed` (`training.seed`), `profile` (names or YAML "
+           "paths), `profile.<field>` (a profile field: a figure's value is set and marked "
+           "`assumed`, an action's energy for `actions.<action>`), or any other dotted workload "
+           "field. Paths are relative to the sweep file.", ""]
+    out += _table(S.SweepFile)
+    out += ["", "### `sampling`", "", _doc(S.Sampling), ""]
+    out += _table(S.Sampling, prefix="sampling.")
+    return out
+
+
 def reference() -> str:
     """The text of docs/configuration.md."""
     out = ["# Configuration reference", "",
@@ -213,6 +227,7 @@ def reference() -> str:
            "(`loss={kind: tet}`); VALUE is a YAML literal.", ""]
     out += workload_reference()
     out += [""] + profile_reference()
+    out += [""] + sweep_reference()
     return "\n".join(out) + "\n"
 
 
