@@ -405,3 +405,27 @@ def test_an_existing_cluster_by_address_receives_the_sweep(tmp_path, client, mon
 def test_the_shipped_sweeps_plan_as_documented(name, points, sims):
     plan = make_plan(load_sweep(ROOT / "workloads" / "sweeps" / f"{name}.yaml"))
     assert (len(plan.points), len(plan.groups), plan.failed, plan.dropped) == (points, sims, [], 0)
+
+
+@pytest.mark.parametrize("text,field", [
+    ("- a\n- b\n", None),
+    ("name: x\naxes: {rule: [sltt]}\n", "workload"),
+    ("workload: nothere.yaml\naxes: {rule: [sltt]}\n", "workload"),
+    ("workload: {W}\naxes: [rule, sltt]\n", "axes"),
+    ("workload: {W}\naxes: {rule: sltt}\n", "axes.rule"),
+    ("workload: {W}\naxes: {rule: [sltt]}\nsampling: {method: random, budget: 0}\n", "sampling.budget"),
+    ("workload: {W}\naxes: {rule: [sltt]}\nexclude: {rule: sltt}\n", "exclude"),
+    ("workload: {W}\naxes: {rule: [sltt]}\ncolour: red\n", "colour"),
+    ("workload: {W}\naxes: {rule: [sltt]\n", None),
+])
+def test_a_hostile_sweep_file_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, text, field):
+    p = tmp_path / "bad.yaml"
+    p.write_text(text.replace("{W}", str(NMNIST)), encoding="utf-8")
+    out = tmp_path / "out"
+    for args in (["--dry-run"], ["--out", str(out)]):
+        assert main(["sweep", str(p), *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("chipsim: error: ") and str(p) in err
+        if field:
+            assert f"field '{field}'" in err
+    assert not out.exists()
