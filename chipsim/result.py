@@ -77,8 +77,9 @@ class Simulation:
     footprint_bytes: int                # NeuroBench footprint: parameters and neuron state
     wall_time_s: float
     interrupted: bool                   # Ctrl-C or SIGTERM: the samples that finished are kept
-    weights: tuple | None = None        # the final weights and biases ((W, b) per layer); not
-                                        #   written to the results file
+    weights: tuple | None = None        # the final weights and biases ((W, b) per layer);
+                                        #   written to the results file up to a size limit
+                                        #   (report/h5.py WEIGHTS_MAX_BYTES)
 
     @property
     def layer_names(self) -> tuple:

@@ -193,7 +193,7 @@ def assert_results_equal(a: RunResult, b: RunResult) -> None:
              (a.pricing, b.pricing, "pricing."))
     for obj_a, obj_b, prefix in pairs:
         for f in dataclasses.fields(obj_a):
-            if f.name in ("sim", "cost", "pricing") or (prefix == "sim." and f.name == "weights"):
+            if f.name in ("sim", "cost", "pricing"):
                 continue
             va, vb = getattr(obj_a, f.name), getattr(obj_b, f.name)
             assert _equal(va, vb), f"{prefix}{f.name} differs: {va!r} != {vb!r}"

@@ -305,3 +305,53 @@ def test_reads_a_version_1_file_as_the_same_run_made_today(tmp_path):
     # and it is written back as today's version
     write_result(old, tmp_path / "v2.h5")
     assert_results_equal(old, read_result(tmp_path / "v2.h5"))
+
+
+# ---------------------------------------------------------------- the final weights
+
+@pytest.fixture(scope="module")
+def trained():
+    from chipsim import engine
+    from chipsim.config.profile import load_profile
+    from chipsim.config.workload import load_workload
+    root = Path(__file__).resolve().parents[1]
+    w = load_workload(root / "workloads" / "nmnist_conv.yaml",
+                      {"training.epochs": "1", "dataset.train_samples": "3",
+                       "dataset.test_samples": "2", "training.dtype": "float32"})
+    return engine.run(w, load_profile("anp_i"))
+
+
+def test_final_weights_round_trip_bit_for_bit(tmp_path, trained):
+    path = tmp_path / "run.h5"
+    write_result(trained, path)
+    back = read_result(path)
+    assert back.sim.weights is not None and len(back.sim.weights) == len(trained.sim.layers)
+    for ls, (W, b), (W0, b0) in zip(trained.sim.layers, back.sim.weights, trained.sim.weights):
+        assert W.dtype == np.float32 and W.shape == tuple(ls.weight_shape)
+        assert np.array_equal(W, W0) and np.array_equal(b, b0)
+    assert_results_equal(trained, back)
+    with h5py.File(path) as f:
+        assert f["simulation"].attrs["weights_note"].startswith("kept: ")
+
+
+def test_weights_over_the_limit_are_left_out_and_the_file_says_so(tmp_path, trained, monkeypatch):
+    monkeypatch.setattr(h5, "WEIGHTS_MAX_BYTES", 1000)
+    path = tmp_path / "run.h5"
+    write_result(trained, path)
+    back = read_result(path)
+    assert back.sim.weights is None
+    with h5py.File(path) as f:
+        assert "would exceed" in f["simulation"].attrs["weights_note"]
+        assert "weights" not in f["simulation"]
+
+
+def test_weights_of_the_wrong_shape_are_refused_naming_the_field(tmp_path, trained):
+    path = tmp_path / "run.h5"
+    write_result(trained, path)
+    name = trained.sim.layers[0].name
+    with h5py.File(path, "r+") as f:
+        del f[f"simulation/weights/{name}/b"]
+        f[f"simulation/weights/{name}/b"] = np.zeros(3, np.float32)
+    with pytest.raises(ChipsimError) as e:
+        read_result(path)
+    assert f"simulation/weights/{name}/b" in str(e.value) and "shape" in str(e.value)

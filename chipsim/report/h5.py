@@ -33,6 +33,7 @@ schema version, missing or malformed field, write error) raises
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -53,6 +54,9 @@ from chipsim.result import (Costs, LayerPlacement, Mapping, Pricing, RunResult, 
 #: Version of the on-disk layout written by this module (see SCHEMA.md). A reader accepts
 #: files with ``1 <= schema_version <= SCHEMA_VERSION``.
 SCHEMA_VERSION = 2
+#: the final weights and biases are written when they take at most this many bytes (the
+#: papers' VGG-11 in float32 takes 37 MB); larger ones are left out, and the file says so
+WEIGHTS_MAX_BYTES = 64 * 2**20
 
 #: Value of the root attribute ``format``: tells a chipsim result from any other HDF5 file.
 FORMAT_NAME = "chipsim-result"
@@ -552,6 +556,35 @@ def _write_simulation(g: h5py.Group, s: Simulation, packed: dict | None = None) 
     eg = g.create_group("epochs")
     for name, (attr, dtype, unit) in _EPOCH_FIELDS.items():
         _dataset(eg, name, _as(getattr(s, attr), dtype, attr), unit)
+    _write_weights(g, s)
+
+
+def _write_weights(g: h5py.Group, s: Simulation) -> None:
+    """simulation/weights/<layer>/W and /b: the final weights (rows: the layer's inputs, as
+    chipsim stores them; a convolution's kernel as (k*k*Cin, Cout), rows in (ky, kx, ci) order)
+    and biases, in the training dtype, when there are some and they fit WEIGHTS_MAX_BYTES;
+    the attribute simulation@weights_note says which."""
+    if s.weights is None:
+        g.attrs["weights_note"] = "not kept: the run did not hand them over"
+        return
+    size = sum(int(np.asarray(W).nbytes) + int(np.asarray(b).nbytes) for W, b in s.weights)
+    if size > WEIGHTS_MAX_BYTES:
+        g.attrs["weights_note"] = (f"not kept: {size / 2**20:.0f} MiB would exceed "
+                                   f"{WEIGHTS_MAX_BYTES / 2**20:.0f} MiB")
+        return
+    if len(s.weights) != len(s.layers):
+        raise ChipsimError(f"{len(s.weights)} weight layers for {len(s.layers)} layers",
+                           field="weights", expected="one (W, b) per layer")
+    wg = g.create_group("weights")
+    for ls, (W, b) in zip(s.layers, s.weights):
+        W, b = np.asarray(W), np.asarray(b)
+        if W.shape != tuple(ls.weight_shape) or b.shape != (ls.out[2],):
+            raise ChipsimError(f"layer {ls.name}: weights {W.shape}, bias {b.shape}",
+                               field="weights", expected=f"{tuple(ls.weight_shape)} and ({ls.out[2]},)")
+        lg = wg.create_group(ls.name)
+        lg.create_dataset("W", data=W, **_gzip(W.shape[0], W[0].nbytes if W.shape[0] else 0, W.shape))
+        lg.create_dataset("b", data=b)
+    g.attrs["weights_note"] = f"kept: {size:,} bytes"
 
 
 def _write_cost(g: h5py.Group, c: Costs) -> None:
@@ -929,6 +962,8 @@ def _read(rd: _Reader) -> RunResult:
         layers=_read_layers(rd, "simulation/layers", n_layers),
         sample_counts=counts, step_counts=steps, input_events=events,
         **attrs, **samples, **epochs)
+    if "simulation/weights" in f:
+        sim = dataclasses.replace(sim, weights=_read_weights(rd, sim.layers))
     cg = rd.node("cost")
     cattrs = _read_attrs(rd, cg, _COST_ATTRS)
     for name in ("throughput_train", "throughput_test", "real_time_factor_train",
@@ -959,6 +994,27 @@ def _read(rd: _Reader) -> RunResult:
                      created=rd.str_attr(root, "created"), command=rd.str_attr(root, "command"),
                      sim=sim, cost=cost, missing_actions=missing, dropped_actions=tuple(dropped),
                      notes=tuple(_json_attr(rd, root, "notes", list)))
+
+
+def _read_weights(rd: _Reader, layers) -> tuple:
+    """The final (W, b) of every layer (simulation/weights), shapes checked against the
+    layers' geometry, values finite."""
+    out = []
+    for ls in layers:
+        pair = []
+        for name, shape in (("W", tuple(ls.weight_shape)), ("b", (ls.out[2],))):
+            field = f"simulation/weights/{ls.name}/{name}"
+            ds = rd.node(field)
+            if not isinstance(ds, h5py.Dataset):
+                raise rd.error(field, "is a group", "a dataset")
+            if ds.dtype not in (np.float32, np.float64):
+                raise rd.error(field, f"has dtype {ds.dtype}", "float32 or float64")
+            if ds.shape != shape:
+                raise rd.error(field, f"has shape {ds.shape}", f"shape {shape}")
+            # not checked for finite values: a run that diverged keeps the weights it ended with
+            pair.append(np.asarray(ds[()]))
+        out.append(tuple(pair))
+    return tuple(out)
 
 
 def _check_simulation(rd: _Reader, attrs: dict, counts, steps, samples: dict, epochs: dict) -> None:
