@@ -484,15 +484,19 @@ def cmd_compare(args) -> int:
     from chipsim.report.h5 import stored_workload_text
     from chipsim.report.outputs import compare_source
 
-    from chipsim.report.sweep_plots import sweep_result_files
-    paths = []
+    from chipsim.report.sweep_plots import sweep_point_labels, sweep_result_files
+    paths, labels = [], {}
     for p in map(Path, args.results):
-        paths.extend(sweep_result_files(p) if p.is_dir() else [p])
+        if p.is_dir():                  # a sweep: its finished points, labelled by their axes
+            paths.extend(sweep_result_files(p))
+            labels.update(sweep_point_labels(p))
+        else:
+            paths.append(p)
     first = Path(args.results[0])
     out = (Path(args.out) if args.out is not None else
            first / "compare.png" if first.is_dir() else paths[0].with_name("compare.png"))
     _check_figures([out], compare_source(stored_workload_text(p) for p in paths), args.force)
-    table, _, written = compare(paths, out)
+    table, _, written = compare(paths, out, labels)
     print(table)
     for f in written:
         print(f"figure: {f}")

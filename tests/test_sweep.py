@@ -366,6 +366,7 @@ def test_report_and_compare_take_a_sweep_directory_and_a_second_sweep_is_refused
     table = capsys.readouterr().out
     assert (d / "compare.png").is_file()
     assert table.count("anp_i") >= 2 and table.count("loihi") >= 2
+    assert "sltt, loihi " in table and "ottt_o, anp_i " in table     # rows named by their axes
     with output_lock(d / "index.csv"):          # a sweep writing this directory now
         assert main(["sweep", str(sw), "--out", str(d), "--quiet"]) == 2
     assert "being written" in capsys.readouterr().err

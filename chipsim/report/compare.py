@@ -193,10 +193,11 @@ def compare_figure(rows: list[dict]) -> Figure:
     return fig
 
 
-def compare(paths, out=None) -> tuple[str, list[dict], list[Path]]:
+def compare(paths, out=None, labels=None) -> tuple[str, list[dict], list[Path]]:
     """Read ``paths``, return ``(table text, rows, figure files written)``; the figure goes
     to ``out`` (``.png``, or ``.pdf`` plus its ``.png``; default ``compare.png`` next to the
-    first file)."""
+    first file). ``labels``: path -> the label of its row instead of rule · profile · T ·
+    data set (a sweep point's axis values), for the paths it names."""
     from chipsim.report.plots import _plot_path, _write_figure
 
     from chipsim.errors import ChipsimError
@@ -209,6 +210,10 @@ def compare(paths, out=None) -> tuple[str, list[dict], list[Path]]:
     from chipsim.report.outputs import compare_source
     results = [read_result(p) for p in paths]
     rows = [row(r, p) for r, p in zip(results, paths)]
+    for r, p in zip(rows, paths):
+        extra = (labels or {}).get(p)
+        if extra:               # a sweep point: its axis values say what differs
+            r["label"] = extra
     source = compare_source(r.sim.workload_text for r in results)
     written = _write_figure(compare_figure(rows), out, source)
     return format_table(rows), rows, written

@@ -91,6 +91,22 @@ def sweep_result_files(directory) -> list[Path]:
     return out
 
 
+def sweep_point_labels(directory) -> dict:
+    """results file -> the point's axis values, short ("sltt, anp_i, weight_bits=4": a rule
+    or a profile by its value, another axis by its last name), for the finished points of the
+    sweep (what ``chipsim compare DIR`` labels its rows with)."""
+    d = Path(directory)
+    cols, rows = read_index(d)
+    axes = axes_of(cols)
+    out = {}
+    for r in rows:
+        p = _results_path(d, r) if r.get("status") in ("done", "diverged") else None
+        if p is not None:
+            out[p] = ", ".join(str(r.get(a)) if a in ("rule", "rule.name", "profile") else
+                               f"{a.rsplit('.', 1)[-1]}={r.get(a)}" for a in axes)
+    return out
+
+
 def sweep_name(directory) -> str:
     """The sweep's name as ``chipsim sweep`` recorded it (index.h5 attribute ``sweep``), or
     the directory's name (the default sweep directory is results/sweeps/<name>)."""
