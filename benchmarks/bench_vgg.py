@@ -38,13 +38,13 @@ RULES = ("bptt", "sltt", "ottt_a", "ottt_o")
 
 def prepare(rule: str, batch: int, n: int, root: str | None = None):
     """chipsim's VGG-11 workload with ``rule`` at ``batch``, on ``n`` training samples."""
-    from chipsim import engine
+    from chipsim import simulation
     from chipsim.config.workload import load_workload
     over = {"rule.name": rule, "training.batch_size": str(batch), "dataset.train_samples": str(n),
             "dataset.test_samples": "1"}
     if root:
         over["dataset.root"] = root
-    return engine.prepare(load_workload(WORKLOAD, over))
+    return simulation.prepare(load_workload(WORKLOAD, over))
 
 
 def vgg_frames(T: int, n: int, root: str | None = None):

@@ -6,7 +6,7 @@ counts, losses, predictions, final weights and energies.
 see :func:`path_for`. The CLI removes it once the results file of the finished run is written;
 an interrupted or killed run leaves it for ``--resume``.
 
-**When** (``engine.simulate``): at the end of every epoch by default, or after every N samples
+**When** (``simulation.simulate``): at the end of every epoch by default, or after every N samples
 (training and test samples alike; ``--checkpoint-every N``, 0 for none), always between two
 batches; and when a run is stopped (Ctrl-C, SIGTERM) after its current batch.
 
@@ -73,7 +73,7 @@ def digest(*parts) -> str:
 
 
 def identity(version: str, workload, profile, data_digest: str = "") -> dict:
-    """What makes two runs the same run (``data_digest``: see engine.prepare's data)."""
+    """What makes two runs the same run (``data_digest``: see simulation.prepare's data)."""
     return {"chipsim": version, "workload": workload.name, "workload_sha256": digest(workload.text),
             "overrides": [[str(k), str(v)] for k, v in workload.overrides],
             "profile": profile.name, "profile_sha256": digest(profile.text),

@@ -278,7 +278,7 @@ class _Signals:
             raise _Abort(signum)
         self.signum = signum
 
-    # the engine's interrupts protocol (engine.simulate)
+    # the engine's interrupts protocol (simulation.simulate)
     def defer(self):
         self.deferring = True
 

@@ -1,6 +1,6 @@
 """What a run needs in memory, estimated before anything large is allocated.
 
-:func:`check_run` is called by the engine twice (chipsim/engine.py ``prepare``):
+:func:`check_run` is called by the simulation stage twice (chipsim/simulation.py ``prepare``):
 
 1. before the data are loaded, from the workload alone: the framed data (samples x T x input
    size, the samples counted by listing the files, chipsim/data/load.py ``count_splits``), the
@@ -126,7 +126,7 @@ def run_needs(workload, n_framed: tuple[int, int], n_kept: tuple[int, int], inpu
                       f"{K.N_PHASES} phases x {K.N_ACTIONS} actions, int64)",
                       "training.batch_size" if B > 1 else T_field, tb["counts"]))
 
-    # --- the run's records (engine.simulate and the cost stage)
+    # --- the run's records (simulation.simulate and the cost stage)
     N = E * sum(n_kept)
     row = L * K.N_PHASES * K.N_ACTIONS * _I64
     needs.append(Need(f"the run's per-sample counts ({E} epochs x {sum(n_kept)} samples x {L} "

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chipsim import engine
+from chipsim import engine, simulation
 from chipsim.cli import main
 from chipsim.config.profile import load_profile
 from chipsim.config.workload import load_workload
@@ -95,7 +95,7 @@ def test_a_run_diverging_after_its_epoch_checkpoints_leaves_none_to_resume(tmp_p
 def _prepared(**over):
     w = load_workload(WORKLOAD, {"training.epochs": "2", "dataset.train_samples": "6",
                                  "dataset.test_samples": "3", **over})
-    return engine.prepare(w)
+    return simulation.prepare(w)
 
 
 def test_weights_gone_nan_while_the_loss_stays_finite_stop_after_the_epoch(capsys):
@@ -103,7 +103,7 @@ def test_weights_gone_nan_while_the_loss_stays_finite_stop_after_the_epoch(capsy
     finite: the weights are checked at the end of every epoch's training."""
     p = _prepared()
     p.network.weights[0][5, 7] = np.nan
-    sim = engine.simulate(p)
+    sim = simulation.simulate(p)
     assert sim.interrupted and np.isfinite(sim.sample_loss).all()
     assert list(sim.sample_split) == [SPLIT_TRAIN] * 6        # epoch 1's training is kept
     assert p.stopped == ("training diverged: after the training samples of epoch 1, the weights "
@@ -129,7 +129,7 @@ def test_a_nonfinite_batch_is_named_and_not_kept(phase, bad, sample, expected, m
         return loss, osum, cnt
 
     monkeypatch.setattr(p.trainer, phase, wrong)
-    sim = engine.simulate(p)
+    sim = simulation.simulate(p)
     assert sim.interrupted and expected in p.stopped
     kept = 6 + sample - 1 if phase == "infer_batch" else sample - 1
     assert len(sim.sample_split) == kept

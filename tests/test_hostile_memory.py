@@ -46,19 +46,19 @@ def test_a_shipped_workload_fits_and_is_small():
 def test_the_estimate_bounds_what_a_run_allocates(tmp_path, monkeypatch):
     """prepare + simulate under tracemalloc (NumPy's allocations): the estimate is at least the
     traced peak and not more than twice it."""
-    from chipsim import engine
+    from chipsim import simulation
     monkeypatch.setenv("CHIPSIM_CACHE", str(tmp_path / "cache"))
     wl = load_workload(CONV, {"dataset.time_steps": "300", "dataset.train_samples": "6",
                               "dataset.test_samples": "4", "training.epochs": "2",
                               "rule.name": "bptt"})
     need = sum(n.bytes for n in _needs(wl))
-    engine.simulate(engine.prepare(load_workload(CONV, {"dataset.time_steps": "3",
+    simulation.simulate(simulation.prepare(load_workload(CONV, {"dataset.time_steps": "3",
                                                         "dataset.train_samples": "1",
                                                         "dataset.test_samples": "1",
                                                         "training.epochs": "1"})))  # compile
     tracemalloc.start()
     try:
-        engine.simulate(engine.prepare(wl))
+        simulation.simulate(simulation.prepare(wl))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

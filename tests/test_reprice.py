@@ -107,8 +107,8 @@ def test_repricing_a_run_at_its_dataset_size(tmp_path, monkeypatch):
 
 
 def test_step_counts_not_kept_beyond_the_memory_limit(tmp_path, monkeypatch):
-    from chipsim import engine
-    monkeypatch.setattr(engine, "STEP_COUNTS_MAX_BYTES", 1000)
+    from chipsim import simulation
+    monkeypatch.setattr(simulation, "STEP_COUNTS_MAX_BYTES", 1000)
     out = tmp_path / "big.h5"
     assert main(["run", str(ROOT / "workloads" / "nmnist.yaml"), "--profile", "loihi", "--out", str(out),
                  *SMALL]) == 0

@@ -105,7 +105,7 @@ def sim_spec(group, threads: int = 1, points: int = 1) -> tasks.SimSpec:
     """The simulation ``group`` needs; ``points``: how many points will be priced from it
     (more than one: its counts are compressed once for all their files)."""
     pt = group.first.point
-    from chipsim.engine import number_format_bits
+    from chipsim.simulation import number_format_bits
     w = pt.workload
     return tasks.SimSpec(w.text, str(w.path), tuple(w.overrides), number_format_bits(w, pt.profile),
                          pt.profile.name, threads, points > 1)

@@ -97,7 +97,7 @@ def sim_identity(workload, bits: dict | None) -> dict:
 
 def make_plan(sweep: Sweep) -> Plan:
     """Expand ``sweep`` and key its points (see the module docstring)."""
-    from chipsim.engine import number_format_bits
+    from chipsim.simulation import number_format_bits
     points, dropped = expand(sweep)
     planned = []
     for i, pt in enumerate(points):

@@ -3,7 +3,8 @@
 These functions run in Dask worker processes (or in the client, for a serial reference run).
 They take plain records (text, dicts, the Simulation) so that they travel between processes;
 a worker needs only chipsim installed. Together they produce what ``chipsim run WORKLOAD
---profile P`` produces, bit for bit: :func:`simulate` is engine.prepare + engine.simulate,
+--profile P`` produces, bit for bit: :func:`simulate` is the simulation stage (simulation.prepare
++ simulation.simulate),
 :func:`price_point` is the cost stage ``chipsim run`` and ``chipsim price`` share
 (hardware/cost.py), fed the run's batches in the run's order.
 
@@ -61,13 +62,13 @@ def _workload(spec: SimSpec):
 
 
 def simulate(spec: SimSpec) -> Simulated | Failed:
-    """Train and test the workload (engine.prepare + engine.simulate): its counts, no prices."""
-    from chipsim import engine, threads
+    """Train and test the workload (chipsim/simulation.py): its counts, no prices."""
+    from chipsim import simulation, threads
     t0 = time.perf_counter()
     threads.configure(spec.threads)
     try:
-        prep = engine.prepare(_workload(spec), spec.bits, spec.profile_name)
-        sim = engine.simulate(prep)
+        prep = simulation.prepare(_workload(spec), spec.bits, spec.profile_name)
+        sim = simulation.simulate(prep)
     except ChipsimError as e:
         return Failed(str(e), time.perf_counter() - t0)
     wall = time.perf_counter() - t0
