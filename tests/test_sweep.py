@@ -298,6 +298,16 @@ def test_a_stopped_sweep_resumes_with_only_its_missing_points_and_an_edit_adds_o
     out = run_plan(plan, d, client=client, quiet=True)
     assert sorted(out.ran) == sorted(p.key for p in plan.points if p.key not in finished)
     assert out.skipped == len(finished) and out.done == 9
+    # the finished points' figures, taken from the earlier index or (without one) from their
+    # results files, are the same
+    first = {r["point"]: r for r in read_index(d)[1]}
+    (d / "index.csv").unlink()
+    assert run_plan(plan, d, client=client, quiet=True).skipped == 9
+    again = {r["point"]: r for r in read_index(d)[1]}
+    for k, r in first.items():
+        for c in ("test_accuracy_pct", "learning_energy_per_sample_J", "learning_memory_bytes",
+                  "test_latency_per_sample_s", "rule", "seed", "status"):
+            assert again[k][c] == r[c], (k, c)
     # an edited sweep: one more seed adds three points, and only those run
     sw2 = write_sweep(tmp_path, axes.replace("[1, 2, 3]", "[1, 2, 3, 4]"), small=small)
     plan2 = make_plan(load_sweep(sw2))

@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import itertools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -123,7 +123,6 @@ class Point:
     workload: Workload | None = None
     profile: HardwareProfile | None = None
     error: str = ""               # why the point cannot run (it is recorded failed)
-    meta: dict = field(default_factory=dict)
 
 
 def _literal(value) -> str:
@@ -228,12 +227,7 @@ def draw(sweep: Sweep, n_points: int) -> list[int]:
 
 def _lookup(data, dotted: str):
     """The value at ``dotted`` in a profile's YAML data; a figure's value for a figure."""
-    here = data
-    for part in dotted.split("."):
-        if isinstance(here, dict) and part in here:
-            here = here[part]
-        else:
-            return None
+    here = _node(data, dotted)
     if isinstance(here, dict) and "value" in here:
         return here["value"]
     return here
@@ -243,8 +237,6 @@ def _matches(entry: dict, values: dict, profile_data: dict | None) -> bool:
     for k, want in entry.items():
         if k in values:
             got = values[k]
-        elif k == PROFILE:
-            got = None
         else:
             got = _lookup(profile_data, k[len(PROFILE_FIELD):]) if profile_data is not None else None
         wants = want if isinstance(want, list) else [want]

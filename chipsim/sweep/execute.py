@@ -88,6 +88,27 @@ def _row(p, cols, status="pending", message="", summary=None, sim_wall=None, pri
     return r
 
 
+def _previous_rows(directory: Path) -> dict:
+    """key -> the row an earlier run of the sweep wrote for a finished point (none if there is
+    no readable index): resuming takes a finished point's figures from there rather than
+    reading its whole results file again."""
+    try:
+        _, rows = idx.read_index(directory)
+    except ChipsimError:
+        return {}
+    return {r["point"]: r for r in rows if r.get("status") in ("done", "diverged")}
+
+
+def _row_from_index(p, cols, old: dict) -> dict:
+    """A finished point's row from the earlier index (its axis columns from this plan)."""
+    r = _row(p, cols, old["status"], old.get("message") or "")
+    for c in (*idx.METRICS, "simulation_wall_s", "pricing_wall_s", "wall_time_s"):
+        r[c] = old.get(c)
+    if r["learning_memory_bytes"] is not None:
+        r["learning_memory_bytes"] = int(r["learning_memory_bytes"])
+    return r
+
+
 def _row_from_file(p, cols, path: Path) -> dict | None:
     """The index row of a point finished by an earlier run, from its results file (None if
     the file cannot be read: the point runs again)."""
@@ -209,9 +230,11 @@ def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: in
         if p.point.error:
             rows[p.key] = _row(p, cols, "failed", p.point.error)
     done = finished_keys(plan, directory)
+    before = _previous_rows(directory)
     for p in plan.points:
         if p.key in done:
-            r = _row_from_file(p, cols, point_file(directory, p.key))
+            r = (_row_from_index(p, cols, before[p.key]) if p.key in before else
+                 _row_from_file(p, cols, point_file(directory, p.key)))
             if r is None:
                 done.discard(p.key)
             else:

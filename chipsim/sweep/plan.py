@@ -52,10 +52,6 @@ class PlannedPoint:
     def values(self) -> dict:
         return self.point.values
 
-    @property
-    def file_name(self) -> str:
-        return f"{self.key}.h5"
-
 
 @dataclass
 class SimGroup:
