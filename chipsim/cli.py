@@ -185,6 +185,26 @@ def _parser() -> argparse.ArgumentParser:
     va.add_argument("--seed", type=int, default=0, help="seed of the input raster and weights")
     va.add_argument("--only", help="only the variants whose name contains this text, e.g. 'hard lam=0.5'")
 
+    im = sub.add_parser("import", help="read a NIR graph and print the network chipsim makes of it",
+                        description="Read MODEL.nir (a NIR graph written by snnTorch, Norse, "
+                                    "SpikingJelly, Sinabs, Lava or chipsim) and print what chipsim "
+                                    "runs: each node, the layers, the neuron's discrete parameters at "
+                                    "--dt. A workload runs it with network: {nir: MODEL.nir, dt: ...} "
+                                    "(docs/nir.md). A node chipsim cannot run is named, exit status 2.")
+    im.add_argument("model", help="a NIR graph file (.nir)")
+    im.add_argument("--dt", default="1 ms", help="the time step the graph's neurons are discretised "
+                                                 "with, with its unit (default: 1 ms)")
+    ex = sub.add_parser("export", help="write the trained network of a run as a NIR graph",
+                        description="Write the final weights and neurons of RESULTS.h5 as a NIR graph "
+                                    "(Input, AvgPool2d, Conv2d, Flatten, Affine/Linear, LIF or IF, "
+                                    "Output), readable by the frameworks that read NIR and by "
+                                    "'chipsim import' (which reads it back bit for bit).")
+    ex.add_argument("results", help="a results file written by 'chipsim run'")
+    ex.add_argument("--nir", required=True, help="the NIR file to write (.nir)")
+    ex.add_argument("--dt", help="the time step the neurons' time constants are written for, with "
+                                 "its unit (default: the run's network.dt, else 1 ms)")
+    ex.add_argument("--force", action="store_true", help="replace an existing file")
+
     pr = sub.add_parser("profiles", help="list the shipped hardware profiles, or show one with its sources")
     pr.add_argument("name", nargs="?", help="a profile name or YAML path")
     return p
@@ -562,6 +582,28 @@ def cmd_validate(args) -> int:
     return 1 if failed(rows) else 0
 
 
+def _dt(text: str | None) -> float | None:
+    from chipsim.config.units import parse_quantity
+    if text is None:
+        return None
+    dt = parse_quantity(text, "time", field="--dt")
+    if dt <= 0.0:
+        raise ChipsimError(f"'{text}' is not a positive time", field="--dt", expected="e.g. '1 ms'")
+    return dt
+
+
+def cmd_import(args) -> int:
+    from chipsim.interop.nir_io import describe
+    print(describe(args.model, _dt(args.dt)))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from chipsim.interop.nir_io import export_result
+    print(export_result(args.results, args.nir, _dt(args.dt), force=args.force))
+    return 0
+
+
 def cmd_profiles(args) -> int:
     from chipsim.config.profile import describe_profile, load_profile, profiles_table
 
@@ -583,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         rc = {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report, "compare": cmd_compare, "price": cmd_price,
-              "profiles": cmd_profiles, "validate": cmd_validate}[args.command](args)
+              "profiles": cmd_profiles, "validate": cmd_validate, "import": cmd_import,
+              "export": cmd_export}[args.command](args)
         sys.stdout.flush()          # a reader that went away shows here, not at exit
         return rc
     except ChipsimError as e:

@@ -31,8 +31,7 @@ from chipsim.kernels.records import ROUTE_TEMPORAL, Optimizer
 from chipsim.learning import RULES
 from chipsim.learning.trainer import trainer_bytes
 from chipsim.memory import Need, check, human
-from chipsim.model.network import plan_network
-from chipsim.model.neuron import NeuronParams
+from chipsim.model.network import neuron_params, plan_network
 
 _I64 = 8
 
@@ -40,6 +39,8 @@ _I64 = 8
 def _layer_fields(workload, topo) -> list[str]:
     """The workload field that sizes each layer of ``topo``: a conv or dense layer's own
     ``channels`` / ``units``; the readout and an auxiliary classifier the layer they read."""
+    if workload.network.nir is not None:
+        return ["network.nir"] * len(topo.layers)
     lif = [f"network.hidden.{i}.{'channels' if op.kind == 'conv' else 'units'}"
            for i, op in enumerate(workload.network.hidden) if op.kind in ("conv", "dense")]
     out = []
@@ -111,7 +112,7 @@ def run_needs(workload, n_framed: tuple[int, int], n_kept: tuple[int, int], inpu
                       sum(layer_bytes) + largest_draw))
 
     # --- the trainer: arenas, run_batch's work arrays, a batch's per-step counts
-    rule = RULES[workload.rule.name](workload.rule, NeuronParams.from_spec(workload.neuron), T)
+    rule = RULES[workload.rule.name](workload.rule, neuron_params(workload, (P, H, W), n_classes), T)
     optim = Optimizer(lr=float(tr.lr), momentum=float(tr.momentum), wd=float(tr.weight_decay))
     tb = trainer_bytes(topo, rule, optim, T, B, dtype)
     temporal = rule.route == ROUTE_TEMPORAL

@@ -26,8 +26,7 @@ from chipsim.data.load import load_splits, uses_standin
 from chipsim.errors import ChipsimError
 from chipsim.learning import make_trainer
 from chipsim.model.inputs import channels_last, encode_frames
-from chipsim.model.network import NORMALIZATION_NOTE, build_network
-from chipsim.model.neuron import NeuronParams
+from chipsim.model.network import NORMALIZATION_NOTE, build_network, neuron_params
 from chipsim.needs import check_run
 from chipsim.result import SPLIT_TEST, SPLIT_TRAIN, Simulation
 
@@ -120,7 +119,7 @@ def prepare(workload, bits: dict | None = None, profile_name: str = "") -> Prepa
     inp_te = encode_frames(channels_last(test.frames), binary, dtype)
     init_rng, order_rng, rule_rng = (np.random.default_rng(s) for s in rng.spawn(3))
     net = build_network(workload, train.input_shape, train.n_classes, init_rng)
-    neuron = NeuronParams.from_spec(workload.neuron)
+    neuron = neuron_params(workload, train.input_shape, train.n_classes)
     trainer = make_trainer(workload.rule.name, net, neuron, workload.loss, tr, workload.rule,
                            workload.dataset.time_steps, tr.batch_size, rule_rng)
     note = f"floating point ({tr.dtype})"
@@ -157,6 +156,8 @@ def simulate(p: Prepared, *, progress=None, observe=None, interrupts=None, save=
     T, B, E = w.dataset.time_steps, w.training.batch_size, w.training.epochs
     train, test = p.train, p.test
     n_tr, n_te = len(train.labels), len(test.labels)
+    if not trainer.rule.learns:          # rule none: the test split once, forward only
+        E, n_tr = 1, 0
     N, L = E * (n_tr + n_te), len(net.layers)
     step_bytes = N * T * L * K.N_PHASES * K.N_ACTIONS * 8
     keep_steps = step_bytes <= STEP_COUNTS_MAX_BYTES
@@ -242,7 +243,8 @@ def simulate(p: Prepared, *, progress=None, observe=None, interrupts=None, save=
                         progress(Progress(ep, E, "train", min(i + B, n_tr), n_tr, correct, elapsed(),
                                           last_test_acc))
                     between_batches()
-                ep_stats[ep, :2] = rec["loss"][start:pos].mean(), correct / n_tr
+                if n_tr:
+                    ep_stats[ep, :2] = rec["loss"][start:pos].mean(), correct / n_tr
                 if layers := _nonfinite_layers(net):
                     raise Diverged(f"after the training samples of epoch {ep + 1}, the weights of "
                                    f"{', '.join(layers)} hold NaN or inf (every loss was finite)")

@@ -54,6 +54,9 @@ from chipsim.model.neuron import NEURON_FIELDS, PRESETS, SURROGATES
 #             results must say so.
 NORMALIZATIONS = ("none", "ws_folded", "bn_folded")
 
+#: the neuron fields a NIR graph gives (network.nir): its dynamics
+NIR_NEURON_FIELDS = ("leak", "threshold", "reset", "heaviside_at_zero", "decay_input")
+
 #: The loss of a workload that gives no ``loss.kind`` (or no ``loss`` section).
 DEFAULT_LOSS = "ce_mse"
 
@@ -129,22 +132,68 @@ class DatasetSpec(Section):
         return self
 
 
+def _time(value):
+    """``dt``: a time written with its unit ("1 ms"), in seconds."""
+    if value is None:
+        return None
+    from chipsim.config.units import parse_quantity
+    try:
+        v = parse_quantity(value, "time")
+    except ChipsimError as e:
+        raise FieldProblem(e.detail, e.expected or "a time with its unit, e.g. '1 ms'") from None
+    if v <= 0.0:
+        raise FieldProblem(f"got {value!r}", "a positive time, e.g. '1 ms'")
+    return v
+
+
 class NetworkSpec(Section):
-    """The hidden layers, in order from the input; a non-spiking linear readout is appended."""
+    """The hidden layers, in order from the input, and a non-spiking linear readout appended;
+    or a network read from a NIR graph (``nir``, ``dt``)."""
 
     hidden: Annotated[tuple[LayerUnion, ...], BeforeValidator(as_tuple)] = Field(
-        min_length=1, json_schema_extra={"union": "layer"}, description=(
+        (), json_schema_extra={"union": "layer", "default_text": "required without nir"},
+        description=(
             "the layer ops, input side first (see the layer kinds below); conv and pool layers "
             "before any dense or flatten layer; dropout directly after a conv or dense layer"))
-    readout_bias: bool = Field(True, description="a bias on the readout")
+    nir: str | None = Field(None, description=(
+        "a NIR graph file (relative to the workload file) whose layers, weights and neuron "
+        "dynamics the network takes instead of hidden (docs/nir.md); the neuron section then "
+        "gives only surrogate, surrogate_alpha and detach_reset"))
+    dt: Annotated[float | None, BeforeValidator(_time)] = Field(None, json_schema_extra={
+        "default_text": "required with nir", "expected": "a time with its unit, e.g. '1 ms'"},
+        description="the time step NIR's continuous-time neurons are discretised with")
+    readout_bias: bool = Field(True, description=(
+        "a bias on the readout (with nir: the graph's readout decides)"))
     normalization: Literal[NORMALIZATIONS] = Field("none", description=(
         "none; ws_folded: OTTT's scaled weight standardisation folded into the weights once at "
         "initialisation; bn_folded: SLTT's batch normalisation folded as the identity (not "
         "simulated)"))
 
+    @model_validator(mode="after")
+    def _hidden_or_nir(self):
+        if self.nir is None:
+            if not self.hidden:
+                raise FieldProblem("is missing", "a list of layer ops (or network.nir, a NIR "
+                                   "graph file)", field="hidden")
+            if self.dt is not None:
+                raise FieldProblem("is given without nir", "dt only with network.nir (it "
+                                   "discretises the graph's neurons)", field="dt")
+        else:
+            if self.hidden:
+                raise FieldProblem("is given with nir", "either hidden (chipsim's layers) or nir "
+                                   "(a NIR graph), not both", field="hidden")
+            if self.dt is None:
+                raise FieldProblem("is missing", "the time step of the NIR graph's neurons, "
+                                   "e.g. '1 ms'", field="dt")
+            if self.normalization != "none":
+                raise FieldProblem(f"is {self.normalization} with nir", "none: a NIR graph's "
+                                   "weights are used as they are", field="normalization")
+        return self
+
     @property
     def lif_layers(self) -> int:
-        """Number of LIF (conv and dense) layers in ``hidden``, the readout not counted."""
+        """Number of LIF (conv and dense) layers in ``hidden``, the readout not counted (0
+        for a NIR graph, which is read when the run starts)."""
         return sum(1 for ls in self.hidden if ls.is_lif)
 
 
@@ -252,7 +301,9 @@ class WorkloadFile(Section):
     description: str = Field("", description="what the workload is, in a few lines")
     dataset: DatasetSpec = Field(description="the data set")
     network: NetworkSpec = Field(description="the network")
-    neuron: NeuronSpec = Field(description="the LIF neuron")
+    neuron: NeuronSpec = Field(description=(
+        "the LIF neuron; with network.nir only how it learns (surrogate, surrogate_alpha, "
+        "detach_reset; optional: OTTT's sigmoid, alpha 4, reset detached)"))
     rule: RuleUnion = Field(json_schema_extra={"union": "rule"}, description=(
         "the learning rule and its options (chipsim/learning/)"))
     loss: Annotated[LossUnion, BeforeValidator(_loss_kind)] = Field(
@@ -265,11 +316,36 @@ class WorkloadFile(Section):
             "automatic one; checked against the network and the chip when the run maps it; "
             "null or none: automatic"))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nir_neuron(cls, data):
+        """With network.nir the graph gives the neuron's dynamics: the neuron section may only
+        choose how it learns (surrogate, surrogate_alpha, detach_reset, or a preset's), and
+        without one those are OTTT's (sigmoid, alpha 4, reset detached)."""
+        if not isinstance(data, dict):
+            return data
+        net = data.get("network")
+        if not (isinstance(net, dict) and net.get("nir") is not None):
+            return data
+        neuron = data.get("neuron")
+        if neuron is None:
+            neuron = {}
+        if not isinstance(neuron, dict):
+            return data
+        for key in neuron:
+            if key in NIR_NEURON_FIELDS:
+                raise FieldProblem("is given with network.nir, whose graph gives the neuron's "
+                                   "dynamics", "only surrogate, surrogate_alpha, detach_reset or a "
+                                   "preset in the neuron section", field=f"neuron.{key}")
+        base = PRESETS[neuron.get("preset") if neuron.get("preset") in PRESETS else "ottt"]
+        return {**data, "neuron": {**base, **neuron}}
+
     @model_validator(mode="after")
     def _together(self):
-        _check_network(self.network, self.dataset)
+        if self.network.nir is None:
+            _check_network(self.network, self.dataset)
         for field, got, want in self.rule.problems(self.dataset.time_steps,
-                                                    self.network.lif_layers):
+                                                    self.network.lif_layers or 10**6):
             raise FieldProblem(got, want, field=f"rule.{field}")
         return self
 

@@ -7,12 +7,14 @@ rule").
 """
 
 from chipsim.learning.bptt import BPTT
+from chipsim.learning.none import NoLearning
 from chipsim.learning.ottt import OTTT_A, OTTT_O
 from chipsim.learning.rule import Rule
 from chipsim.learning.sltt import SLTT
 from chipsim.learning.tbptt_local import TBPTTLocal
 
-RULES: dict[str, type[Rule]] = {r.name: r for r in (BPTT, SLTT, OTTT_A, OTTT_O, TBPTTLocal)}
+RULES: dict[str, type[Rule]] = {r.name: r for r in (BPTT, SLTT, OTTT_A, OTTT_O, TBPTTLocal,
+                                                   NoLearning)}
 
 
 def make_trainer(rule: str, net, neuron, loss, optim, rule_spec, time_steps: int, batch_size: int,

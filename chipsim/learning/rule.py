@@ -75,6 +75,8 @@ class Rule:
     Options: ClassVar[type[RuleOptions]] = RuleOptions
     route = ROUTE_SPATIAL
     apply = APPLY_END
+    #: False: the rule runs inference only (none.py): no training pass, no learning state
+    learns: ClassVar[bool] = True
 
     def __init__(self, spec, neuron, time_steps: int):
         self.spec = spec            # the workload's rule section (chipsim.config)

@@ -131,9 +131,10 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     n_out = lay["n_out"]
     cout = lay["cout"]
     rows = lay["rows"]
-    acc = np.array([not (direct or fused[i] == 1) for i in range(L)])
+    # accumulators: none where updates are written straight into the weights, or nothing learns
+    acc = np.array([rule.learns and not (direct or fused[i] == 1) for i in range(L)])
     has_bias = lay["has_bias"] == 1
-    mom = optimizer.momentum != 0.0
+    mom = optimizer.momentum != 0.0 and rule.learns
     lay["ev_m"] = [pop_sizes[ls.src] if lay["evk"][i] == EV_BUF else 0 for i, ls in enumerate(layers)]
     lay["trace_n"] = [ls.n_in if use else 0 for ls, use in zip(layers, use_trace)]
     lay["acc"] = acc
@@ -178,7 +179,7 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     # the chip's learning state: one error and surrogate buffer (the simulator's extra rows
     # per worker are its own, counted in trainer_bytes)
     one = dict(arrays, E=(n_E, f), SG=(n_E, f))
-    learning_state_bytes = sum(_nbytes(*one[k]) for k in learn)
+    learning_state_bytes = sum(_nbytes(*one[k]) for k in learn) if rule.learns else 0
     gradient_buffer_bytes = int(item * (
         n_gw + (n_w if mom else 0)
         + int(np.where(acc & has_bias, cout, 0).sum()) + (int(cout[has_bias].sum()) if mom else 0)))

@@ -315,17 +315,66 @@ def fold_weight_standardization(net: Network) -> None:
             W *= WS_SCALE
 
 
+def nir_file(workload) -> str:
+    """The workload's NIR graph file (``network.nir``), relative to the workload file."""
+    import os
+    p = os.path.expanduser(workload.network.nir)
+    return p if os.path.isabs(p) else os.path.join(os.path.dirname(str(workload.path)), p)
+
+
+def imported(workload, input_shape: tuple, n_classes: int):
+    """The workload's NIR graph as chipsim runs it (chipsim.model.nir_graph.Imported), checked
+    against the data: its input is the frames' (P, H, W) (or P*H*W features) and its readout
+    has one output per class. ChipsimError names the file and what was expected."""
+    from chipsim.errors import ChipsimError
+    from chipsim.model.nir_graph import load
+    path = nir_file(workload)
+    imp = load(path, workload.network.dt, tuple(int(v) for v in input_shape))
+    P, H, W = (int(v) for v in input_shape)
+    if imp.input_shape not in ((P, H, W), (P * H * W,)):
+        raise ChipsimError(f"the graph's Input is {list(imp.input_shape)}, the data set's frames "
+                           f"are {P}x{H}x{W}", file=path, field="network.nir", expected=(
+                               f"an Input of [{P}, {H}, {W}] or [{P * H * W}] (or dataset "
+                               "settings that frame the data as the graph expects)"))
+    if imp.n_outputs != n_classes:
+        raise ChipsimError(f"the graph's readout has {imp.n_outputs} outputs, the data set "
+                           f"{n_classes} classes", file=path, field="network.nir",
+                           expected=f"{n_classes} outputs")
+    return imp
+
+
+def neuron_params(workload, input_shape: tuple | None = None, n_classes: int | None = None):
+    """The neuron the kernels run (NeuronParams): the workload's, or with ``network.nir`` the
+    graph's dynamics and the workload's surrogate and detach_reset."""
+    from chipsim.model.neuron import SURROGATES, NeuronParams
+    spec = workload.neuron
+    if workload.network.nir is None:
+        return NeuronParams.from_spec(spec)
+    n = imported(workload, input_shape, n_classes).neuron
+    return NeuronParams(lam=n["lam"], theta=n["theta"], cin=n["cin"], soft=n["soft"],
+                        detach=bool(spec.detach_reset), h0=n["h0"],
+                        sg_kind=SURROGATES[spec.surrogate], alpha=float(spec.surrogate_alpha))
+
+
 def _network_args(workload, input_shape: tuple, n_classes: int) -> tuple[tuple, dict]:
     """Network.plan's arguments for the workload on an input of ``input_shape`` (P, H, W)."""
     net = workload.network
     P, H, W = input_shape
     block = workload.rule.block if workload.rule.name == "tbptt_local" else None
-    return ((H, W, P), workload.dataset.framing == "binary", list(net.hidden), n_classes,
-            net.readout_bias), dict(block=block)
+    if net.nir is not None:
+        imp = imported(workload, input_shape, n_classes)
+        ops, readout_bias = list(imp.ops), imp.readout_bias
+    else:
+        ops, readout_bias = list(net.hidden), net.readout_bias
+    return ((H, W, P), workload.dataset.framing == "binary", ops, n_classes,
+            readout_bias), dict(block=block)
 
 
 def _layers_error(workload, e: ValueError):
     from chipsim.errors import ChipsimError
+    if workload.network.nir is not None:
+        return ChipsimError(str(e), file=nir_file(workload), field="network.nir",
+                            expected="layers that fit the input")
     return ChipsimError(str(e), file=workload.path, field="network.hidden",
                         expected="layers that fit the input")
 
@@ -345,6 +394,16 @@ def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.G
     folded into the initial weights."""
     tr = workload.training
     args, kw = _network_args(workload, input_shape, n_classes)
+    if workload.network.nir is not None:      # the graph's weights (chipsim's aux heads drawn)
+        imp = imported(workload, input_shape, n_classes)
+        try:
+            drawn = Network.build(*args, rng, gain=tr.init_gain, dtype=np.dtype(tr.dtype), **kw)
+        except ValueError as e:
+            raise _layers_error(workload, e) from None
+        for i, (W, b) in enumerate(zip(imp.weights, imp.biases)):
+            drawn.weights[i][...] = W
+            drawn.biases[i][...] = b
+        return drawn
     try:
         network = Network.build(*args, rng, gain=tr.init_gain, dtype=np.dtype(tr.dtype), **kw)
     except ValueError as e:

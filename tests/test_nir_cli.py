@@ -1,0 +1,132 @@
+"""NIR through the command line: train, export, import, run inference (``rule: none``) and
+fine-tune on-chip; the workload's ``network.nir``; bad input as one line, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chipsim import counts as K
+from chipsim.cli import main
+from chipsim.report.h5 import read_result
+
+ROOT = Path(__file__).resolve().parents[1]
+CONV = str(ROOT / "workloads" / "nmnist_conv.yaml")
+SMALL = ["--set", "training.epochs=1", "--set", "dataset.train_samples=6",
+         "--set", "dataset.test_samples=12", "--set", "dataset.downscale=2", "--quiet", "--no-plot"]
+
+IMPORTED = """\
+name: imported
+dataset: {{name: nmnist, root: null, time_steps: 10, framing: binary, downscale: 2,
+          train_samples: 6, test_samples: 12}}
+network: {{nir: {nir}, dt: 1 ms}}
+{neuron}rule: {{name: {rule}}}
+training: {{epochs: 1, optimizer: sgd, lr: 0.05, seed: 5}}
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A conv net trained in chipsim (OTTT's soft-reset neuron), and its export."""
+    d = tmp_path_factory.mktemp("nir")
+    out = d / "trained.h5"
+    assert main(["run", CONV, "--profile", "anp_i", "--out", str(out), *SMALL]) == 0
+    assert main(["export", str(out), "--nir", str(d / "trained.nir")]) == 0
+    return d, read_result(out)
+
+
+def _workload(d, rule="none", neuron="", nir="trained.nir"):
+    p = d / f"imported_{rule}.yaml"
+    p.write_text(IMPORTED.format(nir=nir, rule=rule, neuron=neuron))
+    return str(p)
+
+
+def test_exported_network_runs_with_the_same_test_counts(trained, capsys):
+    """Train -> export -> import with rule none: the test samples' counts, predictions and
+    losses are those of the trained run's test pass, bit for bit."""
+    d, before = trained
+    out = d / "inference.h5"
+    assert main(["run", _workload(d), "--profile", "anp_i", "--out", str(out), "--quiet",
+                 "--no-plot"]) == 0
+    after = read_result(out)
+    t0, t1 = before.sim.sample_split == 1, after.sim.sample_split == 1
+    assert t1.all() and t1.sum() == t0.sum() == 12            # the test split only
+    assert np.array_equal(before.sim.sample_counts[t0], after.sim.sample_counts[t1])
+    assert np.array_equal(before.sim.sample_pred[t0], after.sim.sample_pred[t1])
+    assert np.array_equal(before.sim.sample_loss[t0], after.sim.sample_loss[t1])
+    # inference only: nothing learned, nothing kept for learning
+    assert after.sim.train_samples == 0 and after.sim.epochs == 1
+    assert after.counts_priced[:, :, K.Phase.LEARNING].sum() == 0
+    assert after.sim.learning_memory_bytes == 0 and after.sim.gradient_buffer_bytes == 0
+    for (W0, b0), (W1, b1) in zip(before.sim.weights, after.sim.weights):
+        assert W0.tobytes() == W1.tobytes() and b0.tobytes() == b1.tobytes()
+
+
+def test_imported_network_fine_tunes_on_chip(trained):
+    """The same graph fine-tuned with a rule: the weights move from the imported ones, and the
+    learning phase is counted."""
+    d, before = trained
+    out = d / "finetuned.h5"
+    wl = _workload(d, rule="ottt_o", neuron="neuron: {surrogate: sigmoid, surrogate_alpha: 4}\n")
+    assert main(["run", wl, "--profile", "anp_i", "--out", str(out), "--quiet", "--no-plot"]) == 0
+    r = read_result(out)
+    assert (r.sim.sample_split == 0).sum() == 6
+    assert r.counts_priced[r.sim.sample_split == 0][:, :, K.Phase.LEARNING].sum() > 0
+    changed = [not np.array_equal(W0, W1) for (W0, _), (W1, _) in zip(before.sim.weights, r.sim.weights)]
+    assert any(changed)
+
+
+def test_import_prints_the_network(trained, capsys):
+    d, _ = trained
+    assert main(["import", str(d / "trained.nir")]) == 0
+    text = capsys.readouterr().out
+    assert "kind: conv, channels: 16, kernel: 3" in text and "soft reset" in text
+    assert "conv layer 1: LIF neurons" in text
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("neuron: {leak: 0.5}\n", "field 'neuron.leak': line 5: is given with network.nir"),
+    ("missing", "no such file"),
+    ("shape", "the graph's Input is [2, 17, 17], the data set's frames are 2x34x34"),
+])
+def test_bad_nir_workloads_are_one_line_exit_2(trained, tmp_path, capsys, case, needle):
+    d, _ = trained
+    if case == "missing":
+        wl = _workload(d, nir="nowhere.nir")
+    elif case == "shape":
+        wl = _workload(d)
+        Path(wl).write_text(Path(wl).read_text().replace("downscale: 2", "downscale: 1"))
+    else:
+        wl = _workload(d, neuron=case)
+    out = tmp_path / "x.h5"
+    assert main(["run", wl, "--profile", "anp_i", "--out", str(out), "--quiet", "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_export_refuses_to_overwrite_and_needs_a_nir_name(trained, capsys):
+    d, _ = trained
+    res = str(d / "trained.h5")
+    assert main(["export", res, "--nir", str(d / "trained.nir")]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["export", res, "--nir", str(d / "trained.txt")]) == 2
+    assert "a file name ending in .nir" in capsys.readouterr().err
+    assert main(["export", res, "--nir", str(d / "x.nir"), "--dt", "1"]) == 2
+    assert "has no unit" in capsys.readouterr().err
+
+
+def test_export_dt_sets_the_time_constants_only(trained, tmp_path):
+    """--dt changes tau in the file, not what chipsim reads back (its exact parameters)."""
+    import nir
+    d, _ = trained
+    a, b = tmp_path / "a.nir", tmp_path / "b.nir"
+    assert main(["export", str(d / "trained.h5"), "--nir", str(a)]) == 0
+    assert main(["export", str(d / "trained.h5"), "--nir", str(b), "--dt", "0.1 ms"]) == 0
+    ga, gb = nir.read(str(a)), nir.read(str(b))
+    lam = 0.5                                          # OTTT: tau = dt / (1 - lambda)
+    assert np.allclose(ga.nodes["conv1_lif"].tau, 1e-3 / (1 - lam))
+    assert np.allclose(gb.nodes["conv1_lif"].tau, 1e-4 / (1 - lam))
+    assert ga.nodes["conv1_lif"].metadata["chipsim"]["lam"] == lam
