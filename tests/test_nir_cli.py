@@ -130,3 +130,20 @@ def test_export_dt_sets_the_time_constants_only(trained, tmp_path):
     assert np.allclose(ga.nodes["conv1_lif"].tau, 1e-3 / (1 - lam))
     assert np.allclose(gb.nodes["conv1_lif"].tau, 1e-4 / (1 - lam))
     assert ga.nodes["conv1_lif"].metadata["chipsim"]["lam"] == lam
+
+
+def test_a_sweep_keys_a_nir_network_by_the_graph_file(trained, tmp_path):
+    """Sweep points over a NIR workload are keyed by the graph's bytes: a graph retrained
+    under the same name is a new simulation, not a finished one."""
+    import shutil
+
+    from chipsim.config.workload import load_workload
+    from chipsim.sweep.plan import sim_identity
+    d, _ = trained
+    shutil.copy(d / "trained.nir", tmp_path / "g.nir")
+    wl = tmp_path / "w.yaml"
+    wl.write_text(IMPORTED.format(nir="g.nir", rule="none", neuron=""))
+    a = sim_identity(load_workload(wl), None)
+    (tmp_path / "g.nir").write_bytes((tmp_path / "g.nir").read_bytes() + b"\0")
+    b = sim_identity(load_workload(wl), None)
+    assert a["workload"] == b["workload"] and a["nir"] != b["nir"]

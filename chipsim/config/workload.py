@@ -173,8 +173,8 @@ class NetworkSpec(Section):
     def _hidden_or_nir(self):
         if self.nir is None:
             if not self.hidden:
-                raise FieldProblem("is missing", "a list of layer ops (or network.nir, a NIR "
-                                   "graph file)", field="hidden")
+                raise FieldProblem("has no layer ops (missing or empty)", "at least 1 layer op "
+                                   "(or network.nir, a NIR graph file)", field="hidden")
             if self.dt is not None:
                 raise FieldProblem("is given without nir", "dt only with network.nir (it "
                                    "discretises the graph's neurons)", field="dt")

@@ -45,9 +45,11 @@ _PHASE_COLOURS = {"inference": "#4C72B0", "learning": "#DD8452", "static": "#8C8
 
 def group_energy_per_train_sample(result: RunResult, prices: np.ndarray | None = None
                                   ) -> tuple[list[str], np.ndarray]:
-    """``(group names, (G, L, P) J)``: mean dynamic energy per training sample."""
+    """``(group names, (G, L, P) J)``: mean dynamic energy per training sample (a run without
+    training samples, ``rule: none``: per test sample of the last test; see :func:`per_what`)."""
     prices = effective_prices(result) if prices is None else prices
-    train = selections(result)["train"]
+    sel = selections(result)
+    train = sel["train"] if sel["train"].any() else sel["test"]
     names = list(ACTION_GROUPS)
     out = np.zeros((len(names), result.counts_priced.shape[1], len(Phase)))
     if not train.any():
@@ -57,6 +59,12 @@ def group_energy_per_train_sample(result: RunResult, prices: np.ndarray | None =
     for g, actions in enumerate(ACTION_GROUPS.values()):
         out[g] = e[..., [int(a) for a in actions]].sum(axis=-1)
     return names, out
+
+
+def per_what(result: RunResult) -> str:
+    """What the per-layer breakdowns average over: training samples, or test samples when the
+    run trained none (``rule: none``)."""
+    return "per training sample" if selections(result)["train"].any() else "per test sample"
 
 
 def energy_figure(result: RunResult) -> Figure:
@@ -93,11 +101,11 @@ def energy_figure(result: RunResult) -> Figure:
         ax.set_xticks(x, layer_labels, rotation=30 if n_layers > 4 else 0, ha="right"
                       if n_layers > 4 else "center")
         ax.set_xlabel("layer")
-        ax.set_title(f"{title}, per training sample", fontsize=10)
+        ax.set_title(f"{title}, {per_what(r)}", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
-        if not sel["train"].any():
-            ax.text(0.5, 0.5, "no training samples", transform=ax.transAxes,
+        if not (sel["train"].any() or sel["test"].any()):
+            ax.text(0.5, 0.5, "no samples", transform=ax.transAxes,
                     ha="center", va="center", color="0.4")
     tallest = ge.sum(axis=0).max() / factor if ge.size else 0.0
     if tallest > 0:
@@ -427,7 +435,7 @@ def _panel_groups(fig, ax, r: RunResult, prices: np.ndarray) -> None:
         ticks += [i - w / 2 - 0.01, i + w / 2 + 0.01]
         labels += [f"inf\n{name}", f"learn\n{name}"]
     ax.set_xticks(ticks, labels, fontsize=8)
-    ax.set_ylabel(f"dynamic energy per training sample ({unit})")
+    ax.set_ylabel(f"dynamic energy {per_what(r)} ({unit})")
     ax.set_xlabel("phase (learning hatched) and layer")
     _style(ax, REPORT_PANELS[0])
     if used:
@@ -437,7 +445,7 @@ def _panel_groups(fig, ax, r: RunResult, prices: np.ndarray) -> None:
     else:
         ax.set_ylim(0, 1)
         ax.set_yticks([])
-        _no_data(ax, "no training samples")
+        _no_data(ax, "no samples")
 
 
 def _phase_stacks(ax, r: RunResult, prices: np.ndarray, bars, *, width: float, share_fmt: str,
@@ -584,6 +592,7 @@ def _panel_memory(ax, r: RunResult) -> None:
     items = [("learning state\n(peak, by the rule)", int(r.sim.learning_memory_bytes),
               "none kept"),
              ("gradient buffers", int(r.sim.gradient_buffer_bytes),
+              "none: inference only (rule none)" if r.sim.rule == "none" else
               "none: each update is written\nstraight into the weights"),
              ("footprint\n(params + buffers)", int(r.sim.footprint_bytes), "none")]
     y = np.arange(len(items))[::-1]

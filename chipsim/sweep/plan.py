@@ -85,10 +85,20 @@ class Plan:
 
 
 def sim_identity(workload, bits: dict | None) -> dict:
-    """What a simulation depends on: the workload's text and overrides, and the widths of
-    the chip number format (if it trains in one)."""
-    return {"workload": workload.text, "overrides": sorted([list(o) for o in workload.overrides]),
-            "bits": bits}
+    """What a simulation depends on: the workload's text and overrides, the widths of the chip
+    number format (if it trains in one) and, for a network read from a NIR graph, the graph
+    file's bytes (a graph retrained under the same name is a new simulation)."""
+    out = {"workload": workload.text, "overrides": sorted([list(o) for o in workload.overrides]),
+           "bits": bits}
+    if workload.network.nir is not None:
+        from chipsim.model.network import nir_file
+        path = nir_file(workload)
+        try:
+            with open(path, "rb") as f:
+                out["nir"] = hashlib.file_digest(f, "sha256").hexdigest()
+        except OSError:
+            out["nir"] = f"unreadable: {path}"      # the simulation will say why
+    return out
 
 
 def make_plan(sweep: Sweep) -> Plan:
