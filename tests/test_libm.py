@@ -136,7 +136,7 @@ def test_sigmoid_surrogates_bit_identical_to_the_former_formula(dtype):
         old = np.empty_like(u)
         new = np.empty_like(u)
         _old_surrogates(u, dtype(theta), dtype(alpha), old)
-        surrogates(u, dtype(theta), SURROGATE_SIGMOID, dtype(alpha), new)
+        surrogates(u, np.full_like(u, theta), SURROGATE_SIGMOID, dtype(alpha), new)
         assert old.tobytes() == new.tobytes()
 
 
@@ -144,7 +144,7 @@ def test_sigmoid_surrogates_bit_identical_to_the_former_formula(dtype):
 def test_sigmoid_surrogates_compile_without_a_call_to_exp(dtype):
     f = njit(surrogates.py_func)          # a fresh compile: the cached one cannot be inspected
     u = np.zeros(4, dtype)
-    f(u, dtype(1.0), SURROGATE_SIGMOID, dtype(4.0), u.copy())
+    f(u, np.ones(4, dtype), SURROGATE_SIGMOID, dtype(4.0), u.copy())
     ir = f.inspect_llvm(f.signatures[0])
     assert "@llvm.exp.f" not in ir and "@exp" not in ir and "@numba_exp" not in ir
     features = llvm.get_host_cpu_features()

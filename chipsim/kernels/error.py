@@ -9,7 +9,8 @@ Temporal route (BPTT, backwards over a window; ``first`` is the window's last st
 
     delta[t] = sigma'(u[t]) E[t] + lam * delta[t+1] * k[t]        g[t] = cin * delta[t]
     k[t] = 1 - theta sigma'(u[t])  (soft reset; 1 when the reset is detached)
-    k[t] = 1 - H(u[t] - theta) - u[t] sigma'(u[t])  (hard reset; without the last term detached)
+    k[t] = 1 - H(u[t] - theta) - (u[t] - vr) sigma'(u[t])  (hard reset to vr; without the last
+                                                         term detached)
 
 Error into the source population (through the layer's weights, its pooling and the
 population's dropout mask), only where the source's surrogate is non-zero::
@@ -36,21 +37,16 @@ import numpy as np
 
 @kernel
 def spatial_route(g, sgl, e_in, cin):
-    """g = cin * sigma' * E: the spatial route of one LIF layer at one step."""
+    """g = cin * sigma' * E: the spatial route of one LIF layer at one step (cin per neuron)."""
     for j in range(g.shape[0]):
-        g[j] = cin * sgl[j] * e_in[j]
+        g[j] = cin[j] * sgl[j] * e_in[j]
 
 
 @kernel
-def temporal_route(g, sgl, e_in, dn, ul, nrn, first, c):
+def temporal_route(g, sgl, e_in, dn, ul, lam, theta, cin, vr, soft, detach, h0, first, c):
     """BPTT's temporal route of one LIF layer at one step (backwards in time): updates the
-    carried error ``dn`` (delta of this sample) and writes g = cin * delta."""
-    lam = nrn.lam
-    theta = nrn.theta
-    cin = nrn.cin
-    soft = nrn.soft
-    detach = nrn.detach
-    h0 = nrn.h0
+    carried error ``dn`` (delta of this sample) and writes g = cin * delta. ``lam``, ``theta``,
+    ``cin``, ``vr``: per neuron; ``soft``, ``h0``: the layer's reset and H(0)."""
     n = g.shape[0]
     for j in range(n):
         d = sgl[j] * e_in[j]
@@ -58,14 +54,14 @@ def temporal_route(g, sgl, e_in, dn, ul, nrn, first, c):
             if soft:
                 k = 1.0
                 if not detach:
-                    k -= theta * sgl[j]
+                    k -= theta[j] * sgl[j]
             else:
-                k = 1.0 - heaviside(ul[j] - theta, h0)
+                k = 1.0 - heaviside(ul[j] - theta[j], h0)
                 if not detach:
-                    k -= ul[j] * sgl[j]
-            d += lam * dn[j] * k
+                    k -= (ul[j] - vr[j]) * sgl[j]
+            d += lam[j] * dn[j] * k
         dn[j] = d
-        g[j] = cin * d
+        g[j] = cin[j] * d
     if not first:
         c[TEMPORAL_MAC] += n
 

@@ -59,7 +59,8 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE
                                      WGRAD_BLOCK,
                                      HistoryScratch, Scratch, Stack)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
-                                   kernel_t, out_grad, output, potential, spike_map, spk_hist, surr,
+                                   kernel_t, neuron_slice, out_grad, output, potential, spike_map,
+                                   spk_hist, surr,
                                    touched, trace, u_hist, weights, worker_scratch, worker_state)
 from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
 from chipsim.kernels.synapse import transform
@@ -186,8 +187,9 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
         scatter(weights(P, Ly), bias(P, Ly), idx, val, e0, e1, Ly, out, S.hit, scr.taps, c)
         c[NB_DENSE_OPS] += Ly.dense_ops
         if Ly.role == ROLE_LIF:
-            ns = lif(out, potential(S, Ly)[b], u_hist(S, Ly)[th, b], spk_hist(S, Ly)[th, b], nrn,
-                     fmt.qv, fmt.lim_v, scr.fired)
+            lam, theta, cin, vr, _ = neuron_slice(nrn, Ly)
+            ns = lif(out, potential(S, Ly)[b], u_hist(S, Ly)[th, b], spk_hist(S, Ly)[th, b], lam,
+                     theta, cin, vr, nrn.soft[l], nrn.h0[l], fmt.qv, fmt.lim_v, scr.fired)
             S.spk_n[l, th, b] = ns
             c[SPIKE] += ns
             if learning and temporal:
@@ -252,11 +254,12 @@ def _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, c):
     Ly = lay[l]
     g = out_grad(S, Ly)[b, th]
     if Ly.role == ROLE_LIF:
+        lam, theta, cin, vr, _ = neuron_slice(nrn, Ly)
         if temporal:
             temporal_route(g, surr(S, Ly), error(S, Ly), delta(S, Ly)[b], u_hist(S, Ly)[th, b],
-                           nrn, first, c)
+                           lam, theta, cin, vr, nrn.soft[l], nrn.detach, nrn.h0[l], first, c)
         else:
-            spatial_route(g, surr(S, Ly), error(S, Ly), nrn.cin)
+            spatial_route(g, surr(S, Ly), error(S, Ly), cin)
     src = Ly.src
     if src > 0 and Ly.detach == 0:   # error into the source population, pre-update W
         ng = _grad_nonzeros(Ly, g, scr)
@@ -275,14 +278,14 @@ def _backward(b, th, t, first, temporal, net, P, S, nrn, scr, cnt):
     pops = net.pops
     L = lay.shape[0]
     n_lif = pops.shape[0] - 1
-    prm = scr.prm      # threshold and alpha in the network's dtype
-    prm[0] = nrn.theta
+    prm = scr.prm      # the surrogate's alpha in the network's dtype (prm[0] unused)
     prm[1] = nrn.alpha
     for l in range(n_lif):
         Ly = lay[l]
         sgl = surr(S, Ly)
+        theta_f = neuron_slice(nrn, Ly)[4]
         # one vectorised loop per layer (the sigmoid's exp: kernels/libm.py, no libm call)
-        surrogates(u_hist(S, Ly)[th, b], prm[0], nrn.sg_kind, prm[1], sgl)
+        surrogates(u_hist(S, Ly)[th, b], theta_f, nrn.sg_kind, prm[1], sgl)
         cl = cnt[b, t, l, LEARN]
         cl[SURROGATE_EVAL] += sgl.shape[0]
         if not temporal:     # u of this step from the neuron state (BPTT: from history)

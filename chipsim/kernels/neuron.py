@@ -1,10 +1,10 @@
 """The LIF neuron (docs/DESIGN.md "Neurons"): charge, fire, reset, and the surrogate derivative.
 
-Per step, with the neuron record (chipsim.model.neuron.NeuronParams)::
+Per step, per neuron (the parameters per neuron: chipsim.kernels.records.Neuron)::
 
     u[t] = lam * v[t-1] + cin * I[t]         (cin = 1 - lam with decay_input, else 1)
     s[t] = H(u[t] - theta)                   (H(0) = h0)
-    v[t] = u[t] - theta * s[t]   (soft)   or   (1 - s[t]) * u[t]   (hard)
+    v[t] = u[t] - theta * s[t]   (soft)   or   (1 - s[t]) * u[t] + s[t] * vr   (hard)
 
 Surrogates sigma'(x), x = u - theta: sigmoid ``alpha * sig(alpha x) * (1 - sig(alpha x))`` or
 triangle ``max(0, alpha - alpha^2 |x|)``.
@@ -44,28 +44,29 @@ def surrogate(x, kind, alpha):
 
 
 @kernel
-def lif(I, v, u, spk_idx, nrn, qv, lim_v, fired):
+def lif(I, v, u, spk_idx, lam, theta, cin, vr, soft, h0, qv, lim_v, fired):
     """Charge, fire, reset one LIF layer of one sample; returns the number of spikes, whose
-    indices go to ``spk_idx``. ``qv`` > 0: the stored state v is held on a fixed-point grid
-    (step qv, range +-lim_v).
+    indices go to ``spk_idx``. ``lam``, ``theta``, ``cin``, ``vr``: the layer's per-neuron
+    leak, threshold, input scale and hard-reset potential (float64); ``soft``: subtract theta
+    (else set to vr); ``h0``: fire on equality. ``qv`` > 0: the stored state v is held on a
+    fixed-point grid (step qv, range +-lim_v).
 
     Branch-free, so that it vectorises and does not mispredict on spikes: the update marks the
     neurons that fire in ``fired`` (uint8 scratch), then their indices are compacted into
-    ``spk_idx`` by always writing and advancing only on a spike (7x faster than branching)."""
-    lam = nrn.lam
-    theta = nrn.theta
-    cin = nrn.cin
+    ``spk_idx`` by always writing and advancing only on a spike (7x faster than branching).
+    A soft reset keeps x = u - theta (1 x + 0 vr: the same bits), a hard one vr (0 x + 1 vr)."""
     nn = I.shape[0]
-    hz = np.uint8(1) if nrn.h0 else np.uint8(0)
-    a = I.dtype.type(1.0) if nrn.soft else I.dtype.type(0.0)     # soft: v = u - theta; hard: 0
+    hz = np.uint8(1) if h0 else np.uint8(0)
+    a = 1.0 if soft else 0.0
+    b = 1.0 - a
     fl = fired[:nn]
     for i in range(nn):
-        ui = lam * v[i] + cin * I[i]
-        x = ui - theta
+        ui = lam[i] * v[i] + cin[i] * I[i]
+        x = ui - theta[i]
         s = np.uint8(x > 0.0) | (hz & np.uint8(x == 0.0))     # H(x), H(0) = h0
         u[i] = ui
         fl[i] = s
-        v[i] = a * x if s else ui
+        v[i] = a * x + b * vr[i] if s else ui
     if qv != 0.0:
         for i in range(nn):
             v[i] = on_grid(v[i], qv, lim_v, 0.5)
@@ -78,11 +79,12 @@ def lif(I, v, u, spk_idx, nrn, qv, lim_v, fired):
 
 @kernel
 def surrogates(u, theta, kind, alpha, out):
-    """out[j] = sigma'(u[j] - theta) for one layer (theta and alpha in u's dtype).
+    """out[j] = sigma'(u[j] - theta[j]) for one layer (theta per neuron and alpha in u's
+    dtype).
 
     The sigmoid's exp is ``libm.exp``: the C library's bits without its call, and
     ``surrogate`` is inlined at Numba's level (LLVM would not inline it, with expd, into this
     loop), so the loop vectorises: 3.3x (float32) and 2.3x (float64) faster than with the
     C library's exp on 18,496 neurons (benchmarks/bench_surrogates.py)."""
     for j in range(out.shape[0]):
-        out[j] = surrogate(u[j] - theta, kind, alpha)
+        out[j] = surrogate(u[j] - theta[j], kind, alpha)

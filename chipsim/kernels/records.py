@@ -22,8 +22,8 @@ Records (``typing.NamedTuple``; each field an array or a scalar):
 - ``State``: membrane potentials, history slots, event buffers, traces, error buffers.
 - ``Inputs(idx, val, ptr, labels)``: a batch's input events (see chipsim/model/inputs.py).
 - ``Loss``, ``Rule``, ``Optimizer``, ``NumberFormat``: scalars and small arrays.
-- The neuron is chipsim.model.neuron.NeuronParams (lam, theta, cin, soft, detach, h0,
-  sg_kind, alpha).
+- ``Neuron``: every LIF neuron's leak, threshold, input scale and reset potential (arenas),
+  each layer's reset kind and H(0), and the surrogate (built from chipsim.model.neuron).
 
 This module holds data definitions only (NumPy, no Numba), so the rules and the configuration
 can read its codes without loading the kernels.
@@ -215,6 +215,28 @@ class Inputs(NamedTuple):
     val: np.ndarray         # its value (1 for binary frames)
     ptr: np.ndarray         # (B, T+1) offsets: sample b, step t owns idx[ptr[b,t]:ptr[b,t+1]]
     labels: np.ndarray      # (B,) int64
+
+
+class Neuron(NamedTuple):
+    """The LIF neurons of every layer, as the kernels take them: per-neuron arrays (one arena
+    each, a layer's slice at its ``o_E``, chipsim's channel-last order), per-layer flags, and
+    the network's learning choices. Built by the trainer from the network's per-layer neurons
+    (chipsim.model.neuron.LayerNeuron) or, without them, from one NeuronParams for all.
+
+    Per step (chipsim/kernels/neuron.py)::
+
+        u = lam * v + cin * I;   s = H(u - theta);   v = u - theta s (soft) or vr (hard, on s)
+    """
+    lam: np.ndarray         # float64 leak per neuron
+    theta: np.ndarray       # float64 threshold per neuron
+    cin: np.ndarray         # float64 input scale per neuron
+    vr: np.ndarray          # float64 hard-reset potential per neuron
+    theta_f: np.ndarray     # theta in the network's dtype (the surrogate's argument)
+    soft: np.ndarray        # uint8 per LIF layer: soft (1) or hard (0) reset
+    h0: np.ndarray          # uint8 per LIF layer: H(0) = 1 (fire on equality) or 0
+    detach: bool            # the reset path is left out of the gradient (BPTT)
+    sg_kind: int            # SURROGATE_*
+    alpha: float            # surrogate sharpness
 
 
 class Loss(NamedTuple):

@@ -140,3 +140,10 @@ def worker_scratch(scr, w):
     return Scratch(scr.gnz[w], scr.fired[w], scr.scratch[w], scr.ones[w], scr.pos_nz[w],
                    scr.tsum[w], scr.wt0[w], scr.wt1[w], scr.wt2[w], scr.taps[w],
                    scr.rows[w], scr.prm[w], scr.gblk[w])
+
+
+@kernel(inline=True)
+def neuron_slice(nrn, Ly):
+    """One LIF layer's (lam, theta, cin, vr, theta_f) per-neuron arrays."""
+    a, b = Ly.o_E, Ly.o_E + Ly.n_out
+    return nrn.lam[a:b], nrn.theta[a:b], nrn.cin[a:b], nrn.vr[a:b], nrn.theta_f[a:b]

@@ -31,7 +31,7 @@ from chipsim.kernels.records import (APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES, FA
 from chipsim.learning.losses import loss_record
 from chipsim.learning.rule import Rule
 from chipsim.model.network import Network
-from chipsim.model.neuron import NeuronParams
+from chipsim.model.neuron import NeuronParams, neuron_record
 
 _POOL = {"none": POOL_NONE, "avg": POOL_AVG, "max": POOL_MAX}
 _ROLE = {"dense": ROLE_LIF, "conv": ROLE_LIF, "readout": ROLE_READOUT, "aux": ROLE_AUX}
@@ -272,6 +272,14 @@ class Trainer:
         #: workers a batch is split over (chipsim.threads; the numbers do not depend on it)
         self.workers = threads.count() if workers is None else threads.parse(workers, "workers")
         self.neuron = neuron
+        #: the kernels' record of every LIF neuron (per-layer neurons of the network, or
+        #: ``neuron`` for all)
+        self.neurons = neuron_record(net.lif_layers, net.neurons, neuron, net.w_arena.dtype)
+        if rule.factors(net).any() and not all(
+                ln is None or bool(np.all(ln.lam == neuron.lam)) for ln in net.neurons or ()):
+            raise ValueError(f"rule {rule.name} decays its presynaptic traces with one leak, "
+                             "and this network's leaks differ between neurons or layers "
+                             "(not supported yet)")
         self.rule = rule
         self.T = int(time_steps)
         self.B = int(batch_size)
@@ -303,7 +311,7 @@ class Trainer:
         limw = np.zeros(L, np.float64)
         self.number_format = None
         if bits:
-            th = self.neuron.theta
+            th = float(self.neurons.theta.max()) if self.neurons.theta.size else self.neuron.theta
             q["lim_v"] = 4.0 * th
             q["qv"] = q["lim_v"] / 2 ** (int(bits["state_bits"]) - 1)
             if self.use_trace.any():
@@ -425,7 +433,7 @@ class Trainer:
         x = Inputs(inp.idx, self._values(inp), ptr, labels.astype(np.int64))
         threads.use(self.workers)
         run_batch(self.net_rec if learn else self.net_infer, self.params, self.grads, self.state,
-                  x, self.neuron, self.loss, rule, self.optimizer, self.fmt, cnt, loss)
+                  x, self.neurons, self.loss, rule, self.optimizer, self.fmt, cnt, loss)
         if not self.rule.update_skip:
             # no hierarchical update skip: the chip reads and writes every weight it visits,
             # whether or not its Delta W is zero

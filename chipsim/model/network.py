@@ -142,13 +142,18 @@ class Network(_Shape):
     the kernels see. The arrays given are copied in.
     """
 
+    #: per LIF layer, its neurons (chipsim.model.neuron.LayerNeuron), or None: the run's one
+    #: neuron (NeuronParams) for every neuron
+    neurons: list | None = None
+
     def __init__(self, layers: list[LayerShape], weights: list[np.ndarray], biases: list[np.ndarray],
-                 dropout: list[float] | None = None):
+                 dropout: list[float] | None = None, neurons: list | None = None):
         self.layers = list(layers)
         self.w_arena, self.weights = _arena(weights)
         self.b_arena, self.biases = _arena(biases)
         n_pop = 1 + sum(ls.spiking for ls in self.layers)
         self.dropout = list(dropout) if dropout is not None else [0.0] * n_pop
+        self.neurons = list(neurons) if neurons is not None else None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -283,7 +288,7 @@ class Network(_Shape):
 
     def copy(self) -> "Network":
         return Network(self.layers, [w.copy() for w in self.weights], [b.copy() for b in self.biases],
-                       self.dropout)
+                       self.dropout, self.neurons)
 
 
 # ------------------------------------------------------------------ from a workload

@@ -7,7 +7,10 @@ neuron as its paper's official code runs it (docs/reference/algorithms.md §1, t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
+
+import numpy as np
 
 SURROGATES = {"sigmoid": 0, "triangle": 1}
 
@@ -65,3 +68,47 @@ class NeuronParams(NamedTuple):
             sg_kind=SURROGATES[spec.surrogate],
             alpha=float(spec.surrogate_alpha),
         )
+
+
+@dataclass(frozen=True)
+class LayerNeuron:
+    """The neurons of one LIF layer, each with its own parameters (as a NIR graph stores them):
+    float64 arrays of the layer's neurons in chipsim's order (channel-last for a convolution),
+    and the layer's reset kind and H(0). A network without them uses one NeuronParams for all."""
+
+    lam: np.ndarray          # leak
+    theta: np.ndarray        # threshold
+    cin: np.ndarray          # input scale
+    vr: np.ndarray           # hard-reset potential (0: chipsim's hard reset)
+    soft: bool
+    h0: bool
+
+    @classmethod
+    def uniform(cls, n: int, nrn: NeuronParams, vr: float = 0.0) -> "LayerNeuron":
+        f = lambda v: np.full(n, float(v), dtype=np.float64)  # noqa: E731
+        return cls(f(nrn.lam), f(nrn.theta), f(nrn.cin), f(vr), bool(nrn.soft), bool(nrn.h0))
+
+    def same_as(self, nrn: NeuronParams) -> bool:
+        """True when every neuron is ``nrn`` (reset to 0)."""
+        return (self.soft == bool(nrn.soft) and self.h0 == bool(nrn.h0)
+                and bool(np.all(self.lam == nrn.lam)) and bool(np.all(self.theta == nrn.theta))
+                and bool(np.all(self.cin == nrn.cin)) and bool(np.all(self.vr == 0.0)))
+
+
+def neuron_record(layers, neurons, nrn: NeuronParams, dtype):
+    """The kernels' Neuron record (chipsim.kernels.records.Neuron) of the LIF ``layers``
+    (LayerShape, in order): each layer's ``neurons`` entry (a LayerNeuron) or, where it is None
+    or absent, ``nrn`` for every neuron; the surrogate and detach_reset from ``nrn``."""
+    from chipsim.kernels.records import Neuron
+    per = []
+    for i, ls in enumerate(layers):
+        ln = neurons[i] if neurons is not None and i < len(neurons) else None
+        per.append(ln if ln is not None else LayerNeuron.uniform(ls.n_out, nrn))
+    cat = lambda k: (np.concatenate([getattr(p, k) for p in per]).astype(np.float64)  # noqa: E731
+                     if per else np.zeros(0))
+    theta = cat("theta")
+    return Neuron(lam=cat("lam"), theta=theta, cin=cat("cin"), vr=cat("vr"),
+                  theta_f=theta.astype(np.dtype(dtype)),
+                  soft=np.array([p.soft for p in per], dtype=np.uint8),
+                  h0=np.array([p.h0 for p in per], dtype=np.uint8),
+                  detach=bool(nrn.detach), sg_kind=int(nrn.sg_kind), alpha=float(nrn.alpha))
