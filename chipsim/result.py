@@ -80,6 +80,10 @@ class Simulation:
     weights: tuple | None = None        # the final weights and biases ((W, b) per layer);
                                         #   written to the results file up to a size limit
                                         #   (report/h5.py WEIGHTS_MAX_BYTES)
+    neurons: tuple | None = None        # every LIF layer's neurons as they ran: dict(lam, theta,
+                                        #   cin, vr: float64 per neuron in chipsim's order;
+                                        #   soft, h0: the layer's reset and H(0)); kept with
+                                        #   the weights
 
     @property
     def layer_names(self) -> tuple:

@@ -303,7 +303,18 @@ def simulate(p: Prepared, *, progress=None, observe=None, interrupts=None, save=
         gradient_buffer_bytes=trainer.gradient_buffer_bytes,
         footprint_bytes=net.footprint_bytes(trainer.number_format), wall_time_s=elapsed(),
         interrupted=interrupted,
-        weights=tuple(zip(net.weights, net.biases)))
+        weights=tuple(zip(net.weights, net.biases)), neurons=_layer_neurons(net, trainer))
+
+
+def _layer_neurons(net, trainer) -> tuple:
+    """Every LIF layer's neurons as the kernels ran them (Simulation.neurons)."""
+    rec, out = trainer.neurons, []
+    for i, ls in enumerate(net.lif_layers):
+        o = int(trainer.layout["o_E"][i])
+        sl = slice(o, o + ls.n_out)
+        out.append(dict(lam=rec.lam[sl].copy(), theta=rec.theta[sl].copy(), cin=rec.cin[sl].copy(),
+                        vr=rec.vr[sl].copy(), soft=bool(rec.soft[i]), h0=bool(rec.h0[i])))
+    return tuple(out)
 
 
 def _resumed(r: Resume, rec: dict, kept: list, ep_stats: np.ndarray, E: int, n_tr: int, n_te: int):

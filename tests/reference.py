@@ -32,6 +32,16 @@ def loss_and_grad(o, y, T, a, target="onehot", B=1):
     return ((1 - a) * ce + a * mse) / T, g
 
 
+def layer_neuron(nrn, l):
+    """Layer l's neuron: ``nrn`` is one dict for every layer (lam, theta, reset, h0, detach,
+    decay_input, sg, alpha) or a list of per-layer dicts that may also give ``cin`` and ``vr``
+    (the hard-reset potential), each a scalar or an array over the layer's neurons."""
+    d = dict(nrn[l] if isinstance(nrn, (list, tuple)) else nrn)
+    d.setdefault("cin", (1 - d["lam"]) if d.get("decay_input") else 1.0)
+    d.setdefault("vr", 0.0)
+    return d
+
+
 def forward(Ws, bs, x, nrn):
     """Unrolled forward of one sample; returns per-layer u, s histories and outputs o[t]."""
     T = x.shape[0]
@@ -40,14 +50,14 @@ def forward(Ws, bs, x, nrn):
     ss = [np.zeros((T, W.shape[1])) for W in Ws[:-1]]
     o = np.zeros((T, Ws[-1].shape[1]))
     v = [np.zeros(W.shape[1]) for W in Ws[:-1]]
-    cin = (1 - nrn["lam"]) if nrn.get("decay_input") else 1.0
     for t in range(T):
         inp = x[t].astype(np.float64)
         for l in range(L - 1):
+            n = layer_neuron(nrn, l)
             I = inp @ Ws[l] + bs[l]
-            u = nrn["lam"] * v[l] + cin * I
-            s = H(u - nrn["theta"], nrn["h0"])
-            v[l] = u - nrn["theta"] * s if nrn["reset"] == "soft" else (1 - s) * u
+            u = n["lam"] * v[l] + n["cin"] * I
+            s = H(u - n["theta"], n["h0"])
+            v[l] = u - n["theta"] * s if n["reset"] == "soft" else (1 - s) * u + s * n["vr"]
             us[l][t], ss[l][t] = u, s
             inp = s
         o[t] = inp @ Ws[-1] + bs[-1]
@@ -59,7 +69,6 @@ def grads_spatial(Ws, bs, x, y, nrn, a=0.05, trace_decay=None, first_trace=False
     T = x.shape[0]
     L = len(Ws)
     us, ss, o = forward(Ws, bs, x, nrn)
-    cin = (1 - nrn["lam"]) if nrn.get("decay_input") else 1.0
     gW = [np.zeros_like(W) for W in Ws]
     gb = [np.zeros_like(b) for b in bs]
     pres = [x.astype(np.float64)] + ss          # presynaptic activity of each layer, (T, n_in)
@@ -87,7 +96,8 @@ def grads_spatial(Ws, bs, x, y, nrn, a=0.05, trace_decay=None, first_trace=False
             gb[l] += g
             if l > 0:
                 e = Ws[l] @ g
-                g = cin * sg(us[l - 1][t] - nrn["theta"], nrn["sg"], nrn["alpha"]) * e
+                n = layer_neuron(nrn, l - 1)
+                g = n["cin"] * sg(us[l - 1][t] - n["theta"], n["sg"], n["alpha"]) * e
     return gW, gb, loss, o.sum(0), dict(us=us, ss=ss, gs=gs, traces=traces)
 
 
@@ -95,9 +105,7 @@ def grads_bptt(Ws, bs, x, y, nrn, a=0.05):
     """BPTT gradients of one sample by the recursion of algorithms.md §2.1 (and hard reset)."""
     T = x.shape[0]
     L = len(Ws)
-    th, lam = nrn["theta"], nrn["lam"]
     us, ss, o = forward(Ws, bs, x, nrn)
-    cin = (1 - lam) if nrn.get("decay_input") else 1.0
     gW = [np.zeros_like(W) for W in Ws]
     gb = [np.zeros_like(b) for b in bs]
     pres = [x.astype(np.float64)] + ss
@@ -117,14 +125,16 @@ def grads_bptt(Ws, bs, x, y, nrn, a=0.05):
         for l in range(L - 2, -1, -1):
             e = Ws[l + 1] @ g
             u = us[l][t]
-            sgv = sg(u - th, nrn["sg"], nrn["alpha"])
-            if nrn["reset"] == "soft":
-                k = 1.0 - (0.0 if nrn["detach"] else th * sgv)
-            else:
-                k = (1.0 - H(u - th, nrn["h0"])) - (0.0 if nrn["detach"] else u * sgv)
+            n = layer_neuron(nrn, l)
+            th, lam = n["theta"], n["lam"]
+            sgv = sg(u - th, n["sg"], n["alpha"])
+            if n["reset"] == "soft":
+                k = 1.0 - (0.0 if n["detach"] else th * sgv)
+            else:       # v = (1 - s) u + s vr: dv/du = 1 - s - (u - vr) sigma'
+                k = (1.0 - H(u - th, n["h0"])) - (0.0 if n["detach"] else (u - n["vr"]) * sgv)
             delta = sgv * e + lam * dnext[l] * k
             dnext[l] = delta
-            g = cin * delta
+            g = n["cin"] * delta
             gs[l][t] = g
             gW[l] += np.outer(pres[l][t], g)
             gb[l] += g

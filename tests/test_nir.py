@@ -17,7 +17,7 @@ import pytest
 from chipsim.errors import ChipsimError
 from chipsim.model.inputs import channels_last, encode_frames
 from chipsim.model.network import Network
-from chipsim.model.neuron import NeuronParams
+from chipsim.model.neuron import LayerNeuron, NeuronParams
 from chipsim.model.nir_graph import NirProblem, from_graph, load, to_graph
 from tests.helpers import trainer
 
@@ -122,8 +122,12 @@ def imported_network(graph, dt, data_shape, tmp_path):
     imp = load(path, dt, data_shape)
     P, H, W = data_shape
     layers = Network.plan((H, W, P), False, list(imp.ops), imp.n_outputs, imp.readout_bias).layers
-    net = Network(list(layers), [w.copy() for w in imp.weights], [b.copy() for b in imp.biases])
-    n = imp.neuron
+    neurons = None if imp.neuron is not None else [
+        LayerNeuron(n["lam"], n["theta"], n["cin"], n["vr"], n["soft"], n["h0"]) for n in imp.neurons]
+    net = Network(list(layers), [w.copy() for w in imp.weights], [b.copy() for b in imp.biases],
+                  neurons=neurons)
+    n = imp.neuron or {k: (v[0] if k in ("lam", "theta", "cin") else v)
+                       for k, v in imp.neurons[0].items() if k != "vr"}
     nrn = NeuronParams(lam=n["lam"], theta=n["theta"], cin=n["cin"], soft=n["soft"], detach=True,
                        h0=n["h0"], sg_kind=0, alpha=4.0)
     return imp, net, nrn
@@ -269,6 +273,54 @@ def test_sinabs_convention_sumpool_steps(tmp_path):
     assert not imp.readout_bias
 
 
+def test_neurons_per_neuron_and_per_layer_with_v_reset(tmp_path):
+    """Every neuron its own tau, r, threshold, v_reset (negative) and v_leak, and a second layer
+    of another kind (IF), as SpikingJelly and Lava write them (per-neuron arrays)."""
+    rng = np.random.default_rng(11)
+    dt = 1e-3
+    P, H, W = 2, 6, 6
+    c1 = (3, 6, 6)
+    r1 = rng.uniform(0.8, 2.0, c1)
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([P, H, W])}),
+        "conv": nir.Conv2d(input_shape=(H, W), weight=rng.uniform(-0.2, 0.7, (3, P, 3, 3)),
+                           stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(3)),
+        # v_leak / r one value per channel: the drive is the channel's bias
+        "lif": nir.LIF(tau=rng.uniform(1.2e-3, 6e-3, c1), r=r1,
+                       v_leak=np.repeat(np.array([0.0, 0.2, -0.1]), 36).reshape(c1) * r1,
+                       v_threshold=rng.uniform(0.6, 1.2, c1), v_reset=rng.uniform(-0.5, 0.2, c1)),
+        "flat": nir.Flatten(input_type={"input": np.array(c1)}, start_dim=0),
+        "fc": nir.Affine(weight=rng.uniform(-0.1, 0.4, (8, 108)), bias=np.zeros(8)),
+        "if": nir.IF(r=rng.uniform(500, 1500, 8), v_threshold=rng.uniform(0.5, 1.5, 8),
+                     v_reset=rng.uniform(-0.3, 0.0, 8)),
+        "head": nir.Affine(weight=rng.normal(size=(3, 8)), bias=rng.normal(size=3)),
+        "output": nir.Output(output_type={"output": np.array([3])})},
+        edges=[("input", "conv"), ("conv", "lif"), ("lif", "flat"), ("flat", "fc"),
+               ("fc", "if"), ("if", "head"), ("head", "output")])
+    frames = _frames(rng, 15, (P, H, W), 0.4)
+    imp, net, nrn = assert_same_spikes(g, dt, frames, (P, H, W), tmp_path, min_spikes=50)
+    assert imp.neuron is None and net.neurons is not None
+    assert np.all(net.neurons[1].lam == 1.0) and np.ptp(net.neurons[0].lam) > 0
+    assert imp.ops[0].bias                             # v_leak, per channel, in the bias
+
+
+def test_v_leak_that_differs_within_a_channel_is_refused():
+    c = (2, 3, 3)
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([1, 3, 3])}),
+        "conv": nir.Conv2d(input_shape=(3, 3), weight=np.ones((2, 1, 1, 1)), stride=1, padding=0,
+                           dilation=1, groups=1, bias=np.zeros(2)),
+        "lif": nir.LIF(tau=np.full(c, 2e-3), r=np.ones(c), v_leak=np.arange(18.0).reshape(c),
+                       v_threshold=np.ones(c), v_reset=np.zeros(c)),
+        "flat": nir.Flatten(input_type={"input": np.array(c)}, start_dim=0),
+        "head": nir.Linear(weight=np.ones((2, 18))),
+        "output": nir.Output(output_type={"output": np.array([2])})},
+        edges=[("input", "conv"), ("conv", "lif"), ("lif", "flat"), ("flat", "head"),
+               ("head", "output")])
+    with pytest.raises(NirProblem, match="node 'lif': v_leak / r differs between the neurons of a channel"):
+        from_graph(g, 1e-3)
+
+
 def test_scale_nodes_fold_into_the_weights(tmp_path):
     """OTTT's Scale(2.74) after a spiking layer (and a per-channel Scale on a current) fold into
     the neighbouring synapses; the spikes are those of the graph with the Scale nodes."""
@@ -313,12 +365,12 @@ def _mlp(nodes_extra=None, edges=None, neuron=None, out_from="fc2"):
     (lambda: _mlp(neuron=nir.CubaLIF(tau_syn=np.array(1e-3), tau_mem=np.array(2e-3), r=np.array(2.0),
                                      v_leak=np.array(0.0), v_threshold=np.array(1.0))),
      "lif1", "type CubaLIF is not supported"),
-    (lambda: _mlp(neuron=nir.LIF(tau=np.array(2e-3), r=np.array(2.0), v_leak=np.array(0.0),
-                                 v_threshold=np.array(1.0), v_reset=np.array(-0.5))),
-     "lif1", "v_reset -0.5"),
-    (lambda: _mlp(neuron=nir.LIF(tau=np.array([2e-3, 3e-3, 2e-3]), r=np.ones(3), v_leak=np.zeros(3),
-                                 v_threshold=np.ones(3), v_reset=np.zeros(3))),
-     "lif1", "tau differs between its neurons"),
+    (lambda: _mlp(neuron=nir.LIF(tau=np.array([2e-3, 3e-3]), r=np.ones(2), v_leak=np.zeros(2),
+                                 v_threshold=np.ones(2), v_reset=np.zeros(2))),
+     "lif1", "v_threshold has 2 values for 3 neurons"),
+    (lambda: _mlp(neuron=nir.LIF(tau=np.array(0.5e-3), r=np.array(2.0), v_leak=np.array(0.0),
+                                 v_threshold=np.array(1.0), v_reset=np.array(0.0))),
+     "lif1", "tau 0.0005 s is shorter than dt 0.001 s"),
     (lambda: _mlp(nodes_extra={"lif2": nir.LIF(tau=np.array(2e-3), r=np.array(2.0), v_leak=np.array(0.0),
                                                v_threshold=np.array(1.0), v_reset=np.array(0.0))},
                   edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"),

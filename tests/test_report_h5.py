@@ -329,7 +329,11 @@ def test_final_weights_round_trip_bit_for_bit(tmp_path, trained):
     for ls, (W, b), (W0, b0) in zip(trained.sim.layers, back.sim.weights, trained.sim.weights):
         assert W.dtype == np.float32 and W.shape == tuple(ls.weight_shape)
         assert np.array_equal(W, W0) and np.array_equal(b, b0)
-    assert_results_equal(trained, back)
+    assert back.sim.neurons is not None and len(back.sim.neurons) == len(
+        [ls for ls in trained.sim.layers if ls.spiking])
+    for ls, n in zip([ls for ls in trained.sim.layers if ls.spiking], back.sim.neurons):
+        assert n["lam"].shape == (ls.n_out,) and n["lam"].dtype == np.float64
+    assert_results_equal(trained, back)         # neurons included, bit for bit
     with h5py.File(path) as f:
         assert f["simulation"].attrs["weights_note"].startswith("kept: ")
 

@@ -16,7 +16,7 @@ from chipsim.atomic import make_temp
 from chipsim.config.units import format_si
 from chipsim.errors import ChipsimError
 from chipsim.model.nir_graph import NirProblem, from_graph, read, to_graph
-from chipsim.model.neuron import NeuronParams
+from chipsim.model.neuron import LayerNeuron, NeuronParams
 
 #: the time step of an export when neither the run nor the command names one
 DEFAULT_DT = 1e-3
@@ -31,7 +31,6 @@ def describe(path, dt: float, data_shape: tuple | None = None) -> str:
     except NirProblem as e:
         raise ChipsimError(str(e), file=str(path), field=f"nodes.{e.node}" if e.node else None,
                            expected=e.expected) from None
-    n = imp.neuron
     lines = [f"NIR graph {path}: {len(graph.nodes)} nodes, input {list(imp.input_shape)}, "
              f"{imp.n_outputs} outputs; dt {format_si(dt, 's')}"]
     w = max(len(a) for a, _, _ in imp.nodes)
@@ -43,9 +42,19 @@ def describe(path, dt: float, data_shape: tuple | None = None) -> str:
     lines.append(f"  readout: {imp.n_outputs} outputs, bias {str(imp.readout_bias).lower()}")
     params = sum(W.size for W in imp.weights) + sum(b.size for b in imp.biases)
     lines.append(f"parameters: {params:,}")
-    lines.append(f"neuron: u = {n['lam']!r} v + {n['cin']!r} I; spike when u "
-                 f"{'>=' if n['h0'] else '>'} {n['theta']!r}; "
-                 f"{'soft reset (v = u - theta)' if n['soft'] else 'reset to 0'}")
+    n = imp.neuron
+    if n is not None:
+        lines.append(f"neuron: u = {n['lam']!r} v + {n['cin']!r} I; spike when u "
+                     f"{'>=' if n['h0'] else '>'} {n['theta']!r}; "
+                     f"{'soft reset (v = u - theta)' if n['soft'] else 'reset to 0'}")
+    else:
+        lines.append("neurons: each layer its own (u = lam v + cin I; spike when u > theta):")
+        rng = lambda a: f"{a.min():.6g}" if a.min() == a.max() else f"{a.min():.6g}..{a.max():.6g}"  # noqa: E731
+        for i, ln in enumerate(imp.neurons):
+            lines.append(f"  layer {i + 1}: lam {rng(ln['lam'])}, cin {rng(ln['cin'])}, theta "
+                         f"{rng(ln['theta'])}, " + ("soft reset" if ln["soft"] else
+                                                    f"reset to {rng(ln['vr'])}")
+                         + (", H(0) = 1" if ln["h0"] else ""))
     lines += [f"note: {x}" for x in imp.notes]
     return "\n".join(lines)
 
@@ -94,11 +103,13 @@ def export_result(results, out, dt: float | None = None, force: bool = False) ->
     if dt is None:
         dt = _run_dt(r) or DEFAULT_DT
     H, W, C = s.layers[0].pre
+    neurons = None if s.neurons is None else [
+        LayerNeuron(n["lam"], n["theta"], n["cin"], n["vr"], n["soft"], n["h0"]) for n in s.neurons]
     try:
         graph = to_graph(s.layers, [w for w, _ in s.weights], [b for _, b in s.weights],
                          _neuron_of(r), dt, (C, H, W),
                          note=f"exported by chipsim from {Path(results).name} "
-                              f"(workload {s.workload_name}, rule {s.rule})")
+                              f"(workload {s.workload_name}, rule {s.rule})", neurons=neurons)
     except NirProblem as e:
         raise ChipsimError(str(e), file=str(results), field=f"simulation/layers/{e.node}"
                            if e.node else None, expected=e.expected) from None

@@ -355,9 +355,14 @@ def neuron_params(workload, input_shape: tuple | None = None, n_classes: int | N
     spec = workload.neuron
     if workload.network.nir is None:
         return NeuronParams.from_spec(spec)
-    n = imported(workload, input_shape, n_classes).neuron
-    return NeuronParams(lam=n["lam"], theta=n["theta"], cin=n["cin"], soft=n["soft"],
-                        detach=bool(spec.detach_reset), h0=n["h0"],
+    imp = imported(workload, input_shape, n_classes)
+    # one neuron for all: the graph's; neurons that differ: the first layer's first neuron
+    # stands for the network where one value is asked (the network's per-layer neurons,
+    # build_network, are what the kernels run)
+    n = imp.neuron or {k: (float(v[0]) if k in ("lam", "theta", "cin") else v)
+                       for k, v in imp.neurons[0].items()}
+    return NeuronParams(lam=n["lam"], theta=n["theta"], cin=n["cin"], soft=bool(n["soft"]),
+                        detach=bool(spec.detach_reset), h0=bool(n["h0"]),
                         sg_kind=SURROGATES[spec.surrogate], alpha=float(spec.surrogate_alpha))
 
 
@@ -408,6 +413,10 @@ def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.G
         for i, (W, b) in enumerate(zip(imp.weights, imp.biases)):
             drawn.weights[i][...] = W
             drawn.biases[i][...] = b
+        if imp.neuron is None:                # neurons that differ: each layer its own
+            from chipsim.model.neuron import LayerNeuron
+            drawn.neurons = [LayerNeuron(n["lam"], n["theta"], n["cin"], n["vr"], bool(n["soft"]),
+                                         bool(n["h0"])) for n in imp.neurons]
         return drawn
     try:
         network = Network.build(*args, rng, gain=tr.init_gain, dtype=np.dtype(tr.dtype), **kw)

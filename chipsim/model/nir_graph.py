@@ -67,9 +67,23 @@ class Imported:
     biases: tuple                 # per weight layer (cout,), float64
     readout_bias: bool
     n_outputs: int
-    neuron: dict                  # lam, theta, cin, soft, h0
+    neurons: tuple                # per LIF layer: dict(lam, theta, cin, vr: float64 per neuron
+                                  #   in chipsim's order; soft, h0)
     nodes: tuple = field(default=())   # (name, NIR type, what chipsim made of it)
     notes: tuple = field(default=())
+
+    @property
+    def neuron(self) -> dict:
+        """The network's one neuron (lam, theta, cin, soft, h0) when every neuron of every
+        layer is the same and resets to 0, else None."""
+        first = self.neurons[0]
+        one = {k: float(first[k][0]) for k in ("lam", "theta", "cin")}
+        for ln in self.neurons:
+            if ln["soft"] != first["soft"] or ln["h0"] != first["h0"] or np.any(ln["vr"] != 0.0):
+                return None
+            if any(np.any(ln[k] != one[k]) for k in one):
+                return None
+        return dict(one, soft=first["soft"], h0=first["h0"])
 
 
 def _type(node) -> str:
@@ -84,17 +98,6 @@ def _shape_of(node, key: str) -> tuple:
     t = getattr(node, key, None) or {}
     v = next(iter(t.values()), None) if isinstance(t, dict) else None
     return tuple(int(x) for x in np.asarray(v).ravel()) if v is not None else ()
-
-
-def _uniform(name: str, what: str, a) -> float:
-    a = _arr(a)
-    if a.size == 0:
-        raise NirProblem(name, f"{what} is empty", f"a value of {what}")
-    v = float(a.ravel()[0])
-    if not np.all(a == v):
-        raise NirProblem(name, f"{what} differs between its neurons ({a.min():g} to {a.max():g})",
-                         "one value per layer (per-neuron parameters are not supported yet)")
-    return v
 
 
 def _pair(name: str, what: str, v) -> int:
@@ -161,35 +164,50 @@ def _perm_chw(C: int, H: int, W: int) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(chw, 0, -1)).ravel()   # in (y, x, c) order
 
 
-def _neuron(name: str, node, dt: float) -> dict:
-    """chipsim's discrete neuron of a LIF or IF node, and its bias drive v_leak / r."""
+def _per_neuron(name: str, what: str, a, shape: tuple) -> np.ndarray:
+    """A node parameter as one float64 per neuron in chipsim's order (channel-last for a map
+    (C, H, W)): a scalar is broadcast, an array must hold one value per neuron."""
+    a = np.asarray(a, dtype=np.float64)
+    n = int(np.prod(shape))
+    if a.size == 1:
+        return np.full(n, float(a.ravel()[0]))
+    if a.size != n:
+        raise NirProblem(name, f"{what} has {a.size} values for {n} neurons {list(shape)}",
+                         f"one value, or one per neuron {list(shape)}")
+    if len(shape) == 3:
+        return np.ascontiguousarray(np.moveaxis(a.reshape(shape), 0, -1)).ravel()
+    return a.ravel().copy()
+
+
+def _neuron(name: str, node, dt: float, shape: tuple) -> dict:
+    """chipsim's discrete neurons of a LIF or IF node whose neurons have ``shape`` (C, H, W) or
+    (n,): per-neuron lam, theta, cin, vr (chipsim's order), the reset kind and H(0), and the
+    constant drive v_leak / r per neuron (added to the synaptic current)."""
     t = _type(node)
     meta = (getattr(node, "metadata", None) or {}).get(META)
-    theta = _uniform(name, "v_threshold", node.v_threshold)
-    vr = node.v_reset
-    if vr is not None and _uniform(name, "v_reset", vr) != 0.0:
-        raise NirProblem(name, f"v_reset {_uniform(name, 'v_reset', vr):g}",
-                         "v_reset 0 (a reset to another potential is not supported yet)")
-    r = _uniform(name, "r", node.r)
-    if r == 0.0:
-        raise NirProblem(name, "r is 0", "a non-zero r (the input's resistance)")
+    pn = lambda what, a: _per_neuron(name, what, a, shape)  # noqa: E731
+    theta = pn("v_threshold", node.v_threshold)
+    vr = pn("v_reset", node.v_reset if node.v_reset is not None else 0.0)
+    r = pn("r", node.r)
+    if np.any(r == 0.0):
+        raise NirProblem(name, "r is 0 for some neurons", "a non-zero r (the input's resistance)")
     if t == "IF":
-        lam, cin, drive = 1.0, r * dt, 0.0
+        lam, cin, drive = np.ones_like(r), r * dt, np.zeros_like(r)
     else:
-        tau = _uniform(name, "tau", node.tau)
-        if not tau >= dt:
-            raise NirProblem(name, f"tau {tau:g} s is shorter than dt {dt:g} s",
+        tau = pn("tau", node.tau)
+        if not np.all(tau >= dt):
+            raise NirProblem(name, f"tau {tau.min():g} s is shorter than dt {dt:g} s",
                              "tau >= dt (forward Euler; lower network.dt)")
         lam, cin = 1.0 - dt / tau, r * dt / tau
-        drive = _uniform(name, "v_leak", node.v_leak) / r
-    out = dict(lam=lam, theta=theta, cin=cin, soft=False, h0=False)
+        drive = pn("v_leak", node.v_leak) / r
+    out = dict(lam=lam, theta=theta, cin=cin, vr=vr, soft=False, h0=False)
     if isinstance(meta, dict):                 # chipsim's own export: its exact values
         try:
-            out = dict(lam=float(meta["lam"]), theta=float(meta["theta"]), cin=float(meta["cin"]),
+            out.update(lam=pn("metadata lam", meta["lam"]), cin=pn("metadata cin", meta["cin"]),
                        soft=str(meta["reset"]) == "soft", h0=float(meta["h0"]) == 1.0)
         except (KeyError, TypeError, ValueError) as e:
             raise NirProblem(name, f"metadata['{META}'] is malformed ({e})",
-                             "lam, theta, cin, reset and h0 as chipsim writes them") from None
+                             "lam, cin, reset and h0 as chipsim writes them") from None
     return dict(out, drive=drive)
 
 
@@ -219,7 +237,7 @@ def from_graph(graph, dt: float, data_shape: tuple | None = None) -> Imported:
     pending = None         # the synapse waiting for its neuron: dict(name, kind, W, b, bias, op)
     in_scale = None        # a Scale on the input of the next synapse (per chipsim input row)
     pool_sum = 1.0         # SumPool2d's factor, folded into the next synapse
-    neuron = None
+    neurons = []           # per LIF layer: lam, theta, cin, vr (per neuron), soft, h0
     n_lif = 0
 
     def flat_perm(n_in):
@@ -302,26 +320,21 @@ def from_graph(graph, dt: float, data_shape: tuple | None = None) -> Imported:
                 raise NirProblem(name, f"a {t} with no Conv2d/Affine/Linear before it",
                                  "a synapse node before every neuron node")
             shape = cur[1:] if cur[0] == "map" else (cur[1],)
-            nrn = _neuron(name, node, dt)
-            for what in ("v_threshold", "r") + (("tau", "v_leak") if t == "LIF" else ()):
-                a = np.asarray(getattr(node, what))
-                if a.size > 1 and a.size != int(np.prod(shape)):
-                    raise NirProblem(name, f"{what} has {a.size} values for {int(np.prod(shape))} "
-                                     "neurons", f"one value or one per neuron {list(shape)}")
+            nrn = _neuron(name, node, dt, shape)
             drive = nrn.pop("drive")
-            if neuron is None:
-                neuron = nrn
-            elif nrn != neuron:
-                diff = [k for k in nrn if nrn[k] != neuron[k]]
-                raise NirProblem(name, f"its {', '.join(diff)} differ from the first neuron layer's "
-                                 f"({', '.join(f'{k} {neuron[k]:g} vs {nrn[k]:g}' for k in diff)})",
-                                 "one neuron for the whole network (per-layer neurons are not "
-                                 "supported yet)")
-            if drive != 0.0:
-                pending["b"] = pending["b"] + drive
+            if np.any(drive != 0.0):
+                # v_leak: a constant drive per neuron, exact as the layer's bias when it is the
+                # same for every neuron of a channel (a dense layer's neurons are its channels)
+                C = shape[0]
+                per_c = drive.reshape(-1, C) if len(shape) == 3 else drive.reshape(1, -1)
+                if not np.allclose(per_c, per_c[:1], rtol=1e-12, atol=0.0):   # (c r) / r
+                    raise NirProblem(name, "v_leak / r differs between the neurons of a channel",
+                                     "one v_leak / r per channel (it is folded into the bias)")
+                pending["b"] = pending["b"] + per_c[0]
                 pending["bias"] = True
                 notes.append(f"{name}: v_leak folded into the bias of '{pending['name']}' "
-                             f"(+{drive:g} on the synaptic current)")
+                             f"(+v_leak/r on the synaptic current)")
+            neurons.append(nrn)
             n_lif += 1
             op = pending["op"]
             ops.append(Conv(**op, bias=pending["bias"]) if op["kind"] == "conv"
@@ -407,27 +420,28 @@ def from_graph(graph, dt: float, data_shape: tuple | None = None) -> Imported:
             made[[m[0] for m in made].index(pending["name"])] = (
                 pending["name"], pending["t"], f"readout ({pending['W'].shape[1]} outputs)")
             made.append((name, t, "output: the readout summed over time, argmax"))
-            if neuron is None:
+            if not neurons:
                 raise NirProblem(name, "the graph has no LIF or IF node", "at least one neuron layer")
             return Imported(input_shape=in_shape, ops=tuple(ops), weights=tuple(weights),
                             biases=tuple(biases), readout_bias=bool(pending["bias"]),
-                            n_outputs=int(pending["W"].shape[1]), neuron=neuron,
+                            n_outputs=int(pending["W"].shape[1]), neurons=tuple(neurons),
                             nodes=tuple(made), notes=tuple(notes))
     raise NirProblem(order[-1], "the chain does not end in an Output", "an Output node")
 
 
 # ------------------------------------------------------------------------------ export
-def to_graph(layers, weights, biases, neuron, dt: float, input_shape: tuple, note: str = ""):
+def to_graph(layers, weights, biases, neuron, dt: float, input_shape: tuple, note: str = "",
+             neurons=None):
     """The NIR graph of a chipsim network: ``layers`` (LayerShape, as Network.layers),
-    ``weights``/``biases`` in chipsim's layout, ``neuron`` (NeuronParams), ``input_shape``
-    (C, H, W) of the data. Auxiliary classifiers (tbptt_local) are training scaffolding and are
-    left out. NirProblem for what NIR cannot hold (max pooling)."""
+    ``weights``/``biases`` in chipsim's layout, ``neuron`` (NeuronParams: every neuron, unless
+    ``neurons`` gives a LIF layer its own LayerNeuron), ``input_shape`` (C, H, W) of the data.
+    Auxiliary classifiers (tbptt_local) are training scaffolding and are left out. NirProblem
+    for what NIR cannot hold (max pooling; a layer mixing leaky and non-leaky neurons)."""
     import nir
 
+    from chipsim.model.neuron import LayerNeuron
+
     dt = float(dt)
-    lam, theta, cin = float(neuron.lam), float(neuron.theta), float(neuron.cin)
-    if not 0.0 <= lam <= 1.0 or cin <= 0.0:
-        raise NirProblem("", f"leak {lam:g}, input scale {cin:g}", "0 <= leak <= 1, scale > 0")
     nodes = {"input": nir.Input(input_type={"input": np.array(input_shape, dtype=np.int64)})}
     edges = []
     prev = "input"
@@ -468,18 +482,30 @@ def to_graph(layers, weights, biases, neuron, dt: float, input_shape: tuple, not
             add(ls.name, nir.Affine(weight=w, bias=b.copy(), metadata={META: {"bias": True}})
                 if ls.bias else nir.Linear(weight=w))
         if ls.spiking:
-            shape = (ls.out[2], ls.out[0], ls.out[1]) if ls.kind == "conv" else (ls.out[2],)
-            full = lambda v: np.full(shape, v, dtype=np.float64)   # noqa: E731
-            if lam < 1.0:
-                tau = dt / (1.0 - lam)
-                node = nir.LIF(tau=full(tau), r=full(cin * tau / dt), v_leak=full(0.0),
-                               v_threshold=full(theta), v_reset=full(0.0), metadata={})
+            i = sum(1 for m in main[:main.index(ls)] if m.spiking)
+            ln = neurons[i] if neurons is not None and neurons[i] is not None else \
+                LayerNeuron.uniform(ls.n_out, neuron)
+            Ho, Wo, Co = ls.out
+            if ls.kind == "conv":      # chipsim's (H, W, C) order -> NIR's (C, H, W)
+                arr = lambda a: np.ascontiguousarray(  # noqa: E731
+                    np.moveaxis(np.asarray(a, np.float64).reshape(Ho, Wo, Co), -1, 0))
             else:
-                node = nir.IF(r=full(cin / dt), v_threshold=full(theta), v_reset=full(0.0),
-                              metadata={})
-            node.metadata[META] = dict(lam=lam, theta=theta, cin=cin,
-                                       reset="soft" if neuron.soft else "hard",
-                                       h0=1.0 if neuron.h0 else 0.0)
+                arr = lambda a: np.asarray(a, np.float64).copy()  # noqa: E731
+            lam, cin, theta, vr = arr(ln.lam), arr(ln.cin), arr(ln.theta), arr(ln.vr)
+            if np.any((lam < 0.0) | (lam > 1.0)) or np.any(cin <= 0.0):
+                raise NirProblem(ls.name, f"leak in [{lam.min():g}, {lam.max():g}], input scale "
+                                 f"from {cin.min():g}", "0 <= leak <= 1 and input scale > 0")
+            if np.all(lam == 1.0):
+                node = nir.IF(r=cin / dt, v_threshold=theta, v_reset=vr, metadata={})
+            elif np.any(lam == 1.0):
+                raise NirProblem(ls.name, "leaky and non-leaky neurons in one layer",
+                                 "one kind per layer (NIR's LIF cannot hold a leak of 1)")
+            else:
+                tau = dt / (1.0 - lam)
+                node = nir.LIF(tau=tau, r=cin * tau / dt, v_leak=np.zeros_like(tau),
+                               v_threshold=theta, v_reset=vr, metadata={})
+            node.metadata[META] = dict(lam=lam, cin=cin, reset="soft" if ln.soft else "hard",
+                                       h0=1.0 if ln.h0 else 0.0)
             add(f"{ls.name}_lif", node)
             flat = ls.kind != "conv"
     add("output", nir.Output(output_type={"output": np.array([main[-1].out[2]], dtype=np.int64)}))

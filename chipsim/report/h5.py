@@ -584,7 +584,23 @@ def _write_weights(g: h5py.Group, s: Simulation) -> None:
         lg = wg.create_group(ls.name)
         lg.create_dataset("W", data=W, **_gzip(W.shape[0], W[0].nbytes if W.shape[0] else 0, W.shape))
         lg.create_dataset("b", data=b)
-    g.attrs["weights_note"] = f"kept: {size:,} bytes"
+    lif = [ls for ls in s.layers if ls.spiking]
+    if s.neurons is not None:
+        if len(s.neurons) != len(lif):
+            raise ChipsimError(f"{len(s.neurons)} neuron layers for {len(lif)} LIF layers",
+                               field="neurons", expected="one per LIF layer")
+        for ls, n in zip(lif, s.neurons):
+            lg = wg[ls.name]
+            for name, key in (("lam", "lam"), ("theta", "theta"), ("cin", "cin"), ("v_reset", "vr")):
+                a = np.asarray(n[key], np.float64)
+                if a.shape != (ls.n_out,):
+                    raise ChipsimError(f"layer {ls.name}: {name} {a.shape}", field="neurons",
+                                       expected=f"({ls.n_out},)")
+                lg.create_dataset(name, data=a, **_gzip(a.size, 8, a.shape))
+            lg.attrs["reset"] = "soft" if n["soft"] else "hard"
+            lg.attrs["heaviside_at_zero"] = 1.0 if n["h0"] else 0.0
+    g.attrs["weights_note"] = f"kept: {size:,} bytes" + (
+        " (and every LIF neuron's parameters)" if s.neurons is not None else "")
 
 
 def _write_cost(g: h5py.Group, c: Costs) -> None:
@@ -963,7 +979,8 @@ def _read(rd: _Reader) -> RunResult:
         sample_counts=counts, step_counts=steps, input_events=events,
         **attrs, **samples, **epochs)
     if "simulation/weights" in f:
-        sim = dataclasses.replace(sim, weights=_read_weights(rd, sim.layers))
+        sim = dataclasses.replace(sim, weights=_read_weights(rd, sim.layers),
+                                  neurons=_read_neurons(rd, sim.layers))
     cg = rd.node("cost")
     cattrs = _read_attrs(rd, cg, _COST_ATTRS)
     for name in ("throughput_train", "throughput_test", "real_time_factor_train",
@@ -1014,6 +1031,34 @@ def _read_weights(rd: _Reader, layers) -> tuple:
             # not checked for finite values: a run that diverged keeps the weights it ended with
             pair.append(np.asarray(ds[()]))
         out.append(tuple(pair))
+    return tuple(out)
+
+
+def _read_neurons(rd: _Reader, layers) -> tuple | None:
+    """Every LIF layer's neurons (simulation/weights/<layer>/lam, theta, cin, v_reset and the
+    attributes reset, heaviside_at_zero), or None for a file without them (before 0.2.1)."""
+    lif = [ls for ls in layers if ls.spiking]
+    if not lif or "lam" not in rd.node(f"simulation/weights/{lif[0].name}"):
+        return None
+    out = []
+    for ls in lif:
+        g = f"simulation/weights/{ls.name}"
+        n = {}
+        for name, key in (("lam", "lam"), ("theta", "theta"), ("cin", "cin"), ("v_reset", "vr")):
+            ds = rd.node(f"{g}/{name}")
+            if not isinstance(ds, h5py.Dataset) or ds.shape != (ls.n_out,) or \
+                    ds.dtype != np.float64:
+                raise rd.error(f"{g}/{name}", f"is {getattr(ds, 'dtype', 'a group')} "
+                               f"{getattr(ds, 'shape', '')}", f"float64 ({ls.n_out},)")
+            n[key] = np.asarray(ds[()])
+        node = rd.node(g)
+        reset, h0 = node.attrs.get("reset"), node.attrs.get("heaviside_at_zero")
+        if isinstance(reset, bytes):
+            reset = reset.decode()
+        if reset not in ("soft", "hard") or h0 not in (0.0, 1.0):
+            raise rd.error(g, f"reset {reset!r}, heaviside_at_zero {h0!r}",
+                           "reset 'soft' or 'hard' and heaviside_at_zero 0 or 1")
+        out.append(dict(n, soft=reset == "soft", h0=float(h0) == 1.0))
     return tuple(out)
 
 

@@ -1,0 +1,113 @@
+"""Neurons per layer and per neuron (chipsim.model.neuron.LayerNeuron): every neuron its own
+leak, threshold, input scale and hard-reset potential, every layer its own reset kind and H(0).
+Forward spikes and the SLTT and BPTT gradients equal the plain-numpy reference
+(tests/reference.py, per-layer neurons) in float64 to 1e-12; the counts follow the spikes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chipsim import counts as K
+from chipsim.model.neuron import LayerNeuron, NeuronParams
+from tests import reference as ref
+from tests.helpers import small_problem, trainer
+
+T = 6
+LR = 0.5
+
+
+def _per_neuron(net, rng, resets=("hard", "soft"), h0s=(0, 1), vr=True):
+    """Random per-neuron parameters for every LIF layer, and the reference's per-layer dicts."""
+    neurons, dicts = [], []
+    for i, ls in enumerate(net.lif_layers):
+        n = ls.n_out
+        lam = rng.uniform(0.2, 1.0, n)
+        lam[0] = 1.0                                       # an IF neuron among them
+        theta = rng.uniform(0.5, 1.5, n)
+        cin = rng.uniform(0.5, 1.5, n)
+        v_r = rng.uniform(-0.4, 0.3, n) if vr else np.zeros(n)
+        reset, h0 = resets[i % len(resets)], h0s[i % len(h0s)]
+        neurons.append(LayerNeuron(lam, theta, cin, v_r, reset == "soft", bool(h0)))
+        dicts.append(dict(lam=lam, theta=theta, cin=cin, vr=v_r, reset=reset, h0=h0,
+                          detach=False, sg="sigmoid", alpha=4.0))
+    return neurons, dicts
+
+
+#: the network-wide part (surrogate, detach); its lam/theta/cin are not used by the kernels here
+NRN = NeuronParams(lam=0.5, theta=1.0, cin=1.0, soft=True, detach=False, h0=True, sg_kind=0,
+                   alpha=4.0)
+
+
+def _grads(rule, seed, bias=True):
+    frames, labels, net, inp = small_problem(seed=seed, bias=bias, gain=5.0)
+    net.neurons, dicts = _per_neuron(net, np.random.default_rng(seed))
+    before = net.copy()
+    tr = trainer(rule, net, NRN, T=T, lr=LR)
+    loss, osum, cnt = tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    dW = [(a - b) / LR for a, b in zip(before.weights, net.weights)]
+    db = [(a - b) / LR for a, b in zip(before.biases, net.biases)]
+    return frames, labels, before, dicts, dW, db, loss, osum, cnt
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sltt_gradients_with_per_neuron_parameters(seed):
+    frames, labels, before, dicts, dW, db, loss, osum, cnt = _grads("sltt", seed)
+    gW, gb, rloss, rosum, diag = ref.grads_spatial(before.weights, before.biases, frames[0],
+                                                   labels[0], dicts)
+    for a, b in zip(dW + db, gW + gb):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    assert loss[0] == pytest.approx(rloss, abs=1e-12)
+    np.testing.assert_allclose(osum[0], rosum, atol=1e-12)
+    spikes = [int(s.sum()) for s in diag["ss"]]
+    assert min(spikes) > 0, spikes                 # every layer spikes
+    assert int(cnt[0, :, K.Phase.INFERENCE, K.SPIKE].sum()) == sum(spikes)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+@pytest.mark.parametrize("detach", [False, True])
+def test_bptt_gradients_with_per_neuron_parameters(seed, detach):
+    global NRN
+    old = NRN
+    NRN = old._replace(detach=detach)
+    try:
+        frames, labels, before, dicts, dW, db, loss, *_ = _grads("bptt", seed)
+    finally:
+        NRN = old
+    for d in dicts:
+        d["detach"] = detach
+    gW, gb, rloss, _, diag = ref.grads_bptt(before.weights, before.biases, frames[0], labels[0], dicts)
+    for a, b in zip(dW + db, gW + gb):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    assert loss[0] == pytest.approx(rloss, abs=1e-12)
+    assert min(int(s.sum()) for s in diag["ss"]) > 0
+
+
+def test_the_per_neuron_parameters_matter():
+    """Guards the tests above: the same network with one neuron for all gives other updates."""
+    frames, labels, before, dicts, dW, *_ = _grads("bptt", 3)
+    uniform = [dict(d, lam=0.5, theta=1.0, cin=1.0, vr=0.0) for d in dicts]
+    gW = ref.grads_bptt(before.weights, before.biases, frames[0], labels[0], uniform)[0]
+    assert max(np.abs(a - b).max() for a, b in zip(dW, gW)) > 1e-6
+
+
+def test_uniform_layer_neurons_change_no_bit():
+    """Per-layer neurons that all equal the network's neuron give the same bits as none."""
+    frames, labels, net, inp = small_problem(seed=6, bias=True)
+    nrn = NeuronParams(0.5, 1.0, 1.0, True, False, True, 0, 4.0)
+    other = net.copy()
+    other.neurons = [LayerNeuron.uniform(ls.n_out, nrn) for ls in other.lif_layers]
+    assert all(ln.same_as(nrn) for ln in other.neurons)
+    a = trainer("bptt", net, nrn, T=T, lr=LR).train_batch(inp, inp.ptr[:1], labels[:1])
+    b = trainer("bptt", other, nrn, T=T, lr=LR).train_batch(inp, inp.ptr[:1], labels[:1])
+    for x, y in zip(a, b):
+        assert np.asarray(x).tobytes() == np.asarray(y).tobytes()
+    for x, y in zip(net.weights, other.weights):
+        assert x.tobytes() == y.tobytes()
+
+
+def test_ottt_refuses_leaks_that_differ():
+    frames, labels, net, inp = small_problem(seed=1)
+    net.neurons, _ = _per_neuron(net, np.random.default_rng(1))
+    with pytest.raises(ValueError, match="leaks differ"):
+        trainer("ottt_a", net, NRN, T=T)
