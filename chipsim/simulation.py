@@ -120,8 +120,12 @@ def prepare(workload, bits: dict | None = None, profile_name: str = "") -> Prepa
     init_rng, order_rng, rule_rng = (np.random.default_rng(s) for s in rng.spawn(3))
     net = build_network(workload, train.input_shape, train.n_classes, init_rng)
     neuron = neuron_params(workload, train.input_shape, train.n_classes)
-    trainer = make_trainer(workload.rule.name, net, neuron, workload.loss, tr, workload.rule,
-                           workload.dataset.time_steps, tr.batch_size, rule_rng)
+    try:
+        trainer = make_trainer(workload.rule.name, net, neuron, workload.loss, tr, workload.rule,
+                               workload.dataset.time_steps, tr.batch_size, rule_rng)
+    except ValueError as e:                   # a rule and neurons that do not go together
+        raise ChipsimError(str(e), file=workload.path, field="rule.name",
+                           expected="a rule that takes this network's neurons") from None
     note = f"floating point ({tr.dtype})"
     if bits:
         trainer.set_number_format(bits)

@@ -444,7 +444,7 @@ NEW_CASES = [
     (L0, "    - {kind: conv, channels: 4, kernel: 3, units: 8}", "network.hidden.0.units",
      "not a field of a conv layer (it belongs to kind dense)"),
     (L0, "    - {kind: conv, channels: 4, kernel: 3, size: 2}", "network.hidden.0.size",
-     "a conv layer with channels, kernel (optional: stride, padding, bias); remove 'size'"),
+     "a conv layer with channels, kernel (optional: stride, padding, bias, neuron); remove 'size'"),
     (L0, "    - {kind: conv, channels: 4, kernel: 3, p: 0.1}", "network.hidden.0.p",
      "belongs to kind dropout"),
     (L0, "    - {kind: conv, channels: 4, kernel: 3, width: 2}", "network.hidden.0.width",

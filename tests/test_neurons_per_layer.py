@@ -111,3 +111,42 @@ def test_ottt_refuses_leaks_that_differ():
     net.neurons, _ = _per_neuron(net, np.random.default_rng(1))
     with pytest.raises(ValueError, match="leaks differ"):
         trainer("ottt_a", net, NRN, T=T)
+
+
+# ------------------------------------------------------------------ from a workload
+WORKLOAD = """\
+name: per_layer
+dataset: {name: nmnist, root: null, time_steps: 8, framing: binary, downscale: 2,
+          train_samples: 4, test_samples: 4}
+network:
+  hidden:
+    - {kind: dense, units: 24}
+    - {kind: dense, units: 12, neuron: {leak: 1.0, reset: hard, v_reset: -0.25, threshold: 0.8}}
+neuron: {preset: ottt}
+rule: {name: RULE}
+training: {epochs: 1, optimizer: sgd, lr: 0.1, seed: 3, init_gain: 3.0}
+"""
+
+
+def test_a_layer_of_a_workload_takes_its_own_neuron(tmp_path):
+    from chipsim.cli import main
+    from chipsim.report.h5 import read_result
+    wl = tmp_path / "w.yaml"
+    wl.write_text(WORKLOAD.replace("RULE", "bptt"))
+    out = tmp_path / "r.h5"
+    assert main(["run", str(wl), "--profile", "anp_i", "--out", str(out), "--quiet", "--no-plot"]) == 0
+    n1, n2 = read_result(out).sim.neurons
+    assert np.all(n1["lam"] == 0.5) and np.all(n1["theta"] == 1.0) and n1["soft"] and n1["h0"]
+    assert np.all(n2["lam"] == 1.0) and np.all(n2["theta"] == 0.8) and not n2["soft"]
+    assert np.all(n2["vr"] == -0.25) and n2["h0"]          # H(0) from the preset
+
+
+def test_ottt_with_a_layer_of_another_leak_is_one_clear_error(tmp_path, capsys):
+    from chipsim.cli import main
+    wl = tmp_path / "w.yaml"
+    wl.write_text(WORKLOAD.replace("RULE", "ottt_a"))
+    out = tmp_path / "r.h5"
+    assert main(["run", str(wl), "--profile", "anp_i", "--out", str(out), "--quiet", "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert "field 'rule.name'" in err and "leaks differ" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -7,6 +7,7 @@ kind means one record here, its handling in ``Network.build`` (and, for a new co
 its kernels), tests and docs.
 
 - ``dense``: a fully connected layer of LIF neurons (``units``), reading the flattened input;
+  a conv or dense layer may give its own ``neuron`` (leak, threshold, reset, v_reset, ...);
 - ``conv``: a 2-D convolution of LIF neurons (``channels``, square ``kernel``, ``stride``,
   ``padding``); input channels are inferred;
 - ``avgpool`` / ``maxpool``: pooling of the previous population (kernel = stride = ``size``),
@@ -34,10 +35,27 @@ class LayerOp(BaseModel):
         return self.kind in LIF_KINDS
 
 
+class LayerNeuronSpec(BaseModel):
+    """A LIF layer's own neuron: the fields given replace the workload's ``neuron`` for this
+    layer's neurons (the surrogate and detach_reset stay the network's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    leak: float | None = Field(None, ge=0.0, le=1.0, description="lambda (1: an IF neuron)")
+    threshold: float | None = Field(None, gt=0.0, description="theta")
+    reset: Literal["soft", "hard"] | None = Field(None, description="soft or hard")
+    v_reset: float = Field(0.0, description="the potential a hard reset sets (0: chipsim's hard "
+                                            "reset)")
+    heaviside_at_zero: Literal[0, 1] | None = Field(None, description="H(0)")
+    decay_input: bool | None = Field(None, description="u = lambda v + (1 - lambda) I")
+
+
 class Dense(LayerOp):
     kind: Literal["dense"] = "dense"
     units: int = Field(ge=1, description="number of LIF neurons")
     bias: bool = Field(False, description="a bias on the LIF layer's input current")
+    neuron: LayerNeuronSpec | None = Field(None, description=(
+        "this layer's own neuron: any of leak, threshold, reset, v_reset, heaviside_at_zero, "
+        "decay_input (the rest: the workload's neuron)"))
 
 
 class Conv(LayerOp):
@@ -48,6 +66,9 @@ class Conv(LayerOp):
     padding: int = Field(0, ge=0, description=(
         "zero padding on every side (1 for a 3x3 'same' conv); any amount, as PyTorch"))
     bias: bool = Field(False, description="a bias on the LIF layer's input current")
+    neuron: LayerNeuronSpec | None = Field(None, description=(
+        "this layer's own neuron: any of leak, threshold, reset, v_reset, heaviside_at_zero, "
+        "decay_input (the rest: the workload's neuron)"))
 
 
 class AvgPool(LayerOp):

@@ -424,4 +424,28 @@ def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.G
         raise _layers_error(workload, e) from None
     if workload.network.normalization == "ws_folded":
         fold_weight_standardization(network)
+    own = [op.neuron for op in workload.network.hidden if op.is_lif]
+    if any(n is not None for n in own):        # layers with their own neuron
+        network.neurons = layer_neurons(workload, network, own)
     return network
+
+
+def layer_neurons(workload, network, own: list) -> list:
+    """Each LIF layer's LayerNeuron: the workload's neuron with the layer's own fields
+    (``network.hidden[i].neuron``) in place of its."""
+    from chipsim.model.neuron import LayerNeuron, NeuronParams
+    base = workload.neuron
+    out = []
+    for ls, o in zip(network.lif_layers, own):
+        fields = {k: getattr(base, k) for k in ("leak", "threshold", "reset", "heaviside_at_zero",
+                                                "decay_input", "detach_reset", "surrogate",
+                                                "surrogate_alpha")}
+        vr = 0.0
+        if o is not None:
+            fields.update({k: v for k, v in o.model_dump().items()
+                           if v is not None and k != "v_reset"})
+            vr = float(o.v_reset)
+        from types import SimpleNamespace
+        p = NeuronParams.from_spec(SimpleNamespace(**fields))
+        out.append(LayerNeuron.uniform(ls.n_out, p, vr))
+    return out
