@@ -559,7 +559,8 @@ def cmd_price(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from chipsim.interop.brian2_validate import all_variants, failed, format_table, validate
+    from chipsim.interop.brian2_validate import (CASES, all_variants, failed, format_table,
+                                                 validate, validate_cases)
     from chipsim.report.outputs import VALIDATE_SOURCE
     from chipsim.report.validation_plot import overlay_figure
 
@@ -567,19 +568,27 @@ def cmd_validate(args) -> int:
         raise ChipsimError(f"{args.T} is not a number of time steps", field="--T",
                            expected="an integer >= 1, e.g. --T 50")
     variants = [v for v in all_variants() if not args.only or args.only in v.name]
-    if not variants:
+    cases = [c for c in CASES if not args.only or args.only in c]
+    if not variants and not cases:
         raise ChipsimError(f"no variant name contains '{args.only}'", field="--only",
-                           expected="e.g. 'soft lam=0.5' or 'H(0)=0'")
+                           expected="e.g. 'soft lam=0.5', 'H(0)=0', 'conv' or 'fixed-point'")
     _check_figures([Path(args.out)], VALIDATE_SOURCE, args.force)
     print(f"chipsim vs Brian2 ({args.target} target), dt = 1 ms, T = {args.T}, seed {args.seed}: "
           f"20 inputs -> 8 LIF -> 6 LIF")
-    rows = validate(variants, target=args.target, T=args.T, seed=args.seed)
-    print(format_table(rows))
+    rows = validate(variants, target=args.target, T=args.T, seed=args.seed) if variants else []
+    if rows:
+        print(format_table(rows))
+    extra = validate_cases(cases, target=args.target, T=args.T, seed=args.seed) if cases else []
+    if extra:
+        print("\nneurons per neuron and per layer, reset to v_reset, convolutions, fixed point:")
+        for c in cases:
+            print(f"  {c}: {CASES[c]}")
+        print(format_table(extra))
     shown = next((r for r in rows if r.traces), None)
     if shown is not None:
         png = overlay_figure(shown.traces, args.out, title=f"chipsim vs Brian2 ({args.target}): {shown.variant}")
         print(f"overlay figure: {png}")
-    return 1 if failed(rows) else 0
+    return 1 if failed(rows) or failed(extra) else 0
 
 
 def _dt(text: str | None) -> float | None:

@@ -105,3 +105,51 @@ def test_cli_validate_fails_on_a_mismatch(tmp_path, capsys, monkeypatch):
 def test_cli_validate_unknown_variant(capsys):
     assert main(["validate", "brian2", "--only", "no such variant"]) == 2
     assert "--only" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ the extended cases
+@pytest.fixture(scope="module")
+def case_rows():
+    return bv.validate_cases(T=40)
+
+
+def test_extended_cases_match_brian2(case_rows):
+    """Neurons per neuron and per layer with a reset to v_reset, convolutions, and the chip's
+    fixed-point state: identical rasters, |dv| < 1e-9."""
+    assert [r.variant for r in case_rows] == list(bv.CASES)
+    for r in case_rows:
+        assert r.passed and r.identical and r.max_dv < 1e-9, (r.variant, r.verdict)
+        assert r.spikes_chipsim == r.spikes_brian2 > 0
+
+
+@pytest.mark.parametrize("name", list(bv.CASES))
+def test_every_layer_of_every_case_spikes(name):
+    frames, net, nrn, neurons, bits = bv.case_problem(name, 40, 0)
+    S, V, grid = bv.run_chipsim_case(net, nrn, neurons, bits, frames)
+    assert all(s.sum() > 0 for s in S), [int(s.sum()) for s in S]
+    assert (grid[0] > 0) == (bits is not None)
+
+
+@pytest.mark.parametrize("name, spoil", [
+    ("per-neuron soft / IF hard v_reset", "uniform"),     # Brian2 without the per-neuron values
+    ("conv 3x3 pad 1 -> conv 3x3 stride 2", "flip"),      # the kernel flipped (a convolution)
+    ("fixed-point state 8 bits", "nogrid"),               # Brian2 without the state grid
+])
+def test_a_twin_that_misses_the_feature_fails(name, spoil):
+    """The cases can fail: Brian2 without what the case is about differs from chipsim."""
+    import numpy as np
+    frames, net, nrn, neurons, bits = bv.case_problem(name, 40, 0)
+    Sc, Vc, grid = bv.run_chipsim_case(net, nrn, neurons, bits, frames)
+    if spoil == "uniform":
+        neurons = None
+    if spoil == "flip":
+        ls = net.lif_layers[0]
+        k, cin = ls.k, ls.pooled[2]
+        W = net.weights[0].reshape(k, k, cin, -1)
+        net.weights[0][...] = W[::-1, ::-1].reshape(net.weights[0].shape)
+    if spoil == "nogrid":
+        grid = (0.0, 0.0)
+    Sb, Vb = bv.run_brian2_case(net, nrn, neurons, frames, grid=grid)
+    same = all(np.array_equal(a, b) for a, b in zip(Sc, Sb))
+    dv = max(float(np.abs(a - b).max()) for a, b in zip(Vc, Vb))
+    assert not (same and dv < bv.TOL)

@@ -338,3 +338,194 @@ def format_table(rows: list[Row]) -> str:
     lines.append(f"{n_ok} passed, {n_bad} failed, {n_na} not expressible / not run "
                  f"(tolerance |dv| < {TOL:g}, float64)")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# extended cases: neurons per neuron and per layer, reset to v_reset, convolutions, fixed point
+# ---------------------------------------------------------------------------------------------
+#: the extended cases (name -> what it exercises)
+CASES = {
+    "per-neuron soft / IF hard v_reset": (
+        "dense 20 -> 8 -> 6; layer 1: every neuron its own leak, threshold and input scale, "
+        "soft reset, H(0) = 1; layer 2: IF (leak 1), thresholds per neuron, hard reset to a "
+        "negative v_reset per neuron, strict >"),
+    "conv 3x3 pad 1 -> conv 3x3 stride 2": (
+        "2x8x8 input -> conv 4 channels, 3x3, padding 1 -> LIF -> conv 6 channels, 3x3, "
+        "stride 2 -> LIF (the convolutions as explicit synapses in Brian2)"),
+    "fixed-point state 8 bits": (
+        "dense 20 -> 8 -> 6, OTTT's neuron, the chip's number format: weights rounded to 8 bits, "
+        "the membrane state v rounded to an 8-bit grid (range +-4 theta) after every reset"),
+}
+
+
+def case_problem(name: str, T: int = 50, seed: int = 0):
+    """(frames (T, n_in) channel-last, network, NeuronParams, per-layer neurons or None,
+    number-format bits or None) of an extended case."""
+    from chipsim.model.neuron import LayerNeuron
+    rng = np.random.default_rng(seed + 7)
+    ottt = NeuronParams(lam=0.5, theta=1.0, cin=1.0, soft=True, detach=False, h0=True,
+                        sg_kind=1, alpha=1.0)
+    if name.startswith("per-neuron"):
+        frames, net = make_problem(Variant(leak=0.5), T=T, seed=seed)
+        n1, n2 = (ls.n_out for ls in net.lif_layers)
+        neurons = [LayerNeuron(rng.uniform(0.3, 0.95, n1), rng.uniform(0.6, 1.4, n1),
+                               rng.uniform(0.7, 1.3, n1), np.zeros(n1), True, True),
+                   LayerNeuron(np.ones(n2), rng.uniform(0.8, 1.6, n2), np.ones(n2),
+                               rng.uniform(-0.6, -0.05, n2), False, False)]
+        return frames, net, ottt, neurons, None
+    if name.startswith("conv"):
+        P, H, W = 2, 8, 8
+        frames = (rng.random((T, H * W * P)) < 0.25).astype(np.uint8)
+        ops = [dict(kind="conv", channels=4, kernel=3, padding=1),
+               dict(kind="conv", channels=6, kernel=3, stride=2)]
+        net = Network.build((H, W, P), True, ops, 2, False, np.random.default_rng(seed + 1),
+                            gain=3.0)
+        return frames, net, ottt, None, None
+    frames, net = make_problem(Variant(leak=0.5), T=T, seed=seed)
+    return frames, net, ottt, None, dict(weight_bits=8, state_bits=8, trace_bits=8)
+
+
+def _conv_synapses(ls, W):
+    """(pre, post, weight) of every synapse of a convolution (chipsim's channel-last indices):
+    out[(y Wo + x) Co + co] += W[(ky k + kx) Cin + ci, co] * in[(iy Win + ix) Cin + ci]."""
+    Hin, Win, Cin = ls.pooled
+    Ho, Wo, Co = ls.out
+    k, s, p = ls.k, ls.stride, ls.pad
+    pre, post, w = [], [], []
+    for y in range(Ho):
+        for x in range(Wo):
+            for ky in range(k):
+                iy = y * s - p + ky
+                if not 0 <= iy < Hin:
+                    continue
+                for kx in range(k):
+                    ix = x * s - p + kx
+                    if not 0 <= ix < Win:
+                        continue
+                    for ci in range(Cin):
+                        src = (iy * Win + ix) * Cin + ci
+                        row = (ky * k + kx) * Cin + ci
+                        for co in range(Co):
+                            pre.append(src)
+                            post.append((y * Wo + x) * Co + co)
+                            w.append(W[row, co])
+    pre, post, w = np.array(pre), np.array(post), np.array(w)
+    order = np.lexsort((post, pre))          # by source, as chipsim scatters an event's taps
+    return pre[order], post[order], w[order]
+
+
+def run_chipsim_case(net, nrn, neurons, bits, frames):
+    """chipsim's spikes and post-reset v of every LIF layer (run_chipsim with the network's own
+    neurons and, with ``bits``, the chip's number format); also (qv, lim_v)."""
+    T = frames.shape[0]
+    net.neurons = neurons
+    inp = encode_frames(frames.reshape(1, T, -1), True)
+    tr = _trainer(net, nrn, T)
+    if bits:
+        tr.set_number_format(bits)        # rounds the network's weights in place
+    n_lif = len(net.lif_layers)
+    S = [np.zeros((T, ls.n_out), bool) for ls in net.lif_layers]
+    V = [np.zeros((T, ls.n_out)) for ls in net.lif_layers]
+    for t in range(T):
+        tr.infer_batch(inp, inp.ptr[:, :t + 2], np.array([0]))
+        for l in range(n_lif):
+            V[l][t] = tr.v[l][0]
+            S[l][t, tr.spk_h[l][0, 0, :tr.spk_n[l, 0, 0]]] = True
+    return S, V, (float(tr.fmt.qv), float(tr.fmt.lim_v))
+
+
+def run_brian2_case(net, nrn, neurons, frames, target="numpy", dt_ms=1.0, grid=(0.0, 0.0)):
+    """The Brian2 twin of a network whose neurons each have their own tau (exact: one step
+    multiplies by lam), threshold, input scale and reset potential, dense or convolutional
+    layers, and (``grid`` = (qv, lim_v), qv > 0) the membrane state rounded to the chip's grid
+    after the reset, as chipsim's kernel does."""
+    import brian2 as b2
+    from chipsim.model.neuron import LayerNeuron
+
+    old = b2.prefs.codegen.target
+    b2.prefs.codegen.target = target
+    try:
+        T, n_in = frames.shape
+        dt = dt_ms * b2.ms
+        clock = b2.Clock(dt=dt)
+        ts, idx = np.nonzero(frames)
+        src = b2.SpikeGeneratorGroup(n_in, idx, ts * dt, clock=clock, when="thresholds", order=0)
+        objs = [src]
+        eqs = ("dv/dt = -v/tau : 1\nI : 1\ntau : second (constant)\ntheta : 1 (constant)\n"
+               "cin : 1 (constant)\nvr : 1 (constant)")
+        order, groups, spk_mons, v_mons = 1, [], [], []
+        qv, lim = grid
+        for l, ls in enumerate(net.lif_layers):
+            ln = neurons[l] if neurons is not None else LayerNeuron.uniform(ls.n_out, nrn)
+            G = b2.NeuronGroup(ls.n_out, eqs, method="exact", clock=clock,
+                               threshold="v >= theta" if ln.h0 else "v > theta",
+                               reset="v -= theta" if ln.soft else "v = vr")
+            taus = {lam: exact_tau(float(lam), float(dt)) for lam in np.unique(ln.lam)}
+            G.tau = np.array([taus[lam] for lam in ln.lam]) * b2.second
+            G.theta, G.cin, G.vr = ln.theta, ln.cin, ln.vr
+            W = net.weights[l]
+            if ls.kind == "conv":
+                pre, post, w = _conv_synapses(ls, W)
+            else:
+                pre, post = (a.ravel() for a in np.meshgrid(np.arange(W.shape[0]),
+                                                           np.arange(W.shape[1]), indexing="ij"))
+                w = W[pre, post]
+            S = b2.Synapses(src, G, model="w : 1", on_pre="I_post += w", clock=clock)
+            S.connect(i=pre, j=post)
+            S.w = w
+            S.pre.when, S.pre.order = "thresholds", order
+            G.run_regularly("v += cin * I\nI = 0", when="thresholds", order=order + 1)
+            G.thresholder["spike"].when = "thresholds"
+            G.thresholder["spike"].order = order + 2
+            if qv > 0.0:      # chipsim's on_grid: floor(v / q + 0.5) q, clipped to [-lim, lim - q]
+                q, hi, lo = repr(qv), repr(lim - qv), repr(-lim)      # exact float literals
+                G.run_regularly(f"v = clip(floor(v / {q} + 0.5) * {q}, {lo}, {hi})",
+                                when="resets", order=10)
+            order += 3
+            sm = b2.SpikeMonitor(G, when="end")
+            vm = b2.StateMonitor(G, "v", record=True, when="end")
+            objs += [G, S, sm, vm]
+            spk_mons.append(sm)
+            v_mons.append(vm)
+            groups.append(G)
+            src = G
+        b2.Network(*objs).run(T * dt, namespace={})
+        Ss, Vs = [], []
+        for l, G in enumerate(groups):
+            r = np.zeros((T, len(G)), bool)
+            steps = np.round(np.asarray(spk_mons[l].t / dt)).astype(int)
+            r[steps, np.asarray(spk_mons[l].i)] = True
+            Ss.append(r)
+            Vs.append(np.asarray(v_mons[l].v).T.copy())
+        return Ss, Vs
+    finally:
+        b2.prefs.codegen.target = old
+
+
+def compare_case(name: str, target: str = "numpy", T: int = 50, seed: int = 0) -> Row:
+    """One extended case against its Brian2 twin: identical rasters and |dv| < TOL."""
+    row = Row(name)
+    frames, net, nrn, neurons, bits = case_problem(name, T, seed)
+    Sc, Vc, grid = run_chipsim_case(net, nrn, neurons, bits, frames)
+    Sb, Vb = run_brian2_case(net, nrn, neurons, frames, target, grid=grid)
+    row.spikes_chipsim = int(sum(s.sum() for s in Sc))
+    row.spikes_brian2 = int(sum(s.sum() for s in Sb))
+    row.identical = all(np.array_equal(a, b) for a, b in zip(Sc, Sb))
+    row.max_dv = float(max(np.abs(a - b).max() for a, b in zip(Vc, Vb)))
+    row.ties = 0
+    row.passed = bool(row.identical and row.max_dv < TOL)
+    row.verdict = "pass" if row.passed else (
+        "FAIL: " + ", ".join(([f"{sum(int((a != b).sum()) for a, b in zip(Sc, Sb))} raster "
+                               "entries differ"] if not row.identical else [])
+                             + ([f"|dv| {row.max_dv:.2e} >= {TOL:g}"] if not row.max_dv < TOL else [])))
+    return row
+
+
+def validate_cases(names=None, target: str = "numpy", T: int = 50, seed: int = 0) -> list[Row]:
+    """Every extended case (default: CASES) against Brian2."""
+    names = list(CASES) if names is None else list(names)
+    if target == "cython":
+        ok, why = cython_available()
+        if not ok:
+            return [Row(n, verdict=f"not run: {why}") for n in names]
+    return [compare_case(n, target, T, seed) for n in names]

@@ -9,8 +9,8 @@ NIR describes neurons in continuous time; chipsim runs them in steps of ``dt``. 
     v[t] = v[t-1] + dt/tau (v_leak - v[t-1] + r I[t])
          = lam v[t-1] + cin I[t] + (dt/tau) v_leak,      lam = 1 - dt/tau,  cin = r dt / tau
 
-which is chipsim's neuron (chipsim/model/neuron.py) with a hard reset, ``H(0) = 0`` (strict
-``>``) and the constant drive ``(dt/tau) v_leak`` added to the layer's bias as
+which is chipsim's neuron (chipsim/model/neuron.py) with a hard reset to v_reset, ``H(0) = 0``
+(strict ``>``) and the constant drive ``(dt/tau) v_leak`` added to the layer's bias as
 ``v_leak / r`` (the bias is scaled by cin with the synaptic current). An IF node
 (``dv/dt = r I``) is ``lam = 1``, ``cin = r dt``. snnTorch's export (``tau = dt / (1 - beta)``,
 ``r = tau / dt``) gives back ``lam = beta`` and ``cin = 1`` exactly as it intends.
@@ -27,9 +27,10 @@ chipsim's activations are channel-last (flat index (y W + x) C + c) and its kern
 reads the map flattened channel-first, as torch's flatten; the weight rows are permuted to
 chipsim's order (a permutation: exact).
 
-Not yet supported, and refused with the node's name and type: CubaLIF, LI and spiking output
-layers, per-neuron parameters that differ, neurons that differ between layers, v_reset != 0,
-recurrent edges, Conv1d, Delay, Threshold, nested graphs, max pooling (NIR has none).
+Every neuron keeps its own tau, r, threshold, v_reset and v_leak (per-neuron arrays; the layers'
+neurons become chipsim.model.neuron.LayerNeuron). Not yet supported, and refused with the
+node's name and type: CubaLIF, LI and spiking output layers, recurrent edges, Conv1d, Delay,
+Threshold, nested graphs, max pooling (NIR has none).
 """
 
 from __future__ import annotations
