@@ -60,7 +60,7 @@ def assert_identical(a, b):
     """Every number of two RunResults equal bit for bit (wall time and stamps aside)."""
     sa, sb = a.sim, b.sim
     for f in dataclasses.fields(sa):
-        if f.name in ("wall_time_s", "weights"):
+        if f.name in ("wall_time_s", "weights", "neurons"):
             continue
         x, y = getattr(sa, f.name), getattr(sb, f.name)
         if isinstance(x, np.ndarray):
@@ -70,6 +70,10 @@ def assert_identical(a, b):
     assert len(sa.weights) == len(sb.weights)
     for (wa, ba), (wb, bb) in zip(sa.weights, sb.weights):
         assert wa.tobytes() == wb.tobytes() and ba.tobytes() == bb.tobytes(), "final weights"
+    assert len(sa.neurons) == len(sb.neurons)
+    for na, nb in zip(sa.neurons, sb.neurons):
+        assert na.keys() == nb.keys() and all(
+            np.asarray(na[k]).tobytes() == np.asarray(nb[k]).tobytes() for k in na), "neurons"
     ca, cb = a.cost, b.cost
     for f in dataclasses.fields(ca):
         x, y = getattr(ca, f.name), getattr(cb, f.name)
