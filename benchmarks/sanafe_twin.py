@@ -7,7 +7,7 @@ dependency: it is installed only in a separate venv, and this file never imports
 
     /work/peers-venv/bin/python benchmarks/sanafe_twin.py --save /tmp/sanafe_twin.npz
 
-References are ``file:line``. ``src/...`` and ``arch/...`` refer to the C++ sources of
+References are ``file:line``. Every ``*.cpp`` / ``*.hpp`` named here is in ``src/`` of
 github.com/SLAM-Lab/SANA-FE at commit 8951ab0 (the installed 2.2.9 wheel ships a compiled
 kernel, ``sanafecpp*.so``, and no C++ sources). ``loihi.yaml`` refers to
 ``site-packages/sanafe/examples/loihi.yaml``, which is byte-identical to that commit's
@@ -588,10 +588,11 @@ def hand_ledger(layers, placement, rasters, updated, costs, *, sizes=None) -> di
 # --------------------------------------------------------------------------------------------
 
 def example_network(seed=0, n_in=64, hidden=(48, 10), T=20, density=0.2, leak=0.5,
-                    threshold=1.0, gain=0.6):
+                    threshold=1.0, gain=0.6, grid=0):
     """Seeded example: weights U(-0.2, 0.8), each layer scaled so that its mean input current
     per step is ``gain * threshold`` at the firing rate the (chipsim-style) numpy LIF gives the
-    layer before."""
+    layer before. ``grid`` > 0: weights rounded to multiples of 1/grid (with leak 1 and grid 64
+    SANA-FE's 1/64 truncation of the potential is then exact, and its rasters are chipsim's)."""
     rng = np.random.default_rng(seed)
     raster = (rng.random((T, n_in)) < density).astype(np.uint8)
     layers, prev = [], raster
@@ -599,6 +600,8 @@ def example_network(seed=0, n_in=64, hidden=(48, 10), T=20, density=0.2, leak=0.
         W = rng.uniform(-0.2, 0.8, size=(prev.shape[1], n_out))
         rate = max(prev.mean(), 1.0 / prev.size)
         W *= gain * threshold / (prev.shape[1] * rate * W.mean())
+        if grid:
+            W = np.round(W * grid) / grid
         layers.append(W)
         prev = numpy_lif([W], prev, leak=leak, threshold=threshold, sanafe=False)[0][-1]
     return layers, raster
@@ -618,6 +621,8 @@ def main(argv=None):
     ap.add_argument("--gain", type=float, default=0.6,
                     help="mean input current per step / threshold, per layer (sets the rates)")
     ap.add_argument("--reset", default="soft", choices=("soft", "hard", "none"))
+    ap.add_argument("--grid", type=int, default=0,
+                    help="round the weights to multiples of 1/GRID (64 with --leak 1: exact)")
     ap.add_argument("--timing-model", default="detailed", choices=("simple", "detailed", "cycle"))
     ap.add_argument("--extra-steps", type=int, default=None,
                     help="zero input rows appended (default: the number of LIF layers, which "
@@ -628,7 +633,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     layers, raster = example_network(args.seed, T=args.T, density=args.density, leak=args.leak,
-                                     threshold=args.threshold, gain=args.gain)
+                                     threshold=args.threshold, gain=args.gain, grid=args.grid)
     placement = [[0], [1, 2], [5]]
     extra = len(layers) if args.extra_steps is None else args.extra_steps
     kw = dict(leak=args.leak, threshold=args.threshold, reset=args.reset, extra_steps=extra,

@@ -68,6 +68,8 @@ class Action(IntEnum):
     # --- communication, counted from the mapping of layers onto cores and chips --------------
     ROUTER_HOP = 26            # one spike packet crossing one router hop of the on-chip mesh
     CHIP_MESSAGE = 27          # one spike packet sent from one chip to another
+    SPIKE_MESSAGE = 28         # one spike message sent to one destination core (axon out)
+    MESSAGE_RECEIVE = 29       # one spike message taken in by its destination core (axon in)
 
 
 N_ACTIONS = len(Action)
@@ -169,6 +171,20 @@ ACTION_INFO: dict[Action, ActionInfo] = {
                             "is the one published per-bit figure of a neuromorphic chip's link "
                             "(most shipped profiles borrow it); 1 us per off-chip message is a "
                             "guess")),
+    Action.SPIKE_MESSAGE: ActionInfo(
+        "one spike message sent to one destination core that holds neurons reading the spike "
+        "(a spike read on n cores sends n; the network input's events included; counted from "
+        "the mapping, on the layer that reads them, and timed on the sending core)", "routing",
+        DefaultPrice(0.0, 0.0, source="chipsim team",
+                     reason="a profile without message figures prices a spike's messages inside "
+                            "its spike action (one message per spike), as chipsim did before "
+                            "messages were counted")),
+    Action.MESSAGE_RECEIVE: ActionInfo(
+        "one spike message taken in by its destination core (timed on the receiving core; "
+        "counted from the mapping, on the layer that reads it)", "routing",
+        DefaultPrice(0.0, 0.0, source="chipsim team",
+                     reason="receiving a message is priced inside the synaptic operations it "
+                            "starts unless the profile gives it (e.g. Loihi's axon-in time)")),
 }
 
 # Module-level constants for the kernels (Numba treats globals as compile-time constants).
@@ -201,6 +217,8 @@ MEM_WRITE_HIST = int(Action.MEM_WRITE_HIST)
 NB_EFF_OPS = int(Action.NB_EFF_OPS)
 NB_DENSE_OPS = int(Action.NB_DENSE_OPS)
 ROUTER_HOP = int(Action.ROUTER_HOP)
+SPIKE_MESSAGE = int(Action.SPIKE_MESSAGE)
+MESSAGE_RECEIVE = int(Action.MESSAGE_RECEIVE)
 CHIP_MESSAGE = int(Action.CHIP_MESSAGE)
 
 

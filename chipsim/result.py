@@ -199,6 +199,10 @@ class Costs:
     real_time_factor_test: float | None
     communication_note: str = "counted on this chip's mapping"
     repriced_from: str = ""             # the profile of the run this was re-priced from
+    spike_messages: np.ndarray | None = None   # (N, T, L) int64: spike messages, one per
+                                        #   (spike, destination core), counted on the layer that
+                                        #   reads them; each is also received once; None: not
+                                        #   counted (files of chipsim 0.2.0)
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,10 @@ class RunResult:
         c = self.sim.sample_counts.copy()
         c[:, :, K.INFER, K.ROUTER_HOP] += self.cost.router_hops.sum(axis=1)
         c[:, :, K.INFER, K.CHIP_MESSAGE] += self.cost.chip_messages.sum(axis=1)
+        if self.cost.spike_messages is not None:
+            m = self.cost.spike_messages.sum(axis=1)
+            c[:, :, K.INFER, K.SPIKE_MESSAGE] += m
+            c[:, :, K.INFER, K.MESSAGE_RECEIVE] += m
         return c
 
     @cached_property
@@ -231,6 +239,9 @@ class RunResult:
         c = self.sim.step_counts.copy()
         c[..., K.INFER, K.ROUTER_HOP] += self.cost.router_hops
         c[..., K.INFER, K.CHIP_MESSAGE] += self.cost.chip_messages
+        if self.cost.spike_messages is not None:
+            c[..., K.INFER, K.SPIKE_MESSAGE] += self.cost.spike_messages
+            c[..., K.INFER, K.MESSAGE_RECEIVE] += self.cost.spike_messages
         return c
 
     @property

@@ -550,4 +550,5 @@ def test_architecture_constants_are_the_models():
                                         ARCHITECTURE_REQUIRED, Architecture)
     fields = Architecture.model_fields
     assert ARCHITECTURE_REQUIRED == tuple(k for k, f in fields.items() if f.is_required())
-    assert ARCHITECTURE_FIELDS == tuple(fields) and ARCHITECTURE_FLAGS == ("shared_conv_kernels",)
+    assert ARCHITECTURE_FIELDS == tuple(fields)
+    assert ARCHITECTURE_FLAGS == ("message_overlap", "shared_conv_kernels")

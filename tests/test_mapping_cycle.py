@@ -62,8 +62,8 @@ def _run(net, chip):
     tr.infer_batch(inp, inp.ptr, np.array([0]))
     steps = tr.last_step_counts.copy()
     m = map_network(net, chip)
-    hops, msgs = communication(steps, np.diff(inp.ptr, axis=1), net.layers, m)
-    lat = step_latency(steps, hops, m, chip)
+    hops, msgs, smsg = communication(steps, np.diff(inp.ptr, axis=1), net.layers, m)
+    lat = step_latency(steps, hops, m, chip, smsg, net.layers)
     steps[..., K.Phase.INFERENCE, K.ROUTER_HOP] = hops     # the counts the ledger prices
     steps[..., K.Phase.INFERENCE, K.CHIP_MESSAGE] = msgs
     return steps, m, lat
@@ -184,3 +184,67 @@ def test_static_power_is_charged_for_the_cores_that_hold_neurons():
     assert c.pricing.static_power == pytest.approx(2e-3)
     assert c.pricing.sample_static_energy[0] == pytest.approx(2e-3 * c.pricing.sample_time[0],
                                                                 rel=1e-12)
+
+
+# ------------------------------------------------------------------ spike messages, overlap, sync
+def message_chip(overlap: bool, tiles_table=()):
+    """The toy chip with message figures: a message costs 7 pJ and 4 ns to send, 0 pJ and
+    3 ns to receive; optionally a core overlaps messages with neuron updates, and a barrier
+    by tiles in use."""
+    chip = toy_chip(npc=2, spc=12, cores=4)
+    chip.energy["spike_message"] = _q(7e-12)
+    chip.time["spike_message"] = _q(4e-9)
+    chip.time["message_receive"] = _q(3e-9)
+    if overlap:
+        chip.architecture["message_overlap"] = _q(1)
+    chip.sync_by_tiles = tiles_table
+    chip.sync_for = lambda tiles: [t for k, t in tiles_table if k <= tiles][-1]
+    chip.arch = lambda name: {"cores_per_router": 1, "cores": 4}[name]
+    return chip
+
+
+def test_spike_messages_one_per_destination_core_and_their_times():
+    """4 inputs -> 3 LIF (cores 0 and 1: 2 + 1 neurons) -> 2 readout (core 2). A spike of the
+    input goes to dense1's 2 cores (2 messages), a dense1 spike to the readout's core (1)."""
+    net = toy_net()
+    for overlap in (False, True):
+        chip = message_chip(overlap)
+        steps, _, _ = _run(net, chip)
+        m = map_network(net, chip, {"dense1": [0, 1], "readout": [2]})
+        assert [p.segments for p in m.layers] == [((0, 2), (1, 1)), ((2, 2),)]
+        inp = encode_frames(FRAMES, True)
+        hops, msgs, smsg = communication(steps, np.diff(inp.ptr, axis=1), net.layers, m)
+        np.testing.assert_array_equal(smsg[0, :, 0], [2 * 2, 0, 1 * 2])    # input events x 2
+        np.testing.assert_array_equal(smsg[0, :, 1], [3, 0, 3])            # dense1 spikes x 1
+        lat = step_latency(steps, hops, m, chip, smsg, net.layers)
+        # per step and core (ns): message side = synops + receives, neuron side = updates +
+        # sends (dense1's messages are sent by its cores, 2/3 and 1/3 of them)
+        ev, sp = np.array([2, 0, 1]), np.array([3, 0, 3])
+        act = ev > 0
+        upd0 = np.where(act, 2 * 2, 2 * 1)          # core 0: 2 dense1 neurons
+        upd1 = np.where(act, 1 * 2, 1 * 1)          # core 1: 1 dense1 neuron
+        upd2 = np.where(sp > 0, 2 * 2, 2 * 1)       # core 2: the 2 readout units
+        msg0 = ev * 2 * 1 + ev * 3                  # 2 neurons' synops + one receive per event
+        msg1 = ev * 1 * 1 + ev * 3
+        msg2 = sp * 2 * 1 + sp * 3
+        send0, send1 = sp * 4 * 2 / 3, sp * 4 * 1 / 3
+        n0, n1, n2 = upd0 + send0, upd1 + send1, upd2
+        comb = np.maximum if overlap else np.add
+        core = np.max([comb(msg0, n0), comb(msg1, n1), comb(msg2, n2)], axis=0) * 1e-9
+        hop = m.layers[1].max_route * 10e-9
+        expect = core + np.where(sp > 0, hop, 0.0) + 5e-9
+        np.testing.assert_allclose(lat[0], expect, rtol=1e-12, atol=1e-18)
+
+
+def test_sync_by_tiles_follows_the_tiles_in_use():
+    net = toy_net()
+    table = ((1, 100e-9), (2, 200e-9), (3, 300e-9))
+    chip = message_chip(False, table)
+    steps, _, _ = _run(net, chip)
+    m = map_network(net, chip, {"dense1": [0, 1], "readout": [2]})
+    assert len(set(m.core_ids)) == 3                 # 3 cores, one router each: 3 tiles
+    hops = communication(steps, np.array([[2, 0, 1]]), net.layers, m)[0]
+    lat = step_latency(steps, hops, m, chip)
+    chip2 = message_chip(False, ((1, 100e-9), (4, 400e-9)))
+    lat2 = step_latency(steps, hops, m, chip2)
+    np.testing.assert_allclose(lat2[0] - lat[0], (100e-9 - 300e-9) * np.ones(3), atol=1e-18)

@@ -206,15 +206,30 @@ def test_loihi_sanafe_calibration():
     assert 896 * e["synop"].value == approx(31.81e-9, rel=1e-3)
     assert e["neuron_update_idle"].value == approx(51.2e-12)      # soma access
     assert e["neuron_update_active"].value == approx((51.2 + 21.6) * 1e-12)
-    assert e["spike"].value == approx((69.3 + 111.0) * 1e-12)
+    # a spike (soma spike out), and one message per destination core (axon out; axon in timed)
+    assert (e["spike"].value, t["spike"].value) == approx((69.3e-12, 30e-9))
+    assert (e["spike_message"].value, t["spike_message"].value) == approx((111.0e-12, 5.1e-9))
+    assert (e["message_receive"].value, t["message_receive"].value) == approx((0.0, 16e-9))
+    assert p.arch("message_overlap") == 1
     assert e["router_hop"].value == approx((3.0e-12 + 4.2e-12) / 2)
     assert p.sync_time.value == approx(1.8e-6)
+    # the barrier by tiles in use, SANA-FE's table
+    assert [p.sync_for(n) for n in (1, 2, 3, 4, 28, 29, 32)] == approx(
+        [0.6e-6, 1.0e-6, 1.0e-6, 1.4e-6, 1.4e-6, 1.8e-6, 1.8e-6])
+    # SANA-FE's tiles (t // 4, t % 4) on its 8 x 4 grid, transposed: the same hop distances
+    for a, b in ((0, 1), (0, 4), (3, 17), (5, 30)):
+        (xa, ya), (xb, yb) = p.router_xy(4 * a), p.router_xy(4 * b)
+        assert abs(xa - xb) + abs(ya - yb) == abs(a // 4 - b // 4) + abs(a % 4 - b % 4)
     # no plasticity in SANA-FE: the weight update is Davies Table 2's
     assert e["weight_update_issued"].value == approx(120e-12)
     assert e["weight_update_issued"].provenance == "simulated"
     loihi = load_profile("loihi")
-    assert {k: q.value for k, q in p.architecture.items()} == \
-        {k: q.value for k, q in loihi.architecture.items()}
+    # loihi.yaml's architecture, SANA-FE's grid written transposed, and its message overlap
+    mine = {k: q.value for k, q in p.architecture.items()}
+    assert (mine.pop("mesh_width"), mine.pop("mesh_height"), mine.pop("message_overlap")) == (4, 8, 1)
+    theirs = {k: q.value for k, q in loihi.architecture.items()}
+    assert (theirs.pop("mesh_width"), theirs.pop("mesh_height")) == (8, 4)
+    assert mine == theirs
     assert p.static_power.value == loihi.static_power.value
 
 

@@ -129,6 +129,8 @@ class HardwareProfile:
                                         # empty, or every ARCHITECTURE_REQUIRED entry present
     area: Quantity | None = None
     sync_time: Quantity | None = None   # s: barrier / synchronisation per time step
+    sync_by_tiles: tuple = ()           # ((tiles at least, s), ...): barrier by tiles used
+    sync_by_tiles_source: str = ""
     defaulted: frozenset = frozenset()  # actions the profile leaves out, priced at their
                                         # documented default (chipsim/counts.py, assumed)
 
@@ -169,6 +171,14 @@ class HardwareProfile:
         router = core // self.arch("cores_per_router")
         width = self.arch("mesh_width")
         return router % width, router // width
+
+    def sync_for(self, tiles: int) -> float:
+        """The barrier of one step of a mapping on ``tiles`` tiles (s): the tile table's entry,
+        else sync_time, else 0."""
+        if self.sync_by_tiles:
+            return float([t for k, t in self.sync_by_tiles if k <= max(int(tiles), 1)][-1])
+        q = self.sync_time
+        return float(q.value) if q is not None and q.value is not None else 0.0
 
     def energy_of(self, action: str, phase: str = "inference") -> float:
         """J per count of ``action`` in ``phase`` ('inference' | 'learning')."""
@@ -459,6 +469,10 @@ class Architecture(Section):
         "1: the chip cannot be tiled and a network that does not fit is refused; > 1: systems "
         "of that many chips exist, inter-chip packets are chip_messages"),
         json_schema_extra=_ARCH_MISSING)
+    message_overlap: FlagFigure = Field(None, description=(
+        "1: a core takes in messages (and their synaptic look-ups) while it updates its "
+        "neurons, so its step time is the longer of the two (SANA-FE's Loihi model); 0 or "
+        "absent: the sum"))
     shared_conv_kernels: FlagFigure = Field(description=(
         "1: a core stores a convolution kernel once and reuses it at every position; 0: every "
         "synapse of a convolution is stored"), json_schema_extra=_ARCH_MISSING)
@@ -486,6 +500,44 @@ ARCHITECTURE_FIELDS = tuple(Architecture.model_fields)
 #: architecture entries that are 0/1 flags rather than counts >= 1
 ARCHITECTURE_FLAGS = tuple(k for k, f in Architecture.model_fields.items()
                            if f.annotation is FlagFigure)
+
+
+class SyncByTiles(Section):
+    """The barrier of one time step by the number of tiles (routers) the mapping uses: the
+    entry with the largest tile count not above the mapping's applies."""
+
+    table: Annotated[dict[int, str], Field(min_length=1)] = Field(description=(
+        "tiles used (at least) -> time, e.g. {1: 0.6 us, 2: 1.0 us, 4: 1.4 us, 29: 1.8 us}"),
+        json_schema_extra={"expected": "a mapping of tile count (an integer >= 1) to a time"})
+    source: Text = Field(description="where the table comes from")
+    provenance: Literal[PROVENANCES] = Field(description="as every figure")
+    reason: Text | None = Field(None, description="required when assumed")
+
+    @field_validator("table")
+    @classmethod
+    def _times(cls, table):
+        for k, v in table.items():
+            if k < 1:
+                raise FieldProblem(f"tile count {k}", "tile counts >= 1", field=str(k))
+            try:
+                parse_quantity(v, "time")
+            except ChipsimError as e:
+                raise FieldProblem(e.detail, e.expected, field=str(k)) from None
+        if 1 not in table:
+            raise FieldProblem("has no entry for 1 tile", "an entry for 1 tile (the smallest "
+                               "mapping)")
+        return table
+
+    @model_validator(mode="after")
+    def _reason(self):
+        if self.provenance == "assumed" and not self.reason:
+            raise FieldProblem("an assumed figure needs a reason", "reason: \"...\"",
+                               field="reason")
+        return self
+
+    def entries(self) -> tuple:
+        """((tiles, seconds), ...) sorted by tiles."""
+        return tuple(sorted((int(k), parse_quantity(v, "time")) for k, v in self.table.items()))
 
 
 class Learning(Section):
@@ -615,6 +667,9 @@ class ProfileFile(Section):
     sync_time: TimeFigure = Field(None, description=(
         "the barrier / synchronisation of one time step on one chip, added once per step by "
         "the cycle model; absent: none"))
+    sync_time_by_tiles: SyncByTiles = Field(None, description=(
+        "the barrier by the number of tiles the mapping uses (replaces sync_time when the run "
+        "is mapped)"))
     sop_energy_kind: Literal[SOP_ENERGY_KINDS] = Field(description=(
         "incremental: the marginal cost of one more synaptic operation; "
         "global_at_operating_point: whole-chip power / SOP rate at one operating point "
@@ -717,7 +772,10 @@ def _build(doc) -> HardwareProfile:
         precision=_figures(spec.precision), memory=_figures(spec.memory),
         learning=dict(spec.learning), notes=spec.notes,
         static_power_scope=spec.static_power_scope, architecture=_figures(spec.architecture),
-        defaulted=frozenset(defaulted), **opt)
+        defaulted=frozenset(defaulted),
+        sync_by_tiles=spec.sync_time_by_tiles.entries() if spec.sync_time_by_tiles else (),
+        sync_by_tiles_source=(f"{spec.sync_time_by_tiles.source} ({spec.sync_time_by_tiles.provenance})"
+                              if spec.sync_time_by_tiles else ""), **opt)
 
 
 # ----------------------------------------------------------------------------------------
@@ -797,6 +855,9 @@ def describe_profile(profile: HardwareProfile) -> str:
         q = getattr(p, key)
         if q is not None:
             lines.append(_row(key, q))
+    if p.sync_by_tiles:
+        table = ", ".join(f"{k}: {format_si(t, 's')}" for k, t in p.sync_by_tiles)
+        lines.append(f"    {'sync_time_by_tiles':24s} {{{table}}}  {p.sync_by_tiles_source}")
     lines.append(_row(f"static_power ({p.static_power_scope})", sp))
     for group in ("precision", "memory", "architecture"):
         figs = getattr(p, group)

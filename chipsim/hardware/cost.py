@@ -56,7 +56,7 @@ class Coster:
                                f"'{profile.name}' lacks architecture figures")
             if not place:
                 self.time_model = "serial sum of per-action times (the run kept no per-step counts)"
-        self._hops, self._msgs, self._time = [], [], []
+        self._hops, self._msgs, self._smsg, self._time = [], [], [], []
         self._step_sum = np.zeros((2, int(time_steps)), np.float64)
 
     def observe(self, step_counts: np.ndarray, input_events: np.ndarray, split: int,
@@ -69,11 +69,13 @@ class Coster:
         if self.mapping is None:
             self._hops.append(np.zeros((B, T, L), np.int64))
             self._msgs.append(np.zeros((B, T, L), np.int64))
+            self._smsg.append(np.zeros((B, T, L), np.int64))
             return
-        hops, msgs = communication(step_counts, input_events, self.layers, self.mapping)
-        lat = step_latency(step_counts, hops, self.mapping, self.profile)
+        hops, msgs, smsg = communication(step_counts, input_events, self.layers, self.mapping)
+        lat = step_latency(step_counts, hops, self.mapping, self.profile, smsg, self.layers)
         self._hops.append(hops)
         self._msgs.append(msgs)
+        self._smsg.append(smsg)
         self._time.append(lat.sum(axis=1))
         size = B if batch is None else int(batch)
         for i in range(0, B, size):
@@ -85,6 +87,7 @@ class Coster:
         T, L = self._step_sum.shape[1], len(self.layers)
         return {"hops": np.concatenate(self._hops) if self._hops else np.zeros((0, T, L), np.int64),
                 "msgs": np.concatenate(self._msgs) if self._msgs else np.zeros((0, T, L), np.int64),
+                "smsg": np.concatenate(self._smsg) if self._smsg else np.zeros((0, T, L), np.int64),
                 "time": np.concatenate(self._time) if self._time else np.zeros(0, np.float64),
                 "step_sum": self._step_sum.copy()}
 
@@ -94,14 +97,17 @@ class Coster:
         not fit."""
         T, L = self._step_sum.shape[1], len(self.layers)
         hops, msgs = state["hops"], state["msgs"]
+        smsg = state.get("smsg", np.zeros_like(hops))     # checkpoints of chipsim 0.2.0
         time, step_sum = state["time"], state["step_sum"]
         n = hops.shape[0]
-        if (hops.shape != (n, T, L) or msgs.shape != (n, T, L) or step_sum.shape != (2, T)
+        if (hops.shape != (n, T, L) or msgs.shape != (n, T, L) or smsg.shape != (n, T, L)
+                or step_sum.shape != (2, T)
                 or time.shape != ((n,) if self.mapping is not None else (0,))):
             raise ValueError(f"cost state of shapes {hops.shape}, {msgs.shape}, {time.shape}, "
                              f"{step_sum.shape} does not fit {L} layers and {T} steps")
         self._hops = [hops.astype(np.int64)]
         self._msgs = [msgs.astype(np.int64)]
+        self._smsg = [smsg.astype(np.int64)]
         self._time = [time.astype(np.float64)] if self.mapping is not None else []
         self._step_sum[...] = step_sum
 
@@ -111,14 +117,20 @@ class Coster:
         shape = (0, sim.time_steps, len(self.layers))
         hops = np.concatenate(self._hops) if self._hops else np.zeros(shape, np.int64)
         msgs = np.concatenate(self._msgs) if self._msgs else np.zeros(shape, np.int64)
-        return self._costs(sim, hops, msgs, communication_note, repriced_from)
+        smsg = np.concatenate(self._smsg) if self._smsg else np.zeros(shape, np.int64)
+        return self._costs(sim, hops, msgs, communication_note, repriced_from, smsg)
 
-    def _costs(self, sim, hops, msgs, communication_note, repriced_from) -> Costs:
-        """Price ``sim``'s counts with the communication ``hops``, ``msgs`` (N, T, L)."""
+    def _costs(self, sim, hops, msgs, communication_note, repriced_from, smsg=None) -> Costs:
+        """Price ``sim``'s counts with the communication ``hops``, ``msgs``, ``smsg``
+        (N, T, L; ``smsg`` None: spike messages not counted)."""
         p = self.profile
         counts = sim.sample_counts.copy()
         counts[:, :, K.INFER, K.ROUTER_HOP] += hops.sum(axis=1)
         counts[:, :, K.INFER, K.CHIP_MESSAGE] += msgs.sum(axis=1)
+        if smsg is not None:
+            m = smsg.sum(axis=1)
+            counts[:, :, K.INFER, K.SPIKE_MESSAGE] += m
+            counts[:, :, K.INFER, K.MESSAGE_RECEIVE] += m
         split = sim.sample_split
         n_split = np.array([(split == s).sum() for s in _SPLITS])
         if self.mapping is not None:
@@ -145,7 +157,7 @@ class Coster:
                      step_latency_test=step_lat[1], throughput_train=through[0],
                      throughput_test=through[1], real_time_factor_train=rtf[0],
                      real_time_factor_test=rtf[1], communication_note=communication_note,
-                     repriced_from=repriced_from)
+                     repriced_from=repriced_from, spike_messages=smsg)
 
 
 def reprice(result: RunResult, profile) -> RunResult:
@@ -171,9 +183,10 @@ def cost(sim: Simulation, profile, mapping: dict | None = None, source: str | No
         N, L = sim.sample_counts.shape[:2]
         hops = original.router_hops if original is not None else np.zeros((N, sim.time_steps, L), np.int64)
         msgs = original.chip_messages if original is not None else np.zeros_like(hops)
-        note = ("router hops and chip messages are the original run's (mapping on "
+        smsg = original.spike_messages if original is not None else np.zeros_like(hops)
+        note = ("router hops, chip and spike messages are the original run's (mapping on "
                 f"'{repriced_from}'); not recounted" if repriced_from else "none counted")
-        return coster._costs(sim, hops, msgs, note, repriced_from)
+        return coster._costs(sim, hops, msgs, note, repriced_from, smsg)
     # fed in the run's own batches (each phase of each epoch cut into batch_size samples from
     # its start), as the engine fed them: the per-step latency sums then add up in the same
     # order, and the costs equal those of a run on this profile bit for bit

@@ -251,6 +251,11 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
     pl = _plan(net, rule, optimizer, int(batch_size), f, workers)
     buffers = sum(_nbytes(*a) for a in pl.arrays.values())
     buffers += pl.layout.nbytes + 2 * pl.pops.nbytes          # net_rec's and net_infer's pops
+    # the neuron record: lam, theta, cin, vr (float64) and theta in the network's dtype per
+    # LIF neuron, reset kind and H(0) per LIF layer (model.neuron.neuron_record)
+    lif = [ls for ls in net.layers if ls.spiking]
+    n_lif_neurons = sum(ls.n_out for ls in lif)
+    buffers += n_lif_neurons * (4 * 8 + f.itemsize) + 2 * len(lif)
     buffers += 2 * 8 * len(net.layers) + 8                    # the number format's grids
     temporal = rule.route == ROUTE_TEMPORAL
     steps = min(int(time_steps), pl.TH) if temporal else 1

@@ -359,7 +359,9 @@ def _check_consistent(r: RunResult, path: Path) -> None:
         if np.ndim(getattr(s, attr)) != 1 or np.shape(getattr(s, attr)) != n_epochs:
             bad(f"simulation.{attr}", f"a 1-d array of the same length as epoch_train_loss {n_epochs}",
                 np.shape(getattr(s, attr)))
-    for name in ("router_hops", "chip_messages"):
+    for name in ("router_hops", "chip_messages", "spike_messages"):
+        if name == "spike_messages" and c.spike_messages is None:
+            continue
         if np.shape(getattr(c, name)) != (n, s.time_steps, n_layers):
             bad(f"cost.{name}", f"({n}, {s.time_steps}, {n_layers})", np.shape(getattr(c, name)))
     p = c.pricing
@@ -607,7 +609,9 @@ def _write_cost(g: h5py.Group, c: Costs) -> None:
     _write_attrs(g, _COST_ATTRS, c)
     _write_text(g, "profile_yaml", c.profile_text, c.profile_path)
     cm = g.create_group("communication")
-    for name in ("router_hops", "chip_messages"):
+    for name in ("router_hops", "chip_messages", "spike_messages"):
+        if getattr(c, name) is None:              # spike messages not counted
+            continue
         a = _as(getattr(c, name), np.int64, name)
         d = _dataset(cm, name, a, "count", **_gzip(a.shape[0], a[0].nbytes if a.shape[0] else 0, a.shape))
         _names_attr(d, "axes", ("sample", "step", "layer"))
@@ -997,13 +1001,19 @@ def _read(rd: _Reader) -> RunResult:
         latency[name] = a
     comm = {name: rd.array(f"cost/communication/{name}", np.int64, (n, T, n_layers))
             for name in ("router_hops", "chip_messages")}
+    # spike messages: written since chipsim 0.2.1; an older file did not count them
+    comm["spike_messages"] = (rd.array("cost/communication/spike_messages", np.int64,
+                                       (n, T, n_layers))
+                              if "cost/communication/spike_messages" in f else None)
     for name, a in comm.items():
-        rd.check(f"cost/communication/{name}", a, what="counts >= 0")
+        if a is not None:
+            rd.check(f"cost/communication/{name}", a, what="counts >= 0")
     cost = Costs(
         profile_path=rd.str_attr(rd.node("cost/profile_yaml"), "path"),
         profile_text=rd.string("cost/profile_yaml"),
         mapping=_read_mapping(rd, "cost/mapping") if "cost/mapping" in f else None,
         router_hops=comm["router_hops"], chip_messages=comm["chip_messages"],
+        spike_messages=comm["spike_messages"],
         pricing=_read_pricing(rd, "cost/energy", n, n_layers),
         step_latency_train=latency["step_train"], step_latency_test=latency["step_test"],
         **cattrs)
