@@ -70,6 +70,8 @@ class Action(IntEnum):
     CHIP_MESSAGE = 27          # one spike packet sent from one chip to another
     SPIKE_MESSAGE = 28         # one spike message sent to one destination core (axon out)
     MESSAGE_RECEIVE = 29       # one spike message taken in by its destination core (axon in)
+    # --- current-based neurons ------------------------------------------------------------
+    SYN_CURRENT_UPDATE = 30    # one synaptic-current update i <- alpha*i + I of a CubaLIF neuron
 
 
 N_ACTIONS = len(Action)
@@ -185,6 +187,13 @@ ACTION_INFO: dict[Action, ActionInfo] = {
         DefaultPrice(0.0, 0.0, source="chipsim team",
                      reason="receiving a message is priced inside the synaptic operations it "
                             "starts unless the profile gives it (e.g. Loihi's axon-in time)")),
+    Action.SYN_CURRENT_UPDATE: ActionInfo(
+        "one synaptic-current update i <- alpha*i + I of a current-based (CubaLIF) neuron, in "
+        "every step, apart from its membrane update", "neuron updates",
+        DefaultPrice(0.0, 0.0, source="chipsim team",
+                     reason="inside the neuron update on a chip whose neurons are current-based "
+                            "(Loihi's compartment: SANA-FE's soma update covers current and "
+                            "voltage); a profile of a chip that does it apart gives its price")),
 }
 
 # Module-level constants for the kernels (Numba treats globals as compile-time constants).
@@ -219,6 +228,7 @@ NB_DENSE_OPS = int(Action.NB_DENSE_OPS)
 ROUTER_HOP = int(Action.ROUTER_HOP)
 SPIKE_MESSAGE = int(Action.SPIKE_MESSAGE)
 MESSAGE_RECEIVE = int(Action.MESSAGE_RECEIVE)
+SYN_CURRENT_UPDATE = int(Action.SYN_CURRENT_UPDATE)
 CHIP_MESSAGE = int(Action.CHIP_MESSAGE)
 
 

@@ -317,7 +317,8 @@ def _layer_neurons(net, trainer) -> tuple:
         o = int(trainer.layout["o_E"][i])
         sl = slice(o, o + ls.n_out)
         out.append(dict(lam=rec.lam[sl].copy(), theta=rec.theta[sl].copy(), cin=rec.cin[sl].copy(),
-                        vr=rec.vr[sl].copy(), soft=bool(rec.soft[i]), h0=bool(rec.h0[i])))
+                        vr=rec.vr[sl].copy(), soft=bool(rec.soft[i]), h0=bool(rec.h0[i]),
+                        syn=rec.syn[sl].copy() if rec.cuba[i] else None))
     return tuple(out)
 
 

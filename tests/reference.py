@@ -39,6 +39,7 @@ def layer_neuron(nrn, l):
     d = dict(nrn[l] if isinstance(nrn, (list, tuple)) else nrn)
     d.setdefault("cin", (1 - d["lam"]) if d.get("decay_input") else 1.0)
     d.setdefault("vr", 0.0)
+    d.setdefault("syn", None)           # CubaLIF: i = syn * i + I, u = lam v + cin i
     return d
 
 
@@ -50,11 +51,15 @@ def forward(Ws, bs, x, nrn):
     ss = [np.zeros((T, W.shape[1])) for W in Ws[:-1]]
     o = np.zeros((T, Ws[-1].shape[1]))
     v = [np.zeros(W.shape[1]) for W in Ws[:-1]]
+    isyn = [np.zeros(W.shape[1]) for W in Ws[:-1]]
     for t in range(T):
         inp = x[t].astype(np.float64)
         for l in range(L - 1):
             n = layer_neuron(nrn, l)
             I = inp @ Ws[l] + bs[l]
+            if n["syn"] is not None:
+                isyn[l] = n["syn"] * isyn[l] + I
+                I = isyn[l]
             u = n["lam"] * v[l] + n["cin"] * I
             s = H(u - n["theta"], n["h0"])
             v[l] = u - n["theta"] * s if n["reset"] == "soft" else (1 - s) * u + s * n["vr"]
@@ -116,6 +121,7 @@ def grads_bptt(Ws, bs, x, y, nrn, a=0.05):
         loss += lt
         gos.append(g)
     dnext = [np.zeros(W.shape[1]) for W in Ws[:-1]]
+    dsyn = [np.zeros(W.shape[1]) for W in Ws[:-1]]       # dL/di[t+1] of CubaLIF layers
     gs = [np.zeros((T, W.shape[1])) for W in Ws]
     for t in range(T - 1, -1, -1):
         g = gos[t]
@@ -135,6 +141,9 @@ def grads_bptt(Ws, bs, x, y, nrn, a=0.05):
             delta = sgv * e + lam * dnext[l] * k
             dnext[l] = delta
             g = n["cin"] * delta
+            if n["syn"] is not None:      # i[t] = syn i[t-1] + I[t]: dL/dI[t] = dL/di[t]
+                g = g + n["syn"] * dsyn[l]
+                dsyn[l] = g
             gs[l][t] = g
             gW[l] += np.outer(pres[l][t], g)
             gb[l] += g

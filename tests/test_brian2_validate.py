@@ -134,6 +134,7 @@ def test_every_layer_of_every_case_spikes(name):
     ("per-neuron soft / IF hard v_reset", "uniform"),     # Brian2 without the per-neuron values
     ("conv 3x3 pad 1 -> conv 3x3 stride 2", "flip"),      # the kernel flipped (a convolution)
     ("fixed-point state 8 bits", "nogrid"),               # Brian2 without the state grid
+    ("CubaLIF per-neuron synaptic decay", "nosyn"),       # Brian2 without the synaptic current
 ])
 def test_a_twin_that_misses_the_feature_fails(name, spoil):
     """The cases can fail: Brian2 without what the case is about differs from chipsim."""
@@ -149,6 +150,9 @@ def test_a_twin_that_misses_the_feature_fails(name, spoil):
         net.weights[0][...] = W[::-1, ::-1].reshape(net.weights[0].shape)
     if spoil == "nogrid":
         grid = (0.0, 0.0)
+    if spoil == "nosyn":
+        from chipsim.model.neuron import LayerNeuron
+        neurons = [LayerNeuron(n.lam, n.theta, n.cin, n.vr, n.soft, n.h0) for n in neurons]
     Sb, Vb = bv.run_brian2_case(net, nrn, neurons, frames, grid=grid)
     same = all(np.array_equal(a, b) for a, b in zip(Sc, Sb))
     dv = max(float(np.abs(a - b).max()) for a, b in zip(Vc, Vb))

@@ -121,7 +121,8 @@ dataset: {name: nmnist, root: null, time_steps: 8, framing: binary, downscale: 2
 network:
   hidden:
     - {kind: dense, units: 24}
-    - {kind: dense, units: 12, neuron: {leak: 1.0, reset: hard, v_reset: -0.25, threshold: 0.8}}
+    - {kind: dense, units: 12, neuron: {leak: 0.9, reset: hard, v_reset: -0.25, threshold: 0.8,
+                                        synaptic_decay: 0.5}}
 neuron: {preset: ottt}
 rule: {name: RULE}
 training: {epochs: 1, optimizer: sgd, lr: 0.1, seed: 3, init_gain: 3.0}
@@ -137,8 +138,9 @@ def test_a_layer_of_a_workload_takes_its_own_neuron(tmp_path):
     assert main(["run", str(wl), "--profile", "anp_i", "--out", str(out), "--quiet", "--no-plot"]) == 0
     n1, n2 = read_result(out).sim.neurons
     assert np.all(n1["lam"] == 0.5) and np.all(n1["theta"] == 1.0) and n1["soft"] and n1["h0"]
-    assert np.all(n2["lam"] == 1.0) and np.all(n2["theta"] == 0.8) and not n2["soft"]
+    assert np.all(n2["lam"] == 0.9) and np.all(n2["theta"] == 0.8) and not n2["soft"]
     assert np.all(n2["vr"] == -0.25) and n2["h0"]          # H(0) from the preset
+    assert n1["syn"] is None and np.all(n2["syn"] == 0.5)  # a current-based layer
 
 
 def test_ottt_with_a_layer_of_another_leak_is_one_clear_error(tmp_path, capsys):
@@ -150,3 +152,71 @@ def test_ottt_with_a_layer_of_another_leak_is_one_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "field 'rule.name'" in err and "leaks differ" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+# ------------------------------------------------------------------ current-based (CubaLIF)
+def _cuba(neurons, rng, dicts):
+    """Give every LIF layer a synaptic current with its own decay per neuron (the first
+    neuron's 0: a plain LIF neuron among them)."""
+    out = []
+    for ln, d in zip(neurons, dicts):
+        syn = rng.uniform(0.2, 0.9, len(ln.lam))
+        syn[0] = 0.0
+        out.append(LayerNeuron(ln.lam, ln.theta, ln.cin, ln.vr, ln.soft, ln.h0, syn))
+        d["syn"] = syn
+    return out
+
+
+@pytest.mark.parametrize("rule", ["sltt", "bptt"])
+def test_cubalif_gradients_and_counts(rule):
+    """CubaLIF layers (i = syn i + I, u = lam v + cin i) with per-neuron parameters: SLTT's and
+    BPTT's updates equal the numpy reference; one synaptic-current update per neuron and step;
+    BPTT's temporal MACs: two per neuron per step after the first."""
+    frames, labels, net, inp = small_problem(seed=8, bias=True, gain=4.0)
+    rng = np.random.default_rng(8)
+    neurons, dicts = _per_neuron(net, rng)
+    net.neurons = _cuba(neurons, rng, dicts)
+    before = net.copy()
+    tr = trainer(rule, net, NRN, T=T, lr=LR)
+    loss, osum, cnt = tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    dW = [(a - b) / LR for a, b in zip(before.weights, net.weights)]
+    db = [(a - b) / LR for a, b in zip(before.biases, net.biases)]
+    ref_fn = ref.grads_bptt if rule == "bptt" else ref.grads_spatial
+    gW, gb, rloss, _, diag = ref_fn(before.weights, before.biases, frames[0], labels[0], dicts)
+    for a, b in zip(dW + db, gW + gb):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    assert loss[0] == pytest.approx(rloss, abs=1e-12)
+    assert min(int(s.sum()) for s in diag["ss"]) > 0
+    for l, ls in enumerate(net.lif_layers):
+        assert cnt[0, l, K.Phase.INFERENCE, K.SYN_CURRENT_UPDATE] == T * ls.n_out
+        if rule == "bptt":
+            assert cnt[0, l, K.Phase.LEARNING, K.TEMPORAL_MAC] == 2 * (T - 1) * ls.n_out
+    assert cnt[0, len(net.lif_layers), :, K.SYN_CURRENT_UPDATE].sum() == 0    # the readout
+
+
+def test_cubalif_with_zero_decay_is_the_plain_lif_bit_for_bit():
+    frames, labels, net, inp = small_problem(seed=9, bias=True)
+    nrn = NeuronParams(0.5, 1.0, 1.0, True, False, True, 0, 4.0)
+    other = net.copy()
+    other.neurons = [LayerNeuron(n.lam, n.theta, n.cin, n.vr, n.soft, n.h0, np.zeros(len(n.lam)))
+                     for n in (LayerNeuron.uniform(ls.n_out, nrn) for ls in other.lif_layers)]
+    a = trainer("bptt", net, nrn, T=T, lr=LR).train_batch(inp, inp.ptr[:1], labels[:1])
+    b = trainer("bptt", other, nrn, T=T, lr=LR).train_batch(inp, inp.ptr[:1], labels[:1])
+    assert a[0].tobytes() == b[0].tobytes() and a[1].tobytes() == b[1].tobytes()
+    for x, y in zip(net.weights, other.weights):
+        assert x.tobytes() == y.tobytes()
+    ca, cb = a[2], b[2]
+    assert (cb[..., K.SYN_CURRENT_UPDATE] > 0).any()
+    cb = cb.copy()
+    cb[..., K.SYN_CURRENT_UPDATE] = 0
+    cb[:, :, K.Phase.LEARNING, K.TEMPORAL_MAC] = ca[:, :, K.Phase.LEARNING, K.TEMPORAL_MAC]
+    assert np.array_equal(ca, cb)
+
+
+def test_ottt_refuses_cubalif():
+    frames, labels, net, inp = small_problem(seed=1)
+    nrn = NeuronParams(0.5, 1.0, 1.0, True, True, True, 0, 4.0)
+    net.neurons = [LayerNeuron(n.lam, n.theta, n.cin, n.vr, n.soft, n.h0, np.full(len(n.lam), 0.5))
+                   for n in (LayerNeuron.uniform(ls.n_out, nrn) for ls in net.lif_layers)]
+    with pytest.raises(ValueError, match="current-based"):
+        trainer("ottt_o", net, nrn, T=T)

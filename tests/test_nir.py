@@ -80,10 +80,15 @@ def nir_reference(graph, frames, dt):
                 x = x.reshape(-1)
             elif isinstance(node, nir.Scale):
                 x = x * _val(node.scale)
-            elif isinstance(node, (nir.LIF, nir.IF)):
+            elif isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
                 v = state.get(n, np.zeros(x.shape))
                 if isinstance(node, nir.LIF):
                     v = v + dt / _val(node.tau) * (_val(node.v_leak) - v + _val(node.r) * x)
+                elif isinstance(node, nir.CubaLIF):    # the current first, then the membrane
+                    i = state.get(n + "/I", np.zeros(x.shape))
+                    i = i + dt / _val(node.tau_syn) * (-i + _val(node.w_in) * x)
+                    state[n + "/I"] = i
+                    v = v + dt / _val(node.tau_mem) * (_val(node.v_leak) - v + _val(node.r) * i)
                 else:
                     v = v + dt * _val(node.r) * x
                 z = v > _val(node.v_threshold)
@@ -123,11 +128,12 @@ def imported_network(graph, dt, data_shape, tmp_path):
     P, H, W = data_shape
     layers = Network.plan((H, W, P), False, list(imp.ops), imp.n_outputs, imp.readout_bias).layers
     neurons = None if imp.neuron is not None else [
-        LayerNeuron(n["lam"], n["theta"], n["cin"], n["vr"], n["soft"], n["h0"]) for n in imp.neurons]
+        LayerNeuron(n["lam"], n["theta"], n["cin"], n["vr"], n["soft"], n["h0"], n.get("syn"))
+        for n in imp.neurons]
     net = Network(list(layers), [w.copy() for w in imp.weights], [b.copy() for b in imp.biases],
                   neurons=neurons)
     n = imp.neuron or {k: (v[0] if k in ("lam", "theta", "cin") else v)
-                       for k, v in imp.neurons[0].items() if k != "vr"}
+                       for k, v in imp.neurons[0].items() if k not in ("vr", "syn")}
     nrn = NeuronParams(lam=n["lam"], theta=n["theta"], cin=n["cin"], soft=n["soft"], detach=True,
                        h0=n["h0"], sg_kind=0, alpha=4.0)
     return imp, net, nrn
@@ -363,8 +369,10 @@ def _mlp(nodes_extra=None, edges=None, neuron=None, out_from="fc2"):
 
 @pytest.mark.parametrize("graph, node, words", [
     (lambda: _mlp(neuron=nir.CubaLIF(tau_syn=np.array(1e-3), tau_mem=np.array(2e-3), r=np.array(2.0),
-                                     v_leak=np.array(0.0), v_threshold=np.array(1.0))),
-     "lif1", "type CubaLIF is not supported"),
+                                     v_leak=np.array(0.3), v_threshold=np.array(1.0))),
+     "lif1", "v_leak 0 for a CubaLIF node"),
+    (lambda: _mlp(neuron=nir.LI(tau=np.array(2e-3), r=np.array(1.0), v_leak=np.array(0.0))),
+     "lif1", "type LI is not supported"),
     (lambda: _mlp(neuron=nir.LIF(tau=np.array([2e-3, 3e-3]), r=np.ones(2), v_leak=np.zeros(2),
                                  v_threshold=np.ones(2), v_reset=np.zeros(2))),
      "lif1", "v_threshold has 2 values for 3 neurons"),
@@ -390,21 +398,33 @@ def test_what_chipsim_cannot_run_is_refused_by_node(graph, node, words):
     assert e.value.node == node and words in f"{e.value} (expected {e.value.expected})"
 
 
-def test_lava_cubalif_export_is_refused_until_cubalif_exists():
-    """lava_to_nir.py (NIR repo) writes CubaLIF only (tau_mem = dt/vdecay, r = tau_mem/dt,
-    w_in = tau_syn/dt, dt 1e-4, per-neuron): chipsim has no current-based neuron yet."""
-    n = 5
+def test_lava_convention_cubalif(tmp_path):
+    """lava_to_nir.py (the NIR repository's Lava converter) writes CubaLIF only, per neuron:
+    tau_mem = dt / vdecay, tau_syn = dt / idecay, r = tau_mem / dt, w_in = tau_syn / dt,
+    v_leak 0, v_reset 0, dt = 1e-4; Dense -> Linear (weight / 64). Here the decays differ per
+    neuron (as 12-bit decays of a trained Lava-dl network would)."""
+    rng = np.random.default_rng(12)
+    dt, n_in, n1, n2 = 1e-4, 30, 16, 8
+
+    def cuba(n):
+        vdecay, idecay = rng.integers(200, 1500, n) / 4096, rng.integers(500, 3000, n) / 4096
+        tau_mem, tau_syn = dt / vdecay, dt / idecay
+        return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=np.zeros(n),
+                           v_threshold=np.full(n, 1.0), v_reset=np.zeros(n), w_in=tau_syn / dt)
     g = nir.NIRGraph(nodes={
-        "input": nir.Input(input_type={"input": np.array([4])}),
-        "dense": nir.Linear(weight=np.ones((n, 4))),
-        "cuba": nir.CubaLIF(tau_syn=np.full(n, 1e-4 / 0.25), tau_mem=np.full(n, 1e-4 / 0.1),
-                            r=np.full(n, 1e-3 / 1e-4), v_leak=np.zeros(n), v_threshold=np.ones(n),
-                            v_reset=np.zeros(n), w_in=np.full(n, 4.0)),
-        "head": nir.Linear(weight=np.ones((2, n))),
-        "output": nir.Output(output_type={"output": np.array([2])})},
-        edges=[("input", "dense"), ("dense", "cuba"), ("cuba", "head"), ("head", "output")])
-    with pytest.raises(NirProblem, match="node 'cuba': type CubaLIF is not supported"):
-        from_graph(g, 1e-4)
+        "input": nir.Input(input_type={"input": np.array([n_in])}),
+        "dense0": nir.Linear(weight=rng.integers(-20, 60, (n1, n_in)) / 64),
+        "cuba0": cuba(n1),
+        "dense1": nir.Linear(weight=rng.integers(-20, 80, (n2, n1)) / 64),
+        "cuba1": cuba(n2),
+        "head": nir.Linear(weight=rng.normal(size=(3, n2))),
+        "output": nir.Output(output_type={"output": np.array([3])})},
+        edges=[("input", "dense0"), ("dense0", "cuba0"), ("cuba0", "dense1"), ("dense1", "cuba1"),
+               ("cuba1", "head"), ("head", "output")])
+    frames = _frames(rng, 25, (n_in,), 0.3)
+    imp, net, nrn = assert_same_spikes(g, dt, frames, (n_in, 1, 1), tmp_path, min_spikes=30)
+    assert all(n["syn"] is not None for n in imp.neurons)
+    np.testing.assert_allclose(imp.neurons[0]["cin"], 1.0, rtol=1e-12)   # r dt/tau x w_in dt/tau_syn
 
 
 def test_a_file_that_is_not_nir_is_one_clear_error(tmp_path):
@@ -499,3 +519,34 @@ def test_max_pooling_cannot_be_exported():
     with pytest.raises(NirProblem) as e:
         to_graph(net.layers, net.weights, net.biases, nrn, 1e-3, (2, 6, 6))
     assert e.value.node == "readout" and "NIR has no max pooling" in e.value.expected
+
+
+def test_cubalif_round_trips_bit_for_bit(tmp_path):
+    """A CubaLIF layer read, written by chipsim (CubaLIF with w_in = tau_syn / dt and its exact
+    decays in the metadata), read again: the same neurons bit for bit."""
+    rng = np.random.default_rng(13)
+    n = 6
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([4])}),
+        "fc": nir.Linear(weight=rng.normal(size=(n, 4))),
+        "cuba": nir.CubaLIF(tau_syn=rng.uniform(2e-3, 5e-3, n), tau_mem=rng.uniform(2e-3, 9e-3, n),
+                            r=rng.uniform(0.5, 2, n), v_leak=np.zeros(n),
+                            v_threshold=rng.uniform(0.5, 1.5, n), v_reset=rng.uniform(-0.2, 0, n),
+                            w_in=rng.uniform(0.5, 3, n)),
+        "head": nir.Affine(weight=rng.normal(size=(2, n)), bias=rng.normal(size=2)),
+        "output": nir.Output(output_type={"output": np.array([2])})},
+        edges=[("input", "fc"), ("fc", "cuba"), ("cuba", "head"), ("head", "output")])
+    p1, p2 = tmp_path / "a.nir", tmp_path / "b.nir"
+    nir.write(str(p1), g)
+    first = load(p1, 1e-3)
+    layers = Network.plan((1, 1, 4), False, list(first.ops), 2, first.readout_bias).layers
+    ln = [LayerNeuron(m["lam"], m["theta"], m["cin"], m["vr"], m["soft"], m["h0"], m["syn"])
+          for m in first.neurons]
+    nrn = NeuronParams(0.5, 1.0, 1.0, False, True, False, 0, 4.0)
+    g2 = to_graph(layers, first.weights, first.biases, nrn, 1e-3, (4, 1, 1), neurons=ln)
+    assert type(g2.nodes["dense1_lif"]).__name__ == "CubaLIF"
+    nir.write(str(p2), g2)
+    second = load(p2, 1e-3)
+    for a, b in zip(first.neurons, second.neurons):
+        for k in ("lam", "theta", "cin", "vr", "syn"):
+            assert a[k].tobytes() == b[k].tobytes(), k

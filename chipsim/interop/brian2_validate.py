@@ -352,6 +352,9 @@ CASES = {
     "conv 3x3 pad 1 -> conv 3x3 stride 2": (
         "2x8x8 input -> conv 4 channels, 3x3, padding 1 -> LIF -> conv 6 channels, 3x3, "
         "stride 2 -> LIF (the convolutions as explicit synapses in Brian2)"),
+    "CubaLIF per-neuron synaptic decay": (
+        "dense 20 -> 8 -> 6, both layers current-based: a synaptic current i = syn i + I per "
+        "neuron (its own decay, leak, threshold) charges the membrane; hard reset to 0"),
     "fixed-point state 8 bits": (
         "dense 20 -> 8 -> 6, OTTT's neuron, the chip's number format: weights rounded to 8 bits, "
         "the membrane state v rounded to an 8-bit grid (range +-4 theta) after every reset"),
@@ -372,6 +375,15 @@ def case_problem(name: str, T: int = 50, seed: int = 0):
                                rng.uniform(0.7, 1.3, n1), np.zeros(n1), True, True),
                    LayerNeuron(np.ones(n2), rng.uniform(0.8, 1.6, n2), np.ones(n2),
                                rng.uniform(-0.6, -0.05, n2), False, False)]
+        return frames, net, ottt, neurons, None
+    if name.startswith("CubaLIF"):
+        frames, net = make_problem(Variant(leak=0.5), T=T, seed=seed)
+        neurons = []
+        for ls in net.lif_layers:
+            n = ls.n_out
+            neurons.append(LayerNeuron(rng.uniform(0.4, 0.9, n), rng.uniform(0.8, 1.6, n),
+                                       np.ones(n), np.zeros(n), False, True,
+                                       rng.uniform(0.2, 0.8, n)))
         return frames, net, ottt, neurons, None
     if name.startswith("conv"):
         P, H, W = 2, 8, 8
@@ -452,7 +464,7 @@ def run_brian2_case(net, nrn, neurons, frames, target="numpy", dt_ms=1.0, grid=(
         src = b2.SpikeGeneratorGroup(n_in, idx, ts * dt, clock=clock, when="thresholds", order=0)
         objs = [src]
         eqs = ("dv/dt = -v/tau : 1\nI : 1\ntau : second (constant)\ntheta : 1 (constant)\n"
-               "cin : 1 (constant)\nvr : 1 (constant)")
+               "cin : 1 (constant)\nvr : 1 (constant)\nisyn : 1\nsyn : 1 (constant)")
         order, groups, spk_mons, v_mons = 1, [], [], []
         qv, lim = grid
         for l, ls in enumerate(net.lif_layers):
@@ -463,6 +475,8 @@ def run_brian2_case(net, nrn, neurons, frames, target="numpy", dt_ms=1.0, grid=(
             taus = {lam: exact_tau(float(lam), float(dt)) for lam in np.unique(ln.lam)}
             G.tau = np.array([taus[lam] for lam in ln.lam]) * b2.second
             G.theta, G.cin, G.vr = ln.theta, ln.cin, ln.vr
+            if ln.syn is not None:           # CubaLIF: the synaptic current, then the membrane
+                G.syn = ln.syn
             W = net.weights[l]
             if ls.kind == "conv":
                 pre, post, w = _conv_synapses(ls, W)
@@ -474,7 +488,8 @@ def run_brian2_case(net, nrn, neurons, frames, target="numpy", dt_ms=1.0, grid=(
             S.connect(i=pre, j=post)
             S.w = w
             S.pre.when, S.pre.order = "thresholds", order
-            G.run_regularly("v += cin * I\nI = 0", when="thresholds", order=order + 1)
+            G.run_regularly("isyn = syn * isyn + I\nv += cin * isyn\nI = 0" if ln.syn is not None
+                            else "v += cin * I\nI = 0", when="thresholds", order=order + 1)
             G.thresholder["spike"].when = "thresholds"
             G.thresholder["spike"].order = order + 2
             if qv > 0.0:      # chipsim's on_grid: floor(v / q + 0.5) q, clipped to [-lim, lim - q]

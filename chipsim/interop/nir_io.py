@@ -54,7 +54,9 @@ def describe(path, dt: float, data_shape: tuple | None = None) -> str:
             lines.append(f"  layer {i + 1}: lam {rng(ln['lam'])}, cin {rng(ln['cin'])}, theta "
                          f"{rng(ln['theta'])}, " + ("soft reset" if ln["soft"] else
                                                     f"reset to {rng(ln['vr'])}")
-                         + (", H(0) = 1" if ln["h0"] else ""))
+                         + (", H(0) = 1" if ln["h0"] else "")
+                         + (f"; synaptic current i = {rng(ln['syn'])} i + I"
+                            if ln.get("syn") is not None else ""))
     lines += [f"note: {x}" for x in imp.notes]
     return "\n".join(lines)
 
@@ -104,7 +106,8 @@ def export_result(results, out, dt: float | None = None, force: bool = False) ->
         dt = _run_dt(r) or DEFAULT_DT
     H, W, C = s.layers[0].pre
     neurons = None if s.neurons is None else [
-        LayerNeuron(n["lam"], n["theta"], n["cin"], n["vr"], n["soft"], n["h0"]) for n in s.neurons]
+        LayerNeuron(n["lam"], n["theta"], n["cin"], n["vr"], n["soft"], n["h0"], n.get("syn"))
+        for n in s.neurons]
     try:
         graph = to_graph(s.layers, [w for w, _ in s.weights], [b for _, b in s.weights],
                          _neuron_of(r), dt, (C, H, W),

@@ -17,8 +17,12 @@ population's dropout mask), only where the source's surrogate is non-zero::
 
     E_src[j] += m_j * sum_k W[j, k] g[k]
 
+A current-based (CubaLIF) layer's synaptic current adds its own path backwards,
+``ds[t] = cin delta[t] + syn ds[t+1]``, ``g[t] = ds[t]`` (syn_route); the spatial route is
+unchanged (the current's history is detached with the rest of the state).
+
 Counted only where executed (vocabulary in chipsim/counts.py): one temporal MAC per neuron
-per step after the first; error MACs for (input position with a non-zero surrogate) x
+per step after the first (two for a CubaLIF neuron); error MACs for (input position with a non-zero surrogate) x
 (non-zero output gradient it connects to), each reading one weight. Pooling and dropout are
 routing (no arithmetic counted beyond the error MACs they select).
 """
@@ -63,6 +67,24 @@ def temporal_route(g, sgl, e_in, dn, ul, lam, theta, cin, vr, soft, detach, h0, 
         dn[j] = d
         g[j] = cin[j] * d
     if not first:
+        c[TEMPORAL_MAC] += n
+
+
+@kernel
+def syn_route(g, ds, syn, first, c):
+    """BPTT through a CubaLIF layer's synaptic current i[t] = syn * i[t-1] + I[t] (backwards in
+    time): g holds cin * delta[t] = dL/di[t] through the membrane; the carried error adds the
+    current's own path, ``ds[t] = g[t] + syn * ds[t+1]``, and the output gradient is dL/dI[t]
+    = ds[t]."""
+    n = g.shape[0]
+    if first:
+        for j in range(n):
+            ds[j] = g[j]
+    else:
+        for j in range(n):
+            d = g[j] + syn[j] * ds[j]
+            ds[j] = d
+            g[j] = d
         c[TEMPORAL_MAC] += n
 
 

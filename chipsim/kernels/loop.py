@@ -47,20 +47,21 @@ from numba import prange
 
 from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_READ_TRACE,
                             MEM_WRITE_HIST, MEM_WRITE_TRACE, NB_DENSE_OPS, OUTPUT_ERROR, SPIKE,
-                            SURROGATE_EVAL, TRACE_UPDATE)
+                            SURROGATE_EVAL, SYN_CURRENT_UPDATE, TRACE_UPDATE)
 from chipsim.kernels.arrays import copy, gemm, nonzero
 from chipsim.kernels.conv import pos_nnz, tap_sums
-from chipsim.kernels.error import error_to_source, spatial_route, temporal_route, transpose_kernel
+from chipsim.kernels.error import (error_to_source, spatial_route, syn_route, temporal_route,
+                                   transpose_kernel)
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
-from chipsim.kernels.neuron import lif, surrogates
+from chipsim.kernels.neuron import lif, surrogates, syn_filter
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, ROLE_LIF,
                                      ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK,
                                      HistoryScratch, Scratch, Stack)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
                                    kernel_t, neuron_slice, out_grad, output, potential, spike_map,
-                                   spk_hist, surr,
+                                   spk_hist, surr, syn_current, syn_decay, syn_delta,
                                    touched, trace, u_hist, weights, worker_scratch, worker_state)
 from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
 from chipsim.kernels.synapse import transform
@@ -188,6 +189,9 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
         c[NB_DENSE_OPS] += Ly.dense_ops
         if Ly.role == ROLE_LIF:
             lam, theta, cin, vr, _ = neuron_slice(nrn, Ly)
+            if nrn.cuba[l]:          # CubaLIF: the synaptic current i = syn * i + I charges it
+                syn_filter(out, syn_current(S, Ly)[b], syn_decay(nrn, Ly))
+                c[SYN_CURRENT_UPDATE] += out.shape[0]
             ns = lif(out, potential(S, Ly)[b], u_hist(S, Ly)[th, b], spk_hist(S, Ly)[th, b], lam,
                      theta, cin, vr, nrn.soft[l], nrn.h0[l], fmt.qv, fmt.lim_v, scr.fired)
             S.spk_n[l, th, b] = ns
@@ -258,6 +262,8 @@ def _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, c):
         if temporal:
             temporal_route(g, surr(S, Ly), error(S, Ly), delta(S, Ly)[b], u_hist(S, Ly)[th, b],
                            lam, theta, cin, vr, nrn.soft[l], nrn.detach, nrn.h0[l], first, c)
+            if nrn.cuba[l]:          # and back through the synaptic current's decay
+                syn_route(g, syn_delta(S, Ly)[b], syn_decay(nrn, Ly), first, c)
         else:
             spatial_route(g, surr(S, Ly), error(S, Ly), cin)
     src = Ly.src
@@ -710,6 +716,8 @@ def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, h
         S.osum[b, :] = 0.0
         for l in range(n_lif):
             potential(S, lay[l])[b, :] = 0.0
+            if nrn.cuba[l]:
+                syn_current(S, lay[l])[b, :] = 0.0
             if temporal:
                 delta(S, lay[l])[b, :] = 0.0
         for l in range(L):

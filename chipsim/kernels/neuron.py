@@ -78,6 +78,16 @@ def lif(I, v, u, spk_idx, lam, theta, cin, vr, soft, h0, qv, lim_v, fired):
 
 
 @kernel
+def syn_filter(I, i, syn):
+    """A CubaLIF layer's synaptic current: i = syn * i + I per neuron, then I = i (the layer
+    charges with its current)."""
+    for j in range(I.shape[0]):
+        v = syn[j] * i[j] + I[j]
+        i[j] = v
+        I[j] = v
+
+
+@kernel
 def surrogates(u, theta, kind, alpha, out):
     """out[j] = sigma'(u[j] - theta[j]) for one layer (theta per neuron and alpha in u's
     dtype).

@@ -153,6 +153,8 @@ class State(NamedTuple):
     epost: np.ndarray       # (W) scratch: error of every pooled input
     edone: np.ndarray       # (W) uint8 scratch
     delta: np.ndarray       # BPTT's temporal error (B, n) per LIF layer
+    isyn: np.ndarray        # CubaLIF synaptic currents (B, n) per LIF layer (at o_v)
+    dsyn: np.ndarray        # BPTT's temporal error of the synaptic currents (B, n) (at o_v)
     wT: np.ndarray          # convolutions' kernels transposed for the error pass, made when
                             #   the weights change (error.transpose_kernel)
 
@@ -226,14 +228,19 @@ class Neuron(NamedTuple):
     Per step (chipsim/kernels/neuron.py)::
 
         u = lam * v + cin * I;   s = H(u - theta);   v = u - theta s (soft) or vr (hard, on s)
+
+    and a current-based (CubaLIF) layer first filters its synaptic input,
+    ``i = syn * i + I``, and charges with ``i`` in place of ``I``.
     """
     lam: np.ndarray         # float64 leak per neuron
     theta: np.ndarray       # float64 threshold per neuron
     cin: np.ndarray         # float64 input scale per neuron
     vr: np.ndarray          # float64 hard-reset potential per neuron
+    syn: np.ndarray         # float64 synaptic-current decay per neuron (CubaLIF; 0: none)
     theta_f: np.ndarray     # theta in the network's dtype (the surrogate's argument)
     soft: np.ndarray        # uint8 per LIF layer: soft (1) or hard (0) reset
     h0: np.ndarray          # uint8 per LIF layer: H(0) = 1 (fire on equality) or 0
+    cuba: np.ndarray        # uint8 per LIF layer: current-based (a synaptic current i per neuron)
     detach: bool            # the reset path is left out of the gradient (BPTT)
     sg_kind: int            # SURROGATE_*
     alpha: float            # surrogate sharpness

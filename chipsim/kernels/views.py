@@ -131,7 +131,8 @@ def worker_state(S, w):
     error scratch), which hold one sample at a time."""
     return State(S.B, S.TH, S.v, S.u_h, S.spk_h, S.spk_n, S.out[w], S.hit[w], S.masks,
                  S.ev_idx, S.ev_val, S.ev_n, S.pmax[w], S.ptouch[w], S.traces, S.osum, S.g,
-                 S.E[w], S.SG[w], S.smap[w], S.epost[w], S.edone[w], S.delta, S.wT)
+                 S.E[w], S.SG[w], S.smap[w], S.epost[w], S.edone[w], S.delta, S.isyn, S.dsyn,
+                 S.wT)
 
 
 @kernel(inline=True)
@@ -147,3 +148,21 @@ def neuron_slice(nrn, Ly):
     """One LIF layer's (lam, theta, cin, vr, theta_f) per-neuron arrays."""
     a, b = Ly.o_E, Ly.o_E + Ly.n_out
     return nrn.lam[a:b], nrn.theta[a:b], nrn.cin[a:b], nrn.vr[a:b], nrn.theta_f[a:b]
+
+
+@kernel(inline=True)
+def syn_decay(nrn, Ly):
+    """One LIF layer's synaptic-current decay per neuron (CubaLIF)."""
+    return nrn.syn[Ly.o_E:Ly.o_E + Ly.n_out]
+
+
+@kernel(inline=True)
+def syn_current(S, Ly):
+    """i (B, n) of a CubaLIF layer."""
+    return S.isyn[Ly.o_v:Ly.o_v + S.B * Ly.n_out].reshape((S.B, Ly.n_out))
+
+
+@kernel(inline=True)
+def syn_delta(S, Ly):
+    """BPTT's carried error of the synaptic currents (B, n) of a CubaLIF layer."""
+    return S.dsyn[Ly.o_v:Ly.o_v + S.B * Ly.n_out].reshape((S.B, Ly.n_out))

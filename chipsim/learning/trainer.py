@@ -120,6 +120,9 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     n_lif = len(net.lif_layers)
     temporal = rule.route == ROUTE_TEMPORAL
     TH = int(rule.window()) if temporal else 1    # history slots: one BPTT window
+    # current-based (CubaLIF) layers keep a synaptic current per neuron (a Topology has no
+    # neurons: none)
+    cuba = any(ln is not None and ln.syn is not None for ln in (getattr(net, "neurons", None) or ()))
     fused = _fused(net, rule, optimizer, B)
     direct = _direct(net, rule, optimizer, B)
     use_trace = rule.factors(net) == FACTOR_TRACE
@@ -171,9 +174,10 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
         traces=(n_tr, f), osum=((B, net.n_classes), f), g=(n_g, f), E=((W, n_E), f),
         SG=((W, n_E), f), smap=((W, n_map), f), epost=((W, maxn), f), edone=((W, maxn), u8),
         delta=(n_v if temporal else 0, f), wT=(n_wt, f),
+        isyn=(n_v if cuba else 0, f), dsyn=(n_v if cuba and temporal else 0, f),
         gw=(n_gw, f), gb=(n_gb, f), mw=(n_w if mom else 0, f), mb=(n_b if mom else 0, f),
         touched=(n_touched, u8))
-    learn = ["u_h", "traces", "g", "E", "SG", "delta"]
+    learn = ["u_h", "traces", "g", "E", "SG", "delta", "dsyn"]
     if temporal:
         learn += ["spk_h", "spk_n", "ev_idx", "ev_val", "ev_n"]
     # the chip's learning state: one error and surrogate buffer (the simulator's extra rows
@@ -251,11 +255,11 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
     pl = _plan(net, rule, optimizer, int(batch_size), f, workers)
     buffers = sum(_nbytes(*a) for a in pl.arrays.values())
     buffers += pl.layout.nbytes + 2 * pl.pops.nbytes          # net_rec's and net_infer's pops
-    # the neuron record: lam, theta, cin, vr (float64) and theta in the network's dtype per
-    # LIF neuron, reset kind and H(0) per LIF layer (model.neuron.neuron_record)
+    # the neuron record: lam, theta, cin, vr, syn (float64) and theta in the network's dtype per
+    # LIF neuron, reset kind, H(0) and current-based per LIF layer (model.neuron.neuron_record)
     lif = [ls for ls in net.layers if ls.spiking]
     n_lif_neurons = sum(ls.n_out for ls in lif)
-    buffers += n_lif_neurons * (4 * 8 + f.itemsize) + 2 * len(lif)
+    buffers += n_lif_neurons * (5 * 8 + f.itemsize) + 3 * len(lif)
     buffers += 2 * 8 * len(net.layers) + 8                    # the number format's grids
     temporal = rule.route == ROUTE_TEMPORAL
     steps = min(int(time_steps), pl.TH) if temporal else 1
@@ -285,6 +289,10 @@ class Trainer:
             raise ValueError(f"rule {rule.name} decays its presynaptic traces with one leak, "
                              "and this network's leaks differ between neurons or layers "
                              "(not supported yet)")
+        if rule.factors(net).any() and self.neurons.cuba.any():
+            raise ValueError(f"rule {rule.name}'s presynaptic trace has the membrane's decay "
+                             "only, and this network has current-based (CubaLIF) layers, whose "
+                             "inputs also pass a synaptic decay (not supported yet)")
         self.rule = rule
         self.T = int(time_steps)
         self.B = int(batch_size)

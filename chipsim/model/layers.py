@@ -47,6 +47,9 @@ class LayerNeuronSpec(BaseModel):
                                             "reset)")
     heaviside_at_zero: Literal[0, 1] | None = Field(None, description="H(0)")
     decay_input: bool | None = Field(None, description="u = lambda v + (1 - lambda) I")
+    synaptic_decay: float | None = Field(None, ge=0.0, lt=1.0, description=(
+        "a current-based (CubaLIF) layer: its synaptic current i = synaptic_decay * i + I "
+        "charges the membrane (0 <= decay < 1); null: none"))
 
 
 class Dense(LayerOp):

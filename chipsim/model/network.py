@@ -360,7 +360,7 @@ def neuron_params(workload, input_shape: tuple | None = None, n_classes: int | N
     # stands for the network where one value is asked (the network's per-layer neurons,
     # build_network, are what the kernels run)
     n = imp.neuron or {k: (float(v[0]) if k in ("lam", "theta", "cin") else v)
-                       for k, v in imp.neurons[0].items()}
+                       for k, v in imp.neurons[0].items() if k != "syn"}
     return NeuronParams(lam=n["lam"], theta=n["theta"], cin=n["cin"], soft=bool(n["soft"]),
                         detach=bool(spec.detach_reset), h0=bool(n["h0"]),
                         sg_kind=SURROGATES[spec.surrogate], alpha=float(spec.surrogate_alpha))
@@ -416,7 +416,7 @@ def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.G
         if imp.neuron is None:                # neurons that differ: each layer its own
             from chipsim.model.neuron import LayerNeuron
             drawn.neurons = [LayerNeuron(n["lam"], n["theta"], n["cin"], n["vr"], bool(n["soft"]),
-                                         bool(n["h0"])) for n in imp.neurons]
+                                         bool(n["h0"]), n.get("syn")) for n in imp.neurons]
         return drawn
     try:
         network = Network.build(*args, rng, gain=tr.init_gain, dtype=np.dtype(tr.dtype), **kw)
@@ -425,6 +425,7 @@ def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.G
     if workload.network.normalization == "ws_folded":
         fold_weight_standardization(network)
     own = [op.neuron for op in workload.network.hidden if op.is_lif]
+    # (a layer's own neuron, e.g. a current-based one: network.hidden[i].neuron)
     if any(n is not None for n in own):        # layers with their own neuron
         network.neurons = layer_neurons(workload, network, own)
     return network
@@ -440,12 +441,16 @@ def layer_neurons(workload, network, own: list) -> list:
         fields = {k: getattr(base, k) for k in ("leak", "threshold", "reset", "heaviside_at_zero",
                                                 "decay_input", "detach_reset", "surrogate",
                                                 "surrogate_alpha")}
-        vr = 0.0
+        vr, syn = 0.0, None
         if o is not None:
             fields.update({k: v for k, v in o.model_dump().items()
-                           if v is not None and k != "v_reset"})
-            vr = float(o.v_reset)
+                           if v is not None and k not in ("v_reset", "synaptic_decay")})
+            vr, syn = float(o.v_reset), o.synaptic_decay
         from types import SimpleNamespace
         p = NeuronParams.from_spec(SimpleNamespace(**fields))
-        out.append(LayerNeuron.uniform(ls.n_out, p, vr))
+        ln = LayerNeuron.uniform(ls.n_out, p, vr)
+        if syn is not None:
+            ln = LayerNeuron(ln.lam, ln.theta, ln.cin, ln.vr, ln.soft, ln.h0,
+                             np.full(ls.n_out, float(syn)))
+        out.append(ln)
     return out

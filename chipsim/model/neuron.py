@@ -82,6 +82,8 @@ class LayerNeuron:
     vr: np.ndarray           # hard-reset potential (0: chipsim's hard reset)
     soft: bool
     h0: bool
+    syn: np.ndarray | None = None   # CubaLIF: the synaptic current's decay per neuron,
+                                    #   i = syn * i + I, u = lam * v + cin * i; None: plain LIF
 
     @classmethod
     def uniform(cls, n: int, nrn: NeuronParams, vr: float = 0.0) -> "LayerNeuron":
@@ -90,7 +92,7 @@ class LayerNeuron:
 
     def same_as(self, nrn: NeuronParams) -> bool:
         """True when every neuron is ``nrn`` (reset to 0)."""
-        return (self.soft == bool(nrn.soft) and self.h0 == bool(nrn.h0)
+        return (self.syn is None and self.soft == bool(nrn.soft) and self.h0 == bool(nrn.h0)
                 and bool(np.all(self.lam == nrn.lam)) and bool(np.all(self.theta == nrn.theta))
                 and bool(np.all(self.cin == nrn.cin)) and bool(np.all(self.vr == 0.0)))
 
@@ -107,8 +109,11 @@ def neuron_record(layers, neurons, nrn: NeuronParams, dtype):
     cat = lambda k: (np.concatenate([getattr(p, k) for p in per]).astype(np.float64)  # noqa: E731
                      if per else np.zeros(0))
     theta = cat("theta")
-    return Neuron(lam=cat("lam"), theta=theta, cin=cat("cin"), vr=cat("vr"),
+    syn = (np.concatenate([p.syn if p.syn is not None else np.zeros(len(p.lam)) for p in per])
+           .astype(np.float64) if per else np.zeros(0))
+    return Neuron(lam=cat("lam"), theta=theta, cin=cat("cin"), vr=cat("vr"), syn=syn,
                   theta_f=theta.astype(np.dtype(dtype)),
                   soft=np.array([p.soft for p in per], dtype=np.uint8),
                   h0=np.array([p.h0 for p in per], dtype=np.uint8),
+                  cuba=np.array([p.syn is not None for p in per], dtype=np.uint8),
                   detach=bool(nrn.detach), sg_kind=int(nrn.sg_kind), alpha=float(nrn.alpha))

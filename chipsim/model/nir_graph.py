@@ -28,9 +28,13 @@ reads the map flattened channel-first, as torch's flatten; the weight rows are p
 chipsim's order (a permutation: exact).
 
 Every neuron keeps its own tau, r, threshold, v_reset and v_leak (per-neuron arrays; the layers'
-neurons become chipsim.model.neuron.LayerNeuron). Not yet supported, and refused with the
-node's name and type: CubaLIF, LI and spiking output layers, recurrent edges, Conv1d, Delay,
-Threshold, nested graphs, max pooling (NIR has none).
+neurons become chipsim.model.neuron.LayerNeuron). A CubaLIF node's synaptic current,
+``tau_syn dI/dt = -I + w_in S``, is ``I[t] = (1 - dt/tau_syn) I[t-1] + (dt/tau_syn) w_in S[t]``
+and charges the membrane in the same step (as snnTorch, Norse and Lava run it): chipsim's
+``i = syn i + S`` with ``syn = 1 - dt/tau_syn`` and the factor ``w_in dt/tau_syn`` in cin. Not
+yet supported, and refused with the node's name and type: LI and spiking output layers,
+recurrent edges, Conv1d, Delay, Threshold, nested graphs, max pooling (NIR has none), a
+CubaLIF's v_leak.
 """
 
 from __future__ import annotations
@@ -42,8 +46,8 @@ import numpy as np
 from chipsim.model.layers import AvgPool, Conv, Dense
 
 #: the node types this module reads
-SUPPORTED = ("Input", "Output", "Affine", "Linear", "Conv2d", "LIF", "IF", "AvgPool2d", "SumPool2d",
-             "Flatten", "Scale")
+SUPPORTED = ("Input", "Output", "Affine", "Linear", "Conv2d", "LIF", "CubaLIF", "IF", "AvgPool2d",
+             "SumPool2d", "Flatten", "Scale")
 #: the metadata key under which chipsim writes its exact discrete neuron
 META = "chipsim"
 
@@ -81,6 +85,8 @@ class Imported:
         one = {k: float(first[k][0]) for k in ("lam", "theta", "cin")}
         for ln in self.neurons:
             if ln["soft"] != first["soft"] or ln["h0"] != first["h0"] or np.any(ln["vr"] != 0.0):
+                return None
+            if ln.get("syn") is not None:
                 return None
             if any(np.any(ln[k] != one[k]) for k in one):
                 return None
@@ -192,8 +198,24 @@ def _neuron(name: str, node, dt: float, shape: tuple) -> dict:
     r = pn("r", node.r)
     if np.any(r == 0.0):
         raise NirProblem(name, "r is 0 for some neurons", "a non-zero r (the input's resistance)")
+    syn = None
     if t == "IF":
         lam, cin, drive = np.ones_like(r), r * dt, np.zeros_like(r)
+    elif t == "CubaLIF":
+        # tau_syn dI/dt = -I + w_in S: I[t] = (1 - dt/tau_syn) I[t-1] + (dt/tau_syn) w_in S[t];
+        # the membrane charges with the current step's I (snnTorch, Norse, Lava): chipsim's
+        # i = syn i + S, I = (w_in dt/tau_syn) i, and cin takes that factor
+        tau_syn, tau = pn("tau_syn", node.tau_syn), pn("tau_mem", node.tau_mem)
+        if not (np.all(tau >= dt) and np.all(tau_syn >= dt)):
+            raise NirProblem(name, f"tau_mem {tau.min():g} s or tau_syn {tau_syn.min():g} s is "
+                             f"shorter than dt {dt:g} s", "taus >= dt (forward Euler; lower "
+                             "network.dt)")
+        if np.any(pn("v_leak", node.v_leak) != 0.0):
+            raise NirProblem(name, "v_leak is not 0", "v_leak 0 for a CubaLIF node (a constant "
+                             "drive of a current-based neuron is not supported yet)")
+        syn = 1.0 - dt / tau_syn
+        lam, cin = 1.0 - dt / tau, (r * dt / tau) * (pn("w_in", node.w_in) * dt / tau_syn)
+        drive = np.zeros_like(r)
     else:
         tau = pn("tau", node.tau)
         if not np.all(tau >= dt):
@@ -201,11 +223,13 @@ def _neuron(name: str, node, dt: float, shape: tuple) -> dict:
                              "tau >= dt (forward Euler; lower network.dt)")
         lam, cin = 1.0 - dt / tau, r * dt / tau
         drive = pn("v_leak", node.v_leak) / r
-    out = dict(lam=lam, theta=theta, cin=cin, vr=vr, soft=False, h0=False)
+    out = dict(lam=lam, theta=theta, cin=cin, vr=vr, soft=False, h0=False, syn=syn)
     if isinstance(meta, dict):                 # chipsim's own export: its exact values
         try:
             out.update(lam=pn("metadata lam", meta["lam"]), cin=pn("metadata cin", meta["cin"]),
                        soft=str(meta["reset"]) == "soft", h0=float(meta["h0"]) == 1.0)
+            if syn is not None:
+                out.update(syn=pn("metadata syn", meta["syn"]))
         except (KeyError, TypeError, ValueError) as e:
             raise NirProblem(name, f"metadata['{META}'] is malformed ({e})",
                              "lam, cin, reset and h0 as chipsim writes them") from None
@@ -316,7 +340,7 @@ def from_graph(graph, dt: float, data_shape: tuple | None = None) -> Imported:
             pending = dict(name=name, W=Wc, b=b.copy(), bias=has_b, op=op, t=t)
             in_scale, pool_sum, cur = None, 1.0, nxt
             made.append((name, t, "synapses"))
-        elif t in ("LIF", "IF"):
+        elif t in ("LIF", "IF", "CubaLIF"):
             if pending is None:
                 raise NirProblem(name, f"a {t} with no Conv2d/Affine/Linear before it",
                                  "a synapse node before every neuron node")
@@ -345,7 +369,7 @@ def from_graph(graph, dt: float, data_shape: tuple | None = None) -> Imported:
             kind = "conv" if op["kind"] == "conv" else "dense"
             i = [m[0] for m in made].index(pending["name"])
             made[i] = (pending["name"], pending["t"], f"{kind} layer {n_lif}: synapses")
-            made.append((name, t, f"{kind} layer {n_lif}: {'IF' if t == 'IF' else 'LIF'} neurons"))
+            made.append((name, t, f"{kind} layer {n_lif}: {t} neurons"))
             pending = None
         elif t in ("AvgPool2d", "SumPool2d"):
             if cur[0] != "map" or pending is not None:
@@ -496,7 +520,17 @@ def to_graph(layers, weights, biases, neuron, dt: float, input_shape: tuple, not
             if np.any((lam < 0.0) | (lam > 1.0)) or np.any(cin <= 0.0):
                 raise NirProblem(ls.name, f"leak in [{lam.min():g}, {lam.max():g}], input scale "
                                  f"from {cin.min():g}", "0 <= leak <= 1 and input scale > 0")
-            if np.all(lam == 1.0):
+            syn = None if ln.syn is None else arr(ln.syn)
+            if syn is not None:
+                if np.any(lam == 1.0) or np.any((syn < 0.0) | (syn >= 1.0)):
+                    raise NirProblem(ls.name, "a current-based layer with a leak of 1 or a "
+                                     "synaptic decay outside [0, 1)", "NIR's CubaLIF: leak < 1, "
+                                     "0 <= synaptic decay < 1")
+                tau, tau_syn = dt / (1.0 - lam), dt / (1.0 - syn)
+                node = nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau, r=cin * tau / dt,
+                                   v_leak=np.zeros_like(tau), v_threshold=theta, v_reset=vr,
+                                   w_in=tau_syn / dt, metadata={})
+            elif np.all(lam == 1.0):
                 node = nir.IF(r=cin / dt, v_threshold=theta, v_reset=vr, metadata={})
             elif np.any(lam == 1.0):
                 raise NirProblem(ls.name, "leaky and non-leaky neurons in one layer",
@@ -507,6 +541,8 @@ def to_graph(layers, weights, biases, neuron, dt: float, input_shape: tuple, not
                                v_threshold=theta, v_reset=vr, metadata={})
             node.metadata[META] = dict(lam=lam, cin=cin, reset="soft" if ln.soft else "hard",
                                        h0=1.0 if ln.h0 else 0.0)
+            if syn is not None:
+                node.metadata[META]["syn"] = syn
             add(f"{ls.name}_lif", node)
             flat = ls.kind != "conv"
     add("output", nir.Output(output_type={"output": np.array([main[-1].out[2]], dtype=np.int64)}))

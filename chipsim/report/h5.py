@@ -599,6 +599,9 @@ def _write_weights(g: h5py.Group, s: Simulation) -> None:
                     raise ChipsimError(f"layer {ls.name}: {name} {a.shape}", field="neurons",
                                        expected=f"({ls.n_out},)")
                 lg.create_dataset(name, data=a, **_gzip(a.size, 8, a.shape))
+            if n.get("syn") is not None:          # a current-based (CubaLIF) layer
+                a = np.asarray(n["syn"], np.float64)
+                lg.create_dataset("syn_decay", data=a, **_gzip(a.size, 8, a.shape))
             lg.attrs["reset"] = "soft" if n["soft"] else "hard"
             lg.attrs["heaviside_at_zero"] = 1.0 if n["h0"] else 0.0
     g.attrs["weights_note"] = f"kept: {size:,} bytes" + (
@@ -1062,6 +1065,13 @@ def _read_neurons(rd: _Reader, layers) -> tuple | None:
                                f"{getattr(ds, 'shape', '')}", f"float64 ({ls.n_out},)")
             n[key] = np.asarray(ds[()])
         node = rd.node(g)
+        n["syn"] = None
+        if "syn_decay" in node:
+            ds = node["syn_decay"]
+            if not isinstance(ds, h5py.Dataset) or ds.shape != (ls.n_out,) or ds.dtype != np.float64:
+                raise rd.error(f"{g}/syn_decay", "is not a float64 array of the layer's neurons",
+                               f"float64 ({ls.n_out},)")
+            n["syn"] = np.asarray(ds[()])
         reset, h0 = node.attrs.get("reset"), node.attrs.get("heaviside_at_zero")
         if isinstance(reset, bytes):
             reset = reset.decode()
