@@ -146,16 +146,19 @@ def run_chipsim(net: Network, nrn: NeuronParams, frames: np.ndarray):
     chipsim's kernel: one run per prefix of the input. Returns lists of (T, n) arrays."""
     T = frames.shape[0]
     inp = encode_frames(frames.reshape(1, T, -1), True)
-    tr = _trainer(net, nrn, T)
-    n_lif = len(net.lif_layers)
+    return _prefix_runs(_trainer(net, nrn, T), net, inp, T)
+
+
+def _prefix_runs(tr, net, inp, T):
+    """Spikes, post-reset v and pre-reset u of every LIF layer, (T, n) each, from ``tr``'s
+    kernel run on every prefix 1..T of the input (the kernel resets state at each call)."""
     sizes = [ls.n_out for ls in net.lif_layers]
     S = [np.zeros((T, n), bool) for n in sizes]
     V = [np.zeros((T, n)) for n in sizes]
     U = [np.zeros((T, n)) for n in sizes]
-    labels = np.array([0])
     for t in range(T):
-        tr.infer_batch(inp, inp.ptr[:, :t + 2], labels)
-        for l in range(n_lif):
+        tr.infer_batch(inp, inp.ptr[:, :t + 2], np.array([0]))
+        for l in range(len(sizes)):
             V[l][t] = tr.v[l][0]
             U[l][t] = tr.u_h[l][0, 0]
             S[l][t, tr.spk_h[l][0, 0, :tr.spk_n[l, 0, 0]]] = True
@@ -249,16 +252,23 @@ def run_brian2(net: Network, variant: Variant, frames: np.ndarray, target: str =
             bnet.run(T * dt, namespace={})
             times.append(time.perf_counter() - t0)
         seconds = times if runs > 1 else times[0]
-        Ss, Vs = [], []
-        for l, G in enumerate(groups):
-            r = np.zeros((T, len(G)), bool)
-            steps = np.round(np.asarray(spk_mons[l].t / dt)).astype(int)
-            r[steps, np.asarray(spk_mons[l].i)] = True
-            Ss.append(r)
-            Vs.append(np.asarray(v_mons[l].v).T.copy() if record else None)
+        Ss, Vs = _brian2_records(groups, spk_mons, v_mons if record else None, dt, T)
         return Ss, Vs, seconds
     finally:
         b2.prefs.codegen.target = old
+
+
+def _brian2_records(groups, spk_mons, v_mons, dt, T):
+    """Per group: the (T, n) raster of its SpikeMonitor and, with ``v_mons``, the (T, n)
+    post-reset v of its StateMonitor (else None)."""
+    Ss, Vs = [], []
+    for l, G in enumerate(groups):
+        r = np.zeros((T, len(G)), bool)
+        steps = np.round(np.asarray(spk_mons[l].t / dt)).astype(int)
+        r[steps, np.asarray(spk_mons[l].i)] = True
+        Ss.append(r)
+        Vs.append(np.asarray(v_mons[l].v).T.copy() if v_mons is not None else None)
+    return Ss, Vs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,14 +445,7 @@ def run_chipsim_case(net, nrn, neurons, bits, frames):
     tr = _trainer(net, nrn, T)
     if bits:
         tr.set_number_format(bits)        # rounds the network's weights in place
-    n_lif = len(net.lif_layers)
-    S = [np.zeros((T, ls.n_out), bool) for ls in net.lif_layers]
-    V = [np.zeros((T, ls.n_out)) for ls in net.lif_layers]
-    for t in range(T):
-        tr.infer_batch(inp, inp.ptr[:, :t + 2], np.array([0]))
-        for l in range(n_lif):
-            V[l][t] = tr.v[l][0]
-            S[l][t, tr.spk_h[l][0, 0, :tr.spk_n[l, 0, 0]]] = True
+    S, V, _ = _prefix_runs(tr, net, inp, T)
     return S, V, (float(tr.fmt.qv), float(tr.fmt.lim_v))
 
 
@@ -505,14 +508,7 @@ def run_brian2_case(net, nrn, neurons, frames, target="numpy", dt_ms=1.0, grid=(
             groups.append(G)
             src = G
         b2.Network(*objs).run(T * dt, namespace={})
-        Ss, Vs = [], []
-        for l, G in enumerate(groups):
-            r = np.zeros((T, len(G)), bool)
-            steps = np.round(np.asarray(spk_mons[l].t / dt)).astype(int)
-            r[steps, np.asarray(spk_mons[l].i)] = True
-            Ss.append(r)
-            Vs.append(np.asarray(v_mons[l].v).T.copy())
-        return Ss, Vs
+        return _brian2_records(groups, spk_mons, v_mons, dt, T)
     finally:
         b2.prefs.codegen.target = old
 
