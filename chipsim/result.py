@@ -84,6 +84,7 @@ class Simulation:
                                         #   cin, vr: float64 per neuron in chipsim's order;
                                         #   soft, h0: the layer's reset and H(0)); kept with
                                         #   the weights
+    readout_li: tuple | None = None     # an LI readout's (lam, cin) per output; None: linear
 
     @property
     def layer_names(self) -> tuple:

@@ -307,7 +307,8 @@ def simulate(p: Prepared, *, progress=None, observe=None, interrupts=None, save=
         gradient_buffer_bytes=trainer.gradient_buffer_bytes,
         footprint_bytes=net.footprint_bytes(trainer.number_format), wall_time_s=elapsed(),
         interrupted=interrupted,
-        weights=tuple(zip(net.weights, net.biases)), neurons=_layer_neurons(net, trainer))
+        weights=tuple(zip(net.weights, net.biases)), neurons=_layer_neurons(net, trainer),
+        readout_li=net.readout_li)
 
 
 def _layer_neurons(net, trainer) -> tuple:

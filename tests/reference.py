@@ -43,8 +43,9 @@ def layer_neuron(nrn, l):
     return d
 
 
-def forward(Ws, bs, x, nrn):
-    """Unrolled forward of one sample; returns per-layer u, s histories and outputs o[t]."""
+def forward(Ws, bs, x, nrn, readout_li=None):
+    """Unrolled forward of one sample; returns per-layer u, s histories and outputs o[t].
+    ``readout_li``: (lam, cin) of a leaky-integrator readout, o[t] = lam o[t-1] + cin (W s + b)."""
     T = x.shape[0]
     L = len(Ws)
     us = [np.zeros((T, W.shape[1])) for W in Ws[:-1]]
@@ -66,14 +67,18 @@ def forward(Ws, bs, x, nrn):
             us[l][t], ss[l][t] = u, s
             inp = s
         o[t] = inp @ Ws[-1] + bs[-1]
+        if readout_li is not None:
+            o[t] = readout_li[0] * (o[t - 1] if t else 0.0) + readout_li[1] * o[t]
     return us, ss, o
 
 
-def grads_spatial(Ws, bs, x, y, nrn, a=0.05, trace_decay=None, first_trace=False, steps=None):
-    """SLTT (trace_decay None) or OTTT_A (trace_decay given) gradients of one sample."""
+def grads_spatial(Ws, bs, x, y, nrn, a=0.05, trace_decay=None, first_trace=False, steps=None,
+                  readout_li=None):
+    """SLTT (trace_decay None) or OTTT_A (trace_decay given) gradients of one sample; an LI
+    readout's state is detached like the neurons' (dL/dI[t] = cin dL/do[t])."""
     T = x.shape[0]
     L = len(Ws)
-    us, ss, o = forward(Ws, bs, x, nrn)
+    us, ss, o = forward(Ws, bs, x, nrn, readout_li)
     gW = [np.zeros_like(W) for W in Ws]
     gb = [np.zeros_like(b) for b in bs]
     pres = [x.astype(np.float64)] + ss          # presynaptic activity of each layer, (T, n_in)
@@ -95,6 +100,8 @@ def grads_spatial(Ws, bs, x, y, nrn, a=0.05, trace_decay=None, first_trace=False
         loss += lt
         if steps is not None and t not in steps:
             continue
+        if readout_li is not None:
+            g = readout_li[1] * g
         for l in range(L - 1, -1, -1):
             gs[l][t] = g
             gW[l] += np.outer(traces[l][t], g)
@@ -106,11 +113,12 @@ def grads_spatial(Ws, bs, x, y, nrn, a=0.05, trace_decay=None, first_trace=False
     return gW, gb, loss, o.sum(0), dict(us=us, ss=ss, gs=gs, traces=traces)
 
 
-def grads_bptt(Ws, bs, x, y, nrn, a=0.05):
-    """BPTT gradients of one sample by the recursion of algorithms.md §2.1 (and hard reset)."""
+def grads_bptt(Ws, bs, x, y, nrn, a=0.05, readout_li=None):
+    """BPTT gradients of one sample by the recursion of algorithms.md §2.1 (and hard reset);
+    through an LI readout's leak too."""
     T = x.shape[0]
     L = len(Ws)
-    us, ss, o = forward(Ws, bs, x, nrn)
+    us, ss, o = forward(Ws, bs, x, nrn, readout_li)
     gW = [np.zeros_like(W) for W in Ws]
     gb = [np.zeros_like(b) for b in bs]
     pres = [x.astype(np.float64)] + ss
@@ -123,8 +131,12 @@ def grads_bptt(Ws, bs, x, y, nrn, a=0.05):
     dnext = [np.zeros(W.shape[1]) for W in Ws[:-1]]
     dsyn = [np.zeros(W.shape[1]) for W in Ws[:-1]]       # dL/di[t+1] of CubaLIF layers
     gs = [np.zeros((T, W.shape[1])) for W in Ws]
+    dro = np.zeros(Ws[-1].shape[1])
     for t in range(T - 1, -1, -1):
         g = gos[t]
+        if readout_li is not None:          # o[t] = lam o[t-1] + cin I[t]
+            dro = g + readout_li[0] * dro
+            g = readout_li[1] * dro
         gs[-1][t] = g
         gW[-1] += np.outer(pres[-1][t], g)
         gb[-1] += g

@@ -123,6 +123,7 @@ network:
     - {kind: dense, units: 24}
     - {kind: dense, units: 12, neuron: {leak: 0.9, reset: hard, v_reset: -0.25, threshold: 0.8,
                                         synaptic_decay: 0.5}}
+  readout_leak: 0.7
 neuron: {preset: ottt}
 rule: {name: RULE}
 training: {epochs: 1, optimizer: sgd, lr: 0.1, seed: 3, init_gain: 3.0}
@@ -141,6 +142,8 @@ def test_a_layer_of_a_workload_takes_its_own_neuron(tmp_path):
     assert np.all(n2["lam"] == 0.9) and np.all(n2["theta"] == 0.8) and not n2["soft"]
     assert np.all(n2["vr"] == -0.25) and n2["h0"]          # H(0) from the preset
     assert n1["syn"] is None and np.all(n2["syn"] == 0.5)  # a current-based layer
+    lam_o, cin_o = read_result(out).sim.readout_li            # a leaky-integrator readout
+    assert np.all(lam_o == 0.7) and np.all(cin_o == 1.0)
 
 
 def test_ottt_with_a_layer_of_another_leak_is_one_clear_error(tmp_path, capsys):
@@ -220,3 +223,35 @@ def test_ottt_refuses_cubalif():
                    for n in (LayerNeuron.uniform(ls.n_out, nrn) for ls in net.lif_layers)]
     with pytest.raises(ValueError, match="current-based"):
         trainer("ottt_o", net, nrn, T=T)
+
+
+# ------------------------------------------------------------------ a leaky-integrator readout
+@pytest.mark.parametrize("rule", ["sltt", "bptt"])
+def test_li_readout_gradients(rule):
+    """An LI readout (o = lam o + cin (W s + b), per output): the outputs, SLTT's updates (its
+    state detached) and BPTT's (through its leak) equal the numpy reference."""
+    frames, labels, net, inp = small_problem(seed=10, bias=True)
+    rng = np.random.default_rng(10)
+    C = net.n_classes
+    li = (rng.uniform(0.3, 0.95, C), rng.uniform(0.5, 1.5, C))
+    net.readout_li = li
+    nrn = NeuronParams(0.5, 1.0, 1.0, True, False, True, 0, 4.0)
+    before = net.copy()
+    loss, osum, cnt = trainer(rule, net, nrn, T=T, lr=LR).train_batch(inp, inp.ptr[:1], labels[:1])
+    dW = [(a - b) / LR for a, b in zip(before.weights, net.weights)]
+    db = [(a - b) / LR for a, b in zip(before.biases, net.biases)]
+    rn = dict(lam=0.5, theta=1.0, reset="soft", detach=False, h0=1, decay_input=False,
+              sg="sigmoid", alpha=4.0)
+    if rule == "bptt":
+        gW, gb, rloss, rosum, _ = ref.grads_bptt(before.weights, before.biases, frames[0],
+                                                 labels[0], rn, readout_li=li)
+    else:
+        gW, gb, rloss, rosum, _ = ref.grads_spatial(before.weights, before.biases, frames[0],
+                                                    labels[0], rn, readout_li=li)
+    np.testing.assert_allclose(osum[0], rosum, rtol=0, atol=1e-12)
+    for a, b in zip(dW + db, gW + gb):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    assert loss[0] == pytest.approx(rloss, abs=1e-12)
+    # the linear readout's outputs differ (guards the test)
+    _, _, o_lin = ref.forward(before.weights, before.biases, frames[0], rn)
+    assert np.abs(o_lin.sum(0) - rosum).max() > 1e-6

@@ -96,6 +96,11 @@ def nir_reference(graph, frames, dt):
                 state[n] = v
                 spikes.setdefault(n, np.zeros((T,) + x.shape, bool))[t] = z
                 x = z.astype(np.float64)
+            elif isinstance(node, nir.LI):           # a leaky integrator: its potential out
+                v = state.get(n, np.zeros(x.shape))
+                v = v + dt / _val(node.tau) * (_val(node.v_leak) - v + _val(node.r) * x)
+                state[n] = v
+                x = v
             elif isinstance(node, nir.Output):
                 total = total + x
     return spikes, total
@@ -132,6 +137,7 @@ def imported_network(graph, dt, data_shape, tmp_path):
         for n in imp.neurons]
     net = Network(list(layers), [w.copy() for w in imp.weights], [b.copy() for b in imp.biases],
                   neurons=neurons)
+    net.readout_li = imp.readout_li
     n = imp.neuron or {k: (v[0] if k in ("lam", "theta", "cin") else v)
                        for k, v in imp.neurons[0].items() if k not in ("vr", "syn")}
     nrn = NeuronParams(lam=n["lam"], theta=n["theta"], cin=n["cin"], soft=n["soft"], detach=True,
@@ -200,7 +206,8 @@ def test_snntorch_convention_mlp(tmp_path):
 
 def test_norse_convention_lifbox_with_v_leak(tmp_path):
     """Norse export_nir.py: LIFBoxCell -> LIF(tau = 1/tau_mem_inv, r = 1, v_leak, v_reset),
-    0-d parameters, no dt written (its importer uses 1e-3); Linear -> nir.Linear/Affine.
+    0-d parameters, no dt written (its importer uses 1e-3); Linear -> nir.Linear/Affine;
+    LIBoxCell -> LI(tau, v_leak, r = 1), here the output layer (a leaky-integrator readout).
     v_leak != 0 becomes a constant drive (dt/tau) v_leak, folded into the layer's bias."""
     rng = np.random.default_rng(2)
     dt, tau = 1e-3, 0.01
@@ -214,14 +221,17 @@ def test_norse_convention_lifbox_with_v_leak(tmp_path):
         "2": nir.Linear(weight=rng.uniform(-1.0, 4.0, (6, 10))),
         "3": lif(),
         "4": nir.Affine(weight=rng.normal(size=(3, 6)), bias=np.zeros(3)),
+        "5": nir.LI(tau=np.array(0.005), r=np.array(1.0), v_leak=np.array(0.0)),
         "output": nir.Output(output_type={"output": np.array([3])})},
-        edges=[("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "4"), ("4", "output")],
-        type_check=False)
+        edges=[("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "4"), ("4", "5"),
+               ("5", "output")], type_check=False)
     frames = _frames(rng, 30, (n_in,), 0.5)
     imp, net, nrn = assert_same_spikes(g, dt, frames, (n_in, 1, 1), tmp_path)
     assert nrn.lam == pytest.approx(0.9) and nrn.cin == pytest.approx(0.1)
     assert [op.bias for op in imp.ops] == [True, True]        # the v_leak drive
     assert np.allclose(imp.biases[0], 0.3) and not imp.readout_bias
+    lam_o, cin_o = imp.readout_li                              # LI: 1 - dt/tau, r dt/tau
+    assert np.allclose(lam_o, 0.8) and np.allclose(cin_o, 0.2)
 
 
 def test_spikingjelly_convention_conv_if(tmp_path):
@@ -372,7 +382,7 @@ def _mlp(nodes_extra=None, edges=None, neuron=None, out_from="fc2"):
                                      v_leak=np.array(0.3), v_threshold=np.array(1.0))),
      "lif1", "v_leak 0 for a CubaLIF node"),
     (lambda: _mlp(neuron=nir.LI(tau=np.array(2e-3), r=np.array(1.0), v_leak=np.array(0.0))),
-     "lif1", "type LI is not supported"),
+     "lif1", "LI only between the last Affine/Linear and the Output"),
     (lambda: _mlp(neuron=nir.LIF(tau=np.array([2e-3, 3e-3]), r=np.ones(2), v_leak=np.zeros(2),
                                  v_threshold=np.ones(2), v_reset=np.zeros(2))),
      "lif1", "v_threshold has 2 values for 3 neurons"),

@@ -150,9 +150,10 @@ def test_a_sweep_keys_a_nir_network_by_the_graph_file(trained, tmp_path):
 
 
 def test_per_neuron_graph_round_trips_through_a_run(tmp_path, capsys):
-    """A graph whose neurons each have their own tau, r, threshold and v_reset, and whose layers
-    differ (LIF, then IF): run with rule none, exported from the results file, read again: the
-    same neurons bit for bit, and the same test counts."""
+    """A graph whose neurons each have their own tau, r, threshold and v_reset, whose layers
+    differ (LIF, then IF) and whose readout is a leaky integrator (LI): run with rule none,
+    exported from the results file, read again: the same neurons bit for bit, and the same test
+    counts."""
     import nir
     rng = np.random.default_rng(3)
     n_in, n1, n2 = 2 * 17 * 17, 40, 10
@@ -166,9 +167,11 @@ def test_per_neuron_graph_round_trips_through_a_run(tmp_path, capsys):
         "fc2": nir.Affine(weight=rng.uniform(-0.2, 0.5, (n2, n1)), bias=np.zeros(n2)),
         "if": nir.IF(r=rng.uniform(800, 1200, n2), v_threshold=np.ones(n2), v_reset=np.zeros(n2)),
         "head": nir.Affine(weight=rng.normal(size=(10, n2)), bias=rng.normal(size=10)),
+        "li": nir.LI(tau=rng.uniform(2e-3, 9e-3, 10), r=rng.uniform(0.5, 1.5, 10),
+                     v_leak=np.zeros(10)),
         "output": nir.Output(output_type={"output": np.array([10])})},
         edges=[("input", "flat"), ("flat", "fc"), ("fc", "lif"), ("lif", "fc2"), ("fc2", "if"),
-               ("if", "head"), ("head", "output")])
+               ("if", "head"), ("head", "li"), ("li", "output")])
     nir.write(str(tmp_path / "g.nir"), g)
     wl = tmp_path / "w.yaml"
     wl.write_text(IMPORTED.format(nir="g.nir", rule="none", neuron=""))
@@ -182,6 +185,9 @@ def test_per_neuron_graph_round_trips_through_a_run(tmp_path, capsys):
     wl.write_text(IMPORTED.format(nir="again.nir", rule="none", neuron=""))
     assert main(["run", str(wl), "--profile", "anp_i", "--out", str(b), "--quiet", "--no-plot"]) == 0
     rb = read_result(b)
+    assert ra.sim.readout_li is not None                       # an LI readout, kept
+    for x, y in zip(ra.sim.readout_li, rb.sim.readout_li):
+        assert x.tobytes() == y.tobytes()
     for x, y in zip(ra.sim.neurons, rb.sim.neurons):
         for k in ("lam", "theta", "cin", "vr"):
             assert x[k].tobytes() == y[k].tobytes(), k

@@ -164,6 +164,9 @@ class NetworkSpec(Section):
         description="the time step NIR's continuous-time neurons are discretised with")
     readout_bias: bool = Field(True, description=(
         "a bias on the readout (with nir: the graph's readout decides)"))
+    readout_leak: float | None = Field(None, ge=0.0, lt=1.0, description=(
+        "a leaky-integrator (LI) readout, o[t] = readout_leak o[t-1] + W s[t] + b, summed over "
+        "time for the prediction; null: the linear readout (with nir: the graph decides)"))
     normalization: Literal[NORMALIZATIONS] = Field("none", description=(
         "none; ws_folded: OTTT's scaled weight standardisation folded into the weights once at "
         "initialisation; bn_folded: SLTT's batch normalisation folded as the identity (not "

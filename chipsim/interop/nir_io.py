@@ -39,7 +39,8 @@ def describe(path, dt: float, data_shape: tuple | None = None) -> str:
     lines.append("network.hidden as chipsim runs it:")
     for op in imp.ops:
         lines.append("  - " + ", ".join(f"{k}: {v}" for k, v in op.model_dump().items()))
-    lines.append(f"  readout: {imp.n_outputs} outputs, bias {str(imp.readout_bias).lower()}")
+    lines.append(f"  readout: {imp.n_outputs} outputs, bias {str(imp.readout_bias).lower()}"
+                 + ("; leaky integrator" if imp.readout_li is not None else ""))
     params = sum(W.size for W in imp.weights) + sum(b.size for b in imp.biases)
     lines.append(f"parameters: {params:,}")
     n = imp.neuron
@@ -112,7 +113,8 @@ def export_result(results, out, dt: float | None = None, force: bool = False) ->
         graph = to_graph(s.layers, [w for w, _ in s.weights], [b for _, b in s.weights],
                          _neuron_of(r), dt, (C, H, W),
                          note=f"exported by chipsim from {Path(results).name} "
-                              f"(workload {s.workload_name}, rule {s.rule})", neurons=neurons)
+                              f"(workload {s.workload_name}, rule {s.rule})", neurons=neurons,
+                         readout_li=s.readout_li)
     except NirProblem as e:
         raise ChipsimError(str(e), file=str(results), field=f"simulation/layers/{e.node}"
                            if e.node else None, expected=e.expected) from None

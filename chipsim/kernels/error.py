@@ -89,6 +89,24 @@ def syn_route(g, ds, syn, first, c):
 
 
 @kernel
+def li_route(g, dro, lam, cin, first, temporal, c):
+    """Back through a leaky-integrator readout o[t] = lam o[t-1] + cin I[t]: g holds dL/do[t]
+    and becomes dL/dI[t]. Spatial route (state detached): g = cin g. Temporal (BPTT, backwards
+    in time): dro[t] = g[t] + lam dro[t+1], g = cin dro[t]."""
+    n = g.shape[0]
+    if not temporal:
+        for j in range(n):
+            g[j] = cin[j] * g[j]
+        return
+    for j in range(n):
+        d = g[j] if first else g[j] + lam[j] * dro[j]
+        dro[j] = d
+        g[j] = cin[j] * d
+    if not first:
+        c[TEMPORAL_MAC] += n
+
+
+@kernel
 def transpose_kernel(W, Ly, WT):
     """WT (k*k*Cout, Cin): a convolution's kernel W (k*k*Cin, Cout) transposed for its error
     pass (conv_error_gemm), rows ordered to match that pass's im2col: (ky, k-1-kx, co) at

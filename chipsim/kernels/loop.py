@@ -50,11 +50,11 @@ from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_REA
                             SURROGATE_EVAL, SYN_CURRENT_UPDATE, TRACE_UPDATE)
 from chipsim.kernels.arrays import copy, gemm, nonzero
 from chipsim.kernels.conv import pos_nnz, tap_sums
-from chipsim.kernels.error import (error_to_source, spatial_route, syn_route, temporal_route,
-                                   transpose_kernel)
+from chipsim.kernels.error import (error_to_source, li_route, spatial_route, syn_route,
+                                   temporal_route, transpose_kernel)
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
-from chipsim.kernels.neuron import lif, surrogates, syn_filter
+from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, ROLE_LIF,
                                      ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK,
@@ -199,6 +199,8 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
             if learning and temporal:
                 cnt[b, t, l, LEARN][MEM_WRITE_HIST] += out.shape[0] + ns
         else:
+            if Ly.role == ROLE_READOUT and nrn.ro_li:    # a leaky-integrator readout
+                li_readout(out, S.ostate[b], nrn.ro_lam, nrn.ro_cin)
             lv = loss_grad(out, x.labels[b], T, B, loss, out_grad(S, Ly)[b, th])
             if Ly.role == ROLE_READOUT:
                 for c_ in range(out.shape[0]):
@@ -266,6 +268,8 @@ def _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, c):
                 syn_route(g, syn_delta(S, Ly)[b], syn_decay(nrn, Ly), first, c)
         else:
             spatial_route(g, surr(S, Ly), error(S, Ly), cin)
+    elif Ly.role == ROLE_READOUT and nrn.ro_li:      # back through the LI readout
+        li_route(g, S.dro[b], nrn.ro_lam, nrn.ro_cin, first, temporal, c)
     src = Ly.src
     if src > 0 and Ly.detach == 0:   # error into the source population, pre-update W
         ng = _grad_nonzeros(Ly, g, scr)
@@ -714,6 +718,8 @@ def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, h
     for b in range(B):
         loss_out[b] = 0.0
         S.osum[b, :] = 0.0
+        if nrn.ro_li:
+            S.ostate[b, :] = 0.0
         for l in range(n_lif):
             potential(S, lay[l])[b, :] = 0.0
             if nrn.cuba[l]:

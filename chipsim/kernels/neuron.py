@@ -88,6 +88,15 @@ def syn_filter(I, i, syn):
 
 
 @kernel
+def li_readout(out, o, lam, cin):
+    """A leaky-integrator readout: o = lam * o + cin * (W s + b) per output, then out = o."""
+    for j in range(out.shape[0]):
+        v = lam[j] * o[j] + cin[j] * out[j]
+        o[j] = v
+        out[j] = v
+
+
+@kernel
 def surrogates(u, theta, kind, alpha, out):
     """out[j] = sigma'(u[j] - theta[j]) for one layer (theta per neuron and alpha in u's
     dtype).

@@ -155,6 +155,8 @@ class State(NamedTuple):
     delta: np.ndarray       # BPTT's temporal error (B, n) per LIF layer
     isyn: np.ndarray        # CubaLIF synaptic currents (B, n) per LIF layer (at o_v)
     dsyn: np.ndarray        # BPTT's temporal error of the synaptic currents (B, n) (at o_v)
+    ostate: np.ndarray      # (B, classes) an LI readout's outputs (empty for a linear one)
+    dro: np.ndarray         # (B, classes) BPTT's temporal error of an LI readout
     wT: np.ndarray          # convolutions' kernels transposed for the error pass, made when
                             #   the weights change (error.transpose_kernel)
 
@@ -230,7 +232,8 @@ class Neuron(NamedTuple):
         u = lam * v + cin * I;   s = H(u - theta);   v = u - theta s (soft) or vr (hard, on s)
 
     and a current-based (CubaLIF) layer first filters its synaptic input,
-    ``i = syn * i + I``, and charges with ``i`` in place of ``I``.
+    ``i = syn * i + I``, and charges with ``i`` in place of ``I``. A leaky-integrator (LI)
+    readout keeps its outputs: ``o = ro_lam * o + ro_cin * (W s + b)``.
     """
     lam: np.ndarray         # float64 leak per neuron
     theta: np.ndarray       # float64 threshold per neuron
@@ -241,6 +244,9 @@ class Neuron(NamedTuple):
     soft: np.ndarray        # uint8 per LIF layer: soft (1) or hard (0) reset
     h0: np.ndarray          # uint8 per LIF layer: H(0) = 1 (fire on equality) or 0
     cuba: np.ndarray        # uint8 per LIF layer: current-based (a synaptic current i per neuron)
+    ro_li: bool             # the readout is a leaky integrator: o = ro_lam o + ro_cin (W s + b)
+    ro_lam: np.ndarray      # float64 per output (empty for the linear readout)
+    ro_cin: np.ndarray      # float64 per output
     detach: bool            # the reset path is left out of the gradient (BPTT)
     sg_kind: int            # SURROGATE_*
     alpha: float            # surrogate sharpness

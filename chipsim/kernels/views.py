@@ -132,7 +132,7 @@ def worker_state(S, w):
     return State(S.B, S.TH, S.v, S.u_h, S.spk_h, S.spk_n, S.out[w], S.hit[w], S.masks,
                  S.ev_idx, S.ev_val, S.ev_n, S.pmax[w], S.ptouch[w], S.traces, S.osum, S.g,
                  S.E[w], S.SG[w], S.smap[w], S.epost[w], S.edone[w], S.delta, S.isyn, S.dsyn,
-                 S.wT)
+                 S.ostate, S.dro, S.wT)
 
 
 @kernel(inline=True)

@@ -123,6 +123,7 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     # current-based (CubaLIF) layers keep a synaptic current per neuron (a Topology has no
     # neurons: none)
     cuba = any(ln is not None and ln.syn is not None for ln in (getattr(net, "neurons", None) or ()))
+    li = getattr(net, "readout_li", None) is not None     # a leaky-integrator readout
     fused = _fused(net, rule, optimizer, B)
     direct = _direct(net, rule, optimizer, B)
     use_trace = rule.factors(net) == FACTOR_TRACE
@@ -175,9 +176,11 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
         SG=((W, n_E), f), smap=((W, n_map), f), epost=((W, maxn), f), edone=((W, maxn), u8),
         delta=(n_v if temporal else 0, f), wT=(n_wt, f),
         isyn=(n_v if cuba else 0, f), dsyn=(n_v if cuba and temporal else 0, f),
+        ostate=((B, net.n_classes) if li else (0, 0), f),
+        dro=((B, net.n_classes) if li and temporal else (0, 0), f),
         gw=(n_gw, f), gb=(n_gb, f), mw=(n_w if mom else 0, f), mb=(n_b if mom else 0, f),
         touched=(n_touched, u8))
-    learn = ["u_h", "traces", "g", "E", "SG", "delta", "dsyn"]
+    learn = ["u_h", "traces", "g", "E", "SG", "delta", "dsyn", "dro"]
     if temporal:
         learn += ["spk_h", "spk_n", "ev_idx", "ev_val", "ev_n"]
     # the chip's learning state: one error and surrogate buffer (the simulator's extra rows
@@ -260,6 +263,8 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
     lif = [ls for ls in net.layers if ls.spiking]
     n_lif_neurons = sum(ls.n_out for ls in lif)
     buffers += n_lif_neurons * (5 * 8 + f.itemsize) + 3 * len(lif)
+    if getattr(net, "readout_li", None) is not None:         # ro_lam, ro_cin
+        buffers += 2 * 8 * net.n_classes
     buffers += 2 * 8 * len(net.layers) + 8                    # the number format's grids
     temporal = rule.route == ROUTE_TEMPORAL
     steps = min(int(time_steps), pl.TH) if temporal else 1
@@ -283,7 +288,8 @@ class Trainer:
         self.neuron = neuron
         #: the kernels' record of every LIF neuron (per-layer neurons of the network, or
         #: ``neuron`` for all)
-        self.neurons = neuron_record(net.lif_layers, net.neurons, neuron, net.w_arena.dtype)
+        self.neurons = neuron_record(net.lif_layers, net.neurons, neuron, net.w_arena.dtype,
+                                     net.readout_li)
         if rule.factors(net).any() and not all(
                 ln is None or bool(np.all(ln.lam == neuron.lam)) for ln in net.neurons or ()):
             raise ValueError(f"rule {rule.name} decays its presynaptic traces with one leak, "

@@ -145,6 +145,9 @@ class Network(_Shape):
     #: per LIF layer, its neurons (chipsim.model.neuron.LayerNeuron), or None: the run's one
     #: neuron (NeuronParams) for every neuron
     neurons: list | None = None
+    #: a leaky-integrator readout's (lam, cin) per output, o = lam o + cin (W s + b); None:
+    #: the linear readout
+    readout_li: tuple | None = None
 
     def __init__(self, layers: list[LayerShape], weights: list[np.ndarray], biases: list[np.ndarray],
                  dropout: list[float] | None = None, neurons: list | None = None):
@@ -287,8 +290,10 @@ class Network(_Shape):
         return int(params + state)
 
     def copy(self) -> "Network":
-        return Network(self.layers, [w.copy() for w in self.weights], [b.copy() for b in self.biases],
-                       self.dropout, self.neurons)
+        out = Network(self.layers, [w.copy() for w in self.weights], [b.copy() for b in self.biases],
+                      self.dropout, self.neurons)
+        out.readout_li = self.readout_li
+        return out
 
 
 # ------------------------------------------------------------------ from a workload
@@ -413,6 +418,8 @@ def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.G
         for i, (W, b) in enumerate(zip(imp.weights, imp.biases)):
             drawn.weights[i][...] = W
             drawn.biases[i][...] = b
+        if imp.readout_li is not None:        # an LI readout
+            drawn.readout_li = imp.readout_li
         if imp.neuron is None:                # neurons that differ: each layer its own
             from chipsim.model.neuron import LayerNeuron
             drawn.neurons = [LayerNeuron(n["lam"], n["theta"], n["cin"], n["vr"], bool(n["soft"]),
@@ -424,6 +431,9 @@ def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.G
         raise _layers_error(workload, e) from None
     if workload.network.normalization == "ws_folded":
         fold_weight_standardization(network)
+    if workload.network.readout_leak is not None:     # a leaky-integrator readout
+        C = network.n_classes
+        network.readout_li = (np.full(C, float(workload.network.readout_leak)), np.ones(C))
     own = [op.neuron for op in workload.network.hidden if op.is_lif]
     # (a layer's own neuron, e.g. a current-based one: network.hidden[i].neuron)
     if any(n is not None for n in own):        # layers with their own neuron

@@ -31,10 +31,11 @@ Every neuron keeps its own tau, r, threshold, v_reset and v_leak (per-neuron arr
 neurons become chipsim.model.neuron.LayerNeuron). A CubaLIF node's synaptic current,
 ``tau_syn dI/dt = -I + w_in S``, is ``I[t] = (1 - dt/tau_syn) I[t-1] + (dt/tau_syn) w_in S[t]``
 and charges the membrane in the same step (as snnTorch, Norse and Lava run it): chipsim's
-``i = syn i + S`` with ``syn = 1 - dt/tau_syn`` and the factor ``w_in dt/tau_syn`` in cin. Not
-yet supported, and refused with the node's name and type: LI and spiking output layers,
-recurrent edges, Conv1d, Delay, Threshold, nested graphs, max pooling (NIR has none), a
-CubaLIF's v_leak.
+``i = syn i + S`` with ``syn = 1 - dt/tau_syn`` and the factor ``w_in dt/tau_syn`` in cin. An
+LI node between the last Affine/Linear and the Output is a leaky-integrator readout,
+``o = (1 - dt/tau) o + (r dt/tau) (W s + b)``. Not yet supported, and refused with the node's
+name and type: spiking output layers, recurrent edges, Conv1d, Delay, Threshold, nested
+graphs, max pooling (NIR has none), a CubaLIF's v_leak.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ import numpy as np
 from chipsim.model.layers import AvgPool, Conv, Dense
 
 #: the node types this module reads
-SUPPORTED = ("Input", "Output", "Affine", "Linear", "Conv2d", "LIF", "CubaLIF", "IF", "AvgPool2d",
-             "SumPool2d", "Flatten", "Scale")
+SUPPORTED = ("Input", "Output", "Affine", "Linear", "Conv2d", "LIF", "CubaLIF", "IF", "LI",
+             "AvgPool2d", "SumPool2d", "Flatten", "Scale")
 #: the metadata key under which chipsim writes its exact discrete neuron
 META = "chipsim"
 
@@ -74,6 +75,7 @@ class Imported:
     n_outputs: int
     neurons: tuple                # per LIF layer: dict(lam, theta, cin, vr: float64 per neuron
                                   #   in chipsim's order; soft, h0)
+    readout_li: tuple | None = None   # an LI readout's (lam, cin) per output, or None
     nodes: tuple = field(default=())   # (name, NIR type, what chipsim made of it)
     notes: tuple = field(default=())
 
@@ -433,6 +435,26 @@ def from_graph(graph, dt: float, data_shape: tuple | None = None) -> Imported:
                                      "one Scale node between a neuron layer and its next synapse")
                 in_scale = sc
                 made.append((name, t, "folded into the next synapse's weights"))
+        elif t == "LI":
+            nxt_node = order[order.index(name) + 1] if name != order[-1] else None
+            if (pending is None or pending["op"]["kind"] != "dense" or "li" in pending
+                    or nxt_node is None or _type(nodes[nxt_node]) != "Output"):
+                raise NirProblem(name, "an LI node that is not the readout's",
+                                 "LI only between the last Affine/Linear and the Output (an LI "
+                                 "readout)")
+            n_o = (pending["W"].shape[1],)
+            tau, r = _per_neuron(name, "tau", node.tau, n_o), _per_neuron(name, "r", node.r, n_o)
+            if not np.all(tau >= dt):
+                raise NirProblem(name, f"tau {tau.min():g} s is shorter than dt {dt:g} s",
+                                 "tau >= dt (forward Euler; lower network.dt)")
+            if np.any(_per_neuron(name, "v_leak", node.v_leak, n_o) != 0.0):
+                raise NirProblem(name, "v_leak is not 0", "v_leak 0 for an LI readout")
+            lam, cin = 1.0 - dt / tau, r * dt / tau
+            meta = (getattr(node, "metadata", None) or {}).get(META)
+            if isinstance(meta, dict) and "lam" in meta and "cin" in meta:
+                lam, cin = _per_neuron(name, "lam", meta["lam"], n_o), _per_neuron(name, "cin", meta["cin"], n_o)
+            pending["li"] = (lam, cin)
+            made.append((name, t, "the readout's leaky integration: o = lam o + cin (W s + b)"))
         elif t == "Output":
             if pending is None:
                 raise NirProblem(name, "the Output reads a neuron layer (a spiking or LI output)",
@@ -450,13 +472,13 @@ def from_graph(graph, dt: float, data_shape: tuple | None = None) -> Imported:
             return Imported(input_shape=in_shape, ops=tuple(ops), weights=tuple(weights),
                             biases=tuple(biases), readout_bias=bool(pending["bias"]),
                             n_outputs=int(pending["W"].shape[1]), neurons=tuple(neurons),
-                            nodes=tuple(made), notes=tuple(notes))
+                            readout_li=pending.get("li"), nodes=tuple(made), notes=tuple(notes))
     raise NirProblem(order[-1], "the chain does not end in an Output", "an Output node")
 
 
 # ------------------------------------------------------------------------------ export
 def to_graph(layers, weights, biases, neuron, dt: float, input_shape: tuple, note: str = "",
-             neurons=None):
+             neurons=None, readout_li=None):
     """The NIR graph of a chipsim network: ``layers`` (LayerShape, as Network.layers),
     ``weights``/``biases`` in chipsim's layout, ``neuron`` (NeuronParams: every neuron, unless
     ``neurons`` gives a LIF layer its own LayerNeuron), ``input_shape`` (C, H, W) of the data.
@@ -545,6 +567,14 @@ def to_graph(layers, weights, biases, neuron, dt: float, input_shape: tuple, not
                 node.metadata[META]["syn"] = syn
             add(f"{ls.name}_lif", node)
             flat = ls.kind != "conv"
+    if readout_li is not None:              # an LI readout: its leak after the readout's Affine
+        lam, cin = (np.asarray(a, np.float64) for a in readout_li)
+        if np.any(lam >= 1.0) or np.any(lam < 0.0):
+            raise NirProblem("readout", f"an LI readout with leak {lam.max():g}",
+                             "0 <= leak < 1 (NIR's LI has a finite tau)")
+        tau = dt / (1.0 - lam)
+        add("readout_li", nir.LI(tau=tau, r=cin * tau / dt, v_leak=np.zeros_like(tau),
+                                 metadata={META: dict(lam=lam, cin=cin)}))
     add("output", nir.Output(output_type={"output": np.array([main[-1].out[2]], dtype=np.int64)}))
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"chipsim": {"dt": dt, "note": note}})
 

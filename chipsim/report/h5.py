@@ -604,6 +604,10 @@ def _write_weights(g: h5py.Group, s: Simulation) -> None:
                 lg.create_dataset("syn_decay", data=a, **_gzip(a.size, 8, a.shape))
             lg.attrs["reset"] = "soft" if n["soft"] else "hard"
             lg.attrs["heaviside_at_zero"] = 1.0 if n["h0"] else 0.0
+    if s.readout_li is not None:                  # an LI readout: its leak and input scale
+        readout = [ls for ls in s.layers if ls.kind == "readout"][0]
+        for name, a in zip(("li_lam", "li_cin"), s.readout_li):
+            wg[readout.name].create_dataset(name, data=np.asarray(a, np.float64))
     g.attrs["weights_note"] = f"kept: {size:,} bytes" + (
         " (and every LIF neuron's parameters)" if s.neurons is not None else "")
 
@@ -987,7 +991,8 @@ def _read(rd: _Reader) -> RunResult:
         **attrs, **samples, **epochs)
     if "simulation/weights" in f:
         sim = dataclasses.replace(sim, weights=_read_weights(rd, sim.layers),
-                                  neurons=_read_neurons(rd, sim.layers))
+                                  neurons=_read_neurons(rd, sim.layers),
+                                  readout_li=_read_readout_li(rd, sim.layers))
     cg = rd.node("cost")
     cattrs = _read_attrs(rd, cg, _COST_ATTRS)
     for name in ("throughput_train", "throughput_test", "real_time_factor_train",
@@ -1044,6 +1049,21 @@ def _read_weights(rd: _Reader, layers) -> tuple:
             # not checked for finite values: a run that diverged keeps the weights it ended with
             pair.append(np.asarray(ds[()]))
         out.append(tuple(pair))
+    return tuple(out)
+
+
+def _read_readout_li(rd: _Reader, layers) -> tuple | None:
+    """An LI readout's (lam, cin) (simulation/weights/readout/li_lam, li_cin), or None."""
+    readout = [ls for ls in layers if ls.kind == "readout"]
+    if not readout:
+        return None
+    g = f"simulation/weights/{readout[0].name}"
+    if "li_lam" not in rd.node(g):
+        return None
+    out = []
+    for name in ("li_lam", "li_cin"):
+        a = rd.array(f"{g}/{name}", np.float64, (readout[0].out[2],))
+        out.append(a)
     return tuple(out)
 
 
