@@ -255,3 +255,107 @@ def test_li_readout_gradients(rule):
     # the linear readout's outputs differ (guards the test)
     _, _, o_lin = ref.forward(before.weights, before.biases, frames[0], rn)
     assert np.abs(o_lin.sum(0) - rosum).max() > 1e-6
+
+
+# ------------------------------------------------------------------ a spiking output layer
+def _ref_spiking_output(Ws, bs, x, y, n, bptt, a=0.05):
+    """Plain numpy: every layer LIF (one neuron ``n`` dict), the last layer's spikes are the
+    per-step outputs of the loss; SLTT (spatial) or BPTT gradients; spike counts."""
+    T, L = x.shape[0], len(Ws)
+    v = [np.zeros(W.shape[1]) for W in Ws]
+    us = [np.zeros((T, W.shape[1])) for W in Ws]
+    ss = [np.zeros((T, W.shape[1])) for W in Ws]
+    for t in range(T):
+        inp = x[t].astype(np.float64)
+        for l in range(L):
+            u = n["lam"] * v[l] + (inp @ Ws[l] + bs[l])
+            s = ref.H(u - n["theta"], n["h0"])
+            v[l] = u - n["theta"] * s
+            us[l][t], ss[l][t] = u, s
+            inp = s
+    gW = [np.zeros_like(W) for W in Ws]
+    gb = [np.zeros_like(b) for b in bs]
+    pres = [x.astype(np.float64)] + ss[:-1]
+    loss, go = 0.0, []
+    for t in range(T):
+        lt, g = ref.loss_and_grad(ss[-1][t], y, T, a)
+        loss += lt
+        go.append(g)
+    dn = [np.zeros(W.shape[1]) for W in Ws]
+    for t in (range(T - 1, -1, -1) if bptt else range(T)):
+        e = go[t]
+        for l in range(L - 1, -1, -1):
+            sg = ref.sg(us[l][t] - n["theta"], "sigmoid", 4.0)
+            d = sg * e
+            if bptt:
+                d = d + n["lam"] * dn[l] * (1.0 - n["theta"] * sg)
+                dn[l] = d
+            gW[l] += np.outer(pres[l][t], d)
+            gb[l] += d
+            e = Ws[l] @ d
+    return gW, gb, loss, ss[-1].sum(0)
+
+
+@pytest.mark.parametrize("rule", ["sltt", "bptt"])
+def test_spiking_output_layer_gradients_and_prediction(rule):
+    """The last LIF layer (one neuron per class) is the output: the loss on its spikes per
+    step, the prediction its spike count; SLTT's and BPTT's updates equal the numpy reference;
+    no readout layer, no readout work."""
+    from chipsim.model.inputs import encode_frames
+    from chipsim.model.network import Network
+    rng = np.random.default_rng(14)
+    n_in, C, Tn = 30, 5, 8
+    frames = (rng.random((2, Tn, n_in)) < 0.4).astype(np.uint8)
+    inp = encode_frames(frames, True)
+    net = Network.build((1, 1, n_in), True, [dict(kind="dense", units=16, bias=True),
+                                            dict(kind="dense", units=C, bias=True)], C, False,
+                        np.random.default_rng(15), gain=5.0, output="spike_count")
+    assert [ls.kind for ls in net.layers] == ["dense", "dense"]
+    nrn = NeuronParams(0.5, 1.0, 1.0, True, False, True, 0, 4.0)
+    before = net.copy()
+    loss, osum, cnt = trainer(rule, net, nrn, T=Tn, lr=LR).train_batch(inp, inp.ptr[:1],
+                                                                      np.array([2]))
+    dW = [(a - b) / LR for a, b in zip(before.weights, net.weights)]
+    db = [(a - b) / LR for a, b in zip(before.biases, net.biases)]
+    n = dict(lam=0.5, theta=1.0, h0=1)
+    gW, gb, rloss, counts = _ref_spiking_output(before.weights, before.biases, frames[0], 2, n,
+                                                rule == "bptt")
+    np.testing.assert_array_equal(osum[0], counts)         # the prediction's spike counts
+    assert counts.sum() > 0
+    for a, b in zip(dW + db, gW + gb):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    assert loss[0] == pytest.approx(rloss, abs=1e-12)
+
+
+def test_first_spike_output_scores_the_earliest_class():
+    from chipsim.model.inputs import encode_frames
+    from chipsim.model.network import Network
+    rng = np.random.default_rng(16)
+    n_in, C, Tn = 20, 4, 10
+    frames = (rng.random((3, Tn, n_in)) < 0.3).astype(np.uint8)
+    inp = encode_frames(frames, True)
+    net = Network.build((1, 1, n_in), True, [dict(kind="dense", units=C)], C, False,
+                        np.random.default_rng(17), gain=8.0, output="first_spike")
+    nrn = NeuronParams(0.5, 1.0, 1.0, True, True, True, 0, 4.0)
+    tr = trainer("sltt", net, nrn, T=Tn, B=3)
+    _, osum, _ = tr.infer_batch(inp, inp.ptr, np.zeros(3, np.int64))
+    # the numpy forward: the class whose first spike comes first scores highest (T - t)
+    scored = 0
+    for s in range(3):
+        v = np.zeros(C)
+        want = np.zeros(C)
+        for t in range(Tn):
+            u = 0.5 * v + frames[s, t].astype(float) @ net.weights[0] + net.biases[0]
+            spk = u >= 1.0
+            v = u - spk
+            want[(want == 0) & spk] = Tn - t
+        np.testing.assert_array_equal(osum[s], want)
+        scored += int((want > 0).sum())
+    assert scored >= 3                         # classes did fire, at different steps
+
+
+def test_a_spiking_output_needs_one_dense_neuron_per_class():
+    from chipsim.model.network import Network
+    with pytest.raises(ValueError, match="dense layer of 5 neurons"):
+        Network.plan((1, 1, 8), True, [dict(kind="dense", units=6)], 5, False,
+                     output="spike_count")

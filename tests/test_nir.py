@@ -131,13 +131,15 @@ def imported_network(graph, dt, data_shape, tmp_path):
     nir.write(str(path), graph, compression=None)
     imp = load(path, dt, data_shape)
     P, H, W = data_shape
-    layers = Network.plan((H, W, P), False, list(imp.ops), imp.n_outputs, imp.readout_bias).layers
+    layers = Network.plan((H, W, P), False, list(imp.ops), imp.n_outputs, imp.readout_bias,
+                          output="spike_count" if imp.spiking_output else "readout").layers
     neurons = None if imp.neuron is not None else [
         LayerNeuron(n["lam"], n["theta"], n["cin"], n["vr"], n["soft"], n["h0"], n.get("syn"))
         for n in imp.neurons]
     net = Network(list(layers), [w.copy() for w in imp.weights], [b.copy() for b in imp.biases],
                   neurons=neurons)
     net.readout_li = imp.readout_li
+    net.output = "spike_count" if imp.spiking_output else "readout"
     n = imp.neuron or {k: (v[0] if k in ("lam", "theta", "cin") else v)
                        for k, v in imp.neurons[0].items() if k not in ("vr", "syn")}
     nrn = NeuronParams(lam=n["lam"], theta=n["theta"], cin=n["cin"], soft=n["soft"], detach=True,
@@ -202,6 +204,28 @@ def test_snntorch_convention_mlp(tmp_path):
     assert not nrn.soft and not nrn.h0
     assert [op.kind for op in imp.ops] == ["dense", "dense"]
     assert [op.bias for op in imp.ops] == [False, True]
+
+
+def test_snntorch_convention_spiking_output(tmp_path):
+    """snnTorch's usual classifier ends in a Leaky layer, one neuron per class, into the Output
+    (classified by spike count): chipsim reads it as a spiking output, no readout; the spikes
+    and the counts equal the numpy NIR reference."""
+    rng = np.random.default_rng(18)
+    dt, beta = 1e-4, 0.7
+    tau = dt / (1 - beta)
+    lif = lambda n: nir.LIF(tau=np.full(n, tau), r=np.full(n, tau / dt), v_leak=np.zeros(n),  # noqa: E731
+                            v_threshold=np.ones(n), v_reset=np.zeros(n))
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([24])}),
+        "0": nir.Linear(weight=rng.uniform(-0.3, 0.9, (12, 24))),
+        "1": lif(12),
+        "2": nir.Linear(weight=rng.uniform(-0.3, 0.9, (4, 12))),
+        "3": lif(4),
+        "output": nir.Output(output_type={"output": np.array([4])})},
+        edges=[("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "output")])
+    frames = _frames(rng, 15, (24,), 0.4)
+    imp, net, nrn = assert_same_spikes(g, dt, frames, (24, 1, 1), tmp_path)
+    assert imp.spiking_output and [ls.kind for ls in net.layers] == ["dense", "dense"]
 
 
 def test_norse_convention_lifbox_with_v_leak(tmp_path):
@@ -389,11 +413,15 @@ def _mlp(nodes_extra=None, edges=None, neuron=None, out_from="fc2"):
     (lambda: _mlp(neuron=nir.LIF(tau=np.array(0.5e-3), r=np.array(2.0), v_leak=np.array(0.0),
                                  v_threshold=np.array(1.0), v_reset=np.array(0.0))),
      "lif1", "tau 0.0005 s is shorter than dt 0.001 s"),
-    (lambda: _mlp(nodes_extra={"lif2": nir.LIF(tau=np.array(2e-3), r=np.array(2.0), v_leak=np.array(0.0),
-                                               v_threshold=np.array(1.0), v_reset=np.array(0.0))},
-                  edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"),
-                         ("lif2", "output")]),
-     "output", "spiking and LI output layers are not supported yet"),
+    (lambda: nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([1, 4, 4])}),
+        "conv": nir.Conv2d(input_shape=(4, 4), weight=np.ones((2, 1, 3, 3)), stride=1, padding=1,
+                           dilation=1, groups=1, bias=np.zeros(2)),
+        "lif": nir.LIF(tau=np.array(2e-3), r=np.array(2.0), v_leak=np.array(0.0),
+                       v_threshold=np.array(1.0), v_reset=np.array(0.0)),
+        "output": nir.Output(output_type={"output": np.array([2, 4, 4])})},
+        edges=[("input", "conv"), ("conv", "lif"), ("lif", "output")], type_check=False),
+     "output", "the Output reads a convolution's neurons"),
     (lambda: _mlp(edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "output"),
                          ("lif1", "fc1")]),
      "fc1", "branches and recurrent edges"),

@@ -194,3 +194,38 @@ def test_per_neuron_graph_round_trips_through_a_run(tmp_path, capsys):
         assert (x["soft"], x["h0"]) == (y["soft"], y["h0"])
     assert np.array_equal(ra.sim.sample_counts, rb.sim.sample_counts)
     assert np.array_equal(ra.sim.sample_loss, rb.sim.sample_loss)
+
+
+SPIKING = """\
+name: spiking_out
+dataset: {name: nmnist, root: null, time_steps: 10, framing: binary, downscale: 2,
+          train_samples: 6, test_samples: 12}
+network:
+  hidden: [{kind: dense, units: 32}, {kind: dense, units: 10}]
+  output: OUTPUT
+neuron: {preset: ottt}
+rule: {name: sltt}
+training: {epochs: 1, optimizer: sgd, lr: 0.1, seed: 1, init_gain: 3.0}
+"""
+
+
+@pytest.mark.parametrize("output", ["spike_count", "first_spike"])
+def test_a_spiking_output_network_trains_exports_and_reads_back(tmp_path, output):
+    """The last layer's spikes are the output (no readout layer): trained, exported (Linear ->
+    LIF -> Output), read back with rule none: the same test counts and predictions."""
+    wl = tmp_path / "w.yaml"
+    wl.write_text(SPIKING.replace("OUTPUT", output))
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    assert main(["run", str(wl), "--profile", "loihi", "--out", str(a), "--quiet", "--no-plot"]) == 0
+    ra = read_result(a)
+    assert [ls.kind for ls in ra.sim.layers] == ["dense", "dense"]
+    assert main(["export", str(a), "--nir", str(tmp_path / "g.nir")]) == 0
+    wl2 = tmp_path / "imported.yaml"
+    wl2.write_text(IMPORTED.format(nir="g.nir", rule="none", neuron="").replace(
+        "dt: 1 ms}", f"dt: 1 ms, output: {output}}}"))
+    assert main(["run", str(wl2), "--profile", "loihi", "--out", str(b), "--quiet", "--no-plot"]) == 0
+    rb = read_result(b)
+    t = ra.sim.sample_split == 1
+    assert np.array_equal(ra.sim.sample_counts[t], rb.sim.sample_counts)
+    assert np.array_equal(ra.sim.sample_pred[t], rb.sim.sample_pred)
+    assert np.array_equal(ra.sim.sample_loss[t], rb.sim.sample_loss)

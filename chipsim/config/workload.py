@@ -164,6 +164,11 @@ class NetworkSpec(Section):
         description="the time step NIR's continuous-time neurons are discretised with")
     readout_bias: bool = Field(True, description=(
         "a bias on the readout (with nir: the graph's readout decides)"))
+    output: Literal["readout", "spike_count", "first_spike"] = Field("readout", description=(
+        "readout: the non-spiking readout appended after the layers; spike_count / "
+        "first_spike: the last layer, dense with one LIF neuron per class, is the output, "
+        "classified by its spike count or by the neuron that fires first (no readout; with nir: "
+        "a graph whose Output reads neurons is counted unless first_spike is asked)"))
     readout_leak: float | None = Field(None, ge=0.0, lt=1.0, description=(
         "a leaky-integrator (LI) readout, o[t] = readout_leak o[t-1] + W s[t] + b, summed over "
         "time for the prediction; null: the linear readout (with nir: the graph decides)"))
@@ -174,6 +179,10 @@ class NetworkSpec(Section):
 
     @model_validator(mode="after")
     def _hidden_or_nir(self):
+        if self.output != "readout" and self.readout_leak is not None:
+            raise FieldProblem(f"is given with output {self.output}", "readout_leak only with "
+                               "output: readout (a spiking output has no readout)",
+                               field="readout_leak")
         if self.nir is None:
             if not self.hidden:
                 raise FieldProblem("has no layer ops (missing or empty)", "at least 1 layer op "

@@ -38,9 +38,13 @@ def describe(path, dt: float, data_shape: tuple | None = None) -> str:
         lines.append(f"  {name:<{w}}  {t:<10} {what}")
     lines.append("network.hidden as chipsim runs it:")
     for op in imp.ops:
-        lines.append("  - " + ", ".join(f"{k}: {v}" for k, v in op.model_dump().items()))
-    lines.append(f"  readout: {imp.n_outputs} outputs, bias {str(imp.readout_bias).lower()}"
-                 + ("; leaky integrator" if imp.readout_li is not None else ""))
+        lines.append("  - " + ", ".join(f"{k}: {v}" for k, v in op.model_dump().items()
+                                        if v is not None))
+    if imp.spiking_output:
+        lines.append(f"  output: the last layer's spikes ({imp.n_outputs} classes), no readout")
+    else:
+        lines.append(f"  readout: {imp.n_outputs} outputs, bias {str(imp.readout_bias).lower()}"
+                     + ("; leaky integrator" if imp.readout_li is not None else ""))
     params = sum(W.size for W in imp.weights) + sum(b.size for b in imp.biases)
     lines.append(f"parameters: {params:,}")
     n = imp.neuron

@@ -55,7 +55,8 @@ from chipsim.kernels.error import (error_to_source, li_route, spatial_route, syn
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
-from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, ROLE_LIF,
+from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, OUT_READOUT,
+                                     OUT_SPIKE_COUNT, ROLE_LIF,
                                      ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK,
                                      HistoryScratch, Scratch, Stack)
@@ -198,6 +199,9 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
             c[SPIKE] += ns
             if learning and temporal:
                 cnt[b, t, l, LEARN][MEM_WRITE_HIST] += out.shape[0] + ns
+            if nrn.out_kind != OUT_READOUT and l == lay.shape[0] - 1:   # a spiking output
+                _spike_output(t, b, th, T, B, Ly, S, x, nrn, loss, ns, out, cnt[b, t, l, LEARN],
+                              loss_out, learning and (temporal or backward_now))
         else:
             if Ly.role == ROLE_READOUT and nrn.ro_li:    # a leaky-integrator readout
                 li_readout(out, S.ostate[b], nrn.ro_lam, nrn.ro_cin)
@@ -211,6 +215,29 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
                 cl[OUTPUT_ERROR] += out.shape[0]
                 if temporal:
                     cl[MEM_WRITE_HIST] += out.shape[0]
+
+
+@kernel(inline=True)
+def _spike_output(t, b, th, T, B, Ly, S, x, nrn, loss, ns, out, cl, loss_out, counted):
+    """The last LIF layer is the output: its ``ns`` spikes of this step (0/1 per class, in
+    ``out``) are the step's outputs for the loss, whose gradient dL/ds is kept in the layer's
+    output-gradient slot for the backward pass; summed over time (spike count) or, for the
+    first spike, the class that fires first scores T - t."""
+    spk = spk_hist(S, Ly)[th, b]
+    for j in range(out.shape[0]):
+        out[j] = 0.0
+    for q in range(ns):
+        out[spk[q]] = 1.0
+    loss_out[b] += loss_grad(out, x.labels[b], T, B, loss, out_grad(S, Ly)[b, th])
+    if nrn.out_kind == OUT_SPIKE_COUNT:
+        for j in range(out.shape[0]):
+            S.osum[b, j] += out[j]
+    else:
+        for j in range(out.shape[0]):
+            if out[j] > 0.0 and S.osum[b, j] == 0.0:
+                S.osum[b, j] = T - t
+    if counted:
+        cl[OUTPUT_ERROR] += out.shape[0]
 
 
 @kernel
@@ -300,12 +327,15 @@ def _backward(b, th, t, first, temporal, net, P, S, nrn, scr, cnt):
         cl[SURROGATE_EVAL] += sgl.shape[0]
         if not temporal:     # u of this step from the neuron state (BPTT: from history)
             cl[MEM_READ_STATE] += sgl.shape[0]
-        error(S, Ly)[:] = 0.0
+        if nrn.out_kind != OUT_READOUT and l == L - 1:   # the spiking output: dL/ds[t]
+            copy(error(S, Ly), out_grad(S, Ly)[b, th])
+        else:
+            error(S, Ly)[:] = 0.0
         if pops[l + 1].has_map:
             fill_spike_map(spk_hist(S, Ly)[th, b], S.spk_n[l, th, b], spike_map(S, pops[l + 1]))
     for l in range(n_lif + 1, L):        # auxiliary classifiers first
         _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
-    for l in range(n_lif, -1, -1):       # then readout, LIF layers top-down
+    for l in range(min(n_lif, L - 1), -1, -1):   # then readout, LIF layers top-down
         _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
 
 
@@ -584,7 +614,7 @@ def _wgrads(t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
         if wg_inline[l]:
             _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
                          stk, cnt, loss_out)
-    for l in range(n_lif, -1, -1):
+    for l in range(min(n_lif, L - 1), -1, -1):
         if wg_inline[l]:
             _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
                          stk, cnt, loss_out)

@@ -51,6 +51,11 @@ EV_BUF = 2          # transformed events (dropout, pooling), written to the laye
 SURROGATE_SIGMOID = 0
 SURROGATE_TRIANGLE = 1
 
+# --- what the network outputs ----------------------------------------------------------------
+OUT_READOUT = 0     # a non-spiking readout (linear or leaky integrator), summed over time
+OUT_SPIKE_COUNT = 1  # the last LIF layer's spikes, counted over time
+OUT_FIRST_SPIKE = 2  # the last LIF layer's spikes: the first to fire wins (T - t of its first)
+
 # --- a rule's choices (chipsim/learning/ composes them) ------------------------------------
 ROUTE_SPATIAL = 0   # the error at step t follows the spatial route only (state detached)
 ROUTE_TEMPORAL = 1  # BPTT inside windows: the error also flows back through time
@@ -244,6 +249,7 @@ class Neuron(NamedTuple):
     soft: np.ndarray        # uint8 per LIF layer: soft (1) or hard (0) reset
     h0: np.ndarray          # uint8 per LIF layer: H(0) = 1 (fire on equality) or 0
     cuba: np.ndarray        # uint8 per LIF layer: current-based (a synaptic current i per neuron)
+    out_kind: int           # OUT_*: a readout (last layer), or the last LIF layer's spikes
     ro_li: bool             # the readout is a leaky integrator: o = ro_lam o + ro_cin (W s + b)
     ro_lam: np.ndarray      # float64 per output (empty for the linear readout)
     ro_cin: np.ndarray      # float64 per output

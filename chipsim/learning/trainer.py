@@ -289,7 +289,7 @@ class Trainer:
         #: the kernels' record of every LIF neuron (per-layer neurons of the network, or
         #: ``neuron`` for all)
         self.neurons = neuron_record(net.lif_layers, net.neurons, neuron, net.w_arena.dtype,
-                                     net.readout_li)
+                                     net.readout_li, net.output)
         if rule.factors(net).any() and not all(
                 ln is None or bool(np.all(ln.lam == neuron.lam)) for ln in net.neurons or ()):
             raise ValueError(f"rule {rule.name} decays its presynaptic traces with one leak, "

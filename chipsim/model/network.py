@@ -148,6 +148,9 @@ class Network(_Shape):
     #: a leaky-integrator readout's (lam, cin) per output, o = lam o + cin (W s + b); None:
     #: the linear readout
     readout_li: tuple | None = None
+    #: what the network outputs: 'readout' (the last layer, non-spiking), or the last LIF
+    #: layer's spikes, 'spike_count' (summed over time) or 'first_spike' (the first to fire)
+    output: str = "readout"
 
     def __init__(self, layers: list[LayerShape], weights: list[np.ndarray], biases: list[np.ndarray],
                  dropout: list[float] | None = None, neurons: list | None = None):
@@ -162,7 +165,7 @@ class Network(_Shape):
     @classmethod
     def build(cls, input_shape: tuple, binary_input: bool, ops: list, n_classes: int,
               readout_bias: bool, rng: np.random.Generator, gain: float = 1.0, dtype=np.float64,
-              block: int | None = None) -> "Network":
+              block: int | None = None, output: str = "readout") -> "Network":
         """Layers from a list of ops: the layer kinds of chipsim.model.layers (dicts are read
         as those, so their defaults and bounds apply): conv (channels, kernel, stride, padding,
         bias), dense (units, bias), avgpool/maxpool (size), dropout (p), flatten. The readout
@@ -173,8 +176,9 @@ class Network(_Shape):
         k = gain / sqrt(fan_in), drawn layer by layer (weights, then bias) straight into the
         arenas (one layer's float64 draw at a time besides them).
         """
-        topo = cls.plan(input_shape, binary_input, ops, n_classes, readout_bias, block)
+        topo = cls.plan(input_shape, binary_input, ops, n_classes, readout_bias, block, output)
         net = cls.__new__(cls)
+        net.output = output
         net.layers = list(topo.layers)
         net.dropout = list(topo.dropout)
         net.w_arena, net.weights = _empty_arena([ls.weight_shape for ls in net.layers], dtype)
@@ -187,9 +191,10 @@ class Network(_Shape):
 
     @staticmethod
     def plan(input_shape: tuple, binary_input: bool, ops: list, n_classes: int,
-             readout_bias: bool, block: int | None = None) -> Topology:
+             readout_bias: bool, block: int | None = None, output: str = "readout") -> Topology:
         """The layers :meth:`build` makes (same arguments, no weights): raises ValueError for
-        layers that do not fit."""
+        layers that do not fit. ``output`` other than 'readout': no readout is appended; the
+        last layer, a dense LIF layer of ``n_classes`` neurons, is the output."""
         from chipsim.model.layers import LAYER_KINDS
         ops = [LAYER_KINDS[op["kind"]].model_validate(op) if isinstance(op, dict) else op
                for op in ops]
@@ -248,6 +253,15 @@ class Network(_Shape):
         if not layers:
             raise ValueError("the network needs at least one conv or dense layer")
         pooled = pooled_of(shape)
+        if output != "readout":                      # the last LIF layer's spikes are the output
+            last = layers[-1]
+            if last.kind != "dense" or last.out[2] != n_classes or pool != "none":
+                raise ValueError(f"a spiking output ({output}) needs the last layer to be a dense "
+                                 f"layer of {n_classes} neurons (one per class); it is "
+                                 f"{last.name} with {last.out[2]}")
+            if block is not None:
+                raise ValueError("tbptt_local's blocks need a readout (not a spiking output)")
+            return Topology(tuple(layers), tuple(dropout))
         layers.append(LayerShape("readout", "readout", pop, shape, pool, pool_k, pooled,
                                  (1, 1, n_classes), 1, 1, 0, bool(readout_bias), binary))
         n_lif = len(layers) - 1
@@ -293,6 +307,7 @@ class Network(_Shape):
         out = Network(self.layers, [w.copy() for w in self.weights], [b.copy() for b in self.biases],
                       self.dropout, self.neurons)
         out.readout_li = self.readout_li
+        out.output = self.output
         return out
 
 
@@ -376,13 +391,21 @@ def _network_args(workload, input_shape: tuple, n_classes: int) -> tuple[tuple, 
     net = workload.network
     P, H, W = input_shape
     block = workload.rule.block if workload.rule.name == "tbptt_local" else None
+    output = net.output
     if net.nir is not None:
         imp = imported(workload, input_shape, n_classes)
         ops, readout_bias = list(imp.ops), imp.readout_bias
+        if imp.spiking_output and output == "readout":
+            output = "spike_count"             # the graph's Output reads neurons: count them
+        elif not imp.spiking_output and output != "readout":
+            from chipsim.errors import ChipsimError
+            raise ChipsimError(f"is {output}, but the graph ends in a readout (an Affine into "
+                               "its Output)", file=workload.path, field="network.output",
+                               expected="readout, or a graph whose Output reads neurons")
     else:
         ops, readout_bias = list(net.hidden), net.readout_bias
     return ((H, W, P), workload.dataset.framing == "binary", ops, n_classes,
-            readout_bias), dict(block=block)
+            readout_bias), dict(block=block, output=output)
 
 
 def _layers_error(workload, e: ValueError):

@@ -97,11 +97,13 @@ class LayerNeuron:
                 and bool(np.all(self.cin == nrn.cin)) and bool(np.all(self.vr == 0.0)))
 
 
-def neuron_record(layers, neurons, nrn: NeuronParams, dtype, readout_li=None):
+def neuron_record(layers, neurons, nrn: NeuronParams, dtype, readout_li=None,
+                  output: str = "readout"):
     """The kernels' Neuron record (chipsim.kernels.records.Neuron) of the LIF ``layers``
     (LayerShape, in order): each layer's ``neurons`` entry (a LayerNeuron) or, where it is None
     or absent, ``nrn`` for every neuron; the surrogate and detach_reset from ``nrn``;
-    ``readout_li``: (lam, cin) per output of a leaky-integrator readout, or None (linear)."""
+    ``readout_li``: (lam, cin) per output of a leaky-integrator readout, or None (linear);
+    ``output``: 'readout', or 'spike_count' / 'first_spike' (the last LIF layer's spikes)."""
     from chipsim.kernels.records import Neuron
     per = []
     for i, ls in enumerate(layers):
@@ -117,6 +119,7 @@ def neuron_record(layers, neurons, nrn: NeuronParams, dtype, readout_li=None):
                   soft=np.array([p.soft for p in per], dtype=np.uint8),
                   h0=np.array([p.h0 for p in per], dtype=np.uint8),
                   cuba=np.array([p.syn is not None for p in per], dtype=np.uint8),
+                  out_kind={"readout": 0, "spike_count": 1, "first_spike": 2}[output],
                   ro_li=readout_li is not None,
                   ro_lam=np.asarray(readout_li[0] if readout_li is not None else (), np.float64),
                   ro_cin=np.asarray(readout_li[1] if readout_li is not None else (), np.float64),

@@ -34,8 +34,9 @@ and charges the membrane in the same step (as snnTorch, Norse and Lava run it): 
 ``i = syn i + S`` with ``syn = 1 - dt/tau_syn`` and the factor ``w_in dt/tau_syn`` in cin. An
 LI node between the last Affine/Linear and the Output is a leaky-integrator readout,
 ``o = (1 - dt/tau) o + (r dt/tau) (W s + b)``. Not yet supported, and refused with the node's
-name and type: spiking output layers, recurrent edges, Conv1d, Delay, Threshold, nested
-graphs, max pooling (NIR has none), a CubaLIF's v_leak.
+name and type: recurrent edges, Conv1d, Delay, Threshold, nested graphs, max pooling (NIR has
+none), a CubaLIF's v_leak. An Output that reads the last (dense) neuron layer makes it the
+network's spiking output (chipsim.model.network, ``output``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Imported:
     neurons: tuple                # per LIF layer: dict(lam, theta, cin, vr: float64 per neuron
                                   #   in chipsim's order; soft, h0)
     readout_li: tuple | None = None   # an LI readout's (lam, cin) per output, or None
+    spiking_output: bool = False      # the Output reads the last neuron layer (no readout)
     nodes: tuple = field(default=())   # (name, NIR type, what chipsim made of it)
     notes: tuple = field(default=())
 
@@ -456,10 +458,17 @@ def from_graph(graph, dt: float, data_shape: tuple | None = None) -> Imported:
             pending["li"] = (lam, cin)
             made.append((name, t, "the readout's leaky integration: o = lam o + cin (W s + b)"))
         elif t == "Output":
-            if pending is None:
-                raise NirProblem(name, "the Output reads a neuron layer (a spiking or LI output)",
-                                 "an Affine/Linear readout into the Output (spiking and LI output "
-                                 "layers are not supported yet)")
+            if pending is None:              # the Output reads the last neuron layer: spikes
+                if not neurons or ops[-1].kind != "dense":
+                    raise NirProblem(name, "the Output reads a convolution's neurons",
+                                     "a dense (Affine/Linear) neuron layer, one neuron per class, "
+                                     "or a readout, into the Output")
+                made.append((name, t, "output: the last layer's spikes (counted, or the first "
+                             "to fire with network.output: first_spike)"))
+                return Imported(input_shape=in_shape, ops=tuple(ops), weights=tuple(weights),
+                                biases=tuple(biases), readout_bias=False,
+                                n_outputs=int(weights[-1].shape[1]), neurons=tuple(neurons),
+                                spiking_output=True, nodes=tuple(made), notes=tuple(notes))
             if pending["op"]["kind"] != "dense":
                 raise NirProblem(pending["name"], "a Conv2d readout", "an Affine/Linear readout")
             weights.append(pending["W"])
