@@ -359,3 +359,28 @@ def test_a_spiking_output_needs_one_dense_neuron_per_class():
     with pytest.raises(ValueError, match="dense layer of 5 neurons"):
         Network.plan((1, 1, 8), True, [dict(kind="dense", units=6)], 5, False,
                      output="spike_count")
+
+
+def test_the_memory_estimate_counts_synaptic_currents_and_an_li_readout():
+    """needs.py sizes a run from the plan (no weights): with a CubaLIF layer and an LI readout
+    the plan carries them, and the estimate equals what the trainer allocates."""
+    from chipsim.config.workload import workload_from_text
+    from chipsim.kernels.records import Optimizer
+    from chipsim.learning import RULES, make_trainer
+    from chipsim.learning.trainer import trainer_bytes
+    from chipsim.model.network import build_network, neuron_params, plan_network
+    w = workload_from_text(WORKLOAD.replace("RULE", "bptt"))
+    shape, C = (2, 17, 17), 10
+    topo = plan_network(w, shape, C)
+    assert topo.neurons is not None and topo.readout_li is not None
+    net = build_network(w, shape, C, np.random.default_rng(0))
+    nrn = neuron_params(w, shape, C)
+    need = trainer_bytes(topo, RULES["bptt"](w.rule, nrn, 8), Optimizer(0.1, 0.0, 0.0), 8, 1,
+                         np.float64, workers=1)["buffers"]
+    tr = make_trainer("bptt", net, nrn, w.loss, w.training, w.rule, 8, 1,
+                      np.random.default_rng(0), 1)
+    own = [a for a in tr.state if isinstance(a, np.ndarray)] + list(tr.grads)
+    own += [tr.layout, tr.net_rec.pops, tr.net_infer.pops, tr.fmt.qw, tr.fmt.limw, tr.fmt.rs]
+    own += [a for a in tr.neurons if isinstance(a, np.ndarray)]
+    assert need == sum(a.nbytes for a in own)
+    assert tr.state.isyn.size > 0 and tr.state.ostate.size > 0 and tr.state.dro.size > 0

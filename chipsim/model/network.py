@@ -131,6 +131,11 @@ class Topology(_Shape):
 
     layers: tuple
     dropout: tuple
+    #: what sizes the trainer's buffers beyond the layers (plan_network fills them): the LIF
+    #: layers' own neurons (a current-based layer keeps a synaptic current) and an LI
+    #: readout's (lam, cin)
+    neurons: tuple | None = None
+    readout_li: tuple | None = None
 
 
 class Network(_Shape):
@@ -419,11 +424,25 @@ def _layers_error(workload, e: ValueError):
 
 def plan_network(workload, input_shape: tuple, n_classes: int) -> Topology:
     """The layers :func:`build_network` builds, without weights (nothing large is allocated)."""
+    import dataclasses
     args, kw = _network_args(workload, input_shape, n_classes)
     try:
-        return Network.plan(*args, **kw)
+        topo = Network.plan(*args, **kw)
     except ValueError as e:
         raise _layers_error(workload, e) from None
+    net = workload.network
+    if net.nir is not None:
+        from chipsim.model.neuron import LayerNeuron
+        imp = imported(workload, input_shape, n_classes)
+        neurons = tuple(LayerNeuron(n["lam"], n["theta"], n["cin"], n["vr"], n["soft"], n["h0"],
+                                    n.get("syn")) for n in imp.neurons)
+        return dataclasses.replace(topo, neurons=neurons, readout_li=imp.readout_li)
+    own = [op.neuron for op in net.hidden if op.is_lif]
+    neurons = tuple(layer_neurons(workload, topo, own)) if any(o is not None for o in own) else None
+    li = None
+    if net.readout_leak is not None:
+        li = (np.full(n_classes, float(net.readout_leak)), np.ones(n_classes))
+    return dataclasses.replace(topo, neurons=neurons, readout_li=li)
 
 
 def build_network(workload, input_shape: tuple, n_classes: int, rng: np.random.Generator) -> Network:
