@@ -266,10 +266,12 @@ def from_graph(graph, dt: float, data_shape: tuple | None = None) -> Imported:
     pending = None         # the synapse waiting for its neuron: dict(name, kind, W, b, bias, op)
     in_scale = None        # a Scale on the input of the next synapse (per chipsim input row)
     pool_sum = 1.0         # SumPool2d's factor, folded into the next synapse
-    neurons = []           # per LIF layer: lam, theta, cin, vr (per neuron), soft, h0
+    neurons = []           # per LIF layer: lam, theta, cin, vr (per neuron), soft, h0, syn
     n_lif = 0
 
-    def flat_perm(n_in):
+    def flat_perm():
+        """perm (chipsim's row -> the flat NIR index) of what the next synapse reads, and its
+        size."""
         kind, *rest = cur
         if kind == "map":
             C, H, W = rest
@@ -323,7 +325,7 @@ def from_graph(graph, dt: float, data_shape: tuple | None = None) -> Imported:
             else:
                 if w.ndim != 2:
                     raise NirProblem(name, f"weight {list(w.shape)}", "(out, in)")
-                perm, n_in = flat_perm(w.shape[1])
+                perm, n_in = flat_perm()
                 if w.shape[1] != n_in:
                     raise NirProblem(name, f"{w.shape[1]} inputs, its input has {n_in}",
                                      f"weight of shape (out, {n_in})")
@@ -431,7 +433,7 @@ def from_graph(graph, dt: float, data_shape: tuple | None = None) -> Imported:
                     n = cur[1]
                     if s.size not in (1, n):
                         raise NirProblem(name, f"{s.size} scales on {n} inputs", f"1 or {n} scales")
-                    sc = ("rows", np.full(n, s[0]) if s.size == 1 else s[flat_perm(n)[0]])
+                    sc = ("rows", np.full(n, s[0]) if s.size == 1 else s[flat_perm()[0]])
                 if in_scale is not None:
                     raise NirProblem(name, "a second Scale before the same synapse",
                                      "one Scale node between a neuron layer and its next synapse")
