@@ -72,6 +72,8 @@ class Action(IntEnum):
     MESSAGE_RECEIVE = 29       # one spike message taken in by its destination core (axon in)
     # --- current-based neurons ------------------------------------------------------------
     SYN_CURRENT_UPDATE = 30    # one synaptic-current update i <- alpha*i + I of a CubaLIF neuron
+    # --- error delivery -------------------------------------------------------------------
+    MEM_READ_FEEDBACK = 31     # one word of a fixed feedback matrix read (DFA's B, e-prop's B)
 
 
 N_ACTIONS = len(Action)
@@ -101,6 +103,9 @@ class ActionInfo:
     description: str
     group: str
     default: DefaultPrice | None = None
+    #: a profile that leaves the action out prices it as this other action of its own (an
+    #: assumed figure that says so); None: no such rule
+    priced_as: str | None = None
 
 
 #: One entry per action, in the order of :class:`Action`.
@@ -194,6 +199,10 @@ ACTION_INFO: dict[Action, ActionInfo] = {
                      reason="inside the neuron update on a chip whose neurons are current-based "
                             "(Loihi's compartment: SANA-FE's soma update covers current and "
                             "voltage); a profile of a chip that does it apart gives its price")),
+    Action.MEM_READ_FEEDBACK: ActionInfo(
+        "one word of a fixed random feedback matrix read to deliver the output error to a hidden "
+        "layer (DFA's B_l; counted apart from the forward weights' reads)", "mem: weights",
+        priced_as="mem_read_weight"),
 }
 
 # Module-level constants for the kernels (Numba treats globals as compile-time constants).
@@ -229,6 +238,7 @@ ROUTER_HOP = int(Action.ROUTER_HOP)
 SPIKE_MESSAGE = int(Action.SPIKE_MESSAGE)
 MESSAGE_RECEIVE = int(Action.MESSAGE_RECEIVE)
 SYN_CURRENT_UPDATE = int(Action.SYN_CURRENT_UPDATE)
+MEM_READ_FEEDBACK = int(Action.MEM_READ_FEEDBACK)
 CHIP_MESSAGE = int(Action.CHIP_MESSAGE)
 
 

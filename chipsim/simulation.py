@@ -305,7 +305,8 @@ def simulate(p: Prepared, *, progress=None, observe=None, interrupts=None, save=
         epoch_test_loss=ep_stats[:, 2], epoch_test_acc=ep_stats[:, 3],
         learning_memory_bytes=trainer.learning_state_bytes,
         gradient_buffer_bytes=trainer.gradient_buffer_bytes,
-        footprint_bytes=net.footprint_bytes(trainer.number_format), wall_time_s=elapsed(),
+        footprint_bytes=net.footprint_bytes(trainer.number_format) + trainer.feedback_bytes,
+        wall_time_s=elapsed(),
         interrupted=interrupted,
         weights=tuple(zip(net.weights, net.biases)), neurons=_layer_neurons(net, trainer),
         readout_li=net.readout_li)

@@ -36,6 +36,7 @@ def _arrays(tr):
     out += list(tr.grads) + [tr.layout, tr.net_rec.pops, tr.net_infer.pops]
     out += [tr.fmt.qw, tr.fmt.limw, tr.fmt.rs]
     out += [a for a in tr.neurons if isinstance(a, np.ndarray)]     # the neuron record
+    out += [tr.params.fb]                                           # DFA's feedback (or empty)
     assert all(a.base is None for a in out)
     return out
 
@@ -67,7 +68,7 @@ def test_trainer_bytes_equal_what_the_trainer_allocates(rule, ops, T, B, momentu
     assert need["buffers"] == sum(a.nbytes for a in _arrays(tr))
     # and what tracemalloc saw the constructor allocate: the arrays plus small Python objects
     assert need["buffers"] <= allocated <= need["buffers"] + 64 * 1024
-    assert need["counts"] == 2 * B * T * len(net.layers) * 2 * 31 * 8      # 31 actions
+    assert need["counts"] == 2 * B * T * len(net.layers) * 2 * 32 * 8      # 32 actions
 
 
 @pytest.mark.parametrize("rule,ops,T,B,momentum,extra", CASES)

@@ -38,6 +38,7 @@ operation that uses it).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import os
 from dataclasses import dataclass, field
@@ -621,6 +622,9 @@ class _ActionsBase(Section):
 
 def _action_field(action):
     name, info = action.name.lower(), ACTION_INFO[action]
+    if info.priced_as:
+        return ActionPrice, Field(None, description=info.description + (
+            f" (absent: priced as the profile's {info.priced_as}, assumed)"))
     if info.default is None:
         return ActionPrice, Field(description=info.description, json_schema_extra={
             "missing": "missing price for action '{name}': every priced action needs an energy "
@@ -750,8 +754,12 @@ def _figures(section) -> dict:
 def _build(doc) -> HardwareProfile:
     spec = validate(ProfileFile, doc)
     energy, time, included, defaulted = {}, {}, [], []
+    as_other = []
     for name in PRICED_NAMES:
         price = getattr(spec.actions, name)
+        if price is None and ACTION_INFO[Action[name.upper()]].priced_as:
+            as_other.append(name)                  # priced below, as the profile's other action
+            continue
         if price is None:
             energy[name], time[name] = default_price(name)
             defaulted.append(name)
@@ -762,6 +770,17 @@ def _build(doc) -> HardwareProfile:
         else:
             energy[name] = price.energy.quantity()
         time[name] = price.time.quantity()
+    for name in as_other:
+        other = ACTION_INFO[Action[name.upper()]].priced_as
+        why = (f"the profile gives no {name}; priced as its own {other} (chipsim/counts.py "
+               f"ACTION_INFO: {ACTION_INFO[Action[name.upper()]].description})")
+        for table in (energy, time):
+            q = table[other]
+            table[name] = dataclasses.replace(q, provenance="assumed",
+                                              source=f"as {other}: {q.source}", reason=why)
+        # (learning work only: for an action inside an all-in SOP, the figure taken is its
+        # learning-phase one, as energy[other] holds it)
+        defaulted.append(name)
     opt = {k: (None if getattr(spec, k) is None else getattr(spec, k).quantity())
            for k in ("area", "voltage", "clock", "tick", "sync_time")}
     return HardwareProfile(

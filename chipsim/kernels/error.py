@@ -29,7 +29,7 @@ routing (no arithmetic counted beyond the error MACs they select).
 
 from __future__ import annotations
 
-from chipsim.counts import ERROR_MAC, MEM_READ_WEIGHT, TEMPORAL_MAC
+from chipsim.counts import ERROR_MAC, MEM_READ_FEEDBACK, MEM_READ_WEIGHT, TEMPORAL_MAC
 from chipsim.kernels.arrays import copy, dot, gemm, zero
 from chipsim.kernels.conv import conv_geometry, im2col, is_dense, pool_geometry, taps
 from chipsim.kernels.jit import kernel
@@ -86,6 +86,23 @@ def syn_route(g, ds, syn, first, c):
             ds[j] = d
             g[j] = d
         c[TEMPORAL_MAC] += n
+
+
+@kernel
+def dfa_error(Bm, e_out, E, c):
+    """DFA's error of a hidden layer: E = B e_out (Bm (n, C) fixed and random, e_out the
+    readout's output gradient at this step), computed over the non-zero e_out only: one error
+    MAC and one read of B per (neuron, non-zero output error)."""
+    n, C = Bm.shape
+    nz = 0
+    for k in range(C):
+        ek = e_out[k]
+        if ek != 0.0:
+            nz += 1
+            for j in range(n):
+                E[j] += Bm[j, k] * ek
+    c[ERROR_MAC] += nz * n
+    c[MEM_READ_FEEDBACK] += nz * n
 
 
 @kernel

@@ -50,8 +50,8 @@ from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_REA
                             SURROGATE_EVAL, SYN_CURRENT_UPDATE, TRACE_UPDATE)
 from chipsim.kernels.arrays import copy, gemm, nonzero
 from chipsim.kernels.conv import pos_nnz, tap_sums
-from chipsim.kernels.error import (error_to_source, li_route, spatial_route, syn_route,
-                                   temporal_route, transpose_kernel)
+from chipsim.kernels.error import (dfa_error, error_to_source, li_route, spatial_route,
+                                   syn_route, temporal_route, transpose_kernel)
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
@@ -61,7 +61,8 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE
                                      WGRAD_BLOCK,
                                      HistoryScratch, Scratch, Stack)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
-                                   kernel_t, neuron_slice, out_grad, output, potential, spike_map,
+                                   feedback, kernel_t, neuron_slice, out_grad, output, potential,
+                                   spike_map,
                                    spk_hist, surr, syn_current, syn_decay, syn_delta,
                                    touched, trace, u_hist, weights, worker_scratch, worker_state)
 from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
@@ -298,7 +299,7 @@ def _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, c):
     elif Ly.role == ROLE_READOUT and nrn.ro_li:      # back through the LI readout
         li_route(g, S.dro[b], nrn.ro_lam, nrn.ro_cin, first, temporal, c)
     src = Ly.src
-    if src > 0 and Ly.detach == 0:   # error into the source population, pre-update W
+    if src > 0 and Ly.detach == 0 and P.fb.shape[0] == 0:   # into the source, pre-update W
         ng = _grad_nonzeros(Ly, g, scr)
         Ls = lay[src - 1]
         mask_l = mask(S, pops[src])[b] if Ly.nomask == 0 else S.epost[:0]
@@ -333,6 +334,12 @@ def _backward(b, th, t, first, temporal, net, P, S, nrn, scr, cnt):
             error(S, Ly)[:] = 0.0
         if pops[l + 1].has_map:
             fill_spike_map(spk_hist(S, Ly)[th, b], S.spk_n[l, th, b], spike_map(S, pops[l + 1]))
+    if P.fb.shape[0] > 0:                # DFA: B_l e_out into every LIF layer, no W^T
+        ro = lay[n_lif]
+        g_out = out_grad(S, ro)[b, th]
+        for l in range(n_lif):
+            Ly = lay[l]
+            dfa_error(feedback(P, Ly, ro.cout), g_out, error(S, Ly), cnt[b, t, l, LEARN])
     for l in range(n_lif + 1, L):        # auxiliary classifiers first
         _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
     for l in range(min(n_lif, L - 1), -1, -1):   # then readout, LIF layers top-down

@@ -17,7 +17,7 @@ Records (``typing.NamedTuple``; each field an array or a scalar):
 - ``Net(layout, pops)``: the layout (``LAYOUT``, one row per weight layer: main LIF layers
   first, then the readout, then tbptt_local's auxiliary classifiers) and the populations
   (``POPULATION``, 0 = the network input, p = the output of LIF layer p-1).
-- ``Params(w, b)``: weights and biases.  ``Grads(gw, gb, mw, mb, touched)``: gradient
+- ``Params(w, b, fb)``: weights and biases, and DFA's fixed feedback matrices.  ``Grads(gw, gb, mw, mb, touched)``: gradient
   accumulators, momentum buffers, and the accumulator rows that received a contribution.
 - ``State``: membrane potentials, history slots, event buffers, traces, error buffers.
 - ``Inputs(idx, val, ptr, labels)``: a batch's input events (see chipsim/model/inputs.py).
@@ -59,6 +59,8 @@ OUT_FIRST_SPIKE = 2  # the last LIF layer's spikes: the first to fire wins (T - 
 # --- a rule's choices (chipsim/learning/ composes them) ------------------------------------
 ROUTE_SPATIAL = 0   # the error at step t follows the spatial route only (state detached)
 ROUTE_TEMPORAL = 1  # BPTT inside windows: the error also flows back through time
+ROUTE_DFA = 2       # direct feedback alignment: the output error reaches every hidden layer
+                    #   through a fixed random matrix B_l (Params.fb), not through W^T
 APPLY_END = 0       # the update is applied once the batch's steps are done
 APPLY_STEP = 1      # the update is applied at every step that ran a backward pass (online)
 FACTOR_EVENTS = 0   # presynaptic factor of the weight gradient: the layer's input events
@@ -122,6 +124,8 @@ class Net(NamedTuple):
 class Params(NamedTuple):
     w: np.ndarray           # every layer's weights (rows, cout), row-major, one after another
     b: np.ndarray           # every layer's biases (cout,) (zeros where a layer has none)
+    fb: np.ndarray          # DFA's feedback matrices B_l (n_out, classes) per LIF layer, at
+                            #   o_E * classes; empty: the error travels through W^T
 
 
 class Grads(NamedTuple):

@@ -166,3 +166,9 @@ def syn_current(S, Ly):
 def syn_delta(S, Ly):
     """BPTT's carried error of the synaptic currents (B, n) of a CubaLIF layer."""
     return S.dsyn[Ly.o_v:Ly.o_v + S.B * Ly.n_out].reshape((S.B, Ly.n_out))
+
+
+@kernel(inline=True)
+def feedback(P, Ly, C):
+    """DFA's B (n_out, C) of a LIF layer."""
+    return P.fb[Ly.o_E * C:(Ly.o_E + Ly.n_out) * C].reshape((Ly.n_out, C))

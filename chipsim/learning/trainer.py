@@ -24,7 +24,7 @@ from chipsim import threads
 from chipsim.kernels import run_batch
 from chipsim.kernels.records import (APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES, FACTOR_TRACE,
                                      LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE, POPULATION,
-                                     ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROUTE_TEMPORAL,
+                                     ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROUTE_DFA, ROUTE_TEMPORAL,
                                      STACK_FLOATS, STACK_ROWS, WGRAD_BLOCK, Grads,
                                      Inputs, Net, NumberFormat, Optimizer, Params, Rule as RuleRec,
                                      State)
@@ -265,6 +265,8 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
     buffers += n_lif_neurons * (5 * 8 + f.itemsize) + 3 * len(lif)
     if getattr(net, "readout_li", None) is not None:         # ro_lam, ro_cin
         buffers += 2 * 8 * net.n_classes
+    if rule.route == ROUTE_DFA:                                # the feedback matrices B_l
+        buffers += n_lif_neurons * net.n_classes * f.itemsize
     buffers += 2 * 8 * len(net.layers) + 8                    # the number format's grids
     temporal = rule.route == ROUTE_TEMPORAL
     steps = min(int(time_steps), pl.TH) if temporal else 1
@@ -295,6 +297,9 @@ class Trainer:
             raise ValueError(f"rule {rule.name} decays its presynaptic traces with one leak, "
                              "and this network's leaks differ between neurons or layers "
                              "(not supported yet)")
+        if rule.route == ROUTE_DFA and net.output != "readout":
+            raise ValueError(f"rule {rule.name} sends the readout's error to the hidden layers, "
+                             "and this network has a spiking output (no readout)")
         if rule.factors(net).any() and self.neurons.cuba.any():
             raise ValueError(f"rule {rule.name}'s presynaptic trace has the membrane's decay "
                              "only, and this network has current-based (CubaLIF) layers, whose "
@@ -380,10 +385,14 @@ class Trainer:
         a = {name: np.zeros(shape, dt) for name, (shape, dt) in pl.arrays.items()}
         TH = pl.TH
         self.state = State(B=B, TH=TH, **{k: a[k] for k in State._fields if k in a})
-        self.params = Params(net.w_arena, net.b_arena)
+        fb = (self.rule.feedback(net, self.rng, f) if self.rule.route == ROUTE_DFA
+              else np.zeros(0, f))
+        self.params = Params(net.w_arena, net.b_arena, fb)
+        #: bytes of DFA's feedback matrices (kept for learning; part of the footprint)
+        self.feedback_bytes = int(fb.nbytes)
         self.grads = Grads(**{k: a[k] for k in Grads._fields})
         S = self.state
-        self.learning_state_bytes = pl.learning_state_bytes
+        self.learning_state_bytes = pl.learning_state_bytes + self.feedback_bytes
         self.gradient_buffer_bytes = pl.gradient_buffer_bytes
         n_lif = len(net.lif_layers)
         # per-layer views of the arenas (for the dropout draw, the Brian2 twin and the tests)
