@@ -39,11 +39,11 @@ NRN = NeuronParams(lam=0.5, theta=1.0, cin=1.0, soft=True, detach=False, h0=True
                    alpha=4.0)
 
 
-def _grads(rule, seed, bias=True):
+def _grads(rule, seed, bias=True, nrn=NRN):
     frames, labels, net, inp = small_problem(seed=seed, bias=bias, gain=5.0)
     net.neurons, dicts = _per_neuron(net, np.random.default_rng(seed))
     before = net.copy()
-    tr = trainer(rule, net, NRN, T=T, lr=LR)
+    tr = trainer(rule, net, nrn, T=T, lr=LR)
     loss, osum, cnt = tr.train_batch(inp, inp.ptr[:1], labels[:1])
     dW = [(a - b) / LR for a, b in zip(before.weights, net.weights)]
     db = [(a - b) / LR for a, b in zip(before.biases, net.biases)]
@@ -67,13 +67,8 @@ def test_sltt_gradients_with_per_neuron_parameters(seed):
 @pytest.mark.parametrize("seed", [3, 4])
 @pytest.mark.parametrize("detach", [False, True])
 def test_bptt_gradients_with_per_neuron_parameters(seed, detach):
-    global NRN
-    old = NRN
-    NRN = old._replace(detach=detach)
-    try:
-        frames, labels, before, dicts, dW, db, loss, *_ = _grads("bptt", seed)
-    finally:
-        NRN = old
+    frames, labels, before, dicts, dW, db, loss, *_ = _grads("bptt", seed,
+                                                             nrn=NRN._replace(detach=detach))
     for d in dicts:
         d["detach"] = detach
     gW, gb, rloss, _, diag = ref.grads_bptt(before.weights, before.biases, frames[0], labels[0], dicts)

@@ -222,15 +222,8 @@ def run_brian2(net: Network, variant: Variant, frames: np.ndarray, target: str =
                                threshold="v >= theta" if variant.h0 else "v > theta",
                                reset="v -= theta" if variant.reset == "soft" else "v = 0",
                                namespace=dict(tau=tau * b2.second, theta=theta, cin=cin))
-            W = net.weights[l]
-            S = b2.Synapses(src, G, model="w : 1", on_pre="I_post += w", clock=clock)
-            i, j = np.meshgrid(np.arange(W.shape[0]), np.arange(W.shape[1]), indexing="ij")
-            S.connect(i=i.ravel(), j=j.ravel())
-            S.w = W[i.ravel(), j.ravel()]
-            S.pre.when, S.pre.order = "thresholds", order
-            G.run_regularly("v += cin * I\nI = 0", when="thresholds", order=order + 1)
-            G.thresholder["spike"].when = "thresholds"
-            G.thresholder["spike"].order = order + 2
+            S = _wire(b2, src, G, *_dense_synapses(net.weights[l]), clock, order,
+                      "v += cin * I\nI = 0")
             order += 3
             sm = b2.SpikeMonitor(G, when="end")
             objs += [G, S, sm]
@@ -256,6 +249,27 @@ def run_brian2(net: Network, variant: Variant, frames: np.ndarray, target: str =
         return Ss, Vs, seconds
     finally:
         b2.prefs.codegen.target = old
+
+
+def _dense_synapses(W):
+    """(pre, post, weight) of every synapse of a dense layer W (n_in, n_out)."""
+    pre, post = (a.ravel() for a in np.meshgrid(np.arange(W.shape[0]), np.arange(W.shape[1]),
+                                                indexing="ij"))
+    return pre, post, W[pre, post]
+
+
+def _wire(b2, src, G, pre, post, w, clock, order, charge):
+    """Synapses src -> G (``I_post += w``) and G's step, in chipsim's order within the
+    thresholds slot: the synapses deliver (``order``), ``charge`` adds the input to v
+    (``order + 1``), the threshold fires (``order + 2``). Returns the Synapses."""
+    S = b2.Synapses(src, G, model="w : 1", on_pre="I_post += w", clock=clock)
+    S.connect(i=pre, j=post)
+    S.w = w
+    S.pre.when, S.pre.order = "thresholds", order
+    G.run_regularly(charge, when="thresholds", order=order + 1)
+    G.thresholder["spike"].when = "thresholds"
+    G.thresholder["spike"].order = order + 2
+    return S
 
 
 def _brian2_records(groups, spk_mons, v_mons, dt, T):
@@ -481,20 +495,10 @@ def run_brian2_case(net, nrn, neurons, frames, target="numpy", dt_ms=1.0, grid=(
             if ln.syn is not None:           # CubaLIF: the synaptic current, then the membrane
                 G.syn = ln.syn
             W = net.weights[l]
-            if ls.kind == "conv":
-                pre, post, w = _conv_synapses(ls, W)
-            else:
-                pre, post = (a.ravel() for a in np.meshgrid(np.arange(W.shape[0]),
-                                                           np.arange(W.shape[1]), indexing="ij"))
-                w = W[pre, post]
-            S = b2.Synapses(src, G, model="w : 1", on_pre="I_post += w", clock=clock)
-            S.connect(i=pre, j=post)
-            S.w = w
-            S.pre.when, S.pre.order = "thresholds", order
-            G.run_regularly("isyn = syn * isyn + I\nv += cin * isyn\nI = 0" if ln.syn is not None
-                            else "v += cin * I\nI = 0", when="thresholds", order=order + 1)
-            G.thresholder["spike"].when = "thresholds"
-            G.thresholder["spike"].order = order + 2
+            syn = _conv_synapses(ls, W) if ls.kind == "conv" else _dense_synapses(W)
+            S = _wire(b2, src, G, *syn, clock, order,
+                      "isyn = syn * isyn + I\nv += cin * isyn\nI = 0" if ln.syn is not None
+                      else "v += cin * I\nI = 0")
             if qv > 0.0:      # chipsim's on_grid: floor(v / q + 0.5) q, clipped to [-lim, lim - q]
                 q, hi, lo = repr(qv), repr(lim - qv), repr(-lim)      # exact float literals
                 G.run_regularly(f"v = clip(floor(v / {q} + 0.5) * {q}, {lo}, {hi})",

@@ -292,7 +292,8 @@ class Trainer:
         #: ``neuron`` for all)
         self.neurons = neuron_record(net.lif_layers, net.neurons, neuron, net.w_arena.dtype,
                                      net.readout_li, net.output)
-        if rule.factors(net).any() and not all(
+        traced = (rule.factors(net) == FACTOR_TRACE).any()    # a presynaptic trace decays
+        if traced and not all(
                 ln is None or bool(np.all(ln.lam == neuron.lam)) for ln in net.neurons or ()):
             raise ValueError(f"rule {rule.name} decays its presynaptic traces with one leak, "
                              "and this network's leaks differ between neurons or layers "
@@ -300,7 +301,7 @@ class Trainer:
         if rule.route == ROUTE_DFA and net.output != "readout":
             raise ValueError(f"rule {rule.name} sends the readout's error to the hidden layers, "
                              "and this network has a spiking output (no readout)")
-        if rule.factors(net).any() and self.neurons.cuba.any():
+        if traced and self.neurons.cuba.any():
             raise ValueError(f"rule {rule.name}'s presynaptic trace has the membrane's decay "
                              "only, and this network has current-based (CubaLIF) layers, whose "
                              "inputs also pass a synaptic decay (not supported yet)")
