@@ -74,6 +74,7 @@ class Action(IntEnum):
     SYN_CURRENT_UPDATE = 30    # one synaptic-current update i <- alpha*i + I of a CubaLIF neuron
     # --- error delivery -------------------------------------------------------------------
     MEM_READ_FEEDBACK = 31     # one word of a fixed feedback matrix read (DFA's B, e-prop's B)
+    MEM_READ_WEIGHT_TRANSPOSED = 32  # one weight word read for the error pass through W^T
 
 
 N_ACTIONS = len(Action)
@@ -203,6 +204,11 @@ ACTION_INFO: dict[Action, ActionInfo] = {
         "one word of a fixed random feedback matrix read to deliver the output error to a hidden "
         "layer (DFA's B_l; counted apart from the forward weights' reads)", "mem: weights",
         priced_as="mem_read_weight"),
+    Action.MEM_READ_WEIGHT_TRANSPOSED: ActionInfo(
+        "one weight word read to carry the error backwards through the forward weights (W^T g: "
+        "a column of synapse memory laid out row-wise for the forward pass; counted apart from "
+        "the forward reads, one per error MAC through a weight)", "mem: weights",
+        priced_as="mem_read_weight"),
 }
 
 # Module-level constants for the kernels (Numba treats globals as compile-time constants).
@@ -239,6 +245,7 @@ SPIKE_MESSAGE = int(Action.SPIKE_MESSAGE)
 MESSAGE_RECEIVE = int(Action.MESSAGE_RECEIVE)
 SYN_CURRENT_UPDATE = int(Action.SYN_CURRENT_UPDATE)
 MEM_READ_FEEDBACK = int(Action.MEM_READ_FEEDBACK)
+MEM_READ_WEIGHT_TRANSPOSED = int(Action.MEM_READ_WEIGHT_TRANSPOSED)
 CHIP_MESSAGE = int(Action.CHIP_MESSAGE)
 
 

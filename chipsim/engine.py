@@ -25,6 +25,7 @@ from pathlib import Path
 from chipsim import __version__
 from chipsim import checkpoint as ckpt
 from chipsim.errors import ChipsimError
+from chipsim.hardware import delivery
 from chipsim.hardware.cost import Coster
 from chipsim.result import RunResult
 from chipsim.simulation import Prepared, Resume, number_format_bits, prepare, simulate
@@ -45,8 +46,11 @@ def run(workload, profile, *, progress=None, command: str = "", interrupts=None,
     ``resume``: continue the run it holds, which must be this run (same chipsim, workload,
     overrides, profile and data), or a ChipsimError says how it differs."""
     prep = prepare(workload, number_format_bits(workload, profile), profile.name)
-    coster = Coster(profile, prep.network.layers, workload.dataset.time_steps,
-                    dict(workload.mapping), workload.path)     # refuses a network that does not fit
+    layers = prep.network.layers
+    rule = prep.trainer.rule
+    coster = Coster(profile, layers, workload.dataset.time_steps, dict(workload.mapping),
+                    workload.path, transposed=delivery.crossing(layers) & rule.transposes,
+                    rule=rule.name)     # refuses a network or a rule that does not fit
     save = loop = None
     if checkpoint is not None:
         checkpoint = Path(checkpoint)

@@ -68,7 +68,7 @@ def test_trainer_bytes_equal_what_the_trainer_allocates(rule, ops, T, B, momentu
     assert need["buffers"] == sum(a.nbytes for a in _arrays(tr))
     # and what tracemalloc saw the constructor allocate: the arrays plus small Python objects
     assert need["buffers"] <= allocated <= need["buffers"] + 64 * 1024
-    assert need["counts"] == 2 * B * T * len(net.layers) * 2 * 32 * 8      # 32 actions
+    assert need["counts"] == 2 * B * T * len(net.layers) * 2 * 33 * 8      # 33 actions
 
 
 @pytest.mark.parametrize("rule,ops,T,B,momentum,extra", CASES)

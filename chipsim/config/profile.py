@@ -13,7 +13,7 @@ The schema is documented field by field in ``hardware_profiles/README.md``. In s
     architecture {cores, neurons_per_core, synapses_per_core, mesh_width, mesh_height,
                   max_chips, shared_conv_kernels, cores_per_router?, fan_in_per_core?,
                   fan_out_per_core?}?                integers with sources (all or nothing)
-    learning {on_chip, rule?, source, notes?}
+    learning {on_chip, rule?, source, notes?, error_delivery? {route, source, provenance, reason?}}
     actions {<action name>: {energy: Q | {included_in_sop: true, learning: Q}, time: Q}}
 
 where a quantity ``Q`` is ``{value: "1.5 pJ", source: "...", provenance: measured|simulated|
@@ -134,6 +134,9 @@ class HardwareProfile:
     sync_by_tiles_source: str = ""
     defaulted: frozenset = frozenset()  # actions the profile leaves out, priced at their
                                         # documented default (chipsim/counts.py, assumed)
+    error_route: str = "transposable"   # ERROR_ROUTES: how the chip carries the error back
+    error_route_source: str = ("chipsim's default (the profile does not say): assumed, a "
+                               "column read of synapse memory priced as a row read")
 
     @property
     def is_global(self) -> bool:
@@ -541,6 +544,36 @@ class SyncByTiles(Section):
         return tuple(sorted((int(k), parse_quantity(v, "time")) for k, v in self.table.items()))
 
 
+#: how a chip carries the error backwards across a weight matrix (``learning.error_delivery``)
+ERROR_ROUTES = ("transposed_copy", "transposable", "readout_only", "none")
+
+
+class ErrorDelivery(Section):
+    """How the chip delivers the error to a hidden layer: through the transposed forward
+    weights (W^T, which BPTT, SLTT, OTTT and TBPTT-local need), or not at all (DFA and e-prop
+    deliver it through fixed feedback matrices, read as ``mem_read_feedback``)."""
+
+    route: Literal[ERROR_ROUTES] = Field(description=(
+        "transposed_copy: a second, transposed copy of every weight matrix the error crosses "
+        "(double those weights' memory; a column read of W is a row read of the copy, priced as "
+        "mem_read_weight; every weight update writes both copies); transposable: the synapse "
+        "memory reads a column in place (mem_read_weight_transposed at its own price, or as "
+        "mem_read_weight); readout_only: only the readout's weights are read for the error "
+        "(stored presynaptic-major, as ReckOn's output weights), no hidden weight matrix; none: "
+        "no error crosses any weight matrix. A rule that needs a W^T the chip cannot read is "
+        "refused on it"))
+    source: Text = Field(description="where this comes from; [key] refers to references")
+    provenance: Literal[PROVENANCES] = Field(description="as every figure")
+    reason: Text | None = Field(None, description="required when assumed")
+
+    @model_validator(mode="after")
+    def _reason(self):
+        if self.provenance == "assumed" and not self.reason:
+            raise FieldProblem("an assumed statement needs a reason (why this route, from what)",
+                               "reason: \"...\" next to provenance: assumed", field="reason")
+        return self
+
+
 class Learning(Section):
     """Whether and how the chip learns."""
 
@@ -548,6 +581,8 @@ class Learning(Section):
     rule: Text | None = Field(None, description="the chip's own learning rule, if it names one")
     source: Text = Field(description="where this comes from")
     notes: str = Field("", description="anything else")
+    error_delivery: ErrorDelivery = Field(None, description=(
+        "how the chip carries the error to hidden layers (absent: transposable, assumed)"))
 
 
 class IncludedEnergy(Section):
@@ -789,12 +824,20 @@ def _build(doc) -> HardwareProfile:
         sop_energy_kind=spec.sop_energy_kind, energy=energy, time=time,
         included_in_sop=frozenset(included), static_power=spec.static_power.quantity(),
         precision=_figures(spec.precision), memory=_figures(spec.memory),
-        learning=dict(spec.learning), notes=spec.notes,
+        learning={k: v for k, v in spec.learning if k != "error_delivery"}, notes=spec.notes,
         static_power_scope=spec.static_power_scope, architecture=_figures(spec.architecture),
         defaulted=frozenset(defaulted),
         sync_by_tiles=spec.sync_time_by_tiles.entries() if spec.sync_time_by_tiles else (),
         sync_by_tiles_source=(f"{spec.sync_time_by_tiles.source} ({spec.sync_time_by_tiles.provenance})"
-                              if spec.sync_time_by_tiles else ""), **opt)
+                              if spec.sync_time_by_tiles else ""),
+        **_error_route(spec.learning.error_delivery), **opt)
+
+
+def _error_route(d) -> dict:
+    if d is None:
+        return {}
+    text = f"{d.source} ({d.provenance}" + (f": {d.reason})" if d.reason else ")")
+    return {"error_route": d.route, "error_route_source": " ".join(text.split())}
 
 
 # ----------------------------------------------------------------------------------------
@@ -888,6 +931,7 @@ def describe_profile(profile: HardwareProfile) -> str:
                  + " ".join(str(p.learning.get("source", "")).split()))
     if p.learning.get("notes"):
         lines.append("    notes: " + " ".join(str(p.learning["notes"]).split()))
+    lines.append(f"    error delivery: {p.error_route}; {p.error_route_source}")
 
     lines.append("")
     lines.append(f"  {'action':24s} {'energy':>11s} {'time':>9s}  provenance  source")

@@ -27,6 +27,7 @@ import numpy as np
 
 from chipsim import counts as K
 from chipsim.errors import ChipsimError
+from chipsim.hardware import delivery
 from chipsim.hardware.cycle import communication, step_latency
 from chipsim.hardware.ledger import price
 from chipsim.hardware.mapping import can_map, map_layers
@@ -39,9 +40,15 @@ class Coster:
     """Costs one simulation on one profile, fed batch by batch (see the module docstring)."""
 
     def __init__(self, profile, layers, time_steps: int, mapping: dict | None = None,
-                 source: str | None = None, place: bool = True):
+                 source: str | None = None, place: bool = True, transposed=None,
+                 rule: str = ""):
+        """``transposed``: (L,) bool, the layers whose error the run carries back through W^T
+        (None: none); a chip that cannot read one of them refuses the run (delivery.py)."""
         self.profile = profile
         self.layers = tuple(layers)
+        t = np.zeros(len(self.layers), bool) if transposed is None else np.asarray(transposed, bool)
+        delivery.refuse(profile, self.layers, t, rule, source)
+        self.copies = delivery.copy_layers(profile, self.layers, t)
         explicit = dict(mapping or {})
         if place and can_map(profile):
             self.mapping = map_layers(self.layers, profile, explicit or None, source=source)
@@ -71,6 +78,8 @@ class Coster:
             self._msgs.append(np.zeros((B, T, L), np.int64))
             self._smsg.append(np.zeros((B, T, L), np.int64))
             return
+        if self.copies.any():               # a transposed copy's writes take their time too
+            step_counts = delivery.add_copy_writes(step_counts.copy(), self.copies)
         hops, msgs, smsg = communication(step_counts, input_events, self.layers, self.mapping)
         lat = step_latency(step_counts, hops, self.mapping, self.profile, smsg, self.layers)
         self._hops.append(hops)
@@ -131,6 +140,7 @@ class Coster:
             m = smsg.sum(axis=1)
             counts[:, :, K.INFER, K.SPIKE_MESSAGE] += m
             counts[:, :, K.INFER, K.MESSAGE_RECEIVE] += m
+        delivery.add_copy_writes(counts, self.copies)
         split = sim.sample_split
         n_split = np.array([(split == s).sum() for s in _SPLITS])
         if self.mapping is not None:
@@ -157,7 +167,16 @@ class Coster:
                      step_latency_test=step_lat[1], throughput_train=through[0],
                      throughput_test=through[1], real_time_factor_train=rtf[0],
                      real_time_factor_test=rtf[1], communication_note=communication_note,
-                     repriced_from=repriced_from, spike_messages=smsg)
+                     repriced_from=repriced_from, spike_messages=smsg,
+                     transposed_copy=self.copies.copy() if self.copies.any() else None,
+                     copy_bytes=delivery.copy_bytes(self.layers, self.copies,
+                                                    _weight_bits(p, sim)))
+
+
+def _weight_bits(profile, sim) -> int:
+    """The width of a weight word: the profile's, or (no width given) the simulation's float."""
+    q = profile.precision.get("weight_bits")
+    return int(q.value) if q is not None else 8 * int(np.dtype(sim.dtype).itemsize)
 
 
 def reprice(result: RunResult, profile) -> RunResult:
@@ -175,8 +194,10 @@ def cost(sim: Simulation, profile, mapping: dict | None = None, source: str | No
     with the communication of ``original`` (the Costs the run was written with) and the serial
     time model."""
     repriced_from = original.profile_name if original is not None else ""
+    # the layers the run read through W^T (files of chipsim 0.2 did not count these reads apart)
+    tr = sim.sample_counts[:, :, K.LEARN, K.MEM_READ_WEIGHT_TRANSPOSED].sum(axis=0) > 0
     coster = Coster(profile, sim.layers, sim.time_steps, mapping, source,
-                    place=sim.step_counts is not None)
+                    place=sim.step_counts is not None, transposed=tr, rule=sim.rule)
     if coster.mapping is None:
         # no mapping on this chip (or no per-step counts to route): the communication is the
         # original run's, if it had any

@@ -23,13 +23,14 @@ unchanged (the current's history is detached with the rest of the state).
 
 Counted only where executed (vocabulary in chipsim/counts.py): one temporal MAC per neuron
 per step after the first (two for a CubaLIF neuron); error MACs for (input position with a non-zero surrogate) x
-(non-zero output gradient it connects to), each reading one weight. Pooling and dropout are
+(non-zero output gradient it connects to), each reading one weight through W^T
+(``mem_read_weight_transposed``, apart from the forward pass's row reads). Pooling and dropout are
 routing (no arithmetic counted beyond the error MACs they select).
 """
 
 from __future__ import annotations
 
-from chipsim.counts import ERROR_MAC, MEM_READ_FEEDBACK, MEM_READ_WEIGHT, TEMPORAL_MAC
+from chipsim.counts import ERROR_MAC, MEM_READ_FEEDBACK, MEM_READ_WEIGHT_TRANSPOSED, TEMPORAL_MAC
 from chipsim.kernels.arrays import copy, dot, gemm, zero
 from chipsim.kernels.conv import conv_geometry, im2col, is_dense, pool_geometry, taps
 from chipsim.kernels.jit import kernel
@@ -238,7 +239,7 @@ def error_to_source(W, WT, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, t
             E[j] += m * e
             work += ng
         c[ERROR_MAC] += work
-        c[MEM_READ_WEIGHT] += work
+        c[MEM_READ_WEIGHT_TRANSPOSED] += work
         return
     # spatial path (convolution, or pooling in front of any layer). First the error of every
     # (pooled) input the layer reads, into epost: a convolution's from one matrix product
@@ -313,4 +314,4 @@ def error_to_source(W, WT, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, t
             n += fv[c_]
         work += n * (tsum[ppos] if conv else ng)
     c[ERROR_MAC] += work
-    c[MEM_READ_WEIGHT] += work
+    c[MEM_READ_WEIGHT_TRANSPOSED] += work

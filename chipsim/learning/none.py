@@ -24,3 +24,4 @@ class NoLearning(Rule):
     name = "none"
     Options = NoneOptions
     learns = False
+    transposes = False

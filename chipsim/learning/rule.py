@@ -29,7 +29,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from chipsim.kernels.records import APPLY_END, FACTOR_EVENTS, ROUTE_SPATIAL
+from chipsim.kernels.records import APPLY_END, FACTOR_EVENTS, FEEDBACK_WT, ROUTE_SPATIAL
 
 
 class RuleOptions(BaseModel):
@@ -77,6 +77,12 @@ class Rule:
     apply = APPLY_END
     #: False: the rule runs inference only (none.py): no training pass, no learning state
     learns: ClassVar[bool] = True
+    #: True: the error crosses the forward weights backwards (W^T g), which a chip must be able
+    #: to read (chipsim/hardware/delivery.py); False: fixed feedback matrices deliver it (DFA,
+    #: e-prop) or nothing is learned
+    transposes: ClassVar[bool] = True
+    #: FEEDBACK_*: how the output error reaches the hidden layers (W^T, or a feedback matrix)
+    feedback_kind: ClassVar[int] = FEEDBACK_WT
 
     def __init__(self, spec, neuron, time_steps: int):
         self.spec = spec            # the workload's rule section (chipsim.config)

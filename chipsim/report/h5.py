@@ -622,6 +622,10 @@ def _write_cost(g: h5py.Group, c: Costs) -> None:
         a = _as(getattr(c, name), np.int64, name)
         d = _dataset(cm, name, a, "count", **_gzip(a.shape[0], a[0].nbytes if a.shape[0] else 0, a.shape))
         _names_attr(d, "axes", ("sample", "step", "layer"))
+    if c.transposed_copy is not None and np.any(c.transposed_copy):
+        d = _dataset(g, "transposed_copy", np.asarray(c.transposed_copy, np.uint8), "1")
+        _names_attr(d, "axes", ("layer",))
+        d.attrs["copy_bytes"] = int(c.copy_bytes)
     lat = g.create_group("latency")
     _dataset(lat, "step_train", _as(c.step_latency_train, np.float64, "step_latency_train"), "s")
     _dataset(lat, "step_test", _as(c.step_latency_test, np.float64, "step_latency_test"), "s")
@@ -1016,7 +1020,13 @@ def _read(rd: _Reader) -> RunResult:
     for name, a in comm.items():
         if a is not None:
             rd.check(f"cost/communication/{name}", a, what="counts >= 0")
+    # a transposed copy of the weights (error_delivery transposed_copy): since chipsim 0.2.2
+    copies, cbytes = None, 0
+    if "cost/transposed_copy" in f:
+        copies = rd.array("cost/transposed_copy", np.int64, (n_layers,)) != 0
+        cbytes = int(f["cost/transposed_copy"].attrs.get("copy_bytes", 0))
     cost = Costs(
+        transposed_copy=copies, copy_bytes=cbytes,
         profile_path=rd.str_attr(rd.node("cost/profile_yaml"), "path"),
         profile_text=rd.string("cost/profile_yaml"),
         mapping=_read_mapping(rd, "cost/mapping") if "cost/mapping" in f else None,

@@ -185,6 +185,7 @@ def summary_dict(result: RunResult) -> dict:
         "assumed_share_pct": float(100.0 * p.assumed_energy_share),
         "learning_memory_bytes": int(r.sim.learning_memory_bytes),
         "footprint_bytes": int(r.sim.footprint_bytes),
+        "transposed_copy_bytes": int(r.cost.copy_bytes),
         "nb_basis": nb_basis,
         "nb_effective_acs_per_sample": _ratio(float(ci[:, binary, NB_EFF_OPS].sum()), n_nb),
         "nb_effective_macs_per_sample": _ratio(float(ci[:, ~binary, NB_EFF_OPS].sum()), n_nb),
@@ -285,7 +286,8 @@ def format_summary(result: RunResult) -> str:
         ("memory", [
             ("learning memory (peak)", _bytes(d["learning_memory_bytes"])),
             ("footprint (NeuroBench)", _bytes(d["footprint_bytes"])),
-        ]),
+        ] + ([("transposed weight copy (error delivery)", _bytes(d["transposed_copy_bytes"]))]
+             if d.get("transposed_copy_bytes") else [])),
         (f"NeuroBench, per sample ({d['nb_basis']}, inference phase)", [
             ("effective ACs", _num(d["nb_effective_acs_per_sample"])),
             ("effective MACs", _num(d["nb_effective_macs_per_sample"])),

@@ -1,0 +1,94 @@
+"""How a chip delivers the error to hidden layers, and what that costs beyond the counts.
+
+BPTT, SLTT, OTTT and TBPTT-local carry the error backwards across a weight matrix: the error
+of layer l reaches the population it reads through ``W_l^T`` (counted as
+``mem_read_weight_transposed``, one read per error MAC; chipsim/kernels/error.py). DFA and
+e-prop never do: the output error reaches every hidden layer through a fixed feedback matrix
+(``mem_read_feedback``). A profile states its chip's route (``learning.error_delivery.route``,
+chipsim/config/profile.py):
+
+- ``transposable``: the synapse memory reads a column in place. Nothing added; the transposed
+  read is priced at its own figure, or as a row read.
+- ``transposed_copy``: the chip keeps a second, transposed copy of every weight matrix the
+  error crosses. A column read is a row read of the copy (priced as ``mem_read_weight``), every
+  weight written by a learning update is written in both copies (the learning phase's
+  ``mem_write_weight`` of those layers counted twice: :func:`add_copy_writes`), and the copies
+  double those layers' weight memory (:func:`copy_bytes`).
+- ``readout_only``: only the readout's weights are read for the error (ReckOn keeps its output
+  weights presynaptic-major, one word per hidden neuron holding its weights to every output, so
+  the learning signal is a row read); the error cannot cross a hidden weight matrix.
+- ``none``: no error crosses any weight matrix.
+
+A run whose rule reads a W^T the chip cannot read is refused before it starts (:func:`refuse`);
+re-pricing a finished run on such a chip is refused the same way, from its counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chipsim import counts as K
+from chipsim.errors import ChipsimError
+
+#: the learning-phase actions a transposed copy doubles
+COPIED = (K.WEIGHT_UPDATE_ISSUED, K.MEM_WRITE_WEIGHT)
+_WHAT = {"readout_only": "the readout's weights only", "none": "no weight matrix"}
+
+
+def crossing(layers) -> np.ndarray:
+    """(L,) bool: the layers whose error reaches a spiking population (the layer reads a LIF
+    layer's output and does not detach it), i.e. would be read through W^T by a rule that
+    carries the error backwards."""
+    return np.array([l.src > 0 and not l.detach for l in layers], dtype=bool)
+
+
+def allowed(profile, layers) -> np.ndarray:
+    """(L,) bool: the layers whose W^T the chip can read for the error."""
+    route = profile.error_route
+    if route in ("transposable", "transposed_copy"):
+        return np.ones(len(layers), dtype=bool)
+    if route == "readout_only":
+        return np.array([l.kind == "readout" for l in layers], dtype=bool)
+    return np.zeros(len(layers), dtype=bool)
+
+
+def refuse(profile, layers, transposed: np.ndarray, rule: str, file: str | None = None) -> None:
+    """Raise ChipsimError when ``transposed`` (L,) bool, the layers a run reads through W^T,
+    holds a layer the chip cannot read that way."""
+    bad = np.asarray(transposed, bool) & ~allowed(profile, layers)
+    if not bad.any():
+        return
+    names = ", ".join(l.name for l, b in zip(layers, bad) if b)
+    raise ChipsimError(
+        f"rule '{rule}' carries the error back through the transposed weights of {names}, but "
+        f"'{profile.name}' reads {_WHAT.get(profile.error_route, profile.error_route)} for the "
+        f"error (its learning.error_delivery.route is {profile.error_route}; "
+        f"'chipsim profiles {profile.name}' gives the source)",
+        file=file, field="rule.name",
+        expected="a rule that delivers the error through fixed feedback (dfa, eprop), or none, "
+                 "or a network whose error crosses only the weights this chip can read, or "
+                 "another profile")
+
+
+def copy_layers(profile, layers, transposed: np.ndarray) -> np.ndarray:
+    """(L,) bool: the layers whose weights a ``transposed_copy`` chip keeps twice (those the run
+    reads through W^T); all False on the other routes."""
+    if profile.error_route != "transposed_copy":
+        return np.zeros(len(layers), dtype=bool)
+    return np.asarray(transposed, bool).copy()
+
+
+def add_copy_writes(counts: np.ndarray, copies) -> np.ndarray:
+    """``counts`` (..., L, P, A) with the transposed copy's updates added (in place): every
+    weight update issued in a copied layer is issued, and written, a second time."""
+    m = np.asarray(copies, bool)
+    if m.size and m.any():
+        for a in COPIED:
+            counts[..., m, K.LEARN, a] *= 2
+    return counts
+
+
+def copy_bytes(layers, copies, weight_bits: int) -> int:
+    """Bytes of the transposed copies (one weight word per synapse of each copied layer)."""
+    n = sum(int(l.synapses) for l, c in zip(layers, np.asarray(copies, bool)) if c)
+    return (n * int(weight_bits) + 7) // 8
