@@ -55,7 +55,8 @@ from chipsim.kernels.error import (dfa_error, error_to_source, li_route, spatial
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
-from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, OUT_READOUT,
+from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, FEEDBACK_FIXED,
+                                     FEEDBACK_WT, OUT_READOUT,
                                      OUT_SPIKE_COUNT, ROLE_LIF,
                                      ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK,
@@ -280,7 +281,7 @@ def _grad_nonzeros(Ly, g, scr):
 
 
 @kernel
-def _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, c):
+def _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, c):
     """The error pass of one layer for one sample at one step (th: its history slot): its
     output gradient (the route), then the error it sends into its source population."""
     lay = net.layout
@@ -299,7 +300,7 @@ def _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, c):
     elif Ly.role == ROLE_READOUT and nrn.ro_li:      # back through the LI readout
         li_route(g, S.dro[b], nrn.ro_lam, nrn.ro_cin, first, temporal, c)
     src = Ly.src
-    if src > 0 and Ly.detach == 0 and P.fb.shape[0] == 0:   # into the source, pre-update W
+    if src > 0 and Ly.detach == 0 and fbk == FEEDBACK_WT:   # into the source, pre-update W
         ng = _grad_nonzeros(Ly, g, scr)
         Ls = lay[src - 1]
         mask_l = mask(S, pops[src])[b] if Ly.nomask == 0 else S.epost[:0]
@@ -309,7 +310,7 @@ def _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, c):
 
 
 @kernel
-def _backward(b, th, t, first, temporal, net, P, S, nrn, scr, cnt):
+def _backward(b, th, t, first, temporal, fbk, net, P, S, nrn, scr, cnt):
     """The error pass of one sample at one step: surrogates, then auxiliary classifiers, then
     readout -> input (weight gradients follow in _wgrads)."""
     lay = net.layout
@@ -334,16 +335,20 @@ def _backward(b, th, t, first, temporal, net, P, S, nrn, scr, cnt):
             error(S, Ly)[:] = 0.0
         if pops[l + 1].has_map:
             fill_spike_map(spk_hist(S, Ly)[th, b], S.spk_n[l, th, b], spike_map(S, pops[l + 1]))
-    if P.fb.shape[0] > 0:                # DFA: B_l e_out into every LIF layer, no W^T
+    if fbk != FEEDBACK_WT:               # DFA, e-prop: B_l e_out into every LIF layer, no W^T
         ro = lay[n_lif]
         g_out = out_grad(S, ro)[b, th]
         for l in range(n_lif):
             Ly = lay[l]
-            dfa_error(feedback(P, Ly, ro.cout), g_out, error(S, Ly), cnt[b, t, l, LEARN])
+            if fbk == FEEDBACK_FIXED:
+                Bm = feedback(P, Ly, ro.cout)
+            else:                        # symmetric: B = the readout's weights (n_last, C)
+                Bm = weights(P, ro)
+            dfa_error(Bm, g_out, error(S, Ly), cnt[b, t, l, LEARN])
     for l in range(n_lif + 1, L):        # auxiliary classifiers first
-        _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
+        _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
     for l in range(min(n_lif, L - 1), -1, -1):   # then readout, LIF layers top-down
-        _error_layer(l, b, th, first, temporal, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
+        _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
 
 
 @kernel
@@ -375,7 +380,7 @@ def _samples(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss
             continue
         _traces(t, b, th, net, Sw, x, rule, fmt, sw, cnt)
         if backward_now and not temporal:
-            _backward(b, th, t, yes, no, net, P, Sw, nrn, sw, cnt)
+            _backward(b, th, t, yes, no, rule.feedback, net, P, Sw, nrn, sw, cnt)
 
 
 @kernel(inline=True)
@@ -401,6 +406,7 @@ def _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt):
     sw = worker_scratch(scr, w)
     B = x.ptr.shape[0]
     yes = np.bool_(True)
+    fb_wt = t0 * 0 + FEEDBACK_WT     # typed, not a literal (one compiled _backward)
     for b in range(w * B // nw, (w + 1) * B // nw):
         for t in range(t1 - 1, t0 - 1, -1):
             for l in range(L):
@@ -412,7 +418,7 @@ def _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt):
                     cl[MEM_READ_HIST] += Ly.n_out + S.spk_n[l, t - t0, b]
                 if Ly.evk == EV_BUF:
                     cl[MEM_READ_HIST] += S.ev_n[l, t - t0, b]
-            _backward(b, t - t0, t, t == t1 - 1, yes, net, P, Sw, nrn, sw, cnt)
+            _backward(b, t - t0, t, t == t1 - 1, yes, fb_wt, net, P, Sw, nrn, sw, cnt)
 
 
 # --- phase 2: the weight gradients ---------------------------------------------------------

@@ -61,6 +61,9 @@ ROUTE_SPATIAL = 0   # the error at step t follows the spatial route only (state 
 ROUTE_TEMPORAL = 1  # BPTT inside windows: the error also flows back through time
 ROUTE_DFA = 2       # direct feedback alignment: the output error reaches every hidden layer
                     #   through a fixed random matrix B_l (Params.fb), not through W^T
+FEEDBACK_WT = 0     # the error reaches a layer through the transposed weights above it (W^T)
+FEEDBACK_FIXED = 1  # ... through a fixed random matrix B_l (Params.fb): DFA, e-prop (random)
+FEEDBACK_READOUT = 2  # ... through the readout's weights as they are (e-prop, symmetric)
 APPLY_END = 0       # the update is applied once the batch's steps are done
 APPLY_STEP = 1      # the update is applied at every step that ran a backward pass (online)
 FACTOR_EVENTS = 0   # presynaptic factor of the weight gradient: the layer's input events
@@ -280,6 +283,7 @@ class Rule(NamedTuple):
     factor: np.ndarray      # uint8 (L,): FACTOR_* per layer
     fused: np.ndarray       # uint8 (L,): BPTT weight gradient summed per row from the history
                             #   after the window: 0 = no, 1 = into the weights, 2 = accumulator
+    feedback: int           # FEEDBACK_*: how the output error reaches the hidden layers
 
 
 class Optimizer(NamedTuple):

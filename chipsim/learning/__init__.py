@@ -8,6 +8,7 @@ rule").
 
 from chipsim.learning.bptt import BPTT
 from chipsim.learning.dfa import DFA
+from chipsim.learning.eprop import Eprop
 from chipsim.learning.none import NoLearning
 from chipsim.learning.ottt import OTTT_A, OTTT_O
 from chipsim.learning.rule import Rule
@@ -15,7 +16,7 @@ from chipsim.learning.sltt import SLTT
 from chipsim.learning.tbptt_local import TBPTTLocal
 
 RULES: dict[str, type[Rule]] = {r.name: r for r in (BPTT, SLTT, OTTT_A, OTTT_O, TBPTTLocal,
-                                                   DFA, NoLearning)}
+                                                   DFA, Eprop, NoLearning)}
 
 
 def make_trainer(rule: str, net, neuron, loss, optim, rule_spec, time_steps: int, batch_size: int,

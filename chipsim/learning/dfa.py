@@ -32,7 +32,7 @@ import numpy as np
 from pydantic import Field
 
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, FACTOR_EVENTS, FACTOR_TRACE,
-                                     ROUTE_DFA)
+                                     FEEDBACK_FIXED, ROUTE_DFA)
 from chipsim.learning.rule import SpatialOptions, SpatialRule
 
 
@@ -54,6 +54,8 @@ class DFA(SpatialRule):
     name = "dfa"
     Options = DFAOptions
     route = ROUTE_DFA
+    transposes = False
+    feedback_kind = FEEDBACK_FIXED
 
     @property
     def apply(self):

@@ -25,6 +25,7 @@ from chipsim.kernels import run_batch
 from chipsim.kernels.records import (APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES, FACTOR_TRACE,
                                      LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE, POPULATION,
                                      ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROUTE_DFA, ROUTE_TEMPORAL,
+                                     FEEDBACK_FIXED,
                                      STACK_FLOATS, STACK_ROWS, WGRAD_BLOCK, Grads,
                                      Inputs, Net, NumberFormat, Optimizer, Params, Rule as RuleRec,
                                      State)
@@ -265,7 +266,7 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
     buffers += n_lif_neurons * (5 * 8 + f.itemsize) + 3 * len(lif)
     if getattr(net, "readout_li", None) is not None:         # ro_lam, ro_cin
         buffers += 2 * 8 * net.n_classes
-    if rule.route == ROUTE_DFA:                                # the feedback matrices B_l
+    if rule.feedback_kind == FEEDBACK_FIXED:                   # the feedback matrices B_l
         buffers += n_lif_neurons * net.n_classes * f.itemsize
     buffers += 2 * 8 * len(net.layers) + 8                    # the number format's grids
     temporal = rule.route == ROUTE_TEMPORAL
@@ -386,7 +387,7 @@ class Trainer:
         a = {name: np.zeros(shape, dt) for name, (shape, dt) in pl.arrays.items()}
         TH = pl.TH
         self.state = State(B=B, TH=TH, **{k: a[k] for k in State._fields if k in a})
-        fb = (self.rule.feedback(net, self.rng, f) if self.rule.route == ROUTE_DFA
+        fb = (self.rule.feedback(net, self.rng, f) if self.rule.feedback_kind == FEEDBACK_FIXED
               else np.zeros(0, f))
         self.params = Params(net.w_arena, net.b_arena, fb)
         #: bytes of DFA's feedback matrices (kept for learning; part of the footprint)
@@ -457,7 +458,8 @@ class Trainer:
             self._draw_masks(B)
         rule = RuleRec(learn=learn, route=self.rule.route, apply=self.rule.apply,
                        window=self.window, trace_decay=self.trace_decay, direct=self.direct,
-                       step_mask=step_mask, factor=self.factors, fused=self.fused)
+                       step_mask=step_mask, factor=self.factors, fused=self.fused,
+                       feedback=int(self.rule.feedback_kind))
         self.fmt.rs[0] = self.rng.integers(0, 2**63, dtype=np.uint64)
         x = Inputs(inp.idx, self._values(inp), ptr, labels.astype(np.int64))
         threads.use(self.workers)
