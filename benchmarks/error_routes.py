@@ -13,7 +13,10 @@ Prints a Markdown table:
 - learning memory (chipsim's peak learning state, in the simulator's float64 words), and the
   bytes of B where the rule keeps one.
 
-    python benchmarks/error_routes.py [--seeds 2022 2023 2024] [--epochs 10]
+    python benchmarks/error_routes.py [--seeds 2022 2023 2024] [--epochs 10] [--recurrent]
+
+``--recurrent``: the hidden layer is a recurrent LIF layer (W_in and W_rec, 128 neurons), the
+rest unchanged.
 
 A chip that cannot deliver a rule's error prints the refusal instead of numbers.
 """
@@ -71,7 +74,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[2022, 2023, 2024])
     ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--recurrent", action="store_true",
+                    help="a recurrent hidden layer (W_in and W_rec) instead of a dense one")
     a = ap.parse_args(argv)
+    extra = {"network.hidden": "[{kind: recurrent, units: 128}]"} if a.recurrent else {}
     profiles = {p: load_profile(p) for p in PROFILES}
     rows = {}
     t0 = time.perf_counter()
@@ -82,7 +88,7 @@ def main(argv=None) -> int:
         for seed in a.seeds:
             w = load_workload(ROOT / "workloads" / "nmnist_dfa.yaml",
                               {"rule": f"{{name: {rule}}}", "training.seed": str(seed),
-                               "training.epochs": str(a.epochs)})
+                               "training.epochs": str(a.epochs), **extra})
             r = engine.run(w, profiles["anp_i"])
             test = (r.sim.sample_split == SPLIT_TEST) & (r.sim.sample_epoch == r.sim.sample_epoch.max())
             acc.append(float(np.mean(r.sim.sample_pred[test] == r.sim.sample_label[test])))
@@ -91,13 +97,15 @@ def main(argv=None) -> int:
                 try:
                     rp = r if p == "anp_i" else reprice(r, profiles[p])
                 except ChipsimError as e:
-                    refused[p] = e.detail.split(" (its")[0]
+                    what = e.detail.split("weights of ")[-1].split(", but")[0]
+                    refused[p] = f"refused: cannot read W^T of {what}"
                     continue
                 fig[p].append(_figures(rp, profiles[p]))
             print(f"  {rule} seed {seed}: test {acc[-1]:.2f} ({time.perf_counter() - t0:.0f} s)",
                   file=sys.stderr)
         rows[rule] = (acc, mem, fig, refused)
-    print(f"N-MNIST 2x9x9 -> 128 LIF -> 10, {a.epochs} epochs, seeds {a.seeds}; "
+    kind = "recurrent LIF (W_in, W_rec)" if a.recurrent else "LIF"
+    print(f"N-MNIST 2x9x9 -> 128 {kind} -> 10, {a.epochs} epochs, seeds {a.seeds}; "
           f"{time.perf_counter() - t0:.0f} s in all\n")
     head = "| rule | test accuracy, mean (range) |"
     for p in PROFILES:
@@ -109,7 +117,7 @@ def main(argv=None) -> int:
         line = (f"| {rule} | {100 * np.mean(acc):.1f} % ({100 * min(acc):.0f}-{100 * max(acc):.0f}) |")
         for p in PROFILES:
             if p in refused:
-                line += f" refused: {refused[p]} | - |"
+                line += f" {refused[p]} | - |"
                 continue
             e = np.mean([f[0] for f in fig[p]])
             s = np.mean([f[1] for f in fig[p]])

@@ -27,6 +27,7 @@ from chipsim import checkpoint as ckpt
 from chipsim.errors import ChipsimError
 from chipsim.hardware import delivery
 from chipsim.hardware.cost import Coster
+from chipsim.kernels.records import ROUTE_TEMPORAL
 from chipsim.result import RunResult
 from chipsim.simulation import Prepared, Resume, number_format_bits, prepare, simulate
 
@@ -49,7 +50,9 @@ def run(workload, profile, *, progress=None, command: str = "", interrupts=None,
     layers = prep.network.layers
     rule = prep.trainer.rule
     coster = Coster(profile, layers, workload.dataset.time_steps, dict(workload.mapping),
-                    workload.path, transposed=delivery.crossing(layers) & rule.transposes,
+                    workload.path,
+                    transposed=delivery.crossing(layers, rule.route == ROUTE_TEMPORAL)
+                    & rule.transposes,
                     rule=rule.name)     # refuses a network or a rule that does not fit
     save = loop = None
     if checkpoint is not None:

@@ -230,7 +230,7 @@ def expected(net, weights, lrecs, mode, *, windows=None, use_trace=None, backwar
         b[on, gk] = pairs[on]
         b[on, A.MEM_READ_GRAD] = b[on, A.MEM_WRITE_GRAD] = pairs[on] + bias_nz[on]
         b[on, A.ERROR_MAC] = err[on]
-        b[on, A.MEM_READ_WEIGHT] = err[on]
+        b[on, A.MEM_READ_WEIGHT_TRANSPOSED] = err[on]     # W^T read for the error
         if ls.spiking:
             b[on, A.SURROGATE_EVAL] = ls.n_out
             if mode == "spatial":

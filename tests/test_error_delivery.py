@@ -126,3 +126,23 @@ def test_the_copy_survives_the_results_file(sltt_loihi, tmp_path):
 def test_feedback_rules_need_no_copy():
     r = _run("dfa", "loihi")
     assert not np.any(r.cost.transposed_copy) and r.cost.copy_bytes == 0
+
+
+REC = "[{kind: recurrent, units: 16}]"
+
+
+def test_a_recurrent_layer_crosses_w_rec_backwards_only_under_bptt():
+    """BPTT carries the error back through W_rec^T (to the step before): ReckOn refuses it;
+    SLTT detaches the recurrence, so its error crosses only the readout, which ReckOn reads;
+    loihi copies W_rec under BPTT and not under SLTT."""
+    with pytest.raises(ChipsimError, match="rec1_rec"):
+        _run("bptt", "reckon", hidden=REC)
+    r = _run("sltt", "reckon", hidden=REC)
+    c = r.sim.sample_counts.sum(axis=0)[:, K.LEARN, K.MEM_READ_WEIGHT_TRANSPOSED]
+    assert [ls.name for ls in r.sim.layers] == ["rec1", "readout", "rec1_rec"]
+    assert c.tolist()[0] == 0 and c[1] > 0 and c[2] == 0
+    b = _run("bptt", "loihi", hidden=REC)
+    assert b.cost.transposed_copy.tolist() == [False, True, True]
+    assert b.sim.sample_counts.sum(axis=0)[2, K.LEARN, K.MEM_READ_WEIGHT_TRANSPOSED] > 0
+    s = _run("sltt", "loihi", hidden=REC)
+    assert s.cost.transposed_copy.tolist() == [False, True, False]

@@ -259,5 +259,6 @@ def test_sgd_momentum_and_weight_decay_follow_torch(rule):
     bias_contrib = np.array([T * x.size for x in b])          # sigmoid: every g is non-zero
     np.testing.assert_array_equal(c[:, K.WEIGHT_UPDATE_ISSUED], n)
     np.testing.assert_array_equal(c[:, K.MEM_READ_GRAD], contrib + bias_contrib + 2 * n)
-    np.testing.assert_array_equal(c[:, K.MEM_READ_WEIGHT], c[:, K.ERROR_MAC] + n)
+    np.testing.assert_array_equal(c[:, K.MEM_READ_WEIGHT], n)
+    np.testing.assert_array_equal(c[:, K.MEM_READ_WEIGHT_TRANSPOSED], c[:, K.ERROR_MAC])
     np.testing.assert_array_equal(c[:, K.MEM_WRITE_WEIGHT], n)

@@ -169,13 +169,14 @@ class Coster:
                      real_time_factor_test=rtf[1], communication_note=communication_note,
                      repriced_from=repriced_from, spike_messages=smsg,
                      transposed_copy=self.copies.copy() if self.copies.any() else None,
-                     copy_bytes=delivery.copy_bytes(self.layers, self.copies,
-                                                    _weight_bits(p, sim)))
+                     copy_bytes=(delivery.copy_bytes(self.layers, self.copies,
+                                                     _weight_bits(p, sim))
+                                 if self.copies.any() else 0))
 
 
 def _weight_bits(profile, sim) -> int:
     """The width of a weight word: the profile's, or (no width given) the simulation's float."""
-    q = profile.precision.get("weight_bits")
+    q = getattr(profile, "precision", {}).get("weight_bits")
     return int(q.value) if q is not None else 8 * int(np.dtype(sim.dtype).itemsize)
 
 

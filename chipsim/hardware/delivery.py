@@ -35,16 +35,22 @@ COPIED = (K.WEIGHT_UPDATE_ISSUED, K.MEM_WRITE_WEIGHT)
 _WHAT = {"readout_only": "the readout's weights only", "none": "no weight matrix"}
 
 
-def crossing(layers) -> np.ndarray:
+def crossing(layers, through_time: bool = False) -> np.ndarray:
     """(L,) bool: the layers whose error reaches a spiking population (the layer reads a LIF
     layer's output and does not detach it), i.e. would be read through W^T by a rule that
-    carries the error backwards."""
-    return np.array([l.src > 0 and not l.detach for l in layers], dtype=bool)
+    carries the error backwards; a recurrent layer's W_rec only when the error also goes back
+    in time (``through_time``: BPTT's route; the spatial rules detach the recurrence)."""
+    return np.array([l.src > 0 and not l.detach and (l.kind != "recurrent" or through_time)
+                     for l in layers], dtype=bool)
+
+
+def _route(profile) -> str:
+    return getattr(profile, "error_route", "transposable")
 
 
 def allowed(profile, layers) -> np.ndarray:
     """(L,) bool: the layers whose W^T the chip can read for the error."""
-    route = profile.error_route
+    route = _route(profile)
     if route in ("transposable", "transposed_copy"):
         return np.ones(len(layers), dtype=bool)
     if route == "readout_only":
@@ -73,7 +79,7 @@ def refuse(profile, layers, transposed: np.ndarray, rule: str, file: str | None 
 def copy_layers(profile, layers, transposed: np.ndarray) -> np.ndarray:
     """(L,) bool: the layers whose weights a ``transposed_copy`` chip keeps twice (those the run
     reads through W^T); all False on the other routes."""
-    if profile.error_route != "transposed_copy":
+    if _route(profile) != "transposed_copy":
         return np.zeros(len(layers), dtype=bool)
     return np.asarray(transposed, bool).copy()
 

@@ -51,7 +51,7 @@ def stored_weights(ls, shared: bool) -> int:
 def _explicit(layers, a, explicit: dict, shared: bool, path, source) -> tuple[list, list]:
     """Segments from a user's mapping {layer name: [core, ...]}: each layer's neurons split in
     order and as evenly as possible over its cores; capacities checked per core."""
-    names = [ls.name for ls in layers]
+    names = [ls.name for ls in layers if ls.kind != "recurrent"]   # W_rec follows its layer
     unknown = sorted(set(explicit) - set(names))
     missing = [n for n in names if n not in explicit]
     if unknown or missing:
@@ -62,6 +62,14 @@ def _explicit(layers, a, explicit: dict, shared: bool, path, source) -> tuple[li
     used_n, used_w = {}, {}
     segs_all, stored = [], []
     for ls in layers:
+        if ls.kind == "recurrent":       # on its layer's cores, one row of W_rec per neuron
+            segs = segs_all[ls.src - 1]
+            wpn = -(-stored_weights(ls, shared) // ls.n_out)
+            for c, k in segs:
+                used_w[c] += k * wpn
+            segs_all.append(segs)
+            stored.append(sum(k for _, k in segs) * wpn)
+            continue
         cores = [int(c) for c in explicit[ls.name]]
         if not cores or min(cores) < 0 or len(set(cores)) != len(cores):
             raise ChipsimError(f"{ls.name}: {cores}", file=source, field=f"mapping.{ls.name}",
@@ -100,13 +108,27 @@ def map_layers(layers, profile, explicit: dict | None = None, source: str | None
     fan_in = a.get("fan_in_per_core")
     core, free_n, free_w = 0, npc, spc
     segs_all, stored = [], []
-    for ls in ([] if explicit else layers):
-        if fan_in is not None and ls.fan_in > fan_in:
-            raise ChipsimError(f"layer {ls.name}: fan-in {ls.fan_in:,} exceeds a core's {fan_in:,} inputs",
-                               file=path, field="architecture.fan_in_per_core",
-                               expected="layers whose fan-in fits a core")
+    # a recurrent layer's W_rec sits with the layer: each neuron's row of W_in and of W_rec on
+    # the neuron's core, so its spikes come back to its own cores
+    rec = {ls.src - 1: r for r, ls in enumerate(layers) if ls.kind == "recurrent"}
+    for i, ls in enumerate([] if explicit else layers):
+        if ls.kind == "recurrent":
+            wr = -(-stored_weights(ls, shared) // ls.n_out)
+            segs_all.append(segs_all[ls.src - 1])
+            stored.append(ls.n_out * wr)
+            continue
+        r = layers[rec[i]] if i in rec else None
+        # (recurrent inputs are checked on their own: ReckOn, whose figure this is, takes 256
+        # inputs and 256 recurrent neurons, in separate weight memories)
+        for what, fi in ((ls.name, ls.fan_in), (r and r.name, r and r.fan_in)):
+            if fan_in is not None and fi is not None and fi > fan_in:
+                raise ChipsimError(f"layer {what}: fan-in {fi:,} exceeds a core's {fan_in:,} "
+                                   "inputs", file=path, field="architecture.fan_in_per_core",
+                                   expected="layers whose fan-in fits a core")
         kernel = ls.synapses if (shared and ls.kind == "conv") else 0
         wpn = 0 if kernel else -(-stored_weights(ls, shared) // ls.n_out)
+        if r is not None:
+            wpn += -(-stored_weights(r, shared) // r.n_out)
         if kernel > spc or wpn > spc:
             raise ChipsimError(f"layer {ls.name}: {max(kernel, wpn):,} weights must sit on one core, which "
                                f"holds {spc:,}", file=path, field="architecture.synapses_per_core",
@@ -125,7 +147,8 @@ def map_layers(layers, profile, explicit: dict | None = None, source: str | None
             total_w += k_cost + k * wpn
             rem -= k
         segs_all.append(tuple(segs))
-        stored.append(total_w)
+        stored.append(total_w - (ls.n_out * (-(-stored_weights(r, shared) // r.n_out))
+                                 if r is not None else 0))
     if explicit:
         segs_all, stored = _explicit(layers, a, explicit, shared, path, source)
     # the cores that hold neurons (an explicit mapping may leave some out), and the chips
@@ -158,7 +181,7 @@ def map_layers(layers, profile, explicit: dict | None = None, source: str | None
         dest_chips = {d // per_chip for d in dests} - {src_core // per_chip}
         placements.append(LayerPlacement(ls.name, segs_all[i], ls.n_out, int(stored[i]),
                                          int(sum(dists)), len(dest_chips), int(max(dists))))
-    neurons = sum(ls.n_out for ls in layers)
+    neurons = sum(ls.n_out for ls in layers if ls.kind != "recurrent")
     chips_used = len({c // per_chip for c in used})
     return Mapping(profile.name, tuple(placements), len(used), chips_used, per_chip,
                    neurons / (len(used) * npc), sum(stored) / (len(used) * spc), tuple(used))

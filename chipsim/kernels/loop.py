@@ -46,7 +46,8 @@ import numpy as np
 from numba import prange
 
 from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_READ_TRACE,
-                            MEM_WRITE_HIST, MEM_WRITE_TRACE, NB_DENSE_OPS, OUTPUT_ERROR, SPIKE,
+                            MEM_WRITE_HIST, MEM_WRITE_STATE, MEM_WRITE_TRACE, NB_DENSE_OPS,
+                            NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, OUTPUT_ERROR, SPIKE,
                             SURROGATE_EVAL, SYN_CURRENT_UPDATE, TRACE_UPDATE)
 from chipsim.kernels.arrays import copy, gemm, nonzero
 from chipsim.kernels.conv import pos_nnz, tap_sums
@@ -57,7 +58,7 @@ from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, FEEDBACK_FIXED,
                                      FEEDBACK_WT, OUT_READOUT,
-                                     OUT_SPIKE_COUNT, ROLE_LIF,
+                                     OUT_SPIKE_COUNT, ROLE_LIF, ROLE_REC,
                                      ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK,
                                      HistoryScratch, Scratch, Stack)
@@ -171,6 +172,8 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
     B = x.ptr.shape[0]
     for l in range(lay.shape[0]):
         Ly = lay[l]
+        if Ly.role == ROLE_REC:          # computed with its layer (_recurrent_input)
+            continue
         c = cnt[b, t, l, INFER]
         src = Ly.src
         out = output(S, Ly)
@@ -191,6 +194,8 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
         scatter(weights(P, Ly), bias(P, Ly), idx, val, e0, e1, Ly, out, S.hit, scr.taps, c)
         c[NB_DENSE_OPS] += Ly.dense_ops
         if Ly.role == ROLE_LIF:
+            if Ly.rec >= 0:          # + W_rec s[t-1]
+                _recurrent_input(t, b, th, l, net, P, S, x, scr, cnt, out, learning, temporal)
             lam, theta, cin, vr, _ = neuron_slice(nrn, Ly)
             if nrn.cuba[l]:          # CubaLIF: the synaptic current i = syn * i + I charges it
                 syn_filter(out, syn_current(S, Ly)[b], syn_decay(nrn, Ly))
@@ -217,6 +222,52 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
                 cl[OUTPUT_ERROR] += out.shape[0]
                 if temporal:
                     cl[MEM_WRITE_HIST] += out.shape[0]
+
+
+@kernel(inline=True)
+def _recurrent_input(t, b, th, l, net, P, S, x, scr, cnt, out, learning, temporal):
+    """A recurrent LIF layer l at step t: its spikes of step t-1 become the input events of its
+    W_rec row (copied into that row's event buffer, slot th, so that the weight gradient and a
+    trace read them as any layer's), W_rec s[t-1] is scattered into the row's output and
+    added to the layer's input current ``out`` (before the neuron update overwrites slot th).
+    Counted on the W_rec row."""
+    lay = net.layout
+    Ly = lay[l]
+    r = Ly.rec
+    R = lay[r]
+    n_ev = 0
+    if t > 0:
+        ps = th                              # the spatial route keeps one slot
+        if temporal:                         # BPTT's window: the slot before (the last one
+            ps = th - 1 if th > 0 else S.TH - 1   #   at a window's start)
+        prev = spk_hist(S, Ly)[ps, b]
+        n_ev = S.spk_n[l, ps, b]
+        bi = ev_idx(S, R)[th, b]
+        bv = ev_val(S, R)[th, b]
+        for q in range(n_ev):
+            bi[q] = prev[q]
+            bv[q] = 1.0
+    S.ev_n[r, th, b] = n_ev
+    if learning and temporal:
+        cnt[b, t, r, LEARN][MEM_WRITE_HIST] += n_ev
+    c = cnt[b, t, r, INFER]
+    rout = output(S, R)
+    had_input = S.hit[0]                 # the layer (dense) received an input event this step
+    scatter(weights(P, R), bias(P, R), ev_idx(S, R)[th, b], ev_val(S, R)[th, b], 0, n_ev, R,
+            rout, S.hit, scr.taps, c)
+    c[NB_DENSE_OPS] += R.dense_ops
+    # the neurons are the layer's: their update and state traffic are counted once, there
+    # (active when W_in or W_rec brought an event)
+    c[NEURON_UPDATE_ACTIVE] = 0
+    c[NEURON_UPDATE_IDLE] = 0
+    c[MEM_READ_STATE] = 0
+    c[MEM_WRITE_STATE] = 0
+    if n_ev > 0 and had_input == 0:
+        cl = cnt[b, t, l, INFER]
+        cl[NEURON_UPDATE_IDLE] -= Ly.n_out
+        cl[NEURON_UPDATE_ACTIVE] += Ly.n_out
+    for j in range(out.shape[0]):
+        out[j] += rout[j]
 
 
 @kernel(inline=True)
@@ -310,6 +361,22 @@ def _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, c):
 
 
 @kernel
+def _recurrent_error(l, b, th, net, P, S, scr, c):
+    """BPTT through a recurrent layer l's W_rec (backwards, at step t = slot th): the output
+    gradient of step t+1 (slot th + 1, kept from the step before in this sweep) reaches the
+    layer's spikes of step t, E[j] += sum_k W_rec[j, k] g[t+1][k], where sigma'(u[t]) is non-zero
+    (as every error into a source: error_to_source, through W_rec^T, counted there)."""
+    lay = net.layout
+    Ly = lay[l]
+    R = lay[Ly.rec]
+    g = out_grad(S, R)[b, th + 1]
+    ng = _grad_nonzeros(R, g, scr)
+    error_to_source(weights(P, R), kernel_t(S, R), g, scr.gnz, ng, R, surr(S, Ly), S.epost[:0],
+                    spike_map(S, net.pops[l + 1]), error(S, Ly), S.epost, S.edone, scr.tsum,
+                    (scr.wt0, scr.wt1, scr.wt2), scr.taps, c)
+
+
+@kernel
 def _backward(b, th, t, first, temporal, fbk, net, P, S, nrn, scr, cnt):
     """The error pass of one sample at one step: surrogates, then auxiliary classifiers, then
     readout -> input (weight gradients follow in _wgrads)."""
@@ -345,8 +412,14 @@ def _backward(b, th, t, first, temporal, fbk, net, P, S, nrn, scr, cnt):
             else:                        # symmetric: B = the readout's weights (n_last, C)
                 Bm = weights(P, ro)
             dfa_error(Bm, g_out, error(S, Ly), cnt[b, t, l, LEARN])
+    if temporal and not first:           # BPTT: W_rec g[t+1] reaches the spikes of step t
+        for l in range(n_lif):
+            if lay[l].rec >= 0:
+                _recurrent_error(l, b, th, net, P, S, scr, cnt[b, t, lay[l].rec, LEARN])
     for l in range(n_lif + 1, L):        # auxiliary classifiers first
-        _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
+        if lay[l].role != ROLE_REC:      # (a W_rec row shares its layer's gradient)
+            _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr,
+                         cnt[b, t, l, LEARN])
     for l in range(min(n_lif, L - 1), -1, -1):   # then readout, LIF layers top-down
         _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
 

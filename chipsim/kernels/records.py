@@ -15,7 +15,8 @@ layer's view through the accessors of views.py (``weights(P, Ly)`` is ``W`` of t
 Records (``typing.NamedTuple``; each field an array or a scalar):
 
 - ``Net(layout, pops)``: the layout (``LAYOUT``, one row per weight layer: main LIF layers
-  first, then the readout, then tbptt_local's auxiliary classifiers) and the populations
+  first, then the readout, then tbptt_local's auxiliary classifiers, then recurrent layers'
+  W_rec) and the populations
   (``POPULATION``, 0 = the network input, p = the output of LIF layer p-1).
 - ``Params(w, b, fb)``: weights and biases, and DFA's fixed feedback matrices.  ``Grads(gw, gb, mw, mb, touched)``: gradient
   accumulators, momentum buffers, and the accumulator rows that received a contribution.
@@ -39,6 +40,8 @@ import numpy as np
 ROLE_LIF = 0        # conv or dense layer of LIF neurons
 ROLE_READOUT = 1    # the non-spiking linear readout (summed over time for the prediction)
 ROLE_AUX = 2        # an auxiliary classifier of tbptt_local (global average pool + linear)
+ROLE_REC = 3        # a recurrent layer's W_rec: its input is the layer's own spikes of step t-1,
+                    #   its output adds to that layer's input current at step t
 
 POOL_NONE = 0
 POOL_AVG = 1
@@ -109,6 +112,8 @@ LAYOUT = np.dtype([
     ("o_uh", _i),          #   u and spike history (TH, B, n)
     ("o_E", _i),           #   error and surrogate (n,)
     ("o_wt", _i), ("wt_n", _i),   # a convolution's transposed kernel (wt_n = 1: kept)
+    ("rec", _i),           # a recurrent LIF layer: the row of its W_rec (-1: none); a W_rec row
+                           #   (ROLE_REC) shares its layer's output gradient (o_g)
 ], align=True)
 
 #: one record per population (0 = the network input, p = the output of LIF layer p-1)

@@ -15,6 +15,11 @@ On chip this is the three-factor rule ``dW_ij = -lr * a_j * sigma'(u_i - theta) 
 The official code does not wrap the first layer (``spiking_vgg.py:224-226``): its weight gradient
 uses the raw input frame. ``rule.first_layer_input: raw`` (default) reproduces that;
 ``trace`` uses an input trace as the paper's formula does.
+
+On a recurrent layer (``kind: recurrent``) W_rec's presynaptic factor is the trace of the layer's
+own spikes as they arrive, ``a_rec[t] = decay * a_rec[t-1] + s[t-1]``, and no error flows
+through W_rec to step t-1: OTTT tracks presynaptic activity forward in time and never sends an
+error back in time, for the recurrence as for the membrane.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What a learning rule is to chipsim: the choices the per-batch loop composes.
 
-A rule's module (bptt.py, sltt.py, ottt.py, tbptt_local.py) holds its mathematics as the
+A rule's module (bptt.py, sltt.py, ottt.py, tbptt_local.py, dfa.py, eprop.py) holds its mathematics as the
 rule's authors' code runs it, in its docstring and in these choices:
 
 - ``route``: the error route. ``ROUTE_SPATIAL``: at each step the error reaches a layer only
@@ -17,6 +17,11 @@ rule's authors' code runs it, in its docstring and in these choices:
 - ``backward_steps(rng)``: the steps that run a backward pass (the spatial route): all of them,
   or ANP-I's target window (``rule.target_window``: W consecutive steps at a random start per
   batch), or a rule's own choice (SLTT-K).
+- ``feedback_kind``: how the output error reaches the hidden layers: back through the
+  transposed weights (``FEEDBACK_WT``), through fixed matrices B_l (``FEEDBACK_FIXED``: DFA,
+  e-prop), or through the readout's own weights (``FEEDBACK_READOUT``: symmetric e-prop); and
+  ``transposes``: whether the rule reads W^T at all (a chip that cannot is refused:
+  chipsim/hardware/delivery.py).
 
 The shared machinery (buffers, the forward pass, counting) is chipsim/learning/trainer.py and
 chipsim/kernels/. Adding a rule: docs/DESIGN.md, "Adding a rule".

@@ -8,6 +8,11 @@ step; chipsim/kernels/error.py, spatial_route)::
 One update per batch after the T steps. SLTT-K (``rule.k``) runs the backward pass at K
 distinct steps drawn uniformly at random per batch (``torch.randperm(T)[:K]`` in the official
 ``train_SLTTK.py:317``), the loss still divided by T; the other steps run forward only.
+
+On a recurrent layer (``kind: recurrent``) the recurrent input s[t-1] is one more presynaptic
+input: W_rec's gradient is ``s[t-1] (x) g[t]``, and no error flows through W_rec to step t-1.
+That is SLTT's own detachment of every temporal path (the paper removes the gradient through
+time, of which the recurrence is one), not a separate rule.
 """
 
 from __future__ import annotations

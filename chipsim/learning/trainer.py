@@ -24,7 +24,7 @@ from chipsim import threads
 from chipsim.kernels import run_batch
 from chipsim.kernels.records import (APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES, FACTOR_TRACE,
                                      LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE, POPULATION,
-                                     ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROUTE_DFA, ROUTE_TEMPORAL,
+                                     ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC, ROUTE_DFA, ROUTE_TEMPORAL,
                                      FEEDBACK_FIXED,
                                      STACK_FLOATS, STACK_ROWS, WGRAD_BLOCK, Grads,
                                      Inputs, Net, NumberFormat, Optimizer, Params, Rule as RuleRec,
@@ -35,7 +35,8 @@ from chipsim.model.network import Network
 from chipsim.model.neuron import NeuronParams, neuron_record
 
 _POOL = {"none": POOL_NONE, "avg": POOL_AVG, "max": POOL_MAX}
-_ROLE = {"dense": ROLE_LIF, "conv": ROLE_LIF, "readout": ROLE_READOUT, "aux": ROLE_AUX}
+_ROLE = {"dense": ROLE_LIF, "conv": ROLE_LIF, "readout": ROLE_READOUT, "aux": ROLE_AUX,
+         "recurrent": ROLE_REC}
 
 
 def layout(net: Network) -> np.ndarray:
@@ -54,19 +55,25 @@ def layout(net: Network) -> np.ndarray:
         r["hpre"], r["wpre"] = ls.pre[0], ls.pre[1]
         r["ph"], r["pw"], r["pc"] = ls.pooled
         r["role"] = _ROLE[ls.kind]
-        r["detach"] = int(ls.detach)
+        r["rec"] = -1
+        # a W_rec row sends no error into its source along the spatial route; BPTT's error
+        # through it, to the step before, is the loop's (kernels/loop.py, _recurrent_error)
+        r["detach"] = int(ls.detach or ls.kind == "recurrent")
         masked = net.dropout[ls.src] > 0.0 and ls.kind != "aux"   # aux heads read unmasked spikes
         r["nomask"] = int(ls.kind == "aux")
         r["ac"] = int(ls.binary_input)
         r["unit"] = int(ls.binary_input and ls.pool == "none" and not masked)
         r["has_bias"] = int(ls.bias)
-        if ls.pool == "none" and not masked:
+        if ls.pool == "none" and not masked and ls.kind != "recurrent":
             r["evk"] = EV_INPUT if ls.src == 0 else EV_SPIKES
-        else:
+        else:       # (W_rec's events, the spikes of step t-1, are copied to its event buffer)
             r["evk"] = EV_BUF
         r["dense_ops"] = ls.dense_ops()
         r["rows"] = ls.weight_shape[0]
         r["n_out"] = ls.n_out
+    for i, ls in enumerate(net.layers):
+        if ls.kind == "recurrent":
+            lay[ls.src - 1]["rec"] = i
     return lay
 
 
@@ -149,7 +156,9 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     lay["o_gb"], n_gb = _offsets(np.where(acc & has_bias, cout, 0))
     lay["o_touched"], n_touched = _offsets(np.where(acc, rows, 0))
     lay["o_out"], n_outs = _offsets(n_out)
-    lay["o_g"], n_g = _offsets(B * TH * n_out)
+    is_rec = lay["role"] == ROLE_REC
+    lay["o_g"], n_g = _offsets(np.where(is_rec, 0, B * TH * n_out))
+    lay["o_g"][is_rec] = lay["o_g"][lay["src"][is_rec] - 1]     # W_rec: its layer's gradient
     lay["o_ev"], n_ev = _offsets(TH * B * lay["ev_m"])
     lay["o_trace"], n_tr = _offsets(B * lay["trace_n"])
     lay["o_v"], n_v = _offsets(np.where(lif, B * n_out, 0))

@@ -74,6 +74,19 @@ class Conv(LayerOp):
         "decay_input (the rest: the workload's neuron)"))
 
 
+class Recurrent(LayerOp):
+    """A dense LIF layer whose own spikes of step t-1 come back at step t through recurrent
+    weights: I[t] = W_in s_in[t] + W_rec s[t-1] + b. W_rec is a weight layer of its own
+    (``<name>_rec`` in counts and reports), held on the layer's cores."""
+
+    kind: Literal["recurrent"] = "recurrent"
+    units: int = Field(ge=1, description="number of LIF neurons")
+    bias: bool = Field(False, description="a bias on the LIF layer's input current")
+    neuron: LayerNeuronSpec | None = Field(None, description=(
+        "this layer's own neuron: any of leak, threshold, reset, v_reset, heaviside_at_zero, "
+        "decay_input (the rest: the workload's neuron)"))
+
+
 class AvgPool(LayerOp):
     kind: Literal["avgpool"] = "avgpool"
     size: int = Field(ge=1, description="pooling window side, also its stride")
@@ -94,6 +107,7 @@ class Flatten(LayerOp):
 
 
 LAYER_KINDS: dict[str, type[LayerOp]] = {
-    c.model_fields["kind"].default: c for c in (Dense, Conv, AvgPool, MaxPool, Dropout, Flatten)}
-LIF_KINDS = ("conv", "dense")
-AnyLayer = Union[Dense, Conv, AvgPool, MaxPool, Dropout, Flatten]
+    c.model_fields["kind"].default: c for c in (Dense, Conv, Recurrent, AvgPool, MaxPool, Dropout,
+                                                Flatten)}
+LIF_KINDS = ("conv", "dense", "recurrent")
+AnyLayer = Union[Dense, Conv, Recurrent, AvgPool, MaxPool, Dropout, Flatten]

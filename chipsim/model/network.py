@@ -22,7 +22,8 @@ import numpy as np
 @dataclass(frozen=True)
 class LayerShape:
     name: str
-    kind: str                  # 'dense' or 'conv' (LIF), 'readout', 'aux' (non-spiking)
+    kind: str                  # 'dense' or 'conv' (LIF), 'readout', 'aux' (non-spiking),
+                               #   'recurrent' (a recurrent layer's W_rec, reading its own spikes)
     src: int                   # population read: 0 input, p = output of LIF layer p-1
     pre: tuple                 # (H, W, C) of that population
     pool: str                  # 'none' | 'avg' | 'max' applied to the population first
@@ -108,7 +109,7 @@ class _Shape:
 
     @property
     def n_classes(self) -> int:
-        return self.layers[-1].out[2]
+        return next(ls for ls in reversed(self.layers) if ls.kind != "recurrent").out[2]
 
     @property
     def lif_layers(self) -> list[LayerShape]:
@@ -209,7 +210,8 @@ class Network(_Shape):
         pool, pool_k = "none", 1
         layers: list[LayerShape] = []
         dropout = [0.0]
-        n_conv = n_dense = 0
+        n_conv = n_dense = n_rec = 0
+        recurrent = []                  # (LIF layer index, its LayerShape) of recurrent layers
 
         def pooled_of(s):
             if pool == "none":
@@ -248,6 +250,13 @@ class Network(_Shape):
                 k, s, p = 1, 1, 0
                 out = (1, 1, op.units)
                 name = f"dense{n_dense}"
+            elif kind == "recurrent":
+                n_rec += 1
+                k, s, p = 1, 1, 0
+                out = (1, 1, op.units)
+                name = f"rec{n_rec}"
+                kind = "dense"          # the LIF layer itself; W_rec is appended below
+                recurrent.append(len(layers))
             else:
                 raise ValueError(f"unknown layer kind {kind!r}")
             layers.append(LayerShape(name, kind, pop, shape, pool, pool_k, pooled, out, k, s, p,
@@ -266,6 +275,9 @@ class Network(_Shape):
                                  f"{last.name} with {last.out[2]}")
             if block is not None:
                 raise ValueError("tbptt_local's blocks need a readout (not a spiking output)")
+            if recurrent:
+                raise ValueError("a spiking output with a recurrent layer is not supported yet "
+                                 "(use a readout)")
             return Topology(tuple(layers), tuple(dropout))
         layers.append(LayerShape("readout", "readout", pop, shape, pool, pool_k, pooled,
                                  (1, 1, n_classes), 1, 1, 0, bool(readout_bias), binary))
@@ -282,6 +294,13 @@ class Network(_Shape):
                 layers.append(LayerShape(f"aux{i + 1}", "aux", src, last.out, gp, H if gp == "avg" else 1,
                                          (1, 1, C), (1, 1, n_classes), 1, 1, 0, True, True))
                 layers[s0] = LayerShape(**{**layers[s0].__dict__, "detach": True})
+        for i in recurrent:                 # W_rec: reads the layer's own spikes of step t-1
+            ls = layers[i]
+            if dropout[i + 1] != 0.0:
+                raise ValueError(f"{ls.name}: dropout after a recurrent layer is not supported "
+                                 "(its spikes feed itself back)")
+            layers.append(LayerShape(f"{ls.name}_rec", "recurrent", i + 1, ls.out, "none", 1,
+                                     ls.out, ls.out, 1, 1, 0, False, True))
         return Topology(tuple(layers), tuple(dropout))
 
     @classmethod

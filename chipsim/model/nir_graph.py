@@ -511,6 +511,10 @@ def to_graph(layers, weights, biases, neuron, dt: float, input_shape: tuple, not
         prev = name
 
     flat = False
+    rec = [ls for ls in layers if ls.kind == "recurrent"]
+    if rec:
+        raise NirProblem(rec[0].name, "a recurrent layer's weights: chipsim does not write "
+                         "recurrent NIR graphs yet", "a feed-forward network")
     main = [ls for ls in layers if ls.kind != "aux"]
     for ls, W, b in zip(main, weights, biases):
         W, b = np.asarray(W, np.float64), np.asarray(b, np.float64)
