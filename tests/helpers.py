@@ -68,3 +68,9 @@ def trainer(rule, net, nrn, *, T, B=1, lr=0.5, momentum=0.0, wd=0.0, a=0.05, k=N
     if bits is not None:
         tr.set_number_format(bits)
     return tr
+
+
+def sgd_steps(before, after, lr):
+    """The gradients a plain SGD step applied: ((W - W') / lr per layer, (b - b') / lr)."""
+    return ([(a - b) / lr for a, b in zip(before.weights, after.weights)],
+            [(a - b) / lr for a, b in zip(before.biases, after.biases)])

@@ -430,7 +430,7 @@ L4 = "    - {kind: dense, units: 16}"
 NEW_CASES = [
     # layers: kind, required fields, fields of another kind, ranges
     (L0, "    - {kind: lstm, units: 4}", "network.hidden.0.kind",
-     "one of dense, conv, avgpool, maxpool, dropout, flatten"),
+     "one of dense, conv, recurrent, avgpool, maxpool, dropout, flatten"),
     (L0, "    - {kind: conv, kernel: 3}", "network.hidden.0.channels",
      "missing required field 'channels'"),
     (L0, "    - {kind: conv, channels: 4}", "network.hidden.0.kernel",
@@ -442,7 +442,7 @@ NEW_CASES = [
     (L0, "    - {kind: conv, channels: 4, kernel: 3, padding: 2}", None, None),   # as PyTorch: any
     (L0, "    - {kind: conv, channels: 4, kernel: 3, bias: 1}", "network.hidden.0.bias", "true or false"),
     (L0, "    - {kind: conv, channels: 4, kernel: 3, units: 8}", "network.hidden.0.units",
-     "not a field of a conv layer (it belongs to kind dense)"),
+     "not a field of a conv layer (it belongs to kind dense or recurrent)"),
     (L0, "    - {kind: conv, channels: 4, kernel: 3, size: 2}", "network.hidden.0.size",
      "a conv layer with channels, kernel (optional: stride, padding, bias, neuron); remove 'size'"),
     (L0, "    - {kind: conv, channels: 4, kernel: 3, p: 0.1}", "network.hidden.0.p",
@@ -454,7 +454,7 @@ NEW_CASES = [
     (L2, "    - {kind: avgpool, size: 2, stride: 2}", "network.hidden.2.stride",
      "not a field of an avgpool layer"),
     (L2, "    - {kind: avgpool, units: 2}", "network.hidden.2.kind",
-     "got 'avgpool' but the layer gives units, field(s) of kind dense (expected kind dense, or an avgpool layer with size)"),
+     "got 'avgpool' but the layer gives units, field(s) of kind dense or recurrent (expected kind dense or recurrent, or an avgpool layer with size)"),
     (L3, "    - {kind: flatten, size: 2}", "network.hidden.3.size",
      "a flatten layer with no other field; remove 'size'"),
     (L1, "    - {kind: dropout}", "network.hidden.1.p", "missing required field 'p'"),

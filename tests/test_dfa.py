@@ -9,7 +9,7 @@ import pytest
 
 from chipsim import counts as K
 from tests import reference as ref
-from tests.helpers import neuron, small_problem, trainer
+from tests.helpers import neuron, sgd_steps, small_problem, trainer
 
 T = 6
 LR = 0.5
@@ -76,8 +76,7 @@ def test_dfa_updates_equal_the_reference(presynaptic):
     tr = _dfa(net, nrn, presynaptic=presynaptic)
     Bs = _feedbacks(tr, before)
     loss, osum, cnt = tr.train_batch(inp, inp.ptr[:1], labels[:1])
-    dW = [(a - b) / LR for a, b in zip(before.weights, net.weights)]
-    db = [(a - b) / LR for a, b in zip(before.biases, net.biases)]
+    dW, db = sgd_steps(before, net, LR)
     gW, gb, rloss = _reference(before.weights, before.biases, frames[0], labels[0], rn, Bs,
                                tr.rule.spec.presynaptic)
     for x, y in zip(dW + db, gW + gb):

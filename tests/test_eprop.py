@@ -12,7 +12,7 @@ import pytest
 
 from chipsim import counts as K
 from tests import reference as ref
-from tests.helpers import neuron, small_problem, trainer
+from tests.helpers import neuron, sgd_steps, small_problem, trainer
 
 T = 6
 LR = 0.5
@@ -80,8 +80,7 @@ def test_eprop_updates_equal_the_papers_equations(alpha):
     tr = _eprop(net, nrn, eligibility_decay=alpha)
     Bs = _feedbacks(tr, before)
     loss, _, _ = tr.train_batch(inp, inp.ptr[:1], labels[:1])
-    dW = [(a - b) / LR for a, b in zip(before.weights, net.weights)]
-    db = [(a - b) / LR for a, b in zip(before.biases, net.biases)]
+    dW, db = sgd_steps(before, net, LR)
     gW, gb, rloss = _paper(before.weights, before.biases, frames[0], labels[0], rn, Bs,
                            rn["lam"] if alpha is None else alpha)
     for x, y in zip(dW + db, gW + gb):

@@ -74,17 +74,12 @@ class Conv(LayerOp):
         "decay_input (the rest: the workload's neuron)"))
 
 
-class Recurrent(LayerOp):
-    """A dense LIF layer whose own spikes of step t-1 come back at step t through recurrent
-    weights: I[t] = W_in s_in[t] + W_rec s[t-1] + b. W_rec is a weight layer of its own
-    (``<name>_rec`` in counts and reports), held on the layer's cores."""
+class Recurrent(Dense):
+    """A dense LIF layer (the same fields) whose own spikes of step t-1 come back at step t
+    through recurrent weights: I[t] = W_in s_in[t] + W_rec s[t-1] + b. W_rec is a weight layer
+    of its own (``<name>_rec`` in counts and reports), held on the layer's cores."""
 
     kind: Literal["recurrent"] = "recurrent"
-    units: int = Field(ge=1, description="number of LIF neurons")
-    bias: bool = Field(False, description="a bias on the LIF layer's input current")
-    neuron: LayerNeuronSpec | None = Field(None, description=(
-        "this layer's own neuron: any of leak, threshold, reset, v_reset, heaviside_at_zero, "
-        "decay_input (the rest: the workload's neuron)"))
 
 
 class AvgPool(LayerOp):
