@@ -296,6 +296,8 @@ def test_recurrent_synaptic_ops_are_counted_on_their_own_row(rule):
         nz = sum(int((gl[t + 1] != 0).sum()) * 11 for t in range(T - 1))
         assert nz > 0
         assert lrn[2, K.MEM_READ_WEIGHT_TRANSPOSED] == nz and lrn[2, K.ERROR_MAC] == nz
+        # W_rec's inputs (the spikes of t-1) are kept for the window and read back once
+        assert lrn[2, K.MEM_WRITE_HIST] == lrn[2, K.MEM_READ_HIST] == ss[0][:-1].sum()
     else:
         assert lrn[2, K.MEM_READ_WEIGHT_TRANSPOSED] == 0
 

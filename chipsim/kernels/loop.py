@@ -485,7 +485,9 @@ def _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt):
             for l in range(L):
                 Ly = lay[l]
                 cl = cnt[b, t, l, LEARN]
-                if Ly.role != ROLE_LIF:
+                if Ly.role == ROLE_REC:
+                    pass                 # (no output of its own: its layer's current)
+                elif Ly.role != ROLE_LIF:
                     cl[MEM_READ_HIST] += Ly.n_out
                 else:
                     cl[MEM_READ_HIST] += Ly.n_out + S.spk_n[l, t - t0, b]

@@ -23,12 +23,11 @@ from chipsim import counts as K
 from chipsim import threads
 from chipsim.kernels import run_batch
 from chipsim.kernels.records import (APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES, FACTOR_TRACE,
-                                     LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE, POPULATION,
-                                     ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC, ROUTE_DFA, ROUTE_TEMPORAL,
-                                     FEEDBACK_FIXED,
-                                     STACK_FLOATS, STACK_ROWS, WGRAD_BLOCK, Grads,
-                                     Inputs, Net, NumberFormat, Optimizer, Params, Rule as RuleRec,
-                                     State)
+                                     FEEDBACK_FIXED, LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE,
+                                     POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
+                                     ROUTE_DFA, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
+                                     WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat, Optimizer,
+                                     Params, Rule as RuleRec, State)
 from chipsim.learning.losses import loss_record
 from chipsim.learning.rule import Rule
 from chipsim.model.network import Network
