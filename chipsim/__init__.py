@@ -29,4 +29,4 @@ def _pool_size() -> str:
 # stays at one thread inside each of them
 _os.environ.setdefault("NUMBA_NUM_THREADS", _pool_size())
 
-__version__ = "0.2.1"
+__version__ = "0.2.2"

@@ -146,3 +146,22 @@ def test_a_recurrent_layer_crosses_w_rec_backwards_only_under_bptt():
     assert b.sim.sample_counts.sum(axis=0)[2, K.LEARN, K.MEM_READ_WEIGHT_TRANSPOSED] > 0
     s = _run("sltt", "loihi", hidden=REC)
     assert s.cost.transposed_copy.tolist() == [False, True, False]
+
+
+def test_a_chip_that_delivers_no_error_refuses_every_wt_rule():
+    """route none: no error crosses any weight matrix, the readout's included: SLTT is refused
+    even on one hidden layer; DFA and e-prop run; inference (rule none) runs."""
+    import dataclasses
+    chip = dataclasses.replace(load_profile("anp_i"), error_route="none")
+    w = load_workload(WORKLOAD, {"rule.name": "sltt", "training.epochs": "1",
+                                 "dataset.train_samples": "2", "dataset.test_samples": "1",
+                                 "dataset.downscale": "4", "network.hidden": ONE})
+    with pytest.raises(ChipsimError, match="no weight matrix") as e:
+        engine.run(w, chip)
+    assert "readout" in str(e.value)
+    for rule in ("dfa", "eprop", "none"):
+        w = load_workload(WORKLOAD, {"rule": f"{{name: {rule}}}", "training.epochs": "1",
+                                     "dataset.train_samples": "2", "dataset.test_samples": "1",
+                                     "dataset.downscale": "4", "network.hidden": ONE})
+        r = engine.run(w, chip)
+        assert r.sim.sample_counts[..., K.MEM_READ_WEIGHT_TRANSPOSED].sum() == 0
