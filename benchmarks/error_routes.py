@@ -42,7 +42,10 @@ from chipsim.hardware.cost import reprice  # noqa: E402
 from chipsim.hardware.ledger import price_tables  # noqa: E402
 from chipsim.result import SPLIT_TEST, SPLIT_TRAIN  # noqa: E402
 
-RULES = ("bptt", "sltt", "ottt_o", "dfa", "eprop")
+#: (label, the workload's rule section)
+RULES = (("bptt", "{name: bptt}"), ("sltt", "{name: sltt}"), ("ottt_o", "{name: ottt_o}"),
+         ("dfa", "{name: dfa}"), ("eprop", "{name: eprop}"),
+         ("eprop, symmetric", "{name: eprop, feedback: symmetric}"))
 PROFILES = ("anp_i", "reckon")
 #: the actions that carry the error to the hidden layers
 DELIVERY = (K.ERROR_MAC, K.TEMPORAL_MAC, K.MEM_READ_WEIGHT_TRANSPOSED, K.MEM_READ_FEEDBACK)
@@ -81,13 +84,13 @@ def main(argv=None) -> int:
     profiles = {p: load_profile(p) for p in PROFILES}
     rows = {}
     t0 = time.perf_counter()
-    for rule in RULES:
-        acc, mem, fb = [], [], []
+    for rule, section in RULES:
+        acc, mem = [], []
         fig = {p: [] for p in PROFILES}
         refused = {}
         for seed in a.seeds:
             w = load_workload(ROOT / "workloads" / "nmnist_dfa.yaml",
-                              {"rule": f"{{name: {rule}}}", "training.seed": str(seed),
+                              {"rule": section, "training.seed": str(seed),
                                "training.epochs": str(a.epochs), **extra})
             r = engine.run(w, profiles["anp_i"])
             test = (r.sim.sample_split == SPLIT_TEST) & (r.sim.sample_epoch == r.sim.sample_epoch.max())

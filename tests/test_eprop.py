@@ -192,3 +192,13 @@ def test_sltt_transposed_reads_are_its_error_products():
     np.testing.assert_array_equal(cnt[:, K.ERROR_MAC], want)
     assert want[0] == 0 and want[1:].min() > 0
     assert cnt[:, K.MEM_READ_FEEDBACK].sum() == 0
+
+
+def test_eprop_refuses_a_leaky_readout():
+    """A leaky-integrator readout needs the eligibility traces filtered with its leak (F_kappa
+    in the paper), which is not built: refused, naming why."""
+    frames, labels, net, inp = small_problem(seed=17, hidden=(8,))
+    net.readout_li = (np.full(net.n_classes, 0.8), np.ones(net.n_classes))
+    nrn, _ = neuron("ottt")
+    with pytest.raises(ValueError, match="F_kappa"):
+        _eprop(net, nrn)

@@ -15,9 +15,14 @@ factorised gradient is::
 - ``feedback: random``: B_l fixed and random (as DFA's: U(+-1/sqrt(C)) x ``feedback_scale``,
   drawn once from the run's seed). ``feedback: symmetric``: B = the readout's weights as they
   are at that step (the readout's W^T in the paper's notation, ``W_out[j, k]`` in chipsim's
-  presynaptic-major layout), which is what ReckOn's learning signal reads
-  (``src/srnn.v``: sum_k err_k x w_out[j, k]); it needs every LIF layer to feed the readout
-  (one hidden layer).
+  presynaptic-major layout). Symmetric is what ReckOn's learning signal reads
+  (ChFrenkel/ReckOn ``src/srnn.v`` 817-829: sum_k err_k x w_out[j, k]) and what its author's
+  vanilla e-prop code computes (ChFrenkel/eprop-PyTorch ``models.py`` 148-149:
+  ``err = yo - yt; L = einsum('tbo,or->brt', err, self.w_out)``); it needs every LIF layer to
+  feed the readout (one hidden layer).
+- A leaky-integrator readout would need the eligibility traces filtered once more with the
+  readout's leak (the paper's F_kappa; ``models.py`` 140-145 does it with ``kappa``): not built,
+  so e-prop refuses a leaky readout.
 - The reset is left out of the eligibility trace (the paper's LIF e-prop: the derivative of the
   reset term is dropped), and so is every path through the membrane's own history beyond the
   input filter: e-prop's approximation.
@@ -91,6 +96,13 @@ class Eprop(DFA):
     def trace_decay(self) -> float:
         d = self.spec.eligibility_decay
         return float(self.neuron.lam if d is None else d)
+
+    def refusal(self, net) -> str | None:
+        if getattr(net, "readout_li", None) is not None:
+            return ("rule eprop with a leaky-integrator readout would filter its eligibility "
+                    "traces with the readout's leak (Bellec et al.'s F_kappa), which chipsim "
+                    "does not build yet; use a linear readout")
+        return None
 
     def feedback(self, net, rng: np.random.Generator, dtype) -> np.ndarray:
         if self.spec.feedback == "symmetric":        # the readout's weights: nothing stored

@@ -106,6 +106,10 @@ class Rule:
     def trace_decay(self) -> float:
         return 0.0
 
+    def refusal(self, net) -> str | None:
+        """Why this rule cannot train ``net`` (None: it can); the trainer raises it."""
+        return None
+
     def window(self) -> int:
         """Steps between updates of the temporal route (T: whole-sample BPTT)."""
         return self.T

@@ -307,6 +307,9 @@ class Trainer:
             raise ValueError(f"rule {rule.name} decays its presynaptic traces with one leak, "
                              "and this network's leaks differ between neurons or layers "
                              "(not supported yet)")
+        why = rule.refusal(net)
+        if why:
+            raise ValueError(why)
         if rule.route == ROUTE_DFA and net.output != "readout":
             raise ValueError(f"rule {rule.name} sends the readout's error to the hidden layers, "
                              "and this network has a spiking output (no readout)")
