@@ -112,6 +112,14 @@ CASES = [
      {"rule.name": "tbptt_local", "rule.window": "3", "rule.block": "1",
       "network.hidden": "[{kind: dense, units: 64, bias: true}, {kind: dense, units: 32}]"},
      "anp_i", None, StopAfter(8)),
+    # e-prop's random feedback B (drawn from the trainer's generator) on a recurrent layer
+    ("eprop-recurrent-kill-every-3", "nmnist",
+     {"rule": "{name: eprop}", "network.hidden": "[{kind: recurrent, units: 32}]"},
+     "anp_i", 3, crash_after(5)),
+    # BPTT through a recurrent layer on loihi (its transposed copy of W_rec and the readout)
+    ("bptt-recurrent-loihi-stop", "nmnist",
+     {"rule.name": "bptt", "network.hidden": "[{kind: recurrent, units: 32}]"},
+     "loihi", None, StopAfter(4)),
 ]
 
 
