@@ -412,7 +412,7 @@ def test_an_existing_cluster_by_address_receives_the_sweep(tmp_path, client, mon
 
 
 @pytest.mark.parametrize("name,points,sims", [("anp_i_mechanisms", 24, 24), ("weight_bits", 8, 4),
-                                              ("all_rules_all_profiles", 40, 5)])
+                                              ("all_rules_all_profiles", 56, 7)])
 def test_the_shipped_sweeps_plan_as_documented(name, points, sims):
     plan = make_plan(load_sweep(ROOT / "workloads" / "sweeps" / f"{name}.yaml"))
     assert (len(plan.points), len(plan.groups), plan.failed, plan.dropped) == (points, sims, [], 0)
