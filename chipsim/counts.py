@@ -249,6 +249,21 @@ MEM_READ_WEIGHT_TRANSPOSED = int(Action.MEM_READ_WEIGHT_TRANSPOSED)
 CHIP_MESSAGE = int(Action.CHIP_MESSAGE)
 
 
+#: the learning-phase actions a chip repeats on a transposed copy of its weights (every issued
+#: update is applied, and written, in both copies; chipsim/hardware/delivery.py)
+COPY_ACTIONS = (WEIGHT_UPDATE_ISSUED, MEM_WRITE_WEIGHT)
+
+
+def add_copy_updates(counts: np.ndarray, copies) -> np.ndarray:
+    """``counts`` (..., L, P, A) with a transposed copy's updates added, in place: the layers
+    of ``copies`` ((L,) bool, or None: none) have their learning-phase COPY_ACTIONS doubled."""
+    if copies is not None and np.any(copies):
+        m = np.asarray(copies, bool)
+        for a in COPY_ACTIONS:
+            counts[..., m, LEARN, a] *= 2
+    return counts
+
+
 def zeros(n_layers: int, *lead: int) -> np.ndarray:
     """A zeroed counts array of shape ``(*lead, n_layers, N_PHASES, N_ACTIONS)``."""
     return np.zeros((*lead, n_layers, N_PHASES, N_ACTIONS), dtype=np.int64)

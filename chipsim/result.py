@@ -235,7 +235,7 @@ class RunResult:
             m = self.cost.spike_messages.sum(axis=1)
             c[:, :, K.INFER, K.SPIKE_MESSAGE] += m
             c[:, :, K.INFER, K.MESSAGE_RECEIVE] += m
-        return _copy_writes(c, self.cost.transposed_copy)
+        return K.add_copy_updates(c, self.cost.transposed_copy)
 
     @cached_property
     def step_counts_priced(self) -> np.ndarray | None:
@@ -248,17 +248,8 @@ class RunResult:
         if self.cost.spike_messages is not None:
             c[..., K.INFER, K.SPIKE_MESSAGE] += self.cost.spike_messages
             c[..., K.INFER, K.MESSAGE_RECEIVE] += self.cost.spike_messages
-        return _copy_writes(c, self.cost.transposed_copy)
+        return K.add_copy_updates(c, self.cost.transposed_copy)
 
     @property
     def pricing(self) -> Pricing:
         return self.cost.pricing
-
-
-def _copy_writes(c: np.ndarray, copies) -> np.ndarray:
-    """A transposed copy's writes (chipsim/hardware/delivery.py, add_copy_writes: the same
-    arithmetic; the result module sits below the hardware floor)."""
-    if copies is not None and np.any(copies):
-        for a in (K.WEIGHT_UPDATE_ISSUED, K.MEM_WRITE_WEIGHT):
-            c[..., np.asarray(copies, bool), K.LEARN, a] *= 2
-    return c

@@ -138,3 +138,21 @@ def test_dfa_memory_is_sized_before_allocation():
     own += [tr.layout, tr.net_rec.pops, tr.net_infer.pops, tr.fmt.qw, tr.fmt.limw, tr.fmt.rs]
     own += [a for a in tr.neurons if isinstance(a, np.ndarray)] + [tr.params.fb]
     assert need == sum(a.nbytes for a in own) and tr.params.fb.size > 0
+
+
+@pytest.mark.parametrize("rule", ["dfa", "eprop"])
+def test_feedback_rules_refuse_a_spiking_output(rule):
+    """DFA and e-prop send the readout's error to the hidden layers: a network whose output is
+    its last layer's spikes has no readout error to send, and is refused, naming why."""
+    from types import SimpleNamespace as NS
+
+    from chipsim.learning import RULES, make_trainer
+    from chipsim.model.network import Network
+    net = Network.build((1, 1, 6), True, [{"kind": "dense", "units": 5},
+                                          {"kind": "dense", "units": 3}], 3, True,
+                        np.random.default_rng(0), output="spike_count")
+    nrn, _ = neuron("ottt")
+    with pytest.raises(ValueError, match="spiking output"):
+        make_trainer(rule, net, nrn, NS(kind="ce_mse", mse_weight=0.05, mse_target="onehot"),
+                     NS(lr=LR, momentum=0.0, weight_decay=0.0), RULES[rule].Options(name=rule),
+                     T, 1, np.random.default_rng(0))

@@ -75,8 +75,9 @@ def _prev(s):
     return out
 
 
-def _bptt(P, x, y, n, a=0.05):
-    """Exact BPTT, unrolled: dL/ds_l[t] = W_{l+1} g_{l+1}[t] + W_rec,l g_l[t+1]."""
+def _bptt_g(P, x, y, n, a=0.05):
+    """Exact BPTT, unrolled: dL/ds_l[t] = W_{l+1} g_{l+1}[t] + W_rec,l g_l[t+1]. Returns each
+    LIF layer's dL/dI[t] (T + 1 rows, the last 0), the spikes and the output gradients."""
     Win, Wrec, bs, Wo, bo = P
     L = len(Win)
     us, ss, o = _forward(P, x, n)
@@ -93,6 +94,14 @@ def _bptt(P, x, y, n, a=0.05):
             dnext[l] = delta
             g[l][t] = n["cin"] * delta
             e_up = Win[l] @ g[l][t]
+    return g, ss, gos
+
+
+def _bptt(P, x, y, n, a=0.05):
+    """The weight gradients of :func:`_bptt_g`'s output gradients."""
+    Win, Wrec = P[0], P[1]
+    g, ss, gos = _bptt_g(P, x, y, n, a)
+    L = len(Win)
     pres = [x.astype(np.float64)] + ss
     out = []
     for l in range(L):
@@ -281,18 +290,9 @@ def test_recurrent_synaptic_ops_are_counted_on_their_own_row(rule):
     assert inf[0, K.NEURON_UPDATE_IDLE] == (~fed).sum() * 11
     lrn = cnt[:, K.Phase.LEARNING]
     if rule == "bptt":
-        Wrec = _params(before)[1][0]
         # g[t+1] of the layer (the reference's BPTT) drives W_rec^T reads at t = 0..T-2, one
         # per (neuron, non-zero g[t+1]) (the sigmoid surrogate is never zero)
-        us, ss, o = _forward(_params(before), frames[0], n)
-        gos = [ref.loss_and_grad(o[t], labels[0], T, 0.05)[1] for t in range(T)]
-        gl = np.zeros((T + 1, 11))
-        dn = np.zeros(11)
-        for t in range(T - 1, -1, -1):
-            e = _params(before)[3] @ gos[t] + Wrec @ gl[t + 1]
-            sgv = ref.sg(us[0][t] - n["theta"], n["sg"], n["alpha"])
-            dn = sgv * e + n["lam"] * dn
-            gl[t] = n["cin"] * dn
+        gl = _bptt_g(_params(before), frames[0], labels[0], n)[0][0]
         nz = sum(int((gl[t + 1] != 0).sum()) * 11 for t in range(T - 1))
         assert nz > 0
         assert lrn[2, K.MEM_READ_WEIGHT_TRANSPOSED] == nz and lrn[2, K.ERROR_MAC] == nz

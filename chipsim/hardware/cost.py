@@ -79,7 +79,7 @@ class Coster:
             self._smsg.append(np.zeros((B, T, L), np.int64))
             return
         if self.copies.any():               # a transposed copy's writes take their time too
-            step_counts = delivery.add_copy_writes(step_counts.copy(), self.copies)
+            step_counts = K.add_copy_updates(step_counts.copy(), self.copies)
         hops, msgs, smsg = communication(step_counts, input_events, self.layers, self.mapping)
         lat = step_latency(step_counts, hops, self.mapping, self.profile, smsg, self.layers)
         self._hops.append(hops)
@@ -140,7 +140,7 @@ class Coster:
             m = smsg.sum(axis=1)
             counts[:, :, K.INFER, K.SPIKE_MESSAGE] += m
             counts[:, :, K.INFER, K.MESSAGE_RECEIVE] += m
-        delivery.add_copy_writes(counts, self.copies)
+        K.add_copy_updates(counts, self.copies)
         split = sim.sample_split
         n_split = np.array([(split == s).sum() for s in _SPLITS])
         if self.mapping is not None:

@@ -10,9 +10,10 @@ chipsim/config/profile.py):
 - ``transposable``: the synapse memory reads a column in place. Nothing added; the transposed
   read is priced at its own figure, or as a row read.
 - ``transposed_copy``: the chip keeps a second, transposed copy of every weight matrix the
-  error crosses. A column read is a row read of the copy (priced as ``mem_read_weight``), every
-  weight written by a learning update is written in both copies (the learning phase's
-  ``mem_write_weight`` of those layers counted twice: :func:`add_copy_writes`), and the copies
+  error crosses. A column read is a row read of the copy (priced as ``mem_read_weight``); every
+  issued update is applied to both copies, the new value computed once and written into each
+  (the learning phase's ``weight_update_issued`` and ``mem_write_weight`` of those layers
+  counted twice, by the cost stage: chipsim/counts.py, ``add_copy_updates``); and the copies
   double those layers' weight memory (:func:`copy_bytes`).
 - ``readout_only``: only the readout's weights are read for the error (ReckOn keeps its output
   weights presynaptic-major, one word per hidden neuron holding its weights to every output, so
@@ -27,11 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chipsim import counts as K
 from chipsim.errors import ChipsimError
 
-#: the learning-phase actions a transposed copy doubles
-COPIED = (K.WEIGHT_UPDATE_ISSUED, K.MEM_WRITE_WEIGHT)
 _WHAT = {"readout_only": "the readout's weights only", "none": "no weight matrix"}
 
 
@@ -82,16 +80,6 @@ def copy_layers(profile, layers, transposed: np.ndarray) -> np.ndarray:
     if _route(profile) != "transposed_copy":
         return np.zeros(len(layers), dtype=bool)
     return np.asarray(transposed, bool).copy()
-
-
-def add_copy_writes(counts: np.ndarray, copies) -> np.ndarray:
-    """``counts`` (..., L, P, A) with the transposed copy's updates added (in place): every
-    weight update issued in a copied layer is issued, and written, a second time."""
-    m = np.asarray(copies, bool)
-    if m.size and m.any():
-        for a in COPIED:
-            counts[..., m, K.LEARN, a] *= 2
-    return counts
 
 
 def copy_bytes(layers, copies, weight_bits: int) -> int:

@@ -127,8 +127,8 @@ def map_layers(layers, profile, explicit: dict | None = None, source: str | None
                                    expected="layers whose fan-in fits a core")
         kernel = ls.synapses if (shared and ls.kind == "conv") else 0
         wpn = 0 if kernel else -(-stored_weights(ls, shared) // ls.n_out)
-        if r is not None:
-            wpn += -(-stored_weights(r, shared) // r.n_out)
+        wr = -(-stored_weights(r, shared) // r.n_out) if r is not None else 0   # W_rec's
+        wpn += wr
         if kernel > spc or wpn > spc:
             raise ChipsimError(f"layer {ls.name}: {max(kernel, wpn):,} weights must sit on one core, which "
                                f"holds {spc:,}", file=path, field="architecture.synapses_per_core",
@@ -147,8 +147,7 @@ def map_layers(layers, profile, explicit: dict | None = None, source: str | None
             total_w += k_cost + k * wpn
             rem -= k
         segs_all.append(tuple(segs))
-        stored.append(total_w - (ls.n_out * (-(-stored_weights(r, shared) // r.n_out))
-                                 if r is not None else 0))
+        stored.append(total_w - ls.n_out * wr)
     if explicit:
         segs_all, stored = _explicit(layers, a, explicit, shared, path, source)
     # the cores that hold neurons (an explicit mapping may leave some out), and the chips

@@ -195,7 +195,7 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
         c[NB_DENSE_OPS] += Ly.dense_ops
         if Ly.role == ROLE_LIF:
             if Ly.rec >= 0:          # + W_rec s[t-1]
-                _recurrent_input(t, b, th, l, net, P, S, x, scr, cnt, out, learning, temporal)
+                _recurrent_input(t, b, th, l, net, P, S, scr, cnt, out, learning, temporal)
             lam, theta, cin, vr, _ = neuron_slice(nrn, Ly)
             if nrn.cuba[l]:          # CubaLIF: the synaptic current i = syn * i + I charges it
                 syn_filter(out, syn_current(S, Ly)[b], syn_decay(nrn, Ly))
@@ -225,7 +225,7 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
 
 
 @kernel(inline=True)
-def _recurrent_input(t, b, th, l, net, P, S, x, scr, cnt, out, learning, temporal):
+def _recurrent_input(t, b, th, l, net, P, S, scr, cnt, out, learning, temporal):
     """A recurrent LIF layer l at step t: its spikes of step t-1 become the input events of its
     W_rec row (copied into that row's event buffer, slot th, so that the weight gradient and a
     trace read them as any layer's), W_rec s[t-1] is scattered into the row's output and

@@ -72,6 +72,12 @@ class DFA(SpatialRule):
     def trace_decay(self) -> float:
         return float(self.neuron.lam)
 
+    def refusal(self, net) -> str | None:
+        if getattr(net, "output", "readout") != "readout":
+            return (f"rule {self.name} sends the readout's error to the hidden layers, and this "
+                    "network has a spiking output (no readout)")
+        return None
+
     def feedback(self, net, rng: np.random.Generator, dtype) -> np.ndarray:
         """Every LIF layer's B_l (n_l, classes), one after another (Params.fb)."""
         C = net.n_classes

@@ -102,7 +102,7 @@ class Eprop(DFA):
             return ("rule eprop with a leaky-integrator readout would filter its eligibility "
                     "traces with the readout's leak (Bellec et al.'s F_kappa), which chipsim "
                     "does not build yet; use a linear readout")
-        return None
+        return super().refusal(net)
 
     def feedback(self, net, rng: np.random.Generator, dtype) -> np.ndarray:
         if self.spec.feedback == "symmetric":        # the readout's weights: nothing stored

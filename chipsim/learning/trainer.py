@@ -25,7 +25,7 @@ from chipsim.kernels import run_batch
 from chipsim.kernels.records import (APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES, FACTOR_TRACE,
                                      FEEDBACK_FIXED, LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
-                                     ROUTE_DFA, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
+                                     ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat, Optimizer,
                                      Params, Rule as RuleRec, State)
 from chipsim.learning.losses import loss_record
@@ -310,9 +310,6 @@ class Trainer:
         why = rule.refusal(net)
         if why:
             raise ValueError(why)
-        if rule.route == ROUTE_DFA and net.output != "readout":
-            raise ValueError(f"rule {rule.name} sends the readout's error to the hidden layers, "
-                             "and this network has a spiking output (no readout)")
         if traced and self.neurons.cuba.any():
             raise ValueError(f"rule {rule.name}'s presynaptic trace has the membrane's decay "
                              "only, and this network has current-based (CubaLIF) layers, whose "
