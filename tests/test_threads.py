@@ -2,7 +2,8 @@
 counts, weights, biases, losses and outputs, for every rule, on dense and convolutional
 networks, with the splits the kernels make (whole samples; weight-gradient column blocks,
 several per layer), uneven shares, momentum, dropout and max pooling, the chip's number
-format, and a batch-1 layer large enough to be split by columns."""
+format, a batch-1 layer large enough to be split by columns, and a batch-1 sample whose steps
+are pipelined on two workers."""
 
 from __future__ import annotations
 
@@ -45,11 +46,11 @@ def _problem(name, N, seed=0, density=0.4):
     return net, labels, encode_frames(frames, True)
 
 
-def _run(name, rule, workers, B, *, momentum=0.0, bits=None, preset="ottt", seed=0):
+def _run(name, rule, workers, B, *, momentum=0.0, bits=None, preset="ottt", seed=0, k=None):
     net, labels, inp = _problem(name, 2 * B, seed)
     nrn, _ = neuron(preset)
     tr = trainer(rule, net, nrn, T=T, B=B, lr=0.3, momentum=momentum, bits=bits, seed=seed,
-                 workers=workers)
+                 workers=workers, **({} if k is None else dict(k=k)))
     w0 = tr.params.w.copy()
     out = []
     for i in (0, B):
@@ -73,6 +74,13 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     ("mlp", "bptt", 4, dict(momentum=0.9)),
     ("mlp", "ottt_o", 3, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
     ("conv", "sltt", 3, dict(preset="tet")),
+] + [
+    # batch 1, a spatial rule that updates at the end of the sample: its steps are pipelined
+    # on two workers (the weight gradients of step t beside step t + 1)
+    ("conv", r, 1, {}) for r in ("sltt", "ottt_a")] + [
+    ("mlp", r, 1, {}) for r in ("sltt", "ottt_a")] + [     # (not pipelined: dense)
+    ("conv", "sltt", 1, dict(k=2)),            # SLTT-K: backward at 2 random steps of 4
+    ("conv", "ottt_a", 1, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
 ]
 
 
@@ -126,6 +134,32 @@ def test_learning_memory_does_not_depend_on_threads():
         x.nbytes for x in a.state if isinstance(x, np.ndarray))
     assert three["buffers"] - one["buffers"] == got > 0
     assert three["scratch"] > one["scratch"]
+
+
+def test_pipelined_sample_keeps_the_chips_learning_memory():
+    """At batch 1 a spatial rule that updates at the end of the sample is pipelined on two
+    workers: the simulator keeps a second history slot and a copy of the traces, and
+    trainer_bytes counts them, but the learning state reported is the chip's, as with one
+    worker. A rule that updates at every step (ottt_o), BPTT, and a dense network are not
+    pipelined."""
+    from chipsim.kernels.records import Optimizer
+    net, _, _ = _problem("conv", 1)
+    nrn, _ = neuron("ottt")
+    opt = Optimizer(0.1, 0.0, 0.0)
+    for rule, pipelined in (("ottt_a", True), ("sltt", True), ("ottt_o", False), ("bptt", False)):
+        a = trainer(rule, net, nrn, T=T, B=1, workers=1)
+        b = trainer(rule, net, nrn, T=T, B=1, workers=2)
+        assert (a.state.TH, b.state.TH) == ((1, 2) if pipelined else (a.state.TH, a.state.TH))
+        assert a.learning_state_bytes == b.learning_state_bytes > 0
+        one = trainer_bytes(net, a.rule, opt, T, 1, net.w_arena.dtype, workers=1)
+        two = trainer_bytes(net, a.rule, opt, T, 1, net.w_arena.dtype, workers=2)
+        got = [sum(x.nbytes for x in tr.state if isinstance(x, np.ndarray)) for tr in (a, b)]
+        assert two["buffers"] - one["buffers"] == got[1] - got[0] > 0
+        has_traces = a.state.traces.size > 0
+        assert b.state.trace_p.size == (a.state.traces.size if pipelined else 0)
+        assert has_traces == (rule in ("ottt_a", "ottt_o"))
+    mlp, _, _ = _problem("mlp", 1)            # a dense network's steps are not pipelined
+    assert trainer("ottt_a", mlp, nrn, T=T, B=1, workers=2).state.TH == 1
 
 
 @pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5", " "])

@@ -33,6 +33,13 @@ runs in two phases:
    over their stacked im2col (``_stacked_wgrad``; workers stack, the chunks and the choice of
    sample-steps do not depend on the workers), then the sparse ones event by event, in order.
 
+At batch 1 there are no samples to share, so a spatial rule that updates once per sample
+(SLTT, SLTT-K, OTTT_A) on a network with a convolution pipelines the sample's steps on two
+workers instead (``_pipelined_schedule``, chosen by trainer.pipelined): the weight gradients
+of step t (``_pipe_wgrads``) run beside the forward, traces and error pass of step t + 1,
+which neither read nor write what they use (step t's history slot, t % 2, and its traces'
+copy, S.trace_p; the weights change only after the last step).
+
 So counts, weights and losses are bit-identical for every thread count. Nothing a worker
 writes is read by another in the same phase: a sample's counts, state and output gradients
 are its own; a weight's gradient is one worker's. A rule that writes updates straight into the
@@ -66,7 +73,7 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
                                    feedback, kernel_t, neuron_slice, out_grad, output, potential,
                                    spike_map,
                                    spk_hist, surr, syn_current, syn_decay, syn_delta,
-                                   touched, trace, u_hist, weights, worker_scratch, worker_state)
+                                   touched, trace, trace_in, u_hist, weights, worker_scratch, worker_state)
 from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
 from chipsim.kernels.synapse import transform
 from chipsim.kernels.update import apply_updates, on_grid
@@ -498,13 +505,15 @@ def _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt):
 
 # --- phase 2: the weight gradients ---------------------------------------------------------
 @kernel
-def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt):
+def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr):
     """Worker w of nw, its columns of layer l's weight gradient (whole blocks of WGRAD_BLOCK):
     every sample in order, and for each the steps t_hi down to t_lo (history slot t - t0).
-    Worker 0 counts the layer's work."""
+    Worker 0 counts the layer's work. ``ws``: the row of the scratch it works in (its own,
+    w, except in a pipeline); ``tr``: the traces' arena it reads (S.traces, or their copy
+    S.trace_p in a pipeline)."""
     lay = net.layout
     Ly = lay[l]
-    sw = worker_scratch(scr, w)
+    sw = worker_scratch(scr, ws)
     B = x.ptr.shape[0]
     Cout = Ly.cout
     nblk = (Cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK
@@ -518,7 +527,7 @@ def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr,
             ng = _grad_nonzeros(Ly, g, sw)
             idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
             weight_grad(weights(P, Ly), bias(P, Ly), acc_weights(G, Ly), acc_bias(G, Ly), g,
-                        sw.gnz, ng, Ly, idx, val, e0, e1, trace(S, Ly)[b], use_trace,
+                        sw.gnz, ng, Ly, idx, val, e0, e1, trace_in(tr, S, Ly)[b], use_trace,
                         rule.direct, opt.lr, touched(G, Ly), sw.scratch, sw.pos_nz, sw.tsum,
                         (sw.wt0, sw.wt1, sw.wt2), sw.gblk, sw.taps, cnt[b, t, l, LEARN], fmt.qw[l], fmt.limw[l],
                         fmt.rs, c0, c1, w == 0)
@@ -528,6 +537,25 @@ JOB_SAMPLES = 0     # _par's jobs
 JOB_WINDOW = 1
 JOB_WGRAD = 2
 JOB_STACK = 3
+JOB_PIPE = 4
+
+
+@kernel
+def _pipe_wgrads(t, th, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws):
+    """The weight gradients of step t (slot th) of a pipelined sample, every layer in the
+    order of ``_wgrads``, in scratch row ``ws``, from the traces' copy S.trace_p: the same
+    arithmetic, in the same order, as ``_wgrads`` on one worker."""
+    lay = net.layout
+    L = lay.shape[0]
+    n_lif = net.pops.shape[0] - 1
+    one = ws - ws + 1
+    t0 = t - th
+    for l in range(n_lif + 1, L):
+        _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws,
+                     S.trace_p)
+    for l in range(min(n_lif, L - 1), -1, -1):
+        _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws,
+                     S.trace_p)
 
 
 @kernel(parallel=True)
@@ -548,9 +576,15 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
         elif job == JOB_WINDOW:
             _window_back(w, nw, a, b, net, P, S, x, nrn, scr, cnt)
         elif job == JOB_WGRAD:
-            _wgrad_share(w, nw, a, b, c, d, net, P, G, S, x, rule, opt, fmt, scr, cnt)
-        else:
+            _wgrad_share(w, nw, a, b, c, d, net, P, G, S, x, rule, opt, fmt, scr, cnt, w,
+                         S.traces)
+        elif job == JOB_STACK:
             _stack_share(w, nw, a, b, c, d, e, f, net, S, x, rule, scr, stk, cnt)
+        elif w == 0:          # JOB_PIPE: the forward and error pass of step a (slot b) ...
+            _samples(w, nw - 1, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
+                     learning, temporal, backward_now)
+        else:                 # ... beside the weight gradients of step c (slot d)
+            _pipe_wgrads(c, d, net, P, G, S, x, rule, opt, fmt, scr, cnt, w)
 
 
 #: a weight gradient is split over workers at batch 1 only when its layer is at least this
@@ -682,7 +716,8 @@ def _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, f
     if not rule.direct and (B > 1 or Ly.n_out * Ly.rows >= SPLIT_MACS):
         k = min(nw, (Ly.cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK)
     if k == 1:
-        _wgrad_share(nw * 0, k, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+        _wgrad_share(nw * 0, k, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt,
+                     nw * 0, S.traces)
     else:
         _par(np.int64(JOB_WGRAD), k, l, t_lo, t_hi, t0, t0, t0, net, P, G, S, x, nrn, loss,
              rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
@@ -722,6 +757,10 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
     th = T * 0
     no = np.bool_(False)
     ns = min(nw, B)
+    if learning and S.TH == 2:        # the trainer sized it for a pipeline (trainer.pipelined)
+        _pipelined_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
+                            stk, wg)
+        return
     for t in range(T):
         backward_now = learning and rule.step_mask[t]
         _run_samples(ns, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
@@ -735,6 +774,37 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
                     _transpose_kernels(net, P, S)
     if learning and rule.apply == APPLY_END:
         apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, T - 1], fmt)
+
+
+@kernel(inline=True)
+def _pipelined_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk,
+                        wg):
+    """One sample of a spatial rule that updates at its end (trainer.pipelined), on two
+    workers: the weight gradients of step t run beside the forward, traces and error pass of
+    step t + 1, which do not read them (the weights change only after the last step). Step t
+    keeps its history in slot t % 2 and its traces in a copy (S.trace_p), so step t + 1
+    writes neither; each layer's gradient receives the same additions in the same order as
+    in ``_spatial_schedule``, so the numbers are those of one worker."""
+    T = x.ptr.shape[1] - 1
+    B = x.ptr.shape[0]
+    no = np.bool_(False)
+    one = T - T + 1
+    tp = T - T - 1              # the step whose weight gradients are pending (none: -1)
+    for t in range(T):
+        backward_now = rule.learn and rule.step_mask[t]
+        th = t % 2
+        if tp < 0:
+            _run_samples(one, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk,
+                         cnt, loss_out, rule.learn, no, backward_now)
+        else:
+            copy(S.trace_p, S.traces)
+            _par(np.int64(JOB_PIPE), one + 1, t, th, tp, tp % 2, tp, tp, net, P, G, S, x, nrn,
+                 loss, rule, opt, fmt, scr, stk, cnt, loss_out, rule.learn, no, backward_now)
+        tp = t if backward_now else T - T - 1
+    if tp >= 0:
+        copy(S.trace_p, S.traces)
+        _pipe_wgrads(tp, tp % 2, net, P, G, S, x, rule, opt, fmt, scr, cnt, one)
+    apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, T - 1], fmt)
 
 
 @kernel(inline=True)

@@ -146,7 +146,8 @@ class Grads(NamedTuple):
 
 class State(NamedTuple):
     B: int                  # samples the buffers hold
-    TH: int                 # history slots: the BPTT window (T for BPTT), 1 otherwise
+    TH: int                 # history slots: the BPTT window (T for BPTT), 2 for a
+                            #   pipelined sample (loop._pipelined_schedule), else 1
     v: np.ndarray           # membrane potentials after reset
     u_h: np.ndarray         # pre-reset potentials per history slot
     spk_h: np.ndarray       # int64 spike indices per history slot
@@ -162,6 +163,8 @@ class State(NamedTuple):
     pmax: np.ndarray        # (W) max-pooling scratch
     ptouch: np.ndarray      # (W)
     traces: np.ndarray      # OTTT's presynaptic traces
+    trace_p: np.ndarray     # the traces of step t, read by its pipelined weight gradients
+                            #   while step t + 1 updates ``traces`` (empty unless pipelined)
     osum: np.ndarray        # (B, classes) readout summed over time
     g: np.ndarray           # per-step output gradients (B, TH, n_out) per layer
     E: np.ndarray           # (W) d loss / d spike of each LIF layer at the current step

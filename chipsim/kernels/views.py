@@ -78,7 +78,13 @@ def ev_val(S, Ly):
 
 @kernel(inline=True)
 def trace(S, Ly):
-    return S.traces[Ly.o_trace:Ly.o_trace + S.B * Ly.trace_n].reshape((S.B, Ly.trace_n))
+    return trace_in(S.traces, S, Ly)
+
+
+@kernel(inline=True)
+def trace_in(arena, S, Ly):
+    """A layer's (B, trace_n) traces in ``arena``: S.traces, or its pipelined copy S.trace_p."""
+    return arena[Ly.o_trace:Ly.o_trace + S.B * Ly.trace_n].reshape((S.B, Ly.trace_n))
 
 
 @kernel(inline=True)
@@ -130,8 +136,8 @@ def worker_state(S, w):
     per-worker buffers (a layer's current output, error and surrogate, spike maps, pooling and
     error scratch), which hold one sample at a time."""
     return State(S.B, S.TH, S.v, S.u_h, S.spk_h, S.spk_n, S.out[w], S.hit[w], S.masks,
-                 S.ev_idx, S.ev_val, S.ev_n, S.pmax[w], S.ptouch[w], S.traces, S.osum, S.g,
-                 S.E[w], S.SG[w], S.smap[w], S.epost[w], S.edone[w], S.delta, S.isyn, S.dsyn,
+                 S.ev_idx, S.ev_val, S.ev_n, S.pmax[w], S.ptouch[w], S.traces, S.trace_p,
+                 S.osum, S.g, S.E[w], S.SG[w], S.smap[w], S.epost[w], S.edone[w], S.delta, S.isyn, S.dsyn,
                  S.ostate, S.dro, S.wT)
 
 

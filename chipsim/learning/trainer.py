@@ -22,8 +22,8 @@ import numpy as np
 from chipsim import counts as K
 from chipsim import threads
 from chipsim.kernels import run_batch
-from chipsim.kernels.records import (APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES, FACTOR_TRACE,
-                                     FEEDBACK_FIXED, LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE,
+from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES,
+                                     FACTOR_TRACE, FEEDBACK_FIXED, LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
                                      ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat, Optimizer,
@@ -115,6 +115,21 @@ class _Plan:
     gradient_buffer_bytes: int
 
 
+def pipelined(rule: Rule, B: int, workers: int, lay: np.ndarray) -> bool:
+    """Whether a trainer runs a sample's steps as a pipeline on two workers (loop.py,
+    ``_pipelined_schedule``): the weight gradients of step t beside the forward and error
+    pass of step t + 1. Only where they are independent: one sample (at batch > 1 the workers
+    share the samples instead), a spatial rule that updates once per sample (the weights do not
+    change within it), no recurrent layer (its input reads the slot of step t - 1), and a
+    convolution: the steps of a dense network are too short (~50 us on the reference MLP) for
+    the two threads' hand-over, measured: the reference MLP trained at 0.66-1.17x the speed
+    of one worker, depending on where the OS placed the threads, the conv net at 1.0-1.3x."""
+    conv = (lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)
+    return (int(workers) > 1 and int(B) == 1 and rule.learns
+            and rule.route != ROUTE_TEMPORAL and rule.apply == APPLY_END
+            and not bool((lay["role"] == ROLE_REC).any()) and bool(conv.any()))
+
+
 def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     """Size every buffer of a trainer of ``net`` (a Network, or the Topology of one: only its
     layers and dropout are read) with ``rule``, ``optimizer`` (an Optimizer record), batch
@@ -126,7 +141,11 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     L = len(layers)
     n_lif = len(net.lif_layers)
     temporal = rule.route == ROUTE_TEMPORAL
-    TH = int(rule.window()) if temporal else 1    # history slots: one BPTT window
+    lay = layout(net)
+    pipe = pipelined(rule, B, workers, lay)
+    # history slots: one BPTT window; two when a sample's steps are pipelined (the weight
+    # gradients of step t read slot t % 2 while the forward of step t + 1 writes the other)
+    TH = int(rule.window()) if temporal else (2 if pipe else 1)
     # current-based (CubaLIF) layers keep a synaptic current per neuron (a Topology has no
     # neurons: none)
     cuba = any(ln is not None and ln.syn is not None for ln in (getattr(net, "neurons", None) or ()))
@@ -134,7 +153,6 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     fused = _fused(net, rule, optimizer, B)
     direct = _direct(net, rule, optimizer, B)
     use_trace = rule.factors(net) == FACTOR_TRACE
-    lay = layout(net)
     pop_sizes = [int(np.prod(layers[0].pre))] + [ls.n_out for ls in net.lif_layers]
     maxn = max([ls.n_out for ls in layers] + [ls.weight_shape[0] for ls in layers] + pop_sizes)
     maxpos = max(ls.out[0] * ls.out[1] for ls in layers)
@@ -181,7 +199,8 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
         v=(n_v, f), u_h=(n_uh, f), spk_h=(n_uh, i64), spk_n=((n_lif, TH, B), i64),
         out=((W, n_outs), f), hit=((W, maxpos), i64), masks=(n_mask, f), ev_idx=(n_ev, i64),
         ev_val=(n_ev, f), ev_n=((L, TH, B), i64), pmax=((W, maxn), f), ptouch=((W, maxn), i64),
-        traces=(n_tr, f), osum=((B, net.n_classes), f), g=(n_g, f), E=((W, n_E), f),
+        traces=(n_tr, f), trace_p=(n_tr if pipe else 0, f), osum=((B, net.n_classes), f),
+        g=(n_g, f), E=((W, n_E), f),
         SG=((W, n_E), f), smap=((W, n_map), f), epost=((W, maxn), f), edone=((W, maxn), u8),
         delta=(n_v if temporal else 0, f), wT=(n_wt, f),
         isyn=(n_v if cuba else 0, f), dsyn=(n_v if cuba and temporal else 0, f),
@@ -196,6 +215,8 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     # per worker are its own, counted in trainer_bytes)
     one = dict(arrays, E=(n_E, f), SG=(n_E, f))
     learning_state_bytes = sum(_nbytes(*one[k]) for k in learn) if rule.learns else 0
+    if pipe:     # the chip keeps one slot: the second, and the traces' copy, are the simulator's
+        learning_state_bytes = _plan(net, rule, optimizer, B, f, 1).learning_state_bytes
     gradient_buffer_bytes = int(item * (
         n_gw + (n_w if mom else 0)
         + int(np.where(acc & has_bias, cout, 0).sum()) + (int(cout[has_bias].sum()) if mom else 0)))
