@@ -23,7 +23,8 @@ from chipsim import counts as K
 from chipsim import threads
 from chipsim.kernels import run_batch
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES,
-                                     FACTOR_TRACE, FEEDBACK_FIXED, LAYOUT, POOL_AVG, POOL_MAX, POOL_NONE,
+                                     FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT, POOL_AVG,
+                                     POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
                                      ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat, Optimizer,
@@ -118,7 +119,9 @@ class _Plan:
 def pipelined(rule: Rule, B: int, workers: int, lay: np.ndarray) -> bool:
     """Whether a trainer runs a sample's steps as a pipeline on two workers (loop.py,
     ``_pipelined_schedule``): the weight gradients of step t beside the forward and error
-    pass of step t + 1. Only where they are independent: one sample (at batch > 1 the workers
+    pass of step t + 1. For the rules whose error goes back through W^T (SLTT, SLTT-K,
+    OTTT_A; DFA's and e-prop's feedback routes are not tested with it, so they keep one
+    worker), and only where the stages are independent: one sample (at batch > 1 the workers
     share the samples instead), a spatial rule that updates once per sample (the weights do not
     change within it), no recurrent layer (its input reads the slot of step t - 1), and a
     convolution: the steps of a dense network are too short (~50 us on the reference MLP) for
@@ -127,6 +130,7 @@ def pipelined(rule: Rule, B: int, workers: int, lay: np.ndarray) -> bool:
     conv = (lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)
     return (int(workers) > 1 and int(B) == 1 and rule.learns
             and rule.route != ROUTE_TEMPORAL and rule.apply == APPLY_END
+            and int(rule.feedback_kind) == FEEDBACK_WT
             and not bool((lay["role"] == ROLE_REC).any()) and bool(conv.any()))
 
 
