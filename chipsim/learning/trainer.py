@@ -126,7 +126,8 @@ def pipelined(rule: Rule, B: int, workers: int, lay: np.ndarray) -> bool:
     change within it), no recurrent layer (its input reads the slot of step t - 1), and a
     convolution: the steps of a dense network are too short (~50 us on the reference MLP) for
     the two threads' hand-over, measured: the reference MLP trained at 0.66-1.17x the speed
-    of one worker, depending on where the OS placed the threads, the conv net at 1.0-1.3x."""
+    of one worker (slow when the second core delivers less, README "Performance"), the conv
+    net at 1.00-1.31x."""
     conv = (lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)
     return (int(workers) > 1 and int(B) == 1 and rule.learns
             and rule.route != ROUTE_TEMPORAL and rule.apply == APPLY_END
