@@ -46,11 +46,13 @@ def _problem(name, N, seed=0, density=0.4):
     return net, labels, encode_frames(frames, True)
 
 
-def _run(name, rule, workers, B, *, momentum=0.0, bits=None, preset="ottt", seed=0, k=None):
+def _run(name, rule, workers, B, *, momentum=0.0, bits=None, preset="ottt", seed=0, k=None,
+         window=None):
     net, labels, inp = _problem(name, 2 * B, seed)
     nrn, _ = neuron(preset)
     tr = trainer(rule, net, nrn, T=T, B=B, lr=0.3, momentum=momentum, bits=bits, seed=seed,
-                 workers=workers, **({} if k is None else dict(k=k)))
+                 workers=workers, **({} if k is None else dict(k=k)),
+                 **({} if window is None else dict(window=window)))
     w0 = tr.params.w.copy()
     out = []
     for i in (0, B):
@@ -78,6 +80,9 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     # batch 1, a spatial rule that updates at the end of the sample: its steps are pipelined
     # on two workers (the weight gradients of step t beside step t + 1)
     ("conv", r, 1, {}) for r in ("sltt", "ottt_a")] + [
+    # batch 1, BPTT: the error pass of step t beside the weight gradients of step t + 1
+    ("conv", "bptt", 1, {}), ("conv", "tbptt_local", 1, dict(window=2)),
+    ("conv", "bptt", 1, dict(momentum=0.9))] + [
     ("mlp", r, 1, {}) for r in ("sltt", "ottt_a")] + [     # (not pipelined: dense)
     ("conv", "sltt", 1, dict(k=2)),            # SLTT-K: backward at 2 random steps of 4
     ("conv", "ottt_a", 1, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),

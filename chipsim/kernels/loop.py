@@ -480,27 +480,33 @@ def _run_samples(nw, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, 
 def _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt):
     """Worker w of nw, its share of the samples: BPTT's error pass through the window t0..t1-1
     in reverse time, with the history reads it makes."""
-    lay = net.layout
-    L = lay.shape[0]
     Sw = worker_state(S, w)
     sw = worker_scratch(scr, w)
     B = x.ptr.shape[0]
-    yes = np.bool_(True)
-    fb_wt = t0 * 0 + FEEDBACK_WT     # typed, not a literal (one compiled _backward)
     for b in range(w * B // nw, (w + 1) * B // nw):
         for t in range(t1 - 1, t0 - 1, -1):
-            for l in range(L):
-                Ly = lay[l]
-                cl = cnt[b, t, l, LEARN]
-                if Ly.role == ROLE_REC:
-                    pass                 # (no output of its own: its layer's current)
-                elif Ly.role != ROLE_LIF:
-                    cl[MEM_READ_HIST] += Ly.n_out
-                else:
-                    cl[MEM_READ_HIST] += Ly.n_out + S.spk_n[l, t - t0, b]
-                if Ly.evk == EV_BUF:
-                    cl[MEM_READ_HIST] += S.ev_n[l, t - t0, b]
-            _backward(b, t - t0, t, t == t1 - 1, yes, fb_wt, net, P, Sw, nrn, sw, cnt)
+            _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt)
+
+
+@kernel(inline=True)
+def _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt):
+    """BPTT's error pass of sample b at step t of the window t0..t1-1, with the history
+    reads it makes (Sw, sw: the worker's State and scratch)."""
+    lay = net.layout
+    yes = np.bool_(True)
+    fb_wt = t0 * 0 + FEEDBACK_WT     # typed, not a literal (one compiled _backward)
+    for l in range(lay.shape[0]):
+        Ly = lay[l]
+        cl = cnt[b, t, l, LEARN]
+        if Ly.role == ROLE_REC:
+            pass                 # (no output of its own: its layer's current)
+        elif Ly.role != ROLE_LIF:
+            cl[MEM_READ_HIST] += Ly.n_out
+        else:
+            cl[MEM_READ_HIST] += Ly.n_out + S.spk_n[l, t - t0, b]
+        if Ly.evk == EV_BUF:
+            cl[MEM_READ_HIST] += S.ev_n[l, t - t0, b]
+    _backward(b, t - t0, t, t == t1 - 1, yes, fb_wt, net, P, Sw, nrn, sw, cnt)
 
 
 # --- phase 2: the weight gradients ---------------------------------------------------------
@@ -538,24 +544,27 @@ JOB_WINDOW = 1
 JOB_WGRAD = 2
 JOB_STACK = 3
 JOB_PIPE = 4
+JOB_PIPE_BACK = 5
 
 
 @kernel
-def _pipe_wgrads(t, th, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws):
-    """The weight gradients of step t (slot th) of a pipelined sample, every layer in the
-    order of ``_wgrads``, in scratch row ``ws``, from the traces' copy S.trace_p: the same
-    arithmetic, in the same order, as ``_wgrads`` on one worker."""
+def _pipe_wgrads(t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr, temporal):
+    """The weight gradients of step t (history slot t - t0) of a pipelined sample, every
+    layer in the order of ``_wgrads`` (on the temporal route only those not summed from the
+    history, ``rule.fused`` 0), in scratch row ``ws``, from the traces in ``tr``: the same
+    arithmetic, with each layer's steps in the same order, as ``_wgrads`` on one worker."""
     lay = net.layout
     L = lay.shape[0]
     n_lif = net.pops.shape[0] - 1
     one = ws - ws + 1
-    t0 = t - th
     for l in range(n_lif + 1, L):
-        _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws,
-                     S.trace_p)
+        if not (temporal and rule.fused[l] != 0):
+            _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt,
+                         ws, tr)
     for l in range(min(n_lif, L - 1), -1, -1):
-        _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws,
-                     S.trace_p)
+        if not (temporal and rule.fused[l] != 0):
+            _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt,
+                         ws, tr)
 
 
 @kernel(parallel=True)
@@ -580,11 +589,18 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
                          S.traces)
         elif job == JOB_STACK:
             _stack_share(w, nw, a, b, c, d, e, f, net, S, x, rule, scr, stk, cnt)
-        elif w == 0:          # JOB_PIPE: the forward and error pass of step a (slot b) ...
-            _samples(w, nw - 1, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
-                     learning, temporal, backward_now)
-        else:                 # ... beside the weight gradients of step c (slot d)
-            _pipe_wgrads(c, d, net, P, G, S, x, rule, opt, fmt, scr, cnt, w)
+        elif job == JOB_PIPE:
+            if w == 0:        # the forward and error pass of step a (slot b) ...
+                _samples(w, nw - 1, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt,
+                         loss_out, learning, temporal, backward_now)
+            else:             # ... beside the weight gradients of step c (slot d)
+                _pipe_wgrads(c, c - d, net, P, G, S, x, rule, opt, fmt, scr, cnt, w, S.trace_p,
+                             temporal)
+        elif w == 0:          # JOB_PIPE_BACK: BPTT's error pass of step a (window c..d-1) ...
+            _back_step(w, a, c, d, net, P, S, worker_state(S, w), nrn, worker_scratch(scr, w),
+                       cnt)
+        else:                 # ... beside the weight gradients of step b
+            _pipe_wgrads(b, c, net, P, G, S, x, rule, opt, fmt, scr, cnt, w, S.traces, temporal)
 
 
 #: a weight gradient is split over workers at batch 1 only when its layer is at least this
@@ -803,7 +819,8 @@ def _pipelined_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, los
         tp = t if backward_now else T - T - 1
     if tp >= 0:
         copy(S.trace_p, S.traces)
-        _pipe_wgrads(tp, tp % 2, net, P, G, S, x, rule, opt, fmt, scr, cnt, one)
+        _pipe_wgrads(tp, tp - tp % 2, net, P, G, S, x, rule, opt, fmt, scr, cnt, one, S.trace_p,
+                     no)
     apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, T - 1], fmt)
 
 
@@ -821,19 +838,44 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
     no = np.bool_(False)
     ns = min(nw, B)
     ones = scr.ones[0]
+    # one sample on two or more workers: pipelined (below) when a layer's weight gradient is
+    # computed step by step (a convolution) and no layer is recurrent (its error reads the
+    # slot of the step after)
+    pipe = B == 1 and nw > 1
+    inline = False
+    for l in range(L):
+        inline = inline or wg_inline[l] == 1
+        pipe = pipe and lay[l].rec < 0
+    pipe = pipe and inline
     t0 = T * 0                # not a literal (see _spatial_schedule)
     while t0 < T:
         t1 = min(T, t0 + rule.window)
         for t in range(t0, t1):
             _run_samples(ns, t, t - t0, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
                          stk, cnt, loss_out, yes, yes, no)
-        if ns == 1:
-            _window_back(ns * 0, ns, t0, t1, net, P, S, x, nrn, scr, cnt)
+        if pipe:
+            # one sample on two workers: the error pass of step t beside the weight gradients
+            # of step t + 1 (which it neither reads nor writes: each step has its own history
+            # slot, and the weights change only after the window); each layer's gradient
+            # receives its steps in the same order as in _wgrads
+            tb = t1
+            for t in range(t1 - 1, t0 - 1, -1):
+                if tb == t1:
+                    _back_step(t0 * 0, t, t0, t1, net, P, S, worker_state(S, 0), nrn,
+                               worker_scratch(scr, 0), cnt)
+                else:
+                    _par(np.int64(JOB_PIPE_BACK), ns + 1, t, tb, t0, t1, t0, t0, net, P, G, S,
+                         x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
+                tb = t
+            _pipe_wgrads(tb, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ns, S.traces, yes)
         else:
-            _par(np.int64(JOB_WINDOW), ns, t0, t1, t0, t0, t0, t0, net, P, G, S, x, nrn, loss,
-                 rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
-        _wgrads(t0, t1 - 1, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
-                loss_out, wg_inline)
+            if ns == 1:
+                _window_back(ns * 0, ns, t0, t1, net, P, S, x, nrn, scr, cnt)
+            else:
+                _par(np.int64(JOB_WINDOW), ns, t0, t1, t0, t0, t0, t0, net, P, G, S, x, nrn,
+                     loss, rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
+            _wgrads(t0, t1 - 1, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk,
+                    cnt, loss_out, wg_inline)
         # weight gradients of dense layers summed per row from the history
         for l in range(L):
             if wg_inline[l]:
