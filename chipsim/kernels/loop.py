@@ -38,7 +38,9 @@ At batch 1 there are no samples to share, so a spatial rule that updates once pe
 workers instead (``_pipelined_schedule``, chosen by trainer.pipelined): the weight gradients
 of step t (``_pipe_wgrads``) run beside the forward, traces and error pass of step t + 1,
 which neither read nor write what they use (step t's history slot, t % 2, and its traces'
-copy, S.trace_p; the weights change only after the last step).
+copy, S.trace_p; the weights change only after the last step). BPTT and tbptt_local at
+batch 1 pipeline their backward pass: the error pass of step t (``_back_step``) beside the
+weight gradients of step t + 1 (``_pipe_wgrads``), each step in its own history slot.
 
 So counts, weights and losses are bit-identical for every thread count. Nothing a worker
 writes is read by another in the same phase: a sample's counts, state and output gradients
