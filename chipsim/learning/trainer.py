@@ -127,7 +127,8 @@ def pipelined(rule: Rule, B: int, workers: int, lay: np.ndarray) -> bool:
     convolution: the steps of a dense network are too short (~50 us on the reference MLP) for
     the two threads' hand-over, measured: the reference MLP trained at 0.66-1.17x the speed
     of one worker (slow when the second core delivers less, README "Performance"), the conv
-    net at 1.00-1.31x."""
+    net at 1.00-1.31x. (BPTT's backward pass is pipelined by the loop itself, at batch 1 on
+    two workers, with no buffer of its own: each step of a window has its history slot.)"""
     conv = (lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)
     return (int(workers) > 1 and int(B) == 1 and rule.learns
             and rule.route != ROUTE_TEMPORAL and rule.apply == APPLY_END
