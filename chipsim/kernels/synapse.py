@@ -120,6 +120,36 @@ def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, taps_, c):
         if stop > start:
             hit[0] = 1
         start = stop
+    if s == 1:
+        # stride 1 (every convolution of the shipped networks): the taps an input at (y, x)
+        # reaches are the box ky0..ky1-1 x kx0..kx1-1, in the order conv.taps lists them (so
+        # every output receives the same additions in the same order); no tap table. 7-10 %
+        # faster than through conv.taps on the reference conv net's layers, same bits.
+        for e in range(start, stop):
+            j = ev_i[e]
+            v = ev_v[e]
+            ci = j % Cin
+            pos = j // Cin
+            y = pos // Win
+            x = pos - y * Win
+            ky0 = max(0, y + pad - Hout + 1)
+            ky1 = min(k, y + pad + 1)
+            kx0 = max(0, x + pad - Wout + 1)
+            kx1 = min(k, x + pad + 1)
+            for ky in range(ky0, ky1):
+                ob = (y + pad - ky) * Wout + x + pad
+                for kx in range(kx0, kx1):
+                    opos = ob - kx
+                    row = W[(ky * k + kx) * Cin + ci]
+                    base = opos * Cout
+                    hit[opos] = 1
+                    if unit:
+                        nz += addrow(out[base:base + Cout], row)
+                    else:
+                        nz += addrow_scaled(out[base:base + Cout], row, v)
+            if ky1 > ky0 and kx1 > kx0:
+                syn += (ky1 - ky0) * (kx1 - kx0) * Cout
+        start = stop
     tap_k = taps_[:k * k]
     tap_o = taps_[k * k:2 * k * k]
     for e in range(start, stop):
