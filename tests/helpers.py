@@ -74,3 +74,24 @@ def sgd_steps(before, after, lr):
     """The gradients a plain SGD step applied: ((W - W') / lr per layer, (b - b') / lr)."""
     return ([(a - b) / lr for a, b in zip(before.weights, after.weights)],
             [(a - b) / lr for a, b in zip(before.biases, after.biases)])
+
+
+def feedback_matrices(tr, net):
+    """Every LIF layer's fixed feedback matrix B_l (n_l, classes) from the trainer's Params.fb
+    (DFA's, and e-prop's random B), copied."""
+    C = net.n_classes
+    out, o = [], 0
+    for ls in net.lif_layers:
+        out.append(tr.params.fb[o:o + ls.n_out * C].reshape(ls.n_out, C).copy())
+        o += ls.n_out * C
+    return out
+
+
+def assert_sgd_step(before, after, lr, gW, gb):
+    """The plain SGD step from ``before`` to ``after`` applied exactly the gradients (gW, gb)
+    of a reference (to 1e-12)."""
+    dW, db = sgd_steps(before, after, lr)
+    for x, y in zip(dW + db, gW + gb):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-12)
+    return dW, db
+

@@ -9,7 +9,7 @@ import pytest
 
 from chipsim import counts as K
 from tests import reference as ref
-from tests.helpers import neuron, sgd_steps, small_problem, trainer
+from tests.helpers import assert_sgd_step, feedback_matrices, neuron, small_problem, trainer
 
 T = 6
 LR = 0.5
@@ -24,15 +24,6 @@ def _dfa(net, nrn, **opts):
     return make_trainer("dfa", net, nrn, NS(kind="ce_mse", mse_weight=0.05, mse_target="onehot"),
                         NS(lr=LR, momentum=0.0, weight_decay=0.0), DFAOptions(**opts), T, 1,
                         np.random.default_rng(0))
-
-
-def _feedbacks(tr, net):
-    C = net.n_classes
-    out, o = [], 0
-    for ls in net.lif_layers:
-        out.append(tr.params.fb[o:o + ls.n_out * C].reshape(ls.n_out, C).copy())
-        o += ls.n_out * C
-    return out
 
 
 def _reference(Ws, bs, x, y, rn, Bs, presynaptic, first_trace=False, a=0.05):
@@ -74,13 +65,11 @@ def test_dfa_updates_equal_the_reference(presynaptic):
     nrn, rn = neuron("ottt")
     before = net.copy()
     tr = _dfa(net, nrn, presynaptic=presynaptic)
-    Bs = _feedbacks(tr, before)
+    Bs = feedback_matrices(tr, before)
     loss, osum, cnt = tr.train_batch(inp, inp.ptr[:1], labels[:1])
-    dW, db = sgd_steps(before, net, LR)
     gW, gb, rloss = _reference(before.weights, before.biases, frames[0], labels[0], rn, Bs,
                                tr.rule.spec.presynaptic)
-    for x, y in zip(dW + db, gW + gb):
-        np.testing.assert_allclose(x, y, rtol=0, atol=1e-12)
+    assert_sgd_step(before, net, LR, gW, gb)
     assert loss[0] == pytest.approx(rloss, abs=1e-12)
 
 

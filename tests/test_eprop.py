@@ -12,7 +12,7 @@ import pytest
 
 from chipsim import counts as K
 from tests import reference as ref
-from tests.helpers import neuron, sgd_steps, small_problem, trainer
+from tests.helpers import assert_sgd_step, feedback_matrices, neuron, small_problem, trainer
 
 T = 6
 LR = 0.5
@@ -28,15 +28,6 @@ def _with_options(rule, net, nrn, **opts):
 
 def _eprop(net, nrn, **opts):
     return _with_options("eprop", net, nrn, **opts)
-
-
-def _feedbacks(tr, net):
-    C = net.n_classes
-    out, o = [], 0
-    for ls in net.lif_layers:
-        out.append(tr.params.fb[o:o + ls.n_out * C].reshape(ls.n_out, C).copy())
-        o += ls.n_out * C
-    return out
 
 
 def _paper(Ws, bs, x, y, rn, Bs, alpha, a=0.05):
@@ -78,13 +69,11 @@ def test_eprop_updates_equal_the_papers_equations(alpha):
     nrn, rn = neuron("ottt")
     before = net.copy()
     tr = _eprop(net, nrn, eligibility_decay=alpha)
-    Bs = _feedbacks(tr, before)
+    Bs = feedback_matrices(tr, before)
     loss, _, _ = tr.train_batch(inp, inp.ptr[:1], labels[:1])
-    dW, db = sgd_steps(before, net, LR)
     gW, gb, rloss = _paper(before.weights, before.biases, frames[0], labels[0], rn, Bs,
                            rn["lam"] if alpha is None else alpha)
-    for x, y in zip(dW + db, gW + gb):
-        np.testing.assert_allclose(x, y, rtol=0, atol=1e-12)
+    dW, db = assert_sgd_step(before, net, LR, gW, gb)
     assert loss[0] == pytest.approx(rloss, abs=1e-12)
     assert max(np.abs(x).max() for x in dW) > 1e-6
 
@@ -95,7 +84,7 @@ def test_eprop_with_a_decaying_input_neuron():
     nrn, rn = neuron("ottt", decay_input=True, leak=0.7)
     before = net.copy()
     tr = _eprop(net, nrn)
-    Bs = _feedbacks(tr, before)
+    Bs = feedback_matrices(tr, before)
     tr.train_batch(inp, inp.ptr[:1], labels[:1])
     dW = [(a - b) / LR for a, b in zip(before.weights, net.weights)]
     gW, _, _ = _paper(before.weights, before.biases, frames[0], labels[0], rn, Bs, 0.7)

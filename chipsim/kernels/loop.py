@@ -776,8 +776,8 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
     no = np.bool_(False)
     ns = min(nw, B)
     if learning and S.TH == 2:        # the trainer sized it for a pipeline (trainer.pipelined)
-        _pipelined_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
-                            stk, wg)
+        _pipelined_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk,
+                            wg)
         return
     for t in range(T):
         backward_now = learning and rule.step_mask[t]
@@ -795,8 +795,7 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
 
 
 @kernel(inline=True)
-def _pipelined_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk,
-                        wg):
+def _pipelined_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk, wg):
     """One sample of a spatial rule that updates at its end (trainer.pipelined), on two
     workers: the weight gradients of step t run beside the forward, traces and error pass of
     step t + 1, which do not read them (the weights change only after the last step). Step t
