@@ -126,6 +126,33 @@ def test_deferred_rules_match_reference(name, rule, preset, B):
     _check_sgd_step(net, Ws, bs, r)
 
 
+@pytest.mark.parametrize("rule", ["sltt", "ottt_a", "bptt"])
+def test_large_stacked_product_in_column_blocks_matches_reference(rule):
+    """At batch > 1 a convolution's stacked weight-gradient product of >= SPLIT_MACS
+    multiply-accumulates is computed in column blocks of WGRAD_BLOCK output channels (shared
+    by the workers, loop._stack_gemm_share); here 3 blocks, the last one partly filled."""
+    from chipsim.kernels.loop import SPLIT_MACS
+    from chipsim.kernels.records import WGRAD_BLOCK
+    cout, shape, B = 2 * WGRAD_BLOCK + 16, (6, 6, 32), 4
+    ops = [dict(kind="conv", channels=cout, kernel=3, stride=1, padding=1, bias=True),
+           dict(kind="avgpool", size=2), dict(kind="flatten")]
+    rng = np.random.default_rng(8)
+    frames = (rng.random((B, T) + shape) < 0.35).astype(np.uint8)
+    labels = rng.integers(0, C, B)
+    net = Network.build(shape, True, ops, C, True, np.random.default_rng(9), gain=3.0)
+    # the spatial rules' product holds one step of the batch, BPTT's all of them
+    assert B * 36 * 9 * 32 * cout >= SPLIT_MACS
+    nrn, rn = neuron("ottt")
+    rops, Ws, bs, _ = _ref_args(ops, net)
+    tr = trainer(rule, net, nrn, T=T, B=B, lr=LR)
+    tr.train_batch(encode_frames(frames, True), encode_frames(frames, True).ptr, labels)
+    fn = {"sltt": rc.grads_sltt, "bptt": rc.grads_bptt,
+          "ottt_a": lambda *a, **k: rc.grads_ottt(*a, trace_decay=rn["lam"], **k)}[rule]
+    r = rc.batch_mean(fn, rops, Ws, bs, frames, labels, rn)
+    _spikes_everywhere(r["per_sample"][0]["rec"])
+    _check_sgd_step(net, Ws, bs, r)
+
+
 @pytest.mark.parametrize("name", list(NETS))
 @pytest.mark.parametrize("B", [1, 2])
 def test_ottt_o_matches_reference(name, B):

@@ -2,8 +2,8 @@
 counts, weights, biases, losses and outputs, for every rule, on dense and convolutional
 networks, with the splits the kernels make (whole samples; weight-gradient column blocks,
 several per layer), uneven shares, momentum, dropout and max pooling, the chip's number
-format, a batch-1 layer large enough to be split by columns, and a batch-1 sample whose steps
-are pipelined on two workers."""
+format, a batch-1 layer large enough to be split by columns, a batch-level product split by
+columns, and a batch-1 sample whose steps are pipelined on two workers."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ NETS = {
                          dict(kind="dropout", p=0.2), dict(kind="maxpool", size=2),
                          dict(kind="conv", channels=6, kernel=3, stride=1, padding=1, bias=False),
                          dict(kind="avgpool", size=3), dict(kind="flatten")], 3.0),
+    # a weight-gradient product large enough at batch 3 (one step: 3 x 36 rows, 288 x 144) to
+    # be split into column blocks, 2 1/4 of them (loop._stack_gemm_share)
+    "wide": ((6, 6, 32), [dict(kind="conv", channels=2 * WGRAD_BLOCK + 16, kernel=3, stride=1,
+                               padding=1, bias=True), dict(kind="avgpool", size=3),
+                          dict(kind="flatten")], 3.0),
 }
 
 
@@ -76,7 +81,7 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     ("mlp", "bptt", 4, dict(momentum=0.9)),
     ("mlp", "ottt_o", 3, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
     ("conv", "sltt", 3, dict(preset="tet")),
-] + [
+] + [("wide", r, 3, {}) for r in ("bptt", "ottt_a")] + [
     # batch 1, a spatial rule that updates at the end of the sample: its steps are pipelined
     # on two workers (the weight gradients of step t beside step t + 1)
     ("conv", r, 1, {}) for r in ("sltt", "ottt_a")] + [

@@ -79,8 +79,8 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
 from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
 from chipsim.kernels.synapse import transform
 from chipsim.kernels.update import apply_updates, on_grid
-from chipsim.kernels.wgrad import (dense_enough, factor_count, stack_product, weight_grad,
-                                   wgrad_from_history)
+from chipsim.kernels.wgrad import (add_block, conv_wgrad_block, dense_enough, factor_count,
+                                   stack_product, weight_grad, wgrad_from_history)
 
 
 @kernel(inline=True)
@@ -136,7 +136,10 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
             npin = max(npin, pin)
             ntap = max(ntap, nt)
             nrow = max(nrow, Ly.hout * Ly.win)
-    nblk = min(maxn, WGRAD_BLOCK) * maxpos if ncol > 1 else 1
+    # a column block of one sample-step's output gradient, or of a chunk of the stacked ones
+    nblk = 1
+    if ncol > 1:
+        nblk = min(maxn, WGRAD_BLOCK) * (max(maxpos, STACK_ROWS) if B > 1 else maxpos)
     scr = Scratch(np.empty((NW, maxn), dtype=np.int64), np.empty((NW, maxn), dtype=np.uint8),
                   np.empty((NW, maxn), dtype=f), np.ones((NW, maxn), dtype=f),
                   np.empty((NW, maxpos), dtype=np.int64), np.empty((NW, npin), dtype=np.int64),
@@ -547,6 +550,7 @@ JOB_WGRAD = 2
 JOB_STACK = 3
 JOB_PIPE = 4
 JOB_PIPE_BACK = 5
+JOB_STACK_GEMM = 6
 
 
 @kernel
@@ -577,7 +581,9 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     compile, for the hundreds of arrays in the records.) Jobs: JOB_SAMPLES (a = t, b = history
     slot), JOB_WINDOW (BPTT's error pass, steps a..b-1), JOB_WGRAD (layer a's weight gradient,
     steps c down to b, history slot of step t: t - d), JOB_STACK (layer a's sample-steps e..f-1
-    of the stacked product, steps c down to b, slot t - d)."""
+    of the stacked product, steps c down to b, slot t - d), JOB_STACK_GEMM (layer a's stacked
+    product over its first b rows, by column blocks), JOB_PIPE and JOB_PIPE_BACK (a pipelined
+    sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
@@ -591,6 +597,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
                          S.traces)
         elif job == JOB_STACK:
             _stack_share(w, nw, a, b, c, d, e, f, net, S, x, rule, scr, stk, cnt)
+        elif job == JOB_STACK_GEMM:
+            _stack_gemm_share(w, nw, a, b, net, G, scr, stk)
         elif job == JOB_PIPE:
             if w == 0:        # the forward and error pass of step a (slot b) ...
                 _samples(w, nw - 1, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt,
@@ -631,6 +639,27 @@ def _stack_share(w, nw, l, t_lo, t_hi, t0, n0, n1, net, S, x, rule, scr, stk, cn
         idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
         stack_product(Ly, g, ng, idx, val, e0, e1, trace(S, Ly)[b], use_trace, sw.tsum,
                       (sw.wt0, sw.wt1, sw.wt2), stk.col, stk.g, i, cnt[b, t, l, LEARN])
+
+
+@kernel
+def _stack_gemm_share(w, nw, l, rows, net, G, scr, stk):
+    """Worker w of nw, its share of the column blocks (WGRAD_BLOCK output channels) of layer
+    l's stacked product over its first ``rows`` rows, each block's product col^T g[:, block]
+    added into the accumulator. The blocks are the same whatever the number of workers, and
+    on this machine's BLAS each block's product equals those columns of the whole product
+    (benchmarks/check_blas_blocks.py)."""
+    Ly = net.layout[l]
+    R = Ly.k * Ly.k * Ly.cin
+    Cout = Ly.cout
+    sw = worker_scratch(scr, w)
+    col = stk.col[:rows * R].reshape((rows, R))
+    nb = (Cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK
+    for j in range(w * nb // nw, (w + 1) * nb // nw):
+        s0 = j * WGRAD_BLOCK
+        s1 = min(Cout, s0 + WGRAD_BLOCK)
+        add_block(acc_weights(G, Ly), conv_wgrad_block(col, stk.g, Ly, s0, s1, sw.gblk,
+                                                       (sw.wt0, sw.wt1, sw.wt2)),
+                  s0, s1, touched(G, Ly))
 
 
 @kernel
@@ -688,18 +717,20 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
                  np.bool_(False))
         if ns > 0:
             rows = ns * pos
-            gemm(stk.col[:rows * R].reshape((rows, R)).T, stk.g[:rows * Cout].reshape((rows, Cout)),
-                 dW)
-            for r in range(R):
-                rw = gW[r]
-                dr = dW[r]
-                hit_ = False
-                for co in range(Cout):
-                    if dr[co] != 0.0:
-                        rw[co] += dr[co]
-                        hit_ = True
-                if hit_:
-                    tch[r] = 1
+            nb = (Cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK
+            if nb > 1 and rows * R * Cout >= SPLIT_MACS:
+                # a large product (VGG's layers) in fixed column blocks, shared by the workers
+                k = min(nw, nb)
+                if k == 1:
+                    _stack_gemm_share(zero, k, l, rows, net, G, scr, stk)
+                else:
+                    _par(np.int64(JOB_STACK_GEMM), k, l, rows, zero, zero, zero, zero, net, P, G,
+                         S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out,
+                         np.bool_(True), np.bool_(True), np.bool_(False))
+            else:
+                gemm(stk.col[:rows * R].reshape((rows, R)).T,
+                     stk.g[:rows * Cout].reshape((rows, Cout)), dW)
+                add_block(gW, dW, 0, Cout, tch)
         for qq in range(q0, q1):
             b = qq // n
             t = t_hi - qq % n

@@ -71,8 +71,9 @@ def conv_wgrad_cols(X, Ly, scr):
 def conv_wgrad_block(col, g, Ly, s0, s1, gblk, scr):
     """Columns s0..s1-1 of a convolution's weight gradient, dW = col^T g[:, s0:s1], as one
     BLAS product (the block of g copied into ``gblk``; dW written to ``scr[1]`` and returned,
-    (k*k*Cin, s1-s0))."""
-    P = Ly.hout * Ly.wout
+    (k*k*Cin, s1-s0)). ``col`` has one row per output position of one sample-step, or of
+    several stacked (loop._stack_gemm_share), and g a row of Cout values for each."""
+    P = col.shape[0]
     Cout = Ly.cout
     nb = s1 - s0
     gb = gblk[:P * nb].reshape((P, nb))
@@ -81,6 +82,23 @@ def conv_wgrad_block(col, g, Ly, s0, s1, gblk, scr):
     dW = scr[1][:col.shape[1] * nb].reshape((col.shape[1], nb))
     gemm(col.T, gb, dW)
     return dW
+
+
+@kernel(inline=True)
+def add_block(target, dW, s0, s1, touched):
+    """target[:, s0:s1] += dW where dW is not zero (the additions the chip's event-by-event
+    accumulation makes; an exact zero adds nothing and marks no row), marking the rows hit.
+    Workers that add disjoint column blocks may both mark a row: they write the same 1."""
+    for r in range(dW.shape[0]):
+        rw = target[r][s0:s1]
+        dr = dW[r]
+        hit_ = False
+        for co in range(s1 - s0):
+            if dr[co] != 0.0:
+                rw[co] += dr[co]
+                hit_ = True
+        if hit_:
+            touched[r] = 1
 
 
 @kernel
@@ -129,17 +147,7 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
         col = conv_wgrad_cols(X, Ly, scr)
         for s0 in range(c0, c1, WGRAD_BLOCK):
             s1 = min(c1, s0 + WGRAD_BLOCK)
-            dW = conv_wgrad_block(col, gg, Ly, s0, s1, gblk, scr)
-            for r in range(nt * Cin):
-                rw = target[r][s0:s1]
-                dr = dW[r]
-                hit_ = False
-                for co in range(s1 - s0):
-                    if dr[co] != 0.0:
-                        rw[co] += dr[co]
-                        hit_ = True
-                if hit_:
-                    touched[r] = 1
+            add_block(target, conv_wgrad_block(col, gg, Ly, s0, s1, gblk, scr), s0, s1, touched)
     elif ng > 0:
         # event by event: a dense layer's factor reads one row, a convolution's its valid taps
         full = ng == Cout
