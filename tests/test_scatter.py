@@ -1,0 +1,78 @@
+"""A convolution's event-by-event forward step (synapse.scatter) equals a direct convolution in
+plain numpy, for spikes and graded inputs, strides 1 and 2, kernels 2, 3 and 5, with and
+without padding, and its counts equal closed forms: synapses reached = sum over input events of
+their valid taps x Cout (ACs for spikes, MACs for graded values, one weight read each), the non-
+zero weights among them (NeuroBench effective ops), active neurons = the positions some event
+reaches, one state read and write per neuron."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chipsim import counts as K
+from chipsim.kernels.synapse import scatter
+from chipsim.learning.trainer import layout
+from chipsim.model.network import Network
+
+
+def _layer(shape, cout, k, s, pad, binary, seed):
+    net = Network.build(shape, binary, [dict(kind="conv", channels=cout, kernel=k, stride=s,
+                                              padding=pad, bias=True)], 3, True,
+                        np.random.default_rng(seed), gain=1.0)
+    W = net.weights[0].copy()
+    W[np.random.default_rng(seed).random(W.shape) < 0.2] = 0.0      # some zero weights
+    return W, net.biases[0].copy(), layout(net)[0]
+
+
+def _direct(X, W, b, k, s, pad, Hout, Wout):
+    """out[y, x, co] = b[co] + sum over ky, kx, ci of X[y s + ky - pad, x s + kx - pad, ci]
+    W[(ky k + kx) Cin + ci, co]; plus the closed-form counts."""
+    H, Wd, Cin = X.shape
+    out = np.tile(b, (Hout, Wout, 1))
+    syn = nz = 0
+    hit = np.zeros((Hout, Wout), bool)
+    for y in range(Hout):
+        for x in range(Wout):
+            for ky in range(k):
+                for kx in range(k):
+                    iy, ix = y * s + ky - pad, x * s + kx - pad
+                    if 0 <= iy < H and 0 <= ix < Wd:
+                        rows = W[(ky * k + kx) * Cin:(ky * k + kx + 1) * Cin]
+                        out[y, x] += X[iy, ix] @ rows
+                        on = X[iy, ix] != 0
+                        syn += on.sum() * W.shape[1]
+                        nz += (rows[on] != 0).sum()
+                        hit[y, x] |= on.any()
+    return out.reshape(-1), syn, nz, hit.sum()
+
+
+@pytest.mark.parametrize("shape,cout,k,s,pad", [((7, 6, 3), 5, 3, 1, 1), ((9, 8, 2), 4, 3, 2, 1),
+                                                ((8, 8, 2), 3, 5, 1, 2), ((6, 7, 2), 4, 2, 1, 0)])
+@pytest.mark.parametrize("binary", [True, False])
+def test_scatter_equals_the_direct_convolution(shape, cout, k, s, pad, binary):
+    W, b, Ly = _layer(shape, cout, k, s, pad, binary, seed=k + s)
+    rng = np.random.default_rng(3)
+    n_in = int(np.prod(shape))
+    idx = np.flatnonzero(rng.random(n_in) < 0.4).astype(np.int64)
+    val = np.ones(idx.size) if binary else rng.integers(1, 5, idx.size).astype(np.float64)
+    X = np.zeros(n_in)
+    X[idx] = val
+    Hout, Wout = Ly["hout"], Ly["wout"]
+    want, syn, nz, active = _direct(X.reshape(shape), W, b, k, s, pad, Hout, Wout)
+    npos = Hout * Wout
+    out = np.full(npos * cout, np.nan)
+    hit = np.zeros(npos, np.int64)
+    c = np.zeros(K.N_ACTIONS, np.int64)
+    scatter(W, b, idx, val, 0, idx.size, Ly, out, hit, np.zeros(2 * k * k, np.int64), c)
+    np.testing.assert_allclose(out, want, rtol=0, atol=1e-12)
+    assert syn > 0 and nz < syn         # the test reaches synapses, some of zero weight
+    assert c[K.SYNOP if binary else K.SYN_MAC] == syn
+    assert c[K.SYN_MAC if binary else K.SYNOP] == 0
+    assert c[K.MEM_READ_WEIGHT] == syn and c[K.NB_EFF_OPS] == nz
+    assert c[K.NEURON_UPDATE_ACTIVE] == active * cout
+    assert c[K.NEURON_UPDATE_IDLE] == (npos - active) * cout
+    assert c[K.MEM_READ_STATE] == c[K.MEM_WRITE_STATE] == npos * cout
+    counted = [K.SYNOP, K.SYN_MAC, K.MEM_READ_WEIGHT, K.NB_EFF_OPS, K.NEURON_UPDATE_ACTIVE,
+               K.NEURON_UPDATE_IDLE, K.MEM_READ_STATE, K.MEM_WRITE_STATE]
+    assert not np.delete(c, counted).any()        # nothing else is counted
