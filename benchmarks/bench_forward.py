@@ -103,6 +103,7 @@ def main():
         npos = Ly["hout"] * Ly["wout"]
         rows = W.shape[0]
         Lrec = np.array([Ly])[0]
+        wnz = np.count_nonzero(W, axis=1).astype(np.int64)
         for d in a.densities:
             idx = np.flatnonzero(rng.random(H * Wd * Cin) < d).astype(np.int64)
             # spikes, or (the first layer of count frames) counts of 1 to 4 events
@@ -116,7 +117,7 @@ def main():
                     taps = np.zeros(18, np.int64)
                     t0 = time.perf_counter()
                     if kind == "s":
-                        scatter(W, b, idx, ones, 0, idx.size, Lrec, out, hit, taps, c)
+                        scatter(W, b, idx, ones, 0, idx.size, Lrec, out, hit, wnz, taps, c)
                         syn = c[0] + c[1]
                         nz = c[24]
                     else:

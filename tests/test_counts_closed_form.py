@@ -328,3 +328,27 @@ def test_nb_effective_ops_behind_average_pooling():
     nb = (z != 0).astype(int) @ cf.nz_conn(net.layers[1], Ws[1]).sum(1)
     assert (got[:, A.NB_EFF_OPS] <= got[:, A.NB_DENSE_OPS]).all()
     np.testing.assert_array_equal(got[:, A.NB_EFF_OPS], nb)
+
+
+def test_effective_ops_follow_the_weights_step_by_step():
+    """OTTT_O updates at every step. With a fifth of the input conv's weights exactly zero at
+    the start, its updates make some of them non-zero: its NeuroBench effective ops at step t
+    are its input events x the non-zero weights each reaches in the weights of step t (the
+    reference's, W0 - lr x the gradients of the steps before), so the kernel rows' non-zero
+    counts must be made again after every update."""
+    ops, frames, labels, net, inp = problem(STRIDE)
+    net.weights[0][np.random.default_rng(7).random(net.weights[0].shape) < 0.2] = 0.0
+    nrn, rn = neuron("ottt")
+    Ws, bs, _ = cf.ref_params(net)
+    lr = 0.4
+    tr = trainer("ottt_o", net, nrn, T=T, lr=lr)
+    tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    got = tr.last_step_counts[0, :, 0, INF, A.NB_EFF_OPS]
+    r = rc.ottt_online(cf.ref_ops(ops), Ws, bs, frames[0], labels[0], rn, lr=lr,
+                       trace_decay=rn["lam"])
+    Wt = [Ws[0] - lr * sum((g[0][0] for g in r["step_grads"][:t]), np.zeros_like(Ws[0]))
+          for t in range(T)]
+    nz = [int((w != 0).sum()) for w in Wt]
+    assert nz[0] < nz[-1], f"updates must make zero weights non-zero for this to test: {nz}"
+    want = [frames[0, t].reshape(-1) @ cf.nz_conn(net.layers[0], Wt[t]).sum(1) for t in range(T)]
+    np.testing.assert_array_equal(got, want)

@@ -2,8 +2,8 @@
 plain numpy, for spikes and graded inputs, strides 1 and 2, kernels 2, 3 and 5, with and
 without padding, and its counts equal closed forms: synapses reached = sum over input events of
 their valid taps x Cout (ACs for spikes, MACs for graded values, one weight read each), the non-
-zero weights among them (NeuroBench effective ops), active neurons = the positions some event
-reaches, one state read and write per neuron."""
+zero weights among them (NeuroBench effective ops, from the kernel rows' counts), active neurons
+= the positions some event reaches, one state read and write per neuron."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from chipsim import counts as K
-from chipsim.kernels.synapse import scatter
+from chipsim.kernels.synapse import row_nonzeros, scatter
 from chipsim.learning.trainer import layout
 from chipsim.model.network import Network
 
@@ -64,7 +64,10 @@ def test_scatter_equals_the_direct_convolution(shape, cout, k, s, pad, binary):
     out = np.full(npos * cout, np.nan)
     hit = np.zeros(npos, np.int64)
     c = np.zeros(K.N_ACTIONS, np.int64)
-    scatter(W, b, idx, val, 0, idx.size, Ly, out, hit, np.zeros(2 * k * k, np.int64), c)
+    wnz = np.full(W.shape[0], -1, np.int64)
+    row_nonzeros(W, wnz)
+    np.testing.assert_array_equal(wnz, np.count_nonzero(W, axis=1))
+    scatter(W, b, idx, val, 0, idx.size, Ly, out, hit, wnz, np.zeros(2 * k * k, np.int64), c)
     np.testing.assert_allclose(out, want, rtol=0, atol=1e-12)
     assert syn > 0 and nz < syn         # the test reaches synapses, some of zero weight
     assert c[K.SYNOP if binary else K.SYN_MAC] == syn

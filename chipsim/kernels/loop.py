@@ -75,9 +75,10 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
                                    feedback, kernel_t, neuron_slice, out_grad, output, potential,
                                    spike_map,
                                    spk_hist, surr, syn_current, syn_decay, syn_delta,
-                                   touched, trace, trace_in, u_hist, weights, worker_scratch, worker_state)
-from chipsim.kernels.synapse import fill_spike_map, layer_events, scatter
-from chipsim.kernels.synapse import transform
+                                   touched, trace, trace_in, u_hist, weight_nonzeros, weights,
+                                   worker_scratch, worker_state)
+from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
+                                     transform)
 from chipsim.kernels.update import apply_updates, on_grid
 from chipsim.kernels.wgrad import (add_block, conv_wgrad_block, dense_enough, factor_count,
                                    stack_product, weight_grad, wgrad_from_history)
@@ -203,7 +204,8 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
             if learning and temporal:
                 cnt[b, t, l, LEARN][MEM_WRITE_HIST] += n_ev
         idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, scr.ones)
-        scatter(weights(P, Ly), bias(P, Ly), idx, val, e0, e1, Ly, out, S.hit, scr.taps, c)
+        scatter(weights(P, Ly), bias(P, Ly), idx, val, e0, e1, Ly, out, S.hit,
+                weight_nonzeros(S, Ly), scr.taps, c)
         c[NB_DENSE_OPS] += Ly.dense_ops
         if Ly.role == ROLE_LIF:
             if Ly.rec >= 0:          # + W_rec s[t-1]
@@ -266,7 +268,7 @@ def _recurrent_input(t, b, th, l, net, P, S, scr, cnt, out, learning, temporal):
     rout = output(S, R)
     had_input = S.hit[0]                 # the layer (dense) received an input event this step
     scatter(weights(P, R), bias(P, R), ev_idx(S, R)[th, b], ev_val(S, R)[th, b], 0, n_ev, R,
-            rout, S.hit, scr.taps, c)
+            rout, S.hit, weight_nonzeros(S, R), scr.taps, c)
     c[NB_DENSE_OPS] += R.dense_ops
     # the neurons are the layer's: their update and state traffic are counted once, there
     # (active when W_in or W_rec brought an event)
@@ -437,13 +439,17 @@ def _backward(b, th, t, first, temporal, fbk, net, P, S, nrn, scr, cnt):
 
 
 @kernel
-def _transpose_kernels(net, P, S):
-    """The transposed kernels of the convolutions that send an error (error.transpose_kernel),
-    from the weights as they are now: at the start of a batch and after each update."""
+def _kernel_tables(net, P, S, learning):
+    """What the passes read of the convolutions' weights besides the weights, made from them
+    as they are now, at the start of a batch and after each update: every convolution's non-
+    zero weights per kernel row (the forward pass's effective ops, synapse.row_nonzeros) and,
+    learning, the transposed kernels of those that send an error (error.transpose_kernel)."""
     lay = net.layout
     for l in range(lay.shape[0]):
         Ly = lay[l]
-        if Ly.wt_n:
+        if Ly.hout * Ly.wout > 1 or Ly.k > 1:
+            row_nonzeros(weights(P, Ly), weight_nonzeros(S, Ly))
+        if learning and Ly.wt_n:
             transpose_kernel(weights(P, Ly), Ly, kernel_t(S, Ly))
 
 
@@ -820,7 +826,7 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
             if rule.apply == APPLY_STEP and not rule.direct:
                 apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, t], fmt)
                 if t < T - 1:
-                    _transpose_kernels(net, P, S)
+                    _kernel_tables(net, P, S, True)
     if learning and rule.apply == APPLY_END:
         apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, T - 1], fmt)
 
@@ -928,7 +934,7 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
                                    hs, c, fmt.qw[l], fmt.limw[l], fmt.rs)
         apply_updates(P, G, lay, wg_apply, opt, cnt[B - 1, t1 - 1], fmt)
         if t1 < T:
-            _transpose_kernels(net, P, S)
+            _kernel_tables(net, P, S, True)
         t0 = t1
 
 
@@ -991,8 +997,7 @@ def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, h
         for l in range(L):
             if rule.factor[l] == FACTOR_TRACE:
                 trace(S, lay[l])[b, :] = 0.0
-    if rule.learn:
-        _transpose_kernels(net, P, S)
+    _kernel_tables(net, P, S, rule.learn)
     if temporal:
         _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
                            hs, stk, wg_inline, wg_apply)

@@ -112,6 +112,7 @@ LAYOUT = np.dtype([
     ("o_uh", _i),          #   u and spike history (TH, B, n)
     ("o_E", _i),           #   error and surrogate (n,)
     ("o_wt", _i), ("wt_n", _i),   # a convolution's transposed kernel (wt_n = 1: kept)
+    ("o_wnz", _i),         # a convolution's non-zero weights per kernel row (State.wnz)
     ("rec", _i),           # a recurrent LIF layer: the row of its W_rec (-1: none); a W_rec row
                            #   (ROLE_REC) shares its layer's output gradient (o_g)
 ], align=True)
@@ -177,6 +178,8 @@ class State(NamedTuple):
     dsyn: np.ndarray        # BPTT's temporal error of the synaptic currents (B, n) (at o_v)
     ostate: np.ndarray      # (B, classes) an LI readout's outputs (empty for a linear one)
     dro: np.ndarray         # (B, classes) BPTT's temporal error of an LI readout
+    wnz: np.ndarray         # int64: convolutions' non-zero weights per kernel row (the forward
+                            #   pass's NeuroBench effective ops), made when the weights change
     wT: np.ndarray          # convolutions' kernels transposed for the error pass, made when
                             #   the weights change (error.transpose_kernel)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from chipsim.counts import (MEM_READ_STATE, MEM_READ_WEIGHT, MEM_WRITE_STATE, NB_EFF_OPS,
                             NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, SYN_MAC, SYNOP)
+from chipsim.kernels.arrays import add, axpy
 from chipsim.kernels.conv import conv_geometry, pool_geometry, taps
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.records import EV_INPUT, EV_SPIKES, POOL_AVG, POOL_NONE
@@ -92,12 +93,27 @@ def addrow_scaled(o, row, v):
 
 
 @kernel
-def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, taps_, c):
+def row_nonzeros(W, out):
+    """out[r] = the non-zero weights in row r of W: for a convolution's kernel, the NeuroBench
+    effective ops of an input event through tap r // Cin (State.wnz, made when the weights
+    change), so that the scatter need not count them event by event."""
+    for r in range(W.shape[0]):
+        row = W[r]
+        n = 0
+        for i in range(row.shape[0]):
+            n += row[i] != 0.0
+        out[r] = n
+
+
+@kernel
+def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c):
     """out = bias + the input events scattered through the weights (dense or convolution).
 
     A dense layer is the 1 x 1 case (an event's fan-out is one weight row). Counts one weight
-    read and one AC (spike input) or MAC (graded input) per synapse reached, and neuron updates
-    active (received an event) or idle.
+    read and one AC (spike input) or MAC (graded input) per synapse reached, the non-zero
+    weights among them (a dense layer's counted row by row, a convolution's read from its
+    kernel rows' counts ``wnz``, row_nonzeros), and neuron updates active (received an event)
+    or idle.
     """
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
     has_bias = Ly.has_bias == 1
@@ -145,10 +161,11 @@ def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, taps_, c):
                     row = W[(ky * k + kx) * Cin + ci]
                     base = opos * Cout
                     hit[opos] = 1
+                    nz += wnz[(ky * k + kx) * Cin + ci]
                     if unit:
-                        nz += addrow(out[base:base + Cout], row)
+                        add(out[base:base + Cout], row)
                     else:
-                        nz += addrow_scaled(out[base:base + Cout], row, v)
+                        axpy(out[base:base + Cout], row, v)
             if ky1 > ky0 and kx1 > kx0:
                 syn += (ky1 - ky0) * (kx1 - kx0) * Cout
         start = stop
@@ -165,10 +182,11 @@ def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, taps_, c):
             opos = tap_o[q]
             base = opos * Cout
             hit[opos] = 1
+            nz += wnz[tap_k[q] * Cin + ci]
             if unit:
-                nz += addrow(out[base:base + Cout], row)
+                add(out[base:base + Cout], row)
             else:
-                nz += addrow_scaled(out[base:base + Cout], row, v)
+                axpy(out[base:base + Cout], row, v)
         syn += nt * Cout
     if Ly.ac == 1:
         c[SYNOP] += syn

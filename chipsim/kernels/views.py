@@ -14,6 +14,12 @@ def weights(P, Ly):
 
 
 @kernel(inline=True)
+def weight_nonzeros(S, Ly):
+    """A convolution's non-zero weights per kernel row (k*k*Cin; empty for a dense layer)."""
+    return S.wnz[Ly.o_wnz:Ly.o_wnz + (Ly.rows if Ly.hout * Ly.wout > 1 or Ly.k > 1 else 0)]
+
+
+@kernel(inline=True)
 def kernel_t(S, Ly):
     """A convolution's transposed kernel (k*k*Cout, Cin) for its error pass (error.transpose_kernel);
     empty for a dense layer."""
@@ -138,7 +144,7 @@ def worker_state(S, w):
     return State(S.B, S.TH, S.v, S.u_h, S.spk_h, S.spk_n, S.out[w], S.hit[w], S.masks,
                  S.ev_idx, S.ev_val, S.ev_n, S.pmax[w], S.ptouch[w], S.traces, S.trace_p,
                  S.osum, S.g, S.E[w], S.SG[w], S.smap[w], S.epost[w], S.edone[w], S.delta, S.isyn, S.dsyn,
-                 S.ostate, S.dro, S.wT)
+                 S.ostate, S.dro, S.wnz, S.wT)
 
 
 @kernel(inline=True)

@@ -191,6 +191,8 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     wt = ((lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)) & (lay["src"] > 0) & (lay["detach"] == 0)
     lay["wt_n"] = wt
     lay["o_wt"], n_wt = _offsets(np.where(wt, rows * cout, 0))
+    conv = (lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)
+    lay["o_wnz"], n_wnz = _offsets(np.where(conv, rows, 0))
     needs_map = [p > 0 and any(m.pool == "max" and m.src == p for m in layers)
                  for p in range(len(pop_sizes))]
     pops = np.zeros(len(pop_sizes), dtype=POPULATION)
@@ -208,7 +210,7 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
         traces=(n_tr, f), trace_p=(n_tr if pipe else 0, f), osum=((B, net.n_classes), f),
         g=(n_g, f), E=((W, n_E), f),
         SG=((W, n_E), f), smap=((W, n_map), f), epost=((W, maxn), f), edone=((W, maxn), u8),
-        delta=(n_v if temporal else 0, f), wT=(n_wt, f),
+        delta=(n_v if temporal else 0, f), wnz=(n_wnz, i64), wT=(n_wt, f),
         isyn=(n_v if cuba else 0, f), dsyn=(n_v if cuba and temporal else 0, f),
         ostate=((B, net.n_classes) if li else (0, 0), f),
         dro=((B, net.n_classes) if li and temporal else (0, 0), f),
@@ -257,7 +259,10 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
             npin = max(npin, pin)
             ntap = max(ntap, nt)
             nrow = max(nrow, hout * win)
-    nblk = min(maxn, WGRAD_BLOCK) * maxpos if ncol > 1 else 1
+    # a column block of one sample-step's output gradient, or of a chunk of the stacked ones
+    nblk = 1
+    if ncol > 1:
+        nblk = min(maxn, WGRAD_BLOCK) * (max(maxpos, STACK_ROWS) if B > 1 else maxpos)
     scr = int(workers) * (maxn * (8 + 1 + 2 * f) + maxpos * 8 + npin * 8 + (ncol + nmat + nmap) * f
                           + 2 * ntap * 8 + nrow * 8 + 2 * f + nblk * f)
     ncs = ngs = npr = 0
