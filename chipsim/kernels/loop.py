@@ -171,8 +171,9 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
             ncs = max(ncs, q * pos * Ly.k * Ly.k * Ly.cin)
             ngs = max(ngs, q * pos * Ly.cout)
             npr = max(npr, q)
-    stk = Stack(np.empty(ncs, dtype=f), np.empty(ngs, dtype=f), np.empty(B * steps, dtype=np.uint8),
-                np.empty(npr, dtype=np.int64))
+    stk = Stack(np.empty(NW * ncs, dtype=f), np.empty(NW * ngs, dtype=f),
+                np.empty(B * steps, dtype=np.uint8), np.empty(NW * npr, dtype=np.int64),
+                np.empty((NW + 1, 3), dtype=np.int64))
     return scr, hs, stk
 
 
@@ -557,6 +558,7 @@ JOB_STACK = 3
 JOB_PIPE = 4
 JOB_PIPE_BACK = 5
 JOB_STACK_GEMM = 6
+JOB_CHUNK_GEMM = 7
 
 
 @kernel
@@ -588,8 +590,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     slot), JOB_WINDOW (BPTT's error pass, steps a..b-1), JOB_WGRAD (layer a's weight gradient,
     steps c down to b, history slot of step t: t - d), JOB_STACK (layer a's sample-steps e..f-1
     of the stacked product, steps c down to b, slot t - d), JOB_STACK_GEMM (layer a's stacked
-    product over its first b rows, by column blocks), JOB_PIPE and JOB_PIPE_BACK (a pipelined
-    sample, below)."""
+    product over its first b rows, by column blocks), JOB_CHUNK_GEMM (the products of a round
+    of layer a's chunks, one each), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
@@ -605,6 +607,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
             _stack_share(w, nw, a, b, c, d, e, f, net, S, x, rule, scr, stk, cnt)
         elif job == JOB_STACK_GEMM:
             _stack_gemm_share(w, nw, a, b, net, G, scr, stk)
+        elif job == JOB_CHUNK_GEMM:
+            _chunk_gemm(w, a, net, scr, stk)
         elif job == JOB_PIPE:
             if w == 0:        # the forward and error pass of step a (slot b) ...
                 _samples(w, nw - 1, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt,
@@ -673,12 +677,14 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
                    cnt, loss_out):
     """Layer l's weight gradient as batch-level products: the batch's sample-steps (every
     sample, steps t_hi down to t_lo) in chunks; per chunk, the im2col of each sample-step whose
-    gradient is a product is stacked (split over workers by sample-steps), one BLAS product
-    colS^T gS adds them all into the accumulator, and then, in order, the bias of those and
-    the event-by-event gradient of the others. The split over workers does not change the
-    products, so the sums do not depend on the thread count; they differ from a sample-by-
-    sample accumulation in the last bits only (the order of the additions). Which sample-steps
-    are stacked depends only on their factors' density (wgrad.dense_enough)."""
+    gradient is a product is stacked, one BLAS product colS^T gS adds them all into the
+    accumulator, and then, in order, the bias of those and the event-by-event gradient of the
+    others. The chunks are taken in rounds of one per worker: the round's stacking is split
+    over the workers by sample-steps, its products run one per worker, and each is added in
+    chunk order (a round of one chunk: its product split by column blocks when large). The
+    chunks, and so the products and the order of the additions, do not depend on the thread
+    count; the sums differ from a sample-by-sample accumulation in the last bits only. Which
+    sample-steps are stacked depends only on their factors' density (wgrad.dense_enough)."""
     lay = net.layout
     Ly = lay[l]
     B = x.ptr.shape[0]
@@ -697,32 +703,46 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     zero = nw * 0
     q = 0
     while q < npairs:
-        # a chunk: the next sample-steps, up to ``per`` of them dense enough to be stacked
-        q0 = q
-        ns = 0
-        while q < npairs and ns < per:
-            b = q // n
-            th = t_hi - q % n - t0
-            e0 = 0
-            e1 = 0
-            if not use_trace:
-                idx, val, e0, e1 = layer_events(lay, l, b, th, t_hi - q % n, x, S, s0.ones)
-            nf = factor_count(Ly, e0, e1, trace(S, Ly)[b], use_trace)
-            stk.flag[q - q0] = dense_enough(Ly, nf)
-            if stk.flag[q - q0]:
-                stk.pair[ns] = q
-                ns += 1
-            q += 1
-        q1 = q
-        k = min(nw, ns)
+        # a round: up to nw chunks, each the next sample-steps with up to ``per`` of them dense
+        # enough to be stacked, in stack slots one after another
+        nc = 0
+        ns_all = 0
+        while nc < nw and q < npairs:
+            stk.chunk[nc, 0] = q
+            stk.chunk[nc, 2] = ns_all
+            ns = 0
+            while q < npairs and ns < per:
+                b = q // n
+                th = t_hi - q % n - t0
+                e0 = 0
+                e1 = 0
+                if not use_trace:
+                    idx, val, e0, e1 = layer_events(lay, l, b, th, t_hi - q % n, x, S, s0.ones)
+                nf = factor_count(Ly, e0, e1, trace(S, Ly)[b], use_trace)
+                stk.flag[q] = dense_enough(Ly, nf)
+                if stk.flag[q]:
+                    stk.pair[ns_all + ns] = q
+                    ns += 1
+                q += 1
+            stk.chunk[nc, 1] = q
+            ns_all += ns
+            nc += 1
+        stk.chunk[nc, 2] = ns_all
+        k = min(nw, ns_all)
         if k == 1:
-            _stack_share(zero, k, l, t_lo, t_hi, t0, zero, ns, net, S, x, rule, scr, stk, cnt)
+            _stack_share(zero, k, l, t_lo, t_hi, t0, zero, ns_all, net, S, x, rule, scr, stk,
+                         cnt)
         elif k > 1:
-            _par(np.int64(JOB_STACK), k, l, t_lo, t_hi, t0, zero, ns, net, P, G, S, x, nrn,
+            _par(np.int64(JOB_STACK), k, l, t_lo, t_hi, t0, zero, ns_all, net, P, G, S, x, nrn,
                  loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
                  np.bool_(False))
-        if ns > 0:
-            rows = ns * pos
+        if nc > 1:
+            # one chunk's product per worker, each into its own scratch, added below in order
+            _par(np.int64(JOB_CHUNK_GEMM), nc, l, zero, zero, zero, zero, zero, net, P, G, S, x,
+                 nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
+                 np.bool_(True), np.bool_(False))
+        elif ns_all > 0:
+            rows = ns_all * pos
             nb = (Cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK
             if nb > 1 and rows * R * Cout >= SPLIT_MACS:
                 # a large product (VGG's layers) in fixed column blocks, shared by the workers
@@ -737,25 +757,47 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
                 gemm(stk.col[:rows * R].reshape((rows, R)).T,
                      stk.g[:rows * Cout].reshape((rows, Cout)), dW)
                 add_block(gW, dW, 0, Cout, tch)
-        for qq in range(q0, q1):
-            b = qq // n
-            t = t_hi - qq % n
-            th = t - t0
-            g = out_grad(S, Ly)[b, th]
-            if stk.flag[qq - q0]:
-                if Ly.has_bias == 1:
-                    for p in range(pos):
-                        for co in range(Cout):
-                            if g[p * Cout + co] != 0.0:
-                                gb[co] += g[p * Cout + co]
-                continue
-            ng = _grad_nonzeros(Ly, g, s0)
-            idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, s0.ones)
-            weight_grad(weights(P, Ly), bias(P, Ly), gW, gb, g, s0.gnz, ng, Ly, idx, val, e0, e1,
-                        trace(S, Ly)[b], use_trace, rule.direct, opt.lr, tch, s0.scratch,
-                        s0.pos_nz, s0.tsum, (s0.wt0, s0.wt1, s0.wt2), s0.gblk, s0.taps,
-                        cnt[b, t, l, LEARN], fmt.qw[l], fmt.limw[l], fmt.rs, zero, Cout,
-                        np.bool_(True))
+        for c in range(nc):
+            if nc > 1 and stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
+                add_block(gW, scr.wt1[c][:R * Cout].reshape((R, Cout)), 0, Cout, tch)
+            # then, in order, the bias of the chunk's stacked sample-steps and the event-by-
+            # event gradient of the others
+            for qq in range(stk.chunk[c, 0], stk.chunk[c, 1]):
+                b = qq // n
+                t = t_hi - qq % n
+                th = t - t0
+                g = out_grad(S, Ly)[b, th]
+                if stk.flag[qq]:
+                    if Ly.has_bias == 1:
+                        for p in range(pos):
+                            for co in range(Cout):
+                                if g[p * Cout + co] != 0.0:
+                                    gb[co] += g[p * Cout + co]
+                    continue
+                ng = _grad_nonzeros(Ly, g, s0)
+                idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, s0.ones)
+                weight_grad(weights(P, Ly), bias(P, Ly), gW, gb, g, s0.gnz, ng, Ly, idx, val, e0,
+                            e1, trace(S, Ly)[b], use_trace, rule.direct, opt.lr, tch, s0.scratch,
+                            s0.pos_nz, s0.tsum, (s0.wt0, s0.wt1, s0.wt2), s0.gblk, s0.taps,
+                            cnt[b, t, l, LEARN], fmt.qw[l], fmt.limw[l], fmt.rs, zero, Cout,
+                            np.bool_(True))
+
+
+@kernel
+def _chunk_gemm(c, l, net, scr, stk):
+    """Chunk c of a round of layer l's stacked products (stack slots stk.chunk[c, 2] up to
+    stk.chunk[c + 1, 2]): its product col^T g into worker c's scratch (wt1), which
+    _stacked_wgrad adds into the accumulator in chunk order, as one worker would."""
+    Ly = net.layout[l]
+    pos = Ly.hout * Ly.wout
+    R = Ly.k * Ly.k * Ly.cin
+    Cout = Ly.cout
+    r0 = stk.chunk[c, 2] * pos
+    r1 = stk.chunk[c + 1, 2] * pos
+    if r1 > r0:
+        gemm(stk.col[r0 * R:r1 * R].reshape((r1 - r0, R)).T,
+             stk.g[r0 * Cout:r1 * Cout].reshape((r1 - r0, Cout)),
+             worker_scratch(scr, c).wt1[:R * Cout].reshape((R, Cout)))
 
 
 @kernel(inline=True)

@@ -208,11 +208,13 @@ class Scratch(NamedTuple):
 class Stack(NamedTuple):
     """Batch-level products (batch > 1): the im2col matrices and output gradients of a
     convolution's sample-steps, stacked, for one weight-gradient product per chunk
-    (wgrad.stack_product)."""
+    (wgrad.stack_product); room for one chunk per worker (loop._stacked_wgrad's rounds)."""
     col: np.ndarray         # float: pairs x (Hout*Wout) rows of k*k*Cin
     g: np.ndarray           # float: pairs x (Hout*Wout) rows of Cout
     flag: np.ndarray        # uint8 per sample-step: 1 = stacked, 0 = left to weight_grad
     pair: np.ndarray        # int64 per stack slot: its sample-step
+    chunk: np.ndarray       # int64 (workers + 1, 3): the chunks of one round, one per worker:
+                            #   first and end sample-step, first stack slot (row c + 1: its end)
 
 
 #: a chunk of stacked sample-steps (records.Stack; at least one) holds at most this many

@@ -272,7 +272,8 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
             per = pos * int(r["k"] * r["k"] * r["cin"])
             q = min(B * steps, max(1, min(STACK_FLOATS // per, STACK_ROWS // pos)))
             ncs, ngs, npr = max(ncs, q * per), max(ngs, q * pos * int(r["cout"])), max(npr, q)
-    scr += (ncs + ngs) * f + int(B) * int(steps) + 8 * npr
+    # the stack holds one chunk per worker, and a round's table of chunks
+    scr += int(workers) * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps) + 8 * 3 * (int(workers) + 1)
     any_fused = bool(temporal and (np.asarray(fused) != 0).any())
     n, tn = (maxn, int(T)) if any_fused else (0, 0)
     hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f
