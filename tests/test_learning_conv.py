@@ -145,7 +145,8 @@ def test_large_stacked_product_in_column_blocks_matches_reference(rule):
     nrn, rn = neuron("ottt")
     rops, Ws, bs, _ = _ref_args(ops, net)
     tr = trainer(rule, net, nrn, T=T, B=B, lr=LR)
-    tr.train_batch(encode_frames(frames, True), encode_frames(frames, True).ptr, labels)
+    inp = encode_frames(frames, True)
+    tr.train_batch(inp, inp.ptr, labels)
     fn = {"sltt": rc.grads_sltt, "bptt": rc.grads_bptt,
           "ottt_a": lambda *a, **k: rc.grads_ottt(*a, trace_decay=rn["lam"], **k)}[rule]
     r = rc.batch_mean(fn, rops, Ws, bs, frames, labels, rn)
