@@ -3,7 +3,8 @@ counts, weights, biases, losses and outputs, for every rule, on dense and convol
 networks, with the splits the kernels make (whole samples; weight-gradient column blocks,
 several per layer), uneven shares, momentum, dropout and max pooling, the chip's number
 format, a batch-1 layer large enough to be split by columns, a batch-level product split by
-columns, and a batch-1 sample whose steps are pipelined on two workers."""
+columns, batch-level products one chunk per worker, and a batch-1 sample whose steps are
+pipelined on two workers."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ NETS = {
     "wide": ((6, 6, 32), [dict(kind="conv", channels=2 * WGRAD_BLOCK + 16, kernel=3, stride=1,
                                padding=1, bias=True), dict(kind="avgpool", size=3),
                           dict(kind="flatten")], 3.0),
+    # a map of more than STACK_ROWS positions: each sample-step is a chunk of its own, so the
+    # stacked products run in rounds of one chunk per worker (loop._chunk_gemm)
+    "tall": ((46, 46, 2), [dict(kind="conv", channels=16, kernel=3, stride=1, padding=1,
+                                bias=True), dict(kind="avgpool", size=23),
+                           dict(kind="flatten")], 3.0),
 }
 
 
@@ -81,7 +87,7 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     ("mlp", "bptt", 4, dict(momentum=0.9)),
     ("mlp", "ottt_o", 3, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
     ("conv", "sltt", 3, dict(preset="tet")),
-] + [("wide", r, 3, {}) for r in ("bptt", "ottt_a")] + [
+] + [(name, r, 3, {}) for name in ("wide", "tall") for r in ("bptt", "ottt_a")] + [
     # batch 1, a spatial rule that updates at the end of the sample: its steps are pipelined
     # on two workers (the weight gradients of step t beside step t + 1)
     ("conv", r, 1, {}) for r in ("sltt", "ottt_a")] + [

@@ -59,7 +59,7 @@ from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_REA
                             NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, OUTPUT_ERROR, SPIKE,
                             SURROGATE_EVAL, SYN_CURRENT_UPDATE, TRACE_UPDATE)
 from chipsim.kernels.arrays import copy, gemm, nonzero
-from chipsim.kernels.conv import pos_nnz, tap_sums
+from chipsim.kernels.conv import is_dense, pos_nnz, tap_sums
 from chipsim.kernels.error import (dfa_error, error_to_source, li_route, spatial_route,
                                    syn_route, temporal_route, transpose_kernel)
 from chipsim.kernels.jit import kernel
@@ -95,7 +95,7 @@ def _stack_pairs(Ly, npairs):
 @kernel(inline=True)
 def _stacks(Ly, B):
     """A layer's weight gradient as batch-level products: a convolution at batch > 1."""
-    return B > 1 and (Ly.hout * Ly.wout > 1 or Ly.k > 1)
+    return B > 1 and not is_dense(Ly)
 
 
 @kernel(allocates=True)
@@ -121,7 +121,7 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
     nrow = 1
     for l in range(L):
         Ly = lay[l]
-        if Ly.hout * Ly.wout > 1 or Ly.k > 1:
+        if not is_dense(Ly):
             k_ = Ly.k
             nt = k_ * k_
             pin = Ly.hin * Ly.win
@@ -448,7 +448,7 @@ def _kernel_tables(net, P, S, learning):
     lay = net.layout
     for l in range(lay.shape[0]):
         Ly = lay[l]
-        if Ly.hout * Ly.wout > 1 or Ly.k > 1:
+        if not is_dense(Ly):
             row_nonzeros(weights(P, Ly), weight_nonzeros(S, Ly))
         if learning and Ly.wt_n:
             transpose_kernel(weights(P, Ly), Ly, kernel_t(S, Ly))
@@ -698,7 +698,6 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     gb = acc_bias(G, Ly)
     tch = touched(G, Ly)
     s0 = worker_scratch(scr, nw * 0)
-    dW = s0.wt1[:R * Cout].reshape((R, Cout))
     use_trace = rule.factor[l] == FACTOR_TRACE
     zero = nw * 0
     q = 0
@@ -736,29 +735,28 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
             _par(np.int64(JOB_STACK), k, l, t_lo, t_hi, t0, zero, ns_all, net, P, G, S, x, nrn,
                  loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
                  np.bool_(False))
-        if nc > 1:
+        rows = ns_all * pos
+        nb = (Cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK
+        blocks = nc == 1 and nb > 1 and rows * R * Cout >= SPLIT_MACS
+        if blocks:
+            # one large product (VGG's layers) in fixed column blocks, shared by the workers,
+            # each block added into the accumulator as it is made
+            k = min(nw, nb)
+            if k == 1:
+                _stack_gemm_share(zero, k, l, rows, net, G, scr, stk)
+            else:
+                _par(np.int64(JOB_STACK_GEMM), k, l, rows, zero, zero, zero, zero, net, P, G,
+                     S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
+                     np.bool_(True), np.bool_(False))
+        elif nc == 1:
+            _chunk_gemm(zero, l, net, scr, stk)
+        else:
             # one chunk's product per worker, each into its own scratch, added below in order
             _par(np.int64(JOB_CHUNK_GEMM), nc, l, zero, zero, zero, zero, zero, net, P, G, S, x,
                  nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
                  np.bool_(True), np.bool_(False))
-        elif ns_all > 0:
-            rows = ns_all * pos
-            nb = (Cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK
-            if nb > 1 and rows * R * Cout >= SPLIT_MACS:
-                # a large product (VGG's layers) in fixed column blocks, shared by the workers
-                k = min(nw, nb)
-                if k == 1:
-                    _stack_gemm_share(zero, k, l, rows, net, G, scr, stk)
-                else:
-                    _par(np.int64(JOB_STACK_GEMM), k, l, rows, zero, zero, zero, zero, net, P, G,
-                         S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out,
-                         np.bool_(True), np.bool_(True), np.bool_(False))
-            else:
-                gemm(stk.col[:rows * R].reshape((rows, R)).T,
-                     stk.g[:rows * Cout].reshape((rows, Cout)), dW)
-                add_block(gW, dW, 0, Cout, tch)
         for c in range(nc):
-            if nc > 1 and stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
+            if not blocks and stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
                 add_block(gW, scr.wt1[c][:R * Cout].reshape((R, Cout)), 0, Cout, tch)
             # then, in order, the bias of the chunk's stacked sample-steps and the event-by-
             # event gradient of the others

@@ -4,6 +4,7 @@ weight matrix of the layer whose LAYOUT record is ``Ly``, and so on. Inlined int
 
 from __future__ import annotations
 
+from chipsim.kernels.conv import is_dense
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.records import Scratch, State
 
@@ -16,7 +17,7 @@ def weights(P, Ly):
 @kernel(inline=True)
 def weight_nonzeros(S, Ly):
     """A convolution's non-zero weights per kernel row (k*k*Cin; empty for a dense layer)."""
-    return S.wnz[Ly.o_wnz:Ly.o_wnz + (Ly.rows if Ly.hout * Ly.wout > 1 or Ly.k > 1 else 0)]
+    return S.wnz[Ly.o_wnz:Ly.o_wnz + (0 if is_dense(Ly) else Ly.rows)]
 
 
 @kernel(inline=True)

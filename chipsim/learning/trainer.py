@@ -188,10 +188,11 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     lay["o_uh"], n_uh = _offsets(np.where(lif, TH * B * n_out, 0))
     lay["o_E"], n_E = _offsets(np.where(lif, n_out, 0))
     # convolutions that send an error keep their kernel transposed for the error pass
-    wt = ((lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)) & (lay["src"] > 0) & (lay["detach"] == 0)
+    conv = (lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)
+    wt = conv & (lay["src"] > 0) & (lay["detach"] == 0)
     lay["wt_n"] = wt
     lay["o_wt"], n_wt = _offsets(np.where(wt, rows * cout, 0))
-    conv = (lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)
+    # every convolution keeps its kernel rows' non-zero counts for the forward pass
     lay["o_wnz"], n_wnz = _offsets(np.where(conv, rows, 0))
     needs_map = [p > 0 and any(m.pool == "max" and m.src == p for m in layers)
                  for p in range(len(pop_sizes))]
@@ -273,7 +274,8 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
             q = min(B * steps, max(1, min(STACK_FLOATS // per, STACK_ROWS // pos)))
             ncs, ngs, npr = max(ncs, q * per), max(ngs, q * pos * int(r["cout"])), max(npr, q)
     # the stack holds one chunk per worker, and a round's table of chunks
-    scr += int(workers) * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps) + 8 * 3 * (int(workers) + 1)
+    scr += (int(workers) * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps)
+            + 8 * 3 * (int(workers) + 1))
     any_fused = bool(temporal and (np.asarray(fused) != 0).any())
     n, tn = (maxn, int(T)) if any_fused else (0, 0)
     hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f
