@@ -1,11 +1,17 @@
-"""Does a BLAS product split into column blocks equal the whole product, bit for bit?
+"""Does a BLAS product split into column blocks, or into blocks of rows, equal the whole
+product, bit for bit?
 
-chipsim splits a convolution's weight-gradient product over threads by fixed column blocks of
-``WGRAD_BLOCK`` (chipsim/kernels/records.py). Fixed blocks make the numbers independent of the
-thread count whatever BLAS does; when the blocks' products also equal the whole product's
-columns, they equal the single-threaded chipsim of earlier versions too. This prints, for the
-shapes of chipsim's networks and for block widths 1 to 128, whether they do, on this machine's
-BLAS (Numba's np.dot: SciPy's OpenBLAS). It asserts nothing.
+chipsim splits a weight-gradient product of a dense layer (or a convolution at batch 1) over
+threads by fixed column blocks of ``WGRAD_BLOCK`` (chipsim/kernels/records.py): fixed blocks
+make the numbers independent of the thread count whatever BLAS does, and where the blocks'
+products also equal the whole product's columns they equal the single-threaded chipsim of
+earlier versions too. At batch > 1 it shares a convolution's stacked products by blocks of
+output rows cut at multiples of 16 (loop._chunk_rows, arrays.gemm_rows), which depend on the
+thread count: there the numbers stay the same only if each block of rows equals those rows of
+the whole product (chipsim.threads.rows_split_exact checks it at run time). This prints, for
+the shapes of chipsim's networks, whether each holds on this machine's BLAS (Numba's np.dot:
+SciPy's OpenBLAS), for column widths 1 to 128 and row blocks of 16 to half the rows. It
+asserts nothing.
 
     python benchmarks/check_blas_blocks.py
 """
@@ -16,6 +22,7 @@ import numpy as np
 from numba import njit
 
 import chipsim  # noqa: F401  (one BLAS thread, as chipsim runs it)
+from chipsim.kernels.arrays import gemm_rows
 from chipsim.kernels.records import WGRAD_BLOCK
 
 
@@ -45,6 +52,23 @@ def main():
                     _dot(a, np.ascontiguousarray(b[:, c0:c1]), part)
                     same &= np.array_equal(part, whole[:, c0:c1])
                 res.append("same " if same else "DIFF ")
+            print(f"{dt.__name__:8} {str((m, k, n)):20} " + "  ".join(res))
+    print(f"\nrows: blocks of output rows (arrays.gemm_rows) against the whole product")
+    print(f"{'dtype':8} {'(rows, K, cols)':20} " + " ".join(f"h={h:<5}" for h in ("16", "48", "1/2", "1/3", "odd")))
+    for dt in (np.float32, np.float64):
+        for m, k, n in shapes:
+            a = rng.standard_normal((k, m)).astype(dt)          # the stacked im2col, C-order
+            b = rng.standard_normal((k, n)).astype(dt)
+            whole = np.empty((m, n), dt)
+            _dot(a.T, b, whole)
+            one_zero = np.array([1.0, 0.0], dt)
+            res = []
+            for h in (16, 48, -(-m // 32) * 16, -(-m // 48) * 16, 7):
+                part = np.empty((m, n), dt)
+                for r0 in range(0, m, h):
+                    r1 = min(m, r0 + h)
+                    gemm_rows(a, b, r0, r1, part[r0:r1].reshape(-1), one_zero)
+                res.append("same " if np.array_equal(part, whole) else "DIFF ")
             print(f"{dt.__name__:8} {str((m, k, n)):20} " + "  ".join(res))
 
 

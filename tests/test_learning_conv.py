@@ -127,10 +127,11 @@ def test_deferred_rules_match_reference(name, rule, preset, B):
 
 
 @pytest.mark.parametrize("rule", ["sltt", "ottt_a", "bptt"])
-def test_large_stacked_product_in_column_blocks_matches_reference(rule):
+def test_large_stacked_product_shared_by_rows_matches_reference(rule):
     """At batch > 1 a convolution's stacked weight-gradient product of >= SPLIT_MACS
-    multiply-accumulates is computed in column blocks of WGRAD_BLOCK output channels (shared
-    by the workers, loop._stack_gemm_share); here 3 blocks, the last one partly filled."""
+    multiply-accumulates in a round of fewer chunks than workers is shared by the workers in
+    blocks of its output rows (loop._chunk_rows, arrays.gemm_rows; here 2 workers, 288 rows
+    cut at row 144)."""
     from chipsim.kernels.loop import SPLIT_MACS
     from chipsim.kernels.records import WGRAD_BLOCK
     cout, shape, B = 2 * WGRAD_BLOCK + 16, (6, 6, 32), 4
@@ -144,7 +145,7 @@ def test_large_stacked_product_in_column_blocks_matches_reference(rule):
     assert B * 36 * 9 * 32 * cout >= SPLIT_MACS
     nrn, rn = neuron("ottt")
     rops, Ws, bs, _ = _ref_args(ops, net)
-    tr = trainer(rule, net, nrn, T=T, B=B, lr=LR)
+    tr = trainer(rule, net, nrn, T=T, B=B, lr=LR, workers=2)
     inp = encode_frames(frames, True)
     tr.train_batch(inp, inp.ptr, labels)
     fn = {"sltt": rc.grads_sltt, "bptt": rc.grads_bptt,

@@ -2,9 +2,10 @@
 counts, weights, biases, losses and outputs, for every rule, on dense and convolutional
 networks, with the splits the kernels make (whole samples; weight-gradient column blocks,
 several per layer), uneven shares, momentum, dropout and max pooling, the chip's number
-format, a batch-1 layer large enough to be split by columns, a batch-level product split by
-columns, batch-level products one chunk per worker, and a batch-1 sample whose steps are
-pipelined on two workers."""
+format, a batch-1 layer large enough to be split by columns, a batch-level product shared by
+blocks of output rows, uneven rounds of batch-level products shared by rows, batch-level
+products one chunk per worker, and a batch-1 sample whose steps are pipelined on two
+workers."""
 
 from __future__ import annotations
 
@@ -32,12 +33,19 @@ NETS = {
                          dict(kind="conv", channels=6, kernel=3, stride=1, padding=1, bias=False),
                          dict(kind="avgpool", size=3), dict(kind="flatten")], 3.0),
     # a weight-gradient product large enough at batch 3 (one step: 3 x 36 rows, 288 x 144) to
-    # be split into column blocks, 2 1/4 of them (loop._stack_gemm_share)
+    # be shared by the workers in blocks of output rows, cut at multiples of 16 (one chunk:
+    # fewer chunks than workers, loop._chunk_rows)
     "wide": ((6, 6, 32), [dict(kind="conv", channels=2 * WGRAD_BLOCK + 16, kernel=3, stride=1,
                                padding=1, bias=True), dict(kind="avgpool", size=3),
                           dict(kind="flatten")], 3.0),
     # a map of more than STACK_ROWS positions: each sample-step is a chunk of its own, so the
     # stacked products run in rounds of one chunk per worker (loop._chunk_gemm)
+    # chunks of 5 sample-steps (400 positions each): BPTT's 12 sample-steps at batch 3 are
+    # chunks of 5, 5 and 2, so 3 workers share an uneven round by output rows and 2 workers
+    # take a round of two even chunks, one each, then the last chunk by rows
+    "uneven": ((20, 20, 8), [dict(kind="conv", channels=80, kernel=3, stride=1, padding=1,
+                                  bias=True), dict(kind="avgpool", size=10),
+                             dict(kind="flatten")], 3.0),
     "tall": ((46, 46, 2), [dict(kind="conv", channels=16, kernel=3, stride=1, padding=1,
                                 bias=True), dict(kind="avgpool", size=23),
                            dict(kind="flatten")], 3.0),
@@ -87,7 +95,7 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     ("mlp", "bptt", 4, dict(momentum=0.9)),
     ("mlp", "ottt_o", 3, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
     ("conv", "sltt", 3, dict(preset="tet")),
-] + [(name, r, 3, {}) for name in ("wide", "tall") for r in ("bptt", "ottt_a")] + [
+] + [(name, r, 3, {}) for name in ("wide", "uneven", "tall") for r in ("bptt", "ottt_a")] + [
     # batch 1, a spatial rule that updates at the end of the sample: its steps are pipelined
     # on two workers (the weight gradients of step t beside step t + 1)
     ("conv", r, 1, {}) for r in ("sltt", "ottt_a")] + [
@@ -182,3 +190,39 @@ def test_pipelined_sample_keeps_the_chips_learning_memory():
 def test_thread_count_must_be_a_whole_number(bad):
     with pytest.raises(ValueError, match="whole number of threads"):
         threads.parse(bad, "CHIPSIM_THREADS")
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_gemm_rows_is_those_rows_of_the_product(dt):
+    """arrays.gemm_rows, the BLAS call by which workers share a product by output rows,
+    against numpy's product: rows r0..r1-1 of a^T b, written only there."""
+    from chipsim.kernels.arrays import gemm_rows
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((70, 45)).astype(dt), rng.standard_normal((70, 13)).astype(dt)
+    ref = a.astype(np.float64).T @ b.astype(np.float64)
+    one_zero = np.array([1.0, 0.0], dt)
+    for r0, r1 in ((0, 45), (0, 16), (16, 45), (32, 33)):
+        out = np.full((45, 13), 7.0, dt)
+        gemm_rows(a, b, r0, r1, out[r0:r1].reshape(-1), one_zero)
+        tol = 1e-4 if dt == np.float32 else 1e-12
+        np.testing.assert_allclose(out[r0:r1], ref[r0:r1], rtol=tol, atol=tol)
+        assert (np.delete(out, np.arange(r0, r1), axis=0) == 7.0).all()
+
+
+def test_rows_split_exact_sees_a_block_that_differs(monkeypatch):
+    """threads.rows_split_exact, which lets workers share a product by rows, says no when a
+    block of rows is not bit for bit the whole product's (here one value one ulp off)."""
+    import chipsim.kernels.arrays as A
+    real = A.gemm_rows
+
+    def off_by_an_ulp(a, b, r0, r1, out, one_zero):
+        real(a, b, r0, r1, out, one_zero)
+        if r0 > 0:
+            out[0] = np.nextafter(out[0], np.inf)
+
+    threads.rows_split_exact.cache_clear()
+    monkeypatch.setattr(A, "gemm_rows", off_by_an_ulp)
+    try:
+        assert not threads.rows_split_exact(np.dtype(np.float64))
+    finally:
+        threads.rows_split_exact.cache_clear()

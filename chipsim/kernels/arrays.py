@@ -8,8 +8,18 @@ stay scalar and run about ten times slower.
 from __future__ import annotations
 
 import numpy as np
+from numba import types
 
 from chipsim.kernels.jit import kernel
+
+# BLAS's ?gemm as Numba's np.dot calls it (numba/np/linalg.py, call_xxgemm): Numba's helper
+# library resolves it to SciPy's cython_blas at the first call. Called directly only where a
+# product's operand is a block of a larger matrix (gemm_rows), which np.dot would copy.
+# The pointers are passed as addresses (intp; the same register in the C calling convention),
+# so that an operand can start inside an array.
+_xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
+    types.char, types.char, types.char, types.intp, types.intp, types.intp, types.intp,
+    types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, types.intp))
 
 
 @kernel(inline=True)
@@ -63,3 +73,21 @@ def gemm(a, b, out):
     """out = a @ b through BLAS (np.dot into out). Keeps reference counting (jit.py): Numba's
     np.dot will not compile without it, as it may copy an operand that is not contiguous."""
     np.dot(a, b, out)
+
+
+@kernel
+def gemm_rows(a, b, r0, r1, out, one_zero):
+    """out = (a^T b)[r0:r1], rows r0..r1-1 of the product of a (k, m) and b (k, n), both
+    C-contiguous, into out ((r1 - r0) * n values, row-major), through BLAS without copying:
+    the BLAS call np.dot(a.T, b, out) makes for the whole product (transa 'n', transb 't',
+    lda n, ldb m), with its m rows cut to r1 - r0 and b's operand starting at column r0.
+    ``one_zero``: (1, 0) in the dtype (alpha and beta). Whether a block of rows equals those
+    rows of the whole product is BLAS's to decide: chipsim.threads.rows_split_exact checks."""
+    k = a.shape[0]
+    m = a.shape[1]
+    n = b.shape[1]
+    kind = np.int8(115) if a.itemsize == 4 else np.int8(100)       # 's' or 'd'
+    if r1 > r0 and k > 0:
+        one = one_zero.ctypes.data
+        _xxgemm(kind, np.int8(110), np.int8(116), n, r1 - r0, k, one, b.ctypes.data, n,
+                a.ctypes.data + r0 * a.itemsize, m, one + one_zero.itemsize, out.ctypes.data, n)

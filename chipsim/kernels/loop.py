@@ -58,7 +58,7 @@ from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_REA
                             MEM_WRITE_HIST, MEM_WRITE_STATE, MEM_WRITE_TRACE, NB_DENSE_OPS,
                             NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, OUTPUT_ERROR, SPIKE,
                             SURROGATE_EVAL, SYN_CURRENT_UPDATE, TRACE_UPDATE)
-from chipsim.kernels.arrays import copy, gemm, nonzero
+from chipsim.kernels.arrays import copy, gemm, gemm_rows, nonzero
 from chipsim.kernels.conv import is_dense, pos_nnz, tap_sums
 from chipsim.kernels.error import (dfa_error, error_to_source, li_route, spatial_route,
                                    syn_route, temporal_route, transpose_kernel)
@@ -80,7 +80,7 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
 from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
                                      transform)
 from chipsim.kernels.update import apply_updates, on_grid
-from chipsim.kernels.wgrad import (add_block, conv_wgrad_block, dense_enough, factor_count,
+from chipsim.kernels.wgrad import (add_block, dense_enough, factor_count,
                                    stack_product, weight_grad, wgrad_from_history)
 
 
@@ -171,9 +171,11 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
             ncs = max(ncs, q * pos * Ly.k * Ly.k * Ly.cin)
             ngs = max(ngs, q * pos * Ly.cout)
             npr = max(npr, q)
+    one_zero = np.zeros(2, dtype=f)
+    one_zero[0] = 1.0
     stk = Stack(np.empty(NW * ncs, dtype=f), np.empty(NW * ngs, dtype=f),
                 np.empty(B * steps, dtype=np.uint8), np.empty(NW * npr, dtype=np.int64),
-                np.empty((NW + 1, 3), dtype=np.int64))
+                np.empty((NW + 1, 3), dtype=np.int64), one_zero)
     return scr, hs, stk
 
 
@@ -557,7 +559,7 @@ JOB_WGRAD = 2
 JOB_STACK = 3
 JOB_PIPE = 4
 JOB_PIPE_BACK = 5
-JOB_STACK_GEMM = 6
+JOB_CHUNK_ROWS = 6
 JOB_CHUNK_GEMM = 7
 
 
@@ -589,9 +591,9 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     compile, for the hundreds of arrays in the records.) Jobs: JOB_SAMPLES (a = t, b = history
     slot), JOB_WINDOW (BPTT's error pass, steps a..b-1), JOB_WGRAD (layer a's weight gradient,
     steps c down to b, history slot of step t: t - d), JOB_STACK (layer a's sample-steps e..f-1
-    of the stacked product, steps c down to b, slot t - d), JOB_STACK_GEMM (layer a's stacked
-    product over its first b rows, by column blocks), JOB_CHUNK_GEMM (the products of a round
-    of layer a's chunks, one each), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
+    of the stacked product, steps c down to b, slot t - d), JOB_CHUNK_ROWS (the products of a
+    round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
+    round of layer a's chunks, one each), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
@@ -605,8 +607,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
                          S.traces)
         elif job == JOB_STACK:
             _stack_share(w, nw, a, b, c, d, e, f, net, S, x, rule, scr, stk, cnt)
-        elif job == JOB_STACK_GEMM:
-            _stack_gemm_share(w, nw, a, b, net, G, scr, stk)
+        elif job == JOB_CHUNK_ROWS:
+            _chunk_rows(w, nw, a, b, net, scr, stk)
         elif job == JOB_CHUNK_GEMM:
             _chunk_gemm(w, a, net, scr, stk)
         elif job == JOB_PIPE:
@@ -652,27 +654,6 @@ def _stack_share(w, nw, l, t_lo, t_hi, t0, n0, n1, net, S, x, rule, scr, stk, cn
 
 
 @kernel
-def _stack_gemm_share(w, nw, l, rows, net, G, scr, stk):
-    """Worker w of nw, its share of the column blocks (WGRAD_BLOCK output channels) of layer
-    l's stacked product over its first ``rows`` rows, each block's product col^T g[:, block]
-    added into the accumulator. The blocks are the same whatever the number of workers, and
-    on this machine's BLAS each block's product equals those columns of the whole product
-    (benchmarks/check_blas_blocks.py)."""
-    Ly = net.layout[l]
-    R = Ly.k * Ly.k * Ly.cin
-    Cout = Ly.cout
-    sw = worker_scratch(scr, w)
-    col = stk.col[:rows * R].reshape((rows, R))
-    nb = (Cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK
-    for j in range(w * nb // nw, (w + 1) * nb // nw):
-        s0 = j * WGRAD_BLOCK
-        s1 = min(Cout, s0 + WGRAD_BLOCK)
-        add_block(acc_weights(G, Ly), conv_wgrad_block(col, stk.g, Ly, s0, s1, sw.gblk,
-                                                       (sw.wt0, sw.wt1, sw.wt2)),
-                  s0, s1, touched(G, Ly))
-
-
-@kernel
 def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk,
                    cnt, loss_out):
     """Layer l's weight gradient as batch-level products: the batch's sample-steps (every
@@ -680,10 +661,11 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     gradient is a product is stacked, one BLAS product colS^T gS adds them all into the
     accumulator, and then, in order, the bias of those and the event-by-event gradient of the
     others. The chunks are taken in rounds of one per worker: the round's stacking is split
-    over the workers by sample-steps, its products run one per worker, and each is added in
-    chunk order (a round of one chunk: its product split by column blocks when large). The
-    chunks, and so the products and the order of the additions, do not depend on the thread
-    count; the sums differ from a sample-by-sample accumulation in the last bits only. Which
+    over the workers by sample-steps, its products run one per worker (or, when that would
+    leave a worker idle, shared by blocks of output rows, _chunk_rows), and each is added in
+    chunk order. The chunks, and so the products and the order of the additions, do not depend
+    on the thread count; the sums differ from a sample-by-sample accumulation in the last bits
+    only. Which
     sample-steps are stacked depends only on their factors' density (wgrad.dense_enough)."""
     lay = net.layout
     Ly = lay[l]
@@ -735,19 +717,18 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
             _par(np.int64(JOB_STACK), k, l, t_lo, t_hi, t0, zero, ns_all, net, P, G, S, x, nrn,
                  loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
                  np.bool_(False))
-        rows = ns_all * pos
-        nb = (Cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK
-        blocks = nc == 1 and nb > 1 and rows * R * Cout >= SPLIT_MACS
-        if blocks:
-            # one large product (VGG's layers) in fixed column blocks, shared by the workers,
-            # each block added into the accumulator as it is made
-            k = min(nw, nb)
-            if k == 1:
-                _stack_gemm_share(zero, k, l, rows, net, G, scr, stk)
-            else:
-                _par(np.int64(JOB_STACK_GEMM), k, l, rows, zero, zero, zero, zero, net, P, G,
-                     S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
-                     np.bool_(True), np.bool_(False))
+        # the round's products: one per worker, each chunk's whole; or, when the chunks
+        # leave workers idle (fewer chunks than workers, or of unequal size) and BLAS allows
+        # it, shared by blocks of output rows at equal cost (_chunk_rows)
+        even = nc == nw
+        for c in range(1, nc):
+            even = even and stk.chunk[c + 1, 2] - stk.chunk[c, 2] == stk.chunk[1, 2] - stk.chunk[0, 2]
+        if ns_all == 0:
+            pass
+        elif nw > 1 and rule.split_rows and not even and ns_all * pos * R * Cout >= SPLIT_MACS:
+            _par(np.int64(JOB_CHUNK_ROWS), nw, l, nc, zero, zero, zero, zero, net, P, G, S, x,
+                 nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
+                 np.bool_(True), np.bool_(False))
         elif nc == 1:
             _chunk_gemm(zero, l, net, scr, stk)
         else:
@@ -756,7 +737,7 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
                  nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
                  np.bool_(True), np.bool_(False))
         for c in range(nc):
-            if not blocks and stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
+            if stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
                 add_block(gW, scr.wt1[c][:R * Cout].reshape((R, Cout)), 0, Cout, tch)
             # then, in order, the bias of the chunk's stacked sample-steps and the event-by-
             # event gradient of the others
@@ -796,6 +777,48 @@ def _chunk_gemm(c, l, net, scr, stk):
         gemm(stk.col[r0 * R:r1 * R].reshape((r1 - r0, R)).T,
              stk.g[r0 * Cout:r1 * Cout].reshape((r1 - r0, Cout)),
              worker_scratch(scr, c).wt1[:R * Cout].reshape((R, Cout)))
+
+
+@kernel(inline=True)
+def _row_cut(v, n, R):
+    """The output row where a cut at cost v (in rows of n stacked sample-steps) falls in a
+    product of R output rows, at a multiple of 16 rows (0 before it, R after it)."""
+    if v <= 0:
+        return v - v
+    if v >= n * R:
+        return R
+    return min(R, (v // n + 15) // 16 * 16)
+
+
+@kernel
+def _chunk_rows(w, nw, l, nc, net, scr, stk):
+    """Worker w of nw, its share of the products of a round of nc chunks of layer l, shared
+    by output rows: the chunks laid end to end, each of R = k*k*Cin output rows costing its
+    stacked sample-steps each, cut into nw pieces of equal cost (at multiples of 16 rows,
+    _row_cut); each piece, rows r0..r1-1 of chunk c's product, computed into those rows of
+    chunk c's scratch (wt1 of worker c, as _chunk_gemm) by arrays.gemm_rows. Neighbouring
+    workers cut at the same rows, so the pieces tile every product; the trainer shares by rows
+    only when this BLAS computes such a piece as the whole product does (Rule.split_rows)."""
+    Ly = net.layout[l]
+    pos = Ly.hout * Ly.wout
+    R = Ly.k * Ly.k * Ly.cin
+    Cout = Ly.cout
+    total = (stk.chunk[nc, 2] - stk.chunk[0, 2]) * R
+    lo = w * total // nw
+    hi = (w + 1) * total // nw
+    a = w - w
+    for c in range(nc):
+        n = stk.chunk[c + 1, 2] - stk.chunk[c, 2]
+        if n > 0:
+            r0 = _row_cut(lo - a, n, R)
+            r1 = _row_cut(hi - a, n, R)
+            if r1 > r0:
+                q0 = stk.chunk[c, 2] * pos
+                q1 = stk.chunk[c + 1, 2] * pos
+                gemm_rows(stk.col[q0 * R:q1 * R].reshape((q1 - q0, R)),
+                          stk.g[q0 * Cout:q1 * Cout].reshape((q1 - q0, Cout)), r0, r1,
+                          worker_scratch(scr, c).wt1[r0 * Cout:r1 * Cout], stk.one_zero)
+        a += n * R
 
 
 @kernel(inline=True)

@@ -215,6 +215,7 @@ class Stack(NamedTuple):
     pair: np.ndarray        # int64 per stack slot: its sample-step
     chunk: np.ndarray       # int64 (workers + 1, 3): the chunks of one round, one per worker:
                             #   first and end sample-step, first stack slot (row c + 1: its end)
+    one_zero: np.ndarray    # float (2,): 1 and 0, BLAS's alpha and beta (arrays.gemm_rows)
 
 
 #: a chunk of stacked sample-steps (records.Stack; at least one) holds at most this many
@@ -297,6 +298,9 @@ class Rule(NamedTuple):
     fused: np.ndarray       # uint8 (L,): BPTT weight gradient summed per row from the history
                             #   after the window: 0 = no, 1 = into the weights, 2 = accumulator
     feedback: int           # FEEDBACK_*: how the output error reaches the hidden layers
+    split_rows: bool        # a round's stacked products may be shared by blocks of output
+                            #   rows: this BLAS computes them as the whole product does
+                            #   (chipsim.threads.rows_split_exact; loop._stacked_wgrad)
 
 
 class Optimizer(NamedTuple):

@@ -275,7 +275,7 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
             ncs, ngs, npr = max(ncs, q * per), max(ngs, q * pos * int(r["cout"])), max(npr, q)
     # the stack holds one chunk per worker, and a round's table of chunks
     scr += (int(workers) * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps)
-            + 8 * 3 * (int(workers) + 1))
+            + 8 * 3 * (int(workers) + 1) + 2 * f)
     any_fused = bool(temporal and (np.asarray(fused) != 0).any())
     n, tn = (maxn, int(T)) if any_fused else (0, 0)
     hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f
@@ -502,7 +502,8 @@ class Trainer:
         rule = RuleRec(learn=learn, route=self.rule.route, apply=self.rule.apply,
                        window=self.window, trace_decay=self.trace_decay, direct=self.direct,
                        step_mask=step_mask, factor=self.factors, fused=self.fused,
-                       feedback=int(self.rule.feedback_kind))
+                       feedback=int(self.rule.feedback_kind),
+                       split_rows=self.workers > 1 and threads.rows_split_exact(self.net.w_arena.dtype))
         self.fmt.rs[0] = self.rng.integers(0, 2**63, dtype=np.uint64)
         x = Inputs(inp.idx, self._values(inp), ptr, labels.astype(np.int64))
         threads.use(self.workers)
