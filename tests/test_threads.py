@@ -3,8 +3,9 @@ counts, weights, biases, losses and outputs, for every rule, on dense and convol
 networks, with the splits the kernels make (whole samples; weight-gradient column blocks,
 several per layer), uneven shares, momentum, dropout and max pooling, the chip's number
 format, a batch-1 layer large enough to be split by columns, a batch-level product shared by
-blocks of output rows, uneven rounds of batch-level products shared by rows, batch-level
-products one chunk per worker, and a batch-1 sample whose steps are pipelined on two
+blocks of output rows, uneven rounds of batch-level products shared by rows, sparse
+sample-steps' gradients after the products shared by columns, batch-level products one chunk
+per worker, and a batch-1 sample whose steps are pipelined on two
 workers."""
 
 from __future__ import annotations
@@ -46,14 +47,24 @@ NETS = {
     "uneven": ((20, 20, 8), [dict(kind="conv", channels=80, kernel=3, stride=1, padding=1,
                                   bias=True), dict(kind="avgpool", size=10),
                              dict(kind="flatten")], 3.0),
+    # sparse input spikes (6 %): most sample-steps are too sparse for a product, so their
+    # gradients follow the products event by event, shared by output columns (3 blocks of
+    # loop.TAIL_COLS; loop._tail_share), between the products of the denser ones
+    "sparse": ((12, 12, 2), [dict(kind="conv", channels=24, kernel=3, stride=1, padding=1,
+                                  bias=True), dict(kind="avgpool", size=4),
+                             dict(kind="flatten")], 3.0),
     "tall": ((46, 46, 2), [dict(kind="conv", channels=16, kernel=3, stride=1, padding=1,
                                 bias=True), dict(kind="avgpool", size=23),
                            dict(kind="flatten")], 3.0),
 }
 
 
+DENSITY = {"sparse": 0.06}
+
+
 def _problem(name, N, seed=0, density=0.4):
     shape, ops, gain = NETS[name]
+    density = DENSITY.get(name, density)
     rng = np.random.default_rng(seed)
     frames = (rng.random((N, T) + shape) < density).astype(np.uint8)
     labels = rng.integers(0, C, N)
@@ -95,7 +106,8 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     ("mlp", "bptt", 4, dict(momentum=0.9)),
     ("mlp", "ottt_o", 3, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
     ("conv", "sltt", 3, dict(preset="tet")),
-] + [(name, r, 3, {}) for name in ("wide", "uneven", "tall") for r in ("bptt", "ottt_a")] + [
+] + [(name, r, 3, {}) for name in ("wide", "uneven", "sparse", "tall")
+    for r in ("bptt", "ottt_a")] + [("sparse", "sltt", 3, dict(momentum=0.9))] + [
     # batch 1, a spatial rule that updates at the end of the sample: its steps are pipelined
     # on two workers (the weight gradients of step t beside step t + 1)
     ("conv", r, 1, {}) for r in ("sltt", "ottt_a")] + [
