@@ -4,8 +4,7 @@ networks, with the splits the kernels make (whole samples; weight-gradient colum
 several per layer), uneven shares, momentum, dropout and max pooling, the chip's number
 format, a batch-1 layer large enough to be split by columns, a batch-level product shared by
 blocks of output rows, uneven rounds of batch-level products shared by rows, sparse
-sample-steps' gradients after the products shared by columns, batch-level products one chunk
-per worker, and a batch-1 sample whose steps are pipelined on two
+sample-steps' gradients between the products, batch-level products one chunk per worker, and a batch-1 sample whose steps are pipelined on two
 workers."""
 
 from __future__ import annotations
@@ -48,8 +47,7 @@ NETS = {
                                   bias=True), dict(kind="avgpool", size=10),
                              dict(kind="flatten")], 3.0),
     # sparse input spikes (6 %): most sample-steps are too sparse for a product, so their
-    # gradients follow the products event by event, shared by output columns (3 blocks of
-    # loop.TAIL_COLS; loop._tail_share), between the products of the denser ones
+    # gradients follow the products of the denser ones event by event, in order
     "sparse": ((12, 12, 2), [dict(kind="conv", channels=24, kernel=3, stride=1, padding=1,
                                   bias=True), dict(kind="avgpool", size=4),
                              dict(kind="flatten")], 3.0),

@@ -561,7 +561,6 @@ JOB_PIPE = 4
 JOB_PIPE_BACK = 5
 JOB_CHUNK_ROWS = 6
 JOB_CHUNK_GEMM = 7
-JOB_TAIL = 8
 
 
 @kernel
@@ -594,8 +593,7 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     steps c down to b, history slot of step t: t - d), JOB_STACK (layer a's sample-steps e..f-1
     of the stacked product, steps c down to b, slot t - d), JOB_CHUNK_ROWS (the products of a
     round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
-    round of layer a's chunks, one each), JOB_TAIL (layer a's sample-steps b..c-1 after
-    its products, by output columns; d = last step, e = slot offset, f = steps), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
+    round of layer a's chunks, one each), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
@@ -609,8 +607,6 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
                          S.traces)
         elif job == JOB_STACK:
             _stack_share(w, nw, a, b, c, d, e, f, net, S, x, rule, scr, stk, cnt)
-        elif job == JOB_TAIL:
-            _tail_share(w, nw, a, b, c, d, e, f, net, P, G, S, x, rule, opt, fmt, scr, stk, cnt)
         elif job == JOB_CHUNK_ROWS:
             _chunk_rows(w, nw, a, b, net, scr, stk)
         elif job == JOB_CHUNK_GEMM:
@@ -681,6 +677,7 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     R = Ly.k * Ly.k * Ly.cin
     Cout = Ly.cout
     gW = acc_weights(G, Ly)
+    gb = acc_bias(G, Ly)
     tch = touched(G, Ly)
     s0 = worker_scratch(scr, nw * 0)
     use_trace = rule.factor[l] == FACTOR_TRACE
@@ -739,75 +736,30 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
             _par(np.int64(JOB_CHUNK_GEMM), nc, l, zero, zero, zero, zero, zero, net, P, G, S, x,
                  nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
                  np.bool_(True), np.bool_(False))
-        c = 0
-        while c < nc:
+        for c in range(nc):
             if stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
                 add_block(gW, scr.wt1[c][:R * Cout].reshape((R, Cout)), 0, Cout, tch)
             # then, in order, the bias of the chunk's stacked sample-steps and the event-by-
-            # event gradient of the others, with those of the next chunks that have no product
-            # (nothing to add between them): on the workers by output columns when there is
-            # event-by-event work to share (each weight's additions stay in order)
-            c1 = c + 1
-            while c1 < nc and stk.chunk[c1 + 1, 2] == stk.chunk[c1, 2]:
-                c1 += 1
-            q0 = stk.chunk[c, 0]
-            q1 = stk.chunk[c1 - 1, 1]
-            tail = (q1 - q0) - (stk.chunk[c1, 2] - stk.chunk[c, 2])
-            k = min(nw, (Cout + TAIL_COLS - 1) // TAIL_COLS)
-            if k > 1 and tail > 0:
-                _par(np.int64(JOB_TAIL), k, l, q0, q1, t_hi, t0, n, net, P, G, S, x, nrn, loss,
-                     rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
-                     np.bool_(False))
-            else:
-                _tail_share(zero, zero + 1, l, q0, q1, t_hi, t0, n, net, P, G, S, x, rule, opt,
-                            fmt, scr, stk, cnt)
-            c = c1
-
-
-#: the event-by-event tail of a stacked weight gradient is shared by output columns in
-#: multiples of this many (loop._tail_share): the conv net's 16 channels in two halves
-TAIL_COLS = 8
-
-
-@kernel
-def _tail_share(w, nw, l, q0, q1, t_hi, t0, n, net, P, G, S, x, rule, opt, fmt, scr, stk, cnt):
-    """Worker w of nw, its output columns (multiples of TAIL_COLS) of the sample-steps q0..q1-1
-    of layer l's stacked weight gradient (_stacked_wgrad; sample-step q: sample q // n, step
-    t_hi - q % n, history slot t - t0), in order: for those stacked into a product, the bias;
-    for the others, their whole gradient event by event (wgrad.weight_grad, never its product
-    path: they are not dense enough for one). Each weight and bias receives the same additions
-    in the same order whatever the columns' split. The worker with column 0 counts the work."""
-    lay = net.layout
-    Ly = lay[l]
-    sw = worker_scratch(scr, w)
-    Cout = Ly.cout
-    pos = Ly.hout * Ly.wout
-    nb = (Cout + TAIL_COLS - 1) // TAIL_COLS
-    c0 = min(Cout, (w * nb // nw) * TAIL_COLS)
-    c1 = min(Cout, ((w + 1) * nb // nw) * TAIL_COLS)
-    if c1 <= c0:
-        return
-    gW = acc_weights(G, Ly)
-    gb = acc_bias(G, Ly)
-    use_trace = rule.factor[l] == FACTOR_TRACE
-    for qq in range(q0, q1):
-        b = qq // n
-        t = t_hi - qq % n
-        th = t - t0
-        g = out_grad(S, Ly)[b, th]
-        if stk.flag[qq]:
-            if Ly.has_bias == 1:
-                for p in range(pos):
-                    for co in range(c0, c1):
-                        if g[p * Cout + co] != 0.0:
-                            gb[co] += g[p * Cout + co]
-            continue
-        ng = _grad_nonzeros(Ly, g, sw)
-        idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
-        weight_grad(weights(P, Ly), bias(P, Ly), gW, gb, g, sw.gnz, ng, Ly, idx, val, e0, e1,
-                    trace(S, Ly)[b], use_trace, rule.direct, opt.lr, touched(G, Ly), sw.scratch,
-                    sw.pos_nz, sw.tsum, (sw.wt0, sw.wt1, sw.wt2), sw.gblk, sw.taps,
-                    cnt[b, t, l, LEARN], fmt.qw[l], fmt.limw[l], fmt.rs, c0, c1, c0 == 0)
+            # event gradient of the others
+            for qq in range(stk.chunk[c, 0], stk.chunk[c, 1]):
+                b = qq // n
+                t = t_hi - qq % n
+                th = t - t0
+                g = out_grad(S, Ly)[b, th]
+                if stk.flag[qq]:
+                    if Ly.has_bias == 1:
+                        for p in range(pos):
+                            for co in range(Cout):
+                                if g[p * Cout + co] != 0.0:
+                                    gb[co] += g[p * Cout + co]
+                    continue
+                ng = _grad_nonzeros(Ly, g, s0)
+                idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, s0.ones)
+                weight_grad(weights(P, Ly), bias(P, Ly), gW, gb, g, s0.gnz, ng, Ly, idx, val, e0,
+                            e1, trace(S, Ly)[b], use_trace, rule.direct, opt.lr, tch, s0.scratch,
+                            s0.pos_nz, s0.tsum, (s0.wt0, s0.wt1, s0.wt2), s0.gblk, s0.taps,
+                            cnt[b, t, l, LEARN], fmt.qw[l], fmt.limw[l], fmt.rs, zero, Cout,
+                            np.bool_(True))
 
 
 @kernel
