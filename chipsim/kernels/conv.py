@@ -32,7 +32,7 @@ def is_dense(Ly):
     return Ly.hout * Ly.wout == 1 and Ly.k == 1
 
 
-@kernel
+@kernel(inline=True)
 def taps(y, x, k, s, pad, Hout, Wout, tap_k, tap_o):
     """The kernel offsets (ky*k + kx) and output positions a convolution input at (y, x)
     reaches, borders and stride accounted for; returns how many."""

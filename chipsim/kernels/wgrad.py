@@ -22,7 +22,7 @@ from chipsim.kernels.records import WGRAD_BLOCK
 from chipsim.kernels.update import add_to_bias, count_sweep, round_sr, sgd_row, sgd_row_fixed
 
 
-@kernel
+@kernel(inline=True)
 def grad_row(M, r, g, base, gnz, q0, q1, c0, c1, full, p, unit):
     """Columns c0..c1-1 of row r of M += p * g[base + column] (unit: += g): all of them
     (``full``), or those of g's non-zeros ``gnz[q0:q1]`` (which lie in c0..c1-1)."""
