@@ -31,7 +31,9 @@ runs in two phases:
    weight receives the same additions in the same order as with one thread. A convolution at
    batch > 1 instead sums the batch's dense-enough sample-steps in one BLAS product per chunk
    over their stacked im2col (``_stacked_wgrad``; workers stack, the chunks and the choice of
-   sample-steps do not depend on the workers), then the sparse ones event by event, in order.
+   sample-steps do not depend on the workers; each round's products one per worker, or shared
+   by blocks of output rows where that would leave a worker idle, ``_chunk_rows``), then the
+   sparse ones event by event, in order.
 
 At batch 1 there are no samples to share, so a spatial rule that updates once per sample
 (SLTT, SLTT-K, OTTT_A) on a network with a convolution pipelines the sample's steps on two
@@ -137,10 +139,10 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
             npin = max(npin, pin)
             ntap = max(ntap, nt)
             nrow = max(nrow, Ly.hout * Ly.win)
-    # a column block of one sample-step's output gradient, or of a chunk of the stacked ones
+    # a column block of one sample-step's output gradient (wgrad.conv_wgrad_block)
     nblk = 1
     if ncol > 1:
-        nblk = min(maxn, WGRAD_BLOCK) * (max(maxpos, STACK_ROWS) if B > 1 else maxpos)
+        nblk = min(maxn, WGRAD_BLOCK) * maxpos
     scr = Scratch(np.empty((NW, maxn), dtype=np.int64), np.empty((NW, maxn), dtype=np.uint8),
                   np.empty((NW, maxn), dtype=f), np.ones((NW, maxn), dtype=f),
                   np.empty((NW, maxpos), dtype=np.int64), np.empty((NW, npin), dtype=np.int64),

@@ -71,8 +71,8 @@ def conv_wgrad_cols(X, Ly, scr):
 def conv_wgrad_block(col, g, Ly, s0, s1, gblk, scr):
     """Columns s0..s1-1 of a convolution's weight gradient, dW = col^T g[:, s0:s1], as one
     BLAS product (the block of g copied into ``gblk``; dW written to ``scr[1]`` and returned,
-    (k*k*Cin, s1-s0)). ``col`` has one row per output position of one sample-step, or of
-    several stacked (loop._stack_gemm_share), and g a row of Cout values for each."""
+    (k*k*Cin, s1-s0)). ``col`` has one row per output position of one sample-step, and g a
+    row of Cout values for each."""
     P = col.shape[0]
     Cout = Ly.cout
     nb = s1 - s0

@@ -260,10 +260,10 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
             npin = max(npin, pin)
             ntap = max(ntap, nt)
             nrow = max(nrow, hout * win)
-    # a column block of one sample-step's output gradient, or of a chunk of the stacked ones
+    # a column block of one sample-step's output gradient (wgrad.conv_wgrad_block)
     nblk = 1
     if ncol > 1:
-        nblk = min(maxn, WGRAD_BLOCK) * (max(maxpos, STACK_ROWS) if B > 1 else maxpos)
+        nblk = min(maxn, WGRAD_BLOCK) * maxpos
     scr = int(workers) * (maxn * (8 + 1 + 2 * f) + maxpos * 8 + npin * 8 + (ncol + nmat + nmap) * f
                           + 2 * ntap * 8 + nrow * 8 + 2 * f + nblk * f)
     ncs = ngs = npr = 0
