@@ -8,10 +8,10 @@ products also equal the whole product's columns they equal the single-threaded c
 earlier versions too. At batch > 1 it shares a convolution's stacked products by blocks of
 output rows cut at multiples of 16 (loop._chunk_rows, arrays.gemm_rows), which depend on the
 thread count: there the numbers stay the same only if each block of rows equals those rows of
-the whole product (chipsim.threads.rows_split_exact checks it at run time). This prints, for
-the shapes of chipsim's networks, whether each holds on this machine's BLAS (Numba's np.dot:
-SciPy's OpenBLAS), for column widths 1 to 128 and row blocks of 16 to half the rows. It
-asserts nothing.
+the whole product (chipsim.kernels.arrays.rows_split_exact checks it at run time). This
+prints, for the shapes of chipsim's networks, whether each holds on this machine's BLAS
+(Numba's np.dot: SciPy's OpenBLAS), for column widths 1 to 128 and row blocks of 16 to half
+the rows. It asserts nothing.
 
     python benchmarks/check_blas_blocks.py
 """

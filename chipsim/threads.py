@@ -8,8 +8,8 @@ products of a convolution, one per worker or shared by blocks of output rows. A 
 arithmetic is the same whichever thread runs it and however many there are, so counts,
 weights and losses are bit-identical for every thread count (tests/test_threads.py checks 1,
 2 and 3). Sharing a product by rows relies on BLAS computing a block of a product's rows as
-the whole product computes them; ``rows_split_exact`` checks that once, and where it does not
-hold each product stays whole on one worker.
+the whole product computes them; ``kernels.arrays.rows_split_exact`` checks that once, and
+where it does not hold each product stays whole on one worker.
 
 Numba's thread pool is sized once, when Numba loads: chipsim/__init__.py makes it hold at
 least the cores and ``CHIPSIM_THREADS``. More workers than the pool has threads still give
@@ -18,7 +18,6 @@ the same numbers, on fewer threads.
 
 from __future__ import annotations
 
-import functools
 import os
 
 ENV = "CHIPSIM_THREADS"
@@ -77,30 +76,3 @@ def _numba_threads(n: int) -> None:
     import numba
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
-
-@functools.lru_cache(maxsize=None)
-def rows_split_exact(dtype) -> bool:
-    """Whether this machine's BLAS (Numba's: SciPy's) computes blocks of output rows of a
-    product, at multiples of 16 rows, exactly as the whole product computes them, in
-    ``dtype``: the condition for sharing one product over workers without changing a bit
-    (chipsim/kernels/loop.py, _chunk_rows). Checked once per dtype on products of the shapes
-    chipsim makes (a few milliseconds); benchmarks/check_blas_blocks.py prints more."""
-    import numpy as np
-
-    from chipsim.kernels.arrays import gemm, gemm_rows
-
-    dt = np.dtype(dtype)
-    rng = np.random.default_rng(0)
-    one_zero = np.array([1.0, 0.0], dt)
-    for k, m, n in ((300, 144, 32), (200, 576, 64), (96, 1152, 128)):
-        a = rng.standard_normal((k, m)).astype(dt)
-        b = rng.standard_normal((k, n)).astype(dt)
-        whole = np.empty((m, n), dt)
-        gemm(a.T, b, whole)
-        for cuts in ((0, 16, m), (0, 48, 96, m), (0, m - 16, m)):
-            part = np.full((m, n), np.nan, dt)
-            for r0, r1 in zip(cuts[:-1], cuts[1:]):
-                gemm_rows(a, b, r0, r1, part[r0:r1].reshape(-1), one_zero)
-            if not np.array_equal(part, whole):
-                return False
-    return True

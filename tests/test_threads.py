@@ -220,7 +220,7 @@ def test_gemm_rows_is_those_rows_of_the_product(dt):
 
 
 def test_rows_split_exact_sees_a_block_that_differs(monkeypatch):
-    """threads.rows_split_exact, which lets workers share a product by rows, says no when a
+    """arrays.rows_split_exact, which lets workers share a product by rows, says no when a
     block of rows is not bit for bit the whole product's (here one value one ulp off)."""
     import chipsim.kernels.arrays as A
     real = A.gemm_rows
@@ -230,9 +230,9 @@ def test_rows_split_exact_sees_a_block_that_differs(monkeypatch):
         if r0 > 0:
             out[0] = np.nextafter(out[0], np.inf)
 
-    threads.rows_split_exact.cache_clear()
+    A.rows_split_exact.cache_clear()
     monkeypatch.setattr(A, "gemm_rows", off_by_an_ulp)
     try:
-        assert not threads.rows_split_exact(np.dtype(np.float64))
+        assert not A.rows_split_exact(np.dtype(np.float64))
     finally:
-        threads.rows_split_exact.cache_clear()
+        A.rows_split_exact.cache_clear()

@@ -300,7 +300,7 @@ class Rule(NamedTuple):
     feedback: int           # FEEDBACK_*: how the output error reaches the hidden layers
     split_rows: bool        # a round's stacked products may be shared by blocks of output
                             #   rows: this BLAS computes them as the whole product does
-                            #   (chipsim.threads.rows_split_exact; loop._stacked_wgrad)
+                            #   (chipsim.kernels.arrays.rows_split_exact; loop._stacked_wgrad)
 
 
 class Optimizer(NamedTuple):

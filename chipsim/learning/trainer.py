@@ -22,6 +22,7 @@ import numpy as np
 from chipsim import counts as K
 from chipsim import threads
 from chipsim.kernels import run_batch
+from chipsim.kernels.arrays import rows_split_exact
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES,
                                      FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT, POOL_AVG,
                                      POOL_MAX, POOL_NONE,
@@ -503,7 +504,7 @@ class Trainer:
                        window=self.window, trace_decay=self.trace_decay, direct=self.direct,
                        step_mask=step_mask, factor=self.factors, fused=self.fused,
                        feedback=int(self.rule.feedback_kind),
-                       split_rows=self.workers > 1 and threads.rows_split_exact(self.net.w_arena.dtype))
+                       split_rows=self.workers > 1 and rows_split_exact(self.net.w_arena.dtype))
         self.fmt.rs[0] = self.rng.integers(0, 2**63, dtype=np.uint64)
         x = Inputs(inp.idx, self._values(inp), ptr, labels.astype(np.int64))
         threads.use(self.workers)
