@@ -146,6 +146,7 @@ def test_large_stacked_product_shared_by_rows_matches_reference(rule):
     nrn, rn = neuron("ottt")
     rops, Ws, bs, _ = _ref_args(ops, net)
     tr = trainer(rule, net, nrn, T=T, B=B, lr=LR, workers=2)
+    assert tr.split_rows, "this BLAS's row blocks differ from its whole products: not shared by rows"
     inp = encode_frames(frames, True)
     tr.train_batch(inp, inp.ptr, labels)
     fn = {"sltt": rc.grads_sltt, "bptt": rc.grads_bptt,

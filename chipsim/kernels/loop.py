@@ -722,11 +722,12 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
         # the round's products: one per worker, each chunk's whole; or, when the chunks
         # leave workers idle (fewer chunks than workers, or of unequal size) and BLAS allows
         # it, shared by blocks of output rows at equal cost (_chunk_rows)
+        n0 = stk.chunk[1, 2] - stk.chunk[0, 2]
         even = nc == nw
         for c in range(1, nc):
-            even = even and stk.chunk[c + 1, 2] - stk.chunk[c, 2] == stk.chunk[1, 2] - stk.chunk[0, 2]
+            even = even and stk.chunk[c + 1, 2] - stk.chunk[c, 2] == n0
         if ns_all == 0:
-            pass
+            pass                # nothing stacked in this round: no product to start
         elif nw > 1 and rule.split_rows and not even and ns_all * pos * R * Cout >= SPLIT_MACS:
             _par(np.int64(JOB_CHUNK_ROWS), nw, l, nc, zero, zero, zero, zero, net, P, G, S, x,
                  nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),

@@ -332,6 +332,9 @@ class Trainer:
         self.net = net
         #: workers a batch is split over (chipsim.threads; the numbers do not depend on it)
         self.workers = threads.count() if workers is None else threads.parse(workers, "workers")
+        #: whether the workers may share one stacked product by blocks of its rows (this
+        #: BLAS computes them as the whole product does; asked once, not per batch)
+        self.split_rows = self.workers > 1 and rows_split_exact(net.w_arena.dtype)
         self.neuron = neuron
         #: the kernels' record of every LIF neuron (per-layer neurons of the network, or
         #: ``neuron`` for all)
@@ -504,7 +507,7 @@ class Trainer:
                        window=self.window, trace_decay=self.trace_decay, direct=self.direct,
                        step_mask=step_mask, factor=self.factors, fused=self.fused,
                        feedback=int(self.rule.feedback_kind),
-                       split_rows=self.workers > 1 and rows_split_exact(self.net.w_arena.dtype))
+                       split_rows=self.split_rows)
         self.fmt.rs[0] = self.rng.integers(0, 2**63, dtype=np.uint64)
         x = Inputs(inp.idx, self._values(inp), ptr, labels.astype(np.int64))
         threads.use(self.workers)
