@@ -1,6 +1,7 @@
 """chipsim: simulate edge neuromorphic chips that learn on-chip, and count what they do."""
 
 import os as _os
+import sys as _sys
 
 # The convolution kernels call BLAS (through numba's np.dot, backed by SciPy's OpenBLAS) on
 # small matrices once per layer and time step. A multi-threaded BLAS wakes its worker threads
@@ -26,7 +27,10 @@ def _pool_size() -> str:
 
 
 # chipsim's kernels split a batch over threads in Numba's pool (chipsim/threads.py); BLAS
-# stays at one thread inside each of them
-_os.environ.setdefault("NUMBA_NUM_THREADS", _pool_size())
+# stays at one thread inside each of them. Only before Numba loads: Numba re-reads the
+# environment at every compile and refuses a pool size other than the one its threads were
+# started with, so a program that loaded Numba (and started its threads) first keeps its pool.
+if "numba" not in _sys.modules:
+    _os.environ.setdefault("NUMBA_NUM_THREADS", _pool_size())
 
 __version__ = "0.2.2"

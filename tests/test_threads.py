@@ -9,6 +9,11 @@ workers."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -236,3 +241,31 @@ def test_rows_split_exact_sees_a_block_that_differs(monkeypatch):
         assert not A.rows_split_exact(np.dtype(np.float64))
     finally:
         A.rows_split_exact.cache_clear()
+
+
+def test_a_program_that_started_numbas_threads_first_keeps_its_pool():
+    """chipsim sizes Numba's pool only if Numba is not loaded yet: Numba re-reads the
+    environment at each compile and raises if the pool size there differs from the one its
+    threads started with (which chipsim's setting did, at the first compile after import)."""
+    code = (
+        "import numba, numpy as np\n"
+        "@numba.njit(parallel=True)\n"
+        "def f(a):\n"
+        "    for i in numba.prange(a.shape[0]):\n"
+        "        a[i] += 1\n"
+        "f(np.zeros(4))\n"
+        "n = numba.config.NUMBA_NUM_THREADS\n"
+        "import chipsim\n"
+        "@numba.njit\n"
+        "def g(x):\n"
+        "    return x + 1\n"
+        "assert g(1) == 2\n"
+        "print(n, numba.config.NUMBA_NUM_THREADS)\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    # a pool chipsim would size otherwise (more than Numba's default, the cores)
+    env["CHIPSIM_THREADS"] = str(threads.cores() + 3)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0, r.stderr[-800:]
+    n0, n1 = r.stdout.split()
+    assert n0 == n1 == str(threads.cores())
