@@ -4,7 +4,8 @@ networks, with the splits the kernels make (whole samples; weight-gradient colum
 several per layer), uneven shares, momentum, dropout and max pooling, the chip's number
 format, a batch-1 layer large enough to be split by columns, a batch-level product shared by
 blocks of output rows, uneven rounds of batch-level products shared by rows, sparse
-sample-steps' gradients between the products, batch-level products one chunk per worker, and a batch-1 sample whose steps are pipelined on two
+sample-steps' gradients between the products (shared by input channels), batch-level
+products one chunk per worker, and a batch-1 sample whose steps are pipelined on two
 workers."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 
 from chipsim import threads
+from chipsim.kernels.arrays import zeros_aligned
 from chipsim.kernels.records import WGRAD_BLOCK
 from chipsim.learning.trainer import trainer_bytes
 from chipsim.model.inputs import encode_frames
@@ -56,13 +58,18 @@ NETS = {
     "sparse": ((12, 12, 2), [dict(kind="conv", channels=24, kernel=3, stride=1, padding=1,
                                   bias=True), dict(kind="avgpool", size=4),
                              dict(kind="flatten")], 3.0),
+    # the same with 5 input channels: the event-by-event gradient after each round's
+    # products is shared by input channels, unevenly (2 workers: 2 and 3; 3 workers: 1, 2, 2)
+    "sparse5": ((12, 12, 5), [dict(kind="conv", channels=24, kernel=3, stride=1, padding=1,
+                                   bias=True), dict(kind="avgpool", size=4),
+                              dict(kind="flatten")], 3.0),
     "tall": ((46, 46, 2), [dict(kind="conv", channels=16, kernel=3, stride=1, padding=1,
                                 bias=True), dict(kind="avgpool", size=23),
                            dict(kind="flatten")], 3.0),
 }
 
 
-DENSITY = {"sparse": 0.06}
+DENSITY = {"sparse": 0.06, "sparse5": 0.06}
 
 
 def _problem(name, N, seed=0, density=0.4):
@@ -109,7 +116,7 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     ("mlp", "bptt", 4, dict(momentum=0.9)),
     ("mlp", "ottt_o", 3, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
     ("conv", "sltt", 3, dict(preset="tet")),
-] + [(name, r, 3, {}) for name in ("wide", "uneven", "sparse", "tall")
+] + [(name, r, 3, {}) for name in ("wide", "uneven", "sparse", "sparse5", "tall")
     for r in ("bptt", "ottt_a")] + [("sparse", "sltt", 3, dict(momentum=0.9))] + [
     # batch 1, a spatial rule that updates at the end of the sample: its steps are pipelined
     # on two workers (the weight gradients of step t beside step t + 1)
@@ -269,3 +276,23 @@ def test_a_program_that_started_numbas_threads_first_keeps_its_pool():
     assert r.returncode == 0, r.stderr[-800:]
     n0, n1 = r.stdout.split()
     assert n0 == n1 == str(threads.cores())
+
+
+@pytest.mark.parametrize("shape,dt", [((3,), "float32"), ((5, 7), "float64"), ((1000, 3), "uint8")])
+def test_zeros_aligned_starts_at_a_cache_line(shape, dt):
+    a = zeros_aligned(shape, dt)
+    assert a.shape == shape and a.dtype == np.dtype(dt) and a.flags.c_contiguous
+    assert a.ctypes.data % 64 == 0 and not a.any()
+    a[...] = 1          # writable, and its own memory
+    assert a.sum() == np.prod(shape)
+
+
+def test_trainer_accumulators_start_at_a_cache_line():
+    """Workers share a convolution's event-by-event gradient by input channels, so they
+    write neighbouring rows of the accumulator: each row of 16 float32 on a line of its own."""
+    net, _, _ = _problem("sparse", 2)
+    nrn, _ = neuron("ottt")
+    tr = trainer("bptt", net, nrn, T=T, B=2, lr=0.3, workers=2)
+    for name in ("gw", "touched"):
+        a = getattr(tr.grads, name)
+        assert a.size > 0 and a.ctypes.data % 64 == 0, name

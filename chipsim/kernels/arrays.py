@@ -119,3 +119,15 @@ def rows_split_exact(dtype) -> bool:
                 return False
     return True
 
+
+
+def zeros_aligned(shape, dtype, align: int = 64) -> np.ndarray:
+    """np.zeros(shape, dtype) starting at a multiple of ``align`` bytes (a cache line). NumPy
+    starts a large array 16 bytes into a page, so a row of 64 bytes (16 float32) straddles two
+    lines, and workers that write neighbouring rows (the weight-gradient accumulator shared by
+    input channels) would write the same line."""
+    dt = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+    buf = np.zeros(n + align, np.uint8)
+    off = -buf.ctypes.data % align
+    return buf[off:off + n].view(dt).reshape(shape)

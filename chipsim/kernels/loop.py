@@ -33,7 +33,8 @@ runs in two phases:
    over their stacked im2col (``_stacked_wgrad``; workers stack, the chunks and the choice of
    sample-steps do not depend on the workers; each round's products one per worker, or shared
    by blocks of output rows where that would leave a worker idle, ``_chunk_rows``), then the
-   sparse ones event by event, in order.
+   sparse ones event by event, in order, shared by input channels (``_tail_share``: a weight
+   row's additions come from its own channel's events only).
 
 At batch 1 there are no samples to share, so a spatial rule that updates once per sample
 (SLTT, SLTT-K, OTTT_A) on a network with a convolution pipelines the sample's steps on two
@@ -82,8 +83,9 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
 from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
                                      transform)
 from chipsim.kernels.update import apply_updates, on_grid
-from chipsim.kernels.wgrad import (add_block, dense_enough, factor_count,
-                                   stack_product, weight_grad, wgrad_from_history)
+from chipsim.kernels.wgrad import (add_channels, bias_grads, conv_event_grads, conv_pairs,
+                                   count_accumulated, dense_enough, factor_count, stack_product,
+                                   weight_grad, wgrad_from_history)
 
 
 @kernel(inline=True)
@@ -563,6 +565,7 @@ JOB_PIPE = 4
 JOB_PIPE_BACK = 5
 JOB_CHUNK_ROWS = 6
 JOB_CHUNK_GEMM = 7
+JOB_TAIL = 8
 
 
 @kernel
@@ -613,6 +616,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
             _chunk_rows(w, nw, a, b, net, scr, stk)
         elif job == JOB_CHUNK_GEMM:
             _chunk_gemm(w, a, net, scr, stk)
+        elif job == JOB_TAIL:
+            _tail_share(w, nw, a, b, c, d, e, net, S, x, rule, G, scr, stk, cnt)
         elif job == JOB_PIPE:
             if w == 0:        # the forward and error pass of step a (slot b) ...
                 _samples(w, nw - 1, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt,
@@ -665,10 +670,11 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     others. The chunks are taken in rounds of one per worker: the round's stacking is split
     over the workers by sample-steps, its products run one per worker (or, when that would
     leave a worker idle, shared by blocks of output rows, _chunk_rows), and each is added in
-    chunk order. The chunks, and so the products and the order of the additions, do not depend
-    on the thread count; the sums differ from a sample-by-sample accumulation in the last bits
-    only. Which
-    sample-steps are stacked depends only on their factors' density (wgrad.dense_enough)."""
+    chunk order, with the event-by-event gradient after it, shared by input channels
+    (_tail_share). The chunks, and so the products and the order of the additions, do not
+    depend on the thread count; the sums differ from a sample-by-sample accumulation in the
+    last bits only. Which sample-steps are stacked depends only on their factors' density
+    (wgrad.dense_enough)."""
     lay = net.layout
     Ly = lay[l]
     B = x.ptr.shape[0]
@@ -678,9 +684,6 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     pos = Ly.hout * Ly.wout
     R = Ly.k * Ly.k * Ly.cin
     Cout = Ly.cout
-    gW = acc_weights(G, Ly)
-    gb = acc_bias(G, Ly)
-    tch = touched(G, Ly)
     s0 = worker_scratch(scr, nw * 0)
     use_trace = rule.factor[l] == FACTOR_TRACE
     zero = nw * 0
@@ -739,30 +742,70 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
             _par(np.int64(JOB_CHUNK_GEMM), nc, l, zero, zero, zero, zero, zero, net, P, G, S, x,
                  nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
                  np.bool_(True), np.bool_(False))
-        for c in range(nc):
-            if stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
-                add_block(gW, scr.wt1[c][:R * Cout].reshape((R, Cout)), 0, Cout, tch)
-            # then, in order, the bias of the chunk's stacked sample-steps and the event-by-
-            # event gradient of the others
-            for qq in range(stk.chunk[c, 0], stk.chunk[c, 1]):
-                b = qq // n
-                t = t_hi - qq % n
-                th = t - t0
-                g = out_grad(S, Ly)[b, th]
-                if stk.flag[qq]:
-                    if Ly.has_bias == 1:
-                        for p in range(pos):
-                            for co in range(Cout):
-                                if g[p * Cout + co] != 0.0:
-                                    gb[co] += g[p * Cout + co]
-                    continue
-                ng = _grad_nonzeros(Ly, g, s0)
-                idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, s0.ones)
-                weight_grad(weights(P, Ly), bias(P, Ly), gW, gb, g, s0.gnz, ng, Ly, idx, val, e0,
-                            e1, trace(S, Ly)[b], use_trace, rule.direct, opt.lr, tch, s0.scratch,
-                            s0.pos_nz, s0.tsum, (s0.wt0, s0.wt1, s0.wt2), s0.gblk, s0.taps,
-                            cnt[b, t, l, LEARN], fmt.qw[l], fmt.limw[l], fmt.rs, zero, Cout,
-                            np.bool_(True))
+        # then, chunk by chunk, its product's sum and the event-by-event gradient of its
+        # other sample-steps, in order; shared by input channels (a weight row's additions
+        # come from its own channel's events only)
+        k = min(nw, Ly.cin)
+        if k == 1:
+            _tail_share(zero, k, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
+        else:
+            _par(np.int64(JOB_TAIL), k, l, nc, t_lo, t_hi, t0, zero, net, P, G, S, x, nrn,
+                 loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
+                 np.bool_(False))
+
+
+@kernel
+def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt):
+    """Worker w of nw, its input channels' rows of the end of a round of layer l's stacked
+    weight gradient (_stacked_wgrad): chunk by chunk, the chunk's product (in chunk c's
+    scratch, wt1 of worker c) added into the accumulator, then the chunk's sample-steps in
+    order: the event-by-event gradient of those not stacked. Worker 0 also adds the bias of
+    every sample-step, and the last worker counts the event-by-event ones (so with two
+    workers each has one of these). Each weight row and the bias receive the same additions
+    in the same order whatever nw is."""
+    lay = net.layout
+    Ly = lay[l]
+    Cin = Ly.cin
+    ci0 = w * Cin // nw
+    ci1 = (w + 1) * Cin // nw
+    n = t_hi - t_lo + 1
+    pos = Ly.hout * Ly.wout
+    R = Ly.k * Ly.k * Cin
+    Cout = Ly.cout
+    gW = acc_weights(G, Ly)
+    gb = acc_bias(G, Ly)
+    tch = touched(G, Ly)
+    sw = worker_scratch(scr, w)
+    use_trace = rule.factor[l] == FACTOR_TRACE
+    unit = Ly.unit == 1 and not use_trace
+    first = w == 0
+    last = w == nw - 1
+    for c in range(nc):
+        if stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
+            add_channels(gW, scr.wt1[c][:R * Cout].reshape((R, Cout)), Cin, ci0, ci1, tch)
+        for qq in range(stk.chunk[c, 0], stk.chunk[c, 1]):
+            b = qq // n
+            t = t_hi - qq % n
+            th = t - t0
+            g = out_grad(S, Ly)[b, th]
+            if stk.flag[qq]:
+                if first and Ly.has_bias == 1:
+                    bias_grads(gb, g, pos, Cout, 0, Cout)
+                continue
+            if last:        # the non-zeros, and per input position those met (the counts)
+                ng = _grad_nonzeros(Ly, g, sw)
+            else:
+                ng = pos_nnz(g, Cout, sw.pos_nz[:pos])
+            idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
+            tr = trace(S, Ly)[b]
+            if ng > 0 and ci1 > ci0:
+                conv_event_grads(gW, g, Ly, idx, val, e0, e1, tr, use_trace, sw.pos_nz,
+                                 sw.taps, unit, True, tch, 0, Cout, ci0, ci1)
+            if first and Ly.has_bias == 1:
+                bias_grads(gb, g, pos, Cout, 0, Cout)
+            if last:
+                n_pairs, nf = conv_pairs(Ly, idx, e0, e1, tr, use_trace, sw.tsum)
+                count_accumulated(cnt[b, t, l, LEARN], Ly, use_trace, n_pairs, ng, True)
 
 
 @kernel

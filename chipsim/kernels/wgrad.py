@@ -101,6 +101,79 @@ def add_block(target, dW, s0, s1, touched):
             touched[r] = 1
 
 
+@kernel(inline=True)
+def add_channels(target, dW, Cin, ci0, ci1, touched):
+    """target += dW (k*k*Cin rows, row (tap)*Cin + ci) in the rows of input channels
+    ci0..ci1-1, where dW is not zero, marking the rows hit (add_block, by channels)."""
+    Cout = dW.shape[1]
+    for r0 in range(0, dW.shape[0], Cin):
+        for r in range(r0 + ci0, r0 + ci1):
+            rw = target[r]
+            dr = dW[r]
+            hit_ = False
+            for co in range(Cout):
+                if dr[co] != 0.0:
+                    rw[co] += dr[co]
+                    hit_ = True
+            if hit_:
+                touched[r] = 1
+
+
+@kernel
+def conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_trace, pos_nz,
+                     taps_, unit, mark, touched, c0, c1, ci0, ci1):
+    """A convolution's weight gradient event by event, for one sample and step: for each input
+    event (or non-zero trace entry) of input channel ci0..ci1-1, each kernel tap it reaches
+    whose output position has a non-zero gradient (``pos_nz``) adds factor x that position's
+    g (columns c0..c1-1) into the tap's row ((ky*k + kx)*Cin + ci), marked in ``touched``
+    (``mark``). A row's additions come only from its own channel's events, in event order,
+    so a split of the channels changes no bit."""
+    Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
+    nt = k * k
+    tap_k = taps_[:nt]
+    tap_o = taps_[nt:2 * nt]
+    e0 = 0 if use_trace else start
+    e1 = trace.shape[0] if use_trace else stop
+    for q in range(e0, e1):
+        if use_trace:
+            j = q
+            p = trace[q]
+            if p == 0.0:
+                continue
+        else:
+            j = pre_idx[q]
+            p = pre_val[q]
+        ci = j % Cin
+        if ci < ci0 or ci >= ci1:
+            continue
+        pos = j // Cin
+        n = taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
+        for qq in range(n):
+            opos = tap_o[qq]
+            if pos_nz[opos] == 0:
+                continue
+            r = tap_k[qq] * Cin + ci
+            # grad_row's full branch, written out: a call per tap cost more than the
+            # Cout-wide axpy it makes on the conv net (inlining grad_row everywhere slowed
+            # the dense layers' path, MLP bptt at batch 32 0.86x)
+            b0 = opos * Cout
+            if unit:
+                add(target[r][c0:c1], gg[b0 + c0:b0 + c1])
+            else:
+                axpy(target[r][c0:c1], gg[b0 + c0:b0 + c1], p)
+            if mark and touched[r] == 0:    # written once: workers sharing a step by
+                touched[r] = 1              # channels mark neighbouring bytes
+
+
+@kernel(inline=True)
+def bias_grads(gb, g, npos, Cout, c0, c1):
+    """gb[co] += g at each output position where it is not zero, columns c0..c1-1."""
+    for q in range(npos):
+        for co in range(c0, c1):
+            if g[q * Cout + co] != 0.0:
+                gb[co] += g[q * Cout + co]
+
+
 @kernel
 def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, trace,
                 use_trace, direct, lr, touched, scratch, pos_nz, tsum, scr, gblk, taps_, c, wq,
@@ -137,7 +210,6 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
         gg = g
     unit = Ly.unit == 1 and not use_trace
     n_pairs = 0
-    nt = k * k
     gemm_ = False
     if not dense:
         n_pairs, nf = conv_pairs(Ly, pre_idx, start, stop, trace, use_trace, tsum)
@@ -150,57 +222,34 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
             add_block(target, conv_wgrad_block(col, gg, Ly, s0, s1, gblk, scr), s0, s1, touched)
     elif ng > 0:
         # event by event: a dense layer's factor reads one row, a convolution's its valid taps
-        full = ng == Cout
-        q0 = 0          # a dense layer's non-zeros of g in c0..c1-1 (gnz ascends)
-        q1 = 0
         if dense:
+            full = ng == Cout
+            q0 = 0          # a dense layer's non-zeros of g in c0..c1-1 (gnz ascends)
             while q0 < ng and gnz[q0] < c0:
                 q0 += 1
             q1 = q0
             while q1 < ng and gnz[q1] < c1:
                 q1 += 1
-        tap_k = taps_[:nt]
-        tap_o = taps_[nt:2 * nt]
-        e0 = 0 if use_trace else start
-        e1 = trace.shape[0] if use_trace else stop
-        for q in range(e0, e1):
-            if use_trace:
-                j = q
-                p = trace[q]
-                if p == 0.0:
-                    continue
-            else:
-                j = pre_idx[q]
-                p = pre_val[q]
-            if dense:
+            e0 = 0 if use_trace else start
+            e1 = trace.shape[0] if use_trace else stop
+            for q in range(e0, e1):
+                if use_trace:
+                    j = q
+                    p = trace[q]
+                    if p == 0.0:
+                        continue
+                else:
+                    j = pre_idx[q]
+                    p = pre_val[q]
                 grad_row(target, j, gg, 0, gnz, q0, q1, c0, c1, full, p, unit)
                 n_pairs += ng
                 if not direct:
                     touched[j] = 1
-                continue
-            ci = j % Cin
-            pos = j // Cin
-            n = taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
-            for qq in range(n):
-                opos = tap_o[qq]
-                if pos_nz[opos] == 0:
-                    continue
-                r = tap_k[qq] * Cin + ci
-                # grad_row's full branch, written out: a call per tap cost more than the
-                # Cout-wide axpy it makes on the conv net (inlining grad_row everywhere slowed
-                # the dense layers' path, MLP bptt at batch 32 0.86x)
-                b0 = opos * Cout
-                if unit:
-                    add(target[r][c0:c1], gg[b0 + c0:b0 + c1])
-                else:
-                    axpy(target[r][c0:c1], gg[b0 + c0:b0 + c1], p)
-                if not direct:
-                    touched[r] = 1
+        else:
+            conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_trace,
+                             pos_nz, taps_, unit, not direct, touched, c0, c1, 0, Cin)
     if not direct and has_bias:
-        for q in range(Hout * Wout):
-            for co in range(c0, c1):
-                if g[q * Cout + co] != 0.0:
-                    gb[co] += g[q * Cout + co]
+        bias_grads(gb, g, Hout * Wout, Cout, c0, c1)
     if not count:
         return
     if Ly.ac == 1 and not use_trace:

@@ -22,7 +22,7 @@ import numpy as np
 from chipsim import counts as K
 from chipsim import threads
 from chipsim.kernels import run_batch
-from chipsim.kernels.arrays import rows_split_exact
+from chipsim.kernels.arrays import rows_split_exact, zeros_aligned
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES,
                                      FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT, POOL_AVG,
                                      POOL_MAX, POOL_NONE,
@@ -431,7 +431,8 @@ class Trainer:
         infer_pops = pops.copy()
         infer_pops["masked"] = 0          # inference runs without dropout
         self.net_infer = Net(lay, infer_pops)
-        a = {name: np.zeros(shape, dt) for name, (shape, dt) in pl.arrays.items()}
+        # cache-line aligned: workers write neighbouring rows of the accumulators
+        a = {name: zeros_aligned(shape, dt) for name, (shape, dt) in pl.arrays.items()}
         TH = pl.TH
         self.state = State(B=B, TH=TH, **{k: a[k] for k in State._fields if k in a})
         fb = (self.rule.feedback(net, self.rng, f) if self.rule.feedback_kind == FEEDBACK_FIXED
