@@ -161,7 +161,7 @@ def conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_t
                 add(target[r][c0:c1], gg[b0 + c0:b0 + c1])
             else:
                 axpy(target[r][c0:c1], gg[b0 + c0:b0 + c1], p)
-            if mark and touched[r] == 0:    # written once: workers sharing a step by
+            if mark and touched[r] == 0:    # marked once: workers sharing a step by
                 touched[r] = 1              # channels mark neighbouring bytes
 
 
@@ -243,7 +243,9 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
                     p = pre_val[q]
                 grad_row(target, j, gg, 0, gnz, q0, q1, c0, c1, full, p, unit)
                 n_pairs += ng
-                if not direct:
+                # marked once: the workers sharing a row by columns would otherwise both
+                # write its byte at every event, passing the line between cores each time
+                if not direct and touched[j] == 0:
                     touched[j] = 1
         else:
             conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_trace,
