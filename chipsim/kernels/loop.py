@@ -28,7 +28,10 @@ runs in two phases:
    worker_scratch). A sample's arithmetic is the same whichever worker runs it.
 2. the weight gradients (``_wgrads``), layer by layer in the backward order: every sample in
    order, split over workers by output columns in fixed blocks (records.WGRAD_BLOCK), so each
-   weight receives the same additions in the same order as with one thread. A convolution at
+   weight receives the same additions in the same order as with one thread (a dense layer at
+   batch > 1 on the spatial route takes its rows a tile at a time, every sample within a
+   tile, ``_dense_batch_share``: the same additions in the same order, with each row read
+   from memory once per tile). A convolution at
    batch > 1 instead sums the batch's dense-enough sample-steps in one BLAS product per chunk
    over their stacked im2col (``_stacked_wgrad``; workers stack, the chunks and the choice of
    sample-steps do not depend on the workers; each round's products one per worker, or shared
@@ -61,7 +64,7 @@ from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_REA
                             MEM_WRITE_HIST, MEM_WRITE_STATE, MEM_WRITE_TRACE, NB_DENSE_OPS,
                             NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, OUTPUT_ERROR, SPIKE,
                             SURROGATE_EVAL, SYN_CURRENT_UPDATE, TRACE_UPDATE)
-from chipsim.kernels.arrays import copy, gemm, gemm_rows, nonzero
+from chipsim.kernels.arrays import add, axpy, copy, gemm, gemm_rows, nonzero
 from chipsim.kernels.conv import is_dense, pos_nnz, tap_sums
 from chipsim.kernels.error import (dfa_error, error_to_source, li_route, spatial_route,
                                    syn_route, temporal_route, transpose_kernel)
@@ -83,9 +86,10 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
 from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
                                      transform)
 from chipsim.kernels.update import apply_updates, on_grid
-from chipsim.kernels.wgrad import (add_channels, bias_grads, conv_event_grads, conv_pairs,
-                                   count_accumulated, dense_enough, factor_count, stack_product,
-                                   weight_grad, wgrad_from_history)
+from chipsim.kernels.wgrad import (TILE_FLOATS, add_channels, add_nonzero, bias_grads,
+                                   conv_event_grads, conv_pairs, count_accumulated, dense_enough,
+                                   factor_count, stack_product, weight_grad,
+                                   wgrad_from_history)
 
 
 @kernel(inline=True)
@@ -544,6 +548,13 @@ def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr,
     c0 = min(Cout, (w * nblk // nw) * WGRAD_BLOCK)
     c1 = min(Cout, ((w + 1) * nblk // nw) * WGRAD_BLOCK)
     use_trace = rule.factor[l] == FACTOR_TRACE
+    # a dense layer shared by workers at batch > 1 (the spatial route): tile by tile, which
+    # spares the memory bandwidth the workers share (on one worker, sample by sample below
+    # measured faster); the same bits either way (tests/test_threads.py compares them)
+    if (nw > 1 and B > 1 and t_lo == t_hi and is_dense(Ly) and not rule.direct
+            and B <= sw.gnz.shape[0]):
+        _dense_batch_share(w, l, t_hi, t0, c0, c1, net, G, S, x, rule, sw, cnt, tr)
+        return
     for b in range(B):
         for t in range(t_hi, t_lo - 1, -1):
             th = t - t0
@@ -555,6 +566,75 @@ def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr,
                         rule.direct, opt.lr, touched(G, Ly), sw.scratch, sw.pos_nz, sw.tsum,
                         (sw.wt0, sw.wt1, sw.wt2), sw.gblk, sw.taps, cnt[b, t, l, LEARN], fmt.qw[l], fmt.limw[l],
                         fmt.rs, c0, c1, w == 0)
+
+
+@kernel
+def _dense_batch_share(w, l, t, t0, c0, c1, net, G, S, x, rule, sw, cnt, tr):
+    """Worker w's columns c0..c1-1 of dense layer l's weight gradient at step t for the whole
+    batch: the accumulator a tile of rows at a time (wgrad.TILE_FLOATS of the worker's
+    columns) and, within a tile, sample by sample, each sample's events (or non-zero traces)
+    in that tile adding factor x g where g is not zero. A row's slice is then read from memory
+    once per tile, not once per event, and every weight receives the same additions in the
+    same order as sample by sample (samples ascending, events in order), so no bit changes.
+    Worker 0 counts, per sample, what weight_grad counts."""
+    lay = net.layout
+    Ly = lay[l]
+    B = x.ptr.shape[0]
+    th = t - t0
+    use_trace = rule.factor[l] == FACTOR_TRACE
+    unit = Ly.unit == 1 and not use_trace
+    gW = acc_weights(G, Ly)
+    gb = acc_bias(G, Ly)
+    tch = touched(G, Ly)
+    n_in = gW.shape[0]
+    ngs = sw.gnz           # the samples' non-zero gradient counts (B <= its length)
+    for b in range(B):
+        g = out_grad(S, Ly)[b, th]
+        n = 0
+        for i in range(g.shape[0]):
+            n += g[i] != 0.0
+        ngs[b] = n
+        if w == 0:
+            idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
+            nf = factor_count(Ly, e0, e1, trace_in(tr, S, Ly)[b], use_trace)
+            c = cnt[b, t, l, LEARN]
+            count_accumulated(c, Ly, use_trace, nf * n, n, True)
+    tile = max(8, TILE_FLOATS // max(1, c1 - c0))
+    for j0 in range(0, n_in, tile):
+        j1 = min(n_in, j0 + tile)
+        for b in range(B):
+            if ngs[b] == 0:
+                continue
+            g = out_grad(S, Ly)[b, th][c0:c1]
+            full = ngs[b] == Ly.cout        # no zero to skip: the plain add (as grad_row)
+            if use_trace:
+                trb = trace_in(tr, S, Ly)[b]
+                for j in range(j0, j1):
+                    p = trb[j]
+                    if p != 0.0:
+                        if full:
+                            axpy(gW[j][c0:c1], g, p)
+                        else:
+                            add_nonzero(gW[j][c0:c1], g, p, False)
+                        if tch[j] == 0:
+                            tch[j] = 1
+            else:
+                idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
+                for q in range(e0, e1):
+                    j = idx[q]
+                    if j >= j0 and j < j1:
+                        if full and unit:
+                            add(gW[j][c0:c1], g)
+                        elif full:
+                            axpy(gW[j][c0:c1], g, val[q])
+                        else:
+                            add_nonzero(gW[j][c0:c1], g, val[q], unit)
+                        if tch[j] == 0:
+                            tch[j] = 1
+    if Ly.has_bias == 1:
+        for b in range(B):
+            if ngs[b] > 0:
+                bias_grads(gb, out_grad(S, Ly)[b, th], 1, Ly.cout, c0, c1)
 
 
 JOB_SAMPLES = 0     # _par's jobs

@@ -174,6 +174,25 @@ def bias_grads(gb, g, npos, Cout, c0, c1):
                 gb[co] += g[q * Cout + co]
 
 
+@kernel(inline=True)
+def add_nonzero(row, g, p, unit):
+    """row += p * g (unit: += g) where g is not zero: the additions grad_row makes over a
+    gradient's non-zeros (its full branch adds every entry, and none is zero there)."""
+    for i in range(g.shape[0]):
+        v = g[i]
+        if v != 0.0:
+            if unit:
+                row[i] += v
+            else:
+                row[i] += p * v
+
+
+#: rows of a dense layer's accumulator taken at a time in a batch's weight gradient
+#: (loop._dense_batch_share): about this many floats of a worker's columns, so they stay in
+#: L2 while every sample adds into them
+TILE_FLOATS = 65536
+
+
 @kernel
 def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, trace,
                 use_trace, direct, lr, touched, scratch, pos_nz, tsum, scr, gblk, taps_, c, wq,
