@@ -37,7 +37,13 @@ def _arrays(tr):
     out += [tr.fmt.qw, tr.fmt.limw, tr.fmt.rs]
     out += [a for a in tr.neurons if isinstance(a, np.ndarray)]     # the neuron record
     out += [tr.params.fb]                                           # DFA's feedback (or empty)
-    assert all(a.base is None for a in out)
+    # each owns its memory: no view into another array; the state and accumulators are
+    # cache-line aligned views (arrays.zeros_aligned) of a buffer of their own, at most a
+    # line longer
+    for a in out:
+        assert a.base is None or (a.base.base is None and a.base.dtype == np.uint8
+                                  and a.base.ndim == 1 and a.nbytes <= a.base.nbytes
+                                  <= a.nbytes + 64), a.base
     return out
 
 
