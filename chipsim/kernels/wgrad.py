@@ -119,6 +119,24 @@ def add_channels(target, dW, Cin, ci0, ci1, touched):
                 touched[r] = 1
 
 
+@kernel(inline=True)
+def factor_range(use_trace, trace, start, stop):
+    """The q range over which factor_at steps: every trace entry, or the events start..stop-1."""
+    if use_trace:
+        return 0, trace.shape[0]
+    return start, stop
+
+
+@kernel(inline=True)
+def factor_at(q, use_trace, trace, pre_idx, pre_val):
+    """(j, p): the presynaptic index and factor of step q of factor_range, trace entry q or
+    input event q. A trace entry may be zero (the caller skips it); an event's value is not
+    tested."""
+    if use_trace:
+        return q, trace[q]
+    return pre_idx[q], pre_val[q]
+
+
 @kernel
 def conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_trace, pos_nz,
                      taps_, unit, mark, touched, c0, c1, ci0, ci1):
@@ -132,17 +150,11 @@ def conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_t
     nt = k * k
     tap_k = taps_[:nt]
     tap_o = taps_[nt:2 * nt]
-    e0 = 0 if use_trace else start
-    e1 = trace.shape[0] if use_trace else stop
+    e0, e1 = factor_range(use_trace, trace, start, stop)
     for q in range(e0, e1):
-        if use_trace:
-            j = q
-            p = trace[q]
-            if p == 0.0:
-                continue
-        else:
-            j = pre_idx[q]
-            p = pre_val[q]
+        j, p = factor_at(q, use_trace, trace, pre_idx, pre_val)
+        if use_trace and p == 0.0:
+            continue
         ci = j % Cin
         if ci < ci0 or ci >= ci1:
             continue
@@ -249,17 +261,11 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
             q1 = q0
             while q1 < ng and gnz[q1] < c1:
                 q1 += 1
-            e0 = 0 if use_trace else start
-            e1 = trace.shape[0] if use_trace else stop
+            e0, e1 = factor_range(use_trace, trace, start, stop)
             for q in range(e0, e1):
-                if use_trace:
-                    j = q
-                    p = trace[q]
-                    if p == 0.0:
-                        continue
-                else:
-                    j = pre_idx[q]
-                    p = pre_val[q]
+                j, p = factor_at(q, use_trace, trace, pre_idx, pre_val)
+                if use_trace and p == 0.0:
+                    continue
                 grad_row(target, j, gg, 0, gnz, q0, q1, c0, c1, full, p, unit)
                 n_pairs += ng
                 # marked once: the workers sharing a row by columns would otherwise both
@@ -280,11 +286,10 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
     nW = W.shape[0] * W.shape[1]
     nnz_g = ng     # non-zero entries of g (dense or convolution)
     if direct and wq != 0.0 and ng > 0:   # fixed-point weights: round every updated word
-        e0 = 0 if use_trace else start
-        e1 = trace.shape[0] if use_trace else stop
+        e0, e1 = factor_range(use_trace, trace, start, stop)
         for qq in range(e0, e1):
-            j = qq if use_trace else pre_idx[qq]
-            if use_trace and trace[qq] == 0.0:
+            j, p = factor_at(qq, use_trace, trace, pre_idx, pre_val)
+            if use_trace and p == 0.0:
                 continue
             row = W[j]
             for r_ in range(ng):
