@@ -119,7 +119,8 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
 ] + [(name, r, 3, {}) for name in ("wide", "uneven", "sparse", "sparse5", "tall")
     for r in ("bptt", "ottt_a")] + [("sparse", "sltt", 3, dict(momentum=0.9))] + [
     # batch 1, a spatial rule that updates at the end of the sample: its steps are pipelined
-    # on two workers (the weight gradients of step t beside step t + 1)
+    # on two workers (the forward of step t beside the error pass of step t - 1 and the
+    # weight gradients of step t - 2)
     ("conv", r, 1, {}) for r in ("sltt", "ottt_a")] + [
     # batch 1, BPTT: the error pass of step t beside the weight gradients of step t + 1
     ("conv", "bptt", 1, {}), ("conv", "tbptt_local", 1, dict(window=2)),
@@ -184,25 +185,26 @@ def test_learning_memory_does_not_depend_on_threads():
 
 def test_pipelined_sample_keeps_the_chips_learning_memory():
     """At batch 1 a spatial rule that updates at the end of the sample is pipelined on two
-    workers: the simulator keeps a second history slot and a copy of the traces, and
-    trainer_bytes counts them, but the learning state reported is the chip's, as with one
+    workers: the simulator keeps three history slots (PIPE_SLOTS) and two copies of the
+    traces, and trainer_bytes counts them, but the learning state reported is the chip's, as with one
     worker. A rule that updates at every step (ottt_o), BPTT, and a dense network are not
     pipelined."""
-    from chipsim.kernels.records import Optimizer
+    from chipsim.kernels.records import PIPE_SLOTS, Optimizer
     net, _, _ = _problem("conv", 1)
     nrn, _ = neuron("ottt")
     opt = Optimizer(0.1, 0.0, 0.0)
     for rule, pipelined in (("ottt_a", True), ("sltt", True), ("ottt_o", False), ("bptt", False)):
         a = trainer(rule, net, nrn, T=T, B=1, workers=1)
         b = trainer(rule, net, nrn, T=T, B=1, workers=2)
-        assert (a.state.TH, b.state.TH) == ((1, 2) if pipelined else (a.state.TH, a.state.TH))
+        assert (a.state.TH, b.state.TH) == ((1, PIPE_SLOTS) if pipelined
+                                            else (a.state.TH, a.state.TH))
         assert a.learning_state_bytes == b.learning_state_bytes > 0
         one = trainer_bytes(net, a.rule, opt, T, 1, net.w_arena.dtype, workers=1)
         two = trainer_bytes(net, a.rule, opt, T, 1, net.w_arena.dtype, workers=2)
         got = [sum(x.nbytes for x in tr.state if isinstance(x, np.ndarray)) for tr in (a, b)]
         assert two["buffers"] - one["buffers"] == got[1] - got[0] > 0
         has_traces = a.state.traces.size > 0
-        assert b.state.trace_p.size == (a.state.traces.size if pipelined else 0)
+        assert b.state.trace_p.size == (2 * a.state.traces.size if pipelined else 0)
         assert has_traces == (rule in ("ottt_a", "ottt_o"))
     mlp, _, _ = _problem("mlp", 1)            # a dense network's steps are not pipelined
     assert trainer("ottt_a", mlp, nrn, T=T, B=1, workers=2).state.TH == 1

@@ -73,7 +73,7 @@ from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, FEEDBACK_FIXED,
                                      FEEDBACK_WT, OUT_READOUT,
-                                     OUT_SPIKE_COUNT, ROLE_LIF, ROLE_REC,
+                                     OUT_SPIKE_COUNT, PIPE_SLOTS, ROLE_LIF, ROLE_REC,
                                      ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK,
                                      HistoryScratch, Scratch, Stack)
@@ -699,12 +699,11 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
         elif job == JOB_TAIL:
             _tail_share(w, nw, a, b, c, d, e, net, S, x, rule, G, scr, stk, cnt)
         elif job == JOB_PIPE:
-            if w == 0:        # the forward and error pass of step a (slot b) ...
-                _samples(w, nw - 1, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt,
-                         loss_out, learning, temporal, backward_now)
-            else:             # ... beside the weight gradients of step c (slot d)
-                _pipe_wgrads(c, c - d, net, P, G, S, x, rule, opt, fmt, scr, cnt, w, S.trace_p,
-                             temporal)
+            if w == 0:        # the forward and traces of step a ...
+                _pipe_forward(a, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
+                              backward_now)
+            else:             # ... beside the error pass of step b and the gradients of c
+                _pipe_stage(b, c, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt)
         elif w == 0:          # JOB_PIPE_BACK: BPTT's error pass of step a (window c..d-1) ...
             _back_step(w, a, c, d, net, P, S, worker_state(S, w), nrn, worker_scratch(scr, w),
                        cnt)
@@ -1001,7 +1000,7 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
     th = T * 0
     no = np.bool_(False)
     ns = min(nw, B)
-    if learning and S.TH == 2:        # the trainer sized it for a pipeline (trainer.pipelined)
+    if learning and S.TH == PIPE_SLOTS:   # sized for a pipeline (trainer.pipelined)
         _pipelined_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk,
                             wg)
         return
@@ -1023,32 +1022,82 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
 @kernel(inline=True)
 def _pipelined_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk, wg):
     """One sample of a spatial rule that updates at its end (trainer.pipelined), on two
-    workers: the weight gradients of step t run beside the forward, traces and error pass of
-    step t + 1, which do not read them (the weights change only after the last step). Step t
-    keeps its history in slot t % 2 and its traces in a copy (S.trace_p), so step t + 1
-    writes neither; each layer's gradient receives the same additions in the same order as
-    in ``_spatial_schedule``, so the numbers are those of one worker."""
+    workers, in three stages: worker 0 runs the forward and traces of step t while worker 1
+    runs the error pass of the step before and then the weight gradients of the step before
+    that (``_pipe_stage``). None of them reads what another writes: step t keeps its history
+    (potentials, spikes, events, output gradients) in slot t % PIPE_SLOTS, the traces of a
+    step whose gradients are pending are copied into slot t % 2 of S.trace_p before the next
+    step updates them, and the weights change only after the last step. Each layer's
+    gradient receives its steps in ascending order, as in ``_spatial_schedule``, and each
+    stage's arithmetic is the same whichever worker runs it, so the numbers are those of one
+    worker."""
     T = x.ptr.shape[1] - 1
     B = x.ptr.shape[0]
-    no = np.bool_(False)
     one = T - T + 1
-    tp = T - T - 1              # the step whose weight gradients are pending (none: -1)
+    pb = T - T - 1              # the step whose error pass is pending (none: -1)
+    pw = pb                     # the step whose weight gradients are pending
     for t in range(T):
         backward_now = rule.learn and rule.step_mask[t]
-        th = t % 2
-        if tp < 0:
-            _run_samples(one, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk,
-                         cnt, loss_out, rule.learn, no, backward_now)
+        if pb >= 0:             # its traces, before step t updates them
+            _save_traces(S, pb)
+        if pb < 0 and pw < 0:
+            _pipe_forward(t, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
+                          backward_now)
         else:
-            copy(S.trace_p, S.traces)
-            _par(np.int64(JOB_PIPE), one + 1, t, th, tp, tp % 2, tp, tp, net, P, G, S, x, nrn,
-                 loss, rule, opt, fmt, scr, stk, cnt, loss_out, rule.learn, no, backward_now)
-        tp = t if backward_now else T - T - 1
-    if tp >= 0:
-        copy(S.trace_p, S.traces)
-        _pipe_wgrads(tp, tp - tp % 2, net, P, G, S, x, rule, opt, fmt, scr, cnt, one, S.trace_p,
-                     no)
+            _par(np.int64(JOB_PIPE), one + 1, t, pb, pw, t, t, t, net, P, G, S, x, nrn, loss,
+                 rule, opt, fmt, scr, stk, cnt, loss_out, rule.learn, np.bool_(False),
+                 backward_now)
+        pw = pb
+        pb = t if backward_now else T - T - 1
+    if pb >= 0:
+        _save_traces(S, pb)
+    _pipe_stage(pb, pw, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt)
+    if pb >= 0:
+        _pipe_stage(pb - pb - 1, pb, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt)
     apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, T - 1], fmt)
+
+
+@kernel(inline=True)
+def _trace_slot(S, t):
+    """The copy of the traces of step t that its pipelined weight gradients read."""
+    n = S.traces.shape[0]
+    k = t % 2
+    return S.trace_p[k * n:(k + 1) * n]
+
+
+@kernel(inline=True)
+def _save_traces(S, t):
+    """Copy the traces (as step t left them) into their slot for step t's weight gradients."""
+    if S.traces.shape[0] > 0:
+        copy(_trace_slot(S, t), S.traces)
+
+
+@kernel
+def _pipe_forward(t, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out, backward_now):
+    """Worker 0 of a pipelined sample: the forward and traces of step t (slot t % PIPE_SLOTS);
+    ``backward_now``: step t will have an error pass (the forward counts its output error)."""
+    T = x.ptr.shape[1] - 1
+    zero = t - t                # typed, not a literal (see _spatial_schedule)
+    Sw = worker_state(S, zero)
+    sw = worker_scratch(scr, zero)
+    th = t % PIPE_SLOTS
+    _forward(t, zero, th, T, net, P, Sw, x, nrn, loss, fmt, sw, cnt, loss_out, np.bool_(True),
+             np.bool_(False), backward_now)
+    _traces(t, zero, th, net, Sw, x, rule, fmt, sw, cnt)
+
+
+@kernel
+def _pipe_stage(tb, tw, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt):
+    """Worker 1 of a pipelined sample: the error pass of step tb, then the weight gradients of
+    step tw (each skipped when negative), in worker 1's buffers."""
+    zero = tb - tb              # typed, not literals (see _spatial_schedule)
+    one = zero + 1
+    if tb >= 0:
+        _backward(zero, tb % PIPE_SLOTS, tb, np.bool_(True), np.bool_(False), rule.feedback, net,
+                  P, worker_state(S, one), nrn, worker_scratch(scr, one), cnt)
+    if tw >= 0:
+        _pipe_wgrads(tw, tw - tw % PIPE_SLOTS, net, P, G, S, x, rule, opt, fmt, scr, cnt, one,
+                     _trace_slot(S, tw), np.bool_(False))
 
 
 @kernel(inline=True)

@@ -145,10 +145,16 @@ class Grads(NamedTuple):
     touched: np.ndarray     # uint8: accumulator rows that received a contribution
 
 
+#: history slots of a pipelined sample (trainer._plan sizes them, loop._pipelined_schedule
+#: uses them): the forward of step t, the error pass of step t - 1 and the weight gradients
+#: of step t - 2 each have their own
+PIPE_SLOTS = 3
+
+
 class State(NamedTuple):
     B: int                  # samples the buffers hold
-    TH: int                 # history slots: the BPTT window (T for BPTT), 2 for a
-                            #   pipelined sample (loop._pipelined_schedule), else 1
+    TH: int                 # history slots: the BPTT window (T for BPTT), PIPE_SLOTS for
+                            #   a pipelined sample (loop._pipelined_schedule), else 1
     v: np.ndarray           # membrane potentials after reset
     u_h: np.ndarray         # pre-reset potentials per history slot
     spk_h: np.ndarray       # int64 spike indices per history slot
@@ -164,8 +170,9 @@ class State(NamedTuple):
     pmax: np.ndarray        # (W) max-pooling scratch
     ptouch: np.ndarray      # (W)
     traces: np.ndarray      # OTTT's presynaptic traces
-    trace_p: np.ndarray     # the traces of step t, read by its pipelined weight gradients
-                            #   while step t + 1 updates ``traces`` (empty unless pipelined)
+    trace_p: np.ndarray     # two copies of the traces: step t's in copy t % 2, read by its
+                            #   pipelined weight gradients while later steps update
+                            #   ``traces`` (empty unless pipelined)
     osum: np.ndarray        # (B, classes) readout summed over time
     g: np.ndarray           # per-step output gradients (B, TH, n_out) per layer
     E: np.ndarray           # (W) d loss / d spike of each LIF layer at the current step

@@ -25,7 +25,7 @@ from chipsim.kernels import run_batch
 from chipsim.kernels.arrays import rows_split_exact, zeros_aligned
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES,
                                      FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT, POOL_AVG,
-                                     POOL_MAX, POOL_NONE,
+                                     PIPE_SLOTS, POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
                                      ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat, Optimizer,
@@ -150,9 +150,10 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     temporal = rule.route == ROUTE_TEMPORAL
     lay = layout(net)
     pipe = pipelined(rule, B, workers, lay)
-    # history slots: one BPTT window; two when a sample's steps are pipelined (the weight
-    # gradients of step t read slot t % 2 while the forward of step t + 1 writes the other)
-    TH = int(rule.window()) if temporal else (2 if pipe else 1)
+    # history slots: one BPTT window; three when a sample's steps are pipelined (the forward
+    # of step t, the error pass of step t - 1 and the weight gradients of step t - 2 each
+    # have their own, loop.PIPE_SLOTS)
+    TH = int(rule.window()) if temporal else (PIPE_SLOTS if pipe else 1)
     # current-based (CubaLIF) layers keep a synaptic current per neuron (a Topology has no
     # neurons: none)
     cuba = any(ln is not None and ln.syn is not None for ln in (getattr(net, "neurons", None) or ()))
@@ -209,7 +210,7 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
         v=(n_v, f), u_h=(n_uh, f), spk_h=(n_uh, i64), spk_n=((n_lif, TH, B), i64),
         out=((W, n_outs), f), hit=((W, maxpos), i64), masks=(n_mask, f), ev_idx=(n_ev, i64),
         ev_val=(n_ev, f), ev_n=((L, TH, B), i64), pmax=((W, maxn), f), ptouch=((W, maxn), i64),
-        traces=(n_tr, f), trace_p=(n_tr if pipe else 0, f), osum=((B, net.n_classes), f),
+        traces=(n_tr, f), trace_p=(2 * n_tr if pipe else 0, f), osum=((B, net.n_classes), f),
         g=(n_g, f), E=((W, n_E), f),
         SG=((W, n_E), f), smap=((W, n_map), f), epost=((W, maxn), f), edone=((W, maxn), u8),
         delta=(n_v if temporal else 0, f), wnz=(n_wnz, i64), wT=(n_wt, f),
@@ -225,7 +226,7 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     # per worker are its own, counted in trainer_bytes)
     one = dict(arrays, E=(n_E, f), SG=(n_E, f))
     learning_state_bytes = sum(_nbytes(*one[k]) for k in learn) if rule.learns else 0
-    if pipe:     # the chip keeps one slot: the second, and the traces' copy, are the simulator's
+    if pipe:     # the chip keeps one slot: the others, and the traces' copies, are the simulator's
         learning_state_bytes = _plan(net, rule, optimizer, B, f, 1).learning_state_bytes
     gradient_buffer_bytes = int(item * (
         n_gw + (n_w if mom else 0)
