@@ -41,10 +41,12 @@ runs in two phases:
 
 At batch 1 there are no samples to share, so a spatial rule that updates once per sample
 (SLTT, SLTT-K, OTTT_A) on a network with a convolution pipelines the sample's steps on two
-workers instead (``_pipelined_schedule``, chosen by trainer.pipelined): the weight gradients
-of step t (``_pipe_wgrads``) run beside the forward, traces and error pass of step t + 1,
-which neither read nor write what they use (step t's history slot, t % 2, and its traces'
-copy, S.trace_p; the weights change only after the last step). BPTT and tbptt_local at
+workers instead (``_pipelined_schedule``, chosen by trainer.pipelined), in three stages:
+the forward, traces and surrogates of step t (``_pipe_forward``) beside the error pass of
+step t - 1 and then the weight gradients of step t - 2 (``_pipe_stage``), none of which reads
+what another writes (each step's history slot, t % PIPE_SLOTS; its surrogates' row and its
+traces' copy in S.trace_p, t % 2; the weights change only after the last step). BPTT and
+tbptt_local at
 batch 1 pipeline their backward pass: the error pass of step t (``_back_step``) beside the
 weight gradients of step t + 1 (``_pipe_wgrads``), each step in its own history slot.
 
@@ -82,7 +84,7 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
                                    spike_map,
                                    spk_hist, surr, syn_current, syn_decay, syn_delta,
                                    touched, trace, trace_in, u_hist, weight_nonzeros, weights,
-                                   worker_scratch, worker_state)
+                                   worker_rows, worker_scratch, worker_state)
 from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
                                      transform)
 from chipsim.kernels.update import apply_updates, on_grid
@@ -402,13 +404,11 @@ def _recurrent_error(l, b, th, net, P, S, scr, c):
 
 
 @kernel
-def _backward(b, th, t, first, temporal, fbk, net, P, S, nrn, scr, cnt):
-    """The error pass of one sample at one step: surrogates, then auxiliary classifiers, then
-    readout -> input (weight gradients follow in _wgrads)."""
+def _surrogates(b, th, t, temporal, net, nrn, S, scr, cnt):
+    """Every LIF layer's surrogate derivatives of one sample at one step (history slot th),
+    into its surrogate buffer, counted."""
     lay = net.layout
-    pops = net.pops
-    L = lay.shape[0]
-    n_lif = pops.shape[0] - 1
+    n_lif = net.pops.shape[0] - 1
     prm = scr.prm      # the surrogate's alpha in the network's dtype (prm[0] unused)
     prm[1] = nrn.alpha
     for l in range(n_lif):
@@ -421,6 +421,21 @@ def _backward(b, th, t, first, temporal, fbk, net, P, S, nrn, scr, cnt):
         cl[SURROGATE_EVAL] += sgl.shape[0]
         if not temporal:     # u of this step from the neuron state (BPTT: from history)
             cl[MEM_READ_STATE] += sgl.shape[0]
+
+
+@kernel
+def _backward(b, th, t, first, temporal, fbk, net, P, S, nrn, scr, cnt, sg_done):
+    """The error pass of one sample at one step: surrogates (unless ``sg_done``: computed
+    already, _surrogates), then auxiliary classifiers, then readout -> input (weight
+    gradients follow in _wgrads)."""
+    lay = net.layout
+    pops = net.pops
+    L = lay.shape[0]
+    n_lif = pops.shape[0] - 1
+    if not sg_done:
+        _surrogates(b, th, t, temporal, net, nrn, S, scr, cnt)
+    for l in range(n_lif):
+        Ly = lay[l]
         if nrn.out_kind != OUT_READOUT and l == L - 1:   # the spiking output: dL/ds[t]
             copy(error(S, Ly), out_grad(S, Ly)[b, th])
         else:
@@ -482,7 +497,7 @@ def _samples(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss
             continue
         _traces(t, b, th, net, Sw, x, rule, fmt, sw, cnt)
         if backward_now and not temporal:
-            _backward(b, th, t, yes, no, rule.feedback, net, P, Sw, nrn, sw, cnt)
+            _backward(b, th, t, yes, no, rule.feedback, net, P, Sw, nrn, sw, cnt, no)
 
 
 @kernel(inline=True)
@@ -528,7 +543,7 @@ def _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt):
             cl[MEM_READ_HIST] += Ly.n_out + S.spk_n[l, t - t0, b]
         if Ly.evk == EV_BUF:
             cl[MEM_READ_HIST] += S.ev_n[l, t - t0, b]
-    _backward(b, t - t0, t, t == t1 - 1, yes, fb_wt, net, P, Sw, nrn, sw, cnt)
+    _backward(b, t - t0, t, t == t1 - 1, yes, fb_wt, net, P, Sw, nrn, sw, cnt, not yes)
 
 
 # --- phase 2: the weight gradients ---------------------------------------------------------
@@ -537,8 +552,8 @@ def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr,
     """Worker w of nw, its columns of layer l's weight gradient (whole blocks of WGRAD_BLOCK):
     every sample in order, and for each the steps t_hi down to t_lo (history slot t - t0).
     Worker 0 counts the layer's work. ``ws``: the row of the scratch it works in (its own,
-    w, except in a pipeline); ``tr``: the traces' arena it reads (S.traces, or their copy
-    S.trace_p in a pipeline)."""
+    w, except in a pipeline); ``tr``: the traces' arena it reads (S.traces, or a copy of
+    them in S.trace_p in a pipeline)."""
     lay = net.layout
     Ly = lay[l]
     sw = worker_scratch(scr, ws)
@@ -1022,7 +1037,8 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
 @kernel(inline=True)
 def _pipelined_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk, wg):
     """One sample of a spatial rule that updates at its end (trainer.pipelined), on two
-    workers, in three stages: worker 0 runs the forward and traces of step t while worker 1
+    workers, in three stages: worker 0 runs the forward, traces and surrogates of step t
+    (the surrogates into row t % 2 of the surrogate buffers) while worker 1
     runs the error pass of the step before and then the weight gradients of the step before
     that (``_pipe_stage``). None of them reads what another writes: step t keeps its history
     (potentials, spikes, events, output gradients) in slot t % PIPE_SLOTS, the traces of a
@@ -1084,6 +1100,9 @@ def _pipe_forward(t, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out, bac
     _forward(t, zero, th, T, net, P, Sw, x, nrn, loss, fmt, sw, cnt, loss_out, np.bool_(True),
              np.bool_(False), backward_now)
     _traces(t, zero, th, net, Sw, x, rule, fmt, sw, cnt)
+    if backward_now:            # its surrogates, into surrogate row t % 2 (the error pass's)
+        _surrogates(zero, th, t, np.bool_(False), net, nrn, worker_rows(S, zero, t % 2), sw,
+                    cnt)
 
 
 @kernel
@@ -1094,7 +1113,8 @@ def _pipe_stage(tb, tw, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt):
     one = zero + 1
     if tb >= 0:
         _backward(zero, tb % PIPE_SLOTS, tb, np.bool_(True), np.bool_(False), rule.feedback, net,
-                  P, worker_state(S, one), nrn, worker_scratch(scr, one), cnt)
+                  P, worker_rows(S, one, tb % 2), nrn, worker_scratch(scr, one), cnt,
+                  np.bool_(True))
     if tw >= 0:
         _pipe_wgrads(tw, tw - tw % PIPE_SLOTS, net, P, G, S, x, rule, opt, fmt, scr, cnt, one,
                      _trace_slot(S, tw), np.bool_(False))

@@ -142,10 +142,18 @@ def worker_state(S, w):
     """The State worker ``w`` sees: the per-sample arrays as they are, and row ``w`` of the
     per-worker buffers (a layer's current output, error and surrogate, spike maps, pooling and
     error scratch), which hold one sample at a time."""
+    return worker_rows(S, w, w)
+
+
+@kernel(inline=True)
+def worker_rows(S, w, k):
+    """worker_state(S, w) with row ``k`` of the surrogate buffers: a pipelined sample's
+    forward writes the surrogates of step t into row t % 2 while the error pass of step t - 1
+    reads the other (loop._pipelined_schedule)."""
     return State(S.B, S.TH, S.v, S.u_h, S.spk_h, S.spk_n, S.out[w], S.hit[w], S.masks,
                  S.ev_idx, S.ev_val, S.ev_n, S.pmax[w], S.ptouch[w], S.traces, S.trace_p,
-                 S.osum, S.g, S.E[w], S.SG[w], S.smap[w], S.epost[w], S.edone[w], S.delta, S.isyn, S.dsyn,
-                 S.ostate, S.dro, S.wnz, S.wT)
+                 S.osum, S.g, S.E[w], S.SG[k], S.smap[w], S.epost[w], S.edone[w], S.delta,
+                 S.isyn, S.dsyn, S.ostate, S.dro, S.wnz, S.wT)
 
 
 @kernel(inline=True)

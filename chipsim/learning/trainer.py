@@ -119,8 +119,8 @@ class _Plan:
 
 def pipelined(rule: Rule, B: int, workers: int, lay: np.ndarray) -> bool:
     """Whether a trainer runs a sample's steps as a pipeline on two workers (loop.py,
-    ``_pipelined_schedule``): the weight gradients of step t beside the forward and error
-    pass of step t + 1. For the rules whose error goes back through W^T (SLTT, SLTT-K,
+    ``_pipelined_schedule``): the forward of step t beside the error pass of step t - 1 and
+    the weight gradients of step t - 2. For the rules whose error goes back through W^T (SLTT, SLTT-K,
     OTTT_A; DFA's and e-prop's feedback routes are not tested with it, so they keep one
     worker), and only where the stages are independent: one sample (at batch > 1 the workers
     share the samples instead), a spatial rule that updates once per sample (the weights do not
