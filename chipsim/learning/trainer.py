@@ -126,9 +126,11 @@ def pipelined(rule: Rule, B: int, workers: int, lay: np.ndarray) -> bool:
     share the samples instead), a spatial rule that updates once per sample (the weights do not
     change within it), no recurrent layer (its input reads the slot of step t - 1), and a
     convolution: the steps of a dense network are too short (~50 us on the reference MLP) for
-    the two threads' hand-over, measured: the reference MLP trained at 0.66-1.17x the speed
-    of one worker (slow when the second core delivers less, README "Performance"), the conv
-    net at 1.00-1.31x. (BPTT's backward pass is pipelined by the loop itself, at batch 1 on
+    the two threads' hand-over, measured with the three-stage pipeline: the reference MLP at
+    batch 1 trained at 0.60-1.16x the speed of one worker (sltt 1297-2400 against
+    1902-2083 samples/s, ottt_a 1185-1895 against 1815-2096; slow when the second core
+    delivers less, README "Performance"), where the conv net's sltt gained 1.16-1.38x over
+    the two-stage pipeline. (BPTT's backward pass is pipelined by the loop itself, at batch 1 on
     two workers, with no buffer of its own: each step of a window has its history slot.)"""
     conv = (lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)
     return (int(workers) > 1 and int(B) == 1 and rule.learns
