@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from chipsim import counts as K
-from chipsim.kernels.neuron import surrogate
+from chipsim.kernels.neuron import lif, surrogate
 from chipsim.model.inputs import encode_frames
 from chipsim.model.network import Network
 from tests.helpers import neuron, trainer
@@ -67,3 +67,43 @@ def test_idle_neuron_updates_when_no_input():
     c = cnt[0, 0, K.Phase.INFERENCE]
     assert c[K.NEURON_UPDATE_ACTIVE] == 2 * 3 and c[K.NEURON_UPDATE_IDLE] == 2 * 3
     assert c[K.SYNOP] == 2 * 3 and c[K.SPIKE] == 2 * 3
+
+
+def _lif_numpy(I, v, lam, theta, cin, vr, soft, h0):
+    """The LIF update in plain NumPy (neuron.py's equations, float64 arithmetic, stored in
+    the state's dtype): (u, v after reset, spike indices)."""
+    u = lam * v.astype(np.float64) + cin * I.astype(np.float64)
+    x = u - theta
+    s = (x > 0.0) | ((x == 0.0) & h0)
+    v_new = np.where(s, x if soft else vr, u)
+    return u.astype(v.dtype), v_new.astype(v.dtype), np.flatnonzero(s)
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 64, 1003])
+@pytest.mark.parametrize("rate", [0.0, 0.03, 0.5, 1.0])
+def test_lif_matches_numpy(n, rate):
+    """kernels.neuron.lif against _lif_numpy bit for bit: spike indices in order (compacted
+    eight flags at a time, with a tail when n is not a multiple of 8), potentials, soft and
+    hard reset, and a neuron exactly at threshold with H(0) = 1 and 0."""
+    rng = np.random.default_rng(int(n * 100 + rate * 10))
+    for f in (np.float32, np.float64):
+        for soft in (True, False):
+            for h0 in (True, False):
+                v = rng.uniform(-0.5, 0.5, n).astype(f)
+                I = np.where(rng.random(n) < rate, 2.0, 0.0).astype(f)
+                lam = np.full(n, 0.5)
+                theta = np.ones(n)
+                cin = np.ones(n)
+                vr = np.full(n, -0.25)
+                if n > 2:                 # exactly at threshold: u = 0.5 * 0 + 1
+                    v[2], I[2] = 0.0, 1.0
+                u_ref, v_ref, idx_ref = _lif_numpy(I, v, lam, theta, cin, vr, soft, h0)
+                u = np.zeros(n, f)
+                spk = np.full(n, -1, np.int64)
+                fired = np.zeros(n + 8, np.uint8)
+                vv = v.copy()
+                ns = lif(I, vv, u, spk, lam, theta, cin, vr, np.uint8(soft), np.uint8(h0),
+                         0.0, 0.0, fired)
+                assert ns == len(idx_ref)
+                assert np.array_equal(spk[:ns], idx_ref)
+                assert u.tobytes() == u_ref.tobytes() and vv.tobytes() == v_ref.tobytes()

@@ -151,7 +151,9 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
     nblk = 1
     if ncol > 1:
         nblk = min(maxn, WGRAD_BLOCK) * maxpos
-    scr = Scratch(np.empty((NW, maxn), dtype=np.int64), np.empty((NW, maxn), dtype=np.uint8),
+    # (the spike flags' rows whole words of 8: neuron.lif reads them eight at a time)
+    scr = Scratch(np.empty((NW, maxn), dtype=np.int64),
+                  np.empty((NW, (maxn + 7) // 8 * 8), dtype=np.uint8),
                   np.empty((NW, maxn), dtype=f), np.ones((NW, maxn), dtype=f),
                   np.empty((NW, maxpos), dtype=np.int64), np.empty((NW, npin), dtype=np.int64),
                   np.empty((NW, ncol), dtype=f), np.empty((NW, nmat), dtype=f),

@@ -268,7 +268,8 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     nblk = 1
     if ncol > 1:
         nblk = min(maxn, WGRAD_BLOCK) * maxpos
-    scr = int(workers) * (maxn * (8 + 1 + 2 * f) + maxpos * 8 + npin * 8 + (ncol + nmat + nmap) * f
+    scr = int(workers) * (maxn * (8 + 2 * f) + (maxn + 7) // 8 * 8 + maxpos * 8 + npin * 8
+                          + (ncol + nmat + nmap) * f
                           + 2 * ntap * 8 + nrow * 8 + 2 * f + nblk * f)
     ncs = ngs = npr = 0
     for r in lay:
