@@ -120,8 +120,8 @@ class _Plan:
 def pipelined(rule: Rule, B: int, workers: int, lay: np.ndarray) -> bool:
     """Whether a trainer runs a sample's steps as a pipeline on two workers (loop.py,
     ``_pipelined_schedule``): the forward of step t beside the error pass of step t - 1 and
-    the weight gradients of step t - 2. For the rules whose error goes back through W^T (SLTT, SLTT-K,
-    OTTT_A; DFA's and e-prop's feedback routes are not tested with it, so they keep one
+    the weight gradients of step t - 2. For the rules whose error goes back through W^T
+    (SLTT, SLTT-K, OTTT_A; DFA's and e-prop's feedback routes are not tested with it, so they keep one
     worker), and only where the stages are independent: one sample (at batch > 1 the workers
     share the samples instead), a spatial rule that updates once per sample (the weights do not
     change within it), no recurrent layer (its input reads the slot of step t - 1), and a
@@ -154,7 +154,7 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     pipe = pipelined(rule, B, workers, lay)
     # history slots: one BPTT window; three when a sample's steps are pipelined (the forward
     # of step t, the error pass of step t - 1 and the weight gradients of step t - 2 each
-    # have their own, loop.PIPE_SLOTS)
+    # have their own, records.PIPE_SLOTS)
     TH = int(rule.window()) if temporal else (PIPE_SLOTS if pipe else 1)
     # current-based (CubaLIF) layers keep a synaptic current per neuron (a Topology has no
     # neurons: none)
