@@ -119,19 +119,19 @@ class _Plan:
 
 def pipelined(rule: Rule, B: int, workers: int, lay: np.ndarray) -> bool:
     """Whether a trainer runs a sample's steps as a pipeline on two workers (loop.py,
-    ``_pipelined_schedule``): the forward of step t beside the error pass of step t - 1 and
-    the weight gradients of step t - 2. For the rules whose error goes back through W^T
-    (SLTT, SLTT-K, OTTT_A; DFA's and e-prop's feedback routes are not tested with it, so they keep one
+    ``_pipelined_schedule``): the forward of step t beside the error pass of step t - 1 and the
+    weight gradients of step t - 2. For the rules whose error goes back through W^T (SLTT,
+    SLTT-K, OTTT_A; DFA's and e-prop's feedback routes are not tested with it, so they keep one
     worker), and only where the stages are independent: one sample (at batch > 1 the workers
     share the samples instead), a spatial rule that updates once per sample (the weights do not
     change within it), no recurrent layer (its input reads the slot of step t - 1), and a
     convolution: the steps of a dense network are too short (~50 us on the reference MLP) for
     the two threads' hand-over, measured with the three-stage pipeline: the reference MLP at
-    batch 1 trained at 0.60-1.16x the speed of one worker (sltt 1297-2400 against
-    1902-2083 samples/s, ottt_a 1185-1895 against 1815-2096; slow when the second core
-    delivers less, README "Performance"), where the conv net's sltt gained 1.16-1.38x over
-    the two-stage pipeline. (BPTT's backward pass is pipelined by the loop itself, at batch 1 on
-    two workers, with no buffer of its own: each step of a window has its history slot.)"""
+    batch 1 trained at 0.60-1.16x the speed of one worker (sltt 1297-2400 against 1902-2083
+    samples/s, ottt_a 1185-1895 against 1815-2096; slow when the second core delivers less,
+    README "Performance"), where the conv net's sltt gained 1.16-1.38x over the two-stage
+    pipeline. (BPTT's backward pass is pipelined by the loop itself, at batch 1 on two workers,
+    with no buffer of its own: each step of a window has its history slot.)"""
     conv = (lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)
     return (int(workers) > 1 and int(B) == 1 and rule.learns
             and rule.route != ROUTE_TEMPORAL and rule.apply == APPLY_END
