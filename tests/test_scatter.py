@@ -79,3 +79,44 @@ def test_scatter_equals_the_direct_convolution(shape, cout, k, s, pad, binary):
     counted = [K.SYNOP, K.SYN_MAC, K.MEM_READ_WEIGHT, K.NB_EFF_OPS, K.NEURON_UPDATE_ACTIVE,
                K.NEURON_UPDATE_IDLE, K.MEM_READ_STATE, K.MEM_WRITE_STATE]
     assert not np.delete(c, counted).any()        # nothing else is counted
+
+
+@pytest.mark.parametrize("shape,cout,k,s,pad", [((7, 6, 3), 5, 3, 1, 1), ((9, 8, 2), 4, 3, 2, 1),
+                                                ((8, 8, 2), 3, 5, 1, 2), ((6, 7, 2), 4, 2, 1, 0)])
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize("nb", [2, 3])
+def test_blocks_of_rows_tile_the_whole_scatter(shape, cout, k, s, pad, binary, nb):
+    """scatter_rows over blocks of output rows that tile the map (as the workers sharing a
+    batch-1 sample's forward run them, in any order) gives the whole scatter's outputs bit for
+    bit and its counts summed; each block writes only its own rows. It fails when a block
+    drops the inputs of the rows just above or below it, which reach its rows through the
+    kernel's taps (checked by narrowing the rows an input may come from by one)."""
+    from chipsim.kernels.synapse import scatter_rows
+    W, b, Ly = _layer(shape, cout, k, s, pad, binary, seed=k + s + nb)
+    rng = np.random.default_rng(5)
+    n_in = int(np.prod(shape))
+    idx = np.flatnonzero(rng.random(n_in) < 0.4).astype(np.int64)
+    val = np.ones(idx.size) if binary else rng.integers(1, 5, idx.size).astype(np.float64)
+    Hout, Wout = Ly["hout"], Ly["wout"]
+    npos = Hout * Wout
+    wnz = np.zeros(W.shape[0], np.int64)
+    row_nonzeros(W, wnz)
+    taps = np.zeros(2 * k * k, np.int64)
+    want = np.full(npos * cout, np.nan)
+    hit_w = np.zeros(npos, np.int64)
+    c_w = np.zeros(K.N_ACTIONS, np.int64)
+    scatter(W, b, idx, val, 0, idx.size, Ly, want, hit_w, wnz, taps, c_w)
+    out = np.full(npos * cout, np.nan)
+    hit = np.full(npos, -1, np.int64)
+    c = np.zeros(K.N_ACTIONS, np.int64)
+    cuts = [i * Hout // nb for i in range(nb + 1)]
+    for i in reversed(range(nb)):          # any order: the blocks are independent
+        y0, y1 = cuts[i], cuts[i + 1]
+        before = out.copy()
+        scatter_rows(W, b, idx, val, 0, idx.size, Ly, out, hit, wnz, taps, c, y0, y1, i % 2 == 0)
+        mine = np.zeros(npos * cout, bool)
+        mine[y0 * Wout * cout:y1 * Wout * cout] = True
+        np.testing.assert_array_equal(out[~mine], before[~mine])   # others' rows untouched
+    assert out.tobytes() == want.tobytes()
+    np.testing.assert_array_equal(hit, hit_w)
+    np.testing.assert_array_equal(c, c_w)

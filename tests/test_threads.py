@@ -5,8 +5,8 @@ several per layer), uneven shares, momentum, dropout and max pooling, the chip's
 format, a batch-1 layer large enough to be split by columns, a batch-level product shared by
 blocks of output rows, uneven rounds of batch-level products shared by rows, sparse
 sample-steps' gradients between the products (shared by input channels), batch-level
-products one chunk per worker, and a batch-1 sample whose steps are pipelined on two
-workers."""
+products one chunk per worker, a batch-1 sample whose steps are pipelined on two workers,
+and a batch-1 sample whose forward is shared by blocks of output rows (loop._coop_forward)."""
 
 from __future__ import annotations
 
@@ -122,9 +122,13 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     # on two workers (the forward of step t beside the error pass of step t - 1 and the
     # weight gradients of step t - 2)
     ("conv", r, 1, {}) for r in ("sltt", "ottt_a")] + [
-    # batch 1, BPTT: the error pass of step t beside the weight gradients of step t + 1
+    # batch 1, BPTT: the error pass of step t beside the weight gradients of step t + 1;
+    # and the forward of each step shared by blocks of output rows (BPTT's, and every batch-1
+    # case's inference, _run's last call: here ottt_o's, which does not pipeline, and on a
+    # map of 46 rows)
     ("conv", "bptt", 1, {}), ("conv", "tbptt_local", 1, dict(window=2)),
-    ("conv", "bptt", 1, dict(momentum=0.9))] + [
+    ("conv", "bptt", 1, dict(momentum=0.9)), ("conv", "ottt_o", 1, {}),
+    ("tall", "bptt", 1, {})] + [
     ("mlp", r, 1, {}) for r in ("sltt", "ottt_a")] + [     # (not pipelined: dense)
     ("conv", "sltt", 1, dict(k=2)),            # SLTT-K: backward at 2 random steps of 4
     ("conv", "ottt_a", 1, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),

@@ -31,8 +31,9 @@ caller that inlined or linked it.
     def entry(...): ...
 
 Threads: the only parallel kernels are the ``prange`` loops over workers in ``loop.py``; each
-worker runs whole samples (or fixed column blocks of a weight gradient) with the same
-arithmetic as one thread, so results do not depend on the thread count (chipsim/threads.py).
+worker runs whole samples (or fixed column blocks of a weight gradient, or blocks of output
+rows of a batch-1 forward) with the same arithmetic as one thread, so results do not depend
+on the thread count (chipsim/threads.py). Workers share work through ``sync.py``'s atomics.
 """
 
 from __future__ import annotations

@@ -39,7 +39,15 @@ runs in two phases:
    sparse ones event by event, in order, shared by input channels (``_tail_share``: a weight
    row's additions come from its own channel's events only).
 
-At batch 1 there are no samples to share, so a spatial rule that updates once per sample
+The samples of phase 1 are handed out by a shared ticket (``sync.fetch_add``): a worker takes
+the next sample when it has finished its last, so none waits at the end for a slower one.
+
+At batch 1 there are no samples to share. The forward of each step is then shared by blocks
+of output rows (``_coop_forward``): a LIF convolution's rows are cut into COOP_BLOCKS blocks
+per worker, each its synapses (synapse.scatter_rows) and then its neurons; the workers take
+the step's units (a layer's input events, its blocks, the join of its blocks' spikes, or a
+whole layer that is not cut) in order from a ticket, each when the units before its phase
+are done. BPTT, tbptt_local and inference run it. A spatial rule that updates once per sample
 (SLTT, SLTT-K, OTTT_A) on a network with a convolution pipelines the sample's steps on two
 workers instead (``_pipelined_schedule``, chosen by trainer.pipelined), in three stages:
 the forward, traces and surrogates of step t (``_pipe_forward``) beside the error pass of
@@ -67,13 +75,15 @@ from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_REA
                             NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, OUTPUT_ERROR, SPIKE,
                             SURROGATE_EVAL, SYN_CURRENT_UPDATE, TRACE_UPDATE)
 from chipsim.kernels.arrays import add, axpy, copy, gemm, gemm_rows, nonzero
+from chipsim.kernels.sync import fetch_add, load, pause
 from chipsim.kernels.conv import is_dense, pos_nnz, tap_sums
 from chipsim.kernels.error import (dfa_error, error_to_source, li_route, spatial_route,
                                    syn_route, temporal_route, transpose_kernel)
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
-from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, FACTOR_TRACE, FEEDBACK_FIXED,
+from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, DONE, EV_BUF,
+                                     FACTOR_TRACE, FEEDBACK_FIXED, TICKET,
                                      FEEDBACK_WT, OUT_READOUT,
                                      OUT_SPIKE_COUNT, PIPE_SLOTS, ROLE_LIF, ROLE_REC,
                                      ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
@@ -86,7 +96,7 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
                                    touched, trace, trace_in, u_hist, weight_nonzeros, weights,
                                    worker_rows, worker_scratch, worker_state)
 from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
-                                     transform)
+                                     scatter_rows, transform)
 from chipsim.kernels.update import apply_updates, on_grid
 from chipsim.kernels.wgrad import (TILE_FLOATS, add_channels, add_nonzero, bias_grads,
                                    conv_event_grads, conv_pairs, count_accumulated, dense_enough,
@@ -187,7 +197,8 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
     one_zero[0] = 1.0
     stk = Stack(np.empty(NW * ncs, dtype=f), np.empty(NW * ngs, dtype=f),
                 np.empty(B * steps, dtype=np.uint8), np.empty(NW * npr, dtype=np.int64),
-                np.empty((NW + 1, 3), dtype=np.int64), one_zero)
+                np.empty((NW + 1, 3), dtype=np.int64), one_zero, np.zeros(32, dtype=np.int64),
+                np.zeros(COOP_BLOCKS * NW, dtype=np.int64))
     return scr, hs, stk
 
 
@@ -196,61 +207,256 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
              backward_now):
     """One sample, one step, every layer: input transform, synapses, then LIF or classifier."""
     lay = net.layout
-    pops = net.pops
-    B = x.ptr.shape[0]
     for l in range(lay.shape[0]):
-        Ly = lay[l]
-        if Ly.role == ROLE_REC:          # computed with its layer (_recurrent_input)
+        if lay[l].role == ROLE_REC:          # computed with its layer (_recurrent_input)
             continue
-        c = cnt[b, t, l, INFER]
-        src = Ly.src
-        out = output(S, Ly)
-        if Ly.evk == EV_BUF:
-            if src == 0:
-                n_ev = transform(x.idx, x.val, x.ptr[b, t], x.ptr[b, t + 1], np.bool_(False),
-                                 mask(S, pops[0])[b], Ly, S.pmax, S.ptouch, ev_idx(S, Ly)[th, b],
-                                 ev_val(S, Ly)[th, b])
-            else:
-                mask_l = mask(S, pops[src])[b] if Ly.nomask == 0 else S.pmax[:0]
-                n_ev = transform(spk_hist(S, lay[src - 1])[th, b], scr.ones, 0,
-                                 S.spk_n[src - 1, th, b], np.bool_(True), mask_l, Ly, S.pmax, S.ptouch,
-                                 ev_idx(S, Ly)[th, b], ev_val(S, Ly)[th, b])
-            S.ev_n[l, th, b] = n_ev
-            if learning and temporal:
-                cnt[b, t, l, LEARN][MEM_WRITE_HIST] += n_ev
-        idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, scr.ones)
-        scatter(weights(P, Ly), bias(P, Ly), idx, val, e0, e1, Ly, out, S.hit,
-                weight_nonzeros(S, Ly), scr.taps, c)
-        c[NB_DENSE_OPS] += Ly.dense_ops
-        if Ly.role == ROLE_LIF:
-            if Ly.rec >= 0:          # + W_rec s[t-1]
-                _recurrent_input(t, b, th, l, net, P, S, scr, cnt, out, learning, temporal)
-            lam, theta, cin, vr, _ = neuron_slice(nrn, Ly)
-            if nrn.cuba[l]:          # CubaLIF: the synaptic current i = syn * i + I charges it
-                syn_filter(out, syn_current(S, Ly)[b], syn_decay(nrn, Ly))
-                c[SYN_CURRENT_UPDATE] += out.shape[0]
-            ns = lif(out, potential(S, Ly)[b], u_hist(S, Ly)[th, b], spk_hist(S, Ly)[th, b], lam,
-                     theta, cin, vr, nrn.soft[l], nrn.h0[l], fmt.qv, fmt.lim_v, scr.fired)
-            S.spk_n[l, th, b] = ns
-            c[SPIKE] += ns
-            if learning and temporal:
-                cnt[b, t, l, LEARN][MEM_WRITE_HIST] += out.shape[0] + ns
-            if nrn.out_kind != OUT_READOUT and l == lay.shape[0] - 1:   # a spiking output
-                _spike_output(t, b, th, T, B, Ly, S, x, nrn, loss, ns, out, cnt[b, t, l, LEARN],
-                              loss_out, learning and (temporal or backward_now))
+        _layer_input(l, t, b, th, net, S, x, scr, cnt, learning, temporal)
+        _layer_forward(l, t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out,
+                       learning, temporal, backward_now)
+
+
+@kernel(inline=True)
+def _layer_input(l, t, b, th, net, S, x, scr, cnt, learning, temporal):
+    """Layer l's input events at step t, when it keeps them (EV_BUF): the source's events
+    through the population's dropout mask and the layer's pooling, into its event buffer."""
+    lay = net.layout
+    pops = net.pops
+    Ly = lay[l]
+    if Ly.evk != EV_BUF:
+        return
+    src = Ly.src
+    if src == 0:
+        n_ev = transform(x.idx, x.val, x.ptr[b, t], x.ptr[b, t + 1], np.bool_(False),
+                         mask(S, pops[0])[b], Ly, S.pmax, S.ptouch, ev_idx(S, Ly)[th, b],
+                         ev_val(S, Ly)[th, b])
+    else:
+        mask_l = mask(S, pops[src])[b] if Ly.nomask == 0 else S.pmax[:0]
+        n_ev = transform(spk_hist(S, lay[src - 1])[th, b], scr.ones, 0,
+                         S.spk_n[src - 1, th, b], np.bool_(True), mask_l, Ly, S.pmax, S.ptouch,
+                         ev_idx(S, Ly)[th, b], ev_val(S, Ly)[th, b])
+    S.ev_n[l, th, b] = n_ev
+    if learning and temporal:
+        cnt[b, t, l, LEARN][MEM_WRITE_HIST] += n_ev
+
+
+@kernel(inline=True)
+def _layer_forward(l, t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, learning,
+                   temporal, backward_now):
+    """Layer l at step t, from its input events: synapses, then LIF or classifier."""
+    lay = net.layout
+    B = x.ptr.shape[0]
+    Ly = lay[l]
+    c = cnt[b, t, l, INFER]
+    out = output(S, Ly)
+    idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, scr.ones)
+    scatter(weights(P, Ly), bias(P, Ly), idx, val, e0, e1, Ly, out, S.hit,
+            weight_nonzeros(S, Ly), scr.taps, c)
+    c[NB_DENSE_OPS] += Ly.dense_ops
+    if Ly.role == ROLE_LIF:
+        if Ly.rec >= 0:          # + W_rec s[t-1]
+            _recurrent_input(t, b, th, l, net, P, S, scr, cnt, out, learning, temporal)
+        lam, theta, cin, vr, _ = neuron_slice(nrn, Ly)
+        if nrn.cuba[l]:          # CubaLIF: the synaptic current i = syn * i + I charges it
+            syn_filter(out, syn_current(S, Ly)[b], syn_decay(nrn, Ly))
+            c[SYN_CURRENT_UPDATE] += out.shape[0]
+        ns = lif(out, potential(S, Ly)[b], u_hist(S, Ly)[th, b], spk_hist(S, Ly)[th, b], lam,
+                 theta, cin, vr, nrn.soft[l], nrn.h0[l], fmt.qv, fmt.lim_v, scr.fired)
+        S.spk_n[l, th, b] = ns
+        c[SPIKE] += ns
+        if learning and temporal:
+            cnt[b, t, l, LEARN][MEM_WRITE_HIST] += out.shape[0] + ns
+        if nrn.out_kind != OUT_READOUT and l == lay.shape[0] - 1:   # a spiking output
+            _spike_output(t, b, th, T, B, Ly, S, x, nrn, loss, ns, out, cnt[b, t, l, LEARN],
+                          loss_out, learning and (temporal or backward_now))
+    else:
+        if Ly.role == ROLE_READOUT and nrn.ro_li:    # a leaky-integrator readout
+            li_readout(out, S.ostate[b], nrn.ro_lam, nrn.ro_cin)
+        lv = loss_grad(out, x.labels[b], T, B, loss, out_grad(S, Ly)[b, th])
+        if Ly.role == ROLE_READOUT:
+            for c_ in range(out.shape[0]):
+                S.osum[b, c_] += out[c_]
+            loss_out[b] += lv
+        if learning and (temporal or backward_now):
+            cl = cnt[b, t, l, LEARN]
+            cl[OUTPUT_ERROR] += out.shape[0]
+            if temporal:
+                cl[MEM_WRITE_HIST] += out.shape[0]
+
+
+# --- one sample's forward shared by the workers (batch 1) ----------------------------------
+UNIT_LAYER = 0      # a layer's whole forward (input events, synapses, neurons or classifier)
+UNIT_INPUT = 1      # a layer's input events (_layer_input)
+UNIT_BLOCK = 2      # a block of a layer's output rows: their synapses, then their neurons
+UNIT_SPIKES = 3     # the blocks' spikes joined into the layer's list, and counted
+
+
+@kernel(inline=True)
+def _coop_blocks(l, net, nrn, nw):
+    """How many blocks of output rows layer l's forward is cut into when nw workers share a
+    sample (0: it runs whole): a LIF convolution that is not recurrent, not CubaLIF and not
+    the network's last layer."""
+    Ly = net.layout[l]
+    L = net.layout.shape[0]
+    if (Ly.role == ROLE_LIF and Ly.hout > 1 and Ly.rec < 0 and not nrn.cuba[l]
+            and l < L - 1):
+        return min(Ly.hout, COOP_BLOCKS * nw)
+    return nw - nw
+
+
+@kernel(inline=True)
+def _coop_unit(u, nw, net, nrn):
+    """Unit u of a forward step shared by nw workers: (layer, UNIT_*, block, first unit of its
+    phase). The units of a phase (a layer's blocks) may run at once; each other unit is a
+    phase of its own; a phase starts when every unit before it is done. Past the last unit:
+    (-1, -1, -1, the number of units)."""
+    lay = net.layout
+    p = u - u
+    for l in range(lay.shape[0]):
+        if lay[l].role == ROLE_REC:
+            continue
+        nb = _coop_blocks(l, net, nrn, nw)
+        if nb == 0:
+            if u == p:
+                return l, UNIT_LAYER, p - p, p
+            p += 1
+            continue
+        if lay[l].evk == EV_BUF:
+            if u == p:
+                return l, UNIT_INPUT, p - p, p
+            p += 1
+        if u < p + nb:
+            return l, UNIT_BLOCK, u - p, p
+        p += nb
+        if u == p:
+            return l, UNIT_SPIKES, p - p, p
+        p += 1
+    return p - p - 1, p - p - 1, p - p - 1, p
+
+
+@kernel(inline=True)
+def _coop_any(net, nrn, nw):
+    """Whether sharing a sample's forward among nw workers splits any layer."""
+    any_ = False
+    for l in range(net.layout.shape[0]):
+        any_ = any_ or _coop_blocks(l, net, nrn, nw) > 0
+    return any_
+
+
+@kernel
+def _coop_forward(w, nw, t, th, T, net, P, S, x, nrn, loss, fmt, scr, stk, cnt, loss_out,
+                  learning, temporal, backward_now):
+    """Worker w's part of the forward of sample 0 at step t, shared by nw workers (batch 1):
+    the step's units (_coop_unit) are taken in order from a shared ticket (stk.ticket[TICKET],
+    zeroed by the caller), each run once, by whichever worker takes it, when the units before
+    its phase are done (stk.ticket[DONE]). A LIF convolution runs as blocks of output rows
+    (synapse.scatter_rows, then neuron.lif on the block's neurons, its spikes into the
+    block's part of the layer's list), then one unit joins the spikes in order; every other
+    layer runs whole. Each output receives the same additions in the same order as from
+    ``_forward``, the spikes are listed in the same order, the counts (integers) sum to the
+    same: the numbers are those of one worker. A worker waits only for units already taken,
+    which their workers are running, so it cannot wait forever, however the workers are
+    scheduled. Returns when no unit is left to take (others may still be running:
+    _coop_wait)."""
+    S0 = worker_state(S, w - w)           # the sample's buffers are worker 0's rows
+    sw = worker_scratch(scr, w)
+    b = w - w
+    tk = stk.ticket
+    u = fetch_add(tk, TICKET, 1)
+    while True:
+        l, kind, i, first = _coop_unit(u, nw, net, nrn)
+        if l < 0:
+            break
+        while load(tk, DONE) < first:
+            pause()
+        if kind == UNIT_LAYER:
+            _layer_input(l, t, b, th, net, S0, x, sw, cnt, learning, temporal)
+            _layer_forward(l, t, b, th, T, net, P, S0, x, nrn, loss, fmt, sw, cnt, loss_out,
+                           learning, temporal, backward_now)
+        elif kind == UNIT_INPUT:
+            _layer_input(l, t, b, th, net, S0, x, sw, cnt, learning, temporal)
+        elif kind == UNIT_BLOCK:
+            _coop_block(l, i, nw, t, b, th, net, P, S0, x, nrn, fmt, sw, stk, cnt)
         else:
-            if Ly.role == ROLE_READOUT and nrn.ro_li:    # a leaky-integrator readout
-                li_readout(out, S.ostate[b], nrn.ro_lam, nrn.ro_cin)
-            lv = loss_grad(out, x.labels[b], T, B, loss, out_grad(S, Ly)[b, th])
-            if Ly.role == ROLE_READOUT:
-                for c_ in range(out.shape[0]):
-                    S.osum[b, c_] += out[c_]
-                loss_out[b] += lv
-            if learning and (temporal or backward_now):
-                cl = cnt[b, t, l, LEARN]
-                cl[OUTPUT_ERROR] += out.shape[0]
-                if temporal:
-                    cl[MEM_WRITE_HIST] += out.shape[0]
+            _coop_spikes(l, nw, t, b, th, net, S0, nrn, stk, cnt, learning, temporal)
+        fetch_add(tk, DONE, 1)
+        u = fetch_add(tk, TICKET, 1)
+
+
+@kernel(inline=True)
+def _coop_rows(l, i, nw, net, nrn):
+    """Block i's output rows y0..y1-1 of layer l (_coop_blocks blocks, as equal as can be)."""
+    Ly = net.layout[l]
+    nb = _coop_blocks(l, net, nrn, nw)
+    return i * Ly.hout // nb, (i + 1) * Ly.hout // nb
+
+
+@kernel(inline=True)
+def _coop_block(l, i, nw, t, b, th, net, P, S, x, nrn, fmt, sw, stk, cnt):
+    """Block i of layer l's output rows: their synapses (counted atomically, the blocks share
+    the layer's counts), then their neurons, whose spikes go to the block's part of the
+    layer's list (from its first neuron on, numbered from it; _coop_spikes joins them)."""
+    lay = net.layout
+    Ly = lay[l]
+    y0, y1 = _coop_rows(l, i, nw, net, nrn)
+    out = output(S, Ly)
+    idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
+    scatter_rows(weights(P, Ly), bias(P, Ly), idx, val, e0, e1, Ly, out, S.hit,
+                 weight_nonzeros(S, Ly), sw.taps, cnt[b, t, l, INFER], y0, y1, np.bool_(True))
+    n0 = y0 * Ly.wout * Ly.cout
+    n1 = y1 * Ly.wout * Ly.cout
+    lam, theta, cin, vr, _ = neuron_slice(nrn, Ly)
+    stk.nspk[i] = lif(out[n0:n1], potential(S, Ly)[b][n0:n1], u_hist(S, Ly)[th, b][n0:n1],
+                      spk_hist(S, Ly)[th, b][n0:], lam[n0:n1], theta[n0:n1], cin[n0:n1],
+                      vr[n0:n1], nrn.soft[l], nrn.h0[l], fmt.qv, fmt.lim_v, sw.fired)
+
+
+@kernel(inline=True)
+def _coop_spikes(l, nw, t, b, th, net, S, nrn, stk, cnt, learning, temporal):
+    """Layer l's blocks' spikes joined, in block order, into the front of its list (each
+    moves down, never up: a block's spikes start at its first neuron, after every spike
+    before it), then counted as ``_layer_forward`` counts them."""
+    Ly = net.layout[l]
+    spk = spk_hist(S, Ly)[th, b]
+    nb = _coop_blocks(l, net, nrn, nw)
+    n = nw - nw
+    for i in range(nb):
+        n0 = _coop_rows(l, i, nw, net, nrn)[0] * Ly.wout * Ly.cout
+        for q in range(stk.nspk[i]):
+            spk[n + q] = spk[n0 + q] + n0
+        n += stk.nspk[i]
+    S.spk_n[l, th, b] = n
+    c = cnt[b, t, l, INFER]
+    c[NB_DENSE_OPS] += Ly.dense_ops
+    c[SPIKE] += n
+    if learning and temporal:
+        cnt[b, t, l, LEARN][MEM_WRITE_HIST] += Ly.n_out + n
+
+
+@kernel(inline=True)
+def _coop_wait(net, nrn, nw, stk):
+    """Wait until every unit of a shared forward step is done."""
+    total = _coop_unit(np.int64(1) << 40, nw, net, nrn)[3]
+    while load(stk.ticket, DONE) < total:
+        pause()
+
+
+@kernel
+def _coop_sample(w, nw, t, th, T, net, P, G, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
+                 loss_out, learning, temporal, backward_now):
+    """Worker w of nw on sample 0 at step t (batch 1): the forward shared (_coop_forward);
+    then worker 0, once every unit is done, runs the traces and, on the spatial route at a
+    learning step, the error pass, as _samples does."""
+    _coop_forward(w, nw, t, th, T, net, P, S, x, nrn, loss, fmt, scr, stk, cnt, loss_out,
+                  learning, temporal, backward_now)
+    if w == 0:
+        _coop_wait(net, nrn, nw, stk)
+        if learning:
+            S0 = worker_state(S, w)
+            s0 = worker_scratch(scr, w)
+            _traces(t, w, th, net, S0, x, rule, fmt, s0, cnt)
+            if backward_now and not temporal:
+                _backward(w, th, t, np.bool_(True), np.bool_(False), rule.feedback, net, P, S0,
+                          nrn, s0, cnt, np.bool_(False))
 
 
 @kernel(inline=True)
@@ -483,35 +689,54 @@ def _kernel_tables(net, P, S, learning):
 
 # --- phase 1: the samples ------------------------------------------------------------------
 @kernel
-def _samples(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out, learning,
-             temporal, backward_now):
-    """Worker w of nw, its share of the samples at step t: forward, traces and, on the spatial
-    route at a learning step, the error pass."""
+def _samples(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt, loss_out,
+             learning, temporal, backward_now):
+    """Worker w of nw, its samples at step t: forward, traces and, on the spatial route at a
+    learning step, the error pass. One worker runs them all in order; several take the next
+    sample from a shared ticket (stk.ticket[0], zeroed by the caller) until none is left, so
+    that none waits for another at the end. A sample's results do not depend on its worker."""
     Sw = worker_state(S, w)
     sw = worker_scratch(scr, w)
     B = x.ptr.shape[0]
     yes = np.bool_(True)
     no = np.bool_(False)
-    for b in range(w * B // nw, (w + 1) * B // nw):
+    b = w - w
+    while b < B:
+        if nw > 1:
+            b = fetch_add(stk.ticket, TICKET, 1)
+            if b >= B:
+                break
         _forward(t, b, th, T, net, P, Sw, x, nrn, loss, fmt, sw, cnt, loss_out, learning,
                  temporal, backward_now)
-        if not learning:
-            continue
-        _traces(t, b, th, net, Sw, x, rule, fmt, sw, cnt)
-        if backward_now and not temporal:
-            _backward(b, th, t, yes, no, rule.feedback, net, P, Sw, nrn, sw, cnt, no)
+        if learning:
+            _traces(t, b, th, net, Sw, x, rule, fmt, sw, cnt)
+            if backward_now and not temporal:
+                _backward(b, th, t, yes, no, rule.feedback, net, P, Sw, nrn, sw, cnt, no)
+        b += 1
 
 
 @kernel(inline=True)
 def _run_samples(nw, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
                  loss_out, learning, temporal, backward_now):
-    """Phase 1 of step t on nw workers (on the calling thread when nw = 1)."""
+    """Phase 1 of step t on nw workers: the samples shared among them (on the calling thread
+    when there is one worker or one sample). One sample whose forward has a layer that can be
+    cut into blocks of rows is shared by blocks (_coop_sample) in BPTT's forward and in
+    inference; not on the spatial route when it learns (OTTT_O), where it measured 0.85-1.01x
+    (its error pass and update, on one worker, follow every step)."""
     zero = nw * 0           # not a literal 0: a literal argument compiles a specialisation
-    if nw == 1:
-        _samples(zero, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt,
+    B = x.ptr.shape[0]
+    ns = min(nw, B)
+    if B == 1 and nw > 1 and (temporal or not learning) and _coop_any(net, nrn, nw):
+        stk.ticket[TICKET] = 0
+        stk.ticket[DONE] = 0
+        _par(np.int64(JOB_COOP), nw, t, th, zero, zero, zero, zero, net, P, G, S, x, nrn,
+             loss, rule, opt, fmt, scr, stk, cnt, loss_out, learning, temporal, backward_now)
+    elif ns == 1:
+        _samples(zero, ns, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
                  loss_out, learning, temporal, backward_now)
     else:
-        _par(np.int64(JOB_SAMPLES), nw, t, th, zero, zero, zero, zero, net, P, G, S, x, nrn,
+        stk.ticket[TICKET] = 0
+        _par(np.int64(JOB_SAMPLES), ns, t, th, zero, zero, zero, zero, net, P, G, S, x, nrn,
              loss, rule, opt, fmt, scr, stk, cnt, loss_out, learning, temporal, backward_now)
 
 
@@ -524,13 +749,14 @@ def _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt):
     B = x.ptr.shape[0]
     for b in range(w * B // nw, (w + 1) * B // nw):
         for t in range(t1 - 1, t0 - 1, -1):
-            _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt)
+            _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt, np.bool_(False))
 
 
 @kernel(inline=True)
-def _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt):
+def _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt, sg_done):
     """BPTT's error pass of sample b at step t of the window t0..t1-1, with the history
-    reads it makes (Sw, sw: the worker's State and scratch)."""
+    reads it makes (Sw, sw: the worker's State and scratch; ``sg_done``: the step's
+    surrogates are in Sw's surrogate buffers already)."""
     lay = net.layout
     yes = np.bool_(True)
     fb_wt = t0 * 0 + FEEDBACK_WT     # typed, not a literal (one compiled _backward)
@@ -545,7 +771,7 @@ def _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt):
             cl[MEM_READ_HIST] += Ly.n_out + S.spk_n[l, t - t0, b]
         if Ly.evk == EV_BUF:
             cl[MEM_READ_HIST] += S.ev_n[l, t - t0, b]
-    _backward(b, t - t0, t, t == t1 - 1, yes, fb_wt, net, P, Sw, nrn, sw, cnt, not yes)
+    _backward(b, t - t0, t, t == t1 - 1, yes, fb_wt, net, P, Sw, nrn, sw, cnt, sg_done)
 
 
 # --- phase 2: the weight gradients ---------------------------------------------------------
@@ -663,6 +889,7 @@ JOB_PIPE_BACK = 5
 JOB_CHUNK_ROWS = 6
 JOB_CHUNK_GEMM = 7
 JOB_TAIL = 8
+JOB_COOP = 9
 
 
 @kernel
@@ -700,8 +927,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
         if job == JOB_SAMPLES:
-            _samples(w, nw, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
-                     learning, temporal, backward_now)
+            _samples(w, nw, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
+                     loss_out, learning, temporal, backward_now)
         elif job == JOB_WINDOW:
             _window_back(w, nw, a, b, net, P, S, x, nrn, scr, cnt)
         elif job == JOB_WGRAD:
@@ -715,6 +942,9 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
             _chunk_gemm(w, a, net, scr, stk)
         elif job == JOB_TAIL:
             _tail_share(w, nw, a, b, c, d, e, net, S, x, rule, G, scr, stk, cnt)
+        elif job == JOB_COOP:
+            _coop_sample(w, nw, a, b, T, net, P, G, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
+                         loss_out, learning, temporal, backward_now)
         elif job == JOB_PIPE:
             if w == 0:        # the forward and traces of step a ...
                 _pipe_forward(a, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
@@ -723,7 +953,7 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
                 _pipe_stage(b, c, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt)
         elif w == 0:          # JOB_PIPE_BACK: BPTT's error pass of step a (window c..d-1) ...
             _back_step(w, a, c, d, net, P, S, worker_state(S, w), nrn, worker_scratch(scr, w),
-                       cnt)
+                       cnt, np.bool_(False))
         else:                 # ... beside the weight gradients of step b
             _pipe_wgrads(b, c, net, P, G, S, x, rule, opt, fmt, scr, cnt, w, S.traces, temporal)
 
@@ -1016,14 +1246,13 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
     # of each and of the parallel kernel, ~15 s)
     th = T * 0
     no = np.bool_(False)
-    ns = min(nw, B)
     if learning and S.TH == PIPE_SLOTS:   # sized for a pipeline (trainer.pipelined)
         _pipelined_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk,
                             wg)
         return
     for t in range(T):
         backward_now = learning and rule.step_mask[t]
-        _run_samples(ns, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
+        _run_samples(nw, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
                      loss_out, learning, no, backward_now)
         if backward_now:
             _wgrads(t, t, t, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
@@ -1093,7 +1322,9 @@ def _save_traces(S, t):
 @kernel
 def _pipe_forward(t, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out, backward_now):
     """Worker 0 of a pipelined sample: the forward and traces of step t (slot t % PIPE_SLOTS);
-    ``backward_now``: step t will have an error pass (the forward counts its output error)."""
+    ``backward_now``: step t will have an error pass (the forward counts its output error).
+    (Not shared by blocks of rows, _coop_forward: worker 1 finishes its stage too late to take
+    many of them; sltt ran 0.94, 0.95, 0.95 and 1.12x as fast with them, interleaved pairs.)"""
     T = x.ptr.shape[1] - 1
     zero = t - t                # typed, not a literal (see _spatial_schedule)
     Sw = worker_state(S, zero)
@@ -1149,7 +1380,7 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
     while t0 < T:
         t1 = min(T, t0 + rule.window)
         for t in range(t0, t1):
-            _run_samples(ns, t, t - t0, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
+            _run_samples(nw, t, t - t0, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
                          stk, cnt, loss_out, yes, yes, no)
         if pipe:
             # one sample on two workers: the error pass of step t beside the weight gradients
@@ -1160,7 +1391,7 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
             for t in range(t1 - 1, t0 - 1, -1):
                 if tb == t1:
                     _back_step(t0 * 0, t, t0, t1, net, P, S, worker_state(S, 0), nrn,
-                               worker_scratch(scr, 0), cnt)
+                               worker_scratch(scr, 0), cnt, np.bool_(False))
                 else:
                     _par(np.int64(JOB_PIPE_BACK), ns + 1, t, tb, t0, t1, t0, t0, net, P, G, S,
                          x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)

@@ -223,7 +223,20 @@ class Stack(NamedTuple):
     chunk: np.ndarray       # int64 (workers + 1, 3): the chunks of one round, one per worker:
                             #   first and end sample-step, first stack slot (row c + 1: its end)
     one_zero: np.ndarray    # float (2,): 1 and 0, BLAS's alpha and beta (arrays.gemm_rows)
+    ticket: np.ndarray      # int64 (32,): the workers' shared counters (sync.fetch_add), a
+                            #   cache line apart: [TICKET] the next unit of a shared job to
+                            #   take, [DONE] the units finished (loop._coop_forward)
+    nspk: np.ndarray        # int64 (COOP_BLOCKS x workers): the spikes of each block of rows of
+                            #   a layer whose forward the workers share (loop._coop_forward)
 
+
+#: Stack.ticket's counters
+TICKET = 0
+DONE = 16
+
+#: a LIF convolution's forward at batch 1, when the workers share it, is cut into this many
+#: blocks of output rows per worker (loop._coop_forward)
+COOP_BLOCKS = 2
 
 #: a chunk of stacked sample-steps (records.Stack; at least one) holds at most this many
 #: floats of im2col (4 Mi, 16 MiB in float32) and this many rows: a product over more rows

@@ -15,6 +15,7 @@ import numpy as np
 from chipsim.counts import (MEM_READ_STATE, MEM_READ_WEIGHT, MEM_WRITE_STATE, NB_EFF_OPS,
                             NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, SYN_MAC, SYNOP)
 from chipsim.kernels.arrays import add, axpy
+from chipsim.kernels.sync import fetch_add
 from chipsim.kernels.conv import conv_geometry, pool_geometry, taps
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.records import EV_INPUT, EV_SPIKES, POOL_AVG, POOL_NONE
@@ -115,18 +116,32 @@ def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c):
     kernel rows' counts ``wnz``, row_nonzeros), and neuron updates active (received an event)
     or idle.
     """
+    scatter_rows(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c, 0, Ly.hout,
+                 False)
+
+
+@kernel
+def scatter_rows(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c, y0, y1,
+                 shared):
+    """``scatter`` restricted to output rows y0..y1-1: their outputs and counts only (the taps
+    of each event that reach those rows, in the same order, so each output receives the same
+    additions in the same order as from the whole ``scatter``). Blocks of rows that tile the
+    map, run by different workers, write disjoint outputs, and their counts add up to the
+    whole's; ``shared``: the counts are added atomically (workers share ``c``)."""
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
     has_bias = Ly.has_bias == 1
     unit = Ly.unit == 1
-    n_out = Hout * Wout * Cout
-    npos = Hout * Wout
-    for q in range(npos):
-        hit[q] = 0
+    q0 = y0 * Wout
+    q1 = y1 * Wout
+    hit_r = hit[q0:q1]                # (the rows' own views: the loops below then vectorise
+    out_r = out[q0 * Cout:q1 * Cout]  # wherever the rows start, 5x faster than indexed)
+    for q in range(q1 - q0):
+        hit_r[q] = 0
         for co in range(Cout):
-            out[q * Cout + co] = bias[co] if has_bias else 0.0
+            out_r[q * Cout + co] = bias[co] if has_bias else 0.0
     syn = 0
     nz = 0
-    if npos == 1 and k == 1:          # dense: an event reads one weight row
+    if Hout * Wout == 1 and k == 1:   # dense: an event reads one weight row
         for e in range(start, stop):
             if unit:
                 nz += addrow(out, W[ev_i[e]])
@@ -142,16 +157,23 @@ def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c):
         # every output receives the same additions in the same order); no tap table. 7-10 %
         # faster than through conv.taps on the reference conv net's layers, same bits. (The
         # tap's body is written out in both loops: an inlined helper for it measured 0.95-1.0x
-        # on bptt in three interleaved pairs.)
+        # on bptt in three interleaved pairs.) Output row y + pad - ky lies in y0..y1-1, so
+        # only inputs of rows y0 - pad .. y1 - pad + k - 2 reach those rows: the others are
+        # passed over by their index alone (whole rows of Win * Cin indices), undivided.
+        jlo = max(0, y0 - pad) * Win * Cin
+        jhi = min(Ly.hin, y1 - pad + k - 1) * Win * Cin
+        part = y0 > 0 or y1 < Hout
         for e in range(start, stop):
             j = ev_i[e]
+            if part and (j < jlo or j >= jhi):
+                continue
             v = ev_v[e]
             ci = j % Cin
             pos = j // Cin
             y = pos // Win
             x = pos - y * Win
-            ky0 = max(0, y + pad - Hout + 1)
-            ky1 = min(k, y + pad + 1)
+            ky0 = max(0, y + pad - y1 + 1)
+            ky1 = min(k, y + pad - y0 + 1)
             kx0 = max(0, x + pad - Wout + 1)
             kx1 = min(k, x + pad + 1)
             for ky in range(ky0, ky1):
@@ -178,8 +200,10 @@ def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c):
         pos = j // Cin
         nt = taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
         for q in range(nt):
-            row = W[tap_k[q] * Cin + ci]
             opos = tap_o[q]
+            if opos < q0 or opos >= q1:
+                continue
+            row = W[tap_k[q] * Cin + ci]
             base = opos * Cout
             hit[opos] = 1
             nz += wnz[tap_k[q] * Cin + ci]
@@ -187,20 +211,28 @@ def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c):
                 add(out[base:base + Cout], row)
             else:
                 axpy(out[base:base + Cout], row, v)
-        syn += nt * Cout
-    if Ly.ac == 1:
-        c[SYNOP] += syn
-    else:
-        c[SYN_MAC] += syn
-    c[MEM_READ_WEIGHT] += syn
-    c[NB_EFF_OPS] += nz
+            syn += Cout
     active = 0
-    for q in range(npos):
-        active += hit[q]
-    c[NEURON_UPDATE_ACTIVE] += active * Cout
-    c[NEURON_UPDATE_IDLE] += (npos - active) * Cout
-    c[MEM_READ_STATE] += n_out
-    c[MEM_WRITE_STATE] += n_out
+    for q in range(q1 - q0):
+        active += hit_r[q]
+    n_out = (q1 - q0) * Cout
+    syn_kind = SYNOP if Ly.ac == 1 else SYN_MAC
+    if shared:
+        fetch_add(c, syn_kind, syn)
+        fetch_add(c, MEM_READ_WEIGHT, syn)
+        fetch_add(c, NB_EFF_OPS, nz)
+        fetch_add(c, NEURON_UPDATE_ACTIVE, active * Cout)
+        fetch_add(c, NEURON_UPDATE_IDLE, (q1 - q0 - active) * Cout)
+        fetch_add(c, MEM_READ_STATE, n_out)
+        fetch_add(c, MEM_WRITE_STATE, n_out)
+    else:
+        c[syn_kind] += syn
+        c[MEM_READ_WEIGHT] += syn
+        c[NB_EFF_OPS] += nz
+        c[NEURON_UPDATE_ACTIVE] += active * Cout
+        c[NEURON_UPDATE_IDLE] += (q1 - q0 - active) * Cout
+        c[MEM_READ_STATE] += n_out
+        c[MEM_WRITE_STATE] += n_out
 
 
 @kernel

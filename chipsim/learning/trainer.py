@@ -23,9 +23,9 @@ from chipsim import counts as K
 from chipsim import threads
 from chipsim.kernels import run_batch
 from chipsim.kernels.arrays import rows_split_exact, zeros_aligned
-from chipsim.kernels.records import (APPLY_END, APPLY_STEP, EV_BUF, EV_INPUT, EV_SPIKES,
-                                     FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT, POOL_AVG,
-                                     PIPE_SLOTS, POOL_MAX, POOL_NONE,
+from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, EV_BUF, EV_INPUT,
+                                     EV_SPIKES, FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT,
+                                     POOL_AVG, PIPE_SLOTS, POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
                                      ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat, Optimizer,
@@ -278,9 +278,10 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
             per = pos * int(r["k"] * r["k"] * r["cin"])
             q = min(B * steps, max(1, min(STACK_FLOATS // per, STACK_ROWS // pos)))
             ncs, ngs, npr = max(ncs, q * per), max(ngs, q * pos * int(r["cout"])), max(npr, q)
-    # the stack holds one chunk per worker, and a round's table of chunks
+    # the stack holds one chunk per worker, a round's table of chunks, the workers' counters
+    # and the spike counts of a shared forward's blocks
     scr += (int(workers) * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps)
-            + 8 * 3 * (int(workers) + 1) + 2 * f)
+            + 8 * 3 * (int(workers) + 1) + 2 * f + 8 * 32 + 8 * COOP_BLOCKS * int(workers))
     any_fused = bool(temporal and (np.asarray(fused) != 0).any())
     n, tn = (maxn, int(T)) if any_fused else (0, 0)
     hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f

@@ -1,0 +1,91 @@
+"""What the workers of a parallel kernel share: an atomic add (``fetch_add``) and an atomic
+read (``load``) of one int64.
+
+Numba has no atomics on the CPU, so this is an LLVM ``atomicrmw add`` (sequentially
+consistent) on one int64 element of an array, emitted as a Numba intrinsic. The workers of
+``loop._par`` use it as a shared ticket counter: each takes the next unit of a job (a sample,
+for instance) when it has finished its last one, so a worker that is slower, or was woken
+later, takes fewer units and neither waits for the other at the end. Which worker runs a unit
+changes from run to run; what a unit computes does not (each unit writes only its own
+results, with the arithmetic of one thread), so results stay bit-identical.
+
+Its plain reference is ``fetch_add_reference``: the same on one thread.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core.extending import intrinsic
+
+
+@intrinsic
+def fetch_add(typingctx, arr, i, v):
+    """``old = arr[i]; arr[i] += v; return old``, atomically (arr: a 1-d int64 array)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1
+            and isinstance(i, types.Integer) and isinstance(v, types.Integer)):
+        return None
+    sig = types.int64(arr, i, v)
+
+    def codegen(context, builder, signature, args):
+        a, idx, val = args
+        aty, ity, vty = signature.args
+        ary = context.make_array(aty)(context, builder, a)
+        idx = context.cast(builder, idx, ity, types.intp)
+        val = context.cast(builder, val, vty, types.int64)
+        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [idx], wraparound=False)
+        return builder.atomic_rmw("add", ptr, val, "seq_cst")
+
+    return sig, codegen
+
+
+def fetch_add_reference(arr, i, v):
+    """The plain reference of ``fetch_add``: the same, not atomic."""
+    old = int(arr[i])
+    arr[i] += v
+    return old
+
+
+@intrinsic
+def load(typingctx, arr, i):
+    """``arr[i]``, read atomically (acquire: what the writer wrote before its atomic store or
+    add is visible after it); a loop waiting on it re-reads memory every time."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1
+            and isinstance(i, types.Integer)):
+        return None
+    sig = types.int64(arr, i)
+
+    def codegen(context, builder, signature, args):
+        a, idx = args
+        aty, ity = signature.args
+        ary = context.make_array(aty)(context, builder, a)
+        idx = context.cast(builder, idx, ity, types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [idx], wraparound=False)
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+#: the spin-wait hint's LLVM intrinsic on this machine (x86: ``pause``), or none
+_PAUSE = ("llvm.x86.sse2.pause"
+          if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686") else "")
+
+
+@intrinsic
+def pause(typingctx):
+    """A spin-wait hint (x86 ``pause``; nothing elsewhere): a worker waiting in a loop on
+    ``load`` leaves the core's resources to a thread that shares it, as libgomp's own waiting
+    does."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):
+        if _PAUSE:
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), []), _PAUSE)
+            builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return sig, codegen
