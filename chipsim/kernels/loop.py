@@ -75,7 +75,6 @@ from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_REA
                             NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, OUTPUT_ERROR, SPIKE,
                             SURROGATE_EVAL, SYN_CURRENT_UPDATE, TRACE_UPDATE)
 from chipsim.kernels.arrays import add, axpy, copy, gemm, gemm_rows, nonzero
-from chipsim.kernels.sync import fetch_add, load, pause
 from chipsim.kernels.conv import is_dense, pos_nnz, tap_sums
 from chipsim.kernels.error import (dfa_error, error_to_source, li_route, spatial_route,
                                    syn_route, temporal_route, transpose_kernel)
@@ -97,6 +96,7 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
                                    worker_rows, worker_scratch, worker_state)
 from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
                                      scatter_rows, transform)
+from chipsim.kernels.sync import fetch_add, load, pause
 from chipsim.kernels.update import apply_updates, on_grid
 from chipsim.kernels.wgrad import (TILE_FLOATS, add_channels, add_nonzero, bias_grads,
                                    conv_event_grads, conv_pairs, count_accumulated, dense_enough,
@@ -721,7 +721,7 @@ def _run_samples(nw, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, 
     """Phase 1 of step t on nw workers: the samples shared among them (on the calling thread
     when there is one worker or one sample). One sample whose forward has a layer that can be
     cut into blocks of rows is shared by blocks (_coop_sample) in BPTT's forward and in
-    inference; not on the spatial route when it learns (OTTT_O), where it measured 0.85-1.01x
+    inference; not on the spatial route when it learns (OTTT_O), where it measured 0.84-1.02x
     (its error pass and update, on one worker, follow every step)."""
     zero = nw * 0           # not a literal 0: a literal argument compiles a specialisation
     B = x.ptr.shape[0]
