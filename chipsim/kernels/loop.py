@@ -215,10 +215,12 @@ def _forward(t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, lear
                        learning, temporal, backward_now)
 
 
-@kernel(inline=True)
+@kernel
 def _layer_input(l, t, b, th, net, S, x, scr, cnt, learning, temporal):
     """Layer l's input events at step t, when it keeps them (EV_BUF): the source's events
-    through the population's dropout mask and the layer's pooling, into its event buffer."""
+    through the population's dropout mask and the layer's pooling, into its event buffer.
+    (This and _layer_forward are called, not inlined: inlined into _forward and again into
+    _coop_forward, they made the first run's compilation 190 s instead of 113 s.)"""
     lay = net.layout
     pops = net.pops
     Ly = lay[l]
@@ -239,7 +241,7 @@ def _layer_input(l, t, b, th, net, S, x, scr, cnt, learning, temporal):
         cnt[b, t, l, LEARN][MEM_WRITE_HIST] += n_ev
 
 
-@kernel(inline=True)
+@kernel
 def _layer_forward(l, t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_out, learning,
                    temporal, backward_now):
     """Layer l at step t, from its input events: synapses, then LIF or classifier."""
