@@ -82,7 +82,7 @@ from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, DONE, EV_BUF,
-                                     FACTOR_TRACE, FEEDBACK_FIXED, TICKET,
+                                     FACTOR_TRACE, FEEDBACK_FIXED, TICKET, TICKETS,
                                      FEEDBACK_WT, OUT_READOUT,
                                      OUT_SPIKE_COUNT, PIPE_SLOTS, ROLE_LIF, ROLE_REC,
                                      ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
@@ -197,7 +197,8 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
     one_zero[0] = 1.0
     stk = Stack(np.empty(NW * ncs, dtype=f), np.empty(NW * ngs, dtype=f),
                 np.empty(B * steps, dtype=np.uint8), np.empty(NW * npr, dtype=np.int64),
-                np.empty((NW + 1, 3), dtype=np.int64), one_zero, np.zeros(32, dtype=np.int64),
+                np.empty((NW + 1, 3), dtype=np.int64), one_zero,
+                np.zeros(TICKETS, dtype=np.int64),
                 np.zeros(COOP_BLOCKS * NW, dtype=np.int64))
     return scr, hs, stk
 
@@ -443,7 +444,7 @@ def _coop_wait(net, nrn, nw, stk):
 
 
 @kernel
-def _coop_sample(w, nw, t, th, T, net, P, G, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
+def _coop_sample(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
                  loss_out, learning, temporal, backward_now):
     """Worker w of nw on sample 0 at step t (batch 1): the forward shared (_coop_forward);
     then worker 0, once every unit is done, runs the traces and, on the spatial route at a
@@ -945,7 +946,7 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
         elif job == JOB_TAIL:
             _tail_share(w, nw, a, b, c, d, e, net, S, x, rule, G, scr, stk, cnt)
         elif job == JOB_COOP:
-            _coop_sample(w, nw, a, b, T, net, P, G, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
+            _coop_sample(w, nw, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
                          loss_out, learning, temporal, backward_now)
         elif job == JOB_PIPE:
             if w == 0:        # the forward and traces of step a ...

@@ -230,9 +230,10 @@ class Stack(NamedTuple):
                             #   a layer whose forward the workers share (loop._coop_forward)
 
 
-#: Stack.ticket's counters
+#: Stack.ticket's counters, and its length (two cache lines apart)
 TICKET = 0
 DONE = 16
+TICKETS = 32
 
 #: a LIF convolution's forward at batch 1, when the workers share it, is cut into this many
 #: blocks of output rows per worker (loop._coop_forward)

@@ -27,7 +27,7 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, EV_BUF,
                                      EV_SPIKES, FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT,
                                      POOL_AVG, PIPE_SLOTS, POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
-                                     ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
+                                     ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS, TICKETS,
                                      WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat, Optimizer,
                                      Params, Rule as RuleRec, State)
 from chipsim.learning.losses import loss_record
@@ -281,7 +281,7 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     # the stack holds one chunk per worker, a round's table of chunks, the workers' counters
     # and the spike counts of a shared forward's blocks
     scr += (int(workers) * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps)
-            + 8 * 3 * (int(workers) + 1) + 2 * f + 8 * 32 + 8 * COOP_BLOCKS * int(workers))
+            + 8 * 3 * (int(workers) + 1) + 2 * f + 8 * TICKETS + 8 * COOP_BLOCKS * int(workers))
     any_fused = bool(temporal and (np.asarray(fused) != 0).any())
     n, tn = (maxn, int(T)) if any_fused else (0, 0)
     hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f
