@@ -40,7 +40,7 @@ def current(u, theta, alpha, out):
     if key not in _THETA:
         _THETA.clear()
         _THETA[key] = np.full_like(u, theta)
-    surrogates(u, _THETA[key], SURROGATE_SIGMOID, alpha, out)
+    surrogates(u, _THETA[key], 0, SURROGATE_SIGMOID, alpha, out)
 
 
 def main():

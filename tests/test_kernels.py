@@ -91,19 +91,20 @@ def test_lif_matches_numpy(n, rate):
             for h0 in (True, False):
                 v = rng.uniform(-0.5, 0.5, n).astype(f)
                 I = np.where(rng.random(n) < rate, 2.0, 0.0).astype(f)
-                lam = np.full(n, 0.5)
-                theta = np.ones(n)
-                cin = np.ones(n)
+                lam = np.full(n, 0.5)     # four different values, so that the scalar
+                theta = np.full(n, 1.5)   # path (uni) cannot swap two unseen
+                cin = np.full(n, 0.75)
                 vr = np.full(n, -0.25)
-                if n > 2:                 # exactly at threshold: u = 0.5 * 0 + 1
-                    v[2], I[2] = 0.0, 1.0
+                if n > 2:                 # exactly at threshold: u = 0.5 * 0 + 0.75 * 2
+                    v[2], I[2] = 0.0, 2.0
                 u_ref, v_ref, idx_ref = _lif_numpy(I, v, lam, theta, cin, vr, soft, h0)
-                u = np.zeros(n, f)
-                spk = np.full(n, -1, np.int64)
-                fired = np.zeros(n + 8, np.uint8)
-                vv = v.copy()
-                ns = lif(I, vv, u, spk, lam, theta, cin, vr, np.uint8(soft), np.uint8(h0),
-                         0.0, 0.0, fired)
-                assert ns == len(idx_ref)
-                assert np.array_equal(spk[:ns], idx_ref)
-                assert u.tobytes() == u_ref.tobytes() and vv.tobytes() == v_ref.tobytes()
+                for uni in (0, 1):     # the parameters read per neuron, or once as scalars
+                    u = np.zeros(n, f)
+                    spk = np.full(n, -1, np.int64)
+                    fired = np.zeros(n + 8, np.uint8)
+                    vv = v.copy()
+                    ns = lif(I, vv, u, spk, lam, theta, cin, vr, np.uint8(uni), np.uint8(soft),
+                             np.uint8(h0), 0.0, 0.0, fired)
+                    assert ns == len(idx_ref)
+                    assert np.array_equal(spk[:ns], idx_ref)
+                    assert u.tobytes() == u_ref.tobytes() and vv.tobytes() == v_ref.tobytes()

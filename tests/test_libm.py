@@ -136,15 +136,17 @@ def test_sigmoid_surrogates_bit_identical_to_the_former_formula(dtype):
         old = np.empty_like(u)
         new = np.empty_like(u)
         _old_surrogates(u, dtype(theta), dtype(alpha), old)
-        surrogates(u, np.full_like(u, theta), SURROGATE_SIGMOID, dtype(alpha), new)
-        assert old.tobytes() == new.tobytes()
+        for uni in (0, 1):     # theta read per neuron, or once
+            new[:] = 0
+            surrogates(u, np.full_like(u, theta), uni, SURROGATE_SIGMOID, dtype(alpha), new)
+            assert old.tobytes() == new.tobytes()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_surrogates_compile_without_a_call_to_exp(dtype):
     f = njit(surrogates.py_func)          # a fresh compile: the cached one cannot be inspected
     u = np.zeros(4, dtype)
-    f(u, np.ones(4, dtype), SURROGATE_SIGMOID, dtype(4.0), u.copy())
+    f(u, np.ones(4, dtype), 0, SURROGATE_SIGMOID, dtype(4.0), u.copy())
     ir = f.inspect_llvm(f.signatures[0])
     assert "@llvm.exp.f" not in ir and "@exp" not in ir and "@numba_exp" not in ir
     features = llvm.get_host_cpu_features()

@@ -101,6 +101,36 @@ def test_uniform_layer_neurons_change_no_bit():
         assert x.tobytes() == y.tobytes()
 
 
+@pytest.mark.parametrize("rule", ["bptt", "sltt", "ottt_o"])
+def test_parameters_read_once_per_layer_give_the_bits_read_per_neuron(rule):
+    """A layer whose neurons are all alike has its parameters read once, as scalars
+    (Neuron.uniform: lif, surrogates and both error routes). Forcing the per-neuron reads on the
+    same network gives the same losses, counts and weights. Each parameter differs from the
+    others, so a scalar read from the wrong one shows."""
+    frames, labels, net, inp = small_problem(seed=4, bias=True, N=4)
+    nrn = NeuronParams(0.8, 1.25, 0.75, rule != "bptt", False, True, 0, 4.0)
+    net.neurons = [LayerNeuron(np.full(ls.n_out, 0.8), np.full(ls.n_out, 1.25),
+                               np.full(ls.n_out, 0.75), np.full(ls.n_out, -0.125 * (i % 2)),
+                               i % 2 == 0 or rule != "bptt", True)
+                   for i, ls in enumerate(net.lif_layers)]
+    other = net.copy()
+    a = trainer(rule, net, nrn, T=T, lr=LR, B=2)
+    b = trainer(rule, other, nrn, T=T, lr=LR, B=2)
+    assert a.neurons.uniform.tolist() == [1] * len(net.lif_layers)
+    b.neurons = b.neurons._replace(uniform=np.zeros_like(b.neurons.uniform))
+    for i in (0, 2):
+        ra = a.train_batch(inp, inp.ptr[i:i + 2], labels[i:i + 2])
+        rb = b.train_batch(inp, inp.ptr[i:i + 2], labels[i:i + 2])
+        for x, y in zip(ra, rb):
+            assert np.asarray(x).tobytes() == np.asarray(y).tobytes()
+    assert ra[2][..., K.SPIKE].sum() > 0            # neurons fired: the paths were exercised
+    assert (ra[2][..., K.TEMPORAL_MAC].sum() > 0) == (rule == "bptt")
+    for x, y in zip(net.weights, other.weights):
+        assert x.tobytes() == y.tobytes()
+    assert not LayerNeuron(np.array([0.5, 0.5]), np.ones(2), np.array([1.0, 1.5]), np.zeros(2),
+                           True, True).is_uniform()
+
+
 def test_ottt_refuses_leaks_that_differ():
     frames, labels, net, inp = small_problem(seed=1)
     net.neurons, _ = _per_neuron(net, np.random.default_rng(1))

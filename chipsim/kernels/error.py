@@ -41,34 +41,54 @@ import numpy as np
 
 
 @kernel
-def spatial_route(g, sgl, e_in, cin):
-    """g = cin * sigma' * E: the spatial route of one LIF layer at one step (cin per neuron)."""
-    for j in range(g.shape[0]):
-        g[j] = cin[j] * sgl[j] * e_in[j]
+def spatial_route(g, sgl, e_in, cin, uni):
+    """g = cin * sigma' * E: the spatial route of one LIF layer at one step (cin per neuron;
+    ``uni``: every neuron's the same, read once)."""
+    if uni and g.shape[0] > 0:
+        cin0 = cin[0]
+        for j in range(g.shape[0]):
+            g[j] = cin0 * sgl[j] * e_in[j]
+    else:
+        for j in range(g.shape[0]):
+            g[j] = cin[j] * sgl[j] * e_in[j]
 
 
 @kernel
-def temporal_route(g, sgl, e_in, dn, ul, lam, theta, cin, vr, soft, detach, h0, first, c):
+def temporal_route(g, sgl, e_in, dn, ul, lam, theta, cin, vr, uni, soft, detach, h0, first,
+                   c):
     """BPTT's temporal route of one LIF layer at one step (backwards in time): updates the
     carried error ``dn`` (delta of this sample) and writes g = cin * delta. ``lam``, ``theta``,
-    ``cin``, ``vr``: per neuron; ``soft``, ``h0``: the layer's reset and H(0)."""
+    ``cin``, ``vr``: per neuron (``uni``: every neuron's the same, read once); ``soft``,
+    ``h0``: the layer's reset and H(0)."""
     n = g.shape[0]
-    for j in range(n):
-        d = sgl[j] * e_in[j]
-        if not first:
-            if soft:
-                k = 1.0
-                if not detach:
-                    k -= theta[j] * sgl[j]
-            else:
-                k = 1.0 - heaviside(ul[j] - theta[j], h0)
-                if not detach:
-                    k -= (ul[j] - vr[j]) * sgl[j]
-            d += lam[j] * dn[j] * k
-        dn[j] = d
-        g[j] = cin[j] * d
+    if uni and n > 0:
+        lam0, theta0, cin0, vr0 = lam[0], theta[0], cin[0], vr[0]
+        for j in range(n):
+            dn[j], g[j] = _delta(sgl[j], e_in[j], dn[j], ul[j], lam0, theta0, cin0, vr0, soft,
+                                 detach, h0, first)
+    else:
+        for j in range(n):
+            dn[j], g[j] = _delta(sgl[j], e_in[j], dn[j], ul[j], lam[j], theta[j], cin[j], vr[j],
+                                 soft, detach, h0, first)
     if not first:
         c[TEMPORAL_MAC] += n
+
+
+@kernel(inline=True)
+def _delta(sg, e, dn, ul, lam, theta, cin, vr, soft, detach, h0, first):
+    """One neuron's carried error delta[t] and its output gradient cin * delta[t]."""
+    d = sg * e
+    if not first:
+        if soft:
+            k = 1.0
+            if not detach:
+                k -= theta * sg
+        else:
+            k = 1.0 - heaviside(ul - theta, h0)
+            if not detach:
+                k -= (ul - vr) * sg
+        d += lam * dn * k
+    return d, cin * d
 
 
 @kernel

@@ -263,7 +263,8 @@ def _layer_forward(l, t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_
             syn_filter(out, syn_current(S, Ly)[b], syn_decay(nrn, Ly))
             c[SYN_CURRENT_UPDATE] += out.shape[0]
         ns = lif(out, potential(S, Ly)[b], u_hist(S, Ly)[th, b], spk_hist(S, Ly)[th, b], lam,
-                 theta, cin, vr, nrn.soft[l], nrn.h0[l], fmt.qv, fmt.lim_v, scr.fired)
+                 theta, cin, vr, nrn.uniform[l], nrn.soft[l], nrn.h0[l], fmt.qv, fmt.lim_v,
+                 scr.fired)
         S.spk_n[l, th, b] = ns
         c[SPIKE] += ns
         if learning and temporal:
@@ -410,7 +411,8 @@ def _coop_block(l, i, nw, t, b, th, net, P, S, x, nrn, fmt, sw, stk, cnt):
     lam, theta, cin, vr, _ = neuron_slice(nrn, Ly)
     stk.nspk[i] = lif(out[n0:n1], potential(S, Ly)[b][n0:n1], u_hist(S, Ly)[th, b][n0:n1],
                       spk_hist(S, Ly)[th, b][n0:], lam[n0:n1], theta[n0:n1], cin[n0:n1],
-                      vr[n0:n1], nrn.soft[l], nrn.h0[l], fmt.qv, fmt.lim_v, sw.fired)
+                      vr[n0:n1], nrn.uniform[l], nrn.soft[l], nrn.h0[l], fmt.qv, fmt.lim_v,
+                      sw.fired)
 
 
 @kernel(inline=True)
@@ -581,11 +583,12 @@ def _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, c):
         lam, theta, cin, vr, _ = neuron_slice(nrn, Ly)
         if temporal:
             temporal_route(g, surr(S, Ly), error(S, Ly), delta(S, Ly)[b], u_hist(S, Ly)[th, b],
-                           lam, theta, cin, vr, nrn.soft[l], nrn.detach, nrn.h0[l], first, c)
+                           lam, theta, cin, vr, nrn.uniform[l], nrn.soft[l], nrn.detach,
+                           nrn.h0[l], first, c)
             if nrn.cuba[l]:          # and back through the synaptic current's decay
                 syn_route(g, syn_delta(S, Ly)[b], syn_decay(nrn, Ly), first, c)
         else:
-            spatial_route(g, surr(S, Ly), error(S, Ly), cin)
+            spatial_route(g, surr(S, Ly), error(S, Ly), cin, nrn.uniform[l])
     elif Ly.role == ROLE_READOUT and nrn.ro_li:      # back through the LI readout
         li_route(g, S.dro[b], nrn.ro_lam, nrn.ro_cin, first, temporal, c)
     src = Ly.src
@@ -627,7 +630,7 @@ def _surrogates(b, th, t, temporal, net, nrn, S, scr, cnt):
         sgl = surr(S, Ly)
         theta_f = neuron_slice(nrn, Ly)[4]
         # one vectorised loop per layer (the sigmoid's exp: kernels/libm.py, no libm call)
-        surrogates(u_hist(S, Ly)[th, b], theta_f, nrn.sg_kind, prm[1], sgl)
+        surrogates(u_hist(S, Ly)[th, b], theta_f, nrn.uniform[l], nrn.sg_kind, prm[1], sgl)
         cl = cnt[b, t, l, LEARN]
         cl[SURROGATE_EVAL] += sgl.shape[0]
         if not temporal:     # u of this step from the neuron state (BPTT: from history)

@@ -43,11 +43,22 @@ def surrogate(x, kind, alpha):
     return y if y > 0.0 else 0.0
 
 
+@kernel(inline=True)
+def _charge(v, I, lam, theta, cin, vr, a, b, hz):
+    """One neuron's step: (u, s, the new v); a, b: soft (1, 0) or hard (0, 1) reset."""
+    ui = lam * v + cin * I
+    x = ui - theta
+    s = np.uint8(x > 0.0) | (hz & np.uint8(x == 0.0))     # H(x), H(0) = h0
+    return ui, s, (a * x + b * vr if s else ui)
+
+
 @kernel
-def lif(I, v, u, spk_idx, lam, theta, cin, vr, soft, h0, qv, lim_v, fired):
+def lif(I, v, u, spk_idx, lam, theta, cin, vr, uni, soft, h0, qv, lim_v, fired):
     """Charge, fire, reset one LIF layer of one sample; returns the number of spikes, whose
     indices go to ``spk_idx``. ``lam``, ``theta``, ``cin``, ``vr``: the layer's per-neuron
-    leak, threshold, input scale and hard-reset potential (float64); ``soft``: subtract theta
+    leak, threshold, input scale and hard-reset potential (float64); ``uni``: every neuron
+    has the same four (Neuron.uniform), read once as scalars (the same arithmetic, without
+    streaming 32 bytes of parameters per neuron); ``soft``: subtract theta
     (else set to vr); ``h0``: fire on equality. ``qv`` > 0: the stored state v is held on a
     fixed-point grid (step qv, range +-lim_v).
 
@@ -61,13 +72,13 @@ def lif(I, v, u, spk_idx, lam, theta, cin, vr, soft, h0, qv, lim_v, fired):
     a = 1.0 if soft else 0.0
     b = 1.0 - a
     fl = fired[:nn]
-    for i in range(nn):
-        ui = lam[i] * v[i] + cin[i] * I[i]
-        x = ui - theta[i]
-        s = np.uint8(x > 0.0) | (hz & np.uint8(x == 0.0))     # H(x), H(0) = h0
-        u[i] = ui
-        fl[i] = s
-        v[i] = a * x + b * vr[i] if s else ui
+    if uni and nn > 0:
+        lam0, theta0, cin0, vr0 = lam[0], theta[0], cin[0], vr[0]
+        for i in range(nn):
+            u[i], fl[i], v[i] = _charge(v[i], I[i], lam0, theta0, cin0, vr0, a, b, hz)
+    else:
+        for i in range(nn):
+            u[i], fl[i], v[i] = _charge(v[i], I[i], lam[i], theta[i], cin[i], vr[i], a, b, hz)
     if qv != 0.0:
         for i in range(nn):
             v[i] = on_grid(v[i], qv, lim_v, 0.5)
@@ -107,13 +118,18 @@ def li_readout(out, o, lam, cin):
 
 
 @kernel
-def surrogates(u, theta, kind, alpha, out):
+def surrogates(u, theta, uni, kind, alpha, out):
     """out[j] = sigma'(u[j] - theta[j]) for one layer (theta per neuron and alpha in u's
-    dtype).
+    dtype; ``uni``: every theta the same, read once).
 
     The sigmoid's exp is ``libm.exp``: the C library's bits without its call, and
     ``surrogate`` is inlined at Numba's level (LLVM would not inline it, with expd, into this
     loop), so the loop vectorises: 3.3x (float32) and 2.3x (float64) faster than with the
     C library's exp on 18,496 neurons (benchmarks/bench_surrogates.py)."""
-    for j in range(out.shape[0]):
-        out[j] = surrogate(u[j] - theta[j], kind, alpha)
+    if uni and out.shape[0] > 0:
+        theta0 = theta[0]
+        for j in range(out.shape[0]):
+            out[j] = surrogate(u[j] - theta0, kind, alpha)
+    else:
+        for j in range(out.shape[0]):
+            out[j] = surrogate(u[j] - theta[j], kind, alpha)

@@ -291,6 +291,8 @@ class Neuron(NamedTuple):
     soft: np.ndarray        # uint8 per LIF layer: soft (1) or hard (0) reset
     h0: np.ndarray          # uint8 per LIF layer: H(0) = 1 (fire on equality) or 0
     cuba: np.ndarray        # uint8 per LIF layer: current-based (a synaptic current i per neuron)
+    uniform: np.ndarray     # uint8 per LIF layer: every neuron has the same lam, theta, cin and
+                            #   vr, which the kernels then read once per layer, as scalars
     out_kind: int           # OUT_*: a readout (last layer), or the last LIF layer's spikes
     ro_li: bool             # the readout is a leaky integrator: o = ro_lam o + ro_cin (W s + b)
     ro_lam: np.ndarray      # float64 per output (empty for the linear readout)

@@ -309,10 +309,11 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
     buffers = sum(_nbytes(*a) for a in pl.arrays.values())
     buffers += pl.layout.nbytes + 2 * pl.pops.nbytes          # net_rec's and net_infer's pops
     # the neuron record: lam, theta, cin, vr, syn (float64) and theta in the network's dtype per
-    # LIF neuron, reset kind, H(0) and current-based per LIF layer (model.neuron.neuron_record)
+    # LIF neuron, reset kind, H(0), current-based and uniform per LIF layer
+    # (model.neuron.neuron_record)
     lif = [ls for ls in net.layers if ls.spiking]
     n_lif_neurons = sum(ls.n_out for ls in lif)
-    buffers += n_lif_neurons * (5 * 8 + f.itemsize) + 3 * len(lif)
+    buffers += n_lif_neurons * (5 * 8 + f.itemsize) + 4 * len(lif)
     if getattr(net, "readout_li", None) is not None:         # ro_lam, ro_cin
         buffers += 2 * 8 * net.n_classes
     if rule.feedback_kind == FEEDBACK_FIXED:                   # the feedback matrices B_l

@@ -90,6 +90,12 @@ class LayerNeuron:
         f = lambda v: np.full(n, float(v), dtype=np.float64)  # noqa: E731
         return cls(f(nrn.lam), f(nrn.theta), f(nrn.cin), f(vr), bool(nrn.soft), bool(nrn.h0))
 
+    def is_uniform(self) -> bool:
+        """True when every neuron has the same lam, theta, cin and vr (the kernels then read
+        them once per layer; the same arithmetic)."""
+        return all(len(a) > 0 and bool(np.all(a == a[0]))
+                   for a in (self.lam, self.theta, self.cin, self.vr))
+
     def same_as(self, nrn: NeuronParams) -> bool:
         """True when every neuron is ``nrn`` (reset to 0)."""
         return (self.syn is None and self.soft == bool(nrn.soft) and self.h0 == bool(nrn.h0)
@@ -119,6 +125,7 @@ def neuron_record(layers, neurons, nrn: NeuronParams, dtype, readout_li=None,
                   soft=np.array([p.soft for p in per], dtype=np.uint8),
                   h0=np.array([p.h0 for p in per], dtype=np.uint8),
                   cuba=np.array([p.syn is not None for p in per], dtype=np.uint8),
+                  uniform=np.array([p.is_uniform() for p in per], dtype=np.uint8),
                   out_kind={"readout": 0, "spike_count": 1, "first_spike": 2}[output],
                   ro_li=readout_li is not None,
                   ro_lam=np.asarray(readout_li[0] if readout_li is not None else (), np.float64),
