@@ -66,6 +66,15 @@ NETS = {
     "tall": ((46, 46, 2), [dict(kind="conv", channels=16, kernel=3, stride=1, padding=1,
                                 bias=True), dict(kind="avgpool", size=23),
                            dict(kind="flatten")], 3.0),
+    # two convolutions whose chunks differ in size (the first 1,600 positions, one sample-step
+    # a chunk; the second 400, five a chunk): the stack is sized for the second's, so a round
+    # of the first holds several chunks (loop._round_chunks; BPTT's at batch 3: 2, 5 and 7
+    # at 1, 2 and 3 workers), whose products the workers take every nw-th
+    "two": ((40, 40, 2), [dict(kind="conv", channels=4, kernel=3, stride=1, padding=1,
+                               bias=True), dict(kind="avgpool", size=2),
+                          dict(kind="conv", channels=8, kernel=3, stride=1, padding=1,
+                               bias=False), dict(kind="avgpool", size=10),
+                          dict(kind="flatten")], 3.0),
 }
 
 
@@ -116,8 +125,8 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     ("mlp", "bptt", 4, dict(momentum=0.9)),
     ("mlp", "ottt_o", 3, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
     ("conv", "sltt", 3, dict(preset="tet")),
-] + [(name, r, 3, {}) for name in ("wide", "uneven", "sparse", "sparse5", "tall")
-    for r in ("bptt", "ottt_a")] + [("sparse", "sltt", 3, dict(momentum=0.9))] + [
+] + [(name, r, 3, {}) for name in ("wide", "uneven", "sparse", "sparse5", "tall", "two")
+    for r in ("bptt", "ottt_a")] + [("two", "sltt", 3, {})] + [("sparse", "sltt", 3, dict(momentum=0.9))] + [
     # batch 1, a spatial rule that updates at the end of the sample: its steps are pipelined
     # on two workers (the forward of step t beside the error pass of step t - 1 and the
     # weight gradients of step t - 2)

@@ -82,6 +82,7 @@ from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, DONE, EV_BUF,
+                                     ROUND_CHUNKS,
                                      FACTOR_TRACE, FEEDBACK_FIXED, TICKET, TICKETS,
                                      FEEDBACK_WT, OUT_READOUT,
                                      OUT_SPIKE_COUNT, PIPE_SLOTS, ROLE_LIF, ROLE_REC,
@@ -110,6 +111,22 @@ def _stack_pairs(Ly, npairs):
     pos = Ly.hout * Ly.wout
     per = pos * Ly.k * Ly.k * Ly.cin
     return min(npairs, max(1, min(STACK_FLOATS // per, STACK_ROWS // pos)))
+
+
+@kernel(inline=True)
+def _round_chunks(Ly, per, nw, ncol, ng, npair, nchunk, nprod):
+    """How many chunks of layer Ly (``per`` sample-steps each) a round of its stacked product
+    holds: one per worker, or, when Ly's chunks are smaller than those the stack was sized
+    for, as many as it has room for (``ncol``, ``ng``: its floats of im2col and of output
+    gradient; ``npair``: its slots; ``nchunk``: rows of its table of chunks; ``nprod``: floats
+    of products), at most ROUND_CHUNKS. Fewer rounds start the workers fewer times; the chunks
+    and the order of their additions do not change."""
+    pos = Ly.hout * Ly.wout
+    R = Ly.k * Ly.k * Ly.cin
+    per = max(per, 1)       # (no sample-step to stack: a batch that does not learn)
+    m = min(ncol // (per * pos * R), ng // (per * pos * Ly.cout), npair // per, nchunk,
+            nprod // (R * Ly.cout), ROUND_CHUNKS)
+    return max(min(nw, nchunk), m)
 
 
 @kernel(inline=True)
@@ -193,11 +210,21 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
             ncs = max(ncs, q * pos * Ly.k * Ly.k * Ly.cin)
             ngs = max(ngs, q * pos * Ly.cout)
             npr = max(npr, q)
+    # a round's chunks (one per worker, or more of a smaller layer) and their products
+    nch = NW
+    npd = 0
+    for l in range(L):
+        Ly = lay[l]
+        if _stacks(Ly, B):
+            m = _round_chunks(Ly, _stack_pairs(Ly, B * steps), NW, NW * ncs, NW * ngs, NW * npr,
+                              ROUND_CHUNKS, ROUND_CHUNKS * Ly.k * Ly.k * Ly.cin * Ly.cout)
+            nch = max(nch, m)
+            npd = max(npd, m * Ly.k * Ly.k * Ly.cin * Ly.cout)
     one_zero = np.zeros(2, dtype=f)
     one_zero[0] = 1.0
     stk = Stack(np.empty(NW * ncs, dtype=f), np.empty(NW * ngs, dtype=f),
                 np.empty(B * steps, dtype=np.uint8), np.empty(NW * npr, dtype=np.int64),
-                np.empty((NW + 1, 3), dtype=np.int64), one_zero,
+                np.empty((nch + 1, 3), dtype=np.int64), np.empty(npd, dtype=f), one_zero,
                 np.zeros(TICKETS, dtype=np.int64),
                 np.zeros(COOP_BLOCKS * NW, dtype=np.int64))
     return scr, hs, stk
@@ -928,7 +955,7 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     steps c down to b, history slot of step t: t - d), JOB_STACK (layer a's sample-steps e..f-1
     of the stacked product, steps c down to b, slot t - d), JOB_CHUNK_ROWS (the products of a
     round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
-    round of layer a's chunks, one each), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
+    round of b of layer a's chunks, whole, every nw-th to a worker), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
@@ -945,7 +972,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
         elif job == JOB_CHUNK_ROWS:
             _chunk_rows(w, nw, a, b, net, scr, stk)
         elif job == JOB_CHUNK_GEMM:
-            _chunk_gemm(w, a, net, scr, stk)
+            for c_ in range(w, b, nw):      # chunks w, w + nw, ... of the round's b
+                _chunk_gemm(c_, a, net, scr, stk)
         elif job == JOB_TAIL:
             _tail_share(w, nw, a, b, c, d, e, net, S, x, rule, G, scr, stk, cnt)
         elif job == JOB_COOP:
@@ -1019,13 +1047,15 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     s0 = worker_scratch(scr, nw * 0)
     use_trace = rule.factor[l] == FACTOR_TRACE
     zero = nw * 0
+    M = _round_chunks(Ly, per, nw, stk.col.shape[0], stk.g.shape[0], stk.pair.shape[0],
+                      stk.chunk.shape[0] - 1, stk.prod.shape[0])
     q = 0
     while q < npairs:
-        # a round: up to nw chunks, each the next sample-steps with up to ``per`` of them dense
+        # a round: up to M chunks, each the next sample-steps with up to ``per`` of them dense
         # enough to be stacked, in stack slots one after another
         nc = 0
         ns_all = 0
-        while nc < nw and q < npairs:
+        while nc < M and q < npairs:
             stk.chunk[nc, 0] = q
             stk.chunk[nc, 2] = ns_all
             ns = 0
@@ -1054,11 +1084,12 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
             _par(np.int64(JOB_STACK), k, l, t_lo, t_hi, t0, zero, ns_all, net, P, G, S, x, nrn,
                  loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
                  np.bool_(False))
-        # the round's products: one per worker, each chunk's whole; or, when the chunks
-        # leave workers idle (fewer chunks than workers, or of unequal size) and BLAS allows
-        # it, shared by blocks of output rows at equal cost (_chunk_rows)
+        # the round's products: each chunk's whole, every nw-th to a worker; or, when the
+        # chunks leave workers idle (a number of chunks not a multiple of the workers, or of
+        # unequal size) and BLAS allows it, shared by blocks of output rows at equal cost
+        # (_chunk_rows)
         n0 = stk.chunk[1, 2] - stk.chunk[0, 2]
-        even = nc == nw
+        even = nc % nw == 0
         for c in range(1, nc):
             even = even and stk.chunk[c + 1, 2] - stk.chunk[c, 2] == n0
         if ns_all == 0:
@@ -1070,9 +1101,10 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
         elif nc == 1:
             _chunk_gemm(zero, l, net, scr, stk)
         else:
-            # one chunk's product per worker, each into its own scratch, added below in order
-            _par(np.int64(JOB_CHUNK_GEMM), nc, l, zero, zero, zero, zero, zero, net, P, G, S, x,
-                 nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
+            # each chunk's product by one worker, into the chunk's own part of stk.prod,
+            # added below in order
+            _par(np.int64(JOB_CHUNK_GEMM), min(nw, nc), l, nc, zero, zero, zero, zero, net, P,
+                 G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
                  np.bool_(True), np.bool_(False))
         # then, chunk by chunk, its product's sum and the event-by-event gradient of its
         # other sample-steps, in order; shared by input channels (a weight row's additions
@@ -1089,8 +1121,8 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
 @kernel
 def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt):
     """Worker w of nw, its input channels' rows of the end of a round of layer l's stacked
-    weight gradient (_stacked_wgrad): chunk by chunk, the chunk's product (in chunk c's
-    scratch, wt1 of worker c) added into the accumulator, then the chunk's sample-steps in
+    weight gradient (_stacked_wgrad): chunk by chunk, the chunk's product (_chunk_prod)
+    added into the accumulator, then the chunk's sample-steps in
     order: the event-by-event gradient of those not stacked. Worker 0 also adds the bias of
     every sample-step, and the last worker counts the event-by-event ones (so with two
     workers each has one of these). Each weight row and the bias receive the same additions
@@ -1114,7 +1146,7 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     last = w == nw - 1
     for c in range(nc):
         if stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
-            add_channels(gW, scr.wt1[c][:R * Cout].reshape((R, Cout)), Cin, ci0, ci1, tch)
+            add_channels(gW, _chunk_prod(stk, c, R, Cout), Cin, ci0, ci1, tch)
         for qq in range(stk.chunk[c, 0], stk.chunk[c, 1]):
             b = qq // n
             t = t_hi - qq % n
@@ -1140,11 +1172,17 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
                 count_accumulated(cnt[b, t, l, LEARN], Ly, use_trace, n_pairs, ng, True)
 
 
+@kernel(inline=True)
+def _chunk_prod(stk, c, R, Cout):
+    """Chunk c's product in a round of stacked products: R x Cout floats of stk.prod."""
+    return stk.prod[c * R * Cout:(c + 1) * R * Cout].reshape((R, Cout))
+
+
 @kernel
 def _chunk_gemm(c, l, net, scr, stk):
     """Chunk c of a round of layer l's stacked products (stack slots stk.chunk[c, 2] up to
-    stk.chunk[c + 1, 2]): its product col^T g into worker c's scratch (wt1), which
-    _stacked_wgrad adds into the accumulator in chunk order, as one worker would."""
+    stk.chunk[c + 1, 2]): its product col^T g into its part of stk.prod (_chunk_prod), which
+    _tail_share adds into the accumulator in chunk order, as one worker would."""
     Ly = net.layout[l]
     pos = Ly.hout * Ly.wout
     R = Ly.k * Ly.k * Ly.cin
@@ -1153,8 +1191,7 @@ def _chunk_gemm(c, l, net, scr, stk):
     r1 = stk.chunk[c + 1, 2] * pos
     if r1 > r0:
         gemm(stk.col[r0 * R:r1 * R].reshape((r1 - r0, R)).T,
-             stk.g[r0 * Cout:r1 * Cout].reshape((r1 - r0, Cout)),
-             worker_scratch(scr, c).wt1[:R * Cout].reshape((R, Cout)))
+             stk.g[r0 * Cout:r1 * Cout].reshape((r1 - r0, Cout)), _chunk_prod(stk, c, R, Cout))
 
 
 @kernel(inline=True)
@@ -1174,7 +1211,7 @@ def _chunk_rows(w, nw, l, nc, net, scr, stk):
     by output rows: the chunks laid end to end, each of R = k*k*Cin output rows costing its
     stacked sample-steps each, cut into nw pieces of equal cost (at multiples of 16 rows,
     _row_cut); each piece, rows r0..r1-1 of chunk c's product, computed into those rows of
-    chunk c's scratch (wt1 of worker c, as _chunk_gemm) by arrays.gemm_rows. Neighbouring
+    chunk c's product (_chunk_prod, as _chunk_gemm) by arrays.gemm_rows. Neighbouring
     workers cut at the same rows, so the pieces tile every product; the trainer shares by rows
     only when this BLAS computes such a piece as the whole product does (Rule.split_rows)."""
     Ly = net.layout[l]
@@ -1195,7 +1232,7 @@ def _chunk_rows(w, nw, l, nc, net, scr, stk):
                 q1 = stk.chunk[c + 1, 2] * pos
                 gemm_rows(stk.col[q0 * R:q1 * R].reshape((q1 - q0, R)),
                           stk.g[q0 * Cout:q1 * Cout].reshape((q1 - q0, Cout)), r0, r1,
-                          worker_scratch(scr, c).wt1[r0 * Cout:r1 * Cout], stk.one_zero)
+                          stk.prod[(c * R + r0) * Cout:(c * R + r1) * Cout], stk.one_zero)
         a += n * R
 
 

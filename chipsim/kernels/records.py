@@ -215,13 +215,16 @@ class Scratch(NamedTuple):
 class Stack(NamedTuple):
     """Batch-level products (batch > 1): the im2col matrices and output gradients of a
     convolution's sample-steps, stacked, for one weight-gradient product per chunk
-    (wgrad.stack_product); room for one chunk per worker (loop._stacked_wgrad's rounds)."""
+    (wgrad.stack_product); room for one chunk of the largest layer per worker, so a round of
+    loop._stacked_wgrad holds one chunk per worker, or more chunks of a smaller layer
+    (loop._round_chunks), each with its product."""
     col: np.ndarray         # float: pairs x (Hout*Wout) rows of k*k*Cin
     g: np.ndarray           # float: pairs x (Hout*Wout) rows of Cout
     flag: np.ndarray        # uint8 per sample-step: 1 = stacked, 0 = left to weight_grad
     pair: np.ndarray        # int64 per stack slot: its sample-step
-    chunk: np.ndarray       # int64 (workers + 1, 3): the chunks of one round, one per worker:
-                            #   first and end sample-step, first stack slot (row c + 1: its end)
+    chunk: np.ndarray       # int64 (chunks + 1, 3): the chunks of one round: first and end
+                            #   sample-step, first stack slot (row c + 1: its end)
+    prod: np.ndarray        # float: the round's products, chunk c's k*k*Cin x Cout at c*k*k*Cin*Cout
     one_zero: np.ndarray    # float (2,): 1 and 0, BLAS's alpha and beta (arrays.gemm_rows)
     ticket: np.ndarray      # int64 (32,): the workers' shared counters (sync.fetch_add), a
                             #   cache line apart: [TICKET] the next unit of a shared job to
@@ -238,6 +241,9 @@ TICKETS = 32
 #: a LIF convolution's forward at batch 1, when the workers share it, is cut into this many
 #: blocks of output rows per worker (loop._coop_forward)
 COOP_BLOCKS = 2
+
+#: a round of a stacked weight gradient holds at most this many chunks (loop._round_chunks)
+ROUND_CHUNKS = 32
 
 #: a chunk of stacked sample-steps (records.Stack; at least one) holds at most this many
 #: floats of im2col (4 Mi, 16 MiB in float32) and this many rows: a product over more rows

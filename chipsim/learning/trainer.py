@@ -27,8 +27,8 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, EV_BUF,
                                      EV_SPIKES, FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT,
                                      POOL_AVG, PIPE_SLOTS, POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
-                                     ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS, TICKETS,
-                                     WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat, Optimizer,
+                                     ROUND_CHUNKS, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
+                                     TICKETS, WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat, Optimizer,
                                      Params, Rule as RuleRec, State)
 from chipsim.learning.losses import loss_record
 from chipsim.learning.rule import Rule
@@ -272,16 +272,26 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
                           + (ncol + nmat + nmap) * f
                           + 2 * ntap * 8 + nrow * 8 + 2 * f + nblk * f)
     ncs = ngs = npr = 0
+    stacked = []
     for r in lay:
         pos = int(r["hout"] * r["wout"])
         if B > 1 and (pos > 1 or r["k"] > 1):
             per = pos * int(r["k"] * r["k"] * r["cin"])
             q = min(B * steps, max(1, min(STACK_FLOATS // per, STACK_ROWS // pos)))
             ncs, ngs, npr = max(ncs, q * per), max(ngs, q * pos * int(r["cout"])), max(npr, q)
-    # the stack holds one chunk per worker, a round's table of chunks, the workers' counters
-    # and the spike counts of a shared forward's blocks
-    scr += (int(workers) * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps)
-            + 8 * 3 * (int(workers) + 1) + 2 * f + 8 * TICKETS + 8 * COOP_BLOCKS * int(workers))
+            stacked.append((q, pos, int(r["k"] * r["k"] * r["cin"]), int(r["cout"])))
+    # a round's chunks: one per worker, or more of a smaller layer (loop._round_chunks)
+    w_ = int(workers)
+    nch, npd = w_, 0
+    for q, pos, R, co in stacked:
+        q = max(q, 1)           # (no sample-step to stack: a batch that does not learn)
+        m = max(min(w_, ROUND_CHUNKS), min(w_ * ncs // (q * pos * R), w_ * ngs // (q * pos * co),
+                                           w_ * npr // q, ROUND_CHUNKS))
+        nch, npd = max(nch, m), max(npd, m * R * co)
+    # the stack holds one chunk per worker, a round's table of chunks and their products, the
+    # workers' counters and the spike counts of a shared forward's blocks
+    scr += (w_ * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps)
+            + 8 * 3 * (nch + 1) + npd * f + 2 * f + 8 * TICKETS + 8 * COOP_BLOCKS * w_)
     any_fused = bool(temporal and (np.asarray(fused) != 0).any())
     n, tn = (maxn, int(T)) if any_fused else (0, 0)
     hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f
