@@ -69,7 +69,7 @@ NETS = {
     # two convolutions whose chunks differ in size (the first 1,600 positions, one sample-step
     # a chunk; the second 400, five a chunk): the stack is sized for the second's, so a round
     # of the first holds several chunks (loop._round_chunks; BPTT's at batch 3: 2, 5 and 7
-    # at 1, 2 and 3 workers), whose products the workers take every nw-th
+    # at 1, 2 and 3 workers), whose products the workers take in equal parts, in order
     "two": ((40, 40, 2), [dict(kind="conv", channels=4, kernel=3, stride=1, padding=1,
                                bias=True), dict(kind="avgpool", size=2),
                           dict(kind="conv", channels=8, kernel=3, stride=1, padding=1,

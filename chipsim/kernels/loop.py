@@ -811,10 +811,11 @@ def _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt, sg_done):
 @kernel
 def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr):
     """Worker w of nw, its columns of layer l's weight gradient (whole blocks of WGRAD_BLOCK):
-    every sample in order, and for each the steps t_hi down to t_lo (history slot t - t0).
-    Worker 0 counts the layer's work. ``ws``: the row of the scratch it works in (its own,
-    w, except in a pipeline); ``tr``: the traces' arena it reads (S.traces, or a copy of
-    them in S.trace_p in a pipeline)."""
+    every sample in order, and for each the steps t_hi down to t_lo (history slot t - t0);
+    or, a dense layer with fewer blocks of columns than workers (_dense_rows), its part of
+    the rows, every column. Worker 0 counts the layer's work. ``ws``: the row of the scratch
+    it works in (its own, w, except in a pipeline); ``tr``: the traces' arena it reads
+    (S.traces, or a copy of them in S.trace_p in a pipeline)."""
     lay = net.layout
     Ly = lay[l]
     sw = worker_scratch(scr, ws)
@@ -827,9 +828,16 @@ def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr,
     # a dense layer shared by workers at batch > 1 (the spatial route): tile by tile, which
     # spares the memory bandwidth the workers share (on one worker, sample by sample below
     # measured faster); the same bits either way (tests/test_threads.py compares them)
-    if (nw > 1 and B > 1 and t_lo == t_hi and is_dense(Ly) and not rule.direct
-            and B <= sw.gnz.shape[0]):
-        _dense_batch_share(w, l, t_hi, t0, c0, c1, net, G, S, x, rule, sw, cnt, tr)
+    if nw > 1 and _dense_tiles(Ly, B, t_lo, t_hi, rule, sw.gnz.shape[0]):
+        n_in = acc_weights(G, Ly).shape[0]
+        r0 = w - w
+        r1 = n_in
+        if _dense_rows(Ly, B, nw, t_lo, t_hi, rule, sw.gnz.shape[0]):
+            c0 = r0
+            c1 = Cout
+            r0 = w * n_in // nw
+            r1 = (w + 1) * n_in // nw
+        _dense_batch_share(w, l, t_hi, t0, c0, c1, r0, r1, net, G, S, x, rule, sw, cnt, tr)
         return
     for b in range(B):
         for t in range(t_hi, t_lo - 1, -1):
@@ -844,15 +852,32 @@ def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr,
                         fmt.rs, c0, c1, w == 0)
 
 
+@kernel(inline=True)
+def _dense_tiles(Ly, B, t_lo, t_hi, rule, ngnz):
+    """A dense layer's weight gradient at batch > 1 on the spatial route (one step), whose
+    workers take it tile by tile (_dense_batch_share)."""
+    return B > 1 and t_lo == t_hi and is_dense(Ly) and not rule.direct and B <= ngnz
+
+
+@kernel(inline=True)
+def _dense_rows(Ly, B, nw, t_lo, t_hi, rule, ngnz):
+    """Such a layer with fewer blocks of columns (WGRAD_BLOCK) than workers (a readout of
+    ten classes, one block): the workers share its rows instead, each every column (one
+    worker took it all: 2.4 % of sltt's time at batch 32, the other waiting)."""
+    return (_dense_tiles(Ly, B, t_lo, t_hi, rule, ngnz)
+            and (Ly.cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK < nw and Ly.rows >= 2 * nw)
+
+
 @kernel
-def _dense_batch_share(w, l, t, t0, c0, c1, net, G, S, x, rule, sw, cnt, tr):
-    """Worker w's columns c0..c1-1 of dense layer l's weight gradient at step t for the whole
-    batch: the accumulator a tile of rows at a time (wgrad.TILE_FLOATS of the worker's
-    columns) and, within a tile, sample by sample, each sample's events (or non-zero traces)
-    in that tile adding factor x g where g is not zero. A row's slice is then read from memory
-    once per tile, not once per event, and every weight receives the same additions in the
-    same order as sample by sample (samples ascending, events in order), so no bit changes.
-    Worker 0 counts, per sample, what weight_grad counts."""
+def _dense_batch_share(w, l, t, t0, c0, c1, r0, r1, net, G, S, x, rule, sw, cnt, tr):
+    """Worker w's columns c0..c1-1 of rows r0..r1-1 of dense layer l's weight gradient at
+    step t for the whole batch: the accumulator a tile of rows at a time (wgrad.TILE_FLOATS
+    of the worker's columns) and, within a tile, sample by sample, each sample's events (or
+    non-zero traces) in that tile adding factor x g where g is not zero. A row's slice is then
+    read from memory once per tile, not once per event, and every weight receives the same
+    additions in the same order as sample by sample (samples ascending, events in order), so
+    no bit changes. Worker 0 counts, per sample, what weight_grad counts; the worker with
+    row 0 adds the bias of its columns."""
     lay = net.layout
     Ly = lay[l]
     B = x.ptr.shape[0]
@@ -862,7 +887,6 @@ def _dense_batch_share(w, l, t, t0, c0, c1, net, G, S, x, rule, sw, cnt, tr):
     gW = acc_weights(G, Ly)
     gb = acc_bias(G, Ly)
     tch = touched(G, Ly)
-    n_in = gW.shape[0]
     ngs = sw.gnz           # the samples' non-zero gradient counts (B <= its length)
     for b in range(B):
         g = out_grad(S, Ly)[b, th]
@@ -876,8 +900,8 @@ def _dense_batch_share(w, l, t, t0, c0, c1, net, G, S, x, rule, sw, cnt, tr):
             c = cnt[b, t, l, LEARN]
             count_accumulated(c, Ly, use_trace, nf * n, n, True)
     tile = max(8, TILE_FLOATS // max(1, c1 - c0))
-    for j0 in range(0, n_in, tile):
-        j1 = min(n_in, j0 + tile)
+    for j0 in range(r0, r1, tile):
+        j1 = min(r1, j0 + tile)
         for b in range(B):
             if ngs[b] == 0:
                 continue
@@ -907,7 +931,7 @@ def _dense_batch_share(w, l, t, t0, c0, c1, net, G, S, x, rule, sw, cnt, tr):
                             add_nonzero(gW[j][c0:c1], g, val[q], unit)
                         if tch[j] == 0:
                             tch[j] = 1
-    if Ly.has_bias == 1:
+    if Ly.has_bias == 1 and r0 == 0:
         for b in range(B):
             if ngs[b] > 0:
                 bias_grads(gb, out_grad(S, Ly)[b, th], 1, Ly.cout, c0, c1)
@@ -955,7 +979,7 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     steps c down to b, history slot of step t: t - d), JOB_STACK (layer a's sample-steps e..f-1
     of the stacked product, steps c down to b, slot t - d), JOB_CHUNK_ROWS (the products of a
     round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
-    round of b of layer a's chunks, whole, every nw-th to a worker), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
+    round of b of layer a's chunks, whole, in equal parts in order), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
@@ -972,8 +996,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
         elif job == JOB_CHUNK_ROWS:
             _chunk_rows(w, nw, a, b, net, scr, stk)
         elif job == JOB_CHUNK_GEMM:
-            for c_ in range(w, b, nw):      # chunks w, w + nw, ... of the round's b
-                _chunk_gemm(c_, a, net, scr, stk)
+            for c_ in range(w * b // nw, (w + 1) * b // nw):    # an equal part, in order,
+                _chunk_gemm(c_, a, net, scr, stk)               # of the round's b chunks
         elif job == JOB_TAIL:
             _tail_share(w, nw, a, b, c, d, e, net, S, x, rule, G, scr, stk, cnt)
         elif job == JOB_COOP:
@@ -1002,7 +1026,10 @@ SPLIT_MACS = 1 << 22
 def _stack_share(w, nw, l, t_lo, t_hi, t0, n0, n1, net, S, x, rule, scr, stk, cnt):
     """Worker w of nw, its share of the stack slots n0..n1-1 of layer l's stacked product
     (slot i holds sample-step q = stk.pair[i]: sample q // n, step t_hi - q % n,
-    n = t_hi - t_lo + 1)."""
+    n = t_hi - t_lo + 1), in equal parts in order: so, when the round's chunks are equal, a
+    worker stacks the chunks whose products it computes (JOB_CHUNK_GEMM), from its own
+    cache. (Slots handed out by a ticket instead: stacking 1.04x and the products 1.18x
+    slower, sltt at batch 32.)"""
     lay = net.layout
     Ly = lay[l]
     sw = worker_scratch(scr, w)
@@ -1084,7 +1111,7 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
             _par(np.int64(JOB_STACK), k, l, t_lo, t_hi, t0, zero, ns_all, net, P, G, S, x, nrn,
                  loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
                  np.bool_(False))
-        # the round's products: each chunk's whole, every nw-th to a worker; or, when the
+        # the round's products: each chunk's whole, in equal parts in order; or, when the
         # chunks leave workers idle (a number of chunks not a multiple of the workers, or of
         # unequal size) and BLAS allows it, shared by blocks of output rows at equal cost
         # (_chunk_rows)
@@ -1124,9 +1151,11 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     weight gradient (_stacked_wgrad): chunk by chunk, the chunk's product (_chunk_prod)
     added into the accumulator, then the chunk's sample-steps in
     order: the event-by-event gradient of those not stacked. Worker 0 also adds the bias of
-    every sample-step, and the last worker counts the event-by-event ones (so with two
-    workers each has one of these). Each weight row and the bias receive the same additions
-    in the same order whatever nw is."""
+    every sample-step; each event-by-event sample-step q is counted by worker q % nw (its
+    counts are its own row of ``cnt``; when the last worker counted them all, two workers
+    ran this part 1.40x faster than one, and it took 13 % longer than now, sltt at batch 32).
+    Each weight row and the bias receive the same additions in the same order whatever nw
+    is."""
     lay = net.layout
     Ly = lay[l]
     Cin = Ly.cin
@@ -1143,7 +1172,6 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     use_trace = rule.factor[l] == FACTOR_TRACE
     unit = Ly.unit == 1 and not use_trace
     first = w == 0
-    last = w == nw - 1
     for c in range(nc):
         if stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
             add_channels(gW, _chunk_prod(stk, c, R, Cout), Cin, ci0, ci1, tch)
@@ -1156,7 +1184,8 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
                 if first and Ly.has_bias == 1:
                     bias_grads(gb, g, pos, Cout, 0, Cout)
                 continue
-            if last:        # the non-zeros, and per input position those met (the counts)
+            counts = qq % nw == w
+            if counts:      # the non-zeros, and per input position those met (the counts)
                 ng = _grad_nonzeros(Ly, g, sw)
             else:
                 ng = pos_nnz(g, Cout, sw.pos_nz[:pos])
@@ -1167,7 +1196,7 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
                                  sw.taps, unit, True, tch, 0, Cout, ci0, ci1)
             if first and Ly.has_bias == 1:
                 bias_grads(gb, g, pos, Cout, 0, Cout)
-            if last:
+            if counts:
                 n_pairs, nf = conv_pairs(Ly, idx, e0, e1, tr, use_trace, sw.tsum)
                 count_accumulated(cnt[b, t, l, LEARN], Ly, use_trace, n_pairs, ng, True)
 
@@ -1248,6 +1277,8 @@ def _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, f
     k = nw - nw + 1         # not a literal (see _run_samples)
     if not rule.direct and (B > 1 or Ly.n_out * Ly.rows >= SPLIT_MACS):
         k = min(nw, (Ly.cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK)
+    if nw > 1 and _dense_rows(Ly, B, nw, t_lo, t_hi, rule, scr.gnz.shape[1]):
+        k = nw
     if k == 1:
         _wgrad_share(nw * 0, k, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt,
                      nw * 0, S.traces)
