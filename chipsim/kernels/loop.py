@@ -34,8 +34,9 @@ runs in two phases:
    from memory once per tile). A convolution at
    batch > 1 instead sums the batch's dense-enough sample-steps in one BLAS product per chunk
    over their stacked im2col (``_stacked_wgrad``; workers stack, the chunks and the choice of
-   sample-steps do not depend on the workers; each round's products one per worker, or shared
-   by blocks of output rows where that would leave a worker idle, ``_chunk_rows``), then the
+   sample-steps do not depend on the workers; a round holds a chunk per worker, or more of a
+   smaller layer, ``_round_chunks``; its products whole, in equal parts, or shared by blocks
+   of output rows where that would leave a worker idle, ``_chunk_rows``), then the
    sparse ones event by event, in order, shared by input channels (``_tail_share``: a weight
    row's additions come from its own channel's events only).
 
@@ -82,11 +83,11 @@ from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, DONE, EV_BUF,
-                                     ROUND_CHUNKS,
                                      FACTOR_TRACE, FEEDBACK_FIXED, TICKET, TICKETS,
                                      FEEDBACK_WT, OUT_READOUT,
                                      OUT_SPIKE_COUNT, PIPE_SLOTS, ROLE_LIF, ROLE_REC,
-                                     ROLE_READOUT, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
+                                     ROLE_READOUT, ROUND_CHUNKS, ROUTE_TEMPORAL, STACK_FLOATS,
+                                     STACK_ROWS,
                                      WGRAD_BLOCK,
                                      HistoryScratch, Scratch, Stack)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
@@ -210,7 +211,8 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
             ncs = max(ncs, q * pos * Ly.k * Ly.k * Ly.cin)
             ngs = max(ngs, q * pos * Ly.cout)
             npr = max(npr, q)
-    # a round's chunks (one per worker, or more of a smaller layer) and their products
+    # a round's chunks (one per worker, or more of a smaller layer) and their products (as
+    # many as ROUND_CHUNKS, so the last two limits of _round_chunks do not bind here)
     nch = NW
     npd = 0
     for l in range(L):
@@ -830,10 +832,10 @@ def _wgrad_share(w, nw, l, t_lo, t_hi, t0, net, P, G, S, x, rule, opt, fmt, scr,
     # measured faster); the same bits either way (tests/test_threads.py compares them)
     if nw > 1 and _dense_tiles(Ly, B, t_lo, t_hi, rule, sw.gnz.shape[0]):
         n_in = acc_weights(G, Ly).shape[0]
-        r0 = w - w
+        r0 = w - w          # (its columns, every row)
         r1 = n_in
         if _dense_rows(Ly, B, nw, t_lo, t_hi, rule, sw.gnz.shape[0]):
-            c0 = r0
+            c0 = w - w      # (its rows, every column)
             c1 = Cout
             r0 = w * n_in // nw
             r1 = (w + 1) * n_in // nw
@@ -863,7 +865,7 @@ def _dense_tiles(Ly, B, t_lo, t_hi, rule, ngnz):
 def _dense_rows(Ly, B, nw, t_lo, t_hi, rule, ngnz):
     """Such a layer with fewer blocks of columns (WGRAD_BLOCK) than workers (a readout of
     ten classes, one block): the workers share its rows instead, each every column (one
-    worker took it all: 2.4 % of sltt's time at batch 32, the other waiting)."""
+    worker took it all, the other waiting: 2 % of sltt's time at batch 32)."""
     return (_dense_tiles(Ly, B, t_lo, t_hi, rule, ngnz)
             and (Ly.cout + WGRAD_BLOCK - 1) // WGRAD_BLOCK < nw and Ly.rows >= 2 * nw)
 
@@ -979,7 +981,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     steps c down to b, history slot of step t: t - d), JOB_STACK (layer a's sample-steps e..f-1
     of the stacked product, steps c down to b, slot t - d), JOB_CHUNK_ROWS (the products of a
     round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
-    round of b of layer a's chunks, whole, in equal parts in order), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
+    round of b of layer a's chunks, whole, in equal parts in order), JOB_PIPE and
+    JOB_PIPE_BACK (a pipelined sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
@@ -1149,8 +1152,8 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
 def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt):
     """Worker w of nw, its input channels' rows of the end of a round of layer l's stacked
     weight gradient (_stacked_wgrad): chunk by chunk, the chunk's product (_chunk_prod)
-    added into the accumulator, then the chunk's sample-steps in
-    order: the event-by-event gradient of those not stacked. Worker 0 also adds the bias of
+    added into the accumulator, then the chunk's sample-steps in order: the event-by-event
+    gradient of those not stacked. Worker 0 also adds the bias of
     every sample-step; each event-by-event sample-step q is counted by worker q % nw (its
     counts are its own row of ``cnt``; when the last worker counted them all, two workers
     ran this part 1.40x faster than one, and it took 13 % longer than now, sltt at batch 32).

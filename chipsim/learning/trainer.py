@@ -28,8 +28,8 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, EV_BUF,
                                      POOL_AVG, PIPE_SLOTS, POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
                                      ROUND_CHUNKS, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
-                                     TICKETS, WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat, Optimizer,
-                                     Params, Rule as RuleRec, State)
+                                     TICKETS, WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat,
+                                     Optimizer, Params, Rule as RuleRec, State)
 from chipsim.learning.losses import loss_record
 from chipsim.learning.rule import Rule
 from chipsim.model.network import Network
