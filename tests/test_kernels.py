@@ -91,8 +91,8 @@ def test_lif_matches_numpy(n, rate):
             for h0 in (True, False):
                 v = rng.uniform(-0.5, 0.5, n).astype(f)
                 I = np.where(rng.random(n) < rate, 2.0, 0.0).astype(f)
-                lam = np.full(n, 0.5)     # four different values, so that the scalar
-                theta = np.full(n, 1.5)   # path (uni) cannot swap two unseen
+                lam = np.full(n, 0.5)     # four different values: the scalar path (uni)
+                theta = np.full(n, 1.5)   # cannot swap two of them unseen
                 cin = np.full(n, 0.75)
                 vr = np.full(n, -0.25)
                 if n > 2:                 # exactly at threshold: u = 0.5 * 0 + 0.75 * 2
