@@ -294,10 +294,7 @@ def _layer_forward(l, t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_
         ns = lif(out, potential(S, Ly)[b], u_hist(S, Ly)[th, b], spk_hist(S, Ly)[th, b], lam,
                  theta, cin, vr, nrn.uniform[l], nrn.soft[l], nrn.h0[l], fmt.qv, fmt.lim_v,
                  scr.fired)
-        S.spk_n[l, th, b] = ns
-        c[SPIKE] += ns
-        if learning and temporal:
-            cnt[b, t, l, LEARN][MEM_WRITE_HIST] += out.shape[0] + ns
+        _spikes_out(l, t, b, th, out.shape[0], ns, S, cnt, learning, temporal)
         if nrn.out_kind != OUT_READOUT and l == lay.shape[0] - 1:   # a spiking output
             _spike_output(t, b, th, T, B, Ly, S, x, nrn, loss, ns, out, cnt[b, t, l, LEARN],
                           loss_out, learning and (temporal or backward_now))
@@ -314,6 +311,18 @@ def _layer_forward(l, t, b, th, T, net, P, S, x, nrn, loss, fmt, scr, cnt, loss_
             cl[OUTPUT_ERROR] += out.shape[0]
             if temporal:
                 cl[MEM_WRITE_HIST] += out.shape[0]
+
+
+@kernel(inline=True)
+def _spikes_out(l, t, b, th, n_out, ns, S, cnt, learning, temporal):
+    """LIF layer l's ns spikes at step t (listed in its history slot th; n_out neurons):
+    their number kept and counted, and, when BPTT keeps the history, the layer's history
+    write (u of every neuron and the spikes' indices). _layer_forward and the join of a
+    shared forward's blocks (_coop_spikes) both end with it."""
+    S.spk_n[l, th, b] = ns
+    cnt[b, t, l, INFER][SPIKE] += ns
+    if learning and temporal:
+        cnt[b, t, l, LEARN][MEM_WRITE_HIST] += n_out + ns
 
 
 # --- one sample's forward shared by the workers (batch 1) ----------------------------------
@@ -458,12 +467,8 @@ def _coop_spikes(l, nw, t, b, th, net, S, nrn, stk, cnt, learning, temporal):
         for q in range(stk.nspk[i]):
             spk[n + q] = spk[n0 + q] + n0
         n += stk.nspk[i]
-    S.spk_n[l, th, b] = n
-    c = cnt[b, t, l, INFER]
-    c[NB_DENSE_OPS] += Ly.dense_ops
-    c[SPIKE] += n
-    if learning and temporal:
-        cnt[b, t, l, LEARN][MEM_WRITE_HIST] += Ly.n_out + n
+    cnt[b, t, l, INFER][NB_DENSE_OPS] += Ly.dense_ops
+    _spikes_out(l, t, b, th, Ly.n_out, n, S, cnt, learning, temporal)
 
 
 @kernel(inline=True)
