@@ -55,3 +55,28 @@ def test_tickets_taken_by_threads_are_each_handed_out_once():
         assert ((owner >= 1) & (owner <= nw)).all()     # once each, by one worker
         assert tk[1] == n                               # n units done
         assert tk[0] == n + nw                          # and each worker's last ticket past n
+
+
+def test_the_hand_off_benchmark_passes_the_turn_exactly_n_times():
+    """benchmarks/bench_handoff.py's two players: each waits (``load``) for its turn and
+    passes it on (``fetch_add``), so after n round trips the counter is 2 n and nothing else
+    in the array was written; a lost or doubled turn would stop both players or end on
+    another count."""
+    import importlib.util
+    import threading
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_handoff.py"
+    spec = importlib.util.spec_from_file_location("bench_handoff", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    n = 300
+    arr = np.zeros(3 * mod.LINE, np.int64)
+    other = threading.Thread(target=mod._player, args=(arr, 1, n), daemon=True)
+    other.start()
+    mod._player(arr, 0, n)
+    other.join(timeout=60)
+    assert not other.is_alive()
+    want = np.zeros_like(arr)
+    want[mod.LINE] = 2 * n
+    np.testing.assert_array_equal(arr, want)
+    assert mod.round_trip_ns(50) > 0.0
