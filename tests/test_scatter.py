@@ -120,3 +120,34 @@ def test_blocks_of_rows_tile_the_whole_scatter(shape, cout, k, s, pad, binary, n
     assert out.tobytes() == want.tobytes()
     np.testing.assert_array_equal(hit, hit_w)
     np.testing.assert_array_equal(c, c_w)
+
+
+@pytest.mark.parametrize("shape,k,s,pad", [((7, 6, 3), 3, 1, 1), ((9, 8, 2), 3, 2, 1),
+                                           ((6, 9, 2), 5, 1, 2), ((8, 5, 1), 2, 1, 0),
+                                           ((5, 7, 2), 3, 1, 0), ((6, 6, 2), 1, 1, 0),
+                                           ((4, 6, 2), 3, 1, 2)])
+def test_tap_sums_is_the_sum_over_the_outputs_an_input_reaches(shape, k, s, pad):
+    """conv.tap_sums: tsum[y, x] = sum of pos_nz over the output positions input (y, x)
+    reaches (oy = (y + pad - ky) / s, ox likewise, whole and in range), straight from that
+    definition in numpy; stride 1 (its run-by-run box sum) and 2 (the tap table), pads 0-2,
+    kernels 1-5, maps not square."""
+    from chipsim.kernels.conv import tap_sums
+    _, _, Ly = _layer(shape, 4, k, s, pad, True, seed=k + 3 * pad)
+    H, Wd, _ = shape
+    Hout, Wout = Ly["hout"], Ly["wout"]
+    pos_nz = np.random.default_rng(k + pad).integers(0, 5, Hout * Wout).astype(np.int64)
+    want = np.zeros(H * Wd, np.int64)
+    for y in range(H):
+        for x in range(Wd):
+            for ky in range(k):
+                for kx in range(k):
+                    oy, ox = y + pad - ky, x + pad - kx
+                    if oy % s or ox % s:
+                        continue
+                    oy, ox = oy // s, ox // s
+                    if 0 <= oy < Hout and 0 <= ox < Wout:
+                        want[y * Wd + x] += pos_nz[oy * Wout + ox]
+    tsum = np.full(H * Wd, -7, np.int64)                      # (every entry must be written)
+    rows = np.full(max(Hout * Wd, 1), -7, np.int64)
+    tap_sums(Ly, pos_nz, tsum, rows, np.zeros(2 * k * k, np.int64))
+    np.testing.assert_array_equal(tsum, want)

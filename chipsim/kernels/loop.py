@@ -1018,10 +1018,9 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     slot), JOB_SAMPLE_WINDOWS (BPTT's window a..b-1, sample by sample), JOB_WGRAD (layer
     a's weight gradient, steps c down to b, history slot of step t: t - d), JOB_STACK (layer
     a's sample-steps e..f-1 of the stacked product, steps c down to b, slot t - d),
-    JOB_CHUNK_ROWS (the products of a
-    round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
-    round of b of layer a's chunks, whole, in equal parts in order), JOB_PIPE and
-    JOB_PIPE_BACK (a pipelined sample, below)."""
+    JOB_CHUNK_ROWS (the products of a round of b of layer a's chunks, shared by output rows),
+    JOB_CHUNK_GEMM (the products of a round of b of layer a's chunks, whole, in equal parts in
+    order), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
