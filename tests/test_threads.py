@@ -125,8 +125,7 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     ("mlp", "bptt", 4, dict(momentum=0.9)),
     ("mlp", "ottt_o", 3, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
     ("conv", "sltt", 3, dict(preset="tet")),
-    # BPTT's windows sample by sample (loop._sample_windows), the state carried from one
-    # window to the next
+    # BPTT's windows at batch > 1, the state carried from one window to the next
     ("conv", "tbptt_local", 3, dict(window=2)),
 ] + [(name, r, 3, {}) for name in ("wide", "uneven", "sparse", "sparse5", "tall", "two")
     for r in ("bptt", "ottt_a")] + [("two", "sltt", 3, {})] + [("sparse", "sltt", 3, dict(momentum=0.9))] + [

@@ -42,9 +42,6 @@ runs in two phases:
 
 The samples of phase 1 are handed out by a shared ticket (``sync.fetch_add``): a worker takes
 the next sample when it has finished its last, so none waits at the end for a slower one.
-BPTT and tbptt_local at batch > 1 take phase 1 a window at a time, sample by sample
-(``_sample_windows``): a worker runs a sample's forward through the window's steps and then
-its error pass back through them before it takes the next sample.
 
 At batch 1 there are no samples to share. The forward of each step is then shared by blocks
 of output rows (``_coop_forward``): a LIF convolution's rows are cut into COOP_BLOCKS blocks
@@ -784,45 +781,15 @@ def _run_samples(nw, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, 
 
 
 @kernel
-def _sample_windows(w, nw, t0, t1, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
-                    loss_out):
-    """Worker w of nw, BPTT's window t0..t1-1 sample by sample: a sample's forward through
-    the window's steps, then its error pass back through them, then the next sample (from a
-    shared ticket, stk.ticket[TICKET], zeroed by the caller, when nw > 1). A sample's forward
-    and error pass read only its own state and history and the window's weights, which
-    change after the window, so its arithmetic is that of the schedule step by step (every
-    sample's step t, then step t + 1, ...), which it replaced: one start of the workers per
-    window instead of one per step, and each sample's history read back soon after it was
-    written (the forward and error pass 1.7 % faster by timers around them, the conv net,
-    bptt at batch 32 on two threads)."""
+def _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt):
+    """Worker w of nw, its share of the samples: BPTT's error pass through the window t0..t1-1
+    in reverse time, with the history reads it makes."""
     Sw = worker_state(S, w)
     sw = worker_scratch(scr, w)
     B = x.ptr.shape[0]
-    yes = np.bool_(True)
-    no = np.bool_(False)
-    b = w - w
-    while b < B:
-        if nw > 1:
-            b = fetch_add(stk.ticket, TICKET, 1)
-            if b >= B:
-                break
-        for t in range(t0, t1):
-            _forward(t, b, t - t0, T, net, P, Sw, x, nrn, loss, fmt, sw, cnt, loss_out, yes,
-                     yes, no)
-            _traces(t, b, t - t0, net, Sw, x, rule, fmt, sw, cnt)
+    for b in range(w * B // nw, (w + 1) * B // nw):
         for t in range(t1 - 1, t0 - 1, -1):
-            _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt, no)
-        b += 1
-
-
-@kernel
-def _window_back(t0, t1, net, P, S, nrn, scr, cnt):
-    """BPTT's error pass of one sample (batch 1) through the window t0..t1-1 in reverse time,
-    on worker 0."""
-    Sw = worker_state(S, 0)
-    sw = worker_scratch(scr, 0)
-    for t in range(t1 - 1, t0 - 1, -1):
-        _back_step(t0 * 0, t, t0, t1, net, P, S, Sw, nrn, sw, cnt, np.bool_(False))
+            _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt, np.bool_(False))
 
 
 @kernel(inline=True)
@@ -978,7 +945,7 @@ def _dense_batch_share(w, l, t, t0, c0, c1, r0, r1, net, G, S, x, rule, sw, cnt,
 
 
 JOB_SAMPLES = 0     # _par's jobs
-JOB_SAMPLE_WINDOWS = 1
+JOB_WINDOW = 1
 JOB_WGRAD = 2
 JOB_STACK = 3
 JOB_PIPE = 4
@@ -1015,21 +982,20 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     """The one parallel kernel: workers 0..nw-1 of a job, each on a thread of Numba's pool.
     (One kernel for every job: Numba's parallel launcher takes a quarter of a minute to
     compile, for the hundreds of arrays in the records.) Jobs: JOB_SAMPLES (a = t, b = history
-    slot), JOB_SAMPLE_WINDOWS (BPTT's window a..b-1, sample by sample), JOB_WGRAD (layer
-    a's weight gradient, steps c down to b, history slot of step t: t - d), JOB_STACK (layer
-    a's sample-steps e..f-1 of the stacked product, steps c down to b, slot t - d),
-    JOB_CHUNK_ROWS (the products of a round of b of layer a's chunks, shared by output rows),
-    JOB_CHUNK_GEMM (the products of a round of b of layer a's chunks, whole, in equal parts in
-    order), JOB_PIPE and JOB_PIPE_BACK (a pipelined sample, below)."""
+    slot), JOB_WINDOW (BPTT's error pass, steps a..b-1), JOB_WGRAD (layer a's weight gradient,
+    steps c down to b, history slot of step t: t - d), JOB_STACK (layer a's sample-steps e..f-1
+    of the stacked product, steps c down to b, slot t - d), JOB_CHUNK_ROWS (the products of a
+    round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
+    round of b of layer a's chunks, whole, in equal parts in order), JOB_PIPE and
+    JOB_PIPE_BACK (a pipelined sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
         if job == JOB_SAMPLES:
             _samples(w, nw, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
                      loss_out, learning, temporal, backward_now)
-        elif job == JOB_SAMPLE_WINDOWS:
-            _sample_windows(w, nw, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
-                            loss_out)
+        elif job == JOB_WINDOW:
+            _window_back(w, nw, a, b, net, P, S, x, nrn, scr, cnt)
         elif job == JOB_WGRAD:
             _wgrad_share(w, nw, a, b, c, d, net, P, G, S, x, rule, opt, fmt, scr, cnt, w,
                          S.traces)
@@ -1495,41 +1461,30 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
     t0 = T * 0                # not a literal (see _spatial_schedule)
     while t0 < T:
         t1 = min(T, t0 + rule.window)
-        if B > 1:
-            # sample by sample, each its forward and then its error pass (_sample_windows);
-            # then the weight gradients
-            if ns == 1:
-                _sample_windows(ns * 0, ns, t0, t1, T, net, P, S, x, nrn, loss, rule, fmt,
-                                scr, stk, cnt, loss_out)
-            else:
-                stk.ticket[TICKET] = 0
-                _par(np.int64(JOB_SAMPLE_WINDOWS), ns, t0, t1, t0, t0, t0, t0, net, P, G, S,
-                     x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
-            _wgrads(t0, t1 - 1, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk,
-                    cnt, loss_out, wg_inline)
-        else:
-            # one sample: its forward step by step (shared by blocks of rows, _run_samples)
-            for t in range(t0, t1):
-                _run_samples(nw, t, t - t0, T, net, P, G, S, x, nrn, loss, rule, opt, fmt,
-                             scr, stk, cnt, loss_out, yes, yes, no)
-        if B == 1 and pipe:
-            # on two workers: the error pass of step t beside the weight gradients of step
-            # t + 1 (which it neither reads nor writes: each step has its own history slot,
-            # and the weights change only after the window); each layer's gradient receives
-            # its steps in the same order as in _wgrads
+        for t in range(t0, t1):
+            _run_samples(nw, t, t - t0, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
+                         stk, cnt, loss_out, yes, yes, no)
+        if pipe:
+            # one sample on two workers: the error pass of step t beside the weight gradients
+            # of step t + 1 (which it neither reads nor writes: each step has its own history
+            # slot, and the weights change only after the window); each layer's gradient
+            # receives its steps in the same order as in _wgrads
             tb = t1
             for t in range(t1 - 1, t0 - 1, -1):
                 if tb == t1:
                     _back_step(t0 * 0, t, t0, t1, net, P, S, worker_state(S, 0), nrn,
-                               worker_scratch(scr, 0), cnt, no)
+                               worker_scratch(scr, 0), cnt, np.bool_(False))
                 else:
                     _par(np.int64(JOB_PIPE_BACK), ns + 1, t, tb, t0, t1, t0, t0, net, P, G, S,
                          x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
                 tb = t
             _pipe_wgrads(tb, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ns, S.traces, yes)
-        elif B == 1:
-            # its error pass back through the window, then the weight gradients
-            _window_back(t0, t1, net, P, S, nrn, scr, cnt)
+        else:
+            if ns == 1:
+                _window_back(ns * 0, ns, t0, t1, net, P, S, x, nrn, scr, cnt)
+            else:
+                _par(np.int64(JOB_WINDOW), ns, t0, t1, t0, t0, t0, t0, net, P, G, S, x, nrn,
+                     loss, rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
             _wgrads(t0, t1 - 1, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk,
                     cnt, loss_out, wg_inline)
         # weight gradients of dense layers summed per row from the history
