@@ -11,7 +11,7 @@ costs more, which is why chipsim's two-thread figures on such a machine move bet
 (docs/PERFORMANCE.md, "the slow mode").
 
 ``--train RULE`` alternates the measurement with two seconds of training the reference conv
-net (benchmarks/common.py) at ``--batch`` on every thread, and prints both, so the two can be
+net (benchmarks/common.py, ``bench``) at ``--batch`` on every thread, and prints both, so the two can be
 read side by side. After training the script waits 0.2 s before measuring: the OpenMP
 threads spin for a while after a parallel job, and a round trip measured while they spin
 reads their interference, not the machine's.
@@ -59,30 +59,14 @@ def round_trip_ns(n: int) -> float:
 
 
 def _trainer(rule: str, batch: int):
-    from common import CONV, NEURONS, Network, NeuronParams, make_trainer, nmnist
-    from types import SimpleNamespace as NS
-    ds, inp = nmnist(10, "float32")
-    rng = np.random.default_rng(0)
-    net = Network.build((34, 34, 2), True, CONV, 10, True, rng, gain=2.0,
-                        dtype=np.dtype("float32"))
-    spec = NS(k=None, trace_decay=None, first_layer_input="raw", window=None, block=None,
-              target_window=None, update_skip=True)
-    tr = make_trainer(rule, net, NeuronParams.from_spec(NEURONS["ottt"]),
-                      NS(kind="ce_mse", mse_weight=0.05, mse_target="onehot"),
-                      NS(lr=0.05, momentum=0.0, weight_decay=0.0), spec, 10, batch, rng)
-    n = len(ds.labels)
-    order = rng.permutation(n)
-    tr.train_batch(inp, inp.ptr[:batch], ds.labels[:batch])       # compiles
+    """A function that trains the reference conv net for some seconds and returns samples/s
+    (common.bench: a fresh trainer each time, after one untimed batch)."""
+    from common import CONV, bench, nmnist
+    data = nmnist(10, "float32")
 
     def train(seconds: float) -> float:
-        done = 0
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            for i in range(0, n - batch + 1, batch):
-                ids = order[i:i + batch]
-                tr.train_batch(inp, inp.ptr[ids], ds.labels[ids])
-                done += batch
-        return done / (time.perf_counter() - t0)
+        return bench(CONV, rule, 10, "float32", seconds, batch=batch, data=data)["sps"]
+    train(0.0)                                                     # compiles
     return train
 
 
