@@ -1,7 +1,7 @@
 """Numba's on-disk cache of the kernels is stamped with every kernel module's text.
 
 Numba stamps a cached function with its own source file only: after a kernel in neuron.py
-changed, loop.run_batch (which inlines and links it) loaded its old machine code from the
+changed, loop._batch (which inlines and links it) loaded its old machine code from the
 cache and ran the former surrogate. chipsim/kernels/jit.py registers locators whose stamp is a
 digest of all of chipsim/kernels/*.py.
 """
@@ -9,12 +9,12 @@ digest of all of chipsim/kernels/*.py.
 import shutil
 
 from chipsim.kernels import jit
-from chipsim.kernels.loop import run_batch
+from chipsim.kernels.loop import _batch
 from chipsim.kernels.neuron import surrogates
 
 
 def test_kernels_are_cached_with_the_digest_of_every_kernel_module():
-    for disp in (run_batch, surrogates):
+    for disp in (_batch, surrogates):
         loc = disp._cache._impl._locator
         assert type(loc).__name__.startswith("Kernels"), type(loc)
         assert loc.get_source_stamp() == ("chipsim-kernels", jit.KERNELS_DIGEST)

@@ -14,16 +14,17 @@ Split by what it computes (docs/DESIGN.md, "Kernels"):
 - ``wgrad``: the weight gradient (event by event, as a matrix product, from BPTT's history);
 - ``update``: SGD, momentum, weight decay, fixed-point rounding, the apply sweep;
 - ``loss``: the per-step loss and its gradient;
-- ``loop``: the per-batch loop, ``run_batch``, in the schedule the rule chooses.
+- ``loop``: the per-batch loop, ``run_batch``, in the schedule the rule chooses, and
+  ``batch_work``, its work arrays.
 
 Random numbers are drawn outside the kernels from a seeded ``numpy.random.Generator``.
-``run_batch`` is imported on first use, so the rules and the configuration can read
+``run_batch`` and ``batch_work`` are imported on first use, so the rules and the configuration can read
 ``records`` without loading Numba.
 """
 
 
 def __getattr__(name: str):
-    if name == "run_batch":
-        from chipsim.kernels.loop import run_batch
-        return run_batch
+    if name in ("run_batch", "batch_work"):
+        from chipsim.kernels import loop
+        return getattr(loop, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

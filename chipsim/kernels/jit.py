@@ -11,9 +11,10 @@ call that takes the State record (21 arrays) costs 42 of them, and on the refere
 took a fifth of the training time (90 us of 430 us per sample, measured with perf). So a
 kernel borrows its arrays from its caller, which keeps them alive for the call; it never
 allocates an array or returns a new one (a kernel that tries fails to compile). The few
-marked ``allocates=True`` keep reference counting: the batch entry point ``loop.run_batch``
-and its ``loop._scratch``, which make the batch's work arrays, and ``arrays.gemm``, because
-Numba's ``np.dot`` needs it. Everything ``run_batch`` calls borrows.
+marked ``allocates=True`` keep reference counting: ``loop._scratch``, which makes the batch's
+work arrays (called from Python, ``loop.batch_work``), and ``arrays.gemm``, because Numba's
+``np.dot`` needs it. ``loop._batch``, which ``loop.run_batch`` calls from Python, and
+everything it calls borrow.
 
 Each kernel's cached machine code is stamped with a digest of every module in this directory,
 not only its own file (``_stamped``): a kernel edited in one module is recompiled into every

@@ -1055,7 +1055,7 @@ def _stack_share(w, nw, l, t_lo, t_hi, t0, n0, n1, net, S, x, rule, scr, stk, cn
                       (sw.wt0, sw.wt1, sw.wt2), stk.col, stk.g, i, cnt[b, t, l, LEARN])
 
 
-@kernel
+@kernel(inline=True)
 def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk,
                    cnt, loss_out):
     """Layer l's weight gradient as batch-level products: the batch's sample-steps (every
@@ -1305,11 +1305,10 @@ def _wgrads(t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
     lay = net.layout
     L = lay.shape[0]
     n_lif = net.pops.shape[0] - 1
-    for l in range(n_lif + 1, L):
-        if wg_inline[l]:
-            _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
-                         stk, cnt, loss_out)
-    for l in range(min(n_lif, L - 1), -1, -1):
+    top = max(0, L - n_lif - 1)     # the layers above the LIF layers, in order, then the
+    m = min(n_lif, L - 1)           # LIF layers top-down: one loop, so one call to inline
+    for i in range(top + m + 1):
+        l = n_lif + 1 + i if i < top else m - (i - top)
         if wg_inline[l]:
             _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
                          stk, cnt, loss_out)
@@ -1511,8 +1510,7 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
         t0 = t1
 
 
-@kernel(allocates=True)
-def run_batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out):
+def run_batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, work=None):
     """Run one batch (B samples, T steps) through every layer with the rule's schedule.
 
     State (v, traces, BPTT's delta, the readout sums) is reset here; ``loss_out[b]`` receives
@@ -1524,22 +1522,34 @@ def run_batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out):
     Workers: as many as the State has rows of its per-worker buffers (``S.out.shape[0]``, the
     trainer's thread count); the threads Numba runs them on are set by chipsim.threads.
 
-    The entry point from Python and the one kernel that allocates (with _scratch): it makes the
-    batch's work arrays and holds them while ``_batch``, which runs without reference counting
-    (chipsim/kernels/jit.py), borrows them.
+    ``work``: the batch's work arrays, as ``batch_work`` makes them for these arguments (the
+    trainer keeps them from one batch to the next); made here when not given. ``_batch``,
+    which runs without reference counting (chipsim/kernels/jit.py), borrows them.
+
+    A Python function, not a kernel: a kernel that called ``_batch`` would link the whole loop
+    into its own machine code, and Numba optimises and compiles what a kernel links once more
+    for each kernel that links it (14 s of the 185 s the loop took to compile).
     """
+    if work is None:
+        work = batch_work(net, P, S, x, rule)
+    scr, hs, stk = work
     L = net.layout.shape[0]
-    T = x.ptr.shape[1] - 1
-    nw = S.out.shape[0]
-    temporal = rule.learn and rule.route == ROUTE_TEMPORAL
-    B = x.ptr.shape[0]
-    steps = min(T, rule.window) if temporal else 1
-    scr, hs, stk = _scratch(net.layout, P, T, rule.fused, temporal, nw, B,
-                            steps if rule.learn else 0)
     wg_inline = np.ones(L, dtype=np.uint8)     # weight gradient computed step by step
     wg_apply = np.ones(L, dtype=np.uint8)      # update applied from the accumulator
-    _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, stk, wg_inline,
-           wg_apply)
+    _batch(np.int64(S.out.shape[0]), net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out,
+           scr, hs, stk, wg_inline, wg_apply)
+
+
+def batch_work(net, P, S, x, rule):
+    """The work arrays (Scratch, HistoryScratch, Stack) of a ``run_batch`` call with these
+    arguments: they depend on the layers, the number type, T, the batch size, the workers and
+    the rule's route, window and whether it learns, not on the values."""
+    T = x.ptr.shape[1] - 1
+    nw = S.out.shape[0]
+    temporal = bool(rule.learn) and rule.route == ROUTE_TEMPORAL
+    B = x.ptr.shape[0]
+    steps = min(T, rule.window) if temporal else 1
+    return _scratch(net.layout, P, T, rule.fused, temporal, nw, B, steps if rule.learn else 0)
 
 
 @kernel

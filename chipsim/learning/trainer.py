@@ -21,7 +21,7 @@ import numpy as np
 
 from chipsim import counts as K
 from chipsim import threads
-from chipsim.kernels import run_batch
+from chipsim.kernels import batch_work, run_batch
 from chipsim.kernels.arrays import rows_split_exact, zeros_aligned
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, EV_BUF, EV_INPUT,
                                      EV_SPIKES, FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT,
@@ -242,8 +242,9 @@ def _nbytes(shape, dtype) -> int:
 
 def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f,
                    workers: int = 1, B: int = 1, steps: int = 1) -> int:
-    """Bytes of the work arrays ``run_batch`` allocates on every call
-    (chipsim/kernels/loop.py ``_scratch``, computed the same way without allocating), one
+    """Bytes of the work arrays of a ``run_batch`` call (chipsim/kernels/loop.py
+    ``batch_work``, which ``_scratch`` makes; computed the same way without allocating; the
+    trainer keeps one set while the batch size and whether it learns stay the same): one
     row of them per worker, and the stacked products of a batch of ``B`` samples with ``steps``
     steps per backward pass (the BPTT window; 1 on the spatial route)."""
     f = np.dtype(f).itemsize
@@ -306,8 +307,8 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
 
     - ``buffers``: the arenas of :class:`Trainer` (State, Grads, the layout and population
       records), what ``Trainer(...)`` allocates;
-    - ``scratch``: the work arrays ``run_batch`` allocates on every call (the temporal route's
-      history-summed gradient grows with T);
+    - ``scratch``: the batch loop's work arrays, ``kernels.batch_work`` (the temporal route's
+      history-summed gradient grows with T), made for the first batch and kept;
     - ``counts``: every batch's per-step counts, ``(B, T, L, phases, actions)`` int64, and the
       copies the trainer and the engine make of them.
 
@@ -351,6 +352,9 @@ class Trainer:
         #: whether the workers may share one stacked product by blocks of its rows (this
         #: BLAS computes them as the whole product does; asked once, not per batch)
         self.split_rows = self.workers > 1 and rows_split_exact(net.w_arena.dtype)
+        #: the batch loop's work arrays (kernels.batch_work) and what they were made for
+        self._work = None
+        self._work_key = None
         self.neuron = neuron
         #: the kernels' record of every LIF neuron (per-layer neurons of the network, or
         #: ``neuron`` for all)
@@ -528,8 +532,13 @@ class Trainer:
         self.fmt.rs[0] = self.rng.integers(0, 2**63, dtype=np.uint64)
         x = Inputs(inp.idx, self._values(inp), ptr, labels.astype(np.int64))
         threads.use(self.workers)
-        run_batch(self.net_rec if learn else self.net_infer, self.params, self.grads, self.state,
-                  x, self.neurons, self.loss, rule, self.optimizer, self.fmt, cnt, loss)
+        net = self.net_rec if learn else self.net_infer
+        if self._work_key != (learn, B):     # the work arrays, kept while (learn, B) holds
+            self._work = None
+            self._work = batch_work(net, self.params, self.state, x, rule)
+            self._work_key = (learn, B)
+        run_batch(net, self.params, self.grads, self.state, x, self.neurons, self.loss, rule,
+                  self.optimizer, self.fmt, cnt, loss, self._work)
         if not self.rule.update_skip:
             # no hierarchical update skip: the chip reads and writes every weight it visits,
             # whether or not its Delta W is zero
