@@ -71,11 +71,15 @@ def test_the_hand_off_benchmark_passes_the_turn_exactly_n_times():
     spec.loader.exec_module(mod)
     n = 300
     arr = np.zeros(3 * mod.LINE, np.int64)
-    other = threading.Thread(target=mod._player, args=(arr, 1, n), daemon=True)
-    other.start()
-    mod._player(arr, 0, n)
-    other.join(timeout=60)
-    assert not other.is_alive()
+    # both players on threads of their own, so a broken protocol fails the test after the
+    # timeout instead of hanging it
+    players = [threading.Thread(target=mod._player, args=(arr, me, n), daemon=True)
+               for me in (0, 1)]
+    for p in players:
+        p.start()
+    for p in players:
+        p.join(timeout=60)
+    assert not any(p.is_alive() for p in players), "a player still waits for its turn"
     want = np.zeros_like(arr)
     want[mod.LINE] = 2 * n
     np.testing.assert_array_equal(arr, want)

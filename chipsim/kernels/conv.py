@@ -8,8 +8,6 @@ input event reads contiguous rows. A dense layer is the 1 x 1 case of a convolut
 
 from __future__ import annotations
 
-import numpy as np
-
 from chipsim.kernels.arrays import copy
 from chipsim.kernels.jit import kernel
 

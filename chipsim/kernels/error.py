@@ -37,8 +37,6 @@ from chipsim.kernels.jit import kernel
 from chipsim.kernels.neuron import heaviside
 from chipsim.kernels.records import POOL_AVG, POOL_MAX, POOL_NONE
 
-import numpy as np
-
 
 @kernel
 def spatial_route(g, sgl, e_in, cin, uni):

@@ -10,8 +10,6 @@ and writes one state word; it is active when its position received an event, idl
 
 from __future__ import annotations
 
-import numpy as np
-
 from chipsim.counts import (MEM_READ_STATE, MEM_READ_WEIGHT, MEM_WRITE_STATE, NB_EFF_OPS,
                             NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, SYN_MAC, SYNOP)
 from chipsim.kernels.arrays import add, axpy

@@ -11,8 +11,6 @@ weight read-modify-write, direct) per (non-zero factor, non-zero g) pair.
 
 from __future__ import annotations
 
-import numpy as np
-
 from chipsim.counts import (GRAD_AC, GRAD_MAC, MEM_READ_GRAD, MEM_READ_WEIGHT, MEM_WRITE_GRAD,
                             MEM_WRITE_WEIGHT, WEIGHT_UPDATE_ISSUED, WEIGHT_UPDATE_SKIPPED)
 from chipsim.kernels.arrays import add, axpy, copy, gemm, nonzero, zero
@@ -90,14 +88,7 @@ def add_block(target, dW, s0, s1, touched):
     accumulation makes; an exact zero adds nothing and marks no row), marking the rows hit.
     Workers that add disjoint column blocks may both mark a row: they write the same 1."""
     for r in range(dW.shape[0]):
-        rw = target[r][s0:s1]
-        dr = dW[r]
-        hit_ = False
-        for co in range(s1 - s0):
-            if dr[co] != 0.0:
-                rw[co] += dr[co]
-                hit_ = True
-        if hit_:
+        if _add_row(target[r][s0:s1], dW[r], s1 - s0):
             touched[r] = 1
 
 
@@ -108,15 +99,19 @@ def add_channels(target, dW, Cin, ci0, ci1, touched):
     Cout = dW.shape[1]
     for r0 in range(0, dW.shape[0], Cin):
         for r in range(r0 + ci0, r0 + ci1):
-            rw = target[r]
-            dr = dW[r]
-            hit_ = False
-            for co in range(Cout):
-                if dr[co] != 0.0:
-                    rw[co] += dr[co]
-                    hit_ = True
-            if hit_:
+            if _add_row(target[r], dW[r], Cout):
                 touched[r] = 1
+
+
+@kernel(inline=True)
+def _add_row(rw, dr, n):
+    """rw[:n] += dr[:n] where dr is not zero; whether any was (add_block, add_channels)."""
+    hit_ = False
+    for co in range(n):
+        if dr[co] != 0.0:
+            rw[co] += dr[co]
+            hit_ = True
+    return hit_
 
 
 @kernel(inline=True)
