@@ -279,7 +279,7 @@ def run_plan(plan: Plan, directory, *, scheduler: str | None = None, workers: in
         from distributed import as_completed
         n_workers = len(client.scheduler_info().get("workers", {}))
         progress.note(f"sweep: {n_workers} worker(s); {n_todo} point(s) to run (each worker compiles "
-                      "or loads the kernels at its first point: about a minute on a fresh install)")
+                      "or loads the kernels at its first point: about 3 minutes on a fresh install)")
         for g, todo in todo_groups:
             spec = sim_spec(g, points=len(todo))
             fs = client.submit(tasks.simulate, spec, key=f"simulate-{g.sim}", pure=False)

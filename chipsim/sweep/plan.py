@@ -210,7 +210,7 @@ def dry_run_text(plan: Plan, out_dir: Path, done: set, workers: int) -> str:
         f"pricing(s) in all; to run: {sims} simulation(s), {pricings} pricing(s)")
     lines.append(f"estimated time on {workers} worker(s): {_duration(seconds)} "
                  "(rough: from chipsim's reference throughput, synapses x steps x samples; "
-                 "plus the kernels' first compile, up to ~1 min per worker on a fresh install)")
+                 "plus the kernels' first compile, about 3 min on a fresh install)")
     return "\n".join(lines)
 
 
