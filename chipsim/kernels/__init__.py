@@ -18,8 +18,8 @@ Split by what it computes (docs/DESIGN.md, "Kernels"):
   ``batch_work``, its work arrays.
 
 Random numbers are drawn outside the kernels from a seeded ``numpy.random.Generator``.
-``run_batch`` and ``batch_work`` are imported on first use, so the rules and the configuration can read
-``records`` without loading Numba.
+``run_batch`` and ``batch_work`` are imported on first use, so the rules and the configuration
+can read ``records`` without loading Numba.
 """
 
 
