@@ -263,7 +263,7 @@ def _layer_input(l, t, b, th, net, S, x, scr, cnt, learning, temporal):
                          ev_val(S, Ly)[th, b])
     else:
         mask_l = mask(S, pops[src])[b] if Ly.nomask == 0 else S.pmax[:0]
-        n_ev = transform(spk_hist(S, lay[src - 1])[th, b], scr.ones, 0,
+        n_ev = transform(spk_hist(S, lay[src - 1])[th, b], scr.ones, np.int64(0),
                          S.spk_n[src - 1, th, b], np.bool_(True), mask_l, Ly, S.pmax, S.ptouch,
                          ev_idx(S, Ly)[th, b], ev_val(S, Ly)[th, b])
     S.ev_n[l, th, b] = n_ev
@@ -527,8 +527,8 @@ def _recurrent_input(t, b, th, l, net, P, S, scr, cnt, out, learning, temporal):
     c = cnt[b, t, r, INFER]
     rout = output(S, R)
     had_input = S.hit[0]                 # the layer (dense) received an input event this step
-    scatter(weights(P, R), bias(P, R), ev_idx(S, R)[th, b], ev_val(S, R)[th, b], 0, n_ev, R,
-            rout, S.hit, weight_nonzeros(S, R), scr.taps, c)
+    scatter(weights(P, R), bias(P, R), ev_idx(S, R)[th, b], ev_val(S, R)[th, b], np.int64(0),
+            n_ev, R, rout, S.hit, weight_nonzeros(S, R), scr.taps, c)
     c[NB_DENSE_OPS] += R.dense_ops
     # the neurons are the layer's: their update and state traffic are counted once, there
     # (active when W_in or W_rec brought an event)
@@ -1341,7 +1341,7 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
             if rule.apply == APPLY_STEP and not rule.direct:
                 apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, t], fmt)
                 if t < T - 1:
-                    _kernel_tables(net, P, S, True)
+                    _kernel_tables(net, P, S, np.bool_(True))
     if learning and rule.apply == APPLY_END:
         apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, T - 1], fmt)
 
@@ -1506,7 +1506,7 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
                                    hs, c, fmt.qw[l], fmt.limw[l], fmt.rs)
         apply_updates(P, G, lay, wg_apply, opt, cnt[B - 1, t1 - 1], fmt)
         if t1 < T:
-            _kernel_tables(net, P, S, True)
+            _kernel_tables(net, P, S, np.bool_(True))
         t0 = t1
 
 

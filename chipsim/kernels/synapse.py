@@ -10,6 +10,8 @@ and writes one state word; it is active when its position received an event, idl
 
 from __future__ import annotations
 
+import numpy as np
+
 from chipsim.counts import (MEM_READ_STATE, MEM_READ_WEIGHT, MEM_WRITE_STATE, NB_EFF_OPS,
                             NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, SYN_MAC, SYNOP)
 from chipsim.kernels.arrays import add, axpy
@@ -114,8 +116,8 @@ def scatter(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c):
     kernel rows' counts ``wnz``, row_nonzeros), and neuron updates active (received an event)
     or idle.
     """
-    scatter_rows(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c, 0, Ly.hout,
-                 False)
+    scatter_rows(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c, np.int64(0),
+                 Ly.hout, np.bool_(False))
 
 
 @kernel
