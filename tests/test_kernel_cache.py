@@ -46,3 +46,42 @@ def test_functions_outside_the_kernels_keep_numbas_locators(tmp_path):
     d = njit(cache=True)(m.g)
     assert d(1) == 2
     assert not type(d._cache._impl._locator).__name__.startswith("Kernels")
+
+
+def _index_naming_a_gone_class(tmp_path, stamp):
+    """A cache index, as Numba writes it, whose signatures name a record type that no longer
+    exists (as after HistoryScratch was merged into Scratch), and Numba's reader for it."""
+    import pickle
+
+    import numba
+    from numba.core import caching
+
+    from chipsim.kernels import records
+
+    class Gone:
+        pass
+
+    Gone.__module__, Gone.__qualname__ = records.__name__, "GoneRecord"
+    records.GoneRecord = Gone
+    try:
+        data = pickle.dumps((stamp, {("sig", Gone): "f.1.nbc"}), protocol=-1)
+    finally:
+        del records.GoneRecord
+    f = caching.IndexDataCacheFile(str(tmp_path), "f", stamp)
+    with open(f._index_path, "wb") as out:
+        pickle.dump(numba.__version__, out, protocol=-1)
+        out.write(data)
+    return f
+
+
+def test_an_index_naming_a_removed_record_type_is_stale_not_fatal(tmp_path):
+    """An index left by an earlier version of the kernels in a tree upgraded in place: read as
+    empty (the kernel compiles again) instead of stopping every run with an AttributeError."""
+    import pytest
+    f = _index_naming_a_gone_class(tmp_path, ("chipsim-kernels", jit.KERNELS_DIGEST))
+    assert f._load_index() == {}
+    # another library's index keeps Numba's behaviour
+    (tmp_path / "other").mkdir()
+    g = _index_naming_a_gone_class(tmp_path / "other", ("other", 1.0))
+    with pytest.raises(AttributeError, match="GoneRecord"):
+        g._load_index()

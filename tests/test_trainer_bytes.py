@@ -84,9 +84,9 @@ def test_scratch_bytes_equal_what_run_batch_allocates(rule, ops, T, B, momentum,
     net, topo, tr, _ = _build(rule, ops, T, B, momentum, extra)
     for workers in (1, 3):
         temporal = tr.rule.route == ROUTE_TEMPORAL
-        scr, hs, stk = _scratch(tr.layout, tr.params, T, tr.fused, temporal, workers, B,
+        scr, stk = _scratch(tr.layout, tr.params, T, tr.fused, temporal, workers, B,
                                 min(T, tr.window) if temporal else 1)
-        arrays = list(scr) + list(hs) + list(stk)
+        arrays = list(scr) + list(stk)
         assert all(isinstance(a, np.ndarray) for a in arrays)
         assert all(a.shape[0] == workers for a in scr)          # a row per worker
         need = trainer_bytes(topo, tr.rule, tr.optimizer, T, B, np.float64, workers=workers)

@@ -40,6 +40,7 @@ on the thread count (chipsim/threads.py). Workers share work through ``sync.py``
 from __future__ import annotations
 
 import hashlib
+import pickle
 from pathlib import Path
 
 from numba import njit
@@ -87,6 +88,32 @@ if not any(c.__name__.startswith("Kernels") for c in caching.CacheImpl._locator_
     caching.CacheImpl._locator_classes[:0] = [
         _stamped(b) for b in (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
                               caching.UserWideCacheLocator)]
+
+
+def _tolerant(load):
+    """Numba's cache-index reader ``load``, reading an index of chipsim's kernels that cannot be
+    unpickled as a stale one (empty: the kernel compiles again and the index is rewritten).
+    Numba unpickles an index before it compares the stamp, and an index written by an
+    earlier version of the kernels names the record types of its signatures: once one is
+    renamed or removed (``HistoryScratch``, merged into ``Scratch``), unpickling fails with an
+    AttributeError and every run stopped there, in a tree upgraded in place. Indexes of other
+    functions keep Numba's behaviour."""
+
+    def _load_index(self):
+        try:
+            return load(self)
+        except (AttributeError, ImportError, pickle.UnpicklingError, EOFError):
+            stamp = getattr(self, "_source_stamp", None)
+            if isinstance(stamp, tuple) and stamp[:1] == ("chipsim-kernels",):
+                return {}
+            raise
+
+    _load_index.chipsim_tolerant = True
+    return _load_index
+
+
+if not getattr(caching.IndexDataCacheFile._load_index, "chipsim_tolerant", False):
+    caching.IndexDataCacheFile._load_index = _tolerant(caching.IndexDataCacheFile._load_index)
 
 
 def kernel(fn=None, *, inline: bool = False, allocates: bool = False, parallel: bool = False):

@@ -39,6 +39,10 @@ runs in two phases:
    of output rows where that would leave a worker idle, ``_chunk_rows``), then the
    sparse ones event by event, in order, shared by input channels (``_tail_share``: a weight
    row's additions come from its own channel's events only).
+   On the temporal route a dense layer's gradient is summed per row from the window's
+   history after the error pass (wgrad.wgrad_from_history), shared by rows (``_history_share``:
+   each row's sums are one worker's), except at batch 1 with plain SGD, where the sums update
+   the weights in row order on one worker.
 
 The samples of phase 1 are handed out by a shared ticket (``sync.fetch_add``): a worker takes
 the next sample when it has finished its last, so none waits at the end for a slower one.
@@ -89,9 +93,10 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, DONE, E
                                      ROLE_READOUT, ROUND_CHUNKS, ROUTE_TEMPORAL, STACK_FLOATS,
                                      STACK_ROWS,
                                      WGRAD_BLOCK,
-                                     HistoryScratch, Scratch, Stack)
+                                     Scratch, Stack)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
-                                   feedback, kernel_t, neuron_slice, out_grad, output, potential,
+                                   feedback, kernel_t, mom_bias, neuron_slice, out_grad, output,
+                                   potential,
                                    spike_map,
                                    spk_hist, surr, syn_current, syn_decay, syn_delta,
                                    touched, trace, trace_in, u_hist, weight_nonzeros, weights,
@@ -99,7 +104,7 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
 from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
                                      scatter_rows, transform)
 from chipsim.kernels.sync import fetch_add, load, pause
-from chipsim.kernels.update import apply_updates, on_grid
+from chipsim.kernels.update import apply_one, apply_updates, count_sweep, on_grid, sgd_rows
 from chipsim.kernels.wgrad import (TILE_FLOATS, add_channels, add_nonzero, bias_grads,
                                    conv_event_grads, conv_pairs, count_accumulated, dense_enough,
                                    factor_count, stack_product, weight_grad,
@@ -138,9 +143,9 @@ def _stacks(Ly, B):
 
 @kernel(allocates=True)
 def _scratch(lay, P, T, fused, temporal, NW, B, steps):
-    """Work arrays sized for the largest layer, one row per worker; the history-summed
-    gradient's (one, used by one worker) only when a layer uses it; the stacked products'
-    for a batch of B samples with ``steps`` steps per backward pass."""
+    """Work arrays sized for the largest layer, one row per worker (the history-summed
+    gradient's for the largest layer that uses it, empty when none does); the stacked
+    products' for a batch of B samples with ``steps`` steps per backward pass."""
     L = lay.shape[0]
     maxn = 1
     maxpos = 1
@@ -179,6 +184,14 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
     nblk = 1
     if ncol > 1:
         nblk = min(maxn, WGRAD_BLOCK) * maxpos
+    # the history-summed gradient's arrays, sized for the largest layer that uses it: its
+    # rows, outputs and input events per step (a pooled map's events are the source
+    # population's, up to ev_m, several to a row)
+    nh = 0
+    for l in range(L):
+        if temporal and fused[l] != 0:
+            nh = max(nh, lay[l].n_out, lay[l].rows, lay[l].ev_m)
+    tn = T if nh > 0 else 0
     # (the spike flags' rows whole words of 8: neuron.lif reads them eight at a time)
     scr = Scratch(np.empty((NW, maxn), dtype=np.int64),
                   np.empty((NW, (maxn + 7) // 8 * 8), dtype=np.uint8),
@@ -187,19 +200,14 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
                   np.empty((NW, ncol), dtype=f), np.empty((NW, nmat), dtype=f),
                   np.empty((NW, nmap), dtype=f),
                   np.empty((NW, 2 * ntap), dtype=np.int64), np.empty((NW, nrow), dtype=np.int64),
-                  np.empty((NW, 2), dtype=f), np.empty((NW, nblk), dtype=f))
-    any_fused = False
-    for l in range(L):
-        if temporal and fused[l] != 0:
-            any_fused = True
-    n = maxn if any_fused else 0
-    tn = T if any_fused else 0
-    hs = HistoryScratch(np.empty(n + 1 if any_fused else 0, dtype=np.int64),
-                        np.empty(n, dtype=np.int64), np.empty(tn * n, dtype=np.int64),
-                        np.empty(tn * n, dtype=np.int64), np.empty(tn * n, dtype=np.int64),
-                        np.empty(tn * n, dtype=f), np.empty(tn + 1 if any_fused else 0, dtype=np.int64),
-                        np.empty((tn, n), dtype=np.int64), np.empty(tn, dtype=np.int64),
-                        np.empty(n, dtype=f))
+                  np.empty((NW, 2), dtype=f), np.empty((NW, nblk), dtype=f),
+                  np.empty((NW, nh + 1 if nh > 0 else 0), dtype=np.int64),
+                  np.empty((NW, nh), dtype=np.int64), np.empty((NW, tn * nh), dtype=np.int64),
+                  np.empty((NW, tn * nh), dtype=np.int64),
+                  np.empty((NW, tn * nh), dtype=np.int64), np.empty((NW, tn * nh), dtype=f),
+                  np.empty((NW, tn + 1 if nh > 0 else 0), dtype=np.int64),
+                  np.empty((NW, tn * nh), dtype=np.int64), np.empty((NW, tn), dtype=np.int64),
+                  np.empty((NW, nh), dtype=f), np.zeros((NW, L), dtype=np.int64))
     ncs = 0
     ngs = 0
     npr = 0
@@ -229,7 +237,7 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
                 np.empty((nch + 1, 3), dtype=np.int64), np.empty(npd, dtype=f), one_zero,
                 np.zeros(TICKETS, dtype=np.int64),
                 np.zeros(COOP_BLOCKS * NW, dtype=np.int64))
-    return scr, hs, stk
+    return scr, stk
 
 
 @kernel(inline=True)
@@ -954,6 +962,77 @@ JOB_CHUNK_ROWS = 6
 JOB_CHUNK_GEMM = 7
 JOB_TAIL = 8
 JOB_COOP = 9
+JOB_HISTORY = 10
+
+
+@kernel(inline=True)
+def _rows_apply(l, rule, opt, fmt):
+    """Layer l's gradient is summed from the history into the accumulator (rule.fused 2) and
+    its update is plain SGD without rounding (no random draw, so rows are independent): the
+    workers apply it to their rows in _history_share, and apply_updates leaves its weights."""
+    return (rule.fused[l] == 2 and opt.momentum == 0.0 and opt.wd == 0.0
+            and fmt.qw[l] == 0.0)
+
+
+@kernel
+def _history_applied(nwh, t1, net, P, G, S, x, rule, opt, fmt, scr, cnt):
+    """After _history_share on nwh workers: for each layer whose rows they updated, the
+    counts of the apply sweep (the weights changed in every worker's rows, as
+    update.apply_rows counts them) and the update of its bias."""
+    lay = net.layout
+    B = x.ptr.shape[0]
+    for l in range(lay.shape[0]):
+        if not _rows_apply(l, rule, opt, fmt):
+            continue
+        Ly = lay[l]
+        W = weights(P, Ly)
+        issued = 0
+        for w in range(nwh):
+            issued += scr.h_upd[w, l]
+        c = cnt[B - 1, t1 - 1, l, LEARN]
+        count_sweep(c, W.shape[0] * W.shape[1], issued)
+        if Ly.has_bias == 1:
+            apply_one(bias(P, Ly), acc_bias(G, Ly), mom_bias(G, Ly), opt, c, fmt.qw[l],
+                      fmt.limw[l], fmt.rs)
+
+
+@kernel
+def _history_share(w, nw, t0, t1, net, P, G, S, x, rule, opt, fmt, scr, cnt):
+    """Worker w of nw: its rows (an equal part, in order) of the weight gradient of each layer
+    summed from the history of the window t0..t1-1 (the temporal route's layers with
+    ``rule.fused`` set: dense ones), every sample in order, so each row receives the same
+    additions in the same order as on one worker. Worker 0 counts each layer's work and adds
+    its bias. Where the update is plain SGD without rounding (``_rows_apply``), each worker
+    then applies it to its rows and keeps how many weights changed (``h_upd``)."""
+    lay = net.layout
+    L = lay.shape[0]
+    B = x.ptr.shape[0]
+    sw = worker_scratch(scr, w)
+    for l in range(L):
+        if rule.fused[l] == 0:
+            continue
+        Ly = lay[l]
+        n_in = weights(P, Ly).shape[0]
+        r0 = w * n_in // nw
+        r1 = (w + 1) * n_in // nw
+        for b in range(B):
+            sw.h_ptr[0] = 0
+            for t in range(t0, t1):
+                idx, val, e0, e1 = layer_events(lay, l, b, t - t0, t, x, S, sw.ones)
+                p0 = sw.h_ptr[t - t0]
+                copy(sw.h_idx[p0:p0 + e1 - e0], idx[e0:e1])
+                copy(sw.h_val[p0:p0 + e1 - e0], val[e0:e1])
+                sw.h_ptr[t - t0 + 1] = p0 + e1 - e0
+            wgrad_from_history(weights(P, Ly), bias(P, Ly), out_grad(S, Ly)[b], 0, t1 - t0,
+                               sw.h_idx, sw.h_val, sw.h_ptr, Ly, acc_weights(G, Ly),
+                               acc_bias(G, Ly), touched(G, Ly), rule.fused[l] == 1, opt.lr, sw,
+                               cnt[b, t1 - 1, l, LEARN], fmt.qw[l], fmt.limw[l], fmt.rs, r0, r1,
+                               w == 0)
+        if _rows_apply(l, rule, opt, fmt):
+            # its rows are whole: the update, while they are in the cache (the counts and the
+            # bias follow the job, _history_applied)
+            sw.h_upd[l] = sgd_rows(weights(P, Ly), acc_weights(G, Ly), touched(G, Ly), opt.lr,
+                                   r0, r1, fmt.qw[l], fmt.limw[l], fmt.rs)
 
 
 @kernel
@@ -986,7 +1065,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     steps c down to b, history slot of step t: t - d), JOB_STACK (layer a's sample-steps e..f-1
     of the stacked product, steps c down to b, slot t - d), JOB_CHUNK_ROWS (the products of a
     round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
-    round of b of layer a's chunks, whole, in equal parts in order), JOB_PIPE and
+    round of b of layer a's chunks, whole, in equal parts in order), JOB_HISTORY (the
+    gradients summed from the history of the window a..b-1, shared by rows), JOB_PIPE and
     JOB_PIPE_BACK (a pipelined sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
@@ -1008,6 +1088,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
                 _chunk_gemm(c_, a, net, scr, stk)               # of the round's b chunks
         elif job == JOB_TAIL:
             _tail_share(w, nw, a, b, c, d, e, net, S, x, rule, G, scr, stk, cnt)
+        elif job == JOB_HISTORY:
+            _history_share(w, nw, a, b, net, P, G, S, x, rule, opt, fmt, scr, cnt)
         elif job == JOB_COOP:
             _coop_sample(w, nw, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
                          loss_out, learning, temporal, backward_now)
@@ -1435,8 +1517,8 @@ def _pipe_stage(tb, tw, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt):
 
 
 @kernel(inline=True)
-def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs,
-                       stk, wg_inline, wg_apply):
+def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk,
+                       wg_inline, wg_apply):
     """Windows of ``rule.window`` steps: forward keeping the history, backward through the
     window in reverse time, the weight gradients (dense layers' summed per row from the
     history), then the update."""
@@ -1447,7 +1529,6 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
     yes = np.bool_(True)      # typed constants (see _spatial_schedule)
     no = np.bool_(False)
     ns = min(nw, B)
-    ones = scr.ones[0]
     # one sample on two or more workers: pipelined (below) when a layer's weight gradient is
     # computed step by step (a convolution) and no layer is recurrent (its error reads the
     # slot of the step after)
@@ -1486,24 +1567,24 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
                      loss, rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
             _wgrads(t0, t1 - 1, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk,
                     cnt, loss_out, wg_inline)
-        # weight gradients of dense layers summed per row from the history
+        # weight gradients of dense layers summed per row from the history: shared by rows
+        # (each row's sums are one worker's), except where the sums update the weights
+        # directly (fused = 1: batch 1, plain SGD, whose rounding draws in row order)
+        n_h = 0
+        direct_h = False
         for l in range(L):
-            if wg_inline[l]:
-                continue
-            Ly = lay[l]
-            for b in range(B):
-                c = cnt[b, t1 - 1, l, LEARN]
-                hs.ev_ptr[0] = 0
-                for t in range(t0, t1):
-                    idx, val, e0, e1 = layer_events(lay, l, b, t - t0, t, x, S, ones)
-                    p0 = hs.ev_ptr[t - t0]
-                    copy(hs.evf_idx[p0:p0 + e1 - e0], idx[e0:e1])
-                    copy(hs.evf_val[p0:p0 + e1 - e0], val[e0:e1])
-                    hs.ev_ptr[t - t0 + 1] = p0 + e1 - e0
-                wgrad_from_history(weights(P, Ly), bias(P, Ly), out_grad(S, Ly)[b], 0, t1 - t0,
-                                   hs.evf_idx, hs.evf_val, hs.ev_ptr, Ly, acc_weights(G, Ly),
-                                   acc_bias(G, Ly), touched(G, Ly), rule.fused[l] == 1, opt.lr,
-                                   hs, c, fmt.qw[l], fmt.limw[l], fmt.rs)
+            if wg_inline[l] == 0:
+                n_h += 1
+                direct_h = direct_h or rule.fused[l] == 1
+        if n_h > 0:
+            nwh = nw - nw + 1
+            if nw > 1 and not direct_h:
+                nwh = nw
+                _par(np.int64(JOB_HISTORY), nw, t0, t1, t0, t0, t0, t0, net, P, G, S, x, nrn,
+                     loss, rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
+            else:
+                _history_share(nw * 0, nwh, t0, t1, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+            _history_applied(nwh, t1, net, P, G, S, x, rule, opt, fmt, scr, cnt)
         apply_updates(P, G, lay, wg_apply, opt, cnt[B - 1, t1 - 1], fmt)
         if t1 < T:
             _kernel_tables(net, P, S, np.bool_(True))
@@ -1532,16 +1613,16 @@ def run_batch(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, work=No
     """
     if work is None:
         work = batch_work(net, P, S, x, rule)
-    scr, hs, stk = work
+    scr, stk = work
     L = net.layout.shape[0]
     wg_inline = np.ones(L, dtype=np.uint8)     # weight gradient computed step by step
     wg_apply = np.ones(L, dtype=np.uint8)      # update applied from the accumulator
     _batch(np.int64(S.out.shape[0]), net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out,
-           scr, hs, stk, wg_inline, wg_apply)
+           scr, stk, wg_inline, wg_apply)
 
 
 def batch_work(net, P, S, x, rule):
-    """The work arrays (Scratch, HistoryScratch, Stack) of a ``run_batch`` call with these
+    """The work arrays (Scratch, Stack) of a ``run_batch`` call with these
     arguments: they depend on the layers, the number type, T, the batch size, the workers and
     the rule's route, window and whether it learns, not on the values."""
     T = x.ptr.shape[1] - 1
@@ -1553,7 +1634,7 @@ def batch_work(net, P, S, x, rule):
 
 
 @kernel
-def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, hs, stk,
+def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk,
            wg_inline, wg_apply):
     """run_batch's work: reset the state, then the rule's schedule."""
     lay = net.layout
@@ -1564,7 +1645,7 @@ def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, h
     for l in range(L):
         if temporal and rule.fused[l] != 0:
             wg_inline[l] = 0
-            if rule.fused[l] == 1:
+            if rule.fused[l] == 1 or _rows_apply(l, rule, opt, fmt):
                 wg_apply[l] = 0
     for b in range(B):
         loss_out[b] = 0.0
@@ -1583,7 +1664,7 @@ def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, h
     _kernel_tables(net, P, S, rule.learn)
     if temporal:
         _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
-                           hs, stk, wg_inline, wg_apply)
+                           stk, wg_inline, wg_apply)
     else:
         _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
                           stk, wg_inline)

@@ -210,6 +210,22 @@ class Scratch(NamedTuple):
     rows: np.ndarray        # int64: conv.tap_sums' row sums (Hout * Win of the largest conv)
     prm: np.ndarray         # float (2,): threshold and surrogate alpha in the network's dtype
     gblk: np.ndarray        # float: one column block of a convolution's output gradient
+    # BPTT's history-summed weight gradient of a dense layer (wgrad.wgrad_from_history), sized
+    # for the largest such layer (n = max(rows, n_out, ev_m): a step's input events number
+    # at most its rows or, from a pooled map, ev_m) over a window of tn steps; empty when
+    # no layer uses it. A worker sums its own rows of the layer.
+    h_cnt: np.ndarray       # int64 (n + 1): events per row, then the rows' offsets
+    h_cur: np.ndarray       # int64 (n): each row's fill position
+    h_t: np.ndarray         # int64 (tn * n): the events sorted by row: their step ...
+    h_e: np.ndarray         # int64 (tn * n): ... and their index in h_idx
+    h_idx: np.ndarray       # int64 (tn * n): one sample's window of events, flattened
+    h_val: np.ndarray       # float (tn * n): their values
+    h_ptr: np.ndarray       # int64 (tn + 1): each step's first event in h_idx
+    h_gnz: np.ndarray       # int64 (tn * n): each step's non-zero output gradients (n apart)
+    h_ngt: np.ndarray       # int64 (tn): how many
+    h_sum: np.ndarray       # float (n): one row's summed gradient
+    h_upd: np.ndarray       # int64 (L): weights changed per layer in the worker's rows, where
+    #                         it applies the update to them itself (loop._history_share)
 
 
 class Stack(NamedTuple):
@@ -251,20 +267,6 @@ ROUND_CHUNKS = 32
 #: sample-step); VGG's deep layers (9 or 36 rows) stack a whole batch
 STACK_FLOATS = 1 << 22
 STACK_ROWS = 2048
-
-
-class HistoryScratch(NamedTuple):
-    """Work arrays of BPTT's history-summed weight gradient (wgrad.wgrad_from_history)."""
-    inv_cnt: np.ndarray
-    inv_cur: np.ndarray
-    inv_t: np.ndarray
-    inv_e: np.ndarray
-    evf_idx: np.ndarray     # one window's events of a layer, flattened
-    evf_val: np.ndarray
-    ev_ptr: np.ndarray
-    gnz2: np.ndarray
-    ngt: np.ndarray
-    rowsum: np.ndarray
 
 
 class Inputs(NamedTuple):

@@ -122,8 +122,18 @@ def sgd_row_fixed(w, d, lr, wq, wlim, rs):
 def apply_rows(W, G, touched, lr, c, wq, wlim, rs):
     """Plain SGD on the touched rows only; untouched rows hold a zero gradient (skipped)."""
     n_in, n_out = W.shape
+    issued = sgd_rows(W, G, touched, lr, 0, n_in, wq, wlim, rs)
+    count_sweep(c, n_in * n_out, issued)
+
+
+@kernel
+def sgd_rows(W, G, touched, lr, r0, r1, wq, wlim, rs):
+    """Plain SGD on the touched rows among r0..r1-1, each then cleared (accumulator and mark);
+    returns how many weights changed. Rows are independent where no rounding draws random
+    numbers (wq = 0), so workers can each take their own."""
+    n_out = W.shape[1]
     issued = 0
-    for j in range(n_in):
+    for j in range(r0, r1):
         if not touched[j]:
             continue
         touched[j] = 0
@@ -135,7 +145,7 @@ def apply_rows(W, G, touched, lr, c, wq, wlim, rs):
             issued += sgd_row_fixed(rw, rg, lr, wq, wlim, rs)
         for k in range(n_out):
             rg[k] = 0.0
-    count_sweep(c, n_in * n_out, issued)
+    return issued
 
 
 @kernel(inline=True)

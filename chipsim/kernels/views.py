@@ -161,7 +161,9 @@ def worker_scratch(scr, w):
     """Row ``w`` of every work array of the Scratch record (one row per worker)."""
     return Scratch(scr.gnz[w], scr.fired[w], scr.scratch[w], scr.ones[w], scr.pos_nz[w],
                    scr.tsum[w], scr.wt0[w], scr.wt1[w], scr.wt2[w], scr.taps[w],
-                   scr.rows[w], scr.prm[w], scr.gblk[w])
+                   scr.rows[w], scr.prm[w], scr.gblk[w], scr.h_cnt[w], scr.h_cur[w],
+                   scr.h_t[w], scr.h_e[w], scr.h_idx[w], scr.h_val[w], scr.h_ptr[w],
+                   scr.h_gnz[w], scr.h_ngt[w], scr.h_sum[w], scr.h_upd[w])
 
 
 @kernel(inline=True)

@@ -412,65 +412,75 @@ def stack_product(Ly, g, ng, pre_idx, pre_val, start, stop, trace, use_trace, ts
 
 @kernel
 def wgrad_from_history(W, bias, G, t0, t1, ev_idx, ev_val, ev_ptr, Ly, gW, gb, touched, fused,
-                       lr, hs, c, wq, wlim, rs):
-    """BPTT weight gradient of one dense layer and sample from the stored history.
+                       lr, sw, c, wq, wlim, rs, r0, r1, lead):
+    """BPTT weight gradient of one dense layer and sample from the stored history, rows
+    r0..r1-1 of it (a worker's share; ``lead``: this call also counts the whole layer's work
+    and adds the bias, so exactly one share per layer and sample has it).
 
     ``G`` (T, n_out) holds the postsynaptic gradient of every step; steps ``t0 .. t1-1`` (a
     window) are used; the presynaptic events of step t are
     ``ev_idx[ev_ptr[t-t0]:ev_ptr[t-t0+1]]``. The chip accumulates ``g[t]`` into row j of a
     gradient memory for every presynaptic event (counted so); the simulator sorts the events by
     row first and sums each row's contributions (in the same t-descending order) in a scratch
-    row, so the accumulator or, ``fused`` (batch 1, plain SGD), the weights are written once per
-    row. Results are bitwise those of event-by-event accumulation. ``hs``: the HistoryScratch
-    record (inverse index and the summed row).
+    row, so the accumulator or, ``fused`` (batch 1, plain SGD; one share of every row), the
+    weights are written once per row. Results are bitwise those of event-by-event
+    accumulation, whatever the rows' split. ``sw``: the worker's Scratch row (its h_ arrays:
+    the inverse index and the summed row).
     """
     binary = Ly.unit == 1
     ac = Ly.ac == 1
     has_bias = Ly.has_bias == 1
-    inv_cnt = hs.inv_cnt
-    inv_cur = hs.inv_cur
-    inv_t = hs.inv_t
-    inv_e = hs.inv_e
-    gnz2 = hs.gnz2
-    ngt = hs.ngt
-    rowsum = hs.rowsum
+    inv_cnt = sw.h_cnt
+    inv_cur = sw.h_cur
+    inv_t = sw.h_t
+    inv_e = sw.h_e
+    gz = sw.h_gnz
+    ns = sw.h_cur.shape[0]      # the stride of a step's non-zeros in gz
+    ngt = sw.h_ngt
+    rowsum = sw.h_sum
     T = t1 - t0
     n_in, n_out = W.shape
+    nr = r1 - r0
     for t in range(T):
-        ngt[t] = nonzero(G[t0 + t], gnz2[t])
-    for j in range(n_in + 1):
+        ngt[t] = nonzero(G[t0 + t], gz[t * ns:(t + 1) * ns])
+    for j in range(nr + 1):
         inv_cnt[j] = 0
     pairs = 0
     for t in range(T):
+        pairs += (ev_ptr[t + 1] - ev_ptr[t]) * ngt[t]
         for e in range(ev_ptr[t], ev_ptr[t + 1]):
-            inv_cnt[ev_idx[e] + 1] += 1
-            pairs += ngt[t]
-    for j in range(n_in):
+            j = ev_idx[e] - r0
+            if j >= 0 and j < nr:
+                inv_cnt[j + 1] += 1
+    for j in range(nr):
         inv_cnt[j + 1] += inv_cnt[j]
         inv_cur[j] = inv_cnt[j]
     for t in range(T - 1, -1, -1):
         for e in range(ev_ptr[t], ev_ptr[t + 1]):
-            j = ev_idx[e]
-            inv_t[inv_cur[j]] = t
-            inv_e[inv_cur[j]] = e
-            inv_cur[j] += 1
+            j = ev_idx[e] - r0
+            if j >= 0 and j < nr:
+                inv_t[inv_cur[j]] = t
+                inv_e[inv_cur[j]] = e
+                inv_cur[j] += 1
     issued = 0
-    for j in range(n_in):
-        if inv_cnt[j + 1] == inv_cnt[j]:
+    for jj in range(nr):
+        if inv_cnt[jj + 1] == inv_cnt[jj]:
             continue
+        j = r0 + jj
         for k in range(n_out):
             rowsum[k] = 0.0
-        for q in range(inv_cnt[j], inv_cnt[j + 1]):
+        for q in range(inv_cnt[jj], inv_cnt[jj + 1]):
             t = inv_t[q]
             g = G[t0 + t]
             nz = ngt[t]
+            gnz = gz[t * ns:t * ns + nz]
             if binary:
                 if nz == n_out:
                     for k in range(n_out):
                         rowsum[k] += g[k]
                 else:
                     for r in range(nz):
-                        k = gnz2[t, r]
+                        k = gnz[r]
                         rowsum[k] += g[k]
             else:
                 p = ev_val[inv_e[q]]
@@ -479,7 +489,7 @@ def wgrad_from_history(W, bias, G, t0, t1, ev_idx, ev_val, ev_ptr, Ly, gW, gb, t
                         rowsum[k] += p * g[k]
                 else:
                     for r in range(nz):
-                        k = gnz2[t, r]
+                        k = gnz[r]
                         rowsum[k] += p * g[k]
         if fused:
             rw = W[j]
@@ -492,6 +502,8 @@ def wgrad_from_history(W, bias, G, t0, t1, ev_idx, ev_val, ev_ptr, Ly, gW, gb, t
             for k in range(n_out):
                 rg[k] += rowsum[k]
             touched[j] = 1
+    if not lead:
+        return
     if ac:
         c[GRAD_AC] += pairs
     else:
@@ -503,7 +515,7 @@ def wgrad_from_history(W, bias, G, t0, t1, ev_idx, ev_val, ev_ptr, Ly, gW, gb, t
             rowsum[k] = 0.0
         for t in range(T - 1, -1, -1):
             for r in range(ngt[t]):
-                k = gnz2[t, r]
+                k = gz[t * ns + r]
                 rowsum[k] += G[t0 + t, k]
             c[MEM_READ_GRAD] += ngt[t]
             c[MEM_WRITE_GRAD] += ngt[t]

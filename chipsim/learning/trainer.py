@@ -293,10 +293,14 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     # workers' counters and the spike counts of a shared forward's blocks
     scr += (w_ * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps)
             + 8 * 3 * (nch + 1) + npd * f + 2 * f + 8 * TICKETS + 8 * COOP_BLOCKS * w_)
-    any_fused = bool(temporal and (np.asarray(fused) != 0).any())
-    n, tn = (maxn, int(T)) if any_fused else (0, 0)
-    hs = ((n + 1 if any_fused else 0) * 8 + n * 8 + 3 * tn * n * 8 + tn * n * f
-          + (tn + 1 if any_fused else 0) * 8 + tn * n * 8 + tn * 8 + n * f)
+    # the history-summed gradient's arrays, per worker, for the largest layer that uses it,
+    # and the worker's count of the weights it changed per layer
+    nh = max([0] + [int(max(r["n_out"], r["rows"], r["ev_m"]))
+                    for r, fu in zip(lay, np.asarray(fused)) if temporal and fu != 0])
+    tn = int(T) if nh > 0 else 0
+    hs = w_ * ((nh + 1 if nh > 0 else 0) * 8 + nh * 8 + 3 * tn * nh * 8 + tn * nh * f
+               + (tn + 1 if nh > 0 else 0) * 8 + tn * nh * 8 + tn * 8 + nh * f
+               + len(lay) * 8)
     return int(scr + hs)
 
 
