@@ -85,3 +85,46 @@ def test_an_index_naming_a_removed_record_type_is_stale_not_fatal(tmp_path):
     g = _index_naming_a_gone_class(tmp_path / "other", ("other", 1.0))
     with pytest.raises(AttributeError, match="GoneRecord"):
         g._load_index()
+
+
+def test_two_processes_saving_one_kernels_cache_keep_both_entries(tmp_path, monkeypatch):
+    """Two writers of one kernel's cache at once (the suite compiles float64 and float32 side
+    by side): each keeps its own entry and data file. Unlocked, both read the empty index,
+    both named their machine code data file 1, and the index that remained named the other's
+    code for its types. The writers here are threads with their own lock-file descriptions
+    (flock treats them as it treats processes); the first is held between reading the
+    index and writing it until the second has read it too, or for half a second."""
+    import threading
+    import time
+
+    from numba.core import caching
+
+    stamp = ("chipsim-kernels", jit.KERNELS_DIGEST)
+    a = caching.IndexDataCacheFile(str(tmp_path), "k", stamp)
+    b = caching.IndexDataCacheFile(str(tmp_path), "k", stamp)
+    b_read = threading.Event()
+    load, save_index = caching.IndexDataCacheFile._load_index, caching.IndexDataCacheFile._save_index
+
+    def reading(self):
+        out = load(self)
+        if self is b:
+            b_read.set()
+        return out
+
+    def writing(self, overloads):
+        if self is a:
+            b_read.wait(0.5)
+        return save_index(self, overloads)
+
+    monkeypatch.setattr(caching.IndexDataCacheFile, "_load_index", reading)
+    monkeypatch.setattr(caching.IndexDataCacheFile, "_save_index", writing)
+    ta = threading.Thread(target=a.save, args=("float64", b"code for float64"))
+    ta.start()
+    time.sleep(0.1)
+    tb = threading.Thread(target=b.save, args=("float32", b"code for float32"))
+    tb.start()
+    ta.join(10)
+    tb.join(10)
+    fresh = caching.IndexDataCacheFile(str(tmp_path), "k", stamp)
+    assert fresh.load("float64") == b"code for float64"
+    assert fresh.load("float32") == b"code for float32"

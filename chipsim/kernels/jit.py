@@ -40,8 +40,14 @@ on the thread count (chipsim/threads.py). Workers share work through ``sync.py``
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:         # (Windows)
+    fcntl = None
 
 from numba import njit
 from numba.core import caching
@@ -114,6 +120,36 @@ def _tolerant(load):
 
 if not getattr(caching.IndexDataCacheFile._load_index, "chipsim_tolerant", False):
     caching.IndexDataCacheFile._load_index = _tolerant(caching.IndexDataCacheFile._load_index)
+
+
+def _locked(save):
+    """Numba's cache writer ``save``, holding an exclusive lock on the cache directory (a
+    ``.chipsim-cache.lock`` file there) while it reads the index, picks a data file's name and
+    writes both, for chipsim's kernels. Numba does this unlocked: two processes compiling
+    different signatures of one kernel at once (the test suite compiles float64 and float32
+    side by side, tests/conftest.py; so do sweep workers) could both read the same index,
+    both pick data file 1, and leave an index that names the other's machine code, which
+    the next run then loaded for the wrong types ("can't unbox array"). Other functions'
+    caches keep Numba's behaviour; without fcntl (Windows) there is no lock."""
+
+    def _save(self, key, data):
+        stamp = getattr(self, "_source_stamp", None)
+        if fcntl is None or not (isinstance(stamp, tuple) and stamp[:1] == ("chipsim-kernels",)):
+            return save(self, key, data)
+        os.makedirs(self._cache_path, exist_ok=True)
+        with open(os.path.join(self._cache_path, ".chipsim-cache.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return save(self, key, data)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    _save.chipsim_locked = True
+    return _save
+
+
+if not getattr(caching.IndexDataCacheFile.save, "chipsim_locked", False):
+    caching.IndexDataCacheFile.save = _locked(caching.IndexDataCacheFile.save)
 
 
 def kernel(fn=None, *, inline: bool = False, allocates: bool = False, parallel: bool = False):
