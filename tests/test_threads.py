@@ -33,6 +33,10 @@ NETS = {
     # a hidden layer of 2 1/2 column blocks: shares of whole blocks, one partly filled
     "mlp": ((40,), [dict(kind="dense", units=WGRAD_BLOCK * 2 + 9, bias=True),
                     dict(kind="dense", units=12, bias=False)], 3.0),
+    # a hidden layer of 76,800 weights (>= loop.APPLY_SPLIT): its plain-SGD update is shared
+    # by rows over the workers (loop._apply; the bias after, on one thread)
+    "big": ((300,), [dict(kind="dense", units=256, bias=True),
+                     dict(kind="dense", units=12, bias=False)], 3.0),
     # 2 blocks of output channels, dense input traces (the product path), dropout, max pooling
     "conv": ((6, 6, 2), [dict(kind="conv", channels=WGRAD_BLOCK + 16, kernel=3, stride=1,
                               padding=1, bias=True),
@@ -123,6 +127,10 @@ def _same(a, b):
 CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     ("conv", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     ("mlp", "bptt", 4, dict(momentum=0.9)),
+    # the update shared by rows: at the end of the batch (sltt, ottt_a), at every step
+    # (ottt_o), from the history's rows (bptt); with momentum it stays on one thread
+    ("big", "sltt", 3, {}), ("big", "ottt_a", 3, {}), ("big", "ottt_o", 3, {}),
+    ("big", "bptt", 3, {}), ("big", "ottt_o", 3, dict(momentum=0.9)),
     ("mlp", "ottt_o", 3, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
     ("conv", "sltt", 3, dict(preset="tet")),
     # BPTT's windows at batch > 1, the state carried from one window to the next
@@ -153,6 +161,14 @@ def test_bit_identical_for_1_2_3_threads(name, rule, B, kw):
     one = _run(name, rule, 1, B, **kw)
     for w in (2, 3):
         _same(one, _run(name, rule, w, B, **kw))
+
+
+def test_the_shared_update_case_is_large_enough_to_be_shared():
+    """The "big" cases above exercise loop._apply's shared update only if their hidden layer
+    reaches APPLY_SPLIT (and the "mlp" cases keep it on one thread)."""
+    from chipsim.kernels.loop import APPLY_SPLIT
+    assert NETS["big"][0][0] * NETS["big"][1][0]["units"] >= APPLY_SPLIT
+    assert NETS["mlp"][0][0] * NETS["mlp"][1][0]["units"] < APPLY_SPLIT
 
 
 def test_batch1_large_layer_split_by_columns():

@@ -20,7 +20,7 @@ before the update); then, in the same layer order, each adds its weight gradient
 time step (``cnt`` (B, T, L, P, A)).
 
 Threads. A step's samples are independent until their weight gradients meet, so each step
-runs in two phases:
+runs in phases:
 
 1. the samples (``_samples``): forward, traces and the error pass of the backward (routes and
    errors into the layer below, top-down), split over workers by whole samples; each worker
@@ -43,6 +43,8 @@ runs in two phases:
    history after the error pass (wgrad.wgrad_from_history), shared by rows (``_history_share``:
    each row's sums are one worker's), except at batch 1 with plain SGD, where the sums update
    the weights in row order on one worker.
+3. the update (``_apply``): a large layer's plain-SGD update (APPLY_SPLIT weights or more,
+   no rounding) shared by rows; the rest, its counts and the biases on one thread.
 
 The samples of phase 1 are handed out by a shared ticket (``sync.fetch_add``): a worker takes
 the next sample when it has finished its last, so none waits at the end for a slower one.
@@ -963,6 +965,7 @@ JOB_CHUNK_GEMM = 7
 JOB_TAIL = 8
 JOB_COOP = 9
 JOB_HISTORY = 10
+JOB_APPLY = 11
 
 
 @kernel(inline=True)
@@ -1035,6 +1038,77 @@ def _history_share(w, nw, t0, t1, net, P, G, S, x, rule, opt, fmt, scr, cnt):
                                    r0, r1, fmt.qw[l], fmt.limw[l], fmt.rs)
 
 
+#: an update applied from the accumulator is shared by rows over the workers when its layer
+#: has at least this many weights (the reference MLP's hidden layer: 1.2 million; a parallel
+#: job costs more than the update of the conv net's layers, 4,608 weights each)
+APPLY_SPLIT = 1 << 16
+
+
+@kernel(inline=True)
+def _shared_apply(l, net, rule, opt, fmt):
+    """Layer l's update, applied from its accumulator, is plain SGD without rounding (no random
+    draw: its rows are independent) and large enough to share by rows (APPLY_SPLIT)."""
+    Ly = net.layout[l]
+    return (Ly.acc == 1 and rule.fused[l] == 0 and not rule.direct and opt.momentum == 0.0
+            and opt.wd == 0.0 and fmt.qw[l] == 0.0 and Ly.rows * Ly.cout >= APPLY_SPLIT)
+
+
+@kernel
+def _apply_share(w, nw, net, P, G, rule, opt, fmt, scr):
+    """Worker w of nw: the update of its rows (an equal part) of every _shared_apply layer,
+    and how many of their weights changed (its h_upd)."""
+    lay = net.layout
+    sw = worker_scratch(scr, w)
+    for l in range(lay.shape[0]):
+        if _shared_apply(l, net, rule, opt, fmt):
+            Ly = lay[l]
+            W = weights(P, Ly)
+            n_in = W.shape[0]
+            sw.h_upd[l] = sgd_rows(W, acc_weights(G, Ly), touched(G, Ly), opt.lr,
+                                   w * n_in // nw, (w + 1) * n_in // nw, fmt.qw[l],
+                                   fmt.limw[l], fmt.rs)
+
+
+@kernel(inline=True)
+def _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, apply, c):
+    """apply_updates(P, G, net.layout, apply, opt, c, fmt), with the weights of the
+    _shared_apply layers updated by the workers, each its rows (JOB_APPLY): the same
+    operations on every weight, the counts of the sweep summed over the workers (as
+    apply_rows counts them), the bias after, on this thread; no random number is drawn for
+    those layers, so the other layers' rounding draws the same numbers in the same order."""
+    lay = net.layout
+    L = lay.shape[0]
+    shared = 0
+    if nw > 1:
+        for l in range(L):
+            if apply[l] == 1 and _shared_apply(l, net, rule, opt, fmt):
+                shared += 1
+    if shared == 0:
+        apply_updates(P, G, lay, apply, opt, c, fmt)
+        return
+    yes = np.bool_(True)
+    no = np.bool_(False)
+    z = nw - nw
+    _par(np.int64(JOB_APPLY), nw, z, z, z, z, z, z, net, P, G, S, x, nrn, loss, rule, opt, fmt,
+         scr, stk, cnt, loss_out, yes, no, no)
+    for l in range(L):
+        if apply[l] == 1 and _shared_apply(l, net, rule, opt, fmt):
+            Ly = lay[l]
+            W = weights(P, Ly)
+            issued = 0
+            for w in range(nw):
+                issued += scr.h_upd[w, l]
+            count_sweep(c[l, LEARN], W.shape[0] * W.shape[1], issued)
+            if Ly.has_bias == 1:
+                apply_one(bias(P, Ly), acc_bias(G, Ly), mom_bias(G, Ly), opt, c[l, LEARN],
+                          fmt.qw[l], fmt.limw[l], fmt.rs)
+            apply[l] = 0            # (for apply_updates below; set again after it)
+    apply_updates(P, G, lay, apply, opt, c, fmt)
+    for l in range(L):
+        if apply[l] == 0 and _shared_apply(l, net, rule, opt, fmt):
+            apply[l] = 1
+
+
 @kernel
 def _pipe_wgrads(t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr, temporal):
     """The weight gradients of step t (history slot t - t0) of a pipelined sample, every
@@ -1066,7 +1140,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     of the stacked product, steps c down to b, slot t - d), JOB_CHUNK_ROWS (the products of a
     round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
     round of b of layer a's chunks, whole, in equal parts in order), JOB_HISTORY (the
-    gradients summed from the history of the window a..b-1, shared by rows), JOB_PIPE and
+    gradients summed from the history of the window a..b-1, shared by rows), JOB_APPLY (the
+    plain-SGD update of the large layers, shared by rows), JOB_PIPE and
     JOB_PIPE_BACK (a pipelined sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
@@ -1090,6 +1165,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
             _tail_share(w, nw, a, b, c, d, e, net, S, x, rule, G, scr, stk, cnt)
         elif job == JOB_HISTORY:
             _history_share(w, nw, a, b, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+        elif job == JOB_APPLY:
+            _apply_share(w, nw, net, P, G, rule, opt, fmt, scr)
         elif job == JOB_COOP:
             _coop_sample(w, nw, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
                          loss_out, learning, temporal, backward_now)
@@ -1421,11 +1498,13 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
             _wgrads(t, t, t, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
                     loss_out, wg)
             if rule.apply == APPLY_STEP and not rule.direct:
-                apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, t], fmt)
+                _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out,
+                       wg, cnt[B - 1, t])
                 if t < T - 1:
                     _kernel_tables(net, P, S, np.bool_(True))
     if learning and rule.apply == APPLY_END:
-        apply_updates(P, G, net.layout, wg, opt, cnt[B - 1, T - 1], fmt)
+        _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, wg,
+               cnt[B - 1, T - 1])
 
 
 @kernel(inline=True)
@@ -1585,7 +1664,8 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
             else:
                 _history_share(nw * 0, nwh, t0, t1, net, P, G, S, x, rule, opt, fmt, scr, cnt)
             _history_applied(nwh, t1, net, P, G, S, x, rule, opt, fmt, scr, cnt)
-        apply_updates(P, G, lay, wg_apply, opt, cnt[B - 1, t1 - 1], fmt)
+        _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out,
+               wg_apply, cnt[B - 1, t1 - 1])
         if t1 < T:
             _kernel_tables(net, P, S, np.bool_(True))
         t0 = t1
