@@ -37,6 +37,9 @@ NETS = {
     # by rows over the workers (loop._apply; the bias after, on one thread)
     "big": ((300,), [dict(kind="dense", units=256, bias=True),
                      dict(kind="dense", units=12, bias=False)], 3.0),
+    # the same with one column block (40 units): the update is shared by rows instead
+    "bigrows": ((2100,), [dict(kind="dense", units=40, bias=True),
+                          dict(kind="dense", units=12, bias=False)], 3.0),
     # 2 blocks of output channels, dense input traces (the product path), dropout, max pooling
     "conv": ((6, 6, 2), [dict(kind="conv", channels=WGRAD_BLOCK + 16, kernel=3, stride=1,
                               padding=1, bias=True),
@@ -131,6 +134,7 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     # (ottt_o), from the history's rows (bptt); with momentum it stays on one thread
     ("big", "sltt", 3, {}), ("big", "ottt_a", 3, {}), ("big", "ottt_o", 3, {}),
     ("big", "bptt", 3, {}), ("big", "ottt_o", 3, dict(momentum=0.9)),
+    ("bigrows", "ottt_a", 3, {}), ("bigrows", "ottt_o", 3, {}),
     ("mlp", "ottt_o", 3, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
     ("conv", "sltt", 3, dict(preset="tet")),
     # BPTT's windows at batch > 1, the state carried from one window to the next
@@ -165,9 +169,12 @@ def test_bit_identical_for_1_2_3_threads(name, rule, B, kw):
 
 def test_the_shared_update_case_is_large_enough_to_be_shared():
     """The "big" cases above exercise loop._apply's shared update only if their hidden layer
-    reaches APPLY_SPLIT (and the "mlp" cases keep it on one thread)."""
+    reaches APPLY_SPLIT (and the "mlp" cases keep it on one thread); "big" by column blocks
+    at 2 and 3 workers, "bigrows" by rows."""
     from chipsim.kernels.loop import APPLY_SPLIT
-    assert NETS["big"][0][0] * NETS["big"][1][0]["units"] >= APPLY_SPLIT
+    for name in ("big", "bigrows"):
+        assert NETS[name][0][0] * NETS[name][1][0]["units"] >= APPLY_SPLIT
+    assert NETS["big"][1][0]["units"] >= 3 * WGRAD_BLOCK > NETS["bigrows"][1][0]["units"]
     assert NETS["mlp"][0][0] * NETS["mlp"][1][0]["units"] < APPLY_SPLIT
 
 

@@ -106,7 +106,8 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
 from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
                                      scatter_rows, transform)
 from chipsim.kernels.sync import fetch_add, load, pause
-from chipsim.kernels.update import apply_one, apply_updates, count_sweep, on_grid, sgd_rows
+from chipsim.kernels.update import (apply_one, apply_updates, count_sweep, on_grid, sgd_block,
+                                    sgd_rows)
 from chipsim.kernels.wgrad import (TILE_FLOATS, add_channels, add_nonzero, bias_grads,
                                    conv_event_grads, conv_pairs, count_accumulated, dense_enough,
                                    factor_count, stack_product, weight_grad,
@@ -1053,34 +1054,52 @@ def _shared_apply(l, net, rule, opt, fmt):
             and opt.wd == 0.0 and fmt.qw[l] == 0.0 and Ly.rows * Ly.cout >= APPLY_SPLIT)
 
 
+@kernel(inline=True)
+def _apply_cols(W, nw):
+    """A shared update goes by the weight gradient's column blocks (WGRAD_BLOCK, as
+    _wgrad_share splits a dense layer: each worker updates the block it accumulated, in its
+    own cache) where there are as many blocks as workers, else by rows."""
+    return (W.shape[1] + WGRAD_BLOCK - 1) // WGRAD_BLOCK >= nw
+
+
 @kernel
 def _apply_share(w, nw, net, P, G, rule, opt, fmt, scr):
-    """Worker w of nw: the update of its rows (an equal part) of every _shared_apply layer,
-    and how many of their weights changed (its h_upd)."""
+    """Worker w of nw: the update of its part of every _shared_apply layer (its column blocks,
+    or its equal part of the rows, _apply_cols), and how many of their weights changed (its
+    h_upd)."""
     lay = net.layout
     sw = worker_scratch(scr, w)
     for l in range(lay.shape[0]):
         if _shared_apply(l, net, rule, opt, fmt):
             Ly = lay[l]
             W = weights(P, Ly)
-            n_in = W.shape[0]
-            sw.h_upd[l] = sgd_rows(W, acc_weights(G, Ly), touched(G, Ly), opt.lr,
-                                   w * n_in // nw, (w + 1) * n_in // nw, fmt.qw[l],
-                                   fmt.limw[l], fmt.rs)
+            n_in, n_out = W.shape
+            if _apply_cols(W, nw):
+                nblk = (n_out + WGRAD_BLOCK - 1) // WGRAD_BLOCK
+                c0 = min(n_out, (w * nblk // nw) * WGRAD_BLOCK)
+                c1 = min(n_out, ((w + 1) * nblk // nw) * WGRAD_BLOCK)
+                sw.h_upd[l] = sgd_block(W, acc_weights(G, Ly), touched(G, Ly), opt.lr, w - w,
+                                        n_in, c0, c1, fmt.qw[l], fmt.limw[l], fmt.rs,
+                                        np.bool_(False))
+            else:
+                sw.h_upd[l] = sgd_rows(W, acc_weights(G, Ly), touched(G, Ly), opt.lr,
+                                       w * n_in // nw, (w + 1) * n_in // nw, fmt.qw[l],
+                                       fmt.limw[l], fmt.rs)
 
 
 @kernel(inline=True)
 def _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, apply, c):
     """apply_updates(P, G, net.layout, apply, opt, c, fmt), with the weights of the
-    _shared_apply layers updated by the workers, each its rows (JOB_APPLY): the same
+    _shared_apply layers updated at batch > 1 by the workers, each its part (JOB_APPLY,
+    _apply_share): the same
     operations on every weight, the counts of the sweep summed over the workers (as
     apply_rows counts them), the bias after, on this thread; no random number is drawn for
     those layers, so the other layers' rounding draws the same numbers in the same order."""
     lay = net.layout
     L = lay.shape[0]
     shared = 0
-    if nw > 1:
-        for l in range(L):
+    if nw > 1 and x.ptr.shape[0] > 1:   # (at batch 1 one worker accumulated the gradient, in
+        for l in range(L):              # its cache: shared, MLP ottt_a took 0.76-1.02x)
             if apply[l] == 1 and _shared_apply(l, net, rule, opt, fmt):
                 shared += 1
     if shared == 0:
@@ -1099,6 +1118,8 @@ def _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_o
             for w in range(nw):
                 issued += scr.h_upd[w, l]
             count_sweep(c[l, LEARN], W.shape[0] * W.shape[1], issued)
+            if _apply_cols(W, nw):
+                touched(G, Ly)[:] = 0   # (shared by columns: every worker read the marks)
             if Ly.has_bias == 1:
                 apply_one(bias(P, Ly), acc_bias(G, Ly), mom_bias(G, Ly), opt, c[l, LEARN],
                           fmt.qw[l], fmt.limw[l], fmt.rs)

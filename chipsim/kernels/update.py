@@ -131,19 +131,27 @@ def sgd_rows(W, G, touched, lr, r0, r1, wq, wlim, rs):
     """Plain SGD on the touched rows among r0..r1-1, each then cleared (accumulator and mark);
     returns how many weights changed. Rows are independent where no rounding draws random
     numbers (wq = 0), so workers can each take their own."""
-    n_out = W.shape[1]
+    return sgd_block(W, G, touched, lr, r0, r1, 0, W.shape[1], wq, wlim, rs, True)
+
+
+@kernel
+def sgd_block(W, G, touched, lr, r0, r1, c0, c1, wq, wlim, rs, clear):
+    """Plain SGD on columns c0..c1-1 of the touched rows among r0..r1-1, their accumulator
+    then cleared, and the rows' marks too where ``clear`` (a worker that shares the rows with
+    others by columns leaves them to be cleared after); returns how many weights changed."""
     issued = 0
     for j in range(r0, r1):
         if not touched[j]:
             continue
-        touched[j] = 0
-        rw = W[j]
-        rg = G[j]
+        if clear:
+            touched[j] = 0
+        rw = W[j][c0:c1]
+        rg = G[j][c0:c1]
         if wq == 0.0:
             issued += sgd_row(rw, rg, lr)
         else:
             issued += sgd_row_fixed(rw, rg, lr, wq, wlim, rs)
-        for k in range(n_out):
+        for k in range(rg.shape[0]):
             rg[k] = 0.0
     return issued
 
