@@ -126,12 +126,27 @@ def apply_rows(W, G, touched, lr, c, wq, wlim, rs):
     count_sweep(c, n_in * n_out, issued)
 
 
-@kernel
+@kernel(inline=True)
 def sgd_rows(W, G, touched, lr, r0, r1, wq, wlim, rs):
     """Plain SGD on the touched rows among r0..r1-1, each then cleared (accumulator and mark);
     returns how many weights changed. Rows are independent where no rounding draws random
-    numbers (wq = 0), so workers can each take their own."""
-    return sgd_block(W, G, touched, lr, r0, r1, 0, W.shape[1], wq, wlim, rs, True)
+    numbers (wq = 0), so workers can each take their own. (apply_rows's loop as it was, on
+    whole rows; sgd_block takes a worker's columns.)"""
+    n_out = W.shape[1]
+    issued = 0
+    for j in range(r0, r1):
+        if not touched[j]:
+            continue
+        touched[j] = 0
+        rw = W[j]
+        rg = G[j]
+        if wq == 0.0:
+            issued += sgd_row(rw, rg, lr)
+        else:
+            issued += sgd_row_fixed(rw, rg, lr, wq, wlim, rs)
+        for k in range(n_out):
+            rg[k] = 0.0
+    return issued
 
 
 @kernel
