@@ -43,8 +43,9 @@ runs in phases:
    history after the error pass (wgrad.wgrad_from_history), shared by rows (``_history_share``:
    each row's sums are one worker's), except at batch 1 with plain SGD, where the sums update
    the weights in row order on one worker.
-3. the update (``_apply``): a large layer's plain-SGD update (APPLY_SPLIT weights or more,
-   no rounding) shared by rows; the rest, its counts and the biases on one thread.
+3. the update (``_apply``): at batch > 1 a large layer's plain-SGD update (APPLY_SPLIT
+   weights or more, no rounding) shared by the gradient's column blocks (or rows, where a
+   layer has fewer blocks than workers); the rest, its counts and the biases on one thread.
 
 The samples of phase 1 are handed out by a shared ticket (``sync.fetch_add``): a worker takes
 the next sample when it has finished its last, so none waits at the end for a slower one.
@@ -1039,8 +1040,8 @@ def _history_share(w, nw, t0, t1, net, P, G, S, x, rule, opt, fmt, scr, cnt):
                                    r0, r1, fmt.qw[l], fmt.limw[l], fmt.rs)
 
 
-#: an update applied from the accumulator is shared by rows over the workers when its layer
-#: has at least this many weights (the reference MLP's hidden layer: 1.2 million; a parallel
+#: an update applied from the accumulator is shared over the workers (loop._apply) when its
+#: layer has at least this many weights (the reference MLP's hidden layer: 1.2 million; a parallel
 #: job costs more than the update of the conv net's layers, 4,608 weights each)
 APPLY_SPLIT = 1 << 16
 
@@ -1048,7 +1049,7 @@ APPLY_SPLIT = 1 << 16
 @kernel(inline=True)
 def _shared_apply(l, net, rule, opt, fmt):
     """Layer l's update, applied from its accumulator, is plain SGD without rounding (no random
-    draw: its rows are independent) and large enough to share by rows (APPLY_SPLIT)."""
+    draw: its weights are independent) and large enough to share (APPLY_SPLIT)."""
     Ly = net.layout[l]
     return (Ly.acc == 1 and rule.fused[l] == 0 and not rule.direct and opt.momentum == 0.0
             and opt.wd == 0.0 and fmt.qw[l] == 0.0 and Ly.rows * Ly.cout >= APPLY_SPLIT)
@@ -1125,6 +1126,8 @@ def _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_o
                           fmt.qw[l], fmt.limw[l], fmt.rs)
             apply[l] = 0            # (for apply_updates below; set again after it)
     apply_updates(P, G, lay, apply, opt, c, fmt)
+    # (a _shared_apply layer had apply[l] = 1: only the temporal route's history layers,
+    # rule.fused != 0, start at 0, and _shared_apply excludes them)
     for l in range(L):
         if apply[l] == 0 and _shared_apply(l, net, rule, opt, fmt):
             apply[l] = 1
@@ -1162,7 +1165,7 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
     round of b of layer a's chunks, whole, in equal parts in order), JOB_HISTORY (the
     gradients summed from the history of the window a..b-1, shared by rows), JOB_APPLY (the
-    plain-SGD update of the large layers, shared by rows), JOB_PIPE and
+    plain-SGD update of the large layers, shared by column blocks or rows), JOB_PIPE and
     JOB_PIPE_BACK (a pipelined sample, below)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
