@@ -971,12 +971,34 @@ JOB_APPLY = 11
 
 
 @kernel(inline=True)
+def _unrounded_sgd(l, opt, fmt):
+    """Layer l's update is plain SGD without rounding: no random draw, so its weights are
+    independent and workers can each update their own."""
+    return opt.momentum == 0.0 and opt.wd == 0.0 and fmt.qw[l] == 0.0
+
+
+@kernel(inline=True)
 def _rows_apply(l, rule, opt, fmt):
     """Layer l's gradient is summed from the history into the accumulator (rule.fused 2) and
-    its update is plain SGD without rounding (no random draw, so rows are independent): the
-    workers apply it to their rows in _history_share, and apply_updates leaves its weights."""
-    return (rule.fused[l] == 2 and opt.momentum == 0.0 and opt.wd == 0.0
-            and fmt.qw[l] == 0.0)
+    its update is _unrounded_sgd: the workers apply it to their rows in _history_share, and
+    apply_updates leaves its weights."""
+    return rule.fused[l] == 2 and _unrounded_sgd(l, opt, fmt)
+
+
+@kernel(inline=True)
+def _shared_sweep(l, nw, P, G, Ly, opt, fmt, scr, c):
+    """After nw workers updated their parts of layer l (their h_upd): the counts of the
+    apply sweep, as update.apply_rows counts them, with the weights changed summed over the
+    workers, and the update of the layer's bias, on this thread (counts into c, the layer's
+    learning-phase counts)."""
+    W = weights(P, Ly)
+    issued = 0
+    for w in range(nw):
+        issued += scr.h_upd[w, l]
+    count_sweep(c, W.shape[0] * W.shape[1], issued)
+    if Ly.has_bias == 1:
+        apply_one(bias(P, Ly), acc_bias(G, Ly), mom_bias(G, Ly), opt, c, fmt.qw[l],
+                  fmt.limw[l], fmt.rs)
 
 
 @kernel
@@ -987,18 +1009,8 @@ def _history_applied(nwh, t1, net, P, G, S, x, rule, opt, fmt, scr, cnt):
     lay = net.layout
     B = x.ptr.shape[0]
     for l in range(lay.shape[0]):
-        if not _rows_apply(l, rule, opt, fmt):
-            continue
-        Ly = lay[l]
-        W = weights(P, Ly)
-        issued = 0
-        for w in range(nwh):
-            issued += scr.h_upd[w, l]
-        c = cnt[B - 1, t1 - 1, l, LEARN]
-        count_sweep(c, W.shape[0] * W.shape[1], issued)
-        if Ly.has_bias == 1:
-            apply_one(bias(P, Ly), acc_bias(G, Ly), mom_bias(G, Ly), opt, c, fmt.qw[l],
-                      fmt.limw[l], fmt.rs)
+        if _rows_apply(l, rule, opt, fmt):
+            _shared_sweep(l, nwh, P, G, lay[l], opt, fmt, scr, cnt[B - 1, t1 - 1, l, LEARN])
 
 
 @kernel
@@ -1051,8 +1063,8 @@ def _shared_apply(l, net, rule, opt, fmt):
     """Layer l's update, applied from its accumulator, is plain SGD without rounding (no random
     draw: its weights are independent) and large enough to share (APPLY_SPLIT)."""
     Ly = net.layout[l]
-    return (Ly.acc == 1 and rule.fused[l] == 0 and not rule.direct and opt.momentum == 0.0
-            and opt.wd == 0.0 and fmt.qw[l] == 0.0 and Ly.rows * Ly.cout >= APPLY_SPLIT)
+    return (Ly.acc == 1 and rule.fused[l] == 0 and not rule.direct
+            and _unrounded_sgd(l, opt, fmt) and Ly.rows * Ly.cout >= APPLY_SPLIT)
 
 
 @kernel(inline=True)
@@ -1114,16 +1126,9 @@ def _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_o
     for l in range(L):
         if apply[l] == 1 and _shared_apply(l, net, rule, opt, fmt):
             Ly = lay[l]
-            W = weights(P, Ly)
-            issued = 0
-            for w in range(nw):
-                issued += scr.h_upd[w, l]
-            count_sweep(c[l, LEARN], W.shape[0] * W.shape[1], issued)
-            if _apply_cols(W, nw):
+            _shared_sweep(l, nw, P, G, Ly, opt, fmt, scr, c[l, LEARN])
+            if _apply_cols(weights(P, Ly), nw):
                 touched(G, Ly)[:] = 0   # (shared by columns: every worker read the marks)
-            if Ly.has_bias == 1:
-                apply_one(bias(P, Ly), acc_bias(G, Ly), mom_bias(G, Ly), opt, c[l, LEARN],
-                          fmt.qw[l], fmt.limw[l], fmt.rs)
             apply[l] = 0            # (for apply_updates below; set again after it)
     apply_updates(P, G, lay, apply, opt, c, fmt)
     # (a _shared_apply layer had apply[l] = 1: only the temporal route's history layers,
