@@ -567,7 +567,12 @@ class Trainer:
     _val_src = None
 
     def train_batch(self, inp, ptr: np.ndarray, labels: np.ndarray):
-        """One batch of online training. Returns (per-sample loss, summed outputs, counts)."""
+        """One batch of online training. Returns (per-sample loss, summed outputs, counts).
+        A rule that does not learn (``none``) holds no learning state: it refuses (its batches
+        run forward only, ``infer_batch``)."""
+        if not self.rule.learns:
+            raise ValueError(f"rule '{self.rule.name}' does not learn: it holds no learning "
+                             "state, so its batches run forward only (infer_batch)")
         return self._run(inp, ptr, labels, True, self.rule.backward_steps(self.rng))
 
     def infer_batch(self, inp, ptr: np.ndarray, labels: np.ndarray):
