@@ -62,9 +62,10 @@ the forward, traces and surrogates of step t (``_pipe_forward``) beside the erro
 step t - 1 and then the weight gradients of step t - 2 (``_pipe_stage``), none of which reads
 what another writes (each step's history slot, t % PIPE_SLOTS; its surrogates' row and its
 traces' copy in S.trace_p, t % 2; the weights change only after the last step). BPTT and
-tbptt_local at
-batch 1 pipeline their backward pass: the error pass of step t (``_back_step``) beside the
-weight gradients of step t + 1 (``_pipe_wgrads``), each step in its own history slot.
+tbptt_local at batch 1 pipeline their backward pass through a window (``_wave``): one worker
+runs the error pass step by step, announcing each layer's output gradient as soon as it is
+made; the other computes each layer's weight gradient once it is announced, in the same
+order as on one worker.
 
 So counts, weights and losses are bit-identical for every thread count. Nothing a worker
 writes is read by another in the same phase: a sample's counts, state and output gradients
@@ -507,7 +508,7 @@ def _coop_sample(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, 
             _traces(t, w, th, net, S0, x, rule, fmt, s0, cnt)
             if backward_now and not temporal:
                 _backward(w, th, t, np.bool_(True), np.bool_(False), rule.feedback, net, P, S0,
-                          nrn, s0, cnt, np.bool_(False))
+                          nrn, s0, cnt, np.bool_(False), _silent(scr))
 
 
 @kernel(inline=True)
@@ -601,6 +602,12 @@ def _traces(t, b, th, net, S, x, rule, fmt, scr, cnt):
         cl[MEM_WRITE_TRACE] += tr.shape[0]
 
 
+@kernel(inline=True)
+def _silent(scr):
+    """An empty counter: an error pass given it announces nothing (_error_layer's ``tk``)."""
+    return scr.gnz[0, :0]
+
+
 @kernel
 def _grad_nonzeros(Ly, g, scr):
     """g's non-zero entries (dense: their indices in ``scr.gnz``) and, per output position,
@@ -618,9 +625,12 @@ def _grad_nonzeros(Ly, g, scr):
 
 
 @kernel
-def _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, c):
+def _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, c, tk):
     """The error pass of one layer for one sample at one step (th: its history slot): its
-    output gradient (the route), then the error it sends into its source population."""
+    output gradient (the route), then the error it sends into its source population. ``tk``:
+    a counter (stk.ticket, or empty: none) to which 1 is added, atomically, as soon as the
+    output gradient is made, before the error into the source (``_wave``'s weight gradients
+    read it from then on)."""
     lay = net.layout
     pops = net.pops
     Ly = lay[l]
@@ -637,6 +647,8 @@ def _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, c):
             spatial_route(g, surr(S, Ly), error(S, Ly), cin, nrn.uniform[l])
     elif Ly.role == ROLE_READOUT and nrn.ro_li:      # back through the LI readout
         li_route(g, S.dro[b], nrn.ro_lam, nrn.ro_cin, first, temporal, c)
+    if tk.shape[0] > 0:
+        fetch_add(tk, DONE, 1)
     src = Ly.src
     if src > 0 and Ly.detach == 0 and fbk == FEEDBACK_WT:   # into the source, pre-update W
         ng = _grad_nonzeros(Ly, g, scr)
@@ -684,10 +696,11 @@ def _surrogates(b, th, t, temporal, net, nrn, S, scr, cnt):
 
 
 @kernel
-def _backward(b, th, t, first, temporal, fbk, net, P, S, nrn, scr, cnt, sg_done):
+def _backward(b, th, t, first, temporal, fbk, net, P, S, nrn, scr, cnt, sg_done, tk):
     """The error pass of one sample at one step: surrogates (unless ``sg_done``: computed
     already, _surrogates), then auxiliary classifiers, then readout -> input (weight
-    gradients follow in _wgrads)."""
+    gradients follow in _wgrads); each layer's output gradient announced on ``tk``
+    (_error_layer)."""
     lay = net.layout
     pops = net.pops
     L = lay.shape[0]
@@ -719,9 +732,10 @@ def _backward(b, th, t, first, temporal, fbk, net, P, S, nrn, scr, cnt, sg_done)
     for l in range(n_lif + 1, L):        # auxiliary classifiers first
         if lay[l].role != ROLE_REC:      # (a W_rec row shares its layer's gradient)
             _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr,
-                         cnt[b, t, l, LEARN])
+                         cnt[b, t, l, LEARN], tk)
     for l in range(min(n_lif, L - 1), -1, -1):   # then readout, LIF layers top-down
-        _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, cnt[b, t, l, LEARN])
+        _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, cnt[b, t, l, LEARN],
+                     tk)
 
 
 @kernel
@@ -763,7 +777,8 @@ def _samples(w, nw, t, th, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
         if learning:
             _traces(t, b, th, net, Sw, x, rule, fmt, sw, cnt)
             if backward_now and not temporal:
-                _backward(b, th, t, yes, no, rule.feedback, net, P, Sw, nrn, sw, cnt, no)
+                _backward(b, th, t, yes, no, rule.feedback, net, P, Sw, nrn, sw, cnt, no,
+                          _silent(scr))
         b += 1
 
 
@@ -801,14 +816,14 @@ def _window_back(w, nw, t0, t1, net, P, S, x, nrn, scr, cnt):
     B = x.ptr.shape[0]
     for b in range(w * B // nw, (w + 1) * B // nw):
         for t in range(t1 - 1, t0 - 1, -1):
-            _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt, np.bool_(False))
+            _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt, np.bool_(False), _silent(scr))
 
 
 @kernel(inline=True)
-def _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt, sg_done):
+def _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt, sg_done, tk):
     """BPTT's error pass of sample b at step t of the window t0..t1-1, with the history
     reads it makes (Sw, sw: the worker's State and scratch; ``sg_done``: the step's
-    surrogates are in Sw's surrogate buffers already)."""
+    surrogates are in Sw's surrogate buffers already; ``tk``: as _backward's)."""
     lay = net.layout
     yes = np.bool_(True)
     fb_wt = t0 * 0 + FEEDBACK_WT     # typed, not a literal (one compiled _backward)
@@ -823,7 +838,7 @@ def _back_step(b, t, t0, t1, net, P, S, Sw, nrn, sw, cnt, sg_done):
             cl[MEM_READ_HIST] += Ly.n_out + S.spk_n[l, t - t0, b]
         if Ly.evk == EV_BUF:
             cl[MEM_READ_HIST] += S.ev_n[l, t - t0, b]
-    _backward(b, t - t0, t, t == t1 - 1, yes, fb_wt, net, P, Sw, nrn, sw, cnt, sg_done)
+    _backward(b, t - t0, t, t == t1 - 1, yes, fb_wt, net, P, Sw, nrn, sw, cnt, sg_done, tk)
 
 
 # --- phase 2: the weight gradients ---------------------------------------------------------
@@ -961,7 +976,7 @@ JOB_WINDOW = 1
 JOB_WGRAD = 2
 JOB_STACK = 3
 JOB_PIPE = 4
-JOB_PIPE_BACK = 5
+JOB_WAVE = 5
 JOB_CHUNK_ROWS = 6
 JOB_CHUNK_GEMM = 7
 JOB_TAIL = 8
@@ -1158,6 +1173,52 @@ def _pipe_wgrads(t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr, tempo
                          ws, tr)
 
 
+@kernel
+def _wave(t0, t1, net, P, G, S, x, nrn, rule, opt, fmt, scr, stk, cnt):
+    """A worker of BPTT's backward through the window t0..t1-1 of one sample on two workers.
+    The first to arrive (stk.ticket[TICKET], zeroed by the caller) runs the error pass of
+    steps t1-1 down to t0 in worker 0's buffers (_back_step), adding 1 to stk.ticket[DONE]
+    (zeroed too) as each layer's output gradient is made, in the order of _backward; the other
+    runs, in worker 1's scratch, the weight gradients of the same steps, layer by layer in
+    the order of _wgrads (the same order), each once its output gradient is announced (the
+    layers summed from the history, ``rule.fused``, follow the window).
+
+    Nothing one reads is written by the other: a weight gradient reads its step's history
+    slot (output gradient, input events) and the weights, which change only after the
+    window; the error pass writes its next output gradients, the errors into the sources and
+    worker 0's buffers. Both add counts to the same layer and step at once, but never the same
+    count (the error pass ERROR_MAC and MEM_READ_WEIGHT_TRANSPOSED, the gradients GRAD_*,
+    WEIGHT_UPDATE_* and the weights' and gradients' reads and writes), and the error pass has
+    made its history reads of the step (MEM_READ_HIST) before it announces its first layer.
+    Each layer's gradient receives its steps in the same order as from _wgrads on one worker,
+    with the same arithmetic, so the numbers are those of one worker. The worker that waits
+    waits only for the other, which has started and never waits: if one thread runs both
+    (one after the other), the first runs the whole error pass and the second never waits."""
+    tk = stk.ticket
+    lay = net.layout
+    L = lay.shape[0]
+    n_lif = net.pops.shape[0] - 1
+    zero = t0 - t0              # typed, not literals (see _spatial_schedule)
+    one = zero + 1
+    if fetch_add(tk, TICKET, 1) == 0:
+        for t in range(t1 - 1, t0 - 1, -1):
+            _back_step(zero, t, t0, t1, net, P, S, worker_state(S, zero), nrn,
+                       worker_scratch(scr, zero), cnt, np.bool_(False), tk)
+        return
+    top = max(0, L - n_lif - 1)     # the order of _wgrads (and of _backward's announcements)
+    m = min(n_lif, L - 1)
+    k = zero
+    for t in range(t1 - 1, t0 - 1, -1):
+        for i in range(top + m + 1):
+            l = n_lif + 1 + i if i < top else m - (i - top)
+            k += 1
+            if rule.fused[l] == 0:
+                while load(tk, DONE) < k:
+                    pause()
+                _wgrad_share(zero, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt,
+                             one, S.traces)
+
+
 @kernel(parallel=True)
 def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
          loss_out, learning, temporal, backward_now):
@@ -1170,8 +1231,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
     round of b of layer a's chunks, whole, in equal parts in order), JOB_HISTORY (the
     gradients summed from the history of the window a..b-1, shared by rows), JOB_APPLY (the
-    plain-SGD update of the large layers, shared by column blocks or rows), JOB_PIPE and
-    JOB_PIPE_BACK (a pipelined sample, below)."""
+    plain-SGD update of the large layers, shared by column blocks or rows), JOB_PIPE (a pipelined
+    sample, below) and JOB_WAVE (a pipelined BPTT window, a..b-1)."""
     T = np.int64(x.ptr.shape[1] - 1)
     for i in prange(nw):
         w = np.int64(i)       # one integer type for every call (each type compiles anew)
@@ -1205,11 +1266,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
                               backward_now)
             else:             # ... beside the error pass of step b and the gradients of c
                 _pipe_stage(b, c, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt)
-        elif w == 0:          # JOB_PIPE_BACK: BPTT's error pass of step a (window c..d-1) ...
-            _back_step(w, a, c, d, net, P, S, worker_state(S, w), nrn, worker_scratch(scr, w),
-                       cnt, np.bool_(False))
-        else:                 # ... beside the weight gradients of step b
-            _pipe_wgrads(b, c, net, P, G, S, x, rule, opt, fmt, scr, cnt, w, S.traces, temporal)
+        else:                 # JOB_WAVE: BPTT's backward through the window a..b-1
+            _wave(a, b, net, P, G, S, x, nrn, rule, opt, fmt, scr, stk, cnt)
 
 
 #: a weight gradient is split over workers at batch 1 only when its layer is at least this
@@ -1618,7 +1676,7 @@ def _pipe_stage(tb, tw, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt):
     if tb >= 0:
         _backward(zero, tb % PIPE_SLOTS, tb, np.bool_(True), np.bool_(False), rule.feedback, net,
                   P, worker_rows(S, one, tb % 2), nrn, worker_scratch(scr, one), cnt,
-                  np.bool_(True))
+                  np.bool_(True), _silent(scr))
     if tw >= 0:
         _pipe_wgrads(tw, tw - tw % PIPE_SLOTS, net, P, G, S, x, rule, opt, fmt, scr, cnt, one,
                      _trace_slot(S, tw), np.bool_(False))
@@ -1653,20 +1711,12 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
             _run_samples(nw, t, t - t0, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
                          stk, cnt, loss_out, yes, yes, no)
         if pipe:
-            # one sample on two workers: the error pass of step t beside the weight gradients
-            # of step t + 1 (which it neither reads nor writes: each step has its own history
-            # slot, and the weights change only after the window); each layer's gradient
-            # receives its steps in the same order as in _wgrads
-            tb = t1
-            for t in range(t1 - 1, t0 - 1, -1):
-                if tb == t1:
-                    _back_step(t0 * 0, t, t0, t1, net, P, S, worker_state(S, 0), nrn,
-                               worker_scratch(scr, 0), cnt, np.bool_(False))
-                else:
-                    _par(np.int64(JOB_PIPE_BACK), ns + 1, t, tb, t0, t1, t0, t0, net, P, G, S,
-                         x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
-                tb = t
-            _pipe_wgrads(tb, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ns, S.traces, yes)
+            # one sample on two workers: the error pass beside the weight gradients, each
+            # layer's as soon as its output gradient is made (_wave)
+            stk.ticket[TICKET] = 0
+            stk.ticket[DONE] = 0
+            _par(np.int64(JOB_WAVE), ns + 1, t0, t1, t0, t0, t0, t0, net, P, G, S, x, nrn, loss,
+                 rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
         else:
             if ns == 1:
                 _window_back(ns * 0, ns, t0, t1, net, P, S, x, nrn, scr, cnt)
