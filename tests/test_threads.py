@@ -167,6 +167,30 @@ def test_bit_identical_for_1_2_3_threads(name, rule, B, kw):
         _same(one, _run(name, rule, w, B, **kw))
 
 
+@pytest.mark.parametrize("name", ["conv", "tall"])
+def test_bptt_batch1_pipeline_on_one_thread(name, monkeypatch):
+    """BPTT at batch 1 on two workers (loop._wave) whose two workers run in turn on one thread
+    (as a busy machine may schedule them): the first takes the error pass, the second the
+    weight gradients, and neither waits for the other; the numbers are one worker's."""
+    import numba
+
+    from chipsim.kernels.records import DONE, TICKET
+    one = _run(name, "bptt", 1, 1)
+    monkeypatch.setattr(threads, "_numba_threads", lambda n: numba.set_num_threads(1))
+    net, labels, inp = _problem(name, 2, 0)
+    tr = trainer("bptt", net, neuron("ottt")[0], T=T, B=1, lr=0.3, workers=2)
+    out = []
+    for i in (0, 1):
+        loss, osum, cnt = tr.train_batch(inp, inp.ptr[i:i + 1], labels[i:i + 1])
+        out += [loss, osum, cnt, tr.last_step_counts.copy()]
+        tk = tr._work[1].ticket
+        # both roles were taken, and every layer of every step was announced (the conv layers
+        # and the readout: T steps of len(net.layers) error units)
+        assert (tk[TICKET], tk[DONE]) == (2, T * len(net.layers))
+    out += list(tr.infer_batch(inp, inp.ptr[:1], labels[:1]))
+    _same(one, out + [a.copy() for a in tr.learned_state().values()])
+
+
 def test_the_shared_update_case_is_large_enough_to_be_shared():
     """The "big" cases above exercise loop._apply's shared update only if their hidden layer
     reaches APPLY_SPLIT (and the "mlp" cases keep it on one thread); "big" by column blocks
