@@ -8,8 +8,8 @@ products also equal the whole product's columns they equal the single-threaded c
 earlier versions too. At batch > 1 it shares a convolution's stacked products by blocks of
 output rows cut at multiples of 16 (loop._chunk_rows, arrays.gemm_rows), which depend on the
 thread count: there the numbers stay the same only if each block of rows equals those rows of
-the whole product (chipsim.kernels.arrays.rows_split_exact checks it at run time). This
-prints, for the shapes of chipsim's networks, whether each holds on this machine's BLAS
+the whole product (chipsim.kernels.arrays.rows_split_exact checks it at run time, on three
+shapes; the last table shows it does not hold for every shape). This prints, for the shapes of chipsim's networks, whether each holds on this machine's BLAS
 (Numba's np.dot: SciPy's OpenBLAS), for column widths 1 to 128 and row blocks of 16 to half
 the rows. It asserts nothing.
 
@@ -70,6 +70,32 @@ def main():
                     gemm_rows(a, b, r0, r1, part[r0:r1].reshape(-1), one_zero)
                 res.append("same " if np.array_equal(part, whole) else "DIFF ")
             print(f"{dt.__name__:8} {str((m, k, n)):20} " + "  ".join(res))
+    print("\nrows cut once, at every multiple of 16, with K = n stacked sample-steps of a layer's "
+          "positions\n(loop._chunk_rows cuts a round's products so; the reference conv net's two "
+          "layers and VGG-11's first)")
+    print(f"{'dtype':8} {'(rows, positions, cols)':26} " + " ".join(f"n={n:<3}" for n in STEPS))
+    for dt in (np.float32, np.float64):
+        one_zero = np.array([1.0, 0.0], dt)
+        for m, pos, n_out in ((18, 1156, 16), (144, 289, 32), (18, 2304, 64)):
+            res = []
+            for steps in STEPS:
+                k = steps * pos
+                a = (rng.standard_normal((k, m)) * (rng.random((k, m)) < 0.5)).astype(dt)
+                b = rng.standard_normal((k, n_out)).astype(dt)
+                whole = np.empty((m, n_out), dt)
+                _dot(a.T, b, whole)
+                bad = 0
+                for cut in range(16, m, 16):
+                    part = np.empty((m, n_out), dt)
+                    gemm_rows(a, b, 0, cut, part[:cut].reshape(-1), one_zero)
+                    gemm_rows(a, b, cut, m, part[cut:].reshape(-1), one_zero)
+                    bad += not np.array_equal(part, whole)
+                res.append(f"{bad}/{len(range(16, m, 16))}".ljust(5))
+            print(f"{dt.__name__:8} {str((m, pos, n_out)):26} " + " ".join(res) + "  (cuts that differ)")
+
+
+#: sample-steps stacked in one chunk, for the last table
+STEPS = (1, 2, 3, 5, 8, 13, 32)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,10 @@
 default is the cores this process may use. A trainer made afterwards splits each batch over
 that many *workers* (chipsim/kernels/loop.py): whole samples in the forward and error passes,
 fixed column blocks in the weight gradients, and at batch > 1 the stacked weight-gradient
-products of a convolution, one per worker or shared by blocks of output rows. A worker's
+products of a convolution, whole or, a large one, in fixed blocks of output rows. A worker's
 arithmetic is the same whichever thread runs it and however many there are, so counts,
 weights and losses are bit-identical for every thread count (tests/test_threads.py checks 1,
-2 and 3). Sharing a product by rows relies on BLAS computing a block of a product's rows as
-the whole product computes them; ``kernels.arrays.rows_split_exact`` checks that once, and
-where it does not hold each product stays whole on one worker.
+2 and 3).
 
 Numba's thread pool is sized once, when Numba loads: chipsim/__init__.py makes it hold at
 least the cores and ``CHIPSIM_THREADS``. More workers than the pool has threads still give

@@ -128,13 +128,12 @@ def test_deferred_rules_match_reference(name, rule, preset, B):
 
 @pytest.mark.parametrize("rule", ["sltt", "ottt_a", "bptt"])
 def test_large_stacked_product_shared_by_rows_matches_reference(rule):
-    """At batch > 1 a convolution's stacked weight-gradient product of >= SPLIT_MACS
-    multiply-accumulates in a round of fewer chunks than workers is shared by the workers in
-    blocks of its output rows (loop._chunk_rows, arrays.gemm_rows; here 2 workers, 288 rows
-    cut at row 144)."""
-    from chipsim.kernels.loop import SPLIT_MACS
+    """At batch > 1 a convolution's stacked weight-gradient product of >= BLOCK_MACS
+    multiply-accumulates is computed in fixed blocks of its output rows, which the workers
+    share (loop._chunk_units, arrays.gemm_rows; here 2 workers, 288 rows in blocks of 80)."""
+    from chipsim.kernels.loop import BLOCK_MACS
     from chipsim.kernels.records import WGRAD_BLOCK
-    cout, shape, B = 2 * WGRAD_BLOCK + 16, (6, 6, 32), 4
+    cout, shape, B = 2 * WGRAD_BLOCK + 16, (6, 6, 32), 12
     ops = [dict(kind="conv", channels=cout, kernel=3, stride=1, padding=1, bias=True),
            dict(kind="avgpool", size=2), dict(kind="flatten")]
     rng = np.random.default_rng(8)
@@ -142,11 +141,10 @@ def test_large_stacked_product_shared_by_rows_matches_reference(rule):
     labels = rng.integers(0, C, B)
     net = Network.build(shape, True, ops, C, True, np.random.default_rng(9), gain=3.0)
     # the spatial rules' product holds one step of the batch, BPTT's all of them
-    assert B * 36 * 9 * 32 * cout >= SPLIT_MACS
+    assert B * 36 * 9 * 32 * cout >= BLOCK_MACS
     nrn, rn = neuron("ottt")
     rops, Ws, bs, _ = _ref_args(ops, net)
     tr = trainer(rule, net, nrn, T=T, B=B, lr=LR, workers=2)
-    assert tr.split_rows, "this BLAS's row blocks differ from its whole products: not shared by rows"
     inp = encode_frames(frames, True)
     tr.train_batch(inp, inp.ptr, labels)
     fn = {"sltt": rc.grads_sltt, "bptt": rc.grads_bptt,

@@ -46,17 +46,17 @@ NETS = {
                          dict(kind="dropout", p=0.2), dict(kind="maxpool", size=2),
                          dict(kind="conv", channels=6, kernel=3, stride=1, padding=1, bias=False),
                          dict(kind="avgpool", size=3), dict(kind="flatten")], 3.0),
-    # a weight-gradient product large enough at batch 3 (one step: 3 x 36 rows, 288 x 144) to
-    # be shared by the workers in blocks of output rows, cut at multiples of 16 (one chunk:
-    # fewer chunks than workers, loop._chunk_rows)
+    # BPTT's weight-gradient product at batch 3 (12 sample-steps of 36 rows, 288 x 144: 17.9 M
+    # multiply-accumulates, at least BLOCK_MACS) is computed in fixed blocks of output rows,
+    # which the workers share (one chunk: fewer chunks than workers, loop._chunk_units)
     "wide": ((6, 6, 32), [dict(kind="conv", channels=2 * WGRAD_BLOCK + 16, kernel=3, stride=1,
                                padding=1, bias=True), dict(kind="avgpool", size=3),
                           dict(kind="flatten")], 3.0),
     # a map of more than STACK_ROWS positions: each sample-step is a chunk of its own, so the
-    # stacked products run in rounds of one chunk per worker (loop._chunk_gemm)
+    # stacked products run in rounds of one chunk per worker (loop._chunk_units)
     # chunks of 5 sample-steps (400 positions each): BPTT's 12 sample-steps at batch 3 are
-    # chunks of 5, 5 and 2, so 3 workers share an uneven round by output rows and 2 workers
-    # take a round of two even chunks, one each, then the last chunk by rows
+    # chunks of 5, 5 and 2, whose products 3 workers share in an uneven round and 2 workers
+    # in a round of two even chunks, then the last chunk
     "uneven": ((20, 20, 8), [dict(kind="conv", channels=80, kernel=3, stride=1, padding=1,
                                   bias=True), dict(kind="avgpool", size=10),
                              dict(kind="flatten")], 3.0),
@@ -145,7 +145,7 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     # on two workers (the forward of step t beside the error pass of step t - 1 and the
     # weight gradients of step t - 2)
     ("conv", r, 1, {}) for r in ("sltt", "ottt_a")] + [
-    # batch 1, BPTT: the error pass of step t beside the weight gradients of step t + 1;
+    # batch 1, BPTT: the error pass beside the weight gradients, layer by layer (_wave);
     # and the forward of each step shared by blocks of output rows (BPTT's, and every batch-1
     # case's inference, _run's last call: here ottt_o's, which does not pipeline, and on a
     # map of 46 rows)
@@ -189,6 +189,14 @@ def test_bptt_batch1_pipeline_on_one_thread(name, monkeypatch):
         assert (tk[TICKET], tk[DONE]) == (2, T * len(net.layers))
     out += list(tr.infer_batch(inp, inp.ptr[:1], labels[:1]))
     _same(one, out + [a.copy() for a in tr.learned_state().values()])
+
+
+def test_the_wide_case_computes_a_product_in_blocks_of_rows():
+    """The "wide" case's BPTT product at batch 3 reaches BLOCK_MACS, so test_bit_identical
+    covers products computed in fixed blocks of rows and shared by the workers."""
+    from chipsim.kernels.loop import BLOCK_MACS
+    (h, w, cin), ops, _ = NETS["wide"]
+    assert 3 * T * h * w * 9 * cin * ops[0]["channels"] >= BLOCK_MACS
 
 
 def test_the_shared_update_case_is_large_enough_to_be_shared():
@@ -293,25 +301,6 @@ def test_gemm_rows_is_those_rows_of_the_product(dt):
         tol = 1e-4 if dt == np.float32 else 1e-12
         np.testing.assert_allclose(out[r0:r1], ref[r0:r1], rtol=tol, atol=tol)
         assert (np.delete(out, np.arange(r0, r1), axis=0) == 7.0).all()
-
-
-def test_rows_split_exact_sees_a_block_that_differs(monkeypatch):
-    """arrays.rows_split_exact, which lets workers share a product by rows, says no when a
-    block of rows is not bit for bit the whole product's (here one value one ulp off)."""
-    import chipsim.kernels.arrays as A
-    real = A.gemm_rows
-
-    def off_by_an_ulp(a, b, r0, r1, out, one_zero):
-        real(a, b, r0, r1, out, one_zero)
-        if r0 > 0:
-            out[0] = np.nextafter(out[0], np.inf)
-
-    A.rows_split_exact.cache_clear()
-    monkeypatch.setattr(A, "gemm_rows", off_by_an_ulp)
-    try:
-        assert not A.rows_split_exact(np.dtype(np.float64))
-    finally:
-        A.rows_split_exact.cache_clear()
 
 
 def test_a_program_that_started_numbas_threads_first_keeps_its_pool():

@@ -7,8 +7,6 @@ stay scalar and run about ten times slower.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 from numba import types
 
@@ -83,8 +81,10 @@ def gemm_rows(a, b, r0, r1, out, one_zero):
     C-contiguous, into out ((r1 - r0) * n values, row-major), through BLAS without copying:
     the BLAS call np.dot(a.T, b, out) makes for the whole product (transa 'n', transb 't',
     lda n, ldb m), with its m rows cut to r1 - r0 and b's operand starting at column r0.
-    ``one_zero``: (1, 0) in the dtype (alpha and beta). Whether a block of rows equals those
-    rows of the whole product is BLAS's to decide: rows_split_exact checks."""
+    ``one_zero``: (1, 0) in the dtype (alpha and beta). A block of rows need not equal those
+    rows of the whole product (OpenBLAS picks its kernel by the shape; for some shapes they
+    differ in the last bits, benchmarks/check_blas_blocks.py), so a product shared over
+    workers is cut into blocks that do not depend on the workers (loop._chunk_units)."""
     k = a.shape[0]
     m = a.shape[1]
     n = b.shape[1]
@@ -93,32 +93,6 @@ def gemm_rows(a, b, r0, r1, out, one_zero):
         one = one_zero.ctypes.data
         _xxgemm(kind, np.int8(110), np.int8(116), n, r1 - r0, k, one, b.ctypes.data, n,
                 a.ctypes.data + r0 * a.itemsize, m, one + one_zero.itemsize, out.ctypes.data, n)
-
-
-@functools.lru_cache(maxsize=None)
-def rows_split_exact(dtype) -> bool:
-    """Whether this machine's BLAS (Numba's: SciPy's) computes blocks of output rows of a
-    product, at multiples of 16 rows, exactly as the whole product computes them, in
-    ``dtype``: the condition for sharing one product over workers without changing a bit
-    (loop._chunk_rows; the trainer asks when it has more than one worker). Checked once per
-    dtype on products of the shapes chipsim makes (a few milliseconds; the first call compiles
-    the two products, about a second); benchmarks/check_blas_blocks.py prints more."""
-    dt = np.dtype(dtype)
-    rng = np.random.default_rng(0)
-    one_zero = np.array([1.0, 0.0], dt)
-    for k, m, n in ((300, 144, 32), (200, 576, 64), (96, 1152, 128)):
-        a = rng.standard_normal((k, m)).astype(dt)
-        b = rng.standard_normal((k, n)).astype(dt)
-        whole = np.empty((m, n), dt)
-        gemm(a.T, b, whole)
-        for cuts in ((0, 16, m), (0, 48, 96, m), (0, m - 16, m)):
-            part = np.full((m, n), np.nan, dt)
-            for r0, r1 in zip(cuts[:-1], cuts[1:]):
-                gemm_rows(a, b, r0, r1, part[r0:r1].reshape(-1), one_zero)
-            if not np.array_equal(part, whole):
-                return False
-    return True
-
 
 
 def zeros_aligned(shape, dtype, align: int = 64) -> np.ndarray:

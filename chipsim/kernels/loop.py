@@ -35,8 +35,8 @@ runs in phases:
    batch > 1 instead sums the batch's dense-enough sample-steps in one BLAS product per chunk
    over their stacked im2col (``_stacked_wgrad``; workers stack, the chunks and the choice of
    sample-steps do not depend on the workers; a round holds a chunk per worker, or more of a
-   smaller layer, ``_round_chunks``; its products whole, in equal parts, or shared by blocks
-   of output rows where that would leave a worker idle, ``_chunk_rows``), then the
+   smaller layer, ``_round_chunks``; its products, each whole or, a large one, in fixed
+   blocks of output rows, in equal parts, ``_chunk_units``), then the
    sparse ones event by event, in order, shared by input channels (``_tail_share``: a weight
    row's additions come from its own channel's events only).
    On the temporal route a dense layer's gradient is summed per row from the window's
@@ -977,8 +977,7 @@ JOB_WGRAD = 2
 JOB_STACK = 3
 JOB_PIPE = 4
 JOB_WAVE = 5
-JOB_CHUNK_ROWS = 6
-JOB_CHUNK_GEMM = 7
+JOB_PRODUCTS = 6
 JOB_TAIL = 8
 JOB_COOP = 9
 JOB_HISTORY = 10
@@ -1227,9 +1226,9 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
     compile, for the hundreds of arrays in the records.) Jobs: JOB_SAMPLES (a = t, b = history
     slot), JOB_WINDOW (BPTT's error pass, steps a..b-1), JOB_WGRAD (layer a's weight gradient,
     steps c down to b, history slot of step t: t - d), JOB_STACK (layer a's sample-steps e..f-1
-    of the stacked product, steps c down to b, slot t - d), JOB_CHUNK_ROWS (the products of a
-    round of b of layer a's chunks, shared by output rows), JOB_CHUNK_GEMM (the products of a
-    round of b of layer a's chunks, whole, in equal parts in order), JOB_HISTORY (the
+    of the stacked product, steps c down to b, slot t - d), JOB_PRODUCTS (the products of a
+    round of b of layer a's chunks, whole or in fixed blocks of rows, in equal parts in order),
+    JOB_HISTORY (the
     gradients summed from the history of the window a..b-1, shared by rows), JOB_APPLY (the
     plain-SGD update of the large layers, shared by column blocks or rows), JOB_PIPE (a pipelined
     sample, below) and JOB_WAVE (a pipelined BPTT window, a..b-1)."""
@@ -1246,11 +1245,8 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
                          S.traces)
         elif job == JOB_STACK:
             _stack_share(w, nw, a, b, c, d, e, f, net, S, x, rule, scr, stk, cnt)
-        elif job == JOB_CHUNK_ROWS:
-            _chunk_rows(w, nw, a, b, net, scr, stk)
-        elif job == JOB_CHUNK_GEMM:
-            for c_ in range(w * b // nw, (w + 1) * b // nw):    # an equal part, in order,
-                _chunk_gemm(c_, a, net, scr, stk)               # of the round's b chunks
+        elif job == JOB_PRODUCTS:
+            _chunk_units(w, nw, a, b, net, scr, stk)
         elif job == JOB_TAIL:
             _tail_share(w, nw, a, b, c, d, e, net, S, x, rule, G, scr, stk, cnt)
         elif job == JOB_HISTORY:
@@ -1281,7 +1277,7 @@ def _stack_share(w, nw, l, t_lo, t_hi, t0, n0, n1, net, S, x, rule, scr, stk, cn
     """Worker w of nw, its share of the stack slots n0..n1-1 of layer l's stacked product
     (slot i holds sample-step q = stk.pair[i]: sample q // n, step t_hi - q % n,
     n = t_hi - t_lo + 1), in equal parts in order: so, when the round's chunks are equal, a
-    worker stacks the chunks whose products it computes (JOB_CHUNK_GEMM), from its own
+    worker stacks the chunks whose products it computes (JOB_PRODUCTS), from its own
     cache. (Slots handed out by a ticket instead: stacking 1.04x and the products 1.18x
     slower, sltt at batch 32.)"""
     lay = net.layout
@@ -1309,8 +1305,8 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     gradient is a product is stacked, one BLAS product colS^T gS adds them all into the
     accumulator, and then, in order, the bias of those and the event-by-event gradient of the
     others. The chunks are taken in rounds of one per worker: the round's stacking is split
-    over the workers by sample-steps, its products run one per worker (or, when that would
-    leave a worker idle, shared by blocks of output rows, _chunk_rows), and each is added in
+    over the workers by sample-steps, its products shared by the workers in equal parts, a
+    large one in fixed blocks of output rows (_chunk_units), and each is added in
     chunk order, with the event-by-event gradient after it, shared by input channels
     (_tail_share). The chunks, and so the products and the order of the additions, do not
     depend on the thread count; the sums differ from a sample-by-sample accumulation in the
@@ -1365,27 +1361,16 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
             _par(np.int64(JOB_STACK), k, l, t_lo, t_hi, t0, zero, ns_all, net, P, G, S, x, nrn,
                  loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
                  np.bool_(False))
-        # the round's products: each chunk's whole, in equal parts in order; or, when the
-        # chunks leave workers idle (a number of chunks not a multiple of the workers, or of
-        # unequal size) and BLAS allows it, shared by blocks of output rows at equal cost
-        # (_chunk_rows)
-        n0 = stk.chunk[1, 2] - stk.chunk[0, 2]
-        even = nc % nw == 0
-        for c in range(1, nc):
-            even = even and stk.chunk[c + 1, 2] - stk.chunk[c, 2] == n0
+        # the round's products, each into its chunk's own part of stk.prod (added below in
+        # order): its units (a chunk's product whole, or a large one's fixed blocks of rows,
+        # _chunk_blocks) shared by the workers at equal cost, in order (_chunk_units)
         if ns_all == 0:
             pass                # nothing stacked in this round: no product to start
-        elif nw > 1 and rule.split_rows and not even and ns_all * pos * R * Cout >= SPLIT_MACS:
-            _par(np.int64(JOB_CHUNK_ROWS), nw, l, nc, zero, zero, zero, zero, net, P, G, S, x,
-                 nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
-                 np.bool_(True), np.bool_(False))
-        elif nc == 1:
-            _chunk_gemm(zero, l, net, scr, stk)
+        elif nw == 1 or (nc == 1 and _chunk_blocks(Ly, ns_all)[1] == 1):
+            _chunk_units(zero, zero + 1, l, nc, net, scr, stk)
         else:
-            # each chunk's product by one worker, into the chunk's own part of stk.prod,
-            # added below in order
-            _par(np.int64(JOB_CHUNK_GEMM), min(nw, nc), l, nc, zero, zero, zero, zero, net, P,
-                 G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
+            _par(np.int64(JOB_PRODUCTS), nw, l, nc, zero, zero, zero, zero, net, P, G, S, x,
+                 nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
                  np.bool_(True), np.bool_(False))
         # then, chunk by chunk, its product's sum and the event-by-event gradient of its
         # other sample-steps, in order; shared by input channels (a weight row's additions
@@ -1477,26 +1462,40 @@ def _chunk_gemm(c, l, net, scr, stk):
              stk.g[r0 * Cout:r1 * Cout].reshape((r1 - r0, Cout)), _chunk_prod(stk, c, R, Cout))
 
 
+#: a chunk's stacked product of at least BLOCK_MACS multiply-accumulates is computed in at
+#: most ROW_BLOCKS blocks of its output rows, on any number of workers (_chunk_blocks). (At
+#: SPLIT_MACS the reference conv net's chunks of 7 sample-steps, 9.3 M, took three blocks each:
+#: conv bptt and sltt at batch 32 ran 0.83-1.03x, median 0.95, in interleaved pairs.)
+BLOCK_MACS = 1 << 24
+ROW_BLOCKS = 4
+
+
 @kernel(inline=True)
-def _row_cut(v, n, R):
-    """The output row where a cut at cost v (in rows of n stacked sample-steps) falls in a
-    product of R output rows, at a multiple of 16 rows (0 before it, R after it)."""
-    if v <= 0:
-        return v - v
-    if v >= n * R:
-        return R
-    return min(R, (v // n + 15) // 16 * 16)
+def _chunk_blocks(Ly, n):
+    """(rows per block, blocks) of the product of a chunk of n stacked sample-steps of layer
+    Ly: its R = k*k*Cin rows whole (one block) under BLOCK_MACS multiply-accumulates, else in
+    blocks of a multiple of 16 rows, at most ROW_BLOCKS of them. They depend on the chunk
+    alone, never on the workers."""
+    R = Ly.k * Ly.k * Ly.cin
+    if n * Ly.hout * Ly.wout * R * Ly.cout < BLOCK_MACS or R <= 16:
+        return R, n - n + 1
+    rb = (R + 16 * ROW_BLOCKS - 1) // (16 * ROW_BLOCKS) * 16
+    return rb, (R + rb - 1) // rb
 
 
 @kernel
-def _chunk_rows(w, nw, l, nc, net, scr, stk):
-    """Worker w of nw, its share of the products of a round of nc chunks of layer l, shared
-    by output rows: the chunks laid end to end, each of R = k*k*Cin output rows costing its
-    stacked sample-steps each, cut into nw pieces of equal cost (at multiples of 16 rows,
-    _row_cut); each piece, rows r0..r1-1 of chunk c's product, computed into those rows of
-    chunk c's product (_chunk_prod, as _chunk_gemm) by arrays.gemm_rows. Neighbouring
-    workers cut at the same rows, so the pieces tile every product; the trainer shares by rows
-    only when this BLAS computes such a piece as the whole product does (Rule.split_rows)."""
+def _chunk_units(w, nw, l, nc, net, scr, stk):
+    """Worker w of nw, its share of the products of a round of nc chunks of layer l. The
+    units are the chunks' blocks of rows (_chunk_blocks) in chunk order, each costing its rows
+    times its chunk's stacked sample-steps; the worker takes those whose cost starts in its
+    equal part of the total. A whole chunk is one product (_chunk_gemm); a block of rows
+    r0..r1-1 is one BLAS call on its rows of the stacked im2col (arrays.gemm_rows, no copy)
+    into those rows of the chunk's product. A unit's call is the same whichever worker makes
+    it and however many there are, so the products are the same bits on any number of
+    workers. (Before, a round that would leave a worker idle was cut into one piece per
+    worker, at rows that depended on the workers, trusting BLAS to compute a block of rows as
+    the whole product does: OpenBLAS does for some shapes only,
+    benchmarks/check_blas_blocks.py.)"""
     Ly = net.layout[l]
     pos = Ly.hout * Ly.wout
     R = Ly.k * Ly.k * Ly.cin
@@ -1507,16 +1506,22 @@ def _chunk_rows(w, nw, l, nc, net, scr, stk):
     a = w - w
     for c in range(nc):
         n = stk.chunk[c + 1, 2] - stk.chunk[c, 2]
-        if n > 0:
-            r0 = _row_cut(lo - a, n, R)
-            r1 = _row_cut(hi - a, n, R)
-            if r1 > r0:
-                q0 = stk.chunk[c, 2] * pos
-                q1 = stk.chunk[c + 1, 2] * pos
-                gemm_rows(stk.col[q0 * R:q1 * R].reshape((q1 - q0, R)),
-                          stk.g[q0 * Cout:q1 * Cout].reshape((q1 - q0, Cout)), r0, r1,
-                          stk.prod[(c * R + r0) * Cout:(c * R + r1) * Cout], stk.one_zero)
-        a += n * R
+        if n == 0:
+            continue
+        rb, nb = _chunk_blocks(Ly, n)
+        for i in range(nb):
+            r0 = i * rb
+            r1 = min(R, r0 + rb)
+            if lo <= a < hi:
+                if nb == 1:
+                    _chunk_gemm(c, l, net, scr, stk)
+                else:
+                    q0 = stk.chunk[c, 2] * pos
+                    q1 = stk.chunk[c + 1, 2] * pos
+                    gemm_rows(stk.col[q0 * R:q1 * R].reshape((q1 - q0, R)),
+                              stk.g[q0 * Cout:q1 * Cout].reshape((q1 - q0, Cout)), r0, r1,
+                              stk.prod[(c * R + r0) * Cout:(c * R + r1) * Cout], stk.one_zero)
+            a += n * (r1 - r0)
 
 
 @kernel(inline=True)

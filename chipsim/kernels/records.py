@@ -329,9 +329,6 @@ class Rule(NamedTuple):
     fused: np.ndarray       # uint8 (L,): BPTT weight gradient summed per row from the history
                             #   after the window: 0 = no, 1 = into the weights, 2 = accumulator
     feedback: int           # FEEDBACK_*: how the output error reaches the hidden layers
-    split_rows: bool        # a round's stacked products may be shared by blocks of output
-                            #   rows: this BLAS computes them as the whole product does
-                            #   (chipsim.kernels.arrays.rows_split_exact; loop._stacked_wgrad)
 
 
 class Optimizer(NamedTuple):

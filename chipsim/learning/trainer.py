@@ -22,7 +22,7 @@ import numpy as np
 from chipsim import counts as K
 from chipsim import threads
 from chipsim.kernels import batch_work, run_batch
-from chipsim.kernels.arrays import rows_split_exact, zeros_aligned
+from chipsim.kernels.arrays import zeros_aligned
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, EV_BUF, EV_INPUT,
                                      EV_SPIKES, FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT,
                                      POOL_AVG, PIPE_SLOTS, POOL_MAX, POOL_NONE,
@@ -353,9 +353,6 @@ class Trainer:
         self.net = net
         #: workers a batch is split over (chipsim.threads; the numbers do not depend on it)
         self.workers = threads.count() if workers is None else threads.parse(workers, "workers")
-        #: whether the workers may share one stacked product by blocks of its rows (this
-        #: BLAS computes them as the whole product does; asked once, not per batch)
-        self.split_rows = self.workers > 1 and rows_split_exact(net.w_arena.dtype)
         #: the batch loop's work arrays (kernels.batch_work) and what they were made for
         self._work = None
         self._work_key = None
@@ -531,8 +528,7 @@ class Trainer:
         rule = RuleRec(learn=learn, route=self.rule.route, apply=self.rule.apply,
                        window=self.window, trace_decay=self.trace_decay, direct=self.direct,
                        step_mask=step_mask, factor=self.factors, fused=self.fused,
-                       feedback=int(self.rule.feedback_kind),
-                       split_rows=self.split_rows)
+                       feedback=int(self.rule.feedback_kind))
         self.fmt.rs[0] = self.rng.integers(0, 2**63, dtype=np.uint64)
         x = Inputs(inp.idx, self._values(inp), ptr, labels.astype(np.int64))
         threads.use(self.workers)
