@@ -1153,23 +1153,19 @@ def _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_o
 
 
 @kernel
-def _pipe_wgrads(t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr, temporal):
-    """The weight gradients of step t (history slot t - t0) of a pipelined sample, every
-    layer in the order of ``_wgrads`` (on the temporal route only those not summed from the
-    history, ``rule.fused`` 0), in scratch row ``ws``, from the traces in ``tr``: the same
-    arithmetic, with each layer's steps in the same order, as ``_wgrads`` on one worker."""
+def _pipe_wgrads(t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr):
+    """The weight gradients of step t (history slot t - t0) of a pipelined sample of a
+    spatial rule (_pipe_stage), every layer in the order of ``_wgrads``, in scratch row
+    ``ws``, from the traces in ``tr``: the same arithmetic, with each layer's steps in the same
+    order, as ``_wgrads`` on one worker."""
     lay = net.layout
     L = lay.shape[0]
     n_lif = net.pops.shape[0] - 1
     one = ws - ws + 1
     for l in range(n_lif + 1, L):
-        if not (temporal and rule.fused[l] != 0):
-            _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt,
-                         ws, tr)
+        _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr)
     for l in range(min(n_lif, L - 1), -1, -1):
-        if not (temporal and rule.fused[l] != 0):
-            _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt,
-                         ws, tr)
+        _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr)
 
 
 @kernel
@@ -1684,7 +1680,7 @@ def _pipe_stage(tb, tw, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt):
                   np.bool_(True), _silent(scr))
     if tw >= 0:
         _pipe_wgrads(tw, tw - tw % PIPE_SLOTS, net, P, G, S, x, rule, opt, fmt, scr, cnt, one,
-                     _trace_slot(S, tw), np.bool_(False))
+                     _trace_slot(S, tw))
 
 
 @kernel(inline=True)
