@@ -5,13 +5,16 @@ chipsim splits a weight-gradient product of a dense layer (or a convolution at b
 threads by fixed column blocks of ``WGRAD_BLOCK`` (chipsim/kernels/records.py): fixed blocks
 make the numbers independent of the thread count whatever BLAS does, and where the blocks'
 products also equal the whole product's columns they equal the single-threaded chipsim of
-earlier versions too. At batch > 1 it shares a convolution's stacked products by blocks of
-output rows cut at multiples of 16 (loop._chunk_rows, arrays.gemm_rows), which depend on the
-thread count: there the numbers stay the same only if each block of rows equals those rows of
-the whole product (chipsim.kernels.arrays.rows_split_exact checks it at run time, on three
-shapes; the last table shows it does not hold for every shape). This prints, for the shapes of chipsim's networks, whether each holds on this machine's BLAS
-(Numba's np.dot: SciPy's OpenBLAS), for column widths 1 to 128 and row blocks of 16 to half
-the rows. It asserts nothing.
+earlier versions too. At batch > 1 a convolution's large stacked products are computed in
+fixed blocks of output rows (loop._chunk_units, arrays.gemm_rows), the same blocks on any
+number of threads, so again the numbers do not depend on the thread count whatever BLAS
+does. Until 2026-12-06 those blocks were cut per thread (loop._chunk_rows), which kept the
+numbers only if each block of rows equals those rows of the whole product
+(arrays.rows_split_exact checked it at run time, on three shapes); the last table shows it
+does not hold for every shape, which is why the blocks are now fixed. This prints, for the
+shapes of chipsim's networks, whether each holds on this machine's BLAS (Numba's np.dot:
+SciPy's OpenBLAS), for column widths 1 to 128 and row blocks of 16 to half the rows. It
+asserts nothing.
 
     python benchmarks/check_blas_blocks.py
 """
@@ -71,7 +74,7 @@ def main():
                 res.append("same " if np.array_equal(part, whole) else "DIFF ")
             print(f"{dt.__name__:8} {str((m, k, n)):20} " + "  ".join(res))
     print("\nrows cut once, at every multiple of 16, with K = n stacked sample-steps of a layer's "
-          "positions\n(loop._chunk_rows cuts a round's products so; the reference conv net's two "
+          "positions\n(as the old loop._chunk_rows cut a round's products; the reference conv net's two "
           "layers and VGG-11's first)")
     print(f"{'dtype':8} {'(rows, positions, cols)':26} " + " ".join(f"n={n:<3}" for n in STEPS))
     for dt in (np.float32, np.float64):
