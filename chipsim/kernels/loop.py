@@ -1158,14 +1158,10 @@ def _pipe_wgrads(t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr):
     spatial rule (_pipe_stage), every layer in the order of ``_wgrads``, in scratch row
     ``ws``, from the traces in ``tr``: the same arithmetic, with each layer's steps in the same
     order, as ``_wgrads`` on one worker."""
-    lay = net.layout
-    L = lay.shape[0]
-    n_lif = net.pops.shape[0] - 1
     one = ws - ws + 1
-    for l in range(n_lif + 1, L):
-        _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr)
-    for l in range(min(n_lif, L - 1), -1, -1):
-        _wgrad_share(ws - ws, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt, ws, tr)
+    for i in range(_grad_layers(net)):
+        _wgrad_share(ws - ws, one, _grad_layer(i, net), t, t, t0, net, P, G, S, x, rule, opt,
+                     fmt, scr, cnt, ws, tr)
 
 
 @kernel
@@ -1190,9 +1186,6 @@ def _wave(t0, t1, net, P, G, S, x, nrn, rule, opt, fmt, scr, stk, cnt):
     waits only for the other, which has started and never waits: if one thread runs both
     (one after the other), the first runs the whole error pass and the second never waits."""
     tk = stk.ticket
-    lay = net.layout
-    L = lay.shape[0]
-    n_lif = net.pops.shape[0] - 1
     zero = t0 - t0              # typed, not literals (see _spatial_schedule)
     one = zero + 1
     if fetch_add(tk, TICKET, 1) == 0:
@@ -1200,12 +1193,10 @@ def _wave(t0, t1, net, P, G, S, x, nrn, rule, opt, fmt, scr, stk, cnt):
             _back_step(zero, t, t0, t1, net, P, S, worker_state(S, zero), nrn,
                        worker_scratch(scr, zero), cnt, np.bool_(False), tk)
         return
-    top = max(0, L - n_lif - 1)     # the order of _wgrads (and of _backward's announcements)
-    m = min(n_lif, L - 1)
     k = zero
     for t in range(t1 - 1, t0 - 1, -1):
-        for i in range(top + m + 1):
-            l = n_lif + 1 + i if i < top else m - (i - top)
+        for i in range(_grad_layers(net)):   # _backward's order: one announcement per layer
+            l = _grad_layer(i, net)
             k += 1
             if rule.fused[l] == 0:
                 while load(tk, DONE) < k:
@@ -1314,9 +1305,6 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     n = t_hi - t_lo + 1
     npairs = B * n
     per = _stack_pairs(Ly, npairs)
-    pos = Ly.hout * Ly.wout
-    R = Ly.k * Ly.k * Ly.cin
-    Cout = Ly.cout
     s0 = worker_scratch(scr, nw * 0)
     use_trace = rule.factor[l] == FACTOR_TRACE
     zero = nw * 0
@@ -1544,18 +1532,32 @@ def _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, f
 
 
 @kernel(inline=True)
+def _grad_layers(net):
+    """How many layers a backward step takes, in the order of _grad_layer."""
+    L = net.layout.shape[0]
+    n_lif = net.pops.shape[0] - 1
+    return max(0, L - n_lif - 1) + min(n_lif, L - 1) + 1
+
+
+@kernel(inline=True)
+def _grad_layer(i, net):
+    """The i-th layer of a backward step (_backward's order, and its weight gradients'): the
+    layers above the LIF layers (auxiliary classifiers) in order, then the readout and the LIF
+    layers top-down. (One index, so a caller's one loop inlines its body once.)"""
+    L = net.layout.shape[0]
+    n_lif = net.pops.shape[0] - 1
+    top = max(0, L - n_lif - 1)
+    return n_lif + 1 + i if i < top else min(n_lif, L - 1) - (i - top)
+
+
+@kernel(inline=True)
 def _wgrads(t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
             loss_out, wg_inline):
     """Phase 2: the weight gradients of the steps t_hi down to t_lo, layer by layer in the
     backward order (auxiliary classifiers, readout, LIF layers top-down), on up to nw workers
     each; layers with ``wg_inline[l]`` = 0 are summed from the history instead."""
-    lay = net.layout
-    L = lay.shape[0]
-    n_lif = net.pops.shape[0] - 1
-    top = max(0, L - n_lif - 1)     # the layers above the LIF layers, in order, then the
-    m = min(n_lif, L - 1)           # LIF layers top-down: one loop, so one call to inline
-    for i in range(top + m + 1):
-        l = n_lif + 1 + i if i < top else m - (i - top)
+    for i in range(_grad_layers(net)):
+        l = _grad_layer(i, net)
         if wg_inline[l]:
             _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
                          stk, cnt, loss_out)
