@@ -90,7 +90,9 @@ from chipsim.kernels.error import (dfa_error, error_to_source, li_route, spatial
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
-from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, DONE, EV_BUF,
+from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH, CLK_HISTORY,
+                                     CLK_PRODUCTS, CLK_SAMPLES, CLK_STACK, CLK_TAIL, CLK_WGRADS,
+                                     CLK_WINDOW, CLOCKS, COOP_BLOCKS, DONE, EV_BUF,
                                      FACTOR_TRACE, FEEDBACK_FIXED, TICKET, TICKETS,
                                      FEEDBACK_WT, OUT_READOUT,
                                      OUT_SPIKE_COUNT, PIPE_SLOTS, ROLE_LIF, ROLE_REC,
@@ -107,7 +109,7 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
                                    worker_rows, worker_scratch, worker_state)
 from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
                                      scatter_rows, transform)
-from chipsim.kernels.sync import fetch_add, load, pause
+from chipsim.kernels.sync import cycles, fetch_add, load, pause
 from chipsim.kernels.update import (apply_one, apply_updates, count_sweep, on_grid, sgd_block,
                                     sgd_rows)
 from chipsim.kernels.wgrad import (TILE_FLOATS, add_channels, add_nonzero, bias_grads,
@@ -138,6 +140,14 @@ def _round_chunks(Ly, per, nw, ncol, ng, npair, nchunk, nprod):
     m = min(ncol // (per * pos * R), ng // (per * pos * Ly.cout), npair // per, nchunk,
             nprod // (R * Ly.cout), ROUND_CHUNKS)
     return max(min(nw, nchunk), m)
+
+
+@kernel(inline=True)
+def _clock(stk, k, c0):
+    """Adds the cycles since ``c0`` to phase k of stk.clock; returns the counter now."""
+    now = cycles()
+    stk.clock[k] += now - c0
+    return now
 
 
 @kernel(inline=True)
@@ -241,7 +251,8 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
                 np.empty(B * steps, dtype=np.uint8), np.empty(NW * npr, dtype=np.int64),
                 np.empty((nch + 1, 3), dtype=np.int64), np.empty(npd, dtype=f), one_zero,
                 np.zeros(TICKETS, dtype=np.int64),
-                np.zeros(COOP_BLOCKS * NW, dtype=np.int64))
+                np.zeros(COOP_BLOCKS * NW, dtype=np.int64),
+                np.zeros(CLOCKS + lay.shape[0], dtype=np.int64))
     return scr, stk
 
 
@@ -1338,6 +1349,7 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
             nc += 1
         stk.chunk[nc, 2] = ns_all
         k = min(nw, ns_all)
+        clk = cycles()
         if k == 1:
             _stack_share(zero, k, l, t_lo, t_hi, t0, zero, ns_all, net, S, x, rule, scr, stk,
                          cnt)
@@ -1345,6 +1357,7 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
             _par(np.int64(JOB_STACK), k, l, t_lo, t_hi, t0, zero, ns_all, net, P, G, S, x, nrn,
                  loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
                  np.bool_(False))
+        clk = _clock(stk, CLK_STACK, clk)
         # the round's products, each into its chunk's own part of stk.prod (added below in
         # order): its units (a chunk's product whole, or a large one's fixed blocks of rows,
         # _chunk_blocks) shared by the workers at equal cost, in order (_chunk_units)
@@ -1359,6 +1372,7 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
         # then, chunk by chunk, its product's sum and the event-by-event gradient of its
         # other sample-steps, in order; shared by input channels (a weight row's additions
         # come from its own channel's events only)
+        clk = _clock(stk, CLK_PRODUCTS, clk)
         k = min(nw, Ly.cin)
         if k == 1:
             _tail_share(zero, k, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
@@ -1366,6 +1380,7 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
             _par(np.int64(JOB_TAIL), k, l, nc, t_lo, t_hi, t0, zero, net, P, G, S, x, nrn,
                  loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
                  np.bool_(False))
+        _clock(stk, CLK_TAIL, clk)
 
 
 @kernel
@@ -1559,8 +1574,10 @@ def _wgrads(t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
     for i in range(_grad_layers(net)):
         l = _grad_layer(i, net)
         if wg_inline[l]:
+            clk = cycles()
             _wgrad_layer(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
                          stk, cnt, loss_out)
+            _clock(stk, CLOCKS + l, clk)
 
 
 # --- the schedules -------------------------------------------------------------------------
@@ -1580,21 +1597,26 @@ def _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_
         _pipelined_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, stk,
                             wg)
         return
+    clk = cycles()
     for t in range(T):
         backward_now = learning and rule.step_mask[t]
         _run_samples(nw, t, th, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
                      loss_out, learning, no, backward_now)
+        clk = _clock(stk, CLK_SAMPLES, clk)
         if backward_now:
             _wgrads(t, t, t, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt,
                     loss_out, wg)
+            clk = _clock(stk, CLK_WGRADS, clk)
             if rule.apply == APPLY_STEP and not rule.direct:
                 _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out,
                        wg, cnt[B - 1, t])
                 if t < T - 1:
                     _kernel_tables(net, P, S, np.bool_(True))
+                clk = _clock(stk, CLK_APPLY, clk)
     if learning and rule.apply == APPLY_END:
         _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, wg,
                cnt[B - 1, T - 1])
+        _clock(stk, CLK_APPLY, clk)
 
 
 @kernel(inline=True)
@@ -1710,9 +1732,11 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
     t0 = T * 0                # not a literal (see _spatial_schedule)
     while t0 < T:
         t1 = min(T, t0 + rule.window)
+        clk = cycles()
         for t in range(t0, t1):
             _run_samples(nw, t, t - t0, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
                          stk, cnt, loss_out, yes, yes, no)
+        clk = _clock(stk, CLK_SAMPLES, clk)
         if pipe:
             # one sample on two workers: the error pass beside the weight gradients, each
             # layer's as soon as its output gradient is made (_wave)
@@ -1720,14 +1744,17 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
             stk.ticket[DONE] = 0
             _par(np.int64(JOB_WAVE), ns + 1, t0, t1, t0, t0, t0, t0, net, P, G, S, x, nrn, loss,
                  rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
+            clk = _clock(stk, CLK_WINDOW, clk)
         else:
             if ns == 1:
                 _window_back(ns * 0, ns, t0, t1, net, P, S, x, nrn, scr, cnt)
             else:
                 _par(np.int64(JOB_WINDOW), ns, t0, t1, t0, t0, t0, t0, net, P, G, S, x, nrn,
                      loss, rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
+            clk = _clock(stk, CLK_WINDOW, clk)
             _wgrads(t0, t1 - 1, t0, nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk,
                     cnt, loss_out, wg_inline)
+            clk = _clock(stk, CLK_WGRADS, clk)
         # weight gradients of dense layers summed per row from the history: shared by rows
         # (each row's sums are one worker's), except where the sums update the weights
         # directly (fused = 1: batch 1, plain SGD, whose rounding draws in row order)
@@ -1746,10 +1773,12 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
             else:
                 _history_share(nw * 0, nwh, t0, t1, net, P, G, S, x, rule, opt, fmt, scr, cnt)
             _history_applied(nwh, t1, net, P, G, S, x, rule, opt, fmt, scr, cnt)
+            clk = _clock(stk, CLK_HISTORY, clk)
         _apply(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out,
                wg_apply, cnt[B - 1, t1 - 1])
         if t1 < T:
             _kernel_tables(net, P, S, np.bool_(True))
+        _clock(stk, CLK_APPLY, clk)
         t0 = t1
 
 
@@ -1823,6 +1852,7 @@ def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, s
         for l in range(L):
             if rule.factor[l] == FACTOR_TRACE:
                 trace(S, lay[l])[b, :] = 0.0
+    clk = cycles()
     _kernel_tables(net, P, S, rule.learn)
     if temporal:
         _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
@@ -1830,3 +1860,4 @@ def _batch(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr, s
     else:
         _spatial_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_out, scr,
                           stk, wg_inline)
+    _clock(stk, CLK_BATCH, clk)

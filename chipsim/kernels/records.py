@@ -247,12 +247,33 @@ class Stack(NamedTuple):
                             #   take, [DONE] the units finished (loop._coop_forward)
     nspk: np.ndarray        # int64 (COOP_BLOCKS x workers): the spikes of each block of rows of
                             #   a layer whose forward the workers share (loop._coop_forward)
+    clock: np.ndarray       # int64 (CLOCKS + layers): cycles (sync.cycles) spent in each phase
+                            #   of the batches run with these arrays, summed, as the calling
+                            #   thread sees them (CLK_*), then in each layer's weight gradient
 
 
 #: Stack.ticket's counters, and its length (two cache lines apart)
 TICKET = 0
 DONE = 16
 TICKETS = 32
+
+#: Stack.clock's phases (loop): the whole batch; phase 1 (forward, traces and, on the spatial
+#: route, the error pass: loop._run_samples); BPTT's error pass through a window (with its
+#: weight gradients at batch 1 on two workers, loop._wave); the weight gradients (loop._wgrads),
+#: of which the batch-level products' stacking, products and tails (loop._stacked_wgrad); the
+#: gradients summed from a window's history; the update. A pipelined sample (SLTT, OTTT_A at
+#: batch 1, loop._pipelined_schedule) is timed whole only. Then, from CLOCKS on, each layer's
+#: weight gradient (loop._wgrads).
+CLK_BATCH = 0
+CLK_SAMPLES = 1
+CLK_WINDOW = 2
+CLK_WGRADS = 3
+CLK_STACK = 4
+CLK_PRODUCTS = 5
+CLK_TAIL = 6
+CLK_HISTORY = 7
+CLK_APPLY = 8
+CLOCKS = 16
 
 #: a LIF convolution's forward at batch 1, when the workers share it, is cut into this many
 #: blocks of output rows per worker (loop._coop_forward)

@@ -1,5 +1,6 @@
 """What the workers of a parallel kernel share: an atomic add (``fetch_add``) and an atomic
-read (``load``) of one int64.
+read (``load``) of one int64; and the processor's cycle counter (``cycles``), which the loop
+reads around its phases (records.Stack.clock).
 
 Numba has no atomics on the CPU, so this is an LLVM ``atomicrmw add`` (sequentially
 consistent) on one int64 element of an array, emitted as a Numba intrinsic. The workers of
@@ -87,5 +88,20 @@ def pause(typingctx):
                 builder.module, ir.FunctionType(ir.VoidType(), []), _PAUSE)
             builder.call(fn, [])
         return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def cycles(typingctx):
+    """The processor's cycle counter (LLVM ``readcyclecounter``: x86 ``rdtsc``, a constant-rate
+    clock on current x86; 0 where the target has none). About 20 cycles a read: the loop reads
+    it around its phases, a few times per step, never per event (loop, ``CLK_*``)."""
+    sig = types.int64()
+
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(64), []), "llvm.readcyclecounter")
+        return builder.call(fn, [])
 
     return sig, codegen

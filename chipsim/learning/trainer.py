@@ -23,7 +23,9 @@ from chipsim import counts as K
 from chipsim import threads
 from chipsim.kernels import batch_work, run_batch
 from chipsim.kernels.arrays import zeros_aligned
-from chipsim.kernels.records import (APPLY_END, APPLY_STEP, COOP_BLOCKS, EV_BUF, EV_INPUT,
+from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH, CLK_HISTORY,
+                                     CLK_PRODUCTS, CLK_SAMPLES, CLK_STACK, CLK_TAIL, CLK_WGRADS,
+                                     CLK_WINDOW, CLOCKS, COOP_BLOCKS, EV_BUF, EV_INPUT,
                                      EV_SPIKES, FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT,
                                      POOL_AVG, PIPE_SLOTS, POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
@@ -292,7 +294,8 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     # the stack holds one chunk per worker, a round's table of chunks and their products, the
     # workers' counters and the spike counts of a shared forward's blocks
     scr += (w_ * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps)
-            + 8 * 3 * (nch + 1) + npd * f + 2 * f + 8 * TICKETS + 8 * COOP_BLOCKS * w_)
+            + 8 * 3 * (nch + 1) + npd * f + 2 * f + 8 * TICKETS + 8 * COOP_BLOCKS * w_
+            + 8 * (CLOCKS + len(lay)))
     # the history-summed gradient's arrays, per worker, for the largest layer that uses it,
     # and the worker's count of the weights it changed per layer
     nh = max([0] + [int(max(r["n_out"], r["rows"], r["ev_m"]))
@@ -570,6 +573,28 @@ class Trainer:
             raise ValueError(f"rule '{self.rule.name}' does not learn: it holds no learning "
                              "state, so its batches run forward only (infer_batch)")
         return self._run(inp, ptr, labels, True, self.rule.backward_steps(self.rng))
+
+    #: the batch loop's phases in Stack.clock (records.CLK_*), by name
+    PHASES = (("batch", CLK_BATCH), ("samples", CLK_SAMPLES), ("window", CLK_WINDOW),
+              ("wgrads", CLK_WGRADS), ("stack", CLK_STACK), ("products", CLK_PRODUCTS),
+              ("tail", CLK_TAIL), ("history", CLK_HISTORY), ("apply", CLK_APPLY))
+
+    def phase_cycles(self, reset: bool = False) -> dict[str, int]:
+        """The processor cycles (sync.cycles) the batch loop spent in each of its phases, as the
+        calling thread saw them, summed over the batches run since the work arrays were made
+        (they are made again when the batch size, or learning, changes) or last reset: the
+        names of ``PHASES``, then ``wgrad_layer<l>`` for each layer's weight gradient. A
+        profile of where a run's time goes (benchmarks/bench_phases.py); not a count of the
+        chip's work. ``reset``: zero them after reading."""
+        if self._work is None:
+            return {}
+        clock = self._work[1].clock
+        out = {name: int(clock[k]) for name, k in self.PHASES}
+        for l in range(clock.shape[0] - CLOCKS):
+            out[f"wgrad_layer{l}"] = int(clock[CLOCKS + l])
+        if reset:
+            clock[:] = 0
+        return out
 
     def infer_batch(self, inp, ptr: np.ndarray, labels: np.ndarray):
         """Forward only (no learning work is done or counted; no dropout)."""

@@ -1,0 +1,119 @@
+"""Where a training batch's time goes: the batch loop's phases on the reference networks, for
+each rule and thread count, from the cycle counter the loop reads around its phases
+(records.Stack.clock, ``Trainer.phase_cycles``).
+
+For each rule and thread count the script trains on the 100 shipped N-MNIST samples for
+``--min-time`` seconds (after one untimed batch) and prints, per batch, the milliseconds spent in:
+
+- ``samples``: phase 1, each step's forward and traces and, on the spatial route (SLTT, OTTT),
+  the error pass, the samples shared by the workers;
+- ``window``: BPTT's error pass through a window (at batch 1 on two workers with the weight
+  gradients beside it, loop._wave);
+- ``wgrads``: the weight gradients (loop._wgrads), and of them the batch-level products'
+  ``stack``, ``products`` and ``tail`` (loop._stacked_wgrad) and each layer's share;
+- ``history``: the dense layers' gradients summed from a window's history (BPTT);
+- ``apply``: the updates.
+
+The figures are as the calling thread sees them (a parallel phase's wall time), converted at the
+counter's rate measured against the wall clock at the start. Where the counter reads 0 (a
+target without one) the script says so. A pipelined sample (SLTT and OTTT_A at batch 1 on two
+workers) is timed whole only. Figures, not assertions; they vary with the machine (+-20 %).
+
+    python benchmarks/bench_phases.py [--net conv] [--batch 32] [--rules sltt bptt]
+                                      [--threads 1 2] [--min-time 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from types import SimpleNamespace as NS
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402
+from chipsim import threads  # noqa: E402
+from chipsim.kernels.jit import kernel  # noqa: E402
+from chipsim.kernels.sync import cycles  # noqa: E402
+
+
+@kernel
+def _read_cycles(n):
+    """The cycle counter (n: unused, a typed argument)."""
+    return cycles() + n - n
+
+
+def counter_rate(seconds: float = 0.3) -> float:
+    """Cycles per second of sync.cycles, against time.perf_counter."""
+    _read_cycles(0)
+    t0, c0 = time.perf_counter(), _read_cycles(0)
+    time.sleep(seconds)
+    t1, c1 = time.perf_counter(), _read_cycles(0)
+    return (c1 - c0) / (t1 - t0)
+
+
+def profile(net_name: str, rule: str, B: int, n_threads: int, min_time: float, data):
+    """(samples/s, batches, the trainer's phase_cycles()) of ``min_time`` seconds of training."""
+    threads.configure(n_threads)
+    ds, inp = data
+    rng = np.random.default_rng(0)
+    ops = common.CONV if net_name == "conv" else common.MLP
+    net = common.Network.build((34, 34, 2), True, ops, 10, True, rng, gain=2.0,
+                               dtype=np.dtype("float32"))
+    spec = NS(k=None, trace_decay=None, first_layer_input="raw", window=None, block=None,
+              target_window=None, update_skip=True)
+    tr = common.make_trainer(rule, net, common.NeuronParams.from_spec(common.NEURONS["ottt"]),
+                             NS(kind="ce_mse", mse_weight=0.05, mse_target="onehot"),
+                             NS(lr=0.05, momentum=0.0, weight_decay=0.0), spec, 10, B, rng)
+    tr.train_batch(inp, inp.ptr[:B], ds.labels[:B])      # compile / warm the caches
+    tr.phase_cycles(reset=True)
+    order = rng.permutation(len(ds.labels))
+    done = nb = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < min_time:
+        for i in range(0, len(order) - B + 1, B):
+            ids = order[i:i + B]
+            tr.train_batch(inp, inp.ptr[ids], ds.labels[ids])
+            done += B
+            nb += 1
+    el = time.perf_counter() - t0
+    return done / el, nb, tr.phase_cycles()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--net", choices=("conv", "mlp"), default="conv")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--rules", nargs="+", default=["bptt", "sltt", "ottt_a", "ottt_o"])
+    ap.add_argument("--threads", nargs="+", type=int, default=[1, threads.cores()])
+    ap.add_argument("--min-time", type=float, default=3.0)
+    a = ap.parse_args(argv)
+    rate = counter_rate()
+    if rate <= 0:
+        print("this machine's target has no cycle counter (sync.cycles reads 0): no phases")
+        return 0
+    data = common.nmnist(10, "float32")
+    print(f"{a.net}, batch {a.batch}, T=10, float32; cycle counter {rate / 1e9:.3f} GHz; "
+          f"ms per batch (% of the batch), as the calling thread sees them")
+    names = ("samples", "window", "wgrads", "stack", "products", "tail", "history", "apply")
+    for rule in a.rules:
+        for n in a.threads:
+            sps, nb, cyc = profile(a.net, rule, a.batch, n, a.min_time, data)
+            total = max(cyc["batch"], 1)
+            ms = {k: 1e3 * v / rate / nb for k, v in cyc.items()}
+            parts = [f"{k} {ms[k]:.2f} ({100 * cyc[k] / total:.0f} %)" for k in names if cyc[k]]
+            layers = [f"{k[len('wgrad_layer'):]}: {ms[k]:.2f}" for k in cyc
+                      if k.startswith("wgrad_layer") and cyc[k]]
+            print(f"{rule:7s} threads {n}: {sps:7.1f} samples/s, batch {ms['batch']:.2f} ms = "
+                  + ", ".join(parts))
+            if layers:
+                print(f"{'':7s}            weight gradient by layer (ms): " + ", ".join(layers))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
