@@ -108,8 +108,9 @@ def main(argv=None) -> int:
             parts = [f"{k} {ms[k]:.2f} ({100 * cyc[k] / total:.0f} %)" for k in names if cyc[k]]
             layers = [f"{k[len('wgrad_layer'):]}: {ms[k]:.2f}" for k in cyc
                       if k.startswith("wgrad_layer") and cyc[k]]
+            what = ", ".join(parts) if parts else "(a pipelined sample: timed whole only)"
             print(f"{rule:7s} threads {n}: {sps:7.1f} samples/s, batch {ms['batch']:.2f} ms = "
-                  + ", ".join(parts))
+                  + what)
             if layers:
                 print(f"{'':7s}            weight gradient by layer (ms): " + ", ".join(layers))
     return 0
