@@ -106,7 +106,7 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
                                    spike_map,
                                    spk_hist, surr, syn_current, syn_decay, syn_delta,
                                    touched, trace, trace_in, u_hist, weight_nonzeros, weights,
-                                   worker_rows, worker_scratch, worker_state)
+                                   unit_state, worker_rows, worker_scratch, worker_state)
 from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
                                      scatter_rows, transform)
 from chipsim.kernels.sync import cycles, fetch_add, load, pause
@@ -247,11 +247,16 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
             npd = max(npd, m * Ly.k * Ly.k * Ly.cin * Ly.cout)
     one_zero = np.zeros(2, dtype=f)
     one_zero[0] = 1.0
+    # a BPTT window's shared forward in waves (_coop_wave): its counters and order of units
+    nwave = 0
+    if B == 1 and NW > 1 and temporal and steps > 0:
+        nwave = steps * (L + 1) + L + steps * L * (2 + COOP_BLOCKS * NW)
     stk = Stack(np.empty(NW * ncs, dtype=f), np.empty(NW * ngs, dtype=f),
                 np.empty(B * steps, dtype=np.uint8), np.empty(NW * npr, dtype=np.int64),
                 np.empty((nch + 1, 3), dtype=np.int64), np.empty(npd, dtype=f), one_zero,
                 np.zeros(TICKETS, dtype=np.int64),
-                np.zeros(COOP_BLOCKS * NW, dtype=np.int64),
+                np.zeros(L * COOP_BLOCKS * NW, dtype=np.int64),
+                np.zeros(nwave, dtype=np.int64),
                 np.zeros(CLOCKS + lay.shape[0], dtype=np.int64))
     return scr, stk
 
@@ -471,7 +476,7 @@ def _coop_block(l, i, nw, t, b, th, net, P, S, x, nrn, fmt, sw, stk, cnt):
     n0 = y0 * Ly.wout * Ly.cout
     n1 = y1 * Ly.wout * Ly.cout
     lam, theta, cin, vr, _ = neuron_slice(nrn, Ly)
-    stk.nspk[i] = lif(out[n0:n1], potential(S, Ly)[b][n0:n1], u_hist(S, Ly)[th, b][n0:n1],
+    _nspk(stk, l, lay.shape[0])[i] = lif(out[n0:n1], potential(S, Ly)[b][n0:n1], u_hist(S, Ly)[th, b][n0:n1],
                       spk_hist(S, Ly)[th, b][n0:], lam[n0:n1], theta[n0:n1], cin[n0:n1],
                       vr[n0:n1], nrn.uniform[l], nrn.soft[l], nrn.h0[l], fmt.qv, fmt.lim_v,
                       sw.fired)
@@ -485,14 +490,125 @@ def _coop_spikes(l, nw, t, b, th, net, S, nrn, stk, cnt, learning, temporal):
     Ly = net.layout[l]
     spk = spk_hist(S, Ly)[th, b]
     nb = _coop_blocks(l, net, nrn, nw)
+    nspk = _nspk(stk, l, net.layout.shape[0])
     n = nw - nw
     for i in range(nb):
         n0 = _coop_rows(l, i, nw, net, nrn)[0] * Ly.wout * Ly.cout
-        for q in range(stk.nspk[i]):
+        for q in range(nspk[i]):
             spk[n + q] = spk[n0 + q] + n0
-        n += stk.nspk[i]
+        n += nspk[i]
     cnt[b, t, l, INFER][NB_DENSE_OPS] += Ly.dense_ops
     _spikes_out(l, t, b, th, Ly.n_out, n, S, cnt, learning, temporal)
+
+
+@kernel(inline=True)
+def _nspk(stk, l, L):
+    """Layer l's part of stk.nspk: its blocks' spike counts."""
+    m = stk.nspk.shape[0] // L
+    return stk.nspk[l * m:(l + 1) * m]
+
+
+@kernel(inline=True)
+def _wave_parts(stk, L, n):
+    """stk.wave's parts for a window of n steps: units done per step and layer (n x L),
+    layers complete per step (n), each layer's first unit in a step (L), the order (rest)."""
+    w = stk.wave
+    return w[:n * L], w[n * L:n * L + n], w[n * L + n:n * L + n + L], w[n * L + n + L:]
+
+
+@kernel(inline=True)
+def _wave_order(nw, n, net, nrn, stk):
+    """Lays out the units of a window of n steps of a shared forward (_coop_wave) in waves:
+    wave d holds the layer of rank r (its place among the layers the forward walks) of step
+    d - r, first its input and whole-layer units, then its blocks, then its joins. Every unit
+    a unit waits for is then earlier in the order (the layers below it at its step: earlier
+    waves; its own layer at the step before: the wave before; its layer's input before its
+    blocks, and its blocks before their join: earlier in the wave). Zeroes the counters;
+    returns U, the units of a step."""
+    lay = net.layout
+    L = lay.shape[0]
+    done, comp, first_u, order = _wave_parts(stk, L, n)
+    U = _coop_unit(np.int64(1) << 40, nw, net, nrn)[3]
+    done[:] = 0
+    comp[:] = 0
+    nrank = U - U
+    for l in range(L):
+        first_u[l] = -1
+    for u in range(U):
+        l = _coop_unit(u, nw, net, nrn)[0]
+        if first_u[l] < 0:
+            first_u[l] = u
+            nrank += 1
+    g = U - U
+    for d in range(n + nrank - 1):
+        for cls in range(3):
+            r = U - U - 1
+            for u in range(U):
+                l, kind, i, first = _coop_unit(u, nw, net, nrn)
+                if first_u[l] == u:
+                    r += 1
+                c = 1 if kind == UNIT_BLOCK else (2 if kind == UNIT_SPIKES else 0)
+                k = d - r
+                if c == cls and k >= 0 and k < n:
+                    order[g] = k * U + u
+                    g += 1
+    return U
+
+
+@kernel
+def _coop_wave(w, nw, t0, t1, T, net, P, S, x, nrn, loss, fmt, scr, stk, cnt, loss_out,
+               learning, temporal):
+    """Worker w's part of BPTT's forward through the window t0..t1-1 of sample 0 (batch 1),
+    shared by nw workers in waves (_wave_order): the units of every step, taken from a shared
+    ticket (stk.ticket[TICKET], zeroed by the caller) in the order of the waves, each run once,
+    by whichever worker takes it, when what it reads is done: its layer's units before it at
+    its step (its input before its blocks, its blocks before their join), the layers below
+    it at its step, and its own layer at the step before. So the next step's first layer runs
+    beside this step's upper layers, which one step at a time (_coop_forward) left a worker
+    waiting through every serial unit (a layer's input, a join, the readout). Each step keeps
+    its history in its own slot (t - t0) and each layer its own potentials, outputs and
+    block counts (_nspk); the scratch a unit uses and leaves nothing in is the running
+    worker's (views.unit_state). Each output receives the same additions in the same order
+    as from _forward, and the counts sum to the same: the numbers are those of one
+    worker."""
+    lay = net.layout
+    L = lay.shape[0]
+    n = t1 - t0
+    done, comp, first_u, order = _wave_parts(stk, L, n)
+    U = _coop_unit(np.int64(1) << 40, nw, net, nrn)[3]
+    Su = unit_state(S, w)
+    sw = worker_scratch(scr, w)
+    b = w - w
+    tk = stk.ticket
+    no = np.bool_(False)
+    g = fetch_add(tk, TICKET, 1)
+    while g < n * U:
+        ku = order[g]
+        k = ku // U
+        u = ku - k * U
+        l, kind, i, first = _coop_unit(u, nw, net, nrn)
+        r = w - w           # the layer's rank: layers with a first unit before l's
+        for m in range(L):
+            if first_u[m] >= 0 and first_u[m] < first_u[l]:
+                r += 1
+        while (load(done, k * L + l) < first - first_u[l] or load(comp, k) < r
+               or (k > 0 and load(comp, k - 1) < r + 1)):
+            pause()
+        t = t0 + k
+        if kind == UNIT_LAYER:
+            _layer_input(l, t, b, k, net, Su, x, sw, cnt, learning, temporal)
+            _layer_forward(l, t, b, k, T, net, P, Su, x, nrn, loss, fmt, sw, cnt, loss_out,
+                           learning, temporal, no)
+        elif kind == UNIT_INPUT:
+            _layer_input(l, t, b, k, net, Su, x, sw, cnt, learning, temporal)
+        elif kind == UNIT_BLOCK:
+            _coop_block(l, i, nw, t, b, k, net, P, Su, x, nrn, fmt, sw, stk, cnt)
+        else:
+            _coop_spikes(l, nw, t, b, k, net, Su, nrn, stk, cnt, learning, temporal)
+        fetch_add(done, k * L + l, 1)
+        if kind == UNIT_LAYER or kind == UNIT_SPIKES:      # the layer's last unit
+            fetch_add(comp, k, 1)
+        g = fetch_add(tk, TICKET, 1)
 
 
 @kernel(inline=True)
@@ -991,6 +1107,7 @@ JOB_WAVE = 5
 JOB_PRODUCTS = 6
 JOB_TAIL = 8
 JOB_COOP = 9
+JOB_COOP_WAVE = 12
 JOB_HISTORY = 10
 JOB_APPLY = 11
 
@@ -1254,6 +1371,9 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
         elif job == JOB_COOP:
             _coop_sample(w, nw, a, b, T, net, P, S, x, nrn, loss, rule, fmt, scr, stk, cnt,
                          loss_out, learning, temporal, backward_now)
+        elif job == JOB_COOP_WAVE:
+            _coop_wave(w, nw, a, b, T, net, P, S, x, nrn, loss, fmt, scr, stk, cnt, loss_out,
+                       learning, temporal)
         elif job == JOB_PIPE:
             if w == 0:        # the forward and traces of step a ...
                 _pipe_forward(a, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
@@ -1729,13 +1849,25 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
         inline = inline or wg_inline[l] == 1
         pipe = pipe and lay[l].rec < 0
     pipe = pipe and inline
+    # one sample on two or more workers whose forward is shared by blocks of rows, with no
+    # traces to update after each step: the window's forward in waves (_coop_wave)
+    waves = B == 1 and nw > 1 and stk.wave.shape[0] > 0 and _coop_any(net, nrn, nw)
+    for l in range(L):
+        waves = waves and rule.factor[l] != FACTOR_TRACE
     t0 = T * 0                # not a literal (see _spatial_schedule)
     while t0 < T:
         t1 = min(T, t0 + rule.window)
         clk = cycles()
-        for t in range(t0, t1):
-            _run_samples(nw, t, t - t0, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
-                         stk, cnt, loss_out, yes, yes, no)
+        if waves:
+            # one sample on two or more workers: the window's forward in waves (_coop_wave)
+            _wave_order(nw, t1 - t0, net, nrn, stk)
+            stk.ticket[TICKET] = 0
+            _par(np.int64(JOB_COOP_WAVE), nw, t0, t1, t0, t0, t0, t0, net, P, G, S, x, nrn,
+                 loss, rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
+        else:
+            for t in range(t0, t1):
+                _run_samples(nw, t, t - t0, T, net, P, G, S, x, nrn, loss, rule, opt, fmt, scr,
+                             stk, cnt, loss_out, yes, yes, no)
         clk = _clock(stk, CLK_SAMPLES, clk)
         if pipe:
             # one sample on two workers: the error pass beside the weight gradients, each

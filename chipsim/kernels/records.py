@@ -245,8 +245,14 @@ class Stack(NamedTuple):
     ticket: np.ndarray      # int64 (32,): the workers' shared counters (sync.fetch_add), a
                             #   cache line apart: [TICKET] the next unit of a shared job to
                             #   take, [DONE] the units finished (loop._coop_forward)
-    nspk: np.ndarray        # int64 (COOP_BLOCKS x workers): the spikes of each block of rows of
-                            #   a layer whose forward the workers share (loop._coop_forward)
+    nspk: np.ndarray        # int64 (layers x COOP_BLOCKS x workers): the spikes of each block of
+                            #   rows of a layer whose forward the workers share
+                            #   (loop._coop_forward)
+    wave: np.ndarray        # int64: a window's shared forward in waves (loop._coop_wave, BPTT
+                            #   at batch 1 on two or more workers; else empty): units done per
+                            #   step and layer (steps x layers), layers complete per step
+                            #   (steps), each layer's first unit (layers), the order of the
+                            #   window's units (steps x layers x (2 + COOP_BLOCKS x workers))
     clock: np.ndarray       # int64 (CLOCKS + layers): cycles (sync.cycles) spent in each phase
                             #   of the batches run with these arrays, summed, as the calling
                             #   thread sees them (CLK_*), then in each layer's weight gradient

@@ -157,6 +157,18 @@ def worker_rows(S, w, k):
 
 
 @kernel(inline=True)
+def unit_state(S, w):
+    """worker_state(S, 0), the buffers of the one sample whose forward the workers share, with
+    worker ``w``'s rows of the scratch a forward unit uses and leaves nothing in (``hit``,
+    ``pmax``, ``ptouch``): units of different layers and steps may then run at once
+    (loop._coop_wave)."""
+    return State(S.B, S.TH, S.v, S.u_h, S.spk_h, S.spk_n, S.out[0], S.hit[w], S.masks,
+                 S.ev_idx, S.ev_val, S.ev_n, S.pmax[w], S.ptouch[w], S.traces, S.trace_p,
+                 S.osum, S.g, S.E[0], S.SG[0], S.smap[0], S.epost[0], S.edone[0], S.delta,
+                 S.isyn, S.dsyn, S.ostate, S.dro, S.wnz, S.wT)
+
+
+@kernel(inline=True)
 def worker_scratch(scr, w):
     """Row ``w`` of every work array of the Scratch record (one row per worker)."""
     return Scratch(scr.gnz[w], scr.fired[w], scr.scratch[w], scr.ones[w], scr.pos_nz[w],

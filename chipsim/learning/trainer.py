@@ -294,8 +294,12 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     # the stack holds one chunk per worker, a round's table of chunks and their products, the
     # workers' counters and the spike counts of a shared forward's blocks
     scr += (w_ * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps)
-            + 8 * 3 * (nch + 1) + npd * f + 2 * f + 8 * TICKETS + 8 * COOP_BLOCKS * w_
+            + 8 * 3 * (nch + 1) + npd * f + 2 * f + 8 * TICKETS + 8 * COOP_BLOCKS * w_ * len(lay)
             + 8 * (CLOCKS + len(lay)))
+    # a BPTT window's shared forward in waves (loop._coop_wave): counters and order of units
+    if B == 1 and w_ > 1 and temporal and steps > 0:
+        L_ = len(lay)
+        scr += 8 * (steps * (L_ + 1) + L_ + steps * L_ * (2 + COOP_BLOCKS * w_))
     # the history-summed gradient's arrays, per worker, for the largest layer that uses it,
     # and the worker's count of the weights it changed per layer
     nh = max([0] + [int(max(r["n_out"], r["rows"], r["ev_m"]))
