@@ -55,7 +55,9 @@ of output rows (``_coop_forward``): a LIF convolution's rows are cut into COOP_B
 per worker, each its synapses (synapse.scatter_rows) and then its neurons; the workers take
 the step's units (a layer's input events, its blocks, the join of its blocks' spikes, or a
 whole layer that is not cut) in order from a ticket, each when the units before its phase
-are done. BPTT, tbptt_local and inference run it. A spatial rule that updates once per sample
+are done. Inference runs it step by step; BPTT and tbptt_local run a window's steps in one
+job, in waves (``_coop_wave``): the next step's first layer beside this step's upper layers,
+each unit once what it reads is done. A spatial rule that updates once per sample
 (SLTT, SLTT-K, OTTT_A) on a network with a convolution pipelines the sample's steps on two
 workers instead (``_pipelined_schedule``, chosen by trainer.pipelined), in three stages:
 the forward, traces and surrogates of step t (``_pipe_forward``) beside the error pass of
