@@ -29,7 +29,6 @@ import argparse
 import os
 import sys
 import time
-from types import SimpleNamespace as NS
 
 import numpy as np
 
@@ -62,13 +61,7 @@ def profile(net_name: str, rule: str, B: int, n_threads: int, min_time: float, d
     ds, inp = data
     rng = np.random.default_rng(0)
     ops = common.CONV if net_name == "conv" else common.MLP
-    net = common.Network.build((34, 34, 2), True, ops, 10, True, rng, gain=2.0,
-                               dtype=np.dtype("float32"))
-    spec = NS(k=None, trace_decay=None, first_layer_input="raw", window=None, block=None,
-              target_window=None, update_skip=True)
-    tr = common.make_trainer(rule, net, common.NeuronParams.from_spec(common.NEURONS["ottt"]),
-                             NS(kind="ce_mse", mse_weight=0.05, mse_target="onehot"),
-                             NS(lr=0.05, momentum=0.0, weight_decay=0.0), spec, 10, B, rng)
+    tr = common.reference_trainer(ops, rule, 10, "float32", B, rng)
     tr.train_batch(inp, inp.ptr[:B], ds.labels[:B])      # compile / warm the caches
     tr.phase_cycles(reset=True)
     order = rng.permutation(len(ds.labels))

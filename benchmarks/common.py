@@ -82,6 +82,20 @@ def nmnist(T: int, dtype: str):
     return ds, encode_frames(channels_last(ds.frames), True, np.dtype(dtype))
 
 
+def reference_trainer(ops, rule: str, T: int, dtype: str, batch: int, rng, window=None,
+                      block=None, k=None, neuron: str = "ottt"):
+    """A trainer of ``rule`` for the reference network ``ops`` (MLP or CONV) on 2x34x34 N-MNIST
+    frames: PERFORMANCE.md's neuron, CE + 0.05 MSE loss, plain SGD at 0.05; the network's
+    weights drawn from ``rng``, then the trainer's."""
+    net = Network.build((34, 34, 2), True, ops, 10, True, rng, gain=2.0, dtype=np.dtype(dtype),
+                        block=block)
+    spec = NS(k=k, trace_decay=None, first_layer_input="raw", window=window, block=block,
+              target_window=None, update_skip=True)
+    return make_trainer(rule, net, NeuronParams.from_spec(NEURONS[neuron]),
+                        NS(kind="ce_mse", mse_weight=0.05, mse_target="onehot"),
+                        NS(lr=0.05, momentum=0.0, weight_decay=0.0), spec, T, batch, rng)
+
+
 def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, window=None,
           block=None, k=None, data=None, neuron: str = "ottt", repeats: int = 1):
     """Train on the 100 real N-MNIST training samples for at least ``min_time`` seconds,
@@ -93,13 +107,8 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
     """
     ds, inp = data if data is not None else nmnist(T, dtype)
     rng = np.random.default_rng(0)
-    net = Network.build((34, 34, 2), True, ops, 10, True, rng, gain=2.0, dtype=np.dtype(dtype),
-                        block=block)
-    spec = NS(k=k, trace_decay=None, first_layer_input="raw", window=window, block=block,
-              target_window=None, update_skip=True)
-    tr = make_trainer(rule, net, NeuronParams.from_spec(NEURONS[neuron]),
-                      NS(kind="ce_mse", mse_weight=0.05, mse_target="onehot"),
-                      NS(lr=0.05, momentum=0.0, weight_decay=0.0), spec, T, batch, rng)
+    tr = reference_trainer(ops, rule, T, dtype, batch, rng, window=window, block=block, k=k,
+                           neuron=neuron)
     n = len(ds.labels)
     tr.train_batch(inp, inp.ptr[:batch], ds.labels[:batch])        # compile / warm the cache
     total, n_total, runs = None, 0, []

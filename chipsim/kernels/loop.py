@@ -441,18 +441,27 @@ def _coop_forward(w, nw, t, th, T, net, P, S, x, nrn, loss, fmt, scr, stk, cnt, 
             break
         while load(tk, DONE) < first:
             pause()
-        if kind == UNIT_LAYER:
-            _layer_input(l, t, b, th, net, S0, x, sw, cnt, learning, temporal)
-            _layer_forward(l, t, b, th, T, net, P, S0, x, nrn, loss, fmt, sw, cnt, loss_out,
-                           learning, temporal, backward_now)
-        elif kind == UNIT_INPUT:
-            _layer_input(l, t, b, th, net, S0, x, sw, cnt, learning, temporal)
-        elif kind == UNIT_BLOCK:
-            _coop_block(l, i, nw, t, b, th, net, P, S0, x, nrn, fmt, sw, stk, cnt)
-        else:
-            _coop_spikes(l, nw, t, b, th, net, S0, nrn, stk, cnt, learning, temporal)
+        _coop_run(l, kind, i, nw, t, b, th, T, net, P, S0, x, nrn, loss, fmt, sw, stk, cnt,
+                  loss_out, learning, temporal, backward_now)
         fetch_add(tk, DONE, 1)
         u = fetch_add(tk, TICKET, 1)
+
+
+@kernel(inline=True)
+def _coop_run(l, kind, i, nw, t, b, th, T, net, P, S, x, nrn, loss, fmt, sw, stk, cnt,
+              loss_out, learning, temporal, backward_now):
+    """One unit (_coop_unit: layer l, kind, block i) of sample b's shared forward at step t
+    (history slot th), on state S and worker scratch sw."""
+    if kind == UNIT_LAYER:
+        _layer_input(l, t, b, th, net, S, x, sw, cnt, learning, temporal)
+        _layer_forward(l, t, b, th, T, net, P, S, x, nrn, loss, fmt, sw, cnt, loss_out,
+                       learning, temporal, backward_now)
+    elif kind == UNIT_INPUT:
+        _layer_input(l, t, b, th, net, S, x, sw, cnt, learning, temporal)
+    elif kind == UNIT_BLOCK:
+        _coop_block(l, i, nw, t, b, th, net, P, S, x, nrn, fmt, sw, stk, cnt)
+    else:
+        _coop_spikes(l, nw, t, b, th, net, S, nrn, stk, cnt, learning, temporal)
 
 
 @kernel(inline=True)
@@ -596,17 +605,8 @@ def _coop_wave(w, nw, t0, t1, T, net, P, S, x, nrn, loss, fmt, scr, stk, cnt, lo
         while (load(done, k * L + l) < first - first_u[l] or load(comp, k) < r
                or (k > 0 and load(comp, k - 1) < r + 1)):
             pause()
-        t = t0 + k
-        if kind == UNIT_LAYER:
-            _layer_input(l, t, b, k, net, Su, x, sw, cnt, learning, temporal)
-            _layer_forward(l, t, b, k, T, net, P, Su, x, nrn, loss, fmt, sw, cnt, loss_out,
-                           learning, temporal, no)
-        elif kind == UNIT_INPUT:
-            _layer_input(l, t, b, k, net, Su, x, sw, cnt, learning, temporal)
-        elif kind == UNIT_BLOCK:
-            _coop_block(l, i, nw, t, b, k, net, P, Su, x, nrn, fmt, sw, stk, cnt)
-        else:
-            _coop_spikes(l, nw, t, b, k, net, Su, nrn, stk, cnt, learning, temporal)
+        _coop_run(l, kind, i, nw, t0 + k, b, k, T, net, P, Su, x, nrn, loss, fmt, sw, stk, cnt,
+                  loss_out, learning, temporal, no)
         fetch_add(done, k * L + l, 1)
         if kind == UNIT_LAYER or kind == UNIT_SPIKES:      # the layer's last unit
             fetch_add(comp, k, 1)
