@@ -20,8 +20,8 @@ import pytest
 
 from chipsim import threads
 from chipsim.kernels.arrays import zeros_aligned
-from chipsim.kernels.records import WGRAD_BLOCK
-from chipsim.learning.trainer import trainer_bytes
+from chipsim.kernels.records import ROLE_LIF, WGRAD_BLOCK
+from chipsim.learning.trainer import layout, trainer_bytes
 from chipsim.model.inputs import encode_frames
 from chipsim.model.network import Network
 from tests.helpers import neuron, trainer
@@ -171,10 +171,12 @@ def test_bit_identical_for_1_2_3_threads(name, rule, B, kw):
 def test_bptt_batch1_pipeline_on_one_thread(name, monkeypatch):
     """BPTT at batch 1 on two workers (loop._wave) whose two workers run in turn on one thread
     (as a busy machine may schedule them): the first takes the error pass, the second the
-    weight gradients, and neither waits for the other; the numbers are one worker's."""
+    weight gradients, and neither waits for the other; the numbers are one worker's. The
+    first computes every chunk of every step's surrogates (the second never waits, so never
+    takes one)."""
     import numba
 
-    from chipsim.kernels.records import DONE, TICKET
+    from chipsim.kernels.records import DONE, SGQ, TICKET
     one = _run(name, "bptt", 1, 1)
     monkeypatch.setattr(threads, "_numba_threads", lambda n: numba.set_num_threads(1))
     net, labels, inp = _problem(name, 2, 0)
@@ -187,8 +189,43 @@ def test_bptt_batch1_pipeline_on_one_thread(name, monkeypatch):
         # both roles were taken, and every layer of every step was announced (the conv layers
         # and the readout: T steps of len(net.layers) error units)
         assert (tk[TICKET], tk[DONE]) == (2, T * len(net.layers))
+        taken, done, begun = _surrogate_chunks(tr)
+        assert taken == done == [_sg_chunks(net)] * T and begun == T
     out += list(tr.infer_batch(inp, inp.ptr[:1], labels[:1]))
     _same(one, out + [a.copy() for a in tr.learned_state().values()])
+
+
+def _sg_chunks(net):
+    """A step's chunks of surrogates (loop.SG_CHUNK rows of a LIF layer), in closed form."""
+    from chipsim.kernels.loop import SG_CHUNK
+    lay = layout(net)
+    return sum(-(-int(r["n_out"]) // SG_CHUNK) for r in lay if r["role"] == ROLE_LIF)
+
+
+def _surrogate_chunks(tr):
+    """The last window's surrogate counters (records.Stack.sgq): chunks taken and done per
+    step, and the steps the error pass began."""
+    from chipsim.kernels.records import SGQ
+    q = tr._work[1].sgq
+    return ([int(q[SGQ * s]) for s in range(T)], [int(q[SGQ * s + SGQ // 2]) for s in range(T)],
+            int(q[SGQ * T]))
+
+
+@pytest.mark.parametrize("name", ["conv", "tall"])
+def test_bptt_batch1_surrogates_shared_by_chunks(name):
+    """BPTT at batch 1 on two workers shares each step's surrogates in chunks (loop._wave):
+    every chunk of every step is computed once (a chunk taken by both, or by neither, would
+    leave the done count off its closed form) and the error pass began every step. Which
+    worker took which chunk varies; the numbers do not (test_bit_identical)."""
+    net, labels, inp = _problem(name, 1, 0)
+    assert _sg_chunks(net) >= 2
+    tr = trainer("bptt", net, neuron("ottt")[0], T=T, B=1, lr=0.3, workers=2)
+    tr.train_batch(inp, inp.ptr[:1], labels[:1])
+    taken, done, begun = _surrogate_chunks(tr)
+    assert done == [_sg_chunks(net)] * T and begun == T
+    # a chunk is taken only after its counter is read below the count, so the two workers
+    # overshoot it by at most one between them
+    assert all(_sg_chunks(net) <= k <= _sg_chunks(net) + 1 for k in taken)
 
 
 def test_the_wide_case_computes_a_product_in_blocks_of_rows():

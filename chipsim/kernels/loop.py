@@ -98,8 +98,8 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH
                                      FACTOR_TRACE, FEEDBACK_FIXED, TICKET, TICKETS,
                                      FEEDBACK_WT, OUT_READOUT,
                                      OUT_SPIKE_COUNT, PIPE_SLOTS, ROLE_LIF, ROLE_REC,
-                                     ROLE_READOUT, ROUND_CHUNKS, ROUTE_TEMPORAL, STACK_FLOATS,
-                                     STACK_ROWS,
+                                     ROLE_READOUT, ROUND_CHUNKS, ROUTE_TEMPORAL, SGQ,
+                                     STACK_FLOATS, STACK_ROWS,
                                      WGRAD_BLOCK,
                                      Scratch, Stack)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
@@ -253,12 +253,16 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
     nwave = 0
     if B == 1 and NW > 1 and temporal and steps > 0:
         nwave = steps * (L + 1) + L + steps * L * (2 + COOP_BLOCKS * NW)
+    # its backward on two workers (_wave): the surrogates' counters per step
+    nsgq = 0
+    if B == 1 and NW > 1 and temporal and steps > 0:
+        nsgq = SGQ * (steps + 1)
     stk = Stack(np.empty(NW * ncs, dtype=f), np.empty(NW * ngs, dtype=f),
                 np.empty(B * steps, dtype=np.uint8), np.empty(NW * npr, dtype=np.int64),
                 np.empty((nch + 1, 3), dtype=np.int64), np.empty(npd, dtype=f), one_zero,
                 np.zeros(TICKETS, dtype=np.int64),
                 np.zeros(L * COOP_BLOCKS * NW, dtype=np.int64),
-                np.zeros(nwave, dtype=np.int64),
+                np.zeros(nwave, dtype=np.int64), np.zeros(nsgq, dtype=np.int64),
                 np.zeros(CLOCKS + lay.shape[0], dtype=np.int64))
     return scr, stk
 
@@ -804,24 +808,75 @@ def _recurrent_error(l, b, th, net, P, S, scr, c):
                     (scr.wt0, scr.wt1, scr.wt2), scr.taps, c)
 
 
+@kernel(inline=True)
+def _surrogate_rows(l, r0, r1, b, th, net, nrn, S, scr):
+    """LIF layer l's surrogate derivatives, rows r0..r1-1, of one sample at one step (history
+    slot th), into its surrogate buffer: one vectorised loop (the sigmoid's exp:
+    kernels/libm.py, no libm call). Each row's value is its own, whoever computes it."""
+    Ly = net.layout[l]
+    prm = scr.prm      # the surrogate's alpha in the network's dtype (prm[0] unused)
+    prm[1] = nrn.alpha
+    theta_f = neuron_slice(nrn, Ly)[4]
+    surrogates(u_hist(S, Ly)[th, b][r0:r1], theta_f[r0:r1], nrn.uniform[l], nrn.sg_kind,
+               prm[1], surr(S, Ly)[r0:r1])
+
+
+@kernel(inline=True)
+def _surrogate_counts(b, t, temporal, net, cnt):
+    """The counts of every LIF layer's surrogate derivatives of one sample at one step."""
+    lay = net.layout
+    for l in range(net.pops.shape[0] - 1):
+        n = lay[l].n_out
+        cl = cnt[b, t, l, LEARN]
+        cl[SURROGATE_EVAL] += n
+        if not temporal:     # u of this step from the neuron state (BPTT: from history)
+            cl[MEM_READ_STATE] += n
+
+
 @kernel
 def _surrogates(b, th, t, temporal, net, nrn, S, scr, cnt):
     """Every LIF layer's surrogate derivatives of one sample at one step (history slot th),
     into its surrogate buffer, counted."""
+    for l in range(net.pops.shape[0] - 1):
+        _surrogate_rows(l, 0, net.layout[l].n_out, b, th, net, nrn, S, scr)
+    _surrogate_counts(b, t, temporal, net, cnt)
+
+
+#: BPTT's backward at batch 1 on two workers (_wave) shares a step's surrogates in chunks of
+#: at most this many rows of a layer (about 2 us of work each)
+SG_CHUNK = 2048
+
+
+@kernel(inline=True)
+def _sg_chunk(i, net):
+    """Chunk i of a step's surrogates (SG_CHUNK rows of a LIF layer, layer by layer): its
+    layer and rows (l, r0, r1); l = -1 past the last (i = 1 << 40: the count, as r0)."""
     lay = net.layout
-    n_lif = net.pops.shape[0] - 1
-    prm = scr.prm      # the surrogate's alpha in the network's dtype (prm[0] unused)
-    prm[1] = nrn.alpha
-    for l in range(n_lif):
-        Ly = lay[l]
-        sgl = surr(S, Ly)
-        theta_f = neuron_slice(nrn, Ly)[4]
-        # one vectorised loop per layer (the sigmoid's exp: kernels/libm.py, no libm call)
-        surrogates(u_hist(S, Ly)[th, b], theta_f, nrn.uniform[l], nrn.sg_kind, prm[1], sgl)
-        cl = cnt[b, t, l, LEARN]
-        cl[SURROGATE_EVAL] += sgl.shape[0]
-        if not temporal:     # u of this step from the neuron state (BPTT: from history)
-            cl[MEM_READ_STATE] += sgl.shape[0]
+    c = i - i
+    for l in range(net.pops.shape[0] - 1):
+        n = lay[l].n_out
+        m = (n + SG_CHUNK - 1) // SG_CHUNK
+        if i < c + m:
+            r0 = (i - c) * SG_CHUNK
+            return l, r0, min(n, r0 + SG_CHUNK)
+        c += m
+    return c - c - 1, c, c
+
+
+@kernel(inline=True)
+def _sg_take(s, t0, net, nrn, S, scr, q):
+    """Takes the next chunk of step s's surrogates (stk.sgq: q) and computes it, into
+    surrogate row s % 2 of worker 0's State; False when every chunk is taken."""
+    nch = _sg_chunk(s - s + (1 << 40), net)[1]
+    if load(q, SGQ * (s - t0)) >= nch:      # (read first: no write to a counter spent)
+        return False
+    i = fetch_add(q, SGQ * (s - t0), 1)
+    l, r0, r1 = _sg_chunk(i, net)
+    if l < 0:
+        return False
+    _surrogate_rows(l, r0, r1, s - s, s - t0, net, nrn, worker_rows(S, s - s, s % 2), scr)
+    fetch_add(q, SGQ * (s - t0) + SGQ // 2, 1)
+    return True
 
 
 @kernel
@@ -1314,23 +1369,47 @@ def _wave(t0, t1, net, P, G, S, x, nrn, rule, opt, fmt, scr, stk, cnt):
     Each layer's gradient receives its steps in the same order as from _wgrads on one worker,
     with the same arithmetic, so the numbers are those of one worker. The worker that waits
     waits only for the other, which has started and never waits: if one thread runs both
-    (one after the other), the first runs the whole error pass and the second never waits."""
+    (one after the other), the first runs the whole error pass and the second never waits.
+
+    A step's surrogates (the error pass's first work at each step) are shared in chunks
+    (_sg_chunk) taken from a counter per step (stk.sgq, zeroed by the caller): the error pass
+    takes what is left of its step's, then waits for the chunks the other took; the other
+    takes them only while it waits, for the error pass's step or the next one. Step t's are in
+    surrogate row t % 2 (worker_rows): the next step's row is free once the error pass has
+    begun this step (it announces each step it begins on stk.sgq), and the error pass of a
+    step reads no other step's. Each value is its own whoever computes it, and the error
+    pass counts them, so the numbers are those of one worker. It waits only for chunks
+    being computed, which wait for nothing; alone on one thread it takes every chunk."""
     tk = stk.ticket
+    q = stk.sgq
     zero = t0 - t0              # typed, not literals (see _spatial_schedule)
     one = zero + 1
+    n = t1 - t0
     if fetch_add(tk, TICKET, 1) == 0:
+        sw = worker_scratch(scr, zero)
+        nch = _sg_chunk(one << 40, net)[1]
         for t in range(t1 - 1, t0 - 1, -1):
-            _back_step(zero, t, t0, t1, net, P, S, worker_state(S, zero), nrn,
-                       worker_scratch(scr, zero), cnt, np.bool_(False), tk)
+            fetch_add(q, SGQ * n, 1)         # begun step t (the row of step t - 1 is free)
+            while _sg_take(t, t0, net, nrn, S, sw, q):
+                pass
+            while load(q, SGQ * (t - t0) + SGQ // 2) < nch:
+                pause()
+            _surrogate_counts(zero, t, np.bool_(True), net, cnt)
+            _back_step(zero, t, t0, t1, net, P, S, worker_rows(S, zero, t % 2), nrn, sw, cnt,
+                       np.bool_(True), tk)
         return
     k = zero
+    sw = worker_scratch(scr, one)
     for t in range(t1 - 1, t0 - 1, -1):
         for i in range(_grad_layers(net)):   # _backward's order: one announcement per layer
             l = _grad_layer(i, net)
             k += 1
             if rule.fused[l] == 0:
-                while load(tk, DONE) < k:
-                    pause()
+                while load(tk, DONE) < k:    # waiting: the error pass's surrogates, if any
+                    te = t1 - load(q, SGQ * n)   # the step it is at (t1: not begun)
+                    if not (_sg_take(min(te, t1 - 1), t0, net, nrn, S, sw, q)
+                            or (te - 1 >= t0 and _sg_take(te - 1, t0, net, nrn, S, sw, q))):
+                        pause()
                 _wgrad_share(zero, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt,
                              one, S.traces)
 
@@ -1876,6 +1955,7 @@ def _temporal_schedule(nw, net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss
             # layer's as soon as its output gradient is made (_wave)
             stk.ticket[TICKET] = 0
             stk.ticket[DONE] = 0
+            stk.sgq[:] = 0
             _par(np.int64(JOB_WAVE), ns + 1, t0, t1, t0, t0, t0, t0, net, P, G, S, x, nrn, loss,
                  rule, opt, fmt, scr, stk, cnt, loss_out, yes, yes, no)
             clk = _clock(stk, CLK_WINDOW, clk)

@@ -253,6 +253,11 @@ class Stack(NamedTuple):
                             #   step and layer (steps x layers), layers complete per step
                             #   (steps), each layer's first unit (layers), the order of the
                             #   window's units (steps x layers x (2 + COOP_BLOCKS x workers))
+    sgq: np.ndarray         # int64 (SGQ x (steps + 1)): BPTT's backward through a window at
+                            #   batch 1 on two workers (loop._wave; else empty): per step s of
+                            #   the window, its surrogates' chunks taken [SGQ s] and done
+                            #   [SGQ s + SGQ/2], a cache line apart; [SGQ steps]: the steps
+                            #   the error pass has begun
     clock: np.ndarray       # int64 (CLOCKS + layers): cycles (sync.cycles) spent in each phase
                             #   of the batches run with these arrays, summed, as the calling
                             #   thread sees them (CLK_*), then in each layer's weight gradient
@@ -262,6 +267,9 @@ class Stack(NamedTuple):
 TICKET = 0
 DONE = 16
 TICKETS = 32
+
+#: Stack.sgq's stride per step (two cache lines of int64)
+SGQ = 16
 
 #: Stack.clock's phases (loop): the whole batch; phase 1 (forward, traces and, on the spatial
 #: route, the error pass: loop._run_samples); BPTT's error pass through a window (with its

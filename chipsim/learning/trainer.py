@@ -25,7 +25,7 @@ from chipsim.kernels import batch_work, run_batch
 from chipsim.kernels.arrays import zeros_aligned
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH, CLK_HISTORY,
                                      CLK_PRODUCTS, CLK_SAMPLES, CLK_STACK, CLK_TAIL, CLK_WGRADS,
-                                     CLK_WINDOW, CLOCKS, COOP_BLOCKS, EV_BUF, EV_INPUT,
+                                     CLK_WINDOW, CLOCKS, COOP_BLOCKS, EV_BUF, EV_INPUT, SGQ,
                                      EV_SPIKES, FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT,
                                      POOL_AVG, PIPE_SLOTS, POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
@@ -300,6 +300,8 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     if B == 1 and w_ > 1 and temporal and steps > 0:
         L_ = len(lay)
         scr += 8 * (steps * (L_ + 1) + L_ + steps * L_ * (2 + COOP_BLOCKS * w_))
+        # and its backward on two workers (loop._wave): the surrogates' counters per step
+        scr += 8 * SGQ * (steps + 1)
     # the history-summed gradient's arrays, per worker, for the largest layer that uses it,
     # and the worker's count of the weights it changed per layer
     nh = max([0] + [int(max(r["n_out"], r["rows"], r["ev_m"]))
