@@ -176,7 +176,7 @@ def test_bptt_batch1_pipeline_on_one_thread(name, monkeypatch):
     takes one)."""
     import numba
 
-    from chipsim.kernels.records import DONE, SGQ, TICKET
+    from chipsim.kernels.records import DONE, TICKET
     one = _run(name, "bptt", 1, 1)
     monkeypatch.setattr(threads, "_numba_threads", lambda n: numba.set_num_threads(1))
     net, labels, inp = _problem(name, 2, 0)
