@@ -10,7 +10,10 @@ For each rule and thread count the script trains on the 100 shipped N-MNIST samp
 - ``window``: BPTT's error pass through a window (at batch 1 on two workers with the weight
   gradients beside it, loop._wave);
 - ``wgrads``: the weight gradients (loop._wgrads), and of them the batch-level products'
-  ``stack``, ``products`` and ``tail`` (loop._stacked_wgrad) and each layer's share;
+  ``stack``, ``products`` and ``tail`` (loop._stacked_wgrad) and each layer's share; then each
+  worker's own time inside its shares of those three (without the waits at the end of each
+  parallel job: a worker whose time is well below its phase's waited for the others, and the
+  workers' sum above one thread's phase is work that runs slower beside the other thread);
 - ``history``: the dense layers' gradients summed from a window's history (BPTT);
 - ``apply``: the updates.
 
@@ -106,6 +109,12 @@ def main(argv=None) -> int:
                   + what)
             if layers:
                 print(f"{'':7s}            weight gradient by layer (ms): " + ", ".join(layers))
+            nw = sum(1 for k in cyc if k.startswith("stack_w"))
+            own = [f"{p} " + " / ".join(f"{ms[f'{p}_w{w}']:.2f}" for w in range(nw))
+                   for p in ("stack", "products", "tail") if cyc[p]]
+            if own:
+                print(f"{'':7s}            each worker's own time in them (ms, worker 0 / 1 ...): "
+                      + ", ".join(own))
     return 0
 
 

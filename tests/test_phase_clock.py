@@ -1,7 +1,8 @@
 """The batch loop's phase clock (records.Stack.clock, Trainer.phase_cycles): the cycle counter
 advances, and each phase is timed inside the one that holds it, on the routes and schedules
 that time them (a conv net at batch 2: samples, BPTT's window, the weight gradients and their
-batch-level products, the update)."""
+batch-level products, the update), and each worker's own time in the products' phases inside
+those phases."""
 
 from __future__ import annotations
 
@@ -57,6 +58,14 @@ def test_phases_nest_in_the_batch(rule, workers):
     assert c["stack"] + c["products"] + c["tail"] <= c["wgrads"]
     assert 0 < sum(layers.values()) <= c["wgrads"]
     assert (c["window"] > 0) == (rule == "bptt")    # only BPTT has a window's error pass
+    # each worker's own time in the batch-level products' phases: inside the phase, which
+    # the calling thread times around the whole parallel job; some of it in every phase
+    per_worker = {k: v for k, v in c.items() if "_w" in k}
+    assert sorted(per_worker) == sorted(f"{p}_w{w}" for p in ("stack", "products", "tail")
+                                        for w in range(workers))
+    for p in ("stack", "products", "tail"):
+        mine = [c[f"{p}_w{w}"] for w in range(workers)]
+        assert sum(mine) > 0 and all(0 <= v <= c[p] for v in mine), (p, mine, c[p])
     assert all(v == 0 for v in tr.phase_cycles().values())     # reset
     tr.train_batch(inp, inp.ptr[2:4], labels[2:4])
     again = tr.phase_cycles()

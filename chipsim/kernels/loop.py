@@ -99,8 +99,8 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH
                                      FEEDBACK_WT, OUT_READOUT,
                                      OUT_SPIKE_COUNT, PIPE_SLOTS, ROLE_LIF, ROLE_REC,
                                      ROLE_READOUT, ROUND_CHUNKS, ROUTE_TEMPORAL, SGQ,
-                                     STACK_FLOATS, STACK_ROWS,
-                                     WGRAD_BLOCK,
+                                     STACK_FLOATS, STACK_ROWS, W_PHASES, W_PRODUCTS,
+                                     W_STACK, W_TAIL, WGRAD_BLOCK,
                                      Scratch, Stack)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
                                    feedback, kernel_t, mom_bias, neuron_slice, out_grad, output,
@@ -142,6 +142,13 @@ def _round_chunks(Ly, per, nw, ncol, ng, npair, nchunk, nprod):
     m = min(ncol // (per * pos * R), ng // (per * pos * Ly.cout), npair // per, nchunk,
             nprod // (R * Ly.cout), ROUND_CHUNKS)
     return max(min(nw, nchunk), m)
+
+
+@kernel(inline=True)
+def _clock_worker(stk, L, kind, w, c0):
+    """Adds the cycles since c0 to worker w's time in phase ``kind`` (records.W_*) of a
+    network of L layers, atomically (the workers of one job add at once)."""
+    fetch_add(stk.clock, CLOCKS + L + W_PHASES * w + kind, cycles() - c0)
 
 
 @kernel(inline=True)
@@ -263,7 +270,7 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
                 np.zeros(TICKETS, dtype=np.int64),
                 np.zeros(L * COOP_BLOCKS * NW, dtype=np.int64),
                 np.zeros(nwave, dtype=np.int64), np.zeros(nsgq, dtype=np.int64),
-                np.zeros(CLOCKS + lay.shape[0], dtype=np.int64))
+                np.zeros(CLOCKS + lay.shape[0] + W_PHASES * NW, dtype=np.int64))
     return scr, stk
 
 
@@ -1484,6 +1491,7 @@ def _stack_share(w, nw, l, t_lo, t_hi, t0, n0, n1, net, S, x, rule, scr, stk, cn
     sw = worker_scratch(scr, w)
     n = t_hi - t_lo + 1
     use_trace = rule.factor[l] == FACTOR_TRACE
+    c0 = cycles()
     for i in range(n0 + w * (n1 - n0) // nw, n0 + (w + 1) * (n1 - n0) // nw):
         q = stk.pair[i]
         b = q // n
@@ -1494,6 +1502,7 @@ def _stack_share(w, nw, l, t_lo, t_hi, t0, n0, n1, net, S, x, rule, scr, stk, cn
         idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
         stack_product(Ly, g, ng, idx, val, e0, e1, trace(S, Ly)[b], use_trace, sw.tsum,
                       (sw.wt0, sw.wt1, sw.wt2), stk.col, stk.g, i, cnt[b, t, l, LEARN])
+    _clock_worker(stk, lay.shape[0], W_STACK, w, c0)
 
 
 @kernel(inline=True)
@@ -1611,6 +1620,7 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     use_trace = rule.factor[l] == FACTOR_TRACE
     unit = Ly.unit == 1 and not use_trace
     first = w == 0
+    c0 = cycles()
     for c in range(nc):
         if stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
             add_channels(gW, _chunk_prod(stk, c, R, Cout), Cin, ci0, ci1, tch)
@@ -1638,6 +1648,7 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
             if counts:
                 n_pairs, nf = conv_pairs(Ly, idx, e0, e1, tr, use_trace, sw.tsum)
                 count_accumulated(cnt[b, t, l, LEARN], Ly, use_trace, n_pairs, ng, True)
+    _clock_worker(stk, lay.shape[0], W_TAIL, w, c0)
 
 
 @kernel(inline=True)
@@ -1696,6 +1707,7 @@ def _chunk_units(w, nw, l, nc, net, scr, stk):
     worker, at rows that depended on the workers, trusting BLAS to compute a block of rows as
     the whole product does: OpenBLAS does for some shapes only,
     benchmarks/check_blas_blocks.py.)"""
+    c0 = cycles()
     Ly = net.layout[l]
     pos = Ly.hout * Ly.wout
     R = Ly.k * Ly.k * Ly.cin
@@ -1722,6 +1734,7 @@ def _chunk_units(w, nw, l, nc, net, scr, stk):
                               stk.g[q0 * Cout:q1 * Cout].reshape((q1 - q0, Cout)), r0, r1,
                               stk.prod[(c * R + r0) * Cout:(c * R + r1) * Cout], stk.one_zero)
             a += n * (r1 - r0)
+    _clock_worker(stk, net.layout.shape[0], W_PRODUCTS, w, c0)
 
 
 @kernel(inline=True)

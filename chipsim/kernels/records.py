@@ -258,9 +258,11 @@ class Stack(NamedTuple):
                             #   the window, its surrogates' chunks taken [SGQ s] and done
                             #   [SGQ s + SGQ/2], a cache line apart; [SGQ steps]: the steps
                             #   the error pass has begun
-    clock: np.ndarray       # int64 (CLOCKS + layers): cycles (sync.cycles) spent in each phase
-                            #   of the batches run with these arrays, summed, as the calling
-                            #   thread sees them (CLK_*), then in each layer's weight gradient
+    clock: np.ndarray       # int64 (CLOCKS + layers + W_PHASES x workers): cycles (sync.cycles)
+                            #   spent in each phase of the batches run with these arrays,
+                            #   summed, as the calling thread sees them (CLK_*), then in each
+                            #   layer's weight gradient, then each worker's time inside its
+                            #   shares of the batch-level products' phases (W_*)
 
 
 #: Stack.ticket's counters, and its length (two cache lines apart)
@@ -288,6 +290,13 @@ CLK_TAIL = 6
 CLK_HISTORY = 7
 CLK_APPLY = 8
 CLOCKS = 16
+#: Stack.clock's per-worker slots, W_PHASES per worker after the layers': the time a worker
+#: spends inside its shares of the batch-level products' stacking, products and tails (its
+#: own work, without the waits at the end of each parallel job; loop._stacked_wgrad)
+W_STACK = 0
+W_PRODUCTS = 1
+W_TAIL = 2
+W_PHASES = 3
 
 #: a LIF convolution's forward at batch 1, when the workers share it, is cut into this many
 #: blocks of output rows per worker (loop._coop_forward)

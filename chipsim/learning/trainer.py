@@ -30,7 +30,8 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH
                                      POOL_AVG, PIPE_SLOTS, POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
                                      ROUND_CHUNKS, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
-                                     TICKETS, WGRAD_BLOCK, Grads, Inputs, Net, NumberFormat,
+                                     TICKETS, W_PHASES, W_PRODUCTS, W_STACK, W_TAIL, WGRAD_BLOCK,
+                                     Grads, Inputs, Net, NumberFormat,
                                      Optimizer, Params, Rule as RuleRec, State)
 from chipsim.learning.losses import loss_record
 from chipsim.learning.rule import Rule
@@ -295,7 +296,7 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     # workers' counters and the spike counts of a shared forward's blocks
     scr += (w_ * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps)
             + 8 * 3 * (nch + 1) + npd * f + 2 * f + 8 * TICKETS + 8 * COOP_BLOCKS * w_ * len(lay)
-            + 8 * (CLOCKS + len(lay)))
+            + 8 * (CLOCKS + len(lay) + W_PHASES * w_))
     # a BPTT window's shared forward in waves (loop._coop_wave): counters and order of units
     if B == 1 and w_ > 1 and temporal and steps > 0:
         L_ = len(lay)
@@ -584,20 +585,30 @@ class Trainer:
     PHASES = (("batch", CLK_BATCH), ("samples", CLK_SAMPLES), ("window", CLK_WINDOW),
               ("wgrads", CLK_WGRADS), ("stack", CLK_STACK), ("products", CLK_PRODUCTS),
               ("tail", CLK_TAIL), ("history", CLK_HISTORY), ("apply", CLK_APPLY))
+    #: each worker's own time in the batch-level products' phases (phase_cycles: <name>_w<w>)
+    WORKER_PHASES = (("stack", W_STACK), ("products", W_PRODUCTS), ("tail", W_TAIL))
 
     def phase_cycles(self, reset: bool = False) -> dict[str, int]:
         """The processor cycles (sync.cycles) the batch loop spent in each of its phases, as the
         calling thread saw them, summed over the batches run since the work arrays were made
         (they are made again when the batch size, or learning, changes) or last reset: the
-        names of ``PHASES``, then ``wgrad_layer<l>`` for each layer's weight gradient. A
-        profile of where a run's time goes (benchmarks/bench_phases.py); not a count of the
-        chip's work. ``reset``: zero them after reading."""
+        names of ``PHASES``, then ``wgrad_layer<l>`` for each layer's weight gradient, then
+        for each worker w the time it spent inside its own shares of the batch-level
+        products' phases (``stack_w<w>``, ``products_w<w>``, ``tail_w<w>``; each at most its
+        phase, which adds the waits at the end of each parallel job). A profile of where a
+        run's time goes (benchmarks/bench_phases.py); not a count of the chip's work.
+        ``reset``: zero them after reading."""
         if self._work is None:
             return {}
         clock = self._work[1].clock
+        nw = self._work[0].gnz.shape[0]          # the work arrays' rows: one per worker
+        L = clock.shape[0] - CLOCKS - W_PHASES * nw
         out = {name: int(clock[k]) for name, k in self.PHASES}
-        for l in range(clock.shape[0] - CLOCKS):
+        for l in range(L):
             out[f"wgrad_layer{l}"] = int(clock[CLOCKS + l])
+        for w in range(nw):
+            for name, k in self.WORKER_PHASES:
+                out[f"{name}_w{w}"] = int(clock[CLOCKS + L + W_PHASES * w + k])
         if reset:
             clock[:] = 0
         return out
