@@ -871,10 +871,10 @@ def _sg_chunk(i, net):
 
 
 @kernel(inline=True)
-def _sg_take(s, t0, net, nrn, S, scr, q):
-    """Takes the next chunk of step s's surrogates (stk.sgq: q) and computes it, into
-    surrogate row s % 2 of worker 0's State; False when every chunk is taken."""
-    nch = _sg_chunk(s - s + (1 << 40), net)[1]
+def _sg_take(s, t0, nch, net, nrn, S, scr, q):
+    """Takes the next chunk of step s's surrogates (stk.sgq: q; nch chunks a step) and
+    computes it, into surrogate row s % 2 of worker 0's State; False when every chunk is
+    taken."""
     if load(q, SGQ * (s - t0)) >= nch:      # (read first: no write to a counter spent)
         return False
     i = fetch_add(q, SGQ * (s - t0), 1)
@@ -1392,12 +1392,12 @@ def _wave(t0, t1, net, P, G, S, x, nrn, rule, opt, fmt, scr, stk, cnt):
     zero = t0 - t0              # typed, not literals (see _spatial_schedule)
     one = zero + 1
     n = t1 - t0
+    nch = _sg_chunk(one << 40, net)[1]      # a step's chunks of surrogates
     if fetch_add(tk, TICKET, 1) == 0:
         sw = worker_scratch(scr, zero)
-        nch = _sg_chunk(one << 40, net)[1]
         for t in range(t1 - 1, t0 - 1, -1):
             fetch_add(q, SGQ * n, 1)         # begun step t (the row of step t - 1 is free)
-            while _sg_take(t, t0, net, nrn, S, sw, q):
+            while _sg_take(t, t0, nch, net, nrn, S, sw, q):
                 pass
             while load(q, SGQ * (t - t0) + SGQ // 2) < nch:
                 pause()
@@ -1414,8 +1414,9 @@ def _wave(t0, t1, net, P, G, S, x, nrn, rule, opt, fmt, scr, stk, cnt):
             if rule.fused[l] == 0:
                 while load(tk, DONE) < k:    # waiting: the error pass's surrogates, if any
                     te = t1 - load(q, SGQ * n)   # the step it is at (t1: not begun)
-                    if not (_sg_take(min(te, t1 - 1), t0, net, nrn, S, sw, q)
-                            or (te - 1 >= t0 and _sg_take(te - 1, t0, net, nrn, S, sw, q))):
+                    if not (_sg_take(min(te, t1 - 1), t0, nch, net, nrn, S, sw, q)
+                            or (te - 1 >= t0 and _sg_take(te - 1, t0, nch, net, nrn, S, sw,
+                                                          q))):
                         pause()
                 _wgrad_share(zero, one, l, t, t, t0, net, P, G, S, x, rule, opt, fmt, scr, cnt,
                              one, S.traces)
