@@ -52,13 +52,11 @@ NETS = {
     "wide": ((6, 6, 32), [dict(kind="conv", channels=2 * WGRAD_BLOCK + 16, kernel=3, stride=1,
                                padding=1, bias=True), dict(kind="avgpool", size=3),
                           dict(kind="flatten")], 3.0),
-    # a map of more than STACK_ROWS positions: each sample-step is a chunk of its own, so the
-    # stacked products run in rounds of one chunk per worker (loop._chunk_units)
-    # chunks of 5 sample-steps (400 positions each): BPTT's 12 sample-steps at batch 3 are
-    # chunks of 5, 5 and 2, whose products 3 workers share in an uneven round and 2 workers
-    # in a round of two even chunks, then the last chunk
-    "uneven": ((20, 20, 8), [dict(kind="conv", channels=80, kernel=3, stride=1, padding=1,
-                                  bias=True), dict(kind="avgpool", size=10),
+    # chunks of 8 sample-steps (121 positions each; the largest power of two of them within
+    # records.STACK_ROWS, loop._stack_pairs): BPTT's 12 sample-steps at batch 3 are chunks of
+    # 8 and 4, whose products the workers share in one uneven round
+    "uneven": ((11, 11, 8), [dict(kind="conv", channels=80, kernel=3, stride=1, padding=1,
+                                  bias=True), dict(kind="avgpool", size=11),
                              dict(kind="flatten")], 3.0),
     # sparse input spikes (6 %): most sample-steps are too sparse for a product, so their
     # gradients follow the products of the denser ones event by event, in order
@@ -70,16 +68,19 @@ NETS = {
     "sparse5": ((12, 12, 5), [dict(kind="conv", channels=24, kernel=3, stride=1, padding=1,
                                    bias=True), dict(kind="avgpool", size=4),
                               dict(kind="flatten")], 3.0),
+    # a map of more than STACK_ROWS positions: each sample-step is a chunk of its own, so the
+    # stacked products run in rounds of one chunk per worker (loop._chunk_units)
     "tall": ((46, 46, 2), [dict(kind="conv", channels=16, kernel=3, stride=1, padding=1,
                                 bias=True), dict(kind="avgpool", size=23),
                            dict(kind="flatten")], 3.0),
     # two convolutions whose chunks differ in size (the first 1,600 positions, one sample-step
-    # a chunk; the second 400, five a chunk): the stack is sized for the second's, so a round
-    # of the first holds several chunks (loop._round_chunks; BPTT's at batch 3: 2, 5 and 7
-    # at 1, 2 and 3 workers), whose products the workers take in equal parts, in order
-    "two": ((40, 40, 2), [dict(kind="conv", channels=4, kernel=3, stride=1, padding=1,
-                               bias=True), dict(kind="avgpool", size=2),
-                          dict(kind="conv", channels=8, kernel=3, stride=1, padding=1,
+    # a chunk; the second 100, eight a chunk, three times the first's im2col and gradient):
+    # the stack is sized for the second's, so a round of the first holds several chunks
+    # (loop._round_chunks; BPTT's at batch 3: 3, 6 and 9 at 1, 2 and 3 workers), whose
+    # products the workers take in equal parts, in order; the second's 12 are chunks of 8 and 4
+    "two": ((40, 40, 2), [dict(kind="conv", channels=12, kernel=3, stride=1, padding=1,
+                               bias=True), dict(kind="avgpool", size=4),
+                          dict(kind="conv", channels=72, kernel=3, stride=1, padding=1,
                                bias=False), dict(kind="avgpool", size=10),
                           dict(kind="flatten")], 3.0),
 }
@@ -156,6 +157,43 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     ("conv", "sltt", 1, dict(k=2)),            # SLTT-K: backward at 2 random steps of 4
     ("conv", "ottt_a", 1, dict(bits=dict(weight_bits=8, state_bits=12, trace_bits=8))),
 ]
+
+
+def _stack_pairs_of(ops, shape, n):
+    """loop._stack_pairs of each convolution of a network of ``ops`` on ``shape``: its
+    sample-steps per chunk of a stacked product of n sample-steps."""
+    from numba import njit
+
+    from chipsim.kernels.loop import _stack_pairs
+
+    @njit
+    def per(lay, l, n):
+        return _stack_pairs(lay[l], n)
+
+    net = Network.build(shape, True, ops, C, True, np.random.default_rng(0))
+    lay = layout(net)
+    return [per(lay, l, n) for l in range(len(lay)) if lay[l]["hout"] * lay[l]["wout"] > 1]
+
+
+def test_stack_chunks_closed_form():
+    """A layer's stacked product takes all its sample-steps as one chunk when they fit within
+    records.STACK_ROWS rows (1,024) and STACK_FLOATS floats of im2col, else chunks of the
+    largest power of two of them that fits: hand-worked from the positions per sample-step."""
+    ref = [dict(kind="conv", channels=16, kernel=3, padding=1), dict(kind="avgpool", size=2),
+           dict(kind="conv", channels=32, kernel=3, padding=1), dict(kind="avgpool", size=2)]
+    # the reference conv net: 1,156 positions (1 fits), then 289 (3 fit: chunks of 2, so
+    # SLTT's 32 sample-steps a step at batch 32 are 16 equal chunks); 3 sample-steps fit whole
+    assert _stack_pairs_of(ref, (34, 34, 2), 32) == [1, 2]
+    assert _stack_pairs_of(ref, (34, 34, 2), 320) == [1, 2]
+    assert _stack_pairs_of(ref, (34, 34, 2), 3) == [1, 3]
+    # the "two" net: 1,600 positions, then 100 (10 fit: 12 are chunks of 8 and 4; 10 fit whole)
+    shape, ops, _ = NETS["two"]
+    assert _stack_pairs_of(ops, shape, 12) == [1, 8]
+    assert _stack_pairs_of(ops, shape, 10) == [1, 10]
+    # "uneven": 121 positions (8 fit); "wide": 36 positions, 288 rows of im2col (28 fit)
+    assert _stack_pairs_of(NETS["uneven"][1], NETS["uneven"][0], 12) == [8]
+    assert _stack_pairs_of(NETS["wide"][1], NETS["wide"][0], 12) == [12]
+    assert _stack_pairs_of(NETS["wide"][1], NETS["wide"][0], 30) == [16]
 
 
 @pytest.mark.parametrize("name,rule,B,kw", CASES,

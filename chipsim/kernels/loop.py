@@ -122,10 +122,19 @@ from chipsim.kernels.wgrad import (TILE_FLOATS, add_channels, add_nonzero, bias_
 
 @kernel(inline=True)
 def _stack_pairs(Ly, npairs):
-    """Sample-steps per chunk of a layer's stacked product (records.STACK_FLOATS)."""
+    """Sample-steps per chunk of a layer's stacked product: all npairs when they fit
+    (records.STACK_FLOATS, STACK_ROWS), else the largest power of two that fits, so that the
+    sample-steps of a batch of a power-of-two size cut into equal chunks, which two or four
+    workers share evenly (records.STACK_ROWS)."""
     pos = Ly.hout * Ly.wout
     per = pos * Ly.k * Ly.k * Ly.cin
-    return min(npairs, max(1, min(STACK_FLOATS // per, STACK_ROWS // pos)))
+    m = max(1, min(STACK_FLOATS // per, STACK_ROWS // pos))
+    if npairs <= m:
+        return npairs
+    p2 = m - m + 1
+    while 2 * p2 <= m:
+        p2 *= 2
+    return p2
 
 
 @kernel(inline=True)

@@ -306,11 +306,16 @@ COOP_BLOCKS = 2
 ROUND_CHUNKS = 32
 
 #: a chunk of stacked sample-steps (records.Stack; at least one) holds at most this many
-#: floats of im2col (4 Mi, 16 MiB in float32) and this many rows: a product over more rows
-#: gains nothing and leaves the caches (measured on the reference conv net, 289 rows per
-#: sample-step); VGG's deep layers (9 or 36 rows) stack a whole batch
+#: floats of im2col (4 Mi, 16 MiB in float32) and this many rows; a chunk of several is a
+#: power of two of them (loop._stack_pairs). On the reference conv net (289 rows a
+#: sample-step) SLTT's products at batch 32 took 0.20-0.21 of the samples' time in chunks of
+#: 2 against 0.27-0.31 in chunks of 7 (2,048 rows), two threads; one thread 0.17-0.19
+#: against 0.20-0.23: chunks of 7 split a step's 32 sample-steps 21:11 over two workers, and
+#: their product ran slower per row. Chunks of 1 (512 rows) lost it again in the tails;
+#: VGG-11 at batch 16 took 6 % less time a sample (benchmarks/results/
+#: 2026-12-07_stack_rows.txt). VGG's deep layers (9 or 36 rows) stack a whole batch.
 STACK_FLOATS = 1 << 22
-STACK_ROWS = 2048
+STACK_ROWS = 1024
 
 
 class Inputs(NamedTuple):

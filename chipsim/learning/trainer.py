@@ -281,7 +281,8 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
         pos = int(r["hout"] * r["wout"])
         if B > 1 and (pos > 1 or r["k"] > 1):
             per = pos * int(r["k"] * r["k"] * r["cin"])
-            q = min(B * steps, max(1, min(STACK_FLOATS // per, STACK_ROWS // pos)))
+            q = max(1, min(STACK_FLOATS // per, STACK_ROWS // pos))       # loop._stack_pairs
+            q = B * steps if B * steps <= q else 1 << (q.bit_length() - 1)
             ncs, ngs, npr = max(ncs, q * per), max(ngs, q * pos * int(r["cout"])), max(npr, q)
             stacked.append((q, pos, int(r["k"] * r["k"] * r["cin"]), int(r["cout"])))
     # a round's chunks: one per worker, or more of a smaller layer (loop._round_chunks)
