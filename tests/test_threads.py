@@ -21,7 +21,7 @@ import pytest
 from chipsim import threads
 from chipsim.kernels.arrays import zeros_aligned
 from chipsim.kernels.records import ROLE_LIF, WGRAD_BLOCK
-from chipsim.learning.trainer import layout, trainer_bytes
+from chipsim.learning.trainer import layout, pipelined, trainer_bytes
 from chipsim.model.inputs import encode_frames
 from chipsim.model.network import Network
 from tests.helpers import neuron, trainer
@@ -68,6 +68,12 @@ NETS = {
     "sparse5": ((12, 12, 5), [dict(kind="conv", channels=24, kernel=3, stride=1, padding=1,
                                    bias=True), dict(kind="avgpool", size=4),
                               dict(kind="flatten")], 3.0),
+    # a layer of VGG's size (16,384 neurons x 288 rows: 4.7 M multiply-accumulates a step, at
+    # least loop.SPLIT_MACS): a pipelined OTTT_A sample at batch 1 runs its error pass on
+    # worker 0 after the forward (loop._pipe_error_first)
+    "vggsize": ((16, 16, 32), [dict(kind="conv", channels=64, kernel=3, stride=1, padding=1,
+                                    bias=True), dict(kind="avgpool", size=8),
+                               dict(kind="flatten")], 3.0),
     # a map of more than STACK_ROWS positions: each sample-step is a chunk of its own, so the
     # stacked products run in rounds of one chunk per worker (loop._chunk_units)
     "tall": ((46, 46, 2), [dict(kind="conv", channels=16, kernel=3, stride=1, padding=1,
@@ -146,6 +152,8 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
     # on two workers (the forward of step t beside the error pass of step t - 1 and the
     # weight gradients of step t - 2)
     ("conv", r, 1, {}) for r in ("sltt", "ottt_a")] + [
+    # and with a layer of VGG's size: OTTT_A's error pass after the forward, on worker 0
+    ("vggsize", "ottt_a", 1, {}), ("vggsize", "sltt", 1, {})] + [
     # batch 1, BPTT: the error pass beside the weight gradients, layer by layer (_wave);
     # and the forward of each step shared by blocks of output rows (BPTT's, and every batch-1
     # case's inference, _run's last call: here ottt_o's, which does not pipeline, and on a
@@ -173,6 +181,22 @@ def _stack_pairs_of(ops, shape, n):
     net = Network.build(shape, True, ops, C, True, np.random.default_rng(0))
     lay = layout(net)
     return [per(lay, l, n) for l in range(len(lay)) if lay[l]["hout"] * lay[l]["wout"] > 1]
+
+
+def test_vggsize_takes_the_error_first_pipeline():
+    """The "vggsize" cases above reach loop._pipe_error_first's branch: a layer of at least
+    SPLIT_MACS multiply-accumulates a step, and OTTT_A's trace factors (SLTT's are spikes, so
+    its case keeps the error pass beside the gradients)."""
+    from chipsim.kernels.loop import SPLIT_MACS
+    from chipsim.kernels.records import FACTOR_TRACE
+    net, _, _ = _problem("vggsize", 2)
+    lay = layout(net)
+    assert (lay["n_out"].astype(np.int64) * lay["rows"] >= SPLIT_MACS).any()
+    nrn, _ = neuron("ottt")
+    for rule, traces in (("ottt_a", True), ("sltt", False)):
+        tr = trainer(rule, net, nrn, T=T, B=1, workers=2)
+        assert pipelined(tr.rule, 1, 2, lay)
+        assert bool((np.asarray(tr.factors) == FACTOR_TRACE).any()) == traces
 
 
 def test_stack_chunks_closed_form():

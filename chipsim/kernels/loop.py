@@ -1476,6 +1476,10 @@ def _par(job, nw, a, b, c, d, e, f, net, P, G, S, x, nrn, loss, rule, opt, fmt, 
             if w == 0:        # the forward and traces of step a ...
                 _pipe_forward(a, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out,
                               backward_now)
+                if _pipe_error_first(net, rule):      # (then the error pass of step b)
+                    _pipe_error(b, w, net, P, S, nrn, rule, scr, cnt)
+            elif _pipe_error_first(net, rule):        # ... beside the gradients of c
+                _pipe_stage(b - b - 1, c, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt)
             else:             # ... beside the error pass of step b and the gradients of c
                 _pipe_stage(b, c, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt)
         else:                 # JOB_WAVE: BPTT's backward through the window a..b-1
@@ -1849,7 +1853,8 @@ def _pipelined_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_ou
     workers, in three stages: worker 0 runs the forward, traces and surrogates of step t
     (the surrogates into row t % 2 of the surrogate buffers) while worker 1
     runs the error pass of the step before and then the weight gradients of the step before
-    that (``_pipe_stage``). None of them reads what another writes: step t keeps its history
+    that (``_pipe_stage``); or, where the weight gradients are the heavier stage
+    (``_pipe_error_first``), worker 0 runs that error pass after its forward. None of them reads what another writes: step t keeps its history
     (potentials, spikes, events, output gradients) in slot t % PIPE_SLOTS, the traces of a
     step whose gradients are pending are copied into slot t % 2 of S.trace_p before the next
     step updates them, and the weights change only after the last step. Each layer's
@@ -1916,16 +1921,44 @@ def _pipe_forward(t, net, P, S, x, nrn, loss, rule, fmt, scr, cnt, loss_out, bac
                     cnt)
 
 
+@kernel(inline=True)
+def _pipe_error_first(net, rule):
+    """Whether a pipelined sample's error pass runs on worker 0 after the forward (the
+    weight gradients alone on worker 1) instead of on worker 1 before the gradients: when
+    some layer's presynaptic factor is its trace (OTTT_A: its gradient a dense product every
+    step) and some layer is of VGG's size (SPLIT_MACS), where those products outweigh the
+    forward. VGG-11 at batch 1, OTTT_A, against the error pass beside the gradients, in
+    alternating runs: 0.84-1.05 s a sample against 1.07-1.33 s (benchmarks/results/
+    2026-12-07_pipeline_error_first.txt). On the reference conv net OTTT_A ran 0.80-1.10x
+    (median 0.92) with the error pass after the forward, so it keeps it beside the gradients,
+    as SLTT does everywhere (its event-driven gradients are lighter; 1.16-1.38x on the conv
+    net, fbf0b01)."""
+    heavy = False
+    large = False
+    for l in range(net.layout.shape[0]):
+        Ly = net.layout[l]
+        heavy = heavy or rule.factor[l] == FACTOR_TRACE
+        large = large or Ly.n_out * Ly.rows >= SPLIT_MACS
+    return heavy and large
+
+
+@kernel
+def _pipe_error(tb, w, net, P, S, nrn, rule, scr, cnt):
+    """The error pass of step tb of a pipelined sample (skipped when negative), in worker w's
+    buffers: its surrogates from row tb % 2, where the forward of step tb put them."""
+    if tb >= 0:
+        _backward(w - w, tb % PIPE_SLOTS, tb, np.bool_(True), np.bool_(False), rule.feedback,
+                  net, P, worker_rows(S, w, tb % 2), nrn, worker_scratch(scr, w), cnt,
+                  np.bool_(True), _silent(scr))
+
+
 @kernel
 def _pipe_stage(tb, tw, net, P, G, S, x, nrn, rule, opt, fmt, scr, cnt):
     """Worker 1 of a pipelined sample: the error pass of step tb, then the weight gradients of
     step tw (each skipped when negative), in worker 1's buffers."""
     zero = tb - tb              # typed, not literals (see _spatial_schedule)
     one = zero + 1
-    if tb >= 0:
-        _backward(zero, tb % PIPE_SLOTS, tb, np.bool_(True), np.bool_(False), rule.feedback, net,
-                  P, worker_rows(S, one, tb % 2), nrn, worker_scratch(scr, one), cnt,
-                  np.bool_(True), _silent(scr))
+    _pipe_error(tb, one, net, P, S, nrn, rule, scr, cnt)
     if tw >= 0:
         _pipe_wgrads(tw, tw - tw % PIPE_SLOTS, net, P, G, S, x, rule, opt, fmt, scr, cnt, one,
                      _trace_slot(S, tw))
