@@ -5,8 +5,9 @@ several per layer), uneven shares, momentum, dropout and max pooling, the chip's
 format, a batch-1 layer large enough to be split by columns, a batch-level product shared by
 blocks of output rows, uneven rounds of batch-level products shared by rows, sparse
 sample-steps' gradients between the products (shared by input channels), batch-level
-products one chunk per worker, a batch-1 sample whose steps are pipelined on two workers,
-and a batch-1 sample whose forward is shared by blocks of output rows (loop._coop_forward)."""
+products one chunk per worker, a batch-1 sample whose steps are pipelined on two workers
+(with OTTT_A's error pass after the forward on a layer of VGG's size), and a batch-1 sample
+whose forward is shared by blocks of output rows (loop._coop_forward)."""
 
 from __future__ import annotations
 

@@ -1854,7 +1854,8 @@ def _pipelined_schedule(net, P, G, S, x, nrn, loss, rule, opt, fmt, cnt, loss_ou
     (the surrogates into row t % 2 of the surrogate buffers) while worker 1
     runs the error pass of the step before and then the weight gradients of the step before
     that (``_pipe_stage``); or, where the weight gradients are the heavier stage
-    (``_pipe_error_first``), worker 0 runs that error pass after its forward. None of them reads what another writes: step t keeps its history
+    (``_pipe_error_first``), worker 0 runs that error pass after its forward. None of them
+    reads what another writes: step t keeps its history
     (potentials, spikes, events, output gradients) in slot t % PIPE_SLOTS, the traces of a
     step whose gradients are pending are copied into slot t % 2 of S.trace_p before the next
     step updates them, and the weights change only after the last step. Each layer's
