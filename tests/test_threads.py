@@ -19,8 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from numba import njit
+
 from chipsim import threads
 from chipsim.kernels.arrays import zeros_aligned
+from chipsim.kernels.loop import _stack_pairs
 from chipsim.kernels.records import ROLE_LIF, WGRAD_BLOCK
 from chipsim.learning.trainer import layout, pipelined, trainer_bytes
 from chipsim.model.inputs import encode_frames
@@ -168,20 +171,19 @@ CASES = [("mlp", r, 5, {}) for r in ("bptt", "sltt", "ottt_a", "ottt_o")] + [
 ]
 
 
+@njit
+def _stack_pairs_at(lay, l, n):
+    """loop._stack_pairs of layer l of the layout ``lay`` (compiled once, on first use)."""
+    return _stack_pairs(lay[l], n)
+
+
 def _stack_pairs_of(ops, shape, n):
     """loop._stack_pairs of each convolution of a network of ``ops`` on ``shape``: its
     sample-steps per chunk of a stacked product of n sample-steps."""
-    from numba import njit
-
-    from chipsim.kernels.loop import _stack_pairs
-
-    @njit
-    def per(lay, l, n):
-        return _stack_pairs(lay[l], n)
-
     net = Network.build(shape, True, ops, C, True, np.random.default_rng(0))
     lay = layout(net)
-    return [per(lay, l, n) for l in range(len(lay)) if lay[l]["hout"] * lay[l]["wout"] > 1]
+    return [_stack_pairs_at(lay, l, n) for l in range(len(lay))
+            if lay[l]["hout"] * lay[l]["wout"] > 1]
 
 
 def test_vggsize_takes_the_error_first_pipeline():
