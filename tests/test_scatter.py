@@ -151,3 +151,59 @@ def test_tap_sums_is_the_sum_over_the_outputs_an_input_reaches(shape, k, s, pad)
     rows = np.full(max(Hout * Wd, 1), -7, np.int64)
     tap_sums(Ly, pos_nz, tsum, rows, np.zeros(2 * k * k, np.int64))
     np.testing.assert_array_equal(tsum, want)
+
+
+def _event_by_event(W, b, idx, val, Win, Cin, k, pad, Hout, Wout, unit):
+    """The forward step as the chip runs it, in plain numpy: each input event in order, each of
+    its valid taps, out[opos] += v * W[row] (out[opos] += W[row] for spikes), one rounding per
+    addition, in the arrays' own float type."""
+    out = np.tile(b, Hout * Wout).reshape(Hout * Wout, -1)
+    for j, v in zip(idx, val):
+        ci, pos = j % Cin, j // Cin
+        y, x = divmod(pos, Win)
+        for ky in range(k):
+            for kx in range(k):
+                oy, ox = y + pad - ky, x + pad - kx
+                if 0 <= oy < Hout and 0 <= ox < Wout:
+                    row = W[(ky * k + kx) * Cin + ci]
+                    if unit:
+                        out[oy * Wout + ox] += row
+                    else:
+                        out[oy * Wout + ox] += v * row
+    return out.reshape(-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("binary,pool", [(True, False), (False, False), (False, True)])
+def test_runs_at_one_position_keep_the_event_order_bits(dtype, binary, pool):
+    """scatter adds a run of events at one input position four rows a pass (synapse._tap_run);
+    each output must still receive the events' additions in event order, one rounding each:
+    bit for bit the plain event-by-event loop above, in float32 and float64, for spikes (rows
+    added) and graded values (rows scaled), with runs of 1 to 12 events (a dense map of 12
+    channels, as average pooling's events of neighbouring positions make them, whose values
+    are 1/4 each) so that every group size (4, 2, 1) is met. It fails if a group's rows were
+    summed before they meet the output (a different rounding) or out of order."""
+    Cin, cout, k, pad = 12, 7, 3, 1
+    shape = (6, 5, Cin)
+    W, b, Ly = _layer(shape, cout, k, 1, pad, binary, seed=11)
+    W, b = W.astype(dtype), b.astype(dtype)
+    rng = np.random.default_rng(12)
+    # position p holds a run of p % 13 events (0 to 12 channels, sorted, as events come)
+    idx = np.concatenate([p * Cin + np.sort(rng.choice(Cin, p % 13, replace=False))
+                          for p in range(shape[0] * shape[1])]).astype(np.int64)
+    assert set(np.bincount(idx // Cin).tolist()) == set(range(13))
+    if binary:
+        val = np.ones(idx.size, dtype)
+    elif pool:
+        val = np.full(idx.size, 0.25, dtype)
+    else:
+        val = rng.standard_normal(idx.size).astype(dtype)
+    Hout, Wout = Ly["hout"], Ly["wout"]
+    want = _event_by_event(W, b, idx, val, shape[1], Cin, k, pad, Hout, Wout, binary)
+    out = np.full(Hout * Wout * cout, np.nan, dtype)
+    wnz = np.zeros(W.shape[0], np.int64)
+    row_nonzeros(W, wnz)
+    scatter(W, b, idx, val, 0, idx.size, Ly, out, np.zeros(Hout * Wout, np.int64), wnz,
+            np.zeros(2 * k * k, np.int64), np.zeros(K.N_ACTIONS, np.int64))
+    assert out.dtype == want.dtype
+    assert out.tobytes() == want.tobytes()

@@ -57,6 +57,35 @@ def add(o, g):
         o[i] += g[i]
 
 
+@kernel(inline=True)
+def add2(o, a, b):
+    """o += a, then o += b: each element's two additions in that order (the bits of two
+    ``add`` calls), with one load and store of o."""
+    for i in range(o.shape[0]):
+        o[i] = (o[i] + a[i]) + b[i]
+
+
+@kernel(inline=True)
+def add4(o, a, b, c, d):
+    """o += a, b, c, d in that order (the bits of four ``add`` calls)."""
+    for i in range(o.shape[0]):
+        o[i] = (((o[i] + a[i]) + b[i]) + c[i]) + d[i]
+
+
+@kernel(inline=True)
+def axpy2(o, a, pa, b, pb):
+    """o += pa * a, then o += pb * b (the bits of two ``axpy`` calls)."""
+    for i in range(o.shape[0]):
+        o[i] = (o[i] + pa * a[i]) + pb * b[i]
+
+
+@kernel(inline=True)
+def axpy4(o, a, pa, b, pb, c, pc, d, pd):
+    """o += pa * a, pb * b, pc * c, pd * d in that order (the bits of four ``axpy`` calls)."""
+    for i in range(o.shape[0]):
+        o[i] = (((o[i] + pa * a[i]) + pb * b[i]) + pc * c[i]) + pd * d[i]
+
+
 @kernel
 def nonzero(g, out):
     """The indices of g's non-zero entries, into out; returns how many."""
