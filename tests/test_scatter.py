@@ -82,13 +82,15 @@ def test_scatter_equals_the_direct_convolution(shape, cout, k, s, pad, binary):
 
 
 @pytest.mark.parametrize("shape,cout,k,s,pad", [((7, 6, 3), 5, 3, 1, 1), ((9, 8, 2), 4, 3, 2, 1),
-                                                ((8, 8, 2), 3, 5, 1, 2), ((6, 7, 2), 4, 2, 1, 0)])
+                                                ((8, 8, 2), 3, 5, 1, 2), ((6, 7, 2), 4, 2, 1, 0),
+                                                ((7, 6, 6), 5, 3, 1, 1)])
 @pytest.mark.parametrize("binary", [True, False])
 @pytest.mark.parametrize("nb", [2, 3])
 def test_blocks_of_rows_tile_the_whole_scatter(shape, cout, k, s, pad, binary, nb):
     """scatter_rows over blocks of output rows that tile the map (as the workers sharing a
     batch-1 sample's forward run them, in any order) gives the whole scatter's outputs bit for
-    bit and its counts summed; each block writes only its own rows. It fails when a block
+    bit and its counts summed; each block writes only its own rows (6 input channels: by runs
+    of events, synapse.RUN_CIN; fewer: event by event). It fails when a block
     drops the inputs of the rows just above or below it, which reach its rows through the
     kernel's taps (checked by narrowing the rows an input may come from by one)."""
     from chipsim.kernels.synapse import scatter_rows
@@ -183,7 +185,9 @@ def test_runs_at_one_position_keep_the_event_order_bits(dtype, binary, pool):
     channels, as average pooling's events of neighbouring positions make them, whose values
     are 1/4 each) so that every group size (4, 2, 1) is met. It fails if a group's rows were
     summed before they meet the output (a different rounding) or out of order."""
+    from chipsim.kernels.synapse import RUN_CIN
     Cin, cout, k, pad = 12, 7, 3, 1
+    assert Cin >= RUN_CIN                    # the runs' loop, not the event-by-event one
     shape = (6, 5, Cin)
     W, b, Ly = _layer(shape, cout, k, 1, pad, binary, seed=11)
     W, b = W.astype(dtype), b.astype(dtype)
