@@ -1,6 +1,7 @@
 """A convolution's event-by-event forward step (synapse.scatter) equals a direct convolution in
 plain numpy, for spikes and graded inputs, strides 1 and 2, kernels 2, 3 and 5, with and
-without padding, and its counts equal closed forms: synapses reached = sum over input events of
+without padding, 2 to 6 input channels (from synapse.RUN_CIN = 4, a position's events are
+added in runs), and its counts equal closed forms: synapses reached = sum over input events of
 their valid taps x Cout (ACs for spikes, MACs for graded values, one weight read each), the non-
 zero weights among them (NeuroBench effective ops, from the kernel rows' counts), active neurons
 = the positions some event reaches, one state read and write per neuron."""
@@ -48,7 +49,8 @@ def _direct(X, W, b, k, s, pad, Hout, Wout):
 
 
 @pytest.mark.parametrize("shape,cout,k,s,pad", [((7, 6, 3), 5, 3, 1, 1), ((9, 8, 2), 4, 3, 2, 1),
-                                                ((8, 8, 2), 3, 5, 1, 2), ((6, 7, 2), 4, 2, 1, 0)])
+                                                ((8, 8, 2), 3, 5, 1, 2), ((6, 7, 2), 4, 2, 1, 0),
+                                                ((7, 6, 6), 5, 3, 1, 1), ((8, 7, 5), 4, 5, 1, 2)])
 @pytest.mark.parametrize("binary", [True, False])
 def test_scatter_equals_the_direct_convolution(shape, cout, k, s, pad, binary):
     W, b, Ly = _layer(shape, cout, k, s, pad, binary, seed=k + s)
@@ -181,9 +183,9 @@ def test_runs_at_one_position_keep_the_event_order_bits(dtype, binary, pool):
     """scatter adds a run of events at one input position four rows a pass (synapse._tap_run);
     each output must still receive the events' additions in event order, one rounding each:
     bit for bit the plain event-by-event loop above, in float32 and float64, for spikes (rows
-    added) and graded values (rows scaled), with runs of 1 to 12 events (a dense map of 12
-    channels, as average pooling's events of neighbouring positions make them, whose values
-    are 1/4 each) so that every group size (4, 2, 1) is met. It fails if a group's rows were
+    added), graded values (rows scaled) and average pooling's values of 1/4, with runs of 0
+    to 12 events at the map's 30 positions, so that every group size (4, 2, 1) and their
+    mixes are met. It fails if a group's rows were
     summed before they meet the output (a different rounding) or out of order."""
     from chipsim.kernels.synapse import RUN_CIN
     Cin, cout, k, pad = 12, 7, 3, 1
