@@ -188,12 +188,7 @@ def scatter_rows(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c, 
                 if part and (j < jlo or j >= jhi):
                     e = e1
                     continue
-                y = pos // Win
-                x = pos - y * Win
-                ky0 = max(0, y + pad - y1 + 1)
-                ky1 = min(k, y + pad - y0 + 1)
-                kx0 = max(0, x + pad - Wout + 1)
-                kx1 = min(k, x + pad + 1)
+                y, x, ky0, ky1, kx0, kx1 = _tap_box(pos, Win, Wout, k, pad, y0, y1)
                 for ky in range(ky0, ky1):
                     ob = (y + pad - ky) * Wout + x + pad
                     for kx in range(kx0, kx1):
@@ -217,12 +212,7 @@ def scatter_rows(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c, 
             v = ev_v[e]
             ci = j % Cin
             pos = j // Cin
-            y = pos // Win
-            x = pos - y * Win
-            ky0 = max(0, y + pad - y1 + 1)
-            ky1 = min(k, y + pad - y0 + 1)
-            kx0 = max(0, x + pad - Wout + 1)
-            kx1 = min(k, x + pad + 1)
+            y, x, ky0, ky1, kx0, kx1 = _tap_box(pos, Win, Wout, k, pad, y0, y1)
             for ky in range(ky0, ky1):
                 ob = (y + pad - ky) * Wout + x + pad
                 for kx in range(kx0, kx1):
@@ -280,6 +270,16 @@ def scatter_rows(W, bias, ev_i, ev_v, start, stop, Ly, out, hit, wnz, taps_, c, 
         c[NEURON_UPDATE_IDLE] += (q1 - q0 - active) * Cout
         c[MEM_READ_STATE] += n_out
         c[MEM_WRITE_STATE] += n_out
+
+
+@kernel(inline=True)
+def _tap_box(pos, Win, Wout, k, pad, y0, y1):
+    """(y, x, ky0, ky1, kx0, kx1): input position pos's row and column, and the box of kernel
+    taps ky0..ky1-1 x kx0..kx1-1 that take it to an output of rows y0..y1-1 (stride 1)."""
+    y = pos // Win
+    x = pos - y * Win
+    return (y, x, max(0, y + pad - y1 + 1), min(k, y + pad - y0 + 1), max(0, x + pad - Wout + 1),
+            min(k, x + pad + 1))
 
 
 @kernel(inline=True)
