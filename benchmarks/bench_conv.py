@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import argparse
 
-from common import CONV, add_peer_args, bench, machine, nmnist, peer_figures, print_side_by_side
+from common import (CONV, add_peer_args, bench, cores_note, machine, nmnist, peer_figures,
+                    print_side_by_side, watch_of)
 
 RULES = [  # (label, rule, extra)
     ("bptt", "bptt", {}),
@@ -56,6 +57,7 @@ def main():
     add_peer_args(ap)
     a = ap.parse_args()
     rules = [r for r in RULES if r[0] in a.rules]
+    watch = watch_of(a)
     print(f"conv 2-16-32 (avgpool 2) -> 10, batch {a.batch}, {a.dtype}, {a.neuron} neuron, "
           f"real N-MNIST frames (100 samples); median of {a.repeats} runs; {machine()}")
     print(f"{'rule':16s} {'T':>3s} {'samples/s':>10s} {'learn state B':>14s} {'x bptt':>7s} "
@@ -69,11 +71,12 @@ def main():
             r = bench(CONV, rule, T, a.dtype, a.min_time, batch=a.batch,
                       window=min(w, T) if w else None,
                       block=extra.get("block"), k=extra.get("k"), data=data, neuron=a.neuron,
-                      repeats=a.repeats)
+                      repeats=a.repeats, watch=watch)
             res[label, T] = r
             b = res.get(("bptt", T), r)
             print(f"{label:16s} {T:3d} {r['sps']:10.1f} {r['state']:14,d} {r['state'] / b['state']:7.2f} "
-                  f"{b['sps'] / r['sps']:11.2f} {r['bwd']:16,.0f} {r['bwd'] / b['bwd']:7.3f}", flush=True)
+                  f"{b['sps'] / r['sps']:11.2f} {r['bwd']:16,.0f} {r['bwd'] / b['bwd']:7.3f}   "
+                  f"{cores_note(r)}", flush=True)
     print()
     lo, hi = min(a.T), max(a.T)
     for label, _, _ in rules:
@@ -100,7 +103,8 @@ def main():
     if at10 and a.neuron == "ottt":
         ds = data10[0]
         peers = peer_figures(a, "conv", a.batch, list(at10), ds.frames, ds.labels)
-        print_side_by_side("conv", a.batch, 10, at10, peers)
+        print_side_by_side("conv", a.batch, 10, at10, peers,
+                           {label: min(res[label, 10]["cores"], default=None) for label in at10})
         print(f"\nmachine at the end: {machine()}")
 
 

@@ -38,6 +38,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
+from cores import Watch, label as cores_label  # noqa: E402
 from chipsim import threads  # noqa: E402
 from chipsim.kernels.jit import kernel  # noqa: E402
 from chipsim.kernels.sync import cycles  # noqa: E402
@@ -58,8 +59,9 @@ def counter_rate(seconds: float = 0.3) -> float:
     return (c1 - c0) / (t1 - t0)
 
 
-def profile(net_name: str, rule: str, B: int, n_threads: int, min_time: float, data):
-    """(samples/s, batches, the trainer's phase_cycles()) of ``min_time`` seconds of training."""
+def profile(net_name: str, rule: str, B: int, n_threads: int, min_time: float, data, watch=None):
+    """(samples/s, batches, the trainer's phase_cycles()) of ``min_time`` seconds of training;
+    ``watch`` (cores.Watch): its probes between batches, left out of the time."""
     threads.configure(n_threads)
     ds, inp = data
     rng = np.random.default_rng(0)
@@ -69,14 +71,17 @@ def profile(net_name: str, rule: str, B: int, n_threads: int, min_time: float, d
     tr.phase_cycles(reset=True)
     order = rng.permutation(len(ds.labels))
     done = nb = 0
+    probing = 0.0
     t0 = time.perf_counter()
-    while time.perf_counter() - t0 < min_time:
+    while time.perf_counter() - t0 - probing < min_time:
         for i in range(0, len(order) - B + 1, B):
             ids = order[i:i + B]
             tr.train_batch(inp, inp.ptr[ids], ds.labels[ids])
             done += B
             nb += 1
-    el = time.perf_counter() - t0
+            if watch is not None:
+                probing += watch.tick()            # a probe of the cores, left out of the time
+    el = time.perf_counter() - t0 - probing
     return done / el, nb, tr.phase_cycles()
 
 
@@ -87,7 +92,13 @@ def main(argv=None) -> int:
     ap.add_argument("--rules", nargs="+", default=["bptt", "sltt", "ottt_a", "ottt_o"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, threads.cores()])
     ap.add_argument("--min-time", type=float, default=3.0)
+    ap.add_argument("--cores-probe", choices=["on", "off"], default="on",
+                    help="probe the cores before, during and after every figure (cores.py); a figure "
+                         "taken while the machine's second core was not whole is taken again")
+    ap.add_argument("--degraded-retries", type=int, default=2,
+                    help="times such a figure is taken again (the last is kept and labelled)")
     a = ap.parse_args(argv)
+    watch = Watch(retries=a.degraded_retries, enabled=a.cores_probe == "on")
     rate = counter_rate()
     if rate <= 0:
         print("this machine's target has no cycle counter (sync.cycles reads 0): no phases")
@@ -98,15 +109,24 @@ def main(argv=None) -> int:
     names = ("samples", "window", "wgrads", "stack", "products", "tail", "history", "apply")
     for rule in a.rules:
         for n in a.threads:
-            sps, nb, cyc = profile(a.net, rule, a.batch, n, a.min_time, data)
+            out, attempts = watch.around_all(
+                lambda: profile(a.net, rule, a.batch, n, a.min_time, data, watch))
+            sps, nb, cyc = out[-1]
+            speeds = watch.speeds(attempts)
             total = max(cyc["batch"], 1)
             ms = {k: 1e3 * v / rate / nb for k, v in cyc.items()}
             parts = [f"{k} {ms[k]:.2f} ({100 * cyc[k] / total:.0f} %)" for k in names if cyc[k]]
             layers = [f"{k[len('wgrad_layer'):]}: {ms[k]:.2f}" for k in cyc
                       if k.startswith("wgrad_layer") and cyc[k]]
             what = ", ".join(parts) if parts else "(a pipelined sample: timed whole only)"
+            note = ""
+            if a.cores_probe == "on":
+                note = f"   cores {cores_label(speeds[-1])}" + (
+                    "; again: " + ", ".join(f"{o[0]:.1f} at {c:.2f}"
+                                            for o, c in zip(out[:-1], speeds[:-1]))
+                    if len(out) > 1 else "")
             print(f"{rule:7s} threads {n}: {sps:7.1f} samples/s, batch {ms['batch']:.2f} ms = "
-                  + what)
+                  + what + note)
             if layers:
                 print(f"{'':7s}            weight gradient by layer (ms): " + ", ".join(layers))
             nw = sum(1 for k in cyc if k.startswith("stack_w"))

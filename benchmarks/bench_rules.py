@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import argparse
 
-from common import MLP, add_peer_args, bench, machine, nmnist, peer_figures, print_side_by_side
+from common import (MLP, add_peer_args, bench, cores_note, machine, nmnist, peer_figures,
+                    print_side_by_side, watch_of)
 
 
 def main():
@@ -37,17 +38,21 @@ def main():
     print(f"mlp 2312-{a.hidden}-10, batch {a.batch}, {a.dtype}, real N-MNIST frames (100 samples); "
           f"median of {a.repeats} runs; {machine()}")
     print(f"{'rule':8s} {'T':>3s} {'samples/s':>10s} {'learn state B':>14s} {'grad buffers B':>15s}")
-    mem, at10, data10 = {}, {}, None
+    mem, at10, data10, cores = {}, {}, None, {}
+    watch = watch_of(a)
     ops = [dict(MLP[0], units=a.hidden)]
     for T in a.T:
         data = nmnist(T, a.dtype)
         for rule in a.rules:
-            r = bench(ops, rule, T, a.dtype, a.min_time, batch=a.batch, data=data, repeats=a.repeats)
+            r = bench(ops, rule, T, a.dtype, a.min_time, batch=a.batch, data=data, repeats=a.repeats,
+                      watch=watch)
             sps, state, grad = r["sps"], r["state"], r["grad"]
             mem[rule, T] = state
             if T == 10:
                 at10[rule], data10 = sps, data
-            print(f"{rule:8s} {T:3d} {sps:10.0f} {state:14,d} {grad:15,d}", flush=True)
+                cores[rule] = min(r["cores"], default=None)
+            print(f"{rule:8s} {T:3d} {sps:10.0f} {state:14,d} {grad:15,d}   {cores_note(r)}",
+                  flush=True)
     print()
     for rule in a.rules:
         if (rule, min(a.T)) in mem and (rule, max(a.T)) in mem:
@@ -59,7 +64,7 @@ def main():
     if at10 and a.hidden == 512:
         ds = data10[0]
         peers = peer_figures(a, "mlp", a.batch, list(at10), ds.frames, ds.labels)
-        print_side_by_side("mlp", a.batch, 10, at10, peers)
+        print_side_by_side("mlp", a.batch, 10, at10, peers, cores)
         print(f"\nmachine at the end: {machine()}")
 
 

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import add_peer_args, machine, peer_figures
+from cores import label as cores_label
+from common import add_peer_args, machine, peer_figures, watch_of
 
 WORKLOAD = Path(__file__).resolve().parents[1] / "workloads" / "cifar10dvs_vgg11.yaml"
 RULES = ("bptt", "sltt", "ottt_a", "ottt_o")
@@ -59,21 +60,37 @@ def vgg_frames(T: int, n: int, root: str | None = None):
     return train.frames, train.labels
 
 
-def time_chipsim(p, batch: int, per_run: int, repeats: int) -> list[float]:
-    """Seconds per training sample of each of ``repeats`` runs of ``per_run`` samples."""
+def time_chipsim(p, batch: int, per_run: int, repeats: int, watch=None):
+    """Seconds per training sample of each of ``repeats`` runs of ``per_run`` samples, as
+    ([each kept run's], [its cores], [(s/sample, cores) of the runs taken again]): with a
+    ``watch`` (cores.py), each run's cores probed before, between batches and after it, and
+    the run taken again while they say a core was not whole."""
     tr, inp, labels = p.trainer, p.inp_train, p.train.labels
     n = len(labels)
     tr.train_batch(inp, inp.ptr[:1], labels[:1])                 # compile / warm the caches
     rng = np.random.default_rng(0)
-    runs = []
-    for _ in range(repeats):
-        done, t0 = 0, time.perf_counter()
+
+    def run():
+        done, probing, t0 = 0, 0.0, time.perf_counter()
         while done < per_run:
             ids = rng.permutation(n)[:batch]
             tr.train_batch(inp, inp.ptr[ids], labels[ids])
             done += batch
-        runs.append((time.perf_counter() - t0) / done)
-    return runs
+            if watch is not None and done < per_run:
+                probing += watch.tick()            # a probe of the cores, left out of the time
+        return (time.perf_counter() - t0 - probing) / done
+
+    runs, cores, again = [], [], []
+    for _ in range(repeats):
+        if watch is None:
+            runs.append(run())
+            continue
+        secs, attempts = watch.around_all(run)
+        speeds = watch.speeds(attempts)
+        runs.append(secs[-1])
+        cores.append(speeds[-1])
+        again += list(zip(secs[:-1], speeds[:-1]))
+    return runs, cores, again
 
 
 def main():
@@ -96,7 +113,8 @@ def main():
           f"{'CIFAR10-DVS at ' + a.root if a.root else 'the emulated CIFAR10-DVS stand-in'}, "
           f"{n} training samples; median of {a.repeats} runs; {machine()}", flush=True)
     print(f"{'rule':8s} {'batch':>5s} {'s/sample':>9s} {'samples/run':>11s}   runs (s/sample)", flush=True)
-    res, frames = {}, None
+    res, frames, cores = {}, None, {}
+    watch = watch_of(a)
     for rule in a.rules:
         for b in a.batch:
             p = prepare(rule, b, n, a.root)
@@ -105,10 +123,15 @@ def main():
                 ev = np.count_nonzero(frames) / len(labels)
                 print(f"  (input: {ev:,.0f} non-zero pixels per sample over T, "
                       f"{100 * ev / frames[0].size:.1f} % of {frames[0].size:,d})", flush=True)
-            runs = time_chipsim(p, b, per_run[b], a.repeats)
+            runs, cs, again = time_chipsim(p, b, per_run[b], a.repeats, watch)
             res[rule, b] = statistics.median(runs)
+            cores[rule, b] = min(cs, default=None)
+            note = ""
+            if cs:
+                note = "   cores " + cores_label(min(cs)) + (
+                    "; again: " + ", ".join(f"{v:.3f} at {c:.2f}" for v, c in again) if again else "")
             print(f"{rule:8s} {b:5d} {res[rule, b]:9.3f} {per_run[b]:11d}   "
-                  + ", ".join(f"{r:.3f}" for r in runs), flush=True)
+                  + ", ".join(f"{r:.3f}" for r in runs) + note, flush=True)
             del p
     if a.peers == "off":
         return
@@ -121,16 +144,18 @@ def main():
     print(f"\nVGG-11, T=10: seconds per training sample, chipsim and SpikingJelly ({form}); "
           f"peers {src[1]}")
     print(f"{'rule':8s} {'batch':>5s} {'chipsim s':>9s}   {'peer':20s} {'peer s':>7s} {'threads':>7s} "
-          f"{'peer s / chipsim s':>18s}")
+          f"{'peer s / chipsim s':>18s}   cores (chipsim, peer)")
     for rule in a.rules:
         for b in a.batch:
             figs, _, stored = peers[b]
             for pp in peers_for([rule], "vgg"):
                 if pp in figs:
-                    sps, k = figs[pp]
+                    sps, k, pc = figs[pp]
                     label = PEERS[pp][0] + (" (stored)" if stored else "")
+                    cc = ", ".join(cores_label(c) if c is not None else "-"
+                                   for c in (cores.get((rule, b)), pc))
                     print(f"{rule:8s} {b:5d} {res[rule, b]:9.3f}   {label:20s} {1 / sps:7.3f} {k or '-':>7} "
-                          f"{1 / sps / res[rule, b]:17.2f}x")
+                          f"{1 / sps / res[rule, b]:17.2f}x   {cc}")
         tt = target("vgg", 0, rule)
         best_peer = [(1 / peers[b][0][pp][0], b, peers[b][0][pp][1]) for b in a.batch
                      for pp in (tt[1] if tt else []) if pp in peers[b][0]]

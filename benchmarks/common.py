@@ -12,6 +12,7 @@ from types import SimpleNamespace as NS
 
 import numpy as np
 
+from cores import Watch, label as cores_label
 from chipsim import counts as K
 from chipsim.data.load import load_dataset
 from chipsim.model.inputs import channels_last
@@ -97,13 +98,18 @@ def reference_trainer(ops, rule: str, T: int, dtype: str, batch: int, rng, windo
 
 
 def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, window=None,
-          block=None, k=None, data=None, neuron: str = "ottt", repeats: int = 1):
+          block=None, k=None, data=None, neuron: str = "ottt", repeats: int = 1,
+          watch: Watch | None = None):
     """Train on the 100 real N-MNIST training samples for at least ``min_time`` seconds,
-    ``repeats`` times (after one untimed batch that compiles and warms the caches).
+    ``repeats`` times (after one untimed batch that compiles and warms the caches); with a
+    ``watch`` (cores.py), each run's cores probed before, during (between batches, about once
+    a second, left out of its time) and after it, and the run taken again when they were not
+    whole.
 
     Returns dict(sps (samples/s, the median of the runs), runs (each run's samples/s), state
     (learning state bytes), grad (gradient buffer bytes), bwd (backward MACs per sample), counts
-    (per-sample counts, mean)).
+    (per-sample counts, mean), cores (each kept run's probes, cores.speed: 1.0 whole), again
+    ([(samples/s, cores)] of the runs taken again)).
     """
     ds, inp = data if data is not None else nmnist(T, dtype)
     rng = np.random.default_rng(0)
@@ -111,26 +117,52 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
                            neuron=neuron)
     n = len(ds.labels)
     tr.train_batch(inp, inp.ptr[:batch], ds.labels[:batch])        # compile / warm the cache
-    total, n_total, runs = None, 0, []
+    acc = dict(total=None, n=0)
     order = rng.permutation(n)
-    for _ in range(repeats):
-        done = 0
+
+    def run():
+        done, probing = 0, 0.0
         t0 = time.perf_counter()
         while True:
             for i in range(0, n - batch + 1, batch):
                 ids = order[i:i + batch]
                 c = tr.train_batch(inp, inp.ptr[ids], ds.labels[ids])[2].sum(axis=0)
-                total = c if total is None else total + c
+                acc["total"] = c if acc["total"] is None else acc["total"] + c
                 done += batch
-            el = time.perf_counter() - t0
+                if watch is not None:
+                    probing += watch.tick()        # a probe of the cores, left out of the time
+            el = time.perf_counter() - t0 - probing
             if el >= min_time:
                 break
-        runs.append(done / el)
-        n_total += done
-    per = total / n_total
+        acc["n"] += done
+        return done / el
+
+    runs, cores, again = [], [], []
+    for _ in range(repeats):
+        if watch is None:
+            runs.append(run())
+            continue
+        sps, attempts = watch.around_all(run)
+        speeds = watch.speeds(attempts)
+        runs.append(sps[-1])
+        cores.append(speeds[-1])
+        again += list(zip(sps[:-1], speeds[:-1]))
+    per = acc["total"] / acc["n"]
     bwd = sum(per[:, K.Phase.LEARNING, a].sum() for a in BACKWARD_MACS)
     return dict(sps=statistics.median(runs), runs=runs, state=tr.learning_state_bytes,
-                grad=tr.gradient_buffer_bytes, bwd=float(bwd), counts=per)
+                grad=tr.gradient_buffer_bytes, bwd=float(bwd), counts=per, cores=cores,
+                again=again)
+
+
+def cores_note(r) -> str:
+    """The cores around a figure's kept runs (the slowest), and the runs taken again, as
+    printed after it: 'cores 0.97', 'cores 0.96; again: 553.2 at 0.55'."""
+    if not r.get("cores"):
+        return ""
+    out = "cores " + cores_label(min(r["cores"]))
+    if r.get("again"):
+        out += "; again: " + ", ".join(f"{v:.1f} at {c:.2f}" for v, c in r["again"])
+    return out
 
 
 # ------------------------------------------------------------------ the peers, side by side
@@ -150,6 +182,22 @@ def add_peer_args(ap) -> None:
                          "venv's bin/python (default: $CHIPSIM_PEERS_PYTHON, else this one)")
     ap.add_argument("--peer-threads", type=int, nargs="+", default=[1, 2],
                     help="torch thread counts to try; each peer is reported at its faster one")
+    ap.add_argument("--cores-probe", default=os.environ.get("CHIPSIM_BENCH_CORES", "on"),
+                    choices=["on", "off"],
+                    help="probe the cores before, during and after every timed run, chipsim's "
+                         "and the peers' (cores.py): a run in a spell when the machine's second core is "
+                         "not whole is run again and printed as such (default: "
+                         "$CHIPSIM_BENCH_CORES, else on)")
+    ap.add_argument("--degraded-retries", type=int,
+                    default=int(os.environ.get("CHIPSIM_BENCH_DEGRADED_RETRIES", 2)),
+                    help="times a run whose cores were not whole is run again; the last is "
+                         "kept, and labelled DEGRADED if its cores were still not whole "
+                         "(default: $CHIPSIM_BENCH_DEGRADED_RETRIES, else 2)")
+
+
+def watch_of(a) -> Watch:
+    """The probe of the cores for a benchmark's runs (--cores-probe, --degraded-retries)."""
+    return Watch(retries=a.degraded_retries, enabled=a.cores_probe == "on")
 
 
 def peer_figures(a, net: str, batch: int, rules, frames, labels, min_samples: int = 0, ws: bool = False):
@@ -164,30 +212,39 @@ def peer_figures(a, net: str, batch: int, rules, frames, labels, min_samples: in
         print(f"timing the peers ({', '.join(want)}) on {net}, batch {batch} ...", flush=True)
         res, why = measure(frames, labels, net, batch, want, python=a.peers_python,
                            threads=a.peer_threads, repeats=a.repeats, min_time=a.min_time,
-                           min_samples=min_samples, ws=ws)
+                           min_samples=min_samples, ws=ws, probe=a.cores_probe == "on",
+                           retries=a.degraded_retries)
         if res is not None:
-            figs = {p: (d["sps"], d["threads"]) for p, d in res["peers"].items()}
+            figs = {p: (d["sps"], d["threads"], d.get("cores")) for p, d in res["peers"].items()}
             return figs, (f"measured in this run ({describe(res)}; median of {a.repeats} runs at "
                           f"the faster of {' and '.join(map(str, a.peer_threads))} thread(s))"), False
     stored = STORED_PEERS.get((net, batch), {})
-    figs = {p: (stored[p], None) for p in want if p in stored}
+    figs = {p: (stored[p], None, None) for p in want if p in stored}
     return figs, f"STORED, not measured ({why}): {STORED_NOTE}", True
 
 
-def print_side_by_side(net: str, batch: int, T: int, chipsim: dict, peers) -> None:
-    """chipsim's samples/s per rule (``chipsim``) against each peer of the rule, and the target."""
+def print_side_by_side(net: str, batch: int, T: int, chipsim: dict, peers,
+                       cores: dict | None = None) -> None:
+    """chipsim's samples/s per rule (``chipsim``) against each peer of the rule, and the target;
+    ``cores``: per rule, the slowest probe of the cores around chipsim's kept runs, printed
+    beside the peer's (cores.py; 1.0: whole)."""
     from peers import PEERS, peers_for
     if peers is None:
         return
     figs, source, stored = peers
+    cores = cores or {}
     print(f"\n{net}, batch {batch}, T={T}: chipsim / peers; peers {source}")
-    print(f"{'rule':8s} {'chipsim/s':>10s}   {'peer':22s} {'peer/s':>8s} {'threads':>7s} {'ratio':>7s}")
+    print(f"{'rule':8s} {'chipsim/s':>10s}   {'peer':22s} {'peer/s':>8s} {'threads':>7s} {'ratio':>7s}"
+          f"   cores (chipsim, peer)")
     for rule, sps in chipsim.items():
         for p in peers_for([rule], net):
             if p in figs:
-                v, k = figs[p]
+                v, k, pc = figs[p]
                 label = PEERS[p][0] + (" (stored)" if stored else "")
-                print(f"{rule:8s} {sps:10.1f}   {label:22s} {v:8.1f} {k or '-':>7} {sps / v:6.2f}x")
+                cc = "   " + ", ".join(cores_label(c) if c is not None else "-"
+                                       for c in (cores.get(rule), pc))
+                print(f"{rule:8s} {sps:10.1f}   {label:22s} {v:8.1f} {k or '-':>7} {sps / v:6.2f}x"
+                      + (cc if cores.get(rule) is not None or pc is not None else ""))
         tt = target(net, batch, rule)
         have = [figs[p][0] for p in (tt[1] if tt else []) if p in figs]
         if have:

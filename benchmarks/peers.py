@@ -76,13 +76,17 @@ def interpreter(python: str | None = None) -> str:
 
 def measure(frames, labels, net: str, batch: int, peers, *, python: str | None = None,
             threads=(1, 2), repeats: int = 3, min_time: float = 2.0, min_samples: int = 0,
-            ws: bool = False):
+            ws: bool = False, probe: bool = True, retries: int = 2):
     """Time ``peers`` on ``frames`` (N, T, C, H, W) and ``labels`` (N,) in a subprocess.
 
     Returns (result, None), result = dict(versions={...}, peers={peer: dict(sps, threads,
-    runs={threads: [samples/s, ...]})}), sps being the median of the faster thread setting; or
-    (None, why) when the peers cannot be imported there. Progress goes to stderr. ``ws``: the
-    VGG's weights standardised at every call (see ``_vgg``).
+    runs={threads: [samples/s, ...]}, cores=the slowest probe of the cores around the kept
+    runs of that setting, again={threads: [[samples/s, cores], ...]})}), sps being the median of
+    the faster thread setting; or (None, why) when the peers cannot be imported there. Progress
+    goes to stderr. ``ws``: the VGG's weights standardised at every call (see ``_vgg``).
+    ``probe``, ``retries``: each run's cores probed before, during (about once a second) and
+    after it (cores.py), and the run taken again up to ``retries`` times when they were not
+    whole.
     """
     import numpy as np
     py = interpreter(python)
@@ -91,7 +95,8 @@ def measure(frames, labels, net: str, batch: int, peers, *, python: str | None =
         np.savez(data, frames=np.ascontiguousarray(frames), labels=np.asarray(labels, np.int64))
         cmd = [py, str(Path(__file__).resolve()), "--child", str(data), "--net", net,
                "--batch", str(batch), "--peers", *peers, "--threads", *map(str, threads),
-               "--repeats", str(repeats), "--min-time", str(min_time), "--min-samples", str(min_samples)] + (["--ws"] if ws else [])
+               "--repeats", str(repeats), "--min-time", str(min_time), "--min-samples", str(min_samples),
+               "--degraded-retries", str(retries if probe else -1)] + (["--ws"] if ws else [])
         try:
             r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         except OSError as e:
@@ -105,6 +110,8 @@ def measure(frames, labels, net: str, batch: int, peers, *, python: str | None =
         med = {int(n): statistics.median(v) for n, v in d["runs"].items()}
         d["threads"] = max(med, key=med.get)
         d["sps"] = med[d["threads"]]
+        kept = d.get("cores_runs", {}).get(str(d["threads"]))
+        d["cores"] = min(kept) if kept else None
     return res, None
 
 
@@ -264,10 +271,14 @@ def make_step(torch, peer: str, net: str, T: int, ws: bool = False):
     return step
 
 
-def time_peer(torch, peer, net, x, y, batch, threads, repeats, min_time, min_samples, ws=False):
-    """{threads: [samples/s, ...]}: ``repeats`` runs at each thread setting, the settings taking
-    turns. A run trains for at least ``min_time`` s and ``min_samples``; each setting is warmed
-    up first (``WARM_UP`` s, at least one batch)."""
+def time_peer(torch, peer, net, x, y, batch, threads, repeats, min_time, min_samples, ws=False,
+              watch=None):
+    """({threads: [samples/s, ...]}, {threads: [cores, ...]}, {threads: [[samples/s, cores],
+    ...]}): ``repeats`` runs at each thread setting, the settings taking turns. A run trains for
+    at least ``min_time`` s and ``min_samples``; each setting is warmed up first (``WARM_UP``
+    s, at least one batch). With a ``watch`` (cores.Watch), each run's cores are probed before,
+    during and after it, and it is run again while they say a core was not whole; the second and third
+    dicts give the kept runs' probes and the runs taken again."""
     T = x.shape[1]
     torch.manual_seed(0)
     step = make_step(torch, peer, net, T, ws)
@@ -275,16 +286,18 @@ def time_peer(torch, peer, net, x, y, batch, threads, repeats, min_time, min_sam
     n = len(y)
 
     def run():
-        done, t0 = 0, time.perf_counter()
+        done, probing, t0 = 0, 0.0, time.perf_counter()
         while True:
             order = torch.randperm(n, generator=gen)
             for i in range(0, n - batch + 1, batch):
                 ids = order[i:i + batch]
                 step(x[ids], y[ids])
                 done += batch
-                el = time.perf_counter() - t0
+                el = time.perf_counter() - t0 - probing
                 if el >= min_time and done >= min_samples:
                     return done / el
+                if watch is not None:
+                    probing += watch.tick()        # a probe of the cores, left out of the time
 
     def warm_up():
         # torch's first ~100 small steps run slower (a single warm-up step left the first run
@@ -301,13 +314,23 @@ def time_peer(torch, peer, net, x, y, batch, threads, repeats, min_time, min_sam
         torch.set_num_threads(k)
         warm_up()                                              # at this setting
     runs = {k: [] for k in threads}
+    cores = {k: [] for k in threads}
+    again = {k: [] for k in threads}
     for _ in range(repeats):               # the settings alternate: a busy spell hits them alike
         for k in threads:
             torch.set_num_threads(k)
-            runs[k].append(run())
-            print(f"  {PEERS[peer][0]:13s} {net} batch {batch}, {k} thread(s): {runs[k][-1]:9.2f} samples/s",
-                  file=sys.stderr, flush=True)
-    return runs
+            if watch is None:
+                runs[k].append(run())
+            else:
+                sps, attempts = watch.around_all(run)
+                speeds = watch.speeds(attempts)
+                runs[k].append(sps[-1])
+                cores[k].append(speeds[-1])
+                again[k] += [[v, c] for v, c in zip(sps[:-1], speeds[:-1])]
+            note = f" (cores {cores[k][-1]:.2f})" if cores[k] else ""
+            print(f"  {PEERS[peer][0]:13s} {net} batch {batch}, {k} thread(s): {runs[k][-1]:9.2f} samples/s"
+                  + note, file=sys.stderr, flush=True)
+    return runs, cores, again
 
 
 def child(a) -> int:
@@ -321,10 +344,14 @@ def child(a) -> int:
     x = torch.from_numpy(d["frames"].astype(np.float32))
     y = torch.from_numpy(d["labels"])
     out = dict(versions=versions, peers={})
+    watch = None
+    if a.degraded_retries >= 0:
+        from cores import Watch
+        watch = Watch(retries=a.degraded_retries)
     for p in a.peers:
-        runs = time_peer(torch, p, a.net, x, y, a.batch, a.threads, a.repeats, a.min_time, a.min_samples,
-                         a.ws)
-        out["peers"][p] = dict(label=PEERS[p][0], runs=runs)
+        runs, cores, again = time_peer(torch, p, a.net, x, y, a.batch, a.threads, a.repeats,
+                                       a.min_time, a.min_samples, a.ws, watch)
+        out["peers"][p] = dict(label=PEERS[p][0], runs=runs, cores_runs=cores, again=again)
     print(json.dumps(out))
     return 0
 
@@ -343,6 +370,10 @@ def main() -> int:
     ap.add_argument("--ws", action="store_true",
                     help="vgg: standardise the weights at every call as the paper trains (WSConv2d, "
                          "Scale 2.74) instead of the folded form chipsim runs (about 2x slower)")
+    ap.add_argument("--degraded-retries", type=int, default=2,
+                    help="each run's cores probed before, during and after it (cores.py), the "
+                         "run taken again up to this many times while a core was not whole; "
+                         "-1: no probes")
     ap.add_argument("--python", default=None,
                     help="the interpreter that has torch and spikingjelly (default: "
                          "$CHIPSIM_PEERS_PYTHON, else this one)")
@@ -361,7 +392,8 @@ def main() -> int:
         ds, _ = nmnist(a.T, "float32")
         frames, labels = ds.frames, ds.labels
     res, why = measure(frames, labels, a.net, a.batch, a.peers, python=a.python, threads=a.threads,
-                       repeats=a.repeats, min_time=a.min_time, min_samples=a.min_samples, ws=a.ws)
+                       repeats=a.repeats, min_time=a.min_time, min_samples=a.min_samples, ws=a.ws,
+                       probe=a.degraded_retries >= 0, retries=max(a.degraded_retries, 0))
     if res is None:
         print(f"peers not measured: {why}")
         return 1
@@ -369,7 +401,8 @@ def main() -> int:
           f"of {', '.join(map(str, a.threads))} thread(s)")
     for p, d in res["peers"].items():
         print(f"{d['label']:13s} {d['sps']:9.2f} samples/s ({d['threads']} thread(s); "
-              + "; ".join(f"{k}: " + ", ".join(f"{v:.2f}" for v in r) for k, r in d["runs"].items()) + ")")
+              + "; ".join(f"{k}: " + ", ".join(f"{v:.2f}" for v in r) for k, r in d["runs"].items()) + ")"
+              + (f", cores {d['cores']:.2f}" if d.get("cores") is not None else ""))
     return 0
 
 
