@@ -114,12 +114,14 @@ def _problem(name, N, seed=0, density=0.4):
 
 
 def _run(name, rule, workers, B, *, momentum=0.0, bits=None, preset="ottt", seed=0, k=None,
-         window=None):
+         window=None, chooser=None):
     net, labels, inp = _problem(name, 2 * B, seed)
     nrn, _ = neuron(preset)
     tr = trainer(rule, net, nrn, T=T, B=B, lr=0.3, momentum=momentum, bits=bits, seed=seed,
                  workers=workers, **({} if k is None else dict(k=k)),
                  **({} if window is None else dict(window=window)))
+    if chooser is not None:
+        tr._chooser = chooser
     w0 = tr.params.w.copy()
     out = []
     for i in (0, B):
@@ -230,6 +232,84 @@ def test_bit_identical_for_1_2_3_threads(name, rule, B, kw):
     one = _run(name, rule, 1, B, **kw)
     for w in (2, 3):
         _same(one, _run(name, rule, w, B, **kw))
+
+
+class _Scripted:
+    """A threads.Chooser stand-in: the thread counts of the batches, in order."""
+
+    def __init__(self, ks):
+        self.ks = list(ks)
+        self.ran = []
+
+    def pick(self):
+        self.ran.append(self.ks.pop(0))
+        return self.ran[-1]
+
+    def note(self, k, seconds):
+        assert k == self.ran[-1] and seconds > 0
+
+
+@pytest.mark.parametrize("name,rule,B", [("conv", "sltt", 5), ("conv", "bptt", 5),
+                                         ("mlp", "ottt_o", 5), ("sparse", "ottt_a", 3),
+                                         ("two", "sltt", 3)])
+def test_batches_switching_between_one_and_two_workers_give_the_same_bits(name, rule, B):
+    """A trainer of two workers whose Chooser runs a batch on one (row 0 of the per-worker
+    buffers, work arrays of one worker) and the next on two, or the other way round, gives
+    the bits of a trainer of one worker throughout."""
+    one = _run(name, rule, 1, B)
+    for ks in ([1, 2], [2, 1]):
+        ch = _Scripted(ks)
+        _same(one, _run(name, rule, 2, B, chooser=ch))
+        assert ch.ran == ks
+
+
+def test_the_chooser_runs_on_the_faster_setting_and_looks_at_the_other_now_and_then():
+    """threads.Chooser with hand-made timings (seconds a sample by thread count). A steady
+    machine: one look at one thread (the third batch), then every batch on both workers. Two
+    threads slow to 2.0 (one thread 1.6): it looks at one thread once their average is SLOW
+    above its lowest, and switches; on one thread it looks back at two now and then, and
+    returns when they are fast again. A chooser that starts on a slow machine switches at its
+    first look."""
+    near, far = {2: 1.0, 1: 1.6}, {2: 2.0, 1: 1.6}
+
+    def run(ch, picks, times, n):
+        for _ in range(n):
+            k = ch.pick()
+            picks.append(k)
+            ch.note(k, times[k])
+
+    ch, picks = threads.Chooser(2), []
+    run(ch, picks, near, 40)
+    assert picks == [2, 2, 1] + [2] * 37                      # steady: one look, at the start
+    run(ch, picks, far, 200)
+    assert ch.use == 1
+    assert picks[40:].index(1) <= 2 * ch.MAX_GAP               # it did switch ...
+    assert picks[-50:].count(2) <= 3                          # ... and stays, looking back
+    run(ch, picks, near, 2 * ch.MAX_GAP + 50)
+    assert ch.use == 2 and picks[-50:] == [2] * 50             # recovered: no look at one
+    ch, picks = threads.Chooser(2), []
+    run(ch, picks, far, 4)
+    assert picks == [2, 2, 1, 1] and ch.use == 1
+
+
+def test_a_chosen_thread_count_is_kept(monkeypatch):
+    """--threads or CHIPSIM_THREADS: no Chooser; the default (every core): one, at batch > 1."""
+    net, labels, inp = _problem("mlp", 4)
+    nrn, _ = neuron("ottt")
+    try:
+        threads.configure(2)
+        assert threads.chosen()
+        assert trainer("sltt", net, nrn, T=T, B=2)._chooser is None
+        monkeypatch.delenv(threads.ENV, raising=False)
+        monkeypatch.setattr(threads, "cores", lambda: 2)
+        threads.configure(None)
+        assert not threads.chosen()
+        assert trainer("sltt", net, nrn, T=T, B=2)._chooser is not None
+        assert trainer("sltt", net, nrn, T=T, B=1)._chooser is None
+        assert trainer("sltt", net, nrn, T=T, B=2, workers=2)._chooser is None
+    finally:
+        monkeypatch.undo()                      # the environment and cores() as they were
+        threads.configure(None)
 
 
 @pytest.mark.parametrize("name", ["conv", "tall"])

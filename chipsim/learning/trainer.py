@@ -15,6 +15,7 @@ Everything a rule keeps *for learning* is allocated here and measured in bytes:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -323,13 +324,19 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
     - ``buffers``: the arenas of :class:`Trainer` (State, Grads, the layout and population
       records), what ``Trainer(...)`` allocates;
     - ``scratch``: the batch loop's work arrays, ``kernels.batch_work`` (the temporal route's
-      history-summed gradient grows with T), made for the first batch and kept;
+      history-summed gradient grows with T), made for the first batch and kept; with
+      ``workers`` None and a thread count nobody chose, also those of one worker (a batch > 1
+      may run on one thread, threads.Chooser);
     - ``counts``: every batch's per-step counts, ``(B, T, L, phases, actions)`` int64, and the
       copies the trainer and the engine make of them.
 
     ``rule`` is the rule object (``RULES[name](spec, neuron, T)``), ``optimizer`` an
     :class:`~chipsim.kernels.records.Optimizer` (or anything with ``momentum`` and ``wd``)."""
     f = np.dtype(dtype)
+    # a trainer whose thread count nobody chose may run a batch on one worker (threads.Chooser),
+    # with work arrays of its own
+    one_too = (workers is None and threads.count() > 1 and int(batch_size) > 1
+               and not threads.chosen())
     workers = threads.count() if workers is None else int(workers)
     pl = _plan(net, rule, optimizer, int(batch_size), f, workers)
     buffers = sum(_nbytes(*a) for a in pl.arrays.values())
@@ -349,10 +356,18 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
     steps = min(int(time_steps), pl.TH) if temporal else 1
     scratch = _scratch_bytes(pl.layout, time_steps, pl.fused, temporal, f, workers,
                              int(batch_size), steps)
+    if one_too:
+        scratch += _scratch_bytes(pl.layout, time_steps, pl.fused, temporal, f, 1,
+                                  int(batch_size), steps)
     per_batch = _nbytes((int(batch_size), int(time_steps), len(net.layers), K.N_PHASES,
                          K.N_ACTIONS), np.int64)
     # the counts, the update-skip copy of one phase, and the cost stage's per-step figures
     return dict(buffers=int(buffers), scratch=scratch, counts=int(2 * per_batch))
+
+
+#: State's per-worker buffers (a row each; views.worker_rows): a batch on one worker gets
+#: their first rows
+_PER_WORKER = ("out", "hit", "pmax", "ptouch", "E", "SG", "smap", "epost", "edone")
 
 
 class Trainer:
@@ -364,9 +379,16 @@ class Trainer:
         self.net = net
         #: workers a batch is split over (chipsim.threads; the numbers do not depend on it)
         self.workers = threads.count() if workers is None else threads.parse(workers, "workers")
-        #: the batch loop's work arrays (kernels.batch_work) and what they were made for
+        #: the batch loop's work arrays (kernels.batch_work) and what they were made for; and
+        #: those of one worker, for the batches the Chooser runs on one thread
         self._work = None
         self._work_key = None
+        self._work_one = None
+        #: when nobody chose the thread count, a batch > 1 may run on one thread when that has
+        #: been faster (threads.Chooser; the same bits)
+        self._chooser = (threads.Chooser(self.workers)
+                         if workers is None and self.workers > 1 and int(batch_size) > 1
+                         and not threads.chosen() else None)
         self.neuron = neuron
         #: the kernels' record of every LIF neuron (per-layer neurons of the network, or
         #: ``neuron`` for all)
@@ -542,14 +564,27 @@ class Trainer:
                        feedback=int(self.rule.feedback_kind))
         self.fmt.rs[0] = self.rng.integers(0, 2**63, dtype=np.uint64)
         x = Inputs(inp.idx, self._values(inp), ptr, labels.astype(np.int64))
-        threads.use(self.workers)
         net = self.net_rec if learn else self.net_infer
+        fresh = False
         if self._work_key != (learn, B):     # the work arrays, kept while (learn, B) holds
-            self._work = None
+            self._work = self._work_one = None
             self._work = batch_work(net, self.params, self.state, x, rule)
             self._work_key = (learn, B)
-        run_batch(net, self.params, self.grads, self.state, x, self.neurons, self.loss, rule,
-                  self.optimizer, self.fmt, cnt, loss, self._work)
+            fresh = True
+        k = self._chooser.pick() if self._chooser is not None and learn and B > 1 else self.workers
+        S, work = self.state, self._work
+        if k != self.workers:                # one worker: row 0 of the per-worker buffers
+            S = self.state._replace(**{f: getattr(self.state, f)[:1] for f in _PER_WORKER})
+            if self._work_one is None:
+                self._work_one = batch_work(net, self.params, S, x, rule)
+                fresh = True
+            work = self._work_one
+        threads.use(k)
+        t0 = time.perf_counter()
+        run_batch(net, self.params, self.grads, S, x, self.neurons, self.loss, rule,
+                  self.optimizer, self.fmt, cnt, loss, work)
+        if self._chooser is not None and learn and B > 1 and not fresh:
+            self._chooser.note(k, (time.perf_counter() - t0) / B)
         if not self.rule.update_skip:
             # no hierarchical update skip: the chip reads and writes every weight it visits,
             # whether or not its Delta W is zero
@@ -592,7 +627,8 @@ class Trainer:
     def phase_cycles(self, reset: bool = False) -> dict[str, int]:
         """The processor cycles (sync.cycles) the batch loop spent in each of its phases, as the
         calling thread saw them, summed over the batches run since the work arrays were made
-        (they are made again when the batch size, or learning, changes) or last reset: the
+        (they are made again when the batch size, or learning, changes) or last reset, on
+        the trainer's thread count (not the batches a Chooser ran on one thread): the
         names of ``PHASES``, then ``wgrad_layer<l>`` for each layer's weight gradient, then
         for each worker w the time it spent inside its own shares of the batch-level
         products' phases (``stack_w<w>``, ``products_w<w>``, ``tail_w<w>``; each at most its
