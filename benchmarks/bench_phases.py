@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
-from cores import Watch, label as cores_label  # noqa: E402
+from cores import Watch, kept, label as cores_label  # noqa: E402
 from chipsim import threads  # noqa: E402
 from chipsim.kernels.jit import kernel  # noqa: E402
 from chipsim.kernels.sync import cycles  # noqa: E402
@@ -109,10 +109,8 @@ def main(argv=None) -> int:
     names = ("samples", "window", "wgrads", "stack", "products", "tail", "history", "apply")
     for rule in a.rules:
         for n in a.threads:
-            out, attempts = watch.around_all(
-                lambda: profile(a.net, rule, a.batch, n, a.min_time, data, watch))
-            sps, nb, cyc = out[-1]
-            speeds = watch.speeds(attempts)
+            (sps, nb, cyc), c, again = kept(
+                watch, lambda: profile(a.net, rule, a.batch, n, a.min_time, data, watch))
             total = max(cyc["batch"], 1)
             ms = {k: 1e3 * v / rate / nb for k, v in cyc.items()}
             parts = [f"{k} {ms[k]:.2f} ({100 * cyc[k] / total:.0f} %)" for k in names if cyc[k]]
@@ -120,11 +118,10 @@ def main(argv=None) -> int:
                       if k.startswith("wgrad_layer") and cyc[k]]
             what = ", ".join(parts) if parts else "(a pipelined sample: timed whole only)"
             note = ""
-            if a.cores_probe == "on":
-                note = f"   cores {cores_label(speeds[-1])}" + (
-                    "; again: " + ", ".join(f"{o[0]:.1f} at {c:.2f}"
-                                            for o, c in zip(out[:-1], speeds[:-1]))
-                    if len(out) > 1 else "")
+            if c is not None:
+                note = f"   cores {cores_label(c)}" + (
+                    "; again: " + ", ".join(f"{o[0]:.1f} at {s:.2f}" for o, s in again)
+                    if again else "")
             print(f"{rule:7s} threads {n}: {sps:7.1f} samples/s, batch {ms['batch']:.2f} ms = "
                   + what + note)
             if layers:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cores import label as cores_label
+from cores import kept, label as cores_label
 from common import add_peer_args, machine, peer_figures, watch_of
 
 WORKLOAD = Path(__file__).resolve().parents[1] / "workloads" / "cifar10dvs_vgg11.yaml"
@@ -82,14 +82,10 @@ def time_chipsim(p, batch: int, per_run: int, repeats: int, watch=None):
 
     runs, cores, again = [], [], []
     for _ in range(repeats):
-        if watch is None:
-            runs.append(run())
-            continue
-        secs, attempts = watch.around_all(run)
-        speeds = watch.speeds(attempts)
-        runs.append(secs[-1])
-        cores.append(speeds[-1])
-        again += list(zip(secs[:-1], speeds[:-1]))
+        secs, c, a = kept(watch, run)
+        runs.append(secs)
+        cores += [] if c is None else [c]
+        again += a
     return runs, cores, again
 
 

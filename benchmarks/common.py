@@ -12,7 +12,7 @@ from types import SimpleNamespace as NS
 
 import numpy as np
 
-from cores import Watch, label as cores_label
+from cores import Watch, kept, label as cores_label
 from chipsim import counts as K
 from chipsim.data.load import load_dataset
 from chipsim.model.inputs import channels_last
@@ -139,14 +139,10 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
 
     runs, cores, again = [], [], []
     for _ in range(repeats):
-        if watch is None:
-            runs.append(run())
-            continue
-        sps, attempts = watch.around_all(run)
-        speeds = watch.speeds(attempts)
-        runs.append(sps[-1])
-        cores.append(speeds[-1])
-        again += list(zip(sps[:-1], speeds[:-1]))
+        sps, c, a = kept(watch, run)
+        runs.append(sps)
+        cores += [] if c is None else [c]
+        again += a
     per = acc["total"] / acc["n"]
     bwd = sum(per[:, K.Phase.LEARNING, a].sum() for a in BACKWARD_MACS)
     return dict(sps=statistics.median(runs), runs=runs, state=tr.learning_state_bytes,

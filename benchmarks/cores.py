@@ -175,6 +175,16 @@ class Watch:
         return [min(speed(p, self.ref) for p in att) for att in attempts]
 
 
+def kept(watch: Watch | None, fn):
+    """fn's result to keep: (the last attempt's result, its cores or None, [(result, cores)]
+    of the attempts taken again); with no ``watch``, fn once."""
+    if watch is None:
+        return fn(), None, []
+    results, attempts = watch.around_all(fn)
+    speeds = watch.speeds(attempts)
+    return results[-1], speeds[-1], list(zip(results[:-1], speeds[:-1]))
+
+
 def label(s: float) -> str:
     """A run's cores as printed: '0.97', or '0.55 DEGRADED' below HEALTHY."""
     return f"{s:.2f}" + ("" if s >= HEALTHY else " DEGRADED")

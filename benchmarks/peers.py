@@ -110,8 +110,8 @@ def measure(frames, labels, net: str, batch: int, peers, *, python: str | None =
         med = {int(n): statistics.median(v) for n, v in d["runs"].items()}
         d["threads"] = max(med, key=med.get)
         d["sps"] = med[d["threads"]]
-        kept = d.get("cores_runs", {}).get(str(d["threads"]))
-        d["cores"] = min(kept) if kept else None
+        probed = d.get("cores_runs", {}).get(str(d["threads"]))
+        d["cores"] = min(probed) if probed else None
     return res, None
 
 
@@ -310,6 +310,7 @@ def time_peer(torch, peer, net, x, y, batch, threads, repeats, min_time, min_sam
             if time.perf_counter() - t0 >= WARM_UP:
                 return
 
+    from cores import kept
     for k in threads:
         torch.set_num_threads(k)
         warm_up()                                              # at this setting
@@ -319,14 +320,10 @@ def time_peer(torch, peer, net, x, y, batch, threads, repeats, min_time, min_sam
     for _ in range(repeats):               # the settings alternate: a busy spell hits them alike
         for k in threads:
             torch.set_num_threads(k)
-            if watch is None:
-                runs[k].append(run())
-            else:
-                sps, attempts = watch.around_all(run)
-                speeds = watch.speeds(attempts)
-                runs[k].append(sps[-1])
-                cores[k].append(speeds[-1])
-                again[k] += [[v, c] for v, c in zip(sps[:-1], speeds[:-1])]
+            sps, c, a = kept(watch, run)
+            runs[k].append(sps)
+            cores[k] += [] if c is None else [c]
+            again[k] += [list(x) for x in a]
             note = f" (cores {cores[k][-1]:.2f})" if cores[k] else ""
             print(f"  {PEERS[peer][0]:13s} {net} batch {batch}, {k} thread(s): {runs[k][-1]:9.2f} samples/s"
                   + note, file=sys.stderr, flush=True)

@@ -106,3 +106,16 @@ def test_a_real_probe_times_each_cpu_alone_and_both_together(cores):
     assert len(p["alone"]) == 2 and len(p["both"]) == 2
     assert all(t > 0 and math.isfinite(t) for t in p["alone"] + p["both"])
     assert 0 < cores.speed(p, min(p["alone"] + p["both"])) <= 1.0
+
+
+def test_kept_is_the_last_attempt_with_the_ones_taken_again(cores, monkeypatch):
+    """cores.kept, the one place the timing scripts take a run's result: with no watch, fn
+    once; with one, the last attempt's result and cores, and (result, cores) of the others."""
+    n = []
+    assert cores.kept(None, lambda: n.append(1) or len(n)) == (1, None, [])
+    whole, shared = _p([10, 10], [10, 10]), _p([10, 10], [20, 20])
+    seq = iter([whole] * 3 + [shared, whole, whole, whole])
+    monkeypatch.setattr(cores, "probe", lambda n=cores.LOOP: next(seq))
+    w = cores.Watch(retries=2, calibrate=3)
+    got = cores.kept(w, lambda: n.append(1) or len(n))
+    assert got == (3, 1.0, [(2, 0.5)])
