@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cores import kept, label as cores_label
+from cores import label as cores_label, repeat
 from common import add_peer_args, machine, peer_figures, watch_of
 
 WORKLOAD = Path(__file__).resolve().parents[1] / "workloads" / "cifar10dvs_vgg11.yaml"
@@ -80,13 +80,7 @@ def time_chipsim(p, batch: int, per_run: int, repeats: int, watch=None):
                 probing += watch.tick()            # a probe of the cores, left out of the time
         return (time.perf_counter() - t0 - probing) / done
 
-    runs, cores, again = [], [], []
-    for _ in range(repeats):
-        secs, c, a = kept(watch, run)
-        runs.append(secs)
-        cores += [] if c is None else [c]
-        again += a
-    return runs, cores, again
+    return repeat(watch, run, repeats)
 
 
 def main():

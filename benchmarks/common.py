@@ -12,7 +12,7 @@ from types import SimpleNamespace as NS
 
 import numpy as np
 
-from cores import Watch, kept, label as cores_label
+from cores import Watch, label as cores_label, repeat
 from chipsim import counts as K
 from chipsim.data.load import load_dataset
 from chipsim.model.inputs import channels_last
@@ -137,12 +137,7 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
         acc["n"] += done
         return done / el
 
-    runs, cores, again = [], [], []
-    for _ in range(repeats):
-        sps, c, a = kept(watch, run)
-        runs.append(sps)
-        cores += [] if c is None else [c]
-        again += a
+    runs, cores, again = repeat(watch, run, repeats)
     per = acc["total"] / acc["n"]
     bwd = sum(per[:, K.Phase.LEARNING, a].sum() for a in BACKWARD_MACS)
     return dict(sps=statistics.median(runs), runs=runs, state=tr.learning_state_bytes,

@@ -28,13 +28,15 @@ import struct
 import sys
 import time
 
+import math
+
 import numpy as np
 
-#: a run is "degraded" when a probe before or after it found a core slower than this fraction
-#: of a whole one (``speed``)
+#: a run is "degraded" when a probe before, during or after it found a core slower than this
+#: fraction of a whole one (``speed``)
 HEALTHY = 0.8
 
-#: passes of the loop a child times (about 20 ms on this machine)
+#: passes of the loop a child times (about 15 ms on this machine)
 LOOP = 2_000
 
 
@@ -102,9 +104,10 @@ def probe(n: int = LOOP) -> dict:
 def speed(p: dict, ref: float) -> float:
     """A probe's slowest core as a fraction of a whole one: min over its four times of
     ref / time, ref being the fastest time seen (1.0: both cores whole, alone and together;
-    about 0.5 when the two share one core). 1.0 for an empty probe."""
+    about 0.5 when the two share one core). 1.0 for an empty probe; a child that reported
+    nothing (nan) counts as a core not whole (0.0)."""
     ts = p["alone"] + p["both"]
-    return min(ref / t for t in ts) if ts else 1.0
+    return min(ref / t if math.isfinite(t) else 0.0 for t in ts) if ts else 1.0
 
 
 class Watch:
@@ -133,7 +136,7 @@ class Watch:
 
     @property
     def ref(self) -> float:
-        ts = [t for p in self.probes for t in p["alone"] + p["both"]]
+        ts = [t for p in self.probes for t in p["alone"] + p["both"] if math.isfinite(t)]
         return min(ts) if ts else 1.0
 
     def tick(self) -> float:
@@ -183,6 +186,18 @@ def kept(watch: Watch | None, fn):
     results, attempts = watch.around_all(fn)
     speeds = watch.speeds(attempts)
     return results[-1], speeds[-1], list(zip(results[:-1], speeds[:-1]))
+
+
+def repeat(watch: Watch | None, fn, repeats: int):
+    """``repeats`` kept results of fn (``kept``): ([each result], [its cores, with a watch],
+    [(result, cores)] of the attempts taken again)."""
+    runs, cores, again = [], [], []
+    for _ in range(repeats):
+        r, c, a = kept(watch, fn)
+        runs.append(r)
+        cores += [] if c is None else [c]
+        again += a
+    return runs, cores, again
 
 
 def label(s: float) -> str:

@@ -75,6 +75,12 @@ def chosen() -> bool:
     return _chosen
 
 
+def may_choose(workers: int | None, batch_size: int) -> bool:
+    """Whether a trainer made with ``workers`` (None: the default) at this batch size gets a
+    Chooser: nobody chose the count, it is more than one, and a batch has several samples."""
+    return workers is None and int(batch_size) > 1 and count() > 1 and not chosen()
+
+
 class Chooser:
     """A trainer's thread count for each batch when nobody chose one: all ``n`` workers, or one
     thread when one has been faster. On some machines two threads are at times slower than

@@ -32,6 +32,8 @@ def test_speed_is_the_slowest_core_against_the_fastest_time(cores):
     assert cores.speed(_p([10, 10], [20, 20]), 10.0) == 0.5
     # one core slow even alone (a neighbour on it): 10 / 16
     assert cores.speed(_p([10, 16], [10, 16]), 10.0) == 10 / 16
+    # a child that reported nothing: not whole, and no reference for the others
+    assert cores.speed(_p([10, float("nan")], [10, 10]), 10.0) == 0.0
     # no probe (one CPU, or no fork): counts as whole
     assert cores.speed(_p([], []), 10.0) == 1.0
     assert cores.label(0.97) == "0.97"
@@ -119,3 +121,19 @@ def test_kept_is_the_last_attempt_with_the_ones_taken_again(cores, monkeypatch):
     w = cores.Watch(retries=2, calibrate=3)
     got = cores.kept(w, lambda: n.append(1) or len(n))
     assert got == (3, 1.0, [(2, 0.5)])
+
+
+def test_repeat_keeps_one_result_a_repeat(cores, monkeypatch):
+    """cores.repeat: ``repeats`` kept results, their cores, and the attempts taken again; the
+    reference time ignores a probe's nan."""
+    n = []
+    assert cores.repeat(None, lambda: n.append(1) or len(n), 3) == ([1, 2, 3], [], [])
+    whole, shared = _p([10, 10], [10, 10]), _p([10, 10], [20, 20])
+    lost = _p([float("nan"), 10], [10, 10])
+    seq = iter([whole] * 3 + [lost, whole, whole, whole] + [whole, shared, whole, whole])
+    monkeypatch.setattr(cores, "probe", lambda n=cores.LOOP: next(seq))
+    w = cores.Watch(retries=2, calibrate=3)
+    n.clear()
+    runs, cs, again = cores.repeat(w, lambda: n.append(1) or len(n), 2)
+    assert w.ref == 10
+    assert runs == [2, 4] and cs == [1.0, 1.0] and again == [(1, 0.0), (3, 0.5)]

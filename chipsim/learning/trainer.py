@@ -335,8 +335,7 @@ def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, 
     f = np.dtype(dtype)
     # a trainer whose thread count nobody chose may run a batch on one worker (threads.Chooser),
     # with work arrays of its own
-    one_too = (workers is None and threads.count() > 1 and int(batch_size) > 1
-               and not threads.chosen())
+    one_too = threads.may_choose(workers, batch_size)
     workers = threads.count() if workers is None else int(workers)
     pl = _plan(net, rule, optimizer, int(batch_size), f, workers)
     buffers = sum(_nbytes(*a) for a in pl.arrays.values())
@@ -387,8 +386,7 @@ class Trainer:
         #: when nobody chose the thread count, a batch > 1 may run on one thread when that has
         #: been faster (threads.Chooser; the same bits)
         self._chooser = (threads.Chooser(self.workers)
-                         if workers is None and self.workers > 1 and int(batch_size) > 1
-                         and not threads.chosen() else None)
+                         if threads.may_choose(workers, batch_size) else None)
         self.neuron = neuron
         #: the kernels' record of every LIF neuron (per-layer neurons of the network, or
         #: ``neuron`` for all)
@@ -571,7 +569,8 @@ class Trainer:
             self._work = batch_work(net, self.params, self.state, x, rule)
             self._work_key = (learn, B)
             fresh = True
-        k = self._chooser.pick() if self._chooser is not None and learn and B > 1 else self.workers
+        choosing = self._chooser is not None and learn and B > 1
+        k = self._chooser.pick() if choosing else self.workers
         S, work = self.state, self._work
         if k != self.workers:                # one worker: row 0 of the per-worker buffers
             S = self.state._replace(**{f: getattr(self.state, f)[:1] for f in _PER_WORKER})
@@ -583,7 +582,7 @@ class Trainer:
         t0 = time.perf_counter()
         run_batch(net, self.params, self.grads, S, x, self.neurons, self.loss, rule,
                   self.optimizer, self.fmt, cnt, loss, work)
-        if self._chooser is not None and learn and B > 1 and not fresh:
+        if choosing and not fresh:
             self._chooser.note(k, (time.perf_counter() - t0) / B)
         if not self.rule.update_skip:
             # no hierarchical update skip: the chip reads and writes every weight it visits,
