@@ -108,3 +108,39 @@ def test_lif_matches_numpy(n, rate):
                     assert ns == len(idx_ref)
                     assert np.array_equal(spk[:ns], idx_ref)
                     assert u.tobytes() == u_ref.tobytes() and vv.tobytes() == v_ref.tobytes()
+
+
+def _bias_grads_numpy(gb, g, npos, Cout, c0, c1):
+    """The bias gradient one addition at a time: position by position, column by column,
+    skipping zeros (numpy scalars: the array's own float arithmetic)."""
+    for q in range(npos):
+        for co in range(c0, c1):
+            v = g[q * Cout + co]
+            if v != 0:
+                gb[co] = gb[co] + v
+
+
+@pytest.mark.parametrize("npos, Cout", [(1, 10), (3, 16), (5, 13), (289, 32), (1156, 16)])
+def test_bias_grads_matches_one_addition_at_a_time(npos, Cout):
+    """wgrad.bias_grads (four positions a pass) against _bias_grads_numpy bit for bit: each
+    column's additions in position order, zeros (and -0.0) skipped, a NaN carried, partial
+    column ranges (a worker's share) and position counts not a multiple of four. Values of
+    very different sizes make a different order of additions show in the last bits."""
+    from chipsim.kernels.wgrad import bias_grads
+    rng = np.random.default_rng(npos * 100 + Cout)
+    for f in (np.float32, np.float64):
+        g = (rng.standard_normal(npos * Cout) * 10.0 ** rng.integers(-6, 6, npos * Cout)).astype(f)
+        g[rng.random(g.size) < 0.3] = 0.0
+        g[rng.random(g.size) < 0.05] = -0.0
+        start = rng.standard_normal(Cout).astype(f)
+        start[::4] = -0.0              # -0.0 + 0.0 would be +0.0: a zero must be skipped
+        for c0, c1 in ((0, Cout), (1, Cout - 1), (Cout // 2, Cout)):
+            ref, got = start.copy(), start.copy()
+            _bias_grads_numpy(ref, g, npos, Cout, c0, c1)
+            bias_grads(got, g, npos, Cout, c0, c1)
+            assert got.tobytes() == ref.tobytes()
+    g = np.ones(npos * Cout)
+    g[Cout - 1] = np.nan
+    got = np.zeros(Cout)
+    bias_grads(got, g, npos, Cout, 0, Cout)
+    assert np.isnan(got[Cout - 1]) and np.all(got[:Cout - 1] == npos)
