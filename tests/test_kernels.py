@@ -144,3 +144,46 @@ def test_bias_grads_matches_one_addition_at_a_time(npos, Cout):
     got = np.zeros(Cout)
     bias_grads(got, g, npos, Cout, 0, Cout)
     assert np.isnan(got[Cout - 1]) and np.all(got[:Cout - 1] == npos)
+
+
+def _pooled_error_numpy(E, sg, ep, kk, C, Wpre, Hin, Win, inv):
+    """error_to_source's error taken from the pooled inputs, by numpy: each source neuron of a
+    whole window whose surrogate is not zero adds its pooled input's error times ``inv`` (in
+    float64, rounded once to E's dtype, as the kernel's arithmetic); a pooled input is flagged
+    when some neuron of its window took it."""
+    E = E.copy()
+    flag = np.zeros(Hin * Win * C, np.uint8)
+    yy, xx, cc = np.meshgrid(np.arange(Hin * kk), np.arange(Win * kk), np.arange(C),
+                             indexing="ij")
+    j = ((yy * Wpre + xx) * C + cc).ravel()
+    p = (((yy // kk) * Win + xx // kk) * C + cc).ravel()
+    take = sg[j] != 0
+    j, p = j[take], p[take]
+    E[j] = (E[j].astype(np.float64) + ep[p].astype(np.float64) * inv).astype(E.dtype)
+    flag[p] = 1
+    return E, flag
+
+
+@pytest.mark.parametrize("kk, C, Hpre, Wpre, Hin, Win", [(2, 16, 34, 34, 17, 17), (2, 3, 5, 7, 2, 3),
+                                                         (1, 16, 17, 17, 17, 17),
+                                                         (1, 5, 4, 6, 4, 5)])
+def test_pooled_error_matches_numpy(kk, C, Hpre, Wpre, Hin, Win):
+    """error._take_pooled_error (error_to_source without a mask or max pooling) against
+    _pooled_error_numpy bit for bit: a 2 x 2 average pool (odd source sizes: the last row and
+    column belong to no window and keep their error), no pool with and without a source wider
+    than the pooled map, surrogates 30 % zero, float32 and float64."""
+    from chipsim.kernels.error import _take_pooled_error
+    rng = np.random.default_rng(kk * 1000 + C * 10 + Hpre)
+    for f in (np.float32, np.float64):
+        E = (rng.standard_normal(Hpre * Wpre * C) * 10.0 ** rng.integers(-5, 5, Hpre * Wpre * C)
+             ).astype(f)
+        sg = rng.random(Hpre * Wpre * C).astype(f)
+        sg[rng.random(sg.size) < 0.3] = 0.0
+        ep = rng.standard_normal(Hin * Win * C).astype(f)
+        inv = 1.0 / (kk * kk)
+        ref_E, ref_flag = _pooled_error_numpy(E, sg, ep, kk, C, Wpre, Hin, Win, inv)
+        got_E, got_flag = E.copy(), np.full(Hin * Win * C, 7, np.uint8)
+        _take_pooled_error(got_E, sg, ep, got_flag, kk, C, Wpre, Hin, Win, inv)
+        assert got_E.tobytes() == ref_E.tobytes()
+        assert np.array_equal(got_flag, ref_flag)
+        assert not np.array_equal(got_E, E)       # something was taken
