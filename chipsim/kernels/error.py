@@ -222,57 +222,6 @@ def conv_error_gemm(WT, g, Ly, scr, out, taps_):
 
 
 @kernel
-def _take_pooled_error(E, sg, ep, flag, kk, C, Wpre, Hin, Win, inv):
-    """E[j] += ep[p] * inv where sg[j] != 0, for every source neuron j in the pooled input p's
-    window (kk = 1: the neuron itself; kk = 2: a 2 x 2 average pool), and flag[p] = 1 where
-    some neuron of its window took it: error_to_source's loop without a mask or max pooling,
-    over whole windows. Each neuron's value takes the same one addition (in the same float
-    arithmetic: ep * inv, then the sum), so the bits are the loop's; only the order in which
-    neurons are visited differs, and no two share a value. Written so that the inner loops
-    vectorise: one loop over every neuron when kk = 1, and the four neurons of each window in
-    one loop over the channels when kk = 2, indexing the arrays themselves (error_to_source's
-    loop, a loop of C channels per neuron over slices of them, took 11.0 us on the conv net's
-    2 x 2 pool of 34 x 34 x 16 neurons; this takes 3.2 us, the same bits)."""
-    if kk == 1 and Wpre == Win:
-        for i in range(Hin * Win * C):
-            s = sg[i]
-            e = E[i]
-            E[i] = e + ep[i] * inv if s != 0.0 else e
-            flag[i] = 1 if s != 0.0 else 0
-        return
-    if kk == 1:
-        for y in range(Hin):
-            jb = y * Wpre * C
-            pb = y * Win * C
-            for i in range(Win * C):
-                s = sg[jb + i]
-                e = E[jb + i]
-                E[jb + i] = e + ep[pb + i] * inv if s != 0.0 else e
-                flag[pb + i] = 1 if s != 0.0 else 0
-        return
-    row = Wpre * C
-    for py in range(Hin):
-        for px in range(Win):
-            pb = (py * Win + px) * C
-            j = (2 * py * Wpre + 2 * px) * C      # the window's top left neuron, channel 0
-            for c_ in range(C):
-                v = ep[pb + c_] * inv
-                a = sg[j + c_] != 0.0
-                b = sg[j + C + c_] != 0.0
-                d = sg[j + row + c_] != 0.0
-                h = sg[j + row + C + c_] != 0.0
-                e = E[j + c_]
-                E[j + c_] = e + v if a else e
-                e = E[j + C + c_]
-                E[j + C + c_] = e + v if b else e
-                e = E[j + row + c_]
-                E[j + row + c_] = e + v if d else e
-                e = E[j + row + C + c_]
-                E[j + row + C + c_] = e + v if h else e
-                flag[pb + c_] = 1 if (a or b or d or h) else 0
-
-
-@kernel
 def error_to_source(W, WT, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, tsum, scr, taps_,
                     c):
     """E[j] += d(sum of losses)/d(spike j) of the source population through this layer, its
@@ -332,50 +281,50 @@ def error_to_source(W, WT, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, t
     for q in range(P * C):
         flag[q] = 0
     inv = 1.0 / (kk * kk) if pool == POOL_AVG else 1.0
-    if (not has_mask and pool != POOL_MAX and kk <= 2 and kk * Hin <= Hpre
-            and kk * Win <= Wpre):
-        # the common case (no mask, no max pooling, whole windows): _take_pooled_error
-        _take_pooled_error(E, sg, ep, flag, kk, C, Wpre, Hin, Win, inv)
-    else:
-        for yy in range(Hpre):
-            py = yy // kk
-            if py >= Hin:
+    for yy in range(Hpre):
+        py = yy // kk
+        if py >= Hin:
+            break
+        for xx in range(Wpre):
+            px = xx // kk
+            if px >= Win:
                 break
-            for xx in range(Wpre):
-                px = xx // kk
-                if px >= Win:
-                    break
-                jb = (yy * Wpre + xx) * C
-                pb = (py * Win + px) * C
-                Ev = E[jb:jb + C]
-                sv = sg[jb:jb + C]
-                ev = ep[pb:pb + C]
-                fv = flag[pb:pb + C]
+            jb = (yy * Wpre + xx) * C
+            pb = (py * Win + px) * C
+            Ev = E[jb:jb + C]
+            sv = sg[jb:jb + C]
+            ev = ep[pb:pb + C]
+            fv = flag[pb:pb + C]
+            if not has_mask and pool != POOL_MAX:      # the common case, vectorisable
                 for c_ in range(C):
-                    j = jb + c_
-                    if sv[c_] == 0.0:
+                    if sv[c_] != 0.0:
+                        Ev[c_] += ev[c_] * inv
+                        fv[c_] = 1
+                continue
+            for c_ in range(C):
+                j = jb + c_
+                if sv[c_] == 0.0:
+                    continue
+                m = 1.0
+                if has_mask:
+                    m = mask[j]
+                    if m == 0.0:
                         continue
-                    m = 1.0
-                    if has_mask:
-                        m = mask[j]
-                        if m == 0.0:
-                            continue
-                    if pool == POOL_MAX:
-                        # first maximal element of the window (scan order dy, dx) of the masked
-                        # spikes
-                        best = -1
-                        bv = -1.0
-                        for dy in range(kk):
-                            for dx in range(kk):
-                                jj = ((py * kk + dy) * Wpre + (px * kk + dx)) * C + c_
-                                vv = pre_spk[jj] * (mask[jj] if has_mask else 1.0)
-                                if vv > bv:
-                                    bv = vv
-                                    best = jj
-                        if best != j:
-                            continue
-                    Ev[c_] += m * ev[c_] * inv
-                    fv[c_] = 1
+                if pool == POOL_MAX:
+                    # first maximal element of the window (scan order dy, dx) of the masked spikes
+                    best = -1
+                    bv = -1.0
+                    for dy in range(kk):
+                        for dx in range(kk):
+                            jj = ((py * kk + dy) * Wpre + (px * kk + dx)) * C + c_
+                            vv = pre_spk[jj] * (mask[jj] if has_mask else 1.0)
+                            if vv > bv:
+                                bv = vv
+                                best = jj
+                    if best != j:
+                        continue
+                Ev[c_] += m * ev[c_] * inv
+                fv[c_] = 1
     for ppos in range(P):
         n = 0
         fv = flag[ppos * C:(ppos + 1) * C]
