@@ -122,8 +122,8 @@ def _bias_grads_numpy(gb, g, npos, Cout, c0, c1):
 
 @pytest.mark.parametrize("npos, Cout", [(1, 10), (3, 16), (5, 13), (289, 32), (1156, 16)])
 def test_bias_grads_matches_one_addition_at_a_time(npos, Cout):
-    """wgrad.bias_grads (four positions a pass) against _bias_grads_numpy bit for bit: each
-    column's additions in position order, zeros (and -0.0) skipped, a NaN carried, partial
+    """wgrad.bias_grads against _bias_grads_numpy bit for bit: each column's additions in
+    position order, zeros (and -0.0) skipped, a NaN carried, partial
     column ranges (a worker's share) and position counts not a multiple of four. Values of
     very different sizes make a different order of additions show in the last bits."""
     from chipsim.kernels.wgrad import bias_grads
