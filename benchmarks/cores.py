@@ -7,16 +7,18 @@ while one thread's time stayed within 13 +- 0.5 ms (benchmarks/results/2026-12-0
 The kernel reports no steal time in those spells (vmstat ``st`` 0), so nothing passive shows
 them. A two-thread figure taken in such a spell says more about the host than about the code.
 
-``probe()`` measures it: a fixed pure-Python loop timed in a forked child pinned to each CPU
-alone, then in two children at once, one per CPU. ``factor`` is the work the two did at once
-per unit of time, relative to each alone: 2.0 when both cores are whole, 1.0 when together they
-do no more than one. Pure Python and the standard library only, so that peers.py's child (a
-separate venv with torch) runs the same probe as chipsim's side; about 0.07 s. A benchmark
-probes before and after each timed run and about once a second during it, between training
-steps, leaving the probes' time out of the run's (``Watch``); probes only around a run missed
-spells inside it (sltt at batch 32 ran 545 samples/s between probes of 0.94).
+``probe()`` measures it: a fixed loop of NumPy's vectorised exp over 16 Ki float32 (in the
+first level of cache, as the kernels' and torch's arithmetic is; about 15 ms) timed in a forked
+child pinned to each CPU alone, then in two children at once, one per CPU. ``speed`` is the
+probe's slowest core as a fraction of a whole one: the fastest time this process has seen over
+the slowest of the four (1.0 whole; a child that reported nothing counts as 0.0). A run whose
+probes read below ``HEALTHY`` (0.8) is taken again. The standard library and NumPy only, so
+that peers.py's child (a separate venv with torch) runs the same probe as chipsim's side. A
+benchmark probes before and after each timed run and about once a second during it, between
+training steps, leaving the probes' time out of the run's (``Watch``); probes only around a
+run missed spells inside it (sltt at batch 32 ran 545 samples/s between probes of 0.94).
 
-    python benchmarks/cores.py [--seconds 30]      # the factor twice a second
+    python benchmarks/cores.py [--seconds 30]      # about two probes a second, then their speeds
 """
 
 from __future__ import annotations
