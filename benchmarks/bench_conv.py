@@ -104,7 +104,8 @@ def main():
         ds = data10[0]
         peers = peer_figures(a, "conv", a.batch, list(at10), ds.frames, ds.labels)
         print_side_by_side("conv", a.batch, 10, at10, peers,
-                           {label: min(res[label, 10]["cores"], default=None) for label in at10})
+                           {label: min(res[label, 10]["cores"], default=None) for label in at10},
+                           {label: res[label, 10]["rt"] for label in at10})
         print(f"\nmachine at the end: {machine()}")
 
 

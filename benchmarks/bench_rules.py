@@ -38,7 +38,7 @@ def main():
     print(f"mlp 2312-{a.hidden}-10, batch {a.batch}, {a.dtype}, real N-MNIST frames (100 samples); "
           f"median of {a.repeats} runs; {machine()}")
     print(f"{'rule':8s} {'T':>3s} {'samples/s':>10s} {'learn state B':>14s} {'grad buffers B':>15s}")
-    mem, at10, data10, cores = {}, {}, None, {}
+    mem, at10, data10, cores, rts = {}, {}, None, {}, {}
     watch = watch_of(a)
     ops = [dict(MLP[0], units=a.hidden)]
     for T in a.T:
@@ -51,6 +51,7 @@ def main():
             if T == 10:
                 at10[rule], data10 = sps, data
                 cores[rule] = min(r["cores"], default=None)
+                rts[rule] = r["rt"]
             print(f"{rule:8s} {T:3d} {sps:10.0f} {state:14,d} {grad:15,d}   {cores_note(r)}",
                   flush=True)
     print()
@@ -64,7 +65,7 @@ def main():
     if at10 and a.hidden == 512:
         ds = data10[0]
         peers = peer_figures(a, "mlp", a.batch, list(at10), ds.frames, ds.labels)
-        print_side_by_side("mlp", a.batch, 10, at10, peers, cores)
+        print_side_by_side("mlp", a.batch, 10, at10, peers, cores, rts)
         print(f"\nmachine at the end: {machine()}")
 
 

@@ -97,6 +97,27 @@ def reference_trainer(ops, rule: str, T: int, dtype: str, batch: int, rng, windo
                         NS(lr=0.05, momentum=0.0, weight_decay=0.0), spec, T, batch, rng)
 
 
+#: a cache line's round trip between two threads above which the two cores are "far apart"
+#: (bench_handoff.py: 57-100 ns in some minutes, 316-382 ns in others on this machine)
+FAR_NS = 200.0
+
+
+def handoff_ns(exchanges: int = 20_000) -> float:
+    """The round trip of a cache line between two Numba threads now, in ns
+    (bench_handoff.round_trip_ns), after 0.2 s in which the OpenMP threads of a run just
+    ended stop spinning (their spin would be measured instead). The probe of the cores
+    (cores.py) does not see this: two whole cores can be near (one cache) or far apart."""
+    from bench_handoff import round_trip_ns
+    if not _HANDOFF_WARM:           # the players' first call loads them (tens of ms)
+        round_trip_ns(100)
+        _HANDOFF_WARM.append(True)
+    time.sleep(0.2)
+    return round_trip_ns(exchanges)
+
+
+_HANDOFF_WARM: list = []
+
+
 def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, window=None,
           block=None, k=None, data=None, neuron: str = "ottt", repeats: int = 1,
           watch: Watch | None = None):
@@ -104,12 +125,14 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
     ``repeats`` times (after one untimed batch that compiles and warms the caches); with a
     ``watch`` (cores.py), each run's cores probed before, during (between batches, about once
     a second, left out of its time) and after it, and the run taken again when they were not
-    whole.
+    whole; and, with the watch enabled, the cache line's round trip between two threads
+    measured just before and just after each run (``handoff_ns``, outside its time).
 
     Returns dict(sps (samples/s, the median of the runs), runs (each run's samples/s), state
     (learning state bytes), grad (gradient buffer bytes), bwd (backward MACs per sample), counts
     (per-sample counts, mean), cores (each kept run's probes, cores.speed: 1.0 whole), again
-    ([(samples/s, cores)] of the runs taken again)).
+    ([(samples/s, cores)] of the runs taken again), rt (the kept runs' round trips before and
+    after them, ns; empty without an enabled watch)).
     """
     ds, inp = data if data is not None else nmnist(T, dtype)
     rng = np.random.default_rng(0)
@@ -120,7 +143,10 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
     acc = dict(total=None, n=0)
     order = rng.permutation(n)
 
+    hand = watch is not None and watch.enabled
+
     def run():
+        rt = [handoff_ns()] if hand else []
         done, probing = 0, 0.0
         t0 = time.perf_counter()
         while True:
@@ -135,22 +161,38 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
             if el >= min_time:
                 break
         acc["n"] += done
-        return done / el
+        if hand:
+            rt.append(handoff_ns())
+        return done / el, rt
 
-    runs, cores, again = repeat(watch, run, repeats)
+    kept_runs, cores, again = repeat(watch, run, repeats)
+    runs = [v for v, _ in kept_runs]
     per = acc["total"] / acc["n"]
     bwd = sum(per[:, K.Phase.LEARNING, a].sum() for a in BACKWARD_MACS)
     return dict(sps=statistics.median(runs), runs=runs, state=tr.learning_state_bytes,
                 grad=tr.gradient_buffer_bytes, bwd=float(bwd), counts=per, cores=cores,
-                again=again)
+                again=[(v, c) for (v, _), c in again], rt=[x for _, rt in kept_runs for x in rt])
+
+
+def handoff_label(rts) -> str:
+    """Round trips as printed: 'round trip 68-75 ns', with ' FAR APART' when one exceeds
+    FAR_NS; '' for none."""
+    if not rts:
+        return ""
+    lo, hi = min(rts), max(rts)
+    return (f"round trip {lo:.0f}" + (f"-{hi:.0f}" if round(hi) != round(lo) else "") + " ns"
+            + (" FAR APART" if hi > FAR_NS else ""))
 
 
 def cores_note(r) -> str:
-    """The cores around a figure's kept runs (the slowest), and the runs taken again, as
-    printed after it: 'cores 0.97', 'cores 0.96; again: 553.2 at 0.55'."""
+    """The cores around a figure's kept runs (the slowest), the round trips before and after
+    them, and the runs taken again, as printed after it: 'cores 0.97, round trip 68-75 ns',
+    'cores 0.96, round trip 331-350 ns FAR APART; again: 553.2 at 0.55'."""
     if not r.get("cores"):
         return ""
     out = "cores " + cores_label(min(r["cores"]))
+    if r.get("rt"):
+        out += ", " + handoff_label(r["rt"])
     if r.get("again"):
         out += "; again: " + ", ".join(f"{v:.1f} at {c:.2f}" for v, c in r["again"])
     return out
@@ -215,15 +257,17 @@ def peer_figures(a, net: str, batch: int, rules, frames, labels, min_samples: in
 
 
 def print_side_by_side(net: str, batch: int, T: int, chipsim: dict, peers,
-                       cores: dict | None = None) -> None:
+                       cores: dict | None = None, rts: dict | None = None) -> None:
     """chipsim's samples/s per rule (``chipsim``) against each peer of the rule, and the target;
     ``cores``: per rule, the slowest probe of the cores around chipsim's kept runs, printed
-    beside the peer's (cores.py; 1.0: whole)."""
+    beside the peer's (cores.py; 1.0: whole); ``rts``: per rule, the round trips measured
+    around chipsim's kept runs (handoff_ns; the peers' child, without Numba, measures none)."""
     from peers import PEERS, peers_for
     if peers is None:
         return
     figs, source, stored = peers
     cores = cores or {}
+    rts = rts or {}
     print(f"\n{net}, batch {batch}, T={T}: chipsim / peers; peers {source}")
     print(f"{'rule':8s} {'chipsim/s':>10s}   {'peer':22s} {'peer/s':>8s} {'threads':>7s} {'ratio':>7s}"
           f"   cores (chipsim, peer)")
@@ -234,8 +278,10 @@ def print_side_by_side(net: str, batch: int, T: int, chipsim: dict, peers,
                 label = PEERS[p][0] + (" (stored)" if stored else "")
                 cc = "   " + ", ".join(cores_label(c) if c is not None else "-"
                                        for c in (cores.get(rule), pc))
+                rt = handoff_label(rts.get(rule))
                 print(f"{rule:8s} {sps:10.1f}   {label:22s} {v:8.1f} {k or '-':>7} {sps / v:6.2f}x"
-                      + (cc if cores.get(rule) is not None or pc is not None else ""))
+                      + (cc if cores.get(rule) is not None or pc is not None else "")
+                      + (f"   (chipsim's {rt})" if rt else ""))
         tt = target(net, batch, rule)
         have = [figs[p][0] for p in (tt[1] if tt else []) if p in figs]
         if have:

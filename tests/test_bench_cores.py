@@ -1,6 +1,7 @@
 """benchmarks/cores.py, the probe of the cores every benchmark takes before and after a timed
 run: its arithmetic on hand-made probes, the retry rule with a scripted probe, and one real
-probe's shape (no timing is asserted)."""
+probe's shape; and benchmarks/common.py's round trip around chipsim's kept runs, with scripted
+round trips and a stand-in trainer (no timing is asserted)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -137,3 +139,70 @@ def test_repeat_keeps_one_result_a_repeat(cores, monkeypatch):
     runs, cs, again = cores.repeat(w, lambda: n.append(1) or len(n), 2)
     assert w.ref == 10
     assert runs == [2, 4] and cs == [1.0, 1.0] and again == [(1, 0.0), (3, 0.5)]
+
+
+@pytest.fixture(scope="module")
+def common():
+    """benchmarks/common.py as the scripts import it (benchmarks/ on the path: it imports
+    cores and, for the round trip, bench_handoff by their names)."""
+    import sys
+    bench_dir = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    if bench_dir not in sys.path:
+        sys.path.insert(0, bench_dir)
+    import common as mod
+    return mod
+
+
+def test_a_round_trip_is_printed_with_far_apart_above_the_line(common):
+    """The round trip's label: none, one value, a range, and FAR APART as soon as one value
+    exceeds FAR_NS; cores_note puts it after the cores and before the runs taken again."""
+    assert common.handoff_label([]) == ""
+    assert common.handoff_label([70.2, 69.8]) == "round trip 70 ns"
+    assert common.handoff_label([68.4, 75.1]) == "round trip 68-75 ns"
+    assert common.handoff_label([70.0, 340.0]) == "round trip 70-340 ns FAR APART"
+    assert common.handoff_label([common.FAR_NS]) == f"round trip {common.FAR_NS:.0f} ns"
+    r = dict(cores=[0.97, 0.91], rt=[331.0, 350.0], again=[(553.2, 0.55)])
+    assert common.cores_note(r) == "cores 0.91, round trip 331-350 ns FAR APART; again: 553.2 at 0.55"
+    assert common.cores_note(dict(cores=[0.9], rt=[], again=[])) == "cores 0.90"
+
+
+def test_bench_measures_the_round_trip_around_each_kept_run(common, monkeypatch, capsys):
+    """common.bench with a scripted probe, scripted round trips and a stand-in trainer (no
+    training is timed): the first attempt is degraded and taken again, so the round trips
+    kept are those of the second attempt and of the second run, in order; a run taken again
+    keeps its samples/s and cores only. Without an enabled watch no round trip is measured.
+    The side-by-side table prints chipsim's round trips beside its rule."""
+    import sys
+    from chipsim import counts as K
+    cores_mod = sys.modules["cores"]            # the module common.py imported
+    whole, shared = _p([10, 10], [10, 10]), _p([10, 10], [20, 20])
+    probes = iter([whole] * 3 + [shared, whole] + [whole, whole] + [whole, whole])
+    monkeypatch.setattr(cores_mod, "probe", lambda n=cores_mod.LOOP: next(probes))
+    trips = iter([70.0, 75.0, 340.0, 350.0, 60.0, 61.0])
+    monkeypatch.setattr(common, "handoff_ns", lambda exchanges=0: next(trips))
+
+    class Trainer:
+        learning_state_bytes = 1
+        gradient_buffer_bytes = 2
+
+        def train_batch(self, inp, ptr, labels):
+            return None, None, K.zeros(1, len(ptr), 1).sum(axis=1)
+
+    monkeypatch.setattr(common, "reference_trainer", lambda *a, **k: Trainer())
+    data = (type("DS", (), {"labels": np.zeros(4, np.int64)})(),
+            type("In", (), {"ptr": np.zeros((4, 2), np.int64)})())
+    w = cores_mod.Watch(retries=2, calibrate=3)
+    r = common.bench(common.MLP, "sltt", 1, "float32", 0.0, batch=2, data=data, repeats=2,
+                     watch=w)
+    assert r["rt"] == [340.0, 350.0, 60.0, 61.0]
+    assert len(r["runs"]) == 2 and r["cores"] == [1.0, 1.0]
+    assert len(r["again"]) == 1 and r["again"][0][1] == 0.5 and r["again"][0][0] > 0
+    monkeypatch.setattr(common, "handoff_ns", lambda exchanges=0: pytest.fail("measured"))
+    r2 = common.bench(common.MLP, "sltt", 1, "float32", 0.0, batch=2, data=data, repeats=1,
+                      watch=cores_mod.Watch(enabled=False))
+    assert r2["rt"] == []
+    figs = {"torch_sltt": (100.0, 2, 0.9)}
+    common.print_side_by_side("conv", 32, 10, {"sltt": 160.0}, (figs, "scripted", False),
+                              {"sltt": 1.0}, {"sltt": r["rt"]})
+    out = capsys.readouterr().out
+    assert "1.60x" in out and "(chipsim's round trip 60-350 ns FAR APART)" in out
