@@ -20,7 +20,9 @@ For each rule and thread count the script trains on the 100 shipped N-MNIST samp
 The figures are as the calling thread sees them (a parallel phase's wall time), converted at the
 counter's rate measured against the wall clock at the start. Where the counter reads 0 (a
 target without one) the script says so. A pipelined sample (SLTT and OTTT_A at batch 1 on two
-workers) is timed whole only. Figures, not assertions; they vary with the machine (+-20 %).
+workers) is timed whole only. With the cores' probe on (the default), each figure also gives
+the cache line's round trip between two threads just before and after it (common.handoff_ns;
+FAR APART above 200 ns). Figures, not assertions; they vary with the machine (+-20 %).
 
     python benchmarks/bench_phases.py [--net conv] [--batch 32] [--rules sltt bptt]
                                       [--threads 1 2] [--min-time 3]
@@ -109,8 +111,14 @@ def main(argv=None) -> int:
     names = ("samples", "window", "wgrads", "stack", "products", "tail", "history", "apply")
     for rule in a.rules:
         for n in a.threads:
-            (sps, nb, cyc), c, again = kept(
-                watch, lambda: profile(a.net, rule, a.batch, n, a.min_time, data, watch))
+            def one():
+                """The profile, with the round trips just before and after it (with the
+                probe on; common.handoff_ns, outside its time)."""
+                rt = [common.handoff_ns()] if watch.enabled else []
+                out = profile(a.net, rule, a.batch, n, a.min_time, data, watch)
+                return out, rt + ([common.handoff_ns()] if watch.enabled else [])
+
+            ((sps, nb, cyc), rts), c, again = kept(watch, one)
             total = max(cyc["batch"], 1)
             ms = {k: 1e3 * v / rate / nb for k, v in cyc.items()}
             parts = [f"{k} {ms[k]:.2f} ({100 * cyc[k] / total:.0f} %)" for k in names if cyc[k]]
@@ -119,9 +127,10 @@ def main(argv=None) -> int:
             what = ", ".join(parts) if parts else "(a pipelined sample: timed whole only)"
             note = ""
             if c is not None:
-                note = f"   cores {cores_label(c)}" + (
-                    "; again: " + ", ".join(f"{o[0]:.1f} at {s:.2f}" for o, s in again)
-                    if again else "")
+                note = (f"   cores {cores_label(c)}"
+                        + (", " + common.handoff_label(rts) if rts else "")
+                        + ("; again: " + ", ".join(f"{o[0][0]:.1f} at {s:.2f}" for o, s in again)
+                           if again else ""))
             print(f"{rule:7s} threads {n}: {sps:7.1f} samples/s, batch {ms['batch']:.2f} ms = "
                   + what + note)
             if layers:
