@@ -111,14 +111,8 @@ def main(argv=None) -> int:
     names = ("samples", "window", "wgrads", "stack", "products", "tail", "history", "apply")
     for rule in a.rules:
         for n in a.threads:
-            def one():
-                """The profile, with the round trips just before and after it (with the
-                probe on; common.handoff_ns, outside its time)."""
-                rt = [common.handoff_ns()] if watch.enabled else []
-                out = profile(a.net, rule, a.batch, n, a.min_time, data, watch)
-                return out, rt + ([common.handoff_ns()] if watch.enabled else [])
-
-            ((sps, nb, cyc), rts), c, again = kept(watch, one)
+            ((sps, nb, cyc), rts), c, again = kept(watch, lambda: common.around_handoff(
+                lambda: profile(a.net, rule, a.batch, n, a.min_time, data, watch), watch.enabled))
             total = max(cyc["batch"], 1)
             ms = {k: 1e3 * v / rate / nb for k, v in cyc.items()}
             parts = [f"{k} {ms[k]:.2f} ({100 * cyc[k] / total:.0f} %)" for k in names if cyc[k]]

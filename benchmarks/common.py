@@ -118,6 +118,16 @@ def handoff_ns(exchanges: int = 20_000) -> float:
 _HANDOFF_WARM: list = []
 
 
+def around_handoff(fn, enabled: bool):
+    """(fn(), [the round trips just before and just after it]) (``handoff_ns``, outside
+    whatever fn times); ([] when not ``enabled``)."""
+    rt = [handoff_ns()] if enabled else []
+    out = fn()
+    if enabled:
+        rt.append(handoff_ns())
+    return out, rt
+
+
 def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, window=None,
           block=None, k=None, data=None, neuron: str = "ottt", repeats: int = 1,
           watch: Watch | None = None):
@@ -143,10 +153,7 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
     acc = dict(total=None, n=0)
     order = rng.permutation(n)
 
-    hand = watch is not None and watch.enabled
-
-    def run():
-        rt = [handoff_ns()] if hand else []
+    def train():
         done, probing = 0, 0.0
         t0 = time.perf_counter()
         while True:
@@ -161,11 +168,10 @@ def bench(ops, rule: str, T: int, dtype: str, min_time: float, batch: int = 1, w
             if el >= min_time:
                 break
         acc["n"] += done
-        if hand:
-            rt.append(handoff_ns())
-        return done / el, rt
+        return done / el
 
-    kept_runs, cores, again = repeat(watch, run, repeats)
+    hand = watch is not None and watch.enabled
+    kept_runs, cores, again = repeat(watch, lambda: around_handoff(train, hand), repeats)
     runs = [v for v, _ in kept_runs]
     per = acc["total"] / acc["n"]
     bwd = sum(per[:, K.Phase.LEARNING, a].sum() for a in BACKWARD_MACS)
