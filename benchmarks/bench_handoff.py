@@ -23,6 +23,7 @@ reads their interference, not the machine's.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import threading
 import time
@@ -30,31 +31,84 @@ import time
 import numpy as np
 from numba import njit
 
-from chipsim.kernels.sync import fetch_add, load
+from chipsim.kernels.sync import cycles, fetch_add, load
 
 LINE = 8            # the shared counter's index: 64 bytes into the array, a line of its own
+READY = 2 * LINE    # the players' meeting point before they start, a line of its own
 
 
-@njit(nogil=True, cache=True)
+# Not cached: tests/test_sync.py loads this file by its path, and Numba's cache written then
+# names the module '<dynamic>', which an ordinary import cannot load again (a few tenths of a
+# second to compile instead).
+@njit(nogil=True)
 def _player(arr, me, n):
-    """Player ``me`` (0 or 1): n times, wait for its turn (the counter at 2 i + me), then pass
-    the turn on (add 1)."""
+    """Player ``me`` (0 or 1): first both meet (each adds 1 at READY and waits for 2), so
+    that neither thread's start is timed; then n times, wait for its turn (the counter at
+    2 i + me), then pass the turn on (add 1). Returns the cycles (sync.cycles) its n turns
+    took."""
+    fetch_add(arr, READY, 1)
+    while load(arr, READY) < 2:
+        pass
+    c0 = cycles()
     for i in range(n):
         want = 2 * i + me
         while load(arr, LINE) != want:
             pass
         fetch_add(arr, LINE, 1)
-    return 0
+    return cycles() - c0
+
+
+@njit
+def _cycles_now(x):
+    """The cycle counter (x: unused, a typed argument)."""
+    return cycles() + x - x
+
+
+def counter_rate(seconds: float = 0.3) -> float:
+    """Cycles per second of sync.cycles, against time.perf_counter."""
+    _cycles_now(0)
+    t0, c0 = time.perf_counter(), _cycles_now(0)
+    time.sleep(seconds)
+    t1, c1 = time.perf_counter(), _cycles_now(0)
+    return (c1 - c0) / (t1 - t0)
+
+
+_RATE: list = []
 
 
 def round_trip_ns(n: int) -> float:
-    """The mean round trip of n exchanges between this thread and a second one, in ns."""
+    """The mean round trip of n exchanges between this thread and a second one, in ns, from
+    the moment both are running (the second thread's start, which took up to about 16 ms
+    here, is not timed: when it was, 20,000 exchanges read 800-1,060 ns now and then among
+    340-390). Where the cycle counter reads 0, the wall clock around the whole, start
+    included."""
+    if not _RATE:
+        _RATE.append(counter_rate())
     arr = np.zeros(3 * LINE, np.int64)
-    other = threading.Thread(target=_player, args=(arr, 1, n))
+    # each player pinned to one of the first two CPUs (Linux: the calling thread's own
+    # affinity): a new thread left to the scheduler sometimes started on the first one's CPU
+    # and stayed there for a tick or two, and 4,000 exchanges then read 2,000-8,000 ns
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
+
+    def second():
+        if len(cpus) >= 2:
+            os.sched_setaffinity(0, {cpus[1]})
+        _player(arr, 1, n)
+
+    other = threading.Thread(target=second)
+    saved = set(cpus)
     t0 = time.perf_counter()
     other.start()
-    _player(arr, 0, n)
+    try:
+        if len(cpus) >= 2:
+            os.sched_setaffinity(0, {cpus[0]})
+        c = _player(arr, 0, n)
+    finally:
+        if len(cpus) >= 2:
+            os.sched_setaffinity(0, saved)
     other.join()
+    if c > 0 and _RATE[0] > 0:
+        return c / _RATE[0] / n * 1e9
     return (time.perf_counter() - t0) / n * 1e9
 
 

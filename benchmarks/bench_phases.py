@@ -40,25 +40,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
+from bench_handoff import counter_rate  # noqa: E402
 from cores import Watch, kept, label as cores_label  # noqa: E402
 from chipsim import threads  # noqa: E402
-from chipsim.kernels.jit import kernel  # noqa: E402
-from chipsim.kernels.sync import cycles  # noqa: E402
-
-
-@kernel
-def _read_cycles(n):
-    """The cycle counter (n: unused, a typed argument)."""
-    return cycles() + n - n
-
-
-def counter_rate(seconds: float = 0.3) -> float:
-    """Cycles per second of sync.cycles, against time.perf_counter."""
-    _read_cycles(0)
-    t0, c0 = time.perf_counter(), _read_cycles(0)
-    time.sleep(seconds)
-    t1, c1 = time.perf_counter(), _read_cycles(0)
-    return (c1 - c0) / (t1 - t0)
 
 
 def profile(net_name: str, rule: str, B: int, n_threads: int, min_time: float, data, watch=None):

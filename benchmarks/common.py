@@ -102,17 +102,19 @@ def reference_trainer(ops, rule: str, T: int, dtype: str, batch: int, rng, windo
 FAR_NS = 200.0
 
 
-def handoff_ns(exchanges: int = 20_000) -> float:
-    """The round trip of a cache line between two Numba threads now, in ns
-    (bench_handoff.round_trip_ns), after 0.2 s in which the OpenMP threads of a run just
-    ended stop spinning (their spin would be measured instead). The probe of the cores
-    (cores.py) does not see this: two whole cores can be near (one cache) or far apart."""
+def handoff_ns(exchanges: int = 4_000, times: int = 5) -> float:
+    """The round trip of a cache line between two Numba threads now, in ns: the median of
+    ``times`` measurements of ``exchanges`` each (bench_handoff.round_trip_ns, which times
+    the exchanges from the moment both threads run), after 0.2 s in which the OpenMP
+    threads of a run just ended stop spinning (their spin would be measured instead). The
+    probe of the cores (cores.py) does not see this: two whole cores can be near (one cache)
+    or far apart."""
     from bench_handoff import round_trip_ns
     if not _HANDOFF_WARM:           # the players' first call loads them (tens of ms)
         round_trip_ns(100)
         _HANDOFF_WARM.append(True)
     time.sleep(0.2)
-    return round_trip_ns(exchanges)
+    return statistics.median(round_trip_ns(exchanges) for _ in range(times))
 
 
 _HANDOFF_WARM: list = []

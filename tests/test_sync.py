@@ -59,8 +59,8 @@ def test_tickets_taken_by_threads_are_each_handed_out_once():
 
 def test_the_hand_off_benchmark_passes_the_turn_exactly_n_times():
     """benchmarks/bench_handoff.py's two players: each waits (``load``) for its turn and
-    passes it on (``fetch_add``), so after n round trips the counter is 2 n and nothing else
-    in the array was written; a lost or doubled turn would stop both players or end on
+    passes it on (``fetch_add``), so after n round trips the counter is 2 n, their meeting
+    point before the first turn 2, and nothing else in the array was written; a lost or doubled turn would stop both players or end on
     another count."""
     import importlib.util
     import threading
@@ -82,5 +82,6 @@ def test_the_hand_off_benchmark_passes_the_turn_exactly_n_times():
     assert not any(p.is_alive() for p in players), "a player still waits for its turn"
     want = np.zeros_like(arr)
     want[mod.LINE] = 2 * n
+    want[mod.READY] = 2                 # both met before their first turn
     np.testing.assert_array_equal(arr, want)
     assert mod.round_trip_ns(50) > 0.0
