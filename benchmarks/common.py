@@ -110,14 +110,9 @@ def handoff_ns(exchanges: int = 4_000, times: int = 5) -> float:
     probe of the cores (cores.py) does not see this: two whole cores can be near (one cache)
     or far apart."""
     from bench_handoff import round_trip_ns
-    if not _HANDOFF_WARM:           # the players' first call loads them (tens of ms)
-        round_trip_ns(100)
-        _HANDOFF_WARM.append(True)
     time.sleep(0.2)
     return statistics.median(round_trip_ns(exchanges) for _ in range(times))
 
-
-_HANDOFF_WARM: list = []
 
 
 def around_handoff(fn, enabled: bool):

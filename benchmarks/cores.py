@@ -24,13 +24,12 @@ run missed spells inside it (sltt at batch 32 ran 545 samples/s between probes o
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import struct
 import sys
 import time
-
-import math
 
 import numpy as np
 

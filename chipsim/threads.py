@@ -10,8 +10,8 @@ weights and losses are bit-identical for every thread count (tests/test_threads.
 2 and 3).
 
 When nobody chose the count, a trainer may run a batch of more than one sample on one thread
-while that is faster (``Chooser``): on a machine whose two cores are at times far apart, two
-threads can be slower than one.
+while that is faster (``Chooser``): on some machines, in some spells, two threads are slower
+than one.
 
 Numba's thread pool is sized once, when Numba loads: chipsim/__init__.py makes it hold at
 least the cores and ``CHIPSIM_THREADS``. More workers than the pool has threads still give
@@ -84,9 +84,9 @@ def may_choose(workers: int | None, batch_size: int) -> bool:
 class Chooser:
     """A trainer's thread count for each batch when nobody chose one: all ``n`` workers, or one
     thread when one has been faster. On some machines two threads are at times slower than
-    one (a 2-vCPU cloud guest whose host puts the two cores far apart: the reference MLP at
-    batch 32 then trains at about 2,200 samples/s on two threads and 3,000-3,500 on one,
-    docs/PERFORMANCE.md). The numbers are the same bits at any thread count, so the choice
+    one (in the slow spells of a 2-vCPU cloud guest, whose cause is the host's: the reference
+    MLP at batch 32 then trains at about 2,200 samples/s on two threads and 3,000-3,500 on
+    one, docs/PERFORMANCE.md). The numbers are the same bits at any thread count, so the choice
     changes only the time.
 
     Each batch's seconds per sample update an average for its setting (``note``). On all
