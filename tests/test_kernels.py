@@ -144,3 +144,49 @@ def test_bias_grads_matches_one_addition_at_a_time(npos, Cout):
     got = np.zeros(Cout)
     bias_grads(got, g, npos, Cout, 0, Cout)
     assert np.isnan(got[Cout - 1]) and np.all(got[:Cout - 1] == npos)
+
+
+def test_gradient_additions_skip_zeros_as_one_addition_at_a_time():
+    """wgrad.add_channels, add_block and add_nonzero (selects since 2026-12-07, branches
+    before) against numpy, element by element: an entry adds where it is not zero and leaves
+    its target alone where it is, so a -0.0 target stays -0.0 (adding +0.0 would make it
+    +0.0); a NaN is carried; only the channels' rows or the block's columns change, and a row
+    is marked touched when something was added to it."""
+    from chipsim.kernels.wgrad import add_block, add_channels, add_nonzero
+    rng = np.random.default_rng(7)
+    k2, Cin, Cout = 9, 4, 19            # 19: not a multiple of any vector width
+    for f in (np.float32, np.float64):
+        d = (rng.standard_normal((k2 * Cin, Cout)) * 10.0 ** rng.integers(-6, 6, (k2 * Cin, Cout))).astype(f)
+        d[rng.random(d.shape) < 0.3] = 0.0
+        d[rng.random(d.shape) < 0.05] = -0.0
+        d[5] = 0.0                      # a row with nothing to add: not touched
+        d[6, 3] = np.nan
+        start = rng.standard_normal((k2 * Cin, Cout)).astype(f)
+        start[:, ::3] = -0.0
+
+        def ref_add(t, dd):
+            return np.where(dd != 0.0, t + dd, t)
+
+        for ci0, ci1 in ((0, Cin), (1, 3)):
+            got, touched = start.copy(), np.zeros(k2 * Cin, np.uint8)
+            add_channels(got, d, Cin, ci0, ci1, touched)
+            rows = np.array([r for r in range(k2 * Cin) if ci0 <= r % Cin < ci1])
+            ref = start.copy()
+            ref[rows] = ref_add(start[rows], d[rows])
+            assert got.tobytes() == ref.tobytes()
+            assert np.array_equal(touched[rows], np.any(d[rows] != 0.0, axis=1) | np.any(np.isnan(d[rows]), axis=1))
+            assert not touched[[r for r in range(k2 * Cin) if r not in set(rows)]].any()
+        for s0, s1 in ((0, Cout), (3, 11)):
+            got, touched = start.copy(), np.zeros(k2 * Cin, np.uint8)
+            add_block(got, np.ascontiguousarray(d[:, :s1 - s0]), s0, s1, touched)
+            ref = start.copy()
+            ref[:, s0:s1] = ref_add(start[:, s0:s1], d[:, :s1 - s0])
+            assert got.tobytes() == ref.tobytes()
+            blk = d[:, :s1 - s0]
+            assert np.array_equal(touched.astype(bool), np.any((blk != 0.0) | np.isnan(blk), axis=1))
+        p = f(0.37)
+        for unit in (True, False):
+            row, g = start[0].copy(), d[1].copy()
+            add_nonzero(row, g, p, unit)
+            ref = np.where(g != 0.0, start[0] + (g if unit else p * g), start[0])
+            assert row.tobytes() == ref.tobytes()

@@ -105,13 +105,16 @@ def add_channels(target, dW, Cin, ci0, ci1, touched):
 
 @kernel(inline=True)
 def _add_row(rw, dr, n):
-    """rw[:n] += dr[:n] where dr is not zero; whether any was (add_block, add_channels)."""
-    hit_ = False
+    """rw[:n] += dr[:n] where dr is not zero; whether any was (add_block, add_channels).
+    A select, not a branch: an element whose dr is zero keeps its value (even -0.0, which
+    adding +0.0 would make +0.0), the same bits as skipping it, and the loop vectorises
+    (4.7x faster on a 144 x 32 block, benchmarks/results/2026-12-07_gather_eve.txt)."""
+    nz = 0
     for co in range(n):
-        if dr[co] != 0.0:
-            rw[co] += dr[co]
-            hit_ = True
-    return hit_
+        d = dr[co]
+        rw[co] = rw[co] + d if d != 0.0 else rw[co]
+        nz += d != 0.0
+    return nz > 0
 
 
 @kernel(inline=True)
@@ -184,14 +187,16 @@ def bias_grads(gb, g, npos, Cout, c0, c1):
 @kernel(inline=True)
 def add_nonzero(row, g, p, unit):
     """row += p * g (unit: += g) where g is not zero: the additions grad_row makes over a
-    gradient's non-zeros (its full branch adds every entry, and none is zero there)."""
-    for i in range(g.shape[0]):
-        v = g[i]
-        if v != 0.0:
-            if unit:
-                row[i] += v
-            else:
-                row[i] += p * v
+    gradient's non-zeros (its full branch adds every entry, and none is zero there). Written
+    as a select, not a branch, so that the loop vectorises (_add_row)."""
+    if unit:
+        for i in range(g.shape[0]):
+            v = g[i]
+            row[i] = row[i] + v if v != 0.0 else row[i]
+    else:
+        for i in range(g.shape[0]):
+            v = g[i]
+            row[i] = row[i] + p * v if v != 0.0 else row[i]
 
 
 #: rows of a dense layer's accumulator taken at a time in a batch's weight gradient
