@@ -177,11 +177,14 @@ def conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_t
 
 @kernel(inline=True)
 def bias_grads(gb, g, npos, Cout, c0, c1):
-    """gb[co] += g at each output position where it is not zero, columns c0..c1-1."""
+    """gb[co] += g at each output position where it is not zero, columns c0..c1-1 (as
+    selects on views from index 0, so that the loop vectorises: _add_row)."""
+    b = gb[c0:c1]
     for q in range(npos):
-        for co in range(c0, c1):
-            if g[q * Cout + co] != 0.0:
-                gb[co] += g[q * Cout + co]
+        gq = g[q * Cout + c0:q * Cout + c1]
+        for i in range(b.shape[0]):
+            v = gq[i]
+            b[i] = b[i] + v if v != 0.0 else b[i]
 
 
 @kernel(inline=True)
