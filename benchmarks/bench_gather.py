@@ -48,7 +48,8 @@ from chipsim.kernels.synapse import scatter
 def gather(W, idx, val, n, Ly, out, hit, wnz, tbl, segs, rows, vals, evb, ev_pos, sl):
     """out = the events' weight rows summed output by output, in event order (stride 1, no
     bias); returns (synapses reached, their non-zero weights, output positions reached), or
-    (-1, 0, 0) when the events need more segments or table than given (the caller scatters)."""
+    (-1, 0, 0) when the events need more segments or table than given (chipsim would then
+    scatter; here it shows as a difference from the scatter's counts)."""
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
     Hin = Ly.hin
     unit = Ly.unit == 1
