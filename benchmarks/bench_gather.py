@@ -153,6 +153,8 @@ def training_events(batches: int):
     S, lay = tr.state, tr.layout
     Ly = lay[1]
     n_ev = Ly["ev_m"]
+    # views.ev_idx's and ev_val's slices, written out: a Numba kernel cannot hand Python a
+    # view of a field of the State it was given
     base = S.ev_idx[Ly["o_ev"]:Ly["o_ev"] + S.TH * S.B * n_ev].reshape(S.TH, S.B, n_ev)
     vbase = S.ev_val[Ly["o_ev"]:Ly["o_ev"] + S.TH * S.B * n_ev].reshape(S.TH, S.B, n_ev)
     th = S.TH - 1

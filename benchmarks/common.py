@@ -114,7 +114,6 @@ def handoff_ns(exchanges: int = 4_000, times: int = 5) -> float:
     return statistics.median(round_trip_ns(exchanges) for _ in range(times))
 
 
-
 def around_handoff(fn, enabled: bool):
     """(fn(), [the round trips just before and just after it]) (``handoff_ns``, outside
     whatever fn times); ([] when not ``enabled``)."""

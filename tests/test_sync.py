@@ -60,8 +60,8 @@ def test_tickets_taken_by_threads_are_each_handed_out_once():
 def test_the_hand_off_benchmark_passes_the_turn_exactly_n_times():
     """benchmarks/bench_handoff.py's two players: each waits (``load``) for its turn and
     passes it on (``fetch_add``), so after n round trips the counter is 2 n, their meeting
-    point before the first turn 2, and nothing else in the array was written; a lost or doubled turn would stop both players or end on
-    another count."""
+    point before the first turn 2, and nothing else in the array was written; a lost or
+    doubled turn would stop both players or end on another count."""
     import importlib.util
     import threading
     from pathlib import Path
