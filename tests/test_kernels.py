@@ -147,12 +147,12 @@ def test_bias_grads_matches_one_addition_at_a_time(npos, Cout):
 
 
 def test_gradient_additions_skip_zeros_as_one_addition_at_a_time():
-    """wgrad.add_channels, add_block and add_nonzero (selects since 2026-12-07, branches
+    """wgrad.add_rows, add_block and add_nonzero (selects since 2026-12-07, branches
     before) against numpy, element by element: an entry adds where it is not zero and leaves
     its target alone where it is, so a -0.0 target stays -0.0 (adding +0.0 would make it
-    +0.0); a NaN is carried; only the channels' rows or the block's columns change, and a row
+    +0.0); a NaN is carried; only the rows or the block's columns asked for change, and a row
     is marked touched when something was added to it."""
-    from chipsim.kernels.wgrad import add_block, add_channels, add_nonzero
+    from chipsim.kernels.wgrad import add_block, add_nonzero, add_rows
     rng = np.random.default_rng(7)
     k2, Cin, Cout = 9, 4, 19            # 19: not a multiple of any vector width
     for f in (np.float32, np.float64):
@@ -167,10 +167,10 @@ def test_gradient_additions_skip_zeros_as_one_addition_at_a_time():
         def ref_add(t, dd):
             return np.where(dd != 0.0, t + dd, t)
 
-        for ci0, ci1 in ((0, Cin), (1, 3)):
+        for r0, r1 in ((0, k2 * Cin), (5, 7), (17, k2 * Cin)):
             got, touched = start.copy(), np.zeros(k2 * Cin, np.uint8)
-            add_channels(got, d, Cin, ci0, ci1, touched)
-            rows = np.array([r for r in range(k2 * Cin) if ci0 <= r % Cin < ci1])
+            add_rows(got, d, r0, r1, touched)
+            rows = np.arange(r0, r1)
             ref = start.copy()
             ref[rows] = ref_add(start[rows], d[rows])
             assert got.tobytes() == ref.tobytes()
@@ -190,3 +190,18 @@ def test_gradient_additions_skip_zeros_as_one_addition_at_a_time():
             add_nonzero(row, g, p, unit)
             ref = np.where(g != 0.0, start[0] + (g if unit else p * g), start[0])
             assert row.tobytes() == ref.tobytes()
+
+
+def test_row_apart_keeps_two_workers_rows_out_of_one_cache_line():
+    """arrays.row_apart: wherever a (workers, length) array starts, no 64-byte line holds
+    items of two workers' first n entries (checked byte by byte at every start offset
+    in a line), and the row is no longer than that needs plus a line."""
+    from chipsim.kernels.arrays import row_apart
+    for itemsize in (1, 4, 8):
+        for n in (1, 2, 3, 9, 16, 18, 63, 64, 65):
+            L = row_apart(n, itemsize)
+            assert L >= n and (L - n) * itemsize <= 2 * 64
+            for start in range(64):
+                lines = [{(start + (w * L + i) * itemsize + k) // 64
+                          for i in range(n) for k in range(itemsize)} for w in range(3)]
+                assert not lines[0] & lines[1] and not lines[1] & lines[2], (itemsize, n, start)

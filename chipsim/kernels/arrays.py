@@ -134,3 +134,15 @@ def zeros_aligned(shape, dtype, align: int = 64) -> np.ndarray:
     buf = np.zeros(n + align, np.uint8)
     off = -buf.ctypes.data % align
     return buf[off:off + n].view(dt).reshape(shape)
+
+
+@kernel(inline=True)
+def row_apart(n, itemsize):
+    """A row length of at least n items such that the rows of a (workers, length) array keep
+    their first n items at least a cache line (64 bytes) apart, wherever the array starts, so
+    that two workers never write the same line. For the small rows every worker writes all
+    the time: an input's taps, written at every event, were 2 x 9 of 8 bytes a row, which put
+    worker 0's last taps and worker 1's first in one line, and the conv net's event-by-event
+    weight gradient on two workers took 4.5 and 5.2 ms a batch instead of 3.5 and 3.6 (sltt
+    at batch 32, benchmarks/results/2026-12-07_rows_apart_night.txt)."""
+    return ((n * itemsize + 63) // 64 + 1) * 64 // itemsize

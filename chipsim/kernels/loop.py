@@ -85,7 +85,7 @@ from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_REA
                             MEM_WRITE_HIST, MEM_WRITE_STATE, MEM_WRITE_TRACE, NB_DENSE_OPS,
                             NEURON_UPDATE_ACTIVE, NEURON_UPDATE_IDLE, OUTPUT_ERROR, SPIKE,
                             SURROGATE_EVAL, SYN_CURRENT_UPDATE, TRACE_UPDATE)
-from chipsim.kernels.arrays import add, axpy, copy, gemm, gemm_rows, nonzero
+from chipsim.kernels.arrays import add, axpy, copy, gemm, gemm_rows, nonzero, row_apart
 from chipsim.kernels.conv import is_dense, pos_nnz, tap_sums
 from chipsim.kernels.error import (dfa_error, error_to_source, li_route, spatial_route,
                                    syn_route, temporal_route, transpose_kernel)
@@ -114,7 +114,7 @@ from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros,
 from chipsim.kernels.sync import cycles, fetch_add, load, pause
 from chipsim.kernels.update import (apply_one, apply_updates, count_sweep, on_grid, sgd_block,
                                     sgd_rows)
-from chipsim.kernels.wgrad import (TILE_FLOATS, add_channels, add_nonzero, bias_grads,
+from chipsim.kernels.wgrad import (TILE_FLOATS, add_nonzero, add_rows, bias_grads,
                                    conv_event_grads, conv_pairs, count_accumulated, dense_enough,
                                    factor_count, stack_product, weight_grad,
                                    wgrad_from_history)
@@ -225,22 +225,25 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
         if temporal and fused[l] != 0:
             nh = max(nh, lay[l].n_out, lay[l].rows, lay[l].ev_m)
     tn = T if nh > 0 else 0
-    # (the spike flags' rows whole words of 8: neuron.lif reads them eight at a time)
+    # (the spike flags' rows whole words of 8: neuron.lif reads them eight at a time; the
+    # small rows every worker writes all the time, a line apart: arrays.row_apart)
     scr = Scratch(np.empty((NW, maxn), dtype=np.int64),
                   np.empty((NW, (maxn + 7) // 8 * 8), dtype=np.uint8),
                   np.empty((NW, maxn), dtype=f), np.ones((NW, maxn), dtype=f),
                   np.empty((NW, maxpos), dtype=np.int64), np.empty((NW, npin), dtype=np.int64),
                   np.empty((NW, ncol), dtype=f), np.empty((NW, nmat), dtype=f),
                   np.empty((NW, nmap), dtype=f),
-                  np.empty((NW, 2 * ntap), dtype=np.int64), np.empty((NW, nrow), dtype=np.int64),
-                  np.empty((NW, 2), dtype=f), np.empty((NW, nblk), dtype=f),
+                  np.empty((NW, row_apart(2 * ntap, 8)), dtype=np.int64),
+                  np.empty((NW, nrow), dtype=np.int64),
+                  np.empty((NW, row_apart(2, P.w.itemsize)), dtype=f),
+                  np.empty((NW, nblk), dtype=f),
                   np.empty((NW, nh + 1 if nh > 0 else 0), dtype=np.int64),
                   np.empty((NW, nh), dtype=np.int64), np.empty((NW, tn * nh), dtype=np.int64),
                   np.empty((NW, tn * nh), dtype=np.int64),
                   np.empty((NW, tn * nh), dtype=np.int64), np.empty((NW, tn * nh), dtype=f),
                   np.empty((NW, tn + 1 if nh > 0 else 0), dtype=np.int64),
                   np.empty((NW, tn * nh), dtype=np.int64), np.empty((NW, tn), dtype=np.int64),
-                  np.empty((NW, nh), dtype=f), np.zeros((NW, L), dtype=np.int64))
+                  np.empty((NW, nh), dtype=f), np.zeros((NW, row_apart(L, 8)), dtype=np.int64))
     ncs = 0
     ngs = 0
     npr = 0
@@ -1529,7 +1532,7 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
     others. The chunks are taken in rounds of one per worker: the round's stacking is split
     over the workers by sample-steps, its products shared by the workers in equal parts, a
     large one in fixed blocks of output rows (_chunk_units), and each is added in
-    chunk order, with the event-by-event gradient after it, shared by input channels
+    chunk order, with the event-by-event gradient after it, shared by weight rows
     (_tail_share). The chunks, and so the products and the order of the additions, do not
     depend on the thread count; the sums differ from a sample-by-sample accumulation in the
     last bits only. Which sample-steps are stacked depends only on their factors' density
@@ -1594,10 +1597,10 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
                  nrn, loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True),
                  np.bool_(True), np.bool_(False))
         # then, chunk by chunk, its product's sum and the event-by-event gradient of its
-        # other sample-steps, in order; shared by input channels (a weight row's additions
-        # come from its own channel's events only)
+        # other sample-steps, in order; shared by weight rows (each row's additions in the
+        # same order whoever makes them)
         clk = _clock(stk, CLK_PRODUCTS, clk)
-        k = min(nw, Ly.cin)
+        k = min(nw, Ly.k * Ly.k * Ly.cin)
         if k == 1:
             _tail_share(zero, k, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
         else:
@@ -1609,23 +1612,30 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
 
 @kernel
 def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt):
-    """Worker w of nw, its input channels' rows of the end of a round of layer l's stacked
-    weight gradient (_stacked_wgrad): chunk by chunk, the chunk's product (_chunk_prod)
-    added into the accumulator, then the chunk's sample-steps in order: the event-by-event
-    gradient of those not stacked. Worker 0 also adds the bias of
-    every sample-step; each event-by-event sample-step q is counted by worker q % nw (its
-    counts are its own row of ``cnt``; when the last worker counted them all, two workers
-    ran this part 1.40x faster than one, and it took 13 % longer than now, sltt at batch 32).
-    Each weight row and the bias receive the same additions in the same order whatever nw
-    is."""
+    """Worker w of nw, its equal part r0..r1-1 of the weight rows (row (ky*k + kx)*Cin + ci)
+    of the end of a round of layer l's stacked weight gradient (_stacked_wgrad): chunk by
+    chunk, the chunk's product (_chunk_prod) added into the accumulator, then the chunk's
+    sample-steps in order: the event-by-event gradient of those not stacked. Worker 0 also
+    adds the bias of every sample-step; each event-by-event sample-step q is counted by
+    worker q % nw (its counts are its own row of ``cnt``; when the last worker counted them
+    all, two workers ran this part 1.40x faster than one, and it took 13 % longer than now,
+    sltt at batch 32). Each weight row and the bias receive the same additions in the same
+    order whatever nw is.
+
+    Rows, not input channels (as until 2026-12-07): on the conv net's first layer (two input
+    channels, ON and OFF, their events interleaved in position order), two workers that each
+    skipped the other channel's events took 4.4 and 5.1 ms a batch for their halves of the
+    event-by-event part, against 3.8 on one thread (sltt at batch 32, with the scratch rows
+    apart, arrays.row_apart); by rows, each reading every event and adding its own taps'
+    rows, 3.5 and 3.6. A layer of one input channel is shared too."""
     lay = net.layout
     Ly = lay[l]
     Cin = Ly.cin
-    ci0 = w * Cin // nw
-    ci1 = (w + 1) * Cin // nw
     n = t_hi - t_lo + 1
     pos = Ly.hout * Ly.wout
     R = Ly.k * Ly.k * Cin
+    r0 = w * R // nw
+    r1 = (w + 1) * R // nw
     Cout = Ly.cout
     gW = acc_weights(G, Ly)
     gb = acc_bias(G, Ly)
@@ -1637,7 +1647,7 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     c0 = cycles()
     for c in range(nc):
         if stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
-            add_channels(gW, _chunk_prod(stk, c, R, Cout), Cin, ci0, ci1, tch)
+            add_rows(gW, _chunk_prod(stk, c, R, Cout), r0, r1, tch)
         for qq in range(stk.chunk[c, 0], stk.chunk[c, 1]):
             b = qq // n
             t = t_hi - qq % n
@@ -1654,9 +1664,9 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
                 ng = pos_nnz(g, Cout, sw.pos_nz[:pos])
             idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
             tr = trace(S, Ly)[b]
-            if ng > 0 and ci1 > ci0:
+            if ng > 0 and r1 > r0:
                 conv_event_grads(gW, g, Ly, idx, val, e0, e1, tr, use_trace, sw.pos_nz,
-                                 sw.taps, unit, True, tch, 0, Cout, ci0, ci1)
+                                 sw.taps, unit, True, tch, 0, Cout, r0, r1)
             if first and Ly.has_bias == 1:
                 bias_grads(gb, g, pos, Cout, 0, Cout)
             if counts:

@@ -206,9 +206,11 @@ class Scratch(NamedTuple):
     wt0: np.ndarray
     wt1: np.ndarray
     wt2: np.ndarray
-    taps: np.ndarray        # int64 (2 k^2 of the largest kernel): an input's taps (conv.taps)
+    taps: np.ndarray        # int64 (2 k^2 of the largest kernel, rows a line apart): an
+    #                         input's taps (conv.taps)
     rows: np.ndarray        # int64: conv.tap_sums' row sums (Hout * Win of the largest conv)
-    prm: np.ndarray         # float (2,): threshold and surrogate alpha in the network's dtype
+    prm: np.ndarray         # float (2, rows a line apart): threshold and surrogate alpha in
+    #                         the network's dtype
     gblk: np.ndarray        # float: one column block of a convolution's output gradient
     # BPTT's history-summed weight gradient of a dense layer (wgrad.wgrad_from_history), sized
     # for the largest such layer (n = max(rows, n_out, ev_m): a step's input events number
@@ -224,8 +226,9 @@ class Scratch(NamedTuple):
     h_gnz: np.ndarray       # int64 (tn * n): each step's non-zero output gradients (n apart)
     h_ngt: np.ndarray       # int64 (tn): how many
     h_sum: np.ndarray       # float (n): one row's summed gradient
-    h_upd: np.ndarray       # int64 (L): weights changed per layer in the worker's rows, where
-    #                         it applies the update to them itself (loop._history_share)
+    h_upd: np.ndarray       # int64 (L, rows a line apart): weights changed per layer in the
+    #                         worker's rows, where it applies the update to them itself
+    #                         (loop._history_share)
 
 
 class Stack(NamedTuple):

@@ -93,19 +93,18 @@ def add_block(target, dW, s0, s1, touched):
 
 
 @kernel(inline=True)
-def add_channels(target, dW, Cin, ci0, ci1, touched):
-    """target += dW (k*k*Cin rows, row (tap)*Cin + ci) in the rows of input channels
-    ci0..ci1-1, where dW is not zero, marking the rows hit (add_block, by channels)."""
+def add_rows(target, dW, r0, r1, touched):
+    """target[r0:r1] += dW[r0:r1] where dW is not zero, marking the rows hit (add_block, by
+    rows)."""
     Cout = dW.shape[1]
-    for r0 in range(0, dW.shape[0], Cin):
-        for r in range(r0 + ci0, r0 + ci1):
-            if _add_row(target[r], dW[r], Cout):
-                touched[r] = 1
+    for r in range(r0, r1):
+        if _add_row(target[r], dW[r], Cout):
+            touched[r] = 1
 
 
 @kernel(inline=True)
 def _add_row(rw, dr, n):
-    """rw[:n] += dr[:n] where dr is not zero; whether any was (add_block, add_channels).
+    """rw[:n] += dr[:n] where dr is not zero; whether any was (add_block, add_rows).
     A select, not a branch: an element whose dr is zero keeps its value (even -0.0, which
     adding +0.0 would make +0.0), the same bits as skipping it, and the loop vectorises
     (4.7x faster on a 144 x 32 block, benchmarks/results/2026-12-07_gather_eve.txt)."""
@@ -137,13 +136,13 @@ def factor_at(q, use_trace, trace, pre_idx, pre_val):
 
 @kernel
 def conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_trace, pos_nz,
-                     taps_, unit, mark, touched, c0, c1, ci0, ci1):
+                     taps_, unit, mark, touched, c0, c1, r0, r1):
     """A convolution's weight gradient event by event, for one sample and step: for each input
-    event (or non-zero trace entry) of input channel ci0..ci1-1, each kernel tap it reaches
-    whose output position has a non-zero gradient (``pos_nz``) adds factor x that position's
-    g (columns c0..c1-1) into the tap's row ((ky*k + kx)*Cin + ci), marked in ``touched``
-    (``mark``). A row's additions come only from its own channel's events, in event order,
-    so a split of the channels changes no bit."""
+    event (or non-zero trace entry), each kernel tap it reaches whose output position has a
+    non-zero gradient (``pos_nz``) adds factor x that position's g (columns c0..c1-1) into
+    the tap's row ((ky*k + kx)*Cin + ci), if that row is one of r0..r1-1, marked in
+    ``touched`` (``mark``). A row's additions come in event order whichever rows are asked
+    for, so a split of the rows changes no bit."""
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
     nt = k * k
     tap_k = taps_[:nt]
@@ -154,8 +153,6 @@ def conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_t
         if use_trace and p == 0.0:
             continue
         ci = j % Cin
-        if ci < ci0 or ci >= ci1:
-            continue
         pos = j // Cin
         n = taps(pos // Win, pos % Win, k, s, pad, Hout, Wout, tap_k, tap_o)
         for qq in range(n):
@@ -163,6 +160,8 @@ def conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_t
             if pos_nz[opos] == 0:
                 continue
             r = tap_k[qq] * Cin + ci
+            if r < r0 or r >= r1:
+                continue
             # grad_row's full branch, written out: a call per tap cost more than the
             # Cout-wide axpy it makes on the conv net (inlining grad_row everywhere slowed
             # the dense layers' path, MLP bptt at batch 32 0.86x)
@@ -277,7 +276,7 @@ def weight_grad(W, bias, gW, gb, g, gnz, ng, Ly, pre_idx, pre_val, start, stop, 
                     touched[j] = 1
         else:
             conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_trace,
-                             pos_nz, taps_, unit, not direct, touched, c0, c1, 0, Cin)
+                             pos_nz, taps_, unit, not direct, touched, c0, c1, 0, k * k * Cin)
     if not direct and has_bias:
         bias_grads(gb, g, Hout * Wout, Cout, c0, c1)
     if not count:

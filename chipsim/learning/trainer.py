@@ -23,7 +23,7 @@ import numpy as np
 from chipsim import counts as K
 from chipsim import threads
 from chipsim.kernels import batch_work, run_batch
-from chipsim.kernels.arrays import zeros_aligned
+from chipsim.kernels.arrays import row_apart, zeros_aligned
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH, CLK_HISTORY,
                                      CLK_PRODUCTS, CLK_SAMPLES, CLK_STACK, CLK_TAIL, CLK_WGRADS,
                                      CLK_WINDOW, CLOCKS, COOP_BLOCKS, EV_BUF, EV_INPUT, SGQ,
@@ -275,7 +275,7 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
         nblk = min(maxn, WGRAD_BLOCK) * maxpos
     scr = int(workers) * (maxn * (8 + 2 * f) + (maxn + 7) // 8 * 8 + maxpos * 8 + npin * 8
                           + (ncol + nmat + nmap) * f
-                          + 2 * ntap * 8 + nrow * 8 + 2 * f + nblk * f)
+                          + row_apart(2 * ntap, 8) * 8 + nrow * 8 + row_apart(2, f) * f + nblk * f)
     ncs = ngs = npr = 0
     stacked = []
     for r in lay:
@@ -312,8 +312,9 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     tn = int(T) if nh > 0 else 0
     hs = w_ * ((nh + 1 if nh > 0 else 0) * 8 + nh * 8 + 3 * tn * nh * 8 + tn * nh * f
                + (tn + 1 if nh > 0 else 0) * 8 + tn * nh * 8 + tn * 8 + nh * f
-               + len(lay) * 8)
+               + row_apart(len(lay), 8) * 8)
     return int(scr + hs)
+
 
 
 def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, dtype,
