@@ -275,7 +275,8 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
         nblk = min(maxn, WGRAD_BLOCK) * maxpos
     scr = int(workers) * (maxn * (8 + 2 * f) + (maxn + 7) // 8 * 8 + maxpos * 8 + npin * 8
                           + (ncol + nmat + nmap) * f
-                          + row_apart(2 * ntap, 8) * 8 + nrow * 8 + row_apart(2, f) * f + nblk * f)
+                          + row_apart(2 * ntap, 8) * 8 + nrow * 8 + row_apart(2, f) * f
+                          + nblk * f)
     ncs = ngs = npr = 0
     stacked = []
     for r in lay:
@@ -314,7 +315,6 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
                + (tn + 1 if nh > 0 else 0) * 8 + tn * nh * 8 + tn * 8 + nh * f
                + row_apart(len(lay), 8) * 8)
     return int(scr + hs)
-
 
 
 def trainer_bytes(net, rule: Rule, optimizer, time_steps: int, batch_size: int, dtype,
