@@ -74,7 +74,8 @@ def time_chipsim(p, batch: int, per_run: int, repeats: int, watch=None):
     # third batch runs on one thread, making that setting's work arrays, so it is not
     # counted, and the fourth, counted, runs on one thread again. Timed, they were one run in
     # three (0.88-0.91 s a sample against 0.47-0.53 for VGG-11's OTTT_A at batch 16,
-    # results/2026-12-07_vgg_rows_apart_ab_night.txt), or the first run after three untimed.
+    # results/2026-12-07_vgg_rows_apart_ab_night.txt), or, after three untimed batches, the
+    # first timed run (results/2026-12-07_vgg_peers_night.txt).
     for _ in range(4 if batch > 1 else 0):
         tr.train_batch(inp, inp.ptr[:batch], labels[:batch])
     rng = np.random.default_rng(0)
