@@ -23,7 +23,7 @@ import numpy as np
 from chipsim import counts as K
 from chipsim import threads
 from chipsim.kernels import batch_work, run_batch
-from chipsim.kernels.arrays import row_apart, zeros_aligned
+from chipsim.kernels.arrays import row_apart as _row_apart_kernel, zeros_aligned
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH, CLK_HISTORY,
                                      CLK_PRODUCTS, CLK_SAMPLES, CLK_STACK, CLK_TAIL, CLK_WGRADS,
                                      CLK_WINDOW, CLOCKS, COOP_BLOCKS, EV_BUF, EV_INPUT, SGQ,
@@ -242,6 +242,11 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
 
 def _nbytes(shape, dtype) -> int:
     return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+
+
+#: arrays.row_apart's Python function: the same arithmetic without Numba's dispatcher, which
+#: would compile or load it (about 0.2 s) in every process that only estimates memory (needs.py)
+row_apart = _row_apart_kernel.py_func
 
 
 def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f,
