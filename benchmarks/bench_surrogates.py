@@ -2,9 +2,11 @@
 ``kernels/libm.py``, vectorised) against the former loop (``np.exp``, the C library's exp, one
 call per neuron), on the reference conv net's first layer size (16 x 34 x 34 = 18,496
 neurons), float32 and float64. The membrane potentials are N(0, 1) with 40 % exactly 0 (the
-conv net has 35-47 %); OTTT's neuron (threshold 1, alpha 4). Both return the same bits
-(checked here). Figures, not assertions: the median and minimum of --rounds rounds, the two
-loops interleaved.
+conv net has 35-47 %), either whole positions (all 16 channels of 40 % of the positions, as
+in the conv net, whose neurons without input are those of the positions no event reaches),
+scattered one neuron at a time, or none; OTTT's neuron (threshold 1, alpha 4). Both return
+the same bits (checked here). Figures, not assertions: the median and minimum of --rounds
+rounds, the two loops interleaved.
 
     taskset -c 1 python benchmarks/bench_surrogates.py [--n 18496] [--rounds 21]
 """
@@ -35,12 +37,13 @@ _THETA = {}
 
 
 def current(u, theta, alpha, out):
-    """chipsim's surrogates(), which takes a threshold per neuron (made once, outside the timing)."""
+    """chipsim's surrogates(), which takes a threshold per neuron (made once, outside the
+    timing); one threshold for the layer, as the reference networks have."""
     key = (u.shape, u.dtype, float(theta))
     if key not in _THETA:
         _THETA.clear()
         _THETA[key] = np.full_like(u, theta)
-    surrogates(u, _THETA[key], 0, SURROGATE_SIGMOID, alpha, out)
+    surrogates(u, _THETA[key], 1, SURROGATE_SIGMOID, alpha, out)
 
 
 def main():
@@ -52,25 +55,30 @@ def main():
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     print(f"sigmoid surrogates of {a.n} neurons, us per call (median, min of {a.rounds} rounds)")
-    for dtype in (np.float32, np.float64):
-        u = rng.normal(0.0, 1.0, a.n).astype(dtype)
-        u[rng.random(a.n) < 0.4] = 0.0
-        theta, alpha = dtype(1.0), dtype(4.0)
-        outs = {f: np.empty_like(u) for f in (former, current)}
-        for f, o in outs.items():
-            f(u, theta, alpha, o)
-        assert outs[former].tobytes() == outs[current].tobytes(), "not bit-identical"
-        times = {f: [] for f in outs}
-        for _ in range(a.rounds):
+    for zeros in ("positions", "scattered", "none"):
+        for dtype in (np.float32, np.float64):
+            u = rng.normal(0.0, 1.0, a.n).astype(dtype)
+            if zeros == "positions":
+                u[np.repeat(rng.random(a.n // 16 + 1) < 0.4, 16)[:a.n]] = 0.0
+            elif zeros == "scattered":
+                u[rng.random(a.n) < 0.4] = 0.0
+            theta, alpha = dtype(1.0), dtype(4.0)
+            outs = {f: np.empty_like(u) for f in (former, current)}
             for f, o in outs.items():
-                t = time.perf_counter()
-                for _ in range(a.calls):
-                    f(u, theta, alpha, o)
-                times[f].append((time.perf_counter() - t) / a.calls * 1e6)
-        med = {f: float(np.median(v)) for f, v in times.items()}
-        print(f"{np.dtype(dtype).name:8s} former {med[former]:7.1f} ({min(times[former]):6.1f})   "
-              f"libm {med[current]:7.1f} ({min(times[current]):6.1f})   "
-              f"{med[former] / med[current]:.1f}x")
+                f(u, theta, alpha, o)
+            assert outs[former].tobytes() == outs[current].tobytes(), "not bit-identical"
+            times = {f: [] for f in outs}
+            for _ in range(a.rounds):
+                for f, o in outs.items():
+                    t = time.perf_counter()
+                    for _ in range(a.calls):
+                        f(u, theta, alpha, o)
+                    times[f].append((time.perf_counter() - t) / a.calls * 1e6)
+            med = {f: float(np.median(v)) for f, v in times.items()}
+            print(f"zeros {zeros:9s} {np.dtype(dtype).name:8s} "
+                  f"former {med[former]:7.1f} ({min(times[former]):6.1f})   "
+                  f"libm {med[current]:7.1f} ({min(times[current]):6.1f})   "
+                  f"{med[former] / med[current]:.1f}x")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ import pytest
 from numba import njit
 
 from chipsim.kernels import libm
-from chipsim.kernels.neuron import surrogates
-from chipsim.kernels.records import SURROGATE_SIGMOID
+from chipsim.kernels.neuron import ZERO_BLOCK, surrogates
+from chipsim.kernels.records import SURROGATE_SIGMOID, SURROGATE_TRIANGLE
 
 
 @njit
@@ -140,6 +140,35 @@ def test_sigmoid_surrogates_bit_identical_to_the_former_formula(dtype):
             new[:] = 0
             surrogates(u, np.full_like(u, theta), uni, SURROGATE_SIGMOID, dtype(alpha), new)
             assert old.tobytes() == new.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_surrogates_fill_blocks_of_zero_potentials_with_the_same_bits(dtype):
+    """surrogates() fills blocks of ZERO_BLOCK neurons whose u is exactly 0 with sigma'(0 -
+    theta) computed once: the same bits as the neuron-by-neuron formula, for blocks of +0.0
+    and -0.0, a block with one non-zero (or NaN) among zeros, stretches of zero blocks at the
+    start and end, and a tail shorter than a block; thresholds 1, 0.5 and 0."""
+    rng = np.random.default_rng(11)
+    zb = ZERO_BLOCK
+    for trial in range(60):
+        n = int(rng.integers(1, 40)) * zb + int(rng.integers(0, zb))
+        u = rng.normal(0, 1, n).astype(dtype)
+        blocks = rng.random(n // zb + 1) < 0.6
+        u[np.repeat(blocks, zb)[:n]] = 0.0
+        u[(rng.random(n) < 0.1) & (u == 0)] = -0.0
+        if trial % 3 == 0 and n > 2 * zb:            # a lone non-zero in a block of zeros
+            u[zb:2 * zb] = 0.0
+            u[zb + int(rng.integers(0, zb))] = rng.choice([1e-30, np.nan, -2.0])
+        theta = dtype([1.0, 0.5, 0.0][trial % 3])
+        alpha = dtype(4.0)
+        got = np.empty_like(u)
+        surrogates(u, np.full_like(u, theta), 1, SURROGATE_SIGMOID, alpha, got)
+        want = np.empty_like(u)
+        _old_surrogates(u, theta, alpha, want)
+        assert got.tobytes() == want.tobytes()
+        surrogates(u, np.full_like(u, theta), 1, SURROGATE_TRIANGLE, alpha, got)
+        y = alpha - alpha * alpha * np.abs(u - theta)
+        assert got.tobytes() == np.where(y > 0, y, dtype(0.0)).astype(dtype).tobytes()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
