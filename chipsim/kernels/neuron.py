@@ -148,8 +148,7 @@ def surrogates(u, theta, uni, kind, alpha, out):
             i0 = i                               # a stretch of blocks of zeros
             while i < nb and _zero_block(u, i * ZERO_BLOCK):
                 i += 1
-            for j in range(i0 * ZERO_BLOCK, i * ZERO_BLOCK):
-                out[j] = z
+            out[i0 * ZERO_BLOCK:i * ZERO_BLOCK] = z
             i0 = i                               # then one of blocks with a non-zero u
             while i < nb and not _zero_block(u, i * ZERO_BLOCK):
                 i += 1
@@ -173,8 +172,11 @@ def _surrogate_run(u, theta0, kind, alpha, out):
 
 @kernel(inline=True)
 def _zero_block(u, j0):
-    """Whether u[j0:j0 + ZERO_BLOCK] are all exactly 0 (+0.0 or -0.0)."""
-    nz = 0
+    """Whether u[j0:j0 + ZERO_BLOCK] are all exactly 0 (+0.0 or -0.0). The index is unsigned:
+    with a signed one Numba adds a test for a negative index to every read, and the test took
+    1.5x as long (benchmarks/bench_surrogates.py)."""
+    nz = False
+    b = np.uint64(j0)
     for q in range(ZERO_BLOCK):
-        nz |= u[j0 + q] != 0.0
-    return nz == 0
+        nz |= u[b + np.uint64(q)] != 0.0
+    return not nz
