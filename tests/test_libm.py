@@ -147,7 +147,7 @@ def test_surrogates_fill_blocks_of_zero_potentials_with_the_same_bits(dtype):
     """surrogates() fills blocks of ZERO_BLOCK neurons whose u is exactly 0 with sigma'(0 -
     theta) computed once: the same bits as the neuron-by-neuron formula, for blocks of +0.0
     and -0.0, a block with one non-zero (or NaN) among zeros, stretches of zero blocks at the
-    start and end, and a tail shorter than a block; thresholds 1, 0.5 and 0."""
+    start and end, and a tail shorter than a block; thresholds 1, 0.5, 0 and inf."""
     rng = np.random.default_rng(11)
     zb = ZERO_BLOCK
     for trial in range(60):
@@ -159,7 +159,7 @@ def test_surrogates_fill_blocks_of_zero_potentials_with_the_same_bits(dtype):
         if trial % 3 == 0 and n > 2 * zb:            # a lone non-zero in a block of zeros
             u[zb:2 * zb] = 0.0
             u[zb + int(rng.integers(0, zb))] = rng.choice([1e-30, np.nan, -2.0])
-        theta = dtype([1.0, 0.5, 0.0][trial % 3])
+        theta = dtype([1.0, 0.5, 0.0, np.inf][trial % 4])
         alpha = dtype(4.0)
         got = np.empty_like(u)
         surrogates(u, np.full_like(u, theta), 1, SURROGATE_SIGMOID, alpha, got)

@@ -140,18 +140,23 @@ def surrogates(u, theta, uni, kind, alpha, out):
     --conv-net); where no block is zero the search costs about 4 % (19.0 against 18.3 us on
     18,496 neurons). In the trainer, where BPTT reads u back from its history, bptt's error
     pass at batch 32 on one thread fell by 17 % (docs/PERFORMANCE.md). u = -0.0 gives the
-    same bits as +0.0 (exp(+-0) = 1, |+-0| = 0)."""
+    same bits as +0.0 (exp(+-0) = 1, |+-0| = 0), whatever theta."""
     n = out.shape[0]
     if uni and n > 0:
         theta0 = theta[0]
-        z = surrogate((theta0 - theta0) - theta0, kind, alpha)     # sigma'(0 - theta)
+        z = out[0]           # sigma'(0 - theta): from the first zero met (any theta, even inf)
+        have_z = False
         nb = n // ZERO_BLOCK
         i = 0
         while i < nb:
             i0 = i                               # a stretch of blocks of zeros
             while i < nb and _zero_block(u, i * ZERO_BLOCK):
                 i += 1
-            out[i0 * ZERO_BLOCK:i * ZERO_BLOCK] = z
+            if i > i0:
+                if not have_z:
+                    z = surrogate(u[i0 * ZERO_BLOCK] - theta0, kind, alpha)
+                    have_z = True
+                out[i0 * ZERO_BLOCK:i * ZERO_BLOCK] = z
             i0 = i                               # then one of blocks with a non-zero u
             while i < nb and not _zero_block(u, i * ZERO_BLOCK):
                 i += 1
