@@ -205,31 +205,3 @@ def test_row_apart_keeps_two_workers_rows_out_of_one_cache_line():
                 lines = [{(start + (w * L + i) * itemsize + k) // 64
                           for i in range(n) for k in range(itemsize)} for w in range(3)]
                 assert not lines[0] & lines[1] and not lines[1] & lines[2], (itemsize, n, start)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n, C", [(2048, 10), (513, 3), (7, 1)])
-def test_pooled_dense_error_is_each_row_dot_in_order(dtype, n, C):
-    """error.pooled_dense_error makes every input's error from W^T, vectorised over the
-    inputs: each must be the sum a plain loop makes row by row (0.0, then each product in the
-    layer's dtype added in order in float64, then rounded once), bit for bit; transpose_dense
-    gives W^T. Zeros, a -0.0 product and a NaN are among the values."""
-    from chipsim.kernels.error import pooled_dense_error, transpose_dense
-    rng = np.random.default_rng(n + C)
-    W = rng.standard_normal((n, C)).astype(dtype)
-    W[rng.random((n, C)) < 0.1] = 0.0
-    g = rng.standard_normal(C).astype(dtype)
-    g[0] = -0.0
-    W[n // 2, C - 1] = np.nan
-    WT = np.empty((C, n), dtype)
-    transpose_dense(W, WT)
-    assert np.array_equal(WT, W.T, equal_nan=True)
-    ep = np.empty(n, dtype)
-    pooled_dense_error(WT, g, ep, np.empty(n + 5, np.float64))
-    want = np.empty(n, dtype)
-    for j in range(n):                       # the reference: one row at a time, in order
-        e = 0.0
-        for k in range(C):
-            e += float(W[j, k] * g[k])        # the product in the layer's dtype
-        want[j] = e
-    assert ep.tobytes() == want.tobytes()

@@ -167,36 +167,6 @@ def transpose_kernel(W, Ly, WT):
 
 
 @kernel
-def transpose_dense(W, WT):
-    """WT (Cout, rows) = W^T, a dense layer's weights transposed for the error of its pooled
-    input (pooled_dense_error). Made when the weights change, as transpose_kernel."""
-    for j in range(W.shape[0]):
-        row = W[j]
-        for co in range(W.shape[1]):
-            WT[co, j] = row[co]
-
-
-@kernel
-def pooled_dense_error(WT, g, ep, acc):
-    """ep[j] = W[j] . g for every input j of a dense layer with a pooled input, from WT = W^T
-    (Cout, rows): each sum is the one ``arrays.dot(W[j], g)`` makes (0.0, then each product
-    in the layer's dtype added in order of k, in float64), taken for all j at once, so that
-    it vectorises over j: 2.5x faster on the conv net's readout (2,048 inputs, 10 outputs;
-    benchmarks/bench_error_sums.py). ``acc``: float64 scratch of at least rows entries."""
-    n = ep.shape[0]
-    a = acc[:n]
-    for j in range(n):
-        a[j] = 0.0
-    for k in range(WT.shape[0]):
-        gk = g[k]
-        row = WT[k]
-        for j in range(n):
-            a[j] += row[j] * gk
-    for j in range(n):
-        ep[j] = a[j]
-
-
-@kernel
 def conv_error_gemm(WT, g, Ly, scr, out, taps_):
     """out (Hin*Win, Cin) = the error of every input of a convolution,
     out[p, ci] = sum over kernel offsets and output channels of W[tap*Cin+ci, co] * g[opos, co],
@@ -257,12 +227,11 @@ def error_to_source(W, WT, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, t
     """E[j] += d(sum of losses)/d(spike j) of the source population through this layer, its
     pooling and the population's dropout mask; only where the surrogate sg[j] != 0.
 
-    ``WT``: a convolution's transposed kernel (transpose_kernel), or a dense layer's W^T
-    (transpose_dense; empty: the sums are made row by row from W). ``pre_spk``: the source
+    ``WT``: a convolution's transposed kernel (transpose_kernel). ``pre_spk``: the source
     population's spikes at this step as a dense 0/1 map (max pooling
     routes the error to the first maximal element of each window, torch's rule). ``tsum``: a
     convolution's non-zero output gradients per input position (conv.tap_sums); ``scr``:
-    scratch, (im2col, kernel, padded map, float64 sums).
+    scratch.
     """
     pool, k, C, Wpre, Hin, Win = pool_geometry(Ly)
     has_mask = mask.shape[0] > 0
@@ -305,8 +274,6 @@ def error_to_source(W, WT, g, gnz, ng, Ly, sg, mask, pre_spk, E, epost, edone, t
     ep = epost[:P * C]
     if conv:
         conv_error_gemm(WT, g, Ly, scr, ep.reshape((P, C)), taps_)
-    elif WT.shape[0] > 0:         # W^T kept (a dense layer that sends its error): vectorised
-        pooled_dense_error(WT, g, ep, scr[3])
     else:
         for jp in range(P * C):
             ep[jp] = dot(W[jp], g)

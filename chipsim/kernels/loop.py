@@ -88,8 +88,7 @@ from chipsim.counts import (INFER, LEARN, MEM_READ_HIST, MEM_READ_STATE, MEM_REA
 from chipsim.kernels.arrays import add, axpy, copy, gemm, gemm_rows, nonzero, row_apart
 from chipsim.kernels.conv import is_dense, pos_nnz, tap_sums
 from chipsim.kernels.error import (dfa_error, error_to_source, li_route, spatial_route,
-                                   syn_route, temporal_route, transpose_dense,
-                                   transpose_kernel)
+                                   syn_route, temporal_route, transpose_kernel)
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.loss import loss_grad
 from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
@@ -218,11 +217,6 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
     nblk = 1
     if ncol > 1:
         nblk = min(maxn, WGRAD_BLOCK) * maxpos
-    # the error sums of a dense layer with a pooled input (error.pooled_dense_error)
-    ne64 = 0
-    for l in range(L):
-        if lay[l].wt_n and is_dense(lay[l]):
-            ne64 = max(ne64, lay[l].rows)
     # the history-summed gradient's arrays, sized for the largest layer that uses it: its
     # rows, outputs and input events per step (a pooled map's events are the source
     # population's, up to ev_m, several to a row)
@@ -249,8 +243,7 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
                   np.empty((NW, tn * nh), dtype=np.int64), np.empty((NW, tn * nh), dtype=f),
                   np.empty((NW, tn + 1 if nh > 0 else 0), dtype=np.int64),
                   np.empty((NW, tn * nh), dtype=np.int64), np.empty((NW, tn), dtype=np.int64),
-                  np.empty((NW, nh), dtype=f), np.zeros((NW, row_apart(L, 8)), dtype=np.int64),
-                  np.empty((NW, ne64), dtype=np.float64))
+                  np.empty((NW, nh), dtype=f), np.zeros((NW, row_apart(L, 8)), dtype=np.int64))
     ncs = 0
     ngs = 0
     npr = 0
@@ -815,7 +808,7 @@ def _error_layer(l, b, th, first, temporal, fbk, net, P, S, nrn, scr, c, tk):
         mask_l = mask(S, pops[src])[b] if Ly.nomask == 0 else S.epost[:0]
         error_to_source(weights(P, Ly), kernel_t(S, Ly), g, scr.gnz, ng, Ly, surr(S, Ls), mask_l,
                         spike_map(S, pops[src]), error(S, Ls), S.epost, S.edone, scr.tsum,
-                        (scr.wt0, scr.wt1, scr.wt2, scr.e64), scr.taps, c)
+                        (scr.wt0, scr.wt1, scr.wt2), scr.taps, c)
 
 
 @kernel
@@ -831,7 +824,7 @@ def _recurrent_error(l, b, th, net, P, S, scr, c):
     ng = _grad_nonzeros(R, g, scr)
     error_to_source(weights(P, R), kernel_t(S, R), g, scr.gnz, ng, R, surr(S, Ly), S.epost[:0],
                     spike_map(S, net.pops[l + 1]), error(S, Ly), S.epost, S.edone, scr.tsum,
-                    (scr.wt0, scr.wt1, scr.wt2, scr.e64), scr.taps, c)
+                    (scr.wt0, scr.wt1, scr.wt2), scr.taps, c)
 
 
 @kernel(inline=True)
@@ -953,19 +946,14 @@ def _kernel_tables(net, P, S, learning):
     """What the passes read of the convolutions' weights besides the weights, made from them
     as they are now, at the start of a batch and after each update: every convolution's non-
     zero weights per kernel row (the forward pass's effective ops, synapse.row_nonzeros) and,
-    learning, the transposed kernels of those that send an error (error.transpose_kernel), and
-    the transposed weights of the dense layers with a pooled input that send one
-    (error.transpose_dense)."""
+    learning, the transposed kernels of those that send an error (error.transpose_kernel)."""
     lay = net.layout
     for l in range(lay.shape[0]):
         Ly = lay[l]
         if not is_dense(Ly):
             row_nonzeros(weights(P, Ly), weight_nonzeros(S, Ly))
         if learning and Ly.wt_n:
-            if is_dense(Ly):
-                transpose_dense(weights(P, Ly), kernel_t(S, Ly))
-            else:
-                transpose_kernel(weights(P, Ly), Ly, kernel_t(S, Ly))
+            transpose_kernel(weights(P, Ly), Ly, kernel_t(S, Ly))
 
 
 # --- phase 1: the samples ------------------------------------------------------------------

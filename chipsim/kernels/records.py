@@ -229,9 +229,6 @@ class Scratch(NamedTuple):
     h_upd: np.ndarray       # int64 (L, rows a line apart): weights changed per layer in the
     #                         worker's rows, where it applies the update to them itself
     #                         (loop._history_share)
-    e64: np.ndarray         # float64 (the rows of the largest dense layer with a pooled input
-    #                         that sends an error; empty when none): its error sums
-    #                         (error.pooled_dense_error)
 
 
 class Stack(NamedTuple):

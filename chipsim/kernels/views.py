@@ -22,12 +22,9 @@ def weight_nonzeros(S, Ly):
 
 @kernel(inline=True)
 def kernel_t(S, Ly):
-    """A convolution's transposed kernel (k*k*Cout, Cin) for its error pass (error.transpose_kernel),
-    or a dense layer's with a pooled input, W^T (Cout, rows) (error.transpose_dense); empty
-    for other dense layers."""
+    """A convolution's transposed kernel (k*k*Cout, Cin) for its error pass (error.transpose_kernel);
+    empty for a dense layer."""
     n = Ly.rows * Ly.cout if Ly.wt_n else 0
-    if is_dense(Ly):
-        return S.wT[Ly.o_wt:Ly.o_wt + n].reshape((Ly.cout if Ly.wt_n else 0, Ly.rows))
     return S.wT[Ly.o_wt:Ly.o_wt + n].reshape((Ly.k * Ly.k * Ly.cout if Ly.wt_n else 0, Ly.cin))
 
 
@@ -178,7 +175,7 @@ def worker_scratch(scr, w):
                    scr.tsum[w], scr.wt0[w], scr.wt1[w], scr.wt2[w], scr.taps[w],
                    scr.rows[w], scr.prm[w], scr.gblk[w], scr.h_cnt[w], scr.h_cur[w],
                    scr.h_t[w], scr.h_e[w], scr.h_idx[w], scr.h_val[w], scr.h_ptr[w],
-                   scr.h_gnz[w], scr.h_ngt[w], scr.h_sum[w], scr.h_upd[w], scr.e64[w])
+                   scr.h_gnz[w], scr.h_ngt[w], scr.h_sum[w], scr.h_upd[w])
 
 
 @kernel(inline=True)

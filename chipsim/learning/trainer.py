@@ -195,10 +195,9 @@ def _plan(net, rule: Rule, optimizer, B: int, f, workers: int = 1) -> _Plan:
     lay["o_v"], n_v = _offsets(np.where(lif, B * n_out, 0))
     lay["o_uh"], n_uh = _offsets(np.where(lif, TH * B * n_out, 0))
     lay["o_E"], n_E = _offsets(np.where(lif, n_out, 0))
-    # convolutions that send an error keep their kernel transposed for the error pass, and so
-    # do dense layers with a pooled input (error.pooled_dense_error)
+    # convolutions that send an error keep their kernel transposed for the error pass
     conv = (lay["hout"] * lay["wout"] > 1) | (lay["k"] > 1)
-    wt = (conv | (lay["pool"] != POOL_NONE)) & (lay["src"] > 0) & (lay["detach"] == 0)
+    wt = conv & (lay["src"] > 0) & (lay["detach"] == 0)
     lay["wt_n"] = wt
     lay["o_wt"], n_wt = _offsets(np.where(wt, rows * cout, 0))
     # every convolution keeps its kernel rows' non-zero counts for the forward pass
@@ -279,13 +278,10 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     nblk = 1
     if ncol > 1:
         nblk = min(maxn, WGRAD_BLOCK) * maxpos
-    # the error sums of a dense layer with a pooled input that sends an error (e64)
-    ne64 = max([0] + [int(r["rows"]) for r in lay
-                      if r["wt_n"] and r["hout"] * r["wout"] == 1 and r["k"] == 1])
     scr = int(workers) * (maxn * (8 + 2 * f) + (maxn + 7) // 8 * 8 + maxpos * 8 + npin * 8
                           + (ncol + nmat + nmap) * f
                           + row_apart(2 * ntap, 8) * 8 + nrow * 8 + row_apart(2, f) * f
-                          + nblk * f + ne64 * 8)
+                          + nblk * f)
     ncs = ngs = npr = 0
     stacked = []
     for r in lay:
