@@ -136,11 +136,11 @@ def surrogates(u, theta, uni, kind, alpha, out):
     the conv net's, whole positions at a time) has sigma'(0 - theta), the same bits for
     every one of them: blocks of ZERO_BLOCK such neurons are filled with it, computed once,
     and the exp runs over the stretches between them. On the conv net's own potentials, in
-    cache, 1.1-1.6x faster on layer 0 and 1.3-1.5x on layer 1 (bench_surrogates.py
-    --conv-net); where no block is zero the search costs about 4 % (19.0 against 18.3 us on
-    18,496 neurons). In the trainer, where BPTT reads u back from its history, bptt's error
-    pass at batch 32 on one thread fell by 17 % (docs/PERFORMANCE.md). u = -0.0 gives the
-    same bits as +0.0 (exp(+-0) = 1, |+-0| = 0), whatever theta."""
+    cache, 1.1-1.6x faster on layer 0 and 1.3-1.5x on layer 1; where no block is zero the
+    search costs 2 % (0.98x; bench_surrogates.py --conv-net). In the trainer, where BPTT
+    reads u back from its history, bptt's error pass at batch 32 on one thread fell by 17 %
+    (docs/PERFORMANCE.md). u = -0.0 gives the same bits as +0.0 (exp(+-0) = 1, |+-0| = 0),
+    whatever theta."""
     n = out.shape[0]
     if uni and n > 0:
         theta0 = theta[0]
@@ -181,8 +181,9 @@ def _surrogate_run(u, theta0, kind, alpha, out):
 @kernel(inline=True)
 def _zero_block(u, j0):
     """Whether u[j0:j0 + ZERO_BLOCK] are all exactly 0 (+0.0 or -0.0). The index is unsigned:
-    with a signed one Numba adds a test for a negative index to every read, and the test took
-    1.5x as long (benchmarks/bench_surrogates.py)."""
+    with a signed one Numba adds a test for a negative index to every read; with it, and the
+    zeros filled one by one, surrogates() took 13.0 us on 18,496 zeros, against 8.7 now (a
+    scratch measurement, docs/PERFORMANCE.md)."""
     nz = False
     b = np.uint64(j0)
     for q in range(ZERO_BLOCK):
