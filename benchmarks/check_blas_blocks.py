@@ -16,6 +16,12 @@ shapes of chipsim's networks, whether each holds on this machine's BLAS (Numba's
 SciPy's OpenBLAS), for column widths 1 to 128 and row blocks of 16 to half the rows. It
 asserts nothing.
 
+Its last table asks the same of a convolution's error pass (error.conv_error_gemm): is the
+product im2col @ WT the same, bit for bit, with the transposed kernel stored (k*k*Cout, Cin)
+and read as it is ('n'), or stored (Cin, k*k*Cout) and read transposed ('t', as chipsim stores
+it since 2026-12-07 where the product is larger than conv.SMALL_GEMM), and which is faster, on
+the reference conv net's and VGG-11's error products and a small one, the golden conv variant's.
+
     python benchmarks/check_blas_blocks.py
 """
 
@@ -97,9 +103,45 @@ def main():
             print(f"{dt.__name__:8} {str((m, pos, n_out)):26} " + " ".join(res) + "  (cuts that differ)")
 
 
+def error_layouts():
+    """The error pass's product with its kernel read 'n' or 't': same bits, and the speed."""
+    import time
+    print("\nthe error pass's product im2col (P, k*k*Cout) @ WT: kernel stored (k*k*Cout, Cin), "
+          "read 'n', against\nstored (Cin, k*k*Cout), read 't' (error.transpose_kernel); "
+          "G multiply-adds a second, best of 5")
+    print(f"{'dtype':8} {'(P, k*k*Cout, Cin)':22} {'bits':5} {'n':>6} {'t':>6}")
+    rng = np.random.default_rng(1)
+    for dt in (np.float32, np.float64):
+        for m, k, n in ERROR_SHAPES:
+            a = rng.standard_normal((m, k)).astype(dt)
+            b = rng.standard_normal((k, n)).astype(dt)
+            bt = np.ascontiguousarray(b.T)
+            o1, o2 = np.empty((m, n), dt), np.empty((m, n), dt)
+            _dot(a, b, o1)
+            _dot(a, bt.T, o2)
+            reps = max(1, int(2e8 / (m * k * n)))
+            rate = []
+            for bb, o in ((b, o1), (bt.T, o2)):
+                best = np.inf
+                for _ in range(5):
+                    t0 = time.perf_counter()
+                    for _ in range(reps):
+                        _dot(a, bb, o)
+                    best = min(best, (time.perf_counter() - t0) / reps)
+                rate.append(m * k * n / best / 1e9)
+            same = "same" if np.array_equal(o1, o2) else "DIFF"
+            print(f"{dt.__name__:8} {str((m, k, n)):22} {same:5} {rate[0]:6.1f} {rate[1]:6.1f}")
+
+
+#: (P, k*k*Cout, Cin) of the error products: the golden conv variant's layer 1 (small: under
+#: conv.SMALL_GEMM), the reference conv net's layer 1, VGG-11's layers 1 to 7
+ERROR_SHAPES = ((64, 144, 8), (289, 288, 16), (2304, 1152, 64), (576, 2304, 128), (576, 2304, 256),
+                (144, 4608, 256), (144, 4608, 512), (36, 4608, 512))
+
 #: sample-steps stacked in one chunk, for the last table
 STEPS = (1, 2, 3, 5, 8, 13, 32)
 
 
 if __name__ == "__main__":
     main()
+    error_layouts()

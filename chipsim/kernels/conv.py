@@ -18,6 +18,22 @@ def conv_geometry(Ly):
     return (Ly.cin, Ly.win, Ly.hout, Ly.wout, Ly.cout, Ly.k, Ly.stride, Ly.pad)
 
 
+#: BLAS products of at most this many multiply-adds (rows x inner x columns) are "small":
+#: SciPy's OpenBLAS then takes its small-matrix kernels (SMALL_MATRIX_OPT, M*N*K <= 100^3), whose
+#: results differ in the last bits between an operand read as stored ('n') and read transposed
+#: ('t'), as (64, 144, 8) in float64 shows; above it both reads give the same bits
+#: (benchmarks/check_blas_blocks.py, its last table).
+SMALL_GEMM = 1_000_000
+
+
+@kernel(inline=True)
+def kernel_read_t(Ly):
+    """Whether a convolution's error product (error.conv_error_gemm: Hin*Win x k*k*Cout x Cin)
+    reads its transposed kernel as BLAS's 't' operand, stored (Cin, k*k*Cout): above SMALL_GEMM,
+    where it is up to 1.6x faster with the same bits; otherwise stored (k*k*Cout, Cin), read 'n'."""
+    return Ly.hin * Ly.win * Ly.k * Ly.k * Ly.cout * Ly.cin > SMALL_GEMM
+
+
 @kernel(inline=True)
 def pool_geometry(Ly):
     """(pool kind, pool size, channels, source width, pooled height, pooled width) of a layer's

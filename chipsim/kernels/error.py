@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from chipsim.counts import ERROR_MAC, MEM_READ_FEEDBACK, MEM_READ_WEIGHT_TRANSPOSED, TEMPORAL_MAC
 from chipsim.kernels.arrays import copy, dot, gemm, zero
-from chipsim.kernels.conv import conv_geometry, im2col, is_dense, pool_geometry, taps
+from chipsim.kernels.conv import conv_geometry, im2col, is_dense, kernel_read_t, pool_geometry, taps
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.neuron import heaviside
 from chipsim.kernels.records import POOL_AVG, POOL_MAX, POOL_NONE
@@ -144,26 +144,29 @@ def li_route(g, dro, lam, cin, first, temporal, c):
 
 @kernel
 def transpose_kernel(W, Ly, WT):
-    """WT (k*k*Cout, Cin): a convolution's kernel W (k*k*Cin, Cout) transposed for its error
-    pass (conv_error_gemm), rows ordered to match that pass's im2col: (ky, k-1-kx, co) at
-    stride 1 with pad < k, (ky*k + kx, co) otherwise. Made when the weights change (the
-    loop's ``_transpose_kernels``), not for every sample and step."""
+    """A convolution's kernel W (k*k*Cin, Cout) transposed for its error pass (conv_error_gemm),
+    ordered to match that pass's im2col: (ky, k-1-kx, co) at stride 1 with pad < k,
+    (ky*k + kx, co) otherwise. Where conv.kernel_read_t (a large product), WT is stored
+    (Cin, k*k*Cout) and that pass multiplies by WT.T, so that BLAS reads the kernel as its
+    transposed operand ('t'): at VGG-11's 144 x 4608 x 512 product, 64.2 against 42.8 G
+    multiply-adds a second read 'n', the same bits (benchmarks/check_blas_blocks.py).
+    Otherwise it is stored (k*k*Cout, Cin). Made when the weights change (the loop's
+    ``_kernel_tables``), not for every sample and step."""
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
     nt = k * k
-    if s == 1 and pad < k:
-        for ky in range(k):
-            for kx in range(k):
-                r0 = (ky * k + (k - 1 - kx)) * Cout
-                for ci in range(Cin):
-                    row = W[(ky * k + kx) * Cin + ci]
-                    for co in range(Cout):
-                        WT[r0 + co, ci] = row[co]
-    else:
-        for tp in range(nt):
-            for ci in range(Cin):
-                row = W[tp * Cin + ci]
+    read_t = kernel_read_t(Ly)
+    for kr in range(nt):
+        ky = kr // k
+        kx = kr % k
+        tp = ky * k + (k - 1 - kx) if s == 1 and pad < k else kr
+        r0 = tp * Cout
+        for ci in range(Cin):
+            row = W[kr * Cin + ci]
+            if read_t:
+                copy(WT[ci, r0:r0 + Cout], row)
+            else:
                 for co in range(Cout):
-                    WT[tp * Cout + co, ci] = row[co]
+                    WT[r0 + co, ci] = row[co]
 
 
 @kernel
@@ -171,8 +174,8 @@ def conv_error_gemm(WT, g, Ly, scr, out, taps_):
     """out (Hin*Win, Cin) = the error of every input of a convolution,
     out[p, ci] = sum over kernel offsets and output channels of W[tap*Cin+ci, co] * g[opos, co],
     as one matrix product: the gradient's im2col (Hin*Win, k*k*Cout), zero where an offset
-    falls outside the output map, times the transposed kernel WT (k*k*Cout, Cin,
-    transpose_kernel). ``scr`` holds three separate scratch arrays (im2col, kernel, padded
+    falls outside the output map, times the transposed kernel (k*k*Cout, Cin; transpose_kernel
+    says how WT stores it). ``scr`` holds three separate scratch arrays (im2col, kernel, padded
     map: separate, so that the copies between them vectorise). The simulator computes every
     entry (a BLAS product is far faster than skipping the zeros); what the chip executes is
     counted separately (conv.tap_sums).
@@ -218,7 +221,10 @@ def conv_error_gemm(WT, g, Ly, scr, out, taps_):
                     ob = tap_o[q] * Cout
                     for co in range(Cout):
                         r[rb + co] = g[ob + co]
-    gemm(col, WT, out)
+    if kernel_read_t(Ly):
+        gemm(col, WT.T, out)
+    else:
+        gemm(col, WT, out)
 
 
 @kernel

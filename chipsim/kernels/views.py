@@ -4,7 +4,7 @@ weight matrix of the layer whose LAYOUT record is ``Ly``, and so on. Inlined int
 
 from __future__ import annotations
 
-from chipsim.kernels.conv import is_dense
+from chipsim.kernels.conv import is_dense, kernel_read_t
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.records import Scratch, State
 
@@ -22,10 +22,15 @@ def weight_nonzeros(S, Ly):
 
 @kernel(inline=True)
 def kernel_t(S, Ly):
-    """A convolution's transposed kernel (k*k*Cout, Cin) for its error pass (error.transpose_kernel);
-    empty for a dense layer."""
-    n = Ly.rows * Ly.cout if Ly.wt_n else 0
-    return S.wT[Ly.o_wt:Ly.o_wt + n].reshape((Ly.k * Ly.k * Ly.cout if Ly.wt_n else 0, Ly.cin))
+    """A convolution's transposed kernel for its error pass (error.transpose_kernel), stored
+    (Cin, k*k*Cout) where conv.kernel_read_t, (k*k*Cout, Cin) otherwise; empty for a dense
+    layer."""
+    if not Ly.wt_n:
+        return S.wT[:0].reshape((0, 0))
+    wt = S.wT[Ly.o_wt:Ly.o_wt + Ly.rows * Ly.cout]
+    if kernel_read_t(Ly):
+        return wt.reshape((Ly.cin, Ly.k * Ly.k * Ly.cout))
+    return wt.reshape((Ly.k * Ly.k * Ly.cout, Ly.cin))
 
 
 @kernel(inline=True)
