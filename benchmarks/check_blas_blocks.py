@@ -21,6 +21,9 @@ product im2col @ WT the same, bit for bit, with the transposed kernel stored (k*
 and read as it is ('n'), or stored (Cin, k*k*Cout) and read transposed ('t', as chipsim stores
 it since 2026-12-07 where the product is larger than conv.SMALL_GEMM), and which is faster, on
 the reference conv net's and VGG-11's error products and a small one, the golden conv variant's.
+The one after it asks it of the weight gradient's stacked product col^T g: col read 't' (as
+chipsim stores it, one position per row), read 'n' (stored the other way), or the transposed
+product g^T col.
 
     python benchmarks/check_blas_blocks.py
 """
@@ -133,6 +136,46 @@ def error_layouts():
             print(f"{dt.__name__:8} {str((m, k, n)):22} {same:5} {rate[0]:6.1f} {rate[1]:6.1f}")
 
 
+def wgrad_layouts():
+    """The weight gradient's stacked product, dW = col^T g, three ways: col stored one position
+    per row (K, R) and read 't' (as chipsim stores it), col stored (R, K) and read 'n', and the
+    transposed product g^T col (dW^T). Same bits, and the speed."""
+    import time
+    print("\nthe weight gradient's stacked product col^T g (K stacked positions, R = k*k*Cin "
+          "rows, Cout): col read 't' (stored (K, R), as chipsim), read 'n' (stored (R, K)),\n"
+          "and g^T col (dW transposed); G multiply-adds a second, best of 5, float32, "
+          "col 30 % non-zero")
+    print(f"{'(K, R, Cout)':20} {'bits':5} {'t':>6} {'n':>6} {'g^T col':>8}")
+    rng = np.random.default_rng(2)
+    dt = np.float32
+    for m, r, n in WGRAD_SHAPES:
+        col = (rng.standard_normal((m, r)) * (rng.random((m, r)) < 0.3)).astype(dt)
+        colf = np.asfortranarray(col)
+        g = rng.standard_normal((m, n)).astype(dt)
+        outs = (np.empty((r, n), dt), np.empty((r, n), dt), np.empty((n, r), dt))
+        ops = ((col.T, g), (colf.T, g), (g.T, col))
+        reps = max(1, int(3e8 / (m * r * n)))
+        rate = []
+        for (a, b), o in zip(ops, outs):
+            _dot(a, b, o)
+            best = np.inf
+            for _ in range(5):
+                t0 = time.perf_counter()
+                for _ in range(reps):
+                    _dot(a, b, o)
+                best = min(best, (time.perf_counter() - t0) / reps)
+            rate.append(m * r * n / best / 1e9)
+        same = np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2].T)
+        print(f"{str((m, r, n)):20} {'same' if same else 'DIFF':5} {rate[0]:6.1f} {rate[1]:6.1f} "
+              f"{rate[2]:8.1f}")
+
+
+#: (K, k*k*Cin, Cout) of stacked weight-gradient products: chunks of 7 sample-steps of the
+#: conv net's two layers and VGG-11's layers 1, 3 and 5
+WGRAD_SHAPES = ((1156 * 7, 18, 16), (289 * 7, 144, 32), (2304 * 7, 1152, 128),
+                (576 * 7, 2304, 256), (144 * 7, 4608, 512))
+
+
 #: (P, k*k*Cout, Cin) of the error products: the golden conv variant's layer 1 (small: under
 #: conv.SMALL_GEMM), the reference conv net's layer 1, VGG-11's layers 1 to 7
 ERROR_SHAPES = ((64, 144, 8), (289, 288, 16), (2304, 1152, 64), (576, 2304, 128), (576, 2304, 256),
@@ -145,3 +188,4 @@ STEPS = (1, 2, 3, 5, 8, 13, 32)
 if __name__ == "__main__":
     main()
     error_layouts()
+    wgrad_layouts()

@@ -154,6 +154,34 @@ def test_large_stacked_product_shared_by_rows_matches_reference(rule):
     _check_sgd_step(net, Ws, bs, r)
 
 
+@pytest.mark.parametrize("rule", ["sltt", "bptt"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_large_error_product_reads_the_kernel_transposed_matches_reference(rule, stride):
+    """A convolution's error product of more than conv.SMALL_GEMM multiply-adds reads its
+    transposed kernel as BLAS's 't' operand, stored (Cin, k*k*Cout) (error.transpose_kernel,
+    both of its orders: stride 1, and the general im2col at stride 2); the update still equals
+    the reference's. The second conv's error product: 6x6 input positions x 9*56 x 56."""
+    from chipsim.kernels.conv import SMALL_GEMM
+    c, shape = 56, (6, 6, 4)
+    ops = [dict(kind="conv", channels=c, kernel=3, stride=1, padding=1, bias=False),
+           dict(kind="conv", channels=c, kernel=3, stride=stride, padding=1, bias=True),
+           dict(kind="flatten")]
+    assert 6 * 6 * 9 * c * c > SMALL_GEMM
+    rng = np.random.default_rng(11)
+    frames = (rng.random((1, T) + shape) < 0.35).astype(np.uint8)
+    labels = rng.integers(0, C, 1)
+    net = Network.build(shape, True, ops, C, True, np.random.default_rng(12), gain=3.0)
+    nrn, rn = neuron("ottt")
+    rops, Ws, bs, _ = _ref_args(ops, net)
+    tr = trainer(rule, net, nrn, T=T, B=1, lr=LR)
+    inp = encode_frames(frames, True)
+    tr.train_batch(inp, inp.ptr, labels)
+    fn = {"sltt": rc.grads_sltt, "bptt": rc.grads_bptt}[rule]
+    r = rc.batch_mean(fn, rops, Ws, bs, frames, labels, rn)
+    _spikes_everywhere(r["per_sample"][0]["rec"])
+    _check_sgd_step(net, Ws, bs, r)
+
+
 @pytest.mark.parametrize("name", list(NETS))
 @pytest.mark.parametrize("B", [1, 2])
 def test_ottt_o_matches_reference(name, B):

@@ -148,8 +148,9 @@ def transpose_kernel(W, Ly, WT):
     ordered to match that pass's im2col: (ky, k-1-kx, co) at stride 1 with pad < k,
     (ky*k + kx, co) otherwise. Where conv.kernel_read_t (a large product), WT is stored
     (Cin, k*k*Cout) and that pass multiplies by WT.T, so that BLAS reads the kernel as its
-    transposed operand ('t'): at VGG-11's 144 x 4608 x 512 product, 64.2 against 42.8 G
-    multiply-adds a second read 'n', the same bits (benchmarks/check_blas_blocks.py).
+    transposed operand ('t'): at VGG-11's 144 x 4608 x 512 product 64-72 G multiply-adds a
+    second alone, against 43-56 read 'n', with the same bits (benchmarks/check_blas_blocks.py,
+    three runs).
     Otherwise it is stored (k*k*Cout, Cin). Made when the weights change (the loop's
     ``_kernel_tables``), not for every sample and step."""
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
