@@ -95,7 +95,7 @@ from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH, CLK_HISTORY,
                                      CLK_PRODUCTS, CLK_SAMPLES, CLK_STACK, CLK_TAIL, CLK_WGRADS,
                                      CLK_WINDOW, CLOCKS, COOP_BLOCKS, DONE, EV_BUF,
-                                     FACTOR_TRACE, FEEDBACK_FIXED, TICKET, TICKETS,
+                                     FACTOR_TRACE, FEEDBACK_FIXED, SCAN, TICKET, TICKETS,
                                      FEEDBACK_WT, OUT_READOUT,
                                      OUT_SPIKE_COUNT, PIPE_SLOTS, ROLE_LIF, ROLE_REC,
                                      ROLE_READOUT, ROUND_CHUNKS, ROUTE_TEMPORAL, SGQ,
@@ -276,13 +276,24 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
     nsgq = 0
     if B == 1 and NW > 1 and temporal and steps > 0:
         nsgq = SGQ * (steps + 1)
+    # the tail's shared scans (_tail_share, two or more workers): a round's sample-steps, at
+    # most every sample-step of the batch
+    nsc = 0
+    nscp = 0
+    if NW > 1:
+        for l in range(L):
+            Ly = lay[l]
+            if _stacks(Ly, B) and Ly.hout * Ly.wout > 1:
+                nsc = B * steps
+                nscp = max(nscp, Ly.hout * Ly.wout)
     stk = Stack(np.empty(NW * ncs, dtype=f), np.empty(NW * ngs, dtype=f),
                 np.empty(B * steps, dtype=np.uint8), np.empty(NW * npr, dtype=np.int64),
                 np.empty((nch + 1, 3), dtype=np.int64), np.empty(npd, dtype=f), one_zero,
                 np.zeros(TICKETS, dtype=np.int64),
                 np.zeros(L * COOP_BLOCKS * NW, dtype=np.int64),
                 np.zeros(nwave, dtype=np.int64), np.zeros(nsgq, dtype=np.int64),
-                np.zeros(CLOCKS + lay.shape[0] + W_PHASES * NW, dtype=np.int64))
+                np.zeros(CLOCKS + lay.shape[0] + W_PHASES * NW, dtype=np.int64),
+                np.zeros(2 * nsc, dtype=np.int64), np.zeros((nsc, nscp), dtype=np.int64))
     return scr, stk
 
 
@@ -1604,6 +1615,10 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
         if k == 1:
             _tail_share(zero, k, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
         else:
+            if _shared_scan(Ly, stk):
+                nq = stk.chunk[nc - 1, 1] - stk.chunk[0, 0]
+                stk.scan[:nq] = 0
+                stk.ticket[SCAN] = 0
             _par(np.int64(JOB_TAIL), k, l, nc, t_lo, t_hi, t0, zero, net, P, G, S, x, nrn,
                  loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
                  np.bool_(False))
@@ -1620,7 +1635,11 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     worker q % nw (its counts are its own row of ``cnt``; when the last worker counted them
     all, two workers ran this part 1.40x faster than one, and it took 13 % longer than now,
     sltt at batch 32). Each weight row and the bias receive the same additions in the same
-    order whatever nw is.
+    order whatever nw is. On two or more workers each event-by-event sample-step's gradient
+    is scanned for its non-zeros per output position once, by whichever worker takes it
+    (_scan_take), and the others read the counts (until 2026-12-07 every worker scanned every
+    one: on the conv net's layer 0 at batch 32, 2.8 ms a batch per worker for sltt, 3.1-3.6
+    for bptt, against 2.4 and 4.2 on one thread; benchmarks/results/2026-12-07_tail_parts_probe.txt).
 
     Rows, not input channels (as until 2026-12-07): on the conv net's first layer (two input
     channels, ON and OFF, their events interleaved in position order), two workers that each
@@ -1645,6 +1664,9 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     unit = Ly.unit == 1 and not use_trace
     first = w == 0
     c0 = cycles()
+    shared = nw > 1 and _shared_scan(Ly, stk)
+    qb = stk.chunk[0, 0]
+    qe = stk.chunk[nc - 1, 1]
     for c in range(nc):
         if stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
             add_rows(gW, _chunk_prod(stk, c, R, Cout), r0, r1, tch)
@@ -1658,14 +1680,25 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
                     bias_grads(gb, g, pos, Cout, 0, Cout)
                 continue
             counts = qq % nw == w
-            if counts:      # the non-zeros, and per input position those met (the counts)
+            if shared:      # the non-zeros per output position, scanned once (_scan_take)
+                i = qq - qb
+                while load(stk.scan, i) == 0:
+                    if not _scan_take(l, qb, qe, n, t_hi, t0, net, S, stk):
+                        pause()
+                ng = stk.scan[qe - qb + i]
+                pnz = stk.scan_nz[i]
+                if counts:  # and per input position those met (the counts)
+                    tap_sums(Ly, pnz, sw.tsum, sw.rows, sw.taps)
+            elif counts:    # the non-zeros, and per input position those met (the counts)
                 ng = _grad_nonzeros(Ly, g, sw)
+                pnz = sw.pos_nz
             else:
                 ng = pos_nnz(g, Cout, sw.pos_nz[:pos])
+                pnz = sw.pos_nz
             idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
             tr = trace(S, Ly)[b]
             if ng > 0 and r1 > r0:
-                conv_event_grads(gW, g, Ly, idx, val, e0, e1, tr, use_trace, sw.pos_nz,
+                conv_event_grads(gW, g, Ly, idx, val, e0, e1, tr, use_trace, pnz,
                                  sw.taps, unit, True, tch, 0, Cout, r0, r1)
             if first and Ly.has_bias == 1:
                 bias_grads(gb, g, pos, Cout, 0, Cout)
@@ -1673,6 +1706,39 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
                 n_pairs, nf = conv_pairs(Ly, idx, e0, e1, tr, use_trace, sw.tsum)
                 count_accumulated(cnt[b, t, l, LEARN], Ly, use_trace, n_pairs, ng, True)
     _clock_worker(stk, lay.shape[0], W_TAIL, w, c0)
+
+
+@kernel(inline=True)
+def _shared_scan(Ly, stk):
+    """Whether the workers of layer Ly's tail share the scans of its event-by-event
+    sample-steps' gradients (_scan_take): a convolution with an output map, on two or more
+    workers (stk.scan is empty on one)."""
+    return stk.scan.shape[0] > 0 and Ly.hout * Ly.wout > 1
+
+
+@kernel
+def _scan_take(l, qb, qe, n, t_hi, t0, net, S, stk):
+    """Takes the next sample-step of the round qb..qe-1 (sample q // n, step t_hi - q % n;
+    stk.ticket[SCAN], zeroed by the
+    caller) and, if it is left to the event-by-event gradient, counts its gradient's non-zeros
+    per output position into its row of stk.scan_nz and their total into stk.scan; then marks
+    it scanned (stk.scan[i] = 1, atomically, after those writes). False when none is left.
+    Each is scanned once, by whichever worker takes it; a worker that waits for one being
+    scanned takes the next meanwhile, and one being scanned waits for nothing, so the tail
+    cannot deadlock, even with one thread running every worker in turn. The counts are the
+    same whoever makes them."""
+    j = fetch_add(stk.ticket, SCAN, 1)
+    if qb + j >= qe:
+        return False
+    qq = qb + j
+    if stk.flag[qq] == 0:
+        Ly = net.layout[l]
+        b = qq // n
+        th = t_hi - qq % n - t0
+        pos = Ly.hout * Ly.wout
+        stk.scan[qe - qb + j] = pos_nnz(out_grad(S, Ly)[b, th], Ly.cout, stk.scan_nz[j, :pos])
+    fetch_add(stk.scan, j, 1)
+    return True
 
 
 @kernel(inline=True)
