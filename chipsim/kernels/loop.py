@@ -1718,11 +1718,11 @@ def _shared_scan(Ly, stk):
 
 @kernel
 def _scan_take(l, qb, qe, n, t_hi, t0, net, S, stk):
-    """Takes the next sample-step of the round qb..qe-1 (sample q // n, step t_hi - q % n;
-    stk.ticket[SCAN], zeroed by the
-    caller) and, if it is left to the event-by-event gradient, counts its gradient's non-zeros
-    per output position into its row of stk.scan_nz and their total into stk.scan; then marks
-    it scanned (stk.scan[i] = 1, atomically, after those writes). False when none is left.
+    """Takes the next sample-step of the round qb..qe-1 (sample q // n, step t_hi - q % n)
+    from stk.ticket[SCAN] (zeroed by the caller) and, if it is left to the event-by-event
+    gradient, counts its gradient's non-zeros per output position into its row of
+    stk.scan_nz and their total into stk.scan; then marks it scanned (stk.scan[i] = 1,
+    atomically, after those writes). False when none is left.
     Each is scanned once, by whichever worker takes it; a worker that waits for one being
     scanned takes the next meanwhile, and one being scanned waits for nothing, so the tail
     cannot deadlock, even with one thread running every worker in turn. The counts are the
