@@ -106,9 +106,25 @@ def main():
             print(f"{dt.__name__:8} {str((m, pos, n_out)):26} " + " ".join(res) + "  (cuts that differ)")
 
 
+def _rate(a, b, out, macs):
+    """G multiply-adds a second of the product a @ b into ``out``: the best of 5 timings, each
+    of as many products as make about ``macs`` multiply-adds (after one untimed)."""
+    import time
+    _dot(a, b, out)
+    m, k = a.shape
+    n = b.shape[1]
+    reps = max(1, int(macs / (m * k * n)))
+    best = np.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            _dot(a, b, out)
+        best = min(best, (time.perf_counter() - t0) / reps)
+    return m * k * n / best / 1e9
+
+
 def error_layouts():
     """The error pass's product with its kernel read 'n' or 't': same bits, and the speed."""
-    import time
     print("\nthe error pass's product im2col (P, k*k*Cout) @ WT: kernel stored (k*k*Cout, Cin), "
           "read 'n', against\nstored (Cin, k*k*Cout), read 't' (error.transpose_kernel); "
           "G multiply-adds a second, best of 5")
@@ -122,16 +138,7 @@ def error_layouts():
             o1, o2 = np.empty((m, n), dt), np.empty((m, n), dt)
             _dot(a, b, o1)
             _dot(a, bt.T, o2)
-            reps = max(1, int(2e8 / (m * k * n)))
-            rate = []
-            for bb, o in ((b, o1), (bt.T, o2)):
-                best = np.inf
-                for _ in range(5):
-                    t0 = time.perf_counter()
-                    for _ in range(reps):
-                        _dot(a, bb, o)
-                    best = min(best, (time.perf_counter() - t0) / reps)
-                rate.append(m * k * n / best / 1e9)
+            rate = [_rate(a, bb, o, 2e8) for bb, o in ((b, o1), (bt.T, o2))]
             same = "same" if np.array_equal(o1, o2) else "DIFF"
             print(f"{dt.__name__:8} {str((m, k, n)):22} {same:5} {rate[0]:6.1f} {rate[1]:6.1f}")
 
@@ -140,7 +147,6 @@ def wgrad_layouts():
     """The weight gradient's stacked product, dW = col^T g, three ways: col stored one position
     per row (K, R) and read 't' (as chipsim stores it), col stored (R, K) and read 'n', and the
     transposed product g^T col (dW^T). Same bits, and the speed."""
-    import time
     print("\nthe weight gradient's stacked product col^T g (K stacked positions, R = k*k*Cin "
           "rows, Cout): col read 't' (stored (K, R), as chipsim), read 'n' (stored (R, K)),\n"
           "and g^T col (dW transposed); G multiply-adds a second, best of 5, float32, "
@@ -154,17 +160,7 @@ def wgrad_layouts():
         g = rng.standard_normal((m, n)).astype(dt)
         outs = (np.empty((r, n), dt), np.empty((r, n), dt), np.empty((n, r), dt))
         ops = ((col.T, g), (colf.T, g), (g.T, col))
-        reps = max(1, int(3e8 / (m * r * n)))
-        rate = []
-        for (a, b), o in zip(ops, outs):
-            _dot(a, b, o)
-            best = np.inf
-            for _ in range(5):
-                t0 = time.perf_counter()
-                for _ in range(reps):
-                    _dot(a, b, o)
-                best = min(best, (time.perf_counter() - t0) / reps)
-            rate.append(m * r * n / best / 1e9)
+        rate = [_rate(a, b, o, 3e8) for (a, b), o in zip(ops, outs)]
         same = np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2].T)
         print(f"{str((m, r, n)):20} {'same' if same else 'DIFF':5} {rate[0]:6.1f} {rate[1]:6.1f} "
               f"{rate[2]:8.1f}")
