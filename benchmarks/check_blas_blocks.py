@@ -136,8 +136,6 @@ def error_layouts():
             b = rng.standard_normal((k, n)).astype(dt)
             bt = np.ascontiguousarray(b.T)
             o1, o2 = np.empty((m, n), dt), np.empty((m, n), dt)
-            _dot(a, b, o1)
-            _dot(a, bt.T, o2)
             rate = [_rate(a, bb, o, 2e8) for bb, o in ((b, o1), (bt.T, o2))]
             same = "same" if np.array_equal(o1, o2) else "DIFF"
             print(f"{dt.__name__:8} {str((m, k, n)):22} {same:5} {rate[0]:6.1f} {rate[1]:6.1f}")
