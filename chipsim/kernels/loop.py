@@ -95,7 +95,7 @@ from chipsim.kernels.neuron import li_readout, lif, surrogates, syn_filter
 from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH, CLK_HISTORY,
                                      CLK_PRODUCTS, CLK_SAMPLES, CLK_STACK, CLK_TAIL, CLK_WGRADS,
                                      CLK_WINDOW, CLOCKS, COOP_BLOCKS, DONE, EV_BUF,
-                                     FACTOR_TRACE, FEEDBACK_FIXED, SCAN, TICKET, TICKETS,
+                                     FACTOR_TRACE, FEEDBACK_FIXED, TICKET, TICKETS,
                                      FEEDBACK_WT, OUT_READOUT,
                                      OUT_SPIKE_COUNT, PIPE_SLOTS, ROLE_LIF, ROLE_REC,
                                      ROLE_READOUT, ROUND_CHUNKS, ROUTE_TEMPORAL, SGQ,
@@ -111,11 +111,11 @@ from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev
                                    unit_state, worker_rows, worker_scratch, worker_state)
 from chipsim.kernels.synapse import (fill_spike_map, layer_events, row_nonzeros, scatter,
                                      scatter_rows, transform)
-from chipsim.kernels.sync import cycles, fetch_add, load, pause
+from chipsim.kernels.sync import cycles, fetch_add, load, pause, prefetch
 from chipsim.kernels.update import (apply_one, apply_updates, count_sweep, on_grid, sgd_block,
                                     sgd_rows)
 from chipsim.kernels.wgrad import (TILE_FLOATS, add_nonzero, add_rows, bias_grads,
-                                   conv_event_grads, conv_pairs, count_accumulated, dense_enough,
+                                   conv_pairs, conv_tap_grads, count_accumulated, dense_enough,
                                    factor_count, stack_product, weight_grad,
                                    wgrad_from_history)
 
@@ -276,24 +276,13 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
     nsgq = 0
     if B == 1 and NW > 1 and temporal and steps > 0:
         nsgq = SGQ * (steps + 1)
-    # the tail's shared scans (_tail_share, two or more workers): a round's sample-steps, at
-    # most every sample-step of the batch
-    nsc = 0
-    nscp = 0
-    if NW > 1:
-        for l in range(L):
-            Ly = lay[l]
-            if _stacks(Ly, B) and Ly.hout * Ly.wout > 1:
-                nsc = B * steps
-                nscp = max(nscp, Ly.hout * Ly.wout)
     stk = Stack(np.empty(NW * ncs, dtype=f), np.empty(NW * ngs, dtype=f),
                 np.empty(B * steps, dtype=np.uint8), np.empty(NW * npr, dtype=np.int64),
                 np.empty((nch + 1, 3), dtype=np.int64), np.empty(npd, dtype=f), one_zero,
                 np.zeros(TICKETS, dtype=np.int64),
                 np.zeros(L * COOP_BLOCKS * NW, dtype=np.int64),
                 np.zeros(nwave, dtype=np.int64), np.zeros(nsgq, dtype=np.int64),
-                np.zeros(CLOCKS + lay.shape[0] + W_PHASES * NW, dtype=np.int64),
-                np.zeros(2 * nsc, dtype=np.int64), np.zeros((nsc, nscp), dtype=np.int64))
+                np.zeros(CLOCKS + lay.shape[0] + W_PHASES * NW, dtype=np.int64))
     return scr, stk
 
 
@@ -1615,10 +1604,6 @@ def _stacked_wgrad(l, t_lo, t_hi, t0, nw, net, P, G, S, x, nrn, loss, rule, opt,
         if k == 1:
             _tail_share(zero, k, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
         else:
-            if _shared_scan(Ly, stk):
-                nq = stk.chunk[nc - 1, 1] - stk.chunk[0, 0]
-                stk.scan[:nq] = 0
-                stk.ticket[SCAN] = 0
             _par(np.int64(JOB_TAIL), k, l, nc, t_lo, t_hi, t0, zero, net, P, G, S, x, nrn,
                  loss, rule, opt, fmt, scr, stk, cnt, loss_out, np.bool_(True), np.bool_(True),
                  np.bool_(False))
@@ -1630,23 +1615,27 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     """Worker w of nw, its equal part r0..r1-1 of the weight rows (row (ky*k + kx)*Cin + ci)
     of the end of a round of layer l's stacked weight gradient (_stacked_wgrad): chunk by
     chunk, the chunk's product (_chunk_prod) added into the accumulator, then the chunk's
-    sample-steps in order: the event-by-event gradient of those not stacked. Worker 0 also
-    adds the bias of every sample-step; each event-by-event sample-step q is counted by
-    worker q % nw (its counts are its own row of ``cnt``; when the last worker counted them
-    all, two workers ran this part 1.40x faster than one, and it took 13 % longer than now,
-    sltt at batch 32). Each weight row and the bias receive the same additions in the same
-    order whatever nw is. On two or more workers each event-by-event sample-step's gradient
-    is scanned for its non-zeros per output position once, by whichever worker takes it
-    (_scan_take), and the others read the counts (until 2026-12-07 every worker scanned every
-    one: on the conv net's layer 0 at batch 32, 2.8 ms a batch per worker for sltt, 3.1-3.6
-    for bptt, against 2.4 and 4.2 on one thread; benchmarks/results/2026-12-07_tail_parts_probe.txt).
+    sample-steps in order: the event-by-event gradient of those not stacked, tap by tap
+    (wgrad.conv_tap_grads), each worker walking its own rows' taps. Worker 0 also adds the
+    bias of every sample-step; each event-by-event sample-step q is counted by worker
+    q % nw, which alone scans its gradient for the non-zeros the counts need (its counts
+    are its own row of ``cnt``). Each weight row and the bias receive the same additions in
+    the same order whatever nw is. While a worker works on a sample-step it prefetches the
+    next one's gradient (_fetch_next).
+
+    Until 2026-12-08 every worker scanned every gradient for its non-zeros (or, from
+    2026-12-07, shared the scans through a counter and waited for them), because the event
+    loop (wgrad.conv_event_grads) skipped output positions with a zero gradient, and walked
+    every event's taps, skipping the other workers' rows. On the conv net's layer 0 at
+    batch 32 two workers then each took about one's time: sltt 2.9 ms a batch per worker
+    in the event loop against 3.1 on one thread, and 1.7 in the scans and their waits
+    (benchmarks/results/2026-12-08_tail_taps_probe.txt).
 
     Rows, not input channels (as until 2026-12-07): on the conv net's first layer (two input
     channels, ON and OFF, their events interleaved in position order), two workers that each
     skipped the other channel's events took 4.4 and 5.1 ms a batch for their halves of the
     event-by-event part, against 3.8 on one thread (sltt at batch 32, with the scratch rows
-    apart, arrays.row_apart); by rows, each reading every event and adding its own taps'
-    rows, 3.5 and 3.6. A layer of one input channel is shared too."""
+    apart, arrays.row_apart). A layer of one input channel is shared too."""
     lay = net.layout
     Ly = lay[l]
     Cin = Ly.cin
@@ -1664,8 +1653,6 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     unit = Ly.unit == 1 and not use_trace
     first = w == 0
     c0 = cycles()
-    shared = nw > 1 and _shared_scan(Ly, stk)
-    qb = stk.chunk[0, 0]
     qe = stk.chunk[nc - 1, 1]
     for c in range(nc):
         if stk.chunk[c + 1, 2] > stk.chunk[c, 2]:
@@ -1680,26 +1667,15 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
                     bias_grads(gb, g, pos, Cout, 0, Cout)
                 continue
             counts = qq % nw == w
-            if shared:      # the non-zeros per output position, scanned once (_scan_take)
-                i = qq - qb
-                while load(stk.scan, i) == 0:
-                    if not _scan_take(l, qb, qe, n, t_hi, t0, net, S, stk):
-                        pause()
-                ng = stk.scan[qe - qb + i]
-                pnz = stk.scan_nz[i]
-                if counts:  # and per input position those met (the counts)
-                    tap_sums(Ly, pnz, sw.tsum, sw.rows, sw.taps)
-            elif counts:    # the non-zeros, and per input position those met (the counts)
+            _fetch_next(qq, qe, n, t_hi, t0, Ly, S, stk)
+            ng = 1
+            if counts:      # the non-zeros, and per input position those met (the counts)
                 ng = _grad_nonzeros(Ly, g, sw)
-                pnz = sw.pos_nz
-            else:
-                ng = pos_nnz(g, Cout, sw.pos_nz[:pos])
-                pnz = sw.pos_nz
             idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
             tr = trace(S, Ly)[b]
             if ng > 0 and r1 > r0:
-                conv_event_grads(gW, g, Ly, idx, val, e0, e1, tr, use_trace, pnz,
-                                 sw.taps, unit, True, tch, 0, Cout, r0, r1)
+                conv_tap_grads(gW, g, Ly, idx, val, e0, e1, tr, use_trace, sw.gnz, sw.scratch,
+                               unit, tch, r0, r1)
             if first and Ly.has_bias == 1:
                 bias_grads(gb, g, pos, Cout, 0, Cout)
             if counts:
@@ -1708,37 +1684,26 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     _clock_worker(stk, lay.shape[0], W_TAIL, w, c0)
 
 
+#: how far _fetch_next looks for the next event-by-event sample-step of a round
+FETCH_AHEAD = 4
+
+
 @kernel(inline=True)
-def _shared_scan(Ly, stk):
-    """Whether the workers of layer Ly's tail share the scans of its event-by-event
-    sample-steps' gradients (_scan_take): a convolution with an output map, on two or more
-    workers (stk.scan is empty on one)."""
-    return stk.scan.shape[0] > 0 and Ly.hout * Ly.wout > 1
-
-
-@kernel
-def _scan_take(l, qb, qe, n, t_hi, t0, net, S, stk):
-    """Takes the next sample-step of the round qb..qe-1 (sample q // n, step t_hi - q % n)
-    from stk.ticket[SCAN] (zeroed by the caller) and, if it is left to the event-by-event
-    gradient, counts its gradient's non-zeros per output position into its row of
-    stk.scan_nz and their total into stk.scan; then marks it scanned (stk.scan[i] = 1,
-    atomically, after those writes). False when none is left.
-    Each is scanned once, by whichever worker takes it; a worker that waits for one being
-    scanned takes the next meanwhile, and one being scanned waits for nothing, so the tail
-    cannot deadlock, even with one thread running every worker in turn. The counts are the
-    same whoever makes them."""
-    j = fetch_add(stk.ticket, SCAN, 1)
-    if qb + j >= qe:
-        return False
-    qq = qb + j
-    if stk.flag[qq] == 0:
-        Ly = net.layout[l]
-        b = qq // n
-        th = t_hi - qq % n - t0
-        pos = Ly.hout * Ly.wout
-        stk.scan[qe - qb + j] = pos_nnz(out_grad(S, Ly)[b, th], Ly.cout, stk.scan_nz[j, :pos])
-    fetch_add(stk.scan, j, 1)
-    return True
+def _fetch_next(qq, qe, n, t_hi, t0, Ly, S, stk):
+    """Prefetches (sync.prefetch, a line at a time) the output gradient of the next
+    event-by-event sample-step after qq in the round (up to qe; within FETCH_AHEAD), while
+    the tail works on qq: its scan then reads it from this core's cache, and its tap loop
+    reads at random only lines already there. (On two workers the gradient was last read
+    by the other, which scanned it, or by neither: every worker's tap loop waited on its
+    lines, and two took about one's time, sltt at batch 32.) A hint only: nothing it reads
+    changes a number."""
+    for q2 in range(qq + 1, min(qe, qq + 1 + FETCH_AHEAD)):
+        if stk.flag[q2] == 0:
+            g2 = out_grad(S, Ly)[q2 // n, t_hi - q2 % n - t0]
+            step = 64 // g2.itemsize
+            for i in range(0, g2.shape[0], step):
+                prefetch(g2, i)
+            return
 
 
 @kernel(inline=True)

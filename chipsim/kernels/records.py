@@ -266,17 +266,11 @@ class Stack(NamedTuple):
                             #   summed, as the calling thread sees them (CLK_*), then in each
                             #   layer's weight gradient, then each worker's time inside its
                             #   shares of the batch-level products' phases (W_*)
-    scan: np.ndarray        # int64 (2 x pairs; empty on one worker): a round's sample-steps
-                            #   (loop._tail_share), each one's gradient scanned once for its
-                            #   non-zeros by one of the workers: per sample-step of the round,
-                            #   [i] 1 once scanned, [pairs + i] its non-zeros
-    scan_nz: np.ndarray     # int64 (pairs x positions; empty on one worker): those sample-steps'
-                            #   non-zero gradients per output position
+
 
 
 #: Stack.ticket's counters, and its length (two cache lines apart)
 TICKET = 0
-SCAN = 8        # the next sample-step of a round to scan (loop._tail_share)
 DONE = 16
 TICKETS = 32
 

@@ -1,6 +1,8 @@
 """What the workers of a parallel kernel share: an atomic add (``fetch_add``) and an atomic
-read (``load``) of one int64; and the processor's cycle counter (``cycles``), which the loop
-reads around its phases (records.Stack.clock).
+read (``load``) of one int64; the processor's cycle counter (``cycles``), which the loop
+reads around its phases (records.Stack.clock); and a prefetch hint (``prefetch``), with which
+a worker brings what it reads next, and another worker wrote or read last, into its own
+caches ahead of time.
 
 Numba has no atomics on the CPU, so this is an LLVM ``atomicrmw add`` (sequentially
 consistent) on one int64 element of an array, emitted as a Numba intrinsic. The workers of
@@ -103,5 +105,29 @@ def cycles(typingctx):
         fn = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(ir.IntType(64), []), "llvm.readcyclecounter")
         return builder.call(fn, [])
+
+    return sig, codegen
+
+
+@intrinsic
+def prefetch(typingctx, arr, i):
+    """A hint to bring the cache line of arr[i] (a 1-d array) near the core (LLVM
+    ``llvm.prefetch``, read, all cache levels): nothing else happens, no fault either."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(i, types.Integer)):
+        return None
+    sig = types.void(arr, i)
+
+    def codegen(context, builder, signature, args):
+        a, idx = args
+        aty, ity = signature.args
+        ary = context.make_array(aty)(context, builder, a)
+        idx = context.cast(builder, idx, ity, types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [idx], wraparound=False)
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
 
     return sig, codegen

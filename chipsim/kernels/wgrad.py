@@ -174,6 +174,81 @@ def conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_t
                 touched[r] = 1              # channels mark neighbouring bytes
 
 
+@kernel
+def conv_tap_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_trace, fac, fval,
+                   unit, touched, r0, r1):
+    """conv_event_grads into a gradient accumulator (every column; rows r0..r1-1), tap by
+    tap: the factors are decoded once (their row y, column x and channel ci packed into
+    ``fac``, their values into ``fval``: a worker's scratch; in blocks of its length, if
+    shorter), then each tap whose rows meet r0..r1-1 walks them in order, adding factor x g
+    of the output position it reaches into row tap*Cin + ci, with a select per entry (a zero
+    entry of g adds nothing), and marking ``touched`` where that g is not all zero. Each row's
+    additions come from the same factors in the same order as from conv_event_grads, so the
+    bits are the same, however the rows are split, and the marks are the same. It needs no
+    scan of g for its non-zeros first: two workers sharing the rows each walk only their own
+    taps, and only the one counting a sample-step scans it (loop._tail_share).
+
+    The accumulator starts at +0.0 and receives sums only, so it never holds -0.0: the
+    select gives the bits of conv_event_grads' additions, which add every entry of a g that
+    is not all zero (adding +0.0 changes no other value) and skip a g that is."""
+    Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
+    e0, e1 = factor_range(use_trace, trace, start, stop)
+    m = (1 << 20) - 1
+    cap = min(fac.shape[0], fval.shape[0])
+    q = e0
+    while q < e1:           # the factors in blocks of at most ``cap``, in order
+        n = 0
+        while q < e1 and n < cap:
+            j, p = factor_at(q, use_trace, trace, pre_idx, pre_val)
+            q += 1
+            if use_trace and p == 0.0:
+                continue
+            pos = j // Cin
+            y = pos // Win
+            fac[n] = (y << 40) | ((pos - y * Win) << 20) | (j - pos * Cin)
+            fval[n] = p
+            n += 1
+        for tp in range(r0 // Cin, (r1 - 1) // Cin + 1):
+            ky = tp // k
+            kx = tp - ky * k
+            part = tp * Cin < r0 or (tp + 1) * Cin > r1     # not all the tap's rows asked for
+            rb = tp * Cin
+            for i in range(n):
+                f = fac[i]
+                r = rb + (f & m)
+                if part and (r < r0 or r >= r1):
+                    continue
+                ty = (f >> 40) + pad - ky
+                tx = ((f >> 20) & m) + pad - kx
+                if s == 1:
+                    if ty < 0 or ty >= Hout or tx < 0 or tx >= Wout:
+                        continue
+                else:
+                    if ty < 0 or tx < 0 or ty % s != 0 or tx % s != 0:
+                        continue
+                    ty //= s
+                    tx //= s
+                    if ty >= Hout or tx >= Wout:
+                        continue
+                opos = ty * Wout + tx
+                row = target[r]
+                gq = gg[opos * Cout:(opos + 1) * Cout]
+                nz = 0
+                if unit:
+                    for c in range(Cout):
+                        v = gq[c]
+                        row[c] = row[c] + v if v != 0.0 else row[c]
+                        nz += v != 0.0
+                else:
+                    p = fval[i]
+                    for c in range(Cout):
+                        v = gq[c]
+                        row[c] = row[c] + p * v if v != 0.0 else row[c]
+                        nz += v != 0.0
+                if nz > 0 and touched[r] == 0:
+                    touched[r] = 1
+
+
 @kernel(inline=True)
 def bias_grads(gb, g, npos, Cout, c0, c1):
     """gb[co] += g at each output position where it is not zero, columns c0..c1-1 (as

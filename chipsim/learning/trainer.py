@@ -305,11 +305,6 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
     scr += (w_ * ((ncs + ngs) * f + 8 * npr) + int(B) * int(steps)
             + 8 * 3 * (nch + 1) + npd * f + 2 * f + 8 * TICKETS + 8 * COOP_BLOCKS * w_ * len(lay)
             + 8 * (CLOCKS + len(lay) + W_PHASES * w_))
-    # the tail's shared scans (loop._tail_share): a round's sample-steps, at most the batch's,
-    # each its state, its non-zeros and its non-zeros per output position
-    scan_pos = max([0] + [int(r["hout"] * r["wout"]) for r in lay if r["hout"] * r["wout"] > 1])
-    if w_ > 1 and B > 1 and scan_pos > 0:
-        scr += 8 * int(B) * int(steps) * (2 + scan_pos)
     # a BPTT window's shared forward in waves (loop._coop_wave): counters and order of units
     if B == 1 and w_ > 1 and temporal and steps > 0:
         L_ = len(lay)
