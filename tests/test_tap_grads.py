@@ -6,6 +6,8 @@ number."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -83,25 +85,26 @@ def test_tap_grads_match_numpy_and_event_grads(case, mode, dtype):
     R = k * k * cin
     taps = np.zeros(2 * k * k, dtype=np.int64)
     splits = [[(0, R)], [(0, R // 2), (R // 2, R)], [(i * R // 3, (i + 1) * R // 3) for i in range(3)]]
-    for parts in splits:
-        for cap in (n_in, 5):               # decoded whole, or in blocks of five factors
-            got = np.zeros((R, cout), dtype=dtype)
-            tch = np.zeros(R, dtype=np.uint8)
-            fac = np.zeros(cap, dtype=np.int64)
-            fval = np.zeros(cap, dtype=dtype)
-            for r0, r1 in parts:
-                conv_tap_grads(got, g, Ly, idx, val, 0, idx.size, trace, use_trace, fac, fval,
-                               mode == "unit", tch, r0, r1)
-            ref, marked = _reference(Ly, g, factors, 0, R, dtype)
-            old = np.zeros((R, cout), dtype=dtype)
-            old_t = np.zeros(R, dtype=np.uint8)
-            conv_event_grads(old, g, Ly, idx, val, 0, idx.size, trace, use_trace, pos_nz, taps,
-                             mode == "unit", True, old_t, 0, cout, 0, R)
-            assert got.tobytes() == ref.tobytes(), (parts, cap)
-            assert got.tobytes() == old.tobytes(), (parts, cap)
-            assert np.array_equal(tch.astype(bool), marked), (parts, cap)
-            assert np.array_equal(tch, old_t)
-            assert marked.any() and not np.all(got == 0)
+    for parts, cap, pnz in itertools.product(
+            splits, (n_in, 5),                      # decoded whole, or in blocks of five
+            (pos_nz, pos_nz[:0])):                  # zero positions skipped, or selected
+        got = np.zeros((R, cout), dtype=dtype)
+        tch = np.zeros(R, dtype=np.uint8)
+        fac = np.zeros(cap, dtype=np.int64)
+        fval = np.zeros(cap, dtype=dtype)
+        for r0, r1 in parts:
+            conv_tap_grads(got, g, Ly, idx, val, 0, idx.size, trace, use_trace, fac, fval,
+                           pnz, mode == "unit", tch, r0, r1)
+        ref, marked = _reference(Ly, g, factors, 0, R, dtype)
+        old = np.zeros((R, cout), dtype=dtype)
+        old_t = np.zeros(R, dtype=np.uint8)
+        conv_event_grads(old, g, Ly, idx, val, 0, idx.size, trace, use_trace, pos_nz, taps,
+                         mode == "unit", True, old_t, 0, cout, 0, R)
+        assert got.tobytes() == ref.tobytes(), (parts, cap, pnz.size)
+        assert got.tobytes() == old.tobytes(), (parts, cap, pnz.size)
+        assert np.array_equal(tch.astype(bool), marked), (parts, cap, pnz.size)
+        assert np.array_equal(tch, old_t)
+        assert marked.any() and not np.all(got == 0)
 
 
 def test_tap_grads_adds_only_its_rows():
@@ -117,7 +120,8 @@ def test_tap_grads_adds_only_its_rows():
     got = np.full((R, cout), 7.0, dtype=np.float32)
     tch = np.zeros(R, dtype=np.uint8)
     conv_tap_grads(got, g, Ly, idx, val, 0, idx.size, np.zeros(0, np.float32), False,
-                   np.zeros(64, np.int64), np.zeros(64, np.float32), True, tch, 5, 11)
+                   np.zeros(64, np.int64), np.zeros(64, np.float32), np.zeros(0, np.int64), True,
+                   tch, 5, 11)
     assert np.all(got[:5] == 7.0) and np.all(got[11:] == 7.0)
     assert not tch[:5].any() and not tch[11:].any()
     assert np.any(got[5:11] != 7.0) and tch[5:11].all()

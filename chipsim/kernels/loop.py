@@ -37,8 +37,9 @@ runs in phases:
    sample-steps do not depend on the workers; a round holds a chunk per worker, or more of a
    smaller layer, ``_round_chunks``; its products, each whole or, a large one, in fixed
    blocks of output rows, in equal parts, ``_chunk_units``), then the
-   sparse ones event by event, in order, shared by input channels (``_tail_share``: a weight
-   row's additions come from its own channel's events only).
+   sparse ones event by event, in order, shared by weight rows (``_tail_share``: each worker
+   walks its own rows' kernel taps over the events, so a row's additions come in event
+   order whoever makes them).
    On the temporal route a dense layer's gradient is summed per row from the window's
    history after the error pass (wgrad.wgrad_from_history), shared by rows (``_history_share``:
    each row's sums are one worker's), except at batch 1 with plain SGD, where the sums update
@@ -1621,15 +1622,18 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     q % nw, which alone scans its gradient for the non-zeros the counts need (its counts
     are its own row of ``cnt``). Each weight row and the bias receive the same additions in
     the same order whatever nw is. While a worker works on a sample-step it prefetches the
-    next one's gradient (_fetch_next).
+    next one's gradient (_fetch_next). A layer whose gradient rows are wide (WIDE_ROW) has
+    every worker scan each sample-step, to skip the output positions whose gradient is zero.
 
-    Until 2026-12-08 every worker scanned every gradient for its non-zeros (or, from
-    2026-12-07, shared the scans through a counter and waited for them), because the event
-    loop (wgrad.conv_event_grads) skipped output positions with a zero gradient, and walked
-    every event's taps, skipping the other workers' rows. On the conv net's layer 0 at
-    batch 32 two workers then each took about one's time: sltt 2.9 ms a batch per worker
-    in the event loop against 3.1 on one thread, and 1.7 in the scans and their waits
-    (benchmarks/results/2026-12-08_tail_taps_probe.txt).
+    Until 2026-12-08 every worker scanned every gradient for its non-zeros (from 2026-12-07
+    sharing the scans through a counter, and waiting for them), because the event loop
+    (wgrad.conv_event_grads) skipped output positions with a zero gradient, and walked every
+    event's taps, skipping the other workers' rows. On the conv net's layer 0 (sltt, batch
+    32) two workers then each took about one thread's time in that loop: 3.2-3.4 ms a batch
+    against 3.3-5.1 (2026-12-07_tail_parts_probe.txt). Walking only its own taps, each
+    still took 2.9-3.2 against 3.25, waiting on the lines of g another core had read; with
+    the next g prefetched, 2.1-2.6. What is left is each worker bringing all of g into its
+    own cache (benchmarks/results/2026-12-08_tail_taps_probe.txt).
 
     Rows, not input channels (as until 2026-12-07): on the conv net's first layer (two input
     channels, ON and OFF, their events interleaved in position order), two workers that each
@@ -1652,6 +1656,7 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
     use_trace = rule.factor[l] == FACTOR_TRACE
     unit = Ly.unit == 1 and not use_trace
     first = w == 0
+    wide = Cout * gW.itemsize > WIDE_ROW
     c0 = cycles()
     qe = stk.chunk[nc - 1, 1]
     for c in range(nc):
@@ -1671,17 +1676,25 @@ def _tail_share(w, nw, l, nc, t_lo, t_hi, t0, net, S, x, rule, G, scr, stk, cnt)
             ng = 1
             if counts:      # the non-zeros, and per input position those met (the counts)
                 ng = _grad_nonzeros(Ly, g, sw)
+            elif wide:      # the non-zeros per output position, to skip the zero ones
+                ng = pos_nnz(g, Cout, sw.pos_nz[:pos])
             idx, val, e0, e1 = layer_events(lay, l, b, th, t, x, S, sw.ones)
             tr = trace(S, Ly)[b]
             if ng > 0 and r1 > r0:
                 conv_tap_grads(gW, g, Ly, idx, val, e0, e1, tr, use_trace, sw.gnz, sw.scratch,
-                               unit, tch, r0, r1)
+                               sw.pos_nz[:pos if wide else 0], unit, tch, r0, r1)
             if first and Ly.has_bias == 1:
                 bias_grads(gb, g, pos, Cout, 0, Cout)
             if counts:
                 n_pairs, nf = conv_pairs(Ly, idx, e0, e1, tr, use_trace, sw.tsum)
                 count_accumulated(cnt[b, t, l, LEARN], Ly, use_trace, n_pairs, ng, True)
     _clock_worker(stk, lay.shape[0], W_TAIL, w, c0)
+
+
+#: a gradient row wider than this many bytes (more than 32 float32 columns) is skipped in the
+#: tail where its output position's gradient is all zero, after a scan for those (every
+#: worker's); a narrower one is added with selects, unscanned (wgrad.conv_tap_grads)
+WIDE_ROW = 128
 
 
 #: how far _fetch_next looks for the next event-by-event sample-step of a round

@@ -194,9 +194,10 @@ class State(NamedTuple):
 class Scratch(NamedTuple):
     """Work arrays of one batch call, sized for the largest layer (allocated by the loop),
     one row per worker (views.worker_scratch gives a worker's row of each)."""
-    gnz: np.ndarray         # int64: indices of non-zero output gradients
+    gnz: np.ndarray         # int64: indices of non-zero output gradients; in the batch's
+    #                         event-by-event tail, the factors decoded (wgrad.conv_tap_grads)
     fired: np.ndarray       # uint8: the LIF update's spike flags
-    scratch: np.ndarray     # float: -lr * g of a direct update
+    scratch: np.ndarray     # float: -lr * g of a direct update; in the tail, the factors' values
     ones: np.ndarray        # float ones: the values of spike events
     pos_nz: np.ndarray      # int64: non-zero gradients per output position
     tsum: np.ndarray        # int64: non-zero gradients met per input position (conv.tap_sums)

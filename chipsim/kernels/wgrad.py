@@ -176,17 +176,19 @@ def conv_event_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_t
 
 @kernel
 def conv_tap_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_trace, fac, fval,
-                   unit, touched, r0, r1):
+                   pos_nz, unit, touched, r0, r1):
     """conv_event_grads into a gradient accumulator (every column; rows r0..r1-1), tap by
     tap: the factors are decoded once (their row y, column x and channel ci packed into
     ``fac``, their values into ``fval``: a worker's scratch; in blocks of its length, if
     shorter), then each tap whose rows meet r0..r1-1 walks them in order, adding factor x g
     of the output position it reaches into row tap*Cin + ci, with a select per entry (a zero
-    entry of g adds nothing), and marking ``touched`` where that g is not all zero. Each row's
+    entry of g adds nothing), and marking ``touched`` where that g is not all zero; given
+    ``pos_nz`` (the non-zeros of g per output position; empty: not given), it skips the
+    positions with none, as conv_event_grads does (worth a scan where rows are wide). Each row's
     additions come from the same factors in the same order as from conv_event_grads, so the
-    bits are the same, however the rows are split, and the marks are the same. It needs no
-    scan of g for its non-zeros first: two workers sharing the rows each walk only their own
-    taps, and only the one counting a sample-step scans it (loop._tail_share).
+    bits are the same, however the rows are split, and the marks are the same. Narrow rows
+    need no scan of g first: two workers sharing the rows each walk only their own taps, and
+    only the one counting a sample-step scans it (loop._tail_share).
 
     The accumulator starts at +0.0 and receives sums only, so it never holds -0.0: the
     select gives the bits of conv_event_grads' additions, which add every entry of a g that
@@ -194,6 +196,7 @@ def conv_tap_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_tra
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
     e0, e1 = factor_range(use_trace, trace, start, stop)
     m = (1 << 20) - 1
+    skip = pos_nz.shape[0] > 0
     cap = min(fac.shape[0], fval.shape[0])
     q = e0
     while q < e1:           # the factors in blocks of at most ``cap``, in order
@@ -231,6 +234,8 @@ def conv_tap_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_tra
                     if ty >= Hout or tx >= Wout:
                         continue
                 opos = ty * Wout + tx
+                if skip and pos_nz[opos] == 0:
+                    continue
                 row = target[r]
                 gq = gg[opos * Cout:(opos + 1) * Cout]
                 nz = 0
