@@ -25,6 +25,14 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 
+def _item_pointer(context, builder, signature, args):
+    """An intrinsic's code: the address of element args[1] of the 1-d array args[0]."""
+    aty, ity = signature.args[:2]
+    ary = context.make_array(aty)(context, builder, args[0])
+    idx = context.cast(builder, args[1], ity, types.intp)
+    return cgutils.get_item_pointer(context, builder, aty, ary, [idx], wraparound=False)
+
+
 @intrinsic
 def fetch_add(typingctx, arr, i, v):
     """``old = arr[i]; arr[i] += v; return old``, atomically (arr: a 1-d int64 array)."""
@@ -34,13 +42,9 @@ def fetch_add(typingctx, arr, i, v):
     sig = types.int64(arr, i, v)
 
     def codegen(context, builder, signature, args):
-        a, idx, val = args
-        aty, ity, vty = signature.args
-        ary = context.make_array(aty)(context, builder, a)
-        idx = context.cast(builder, idx, ity, types.intp)
-        val = context.cast(builder, val, vty, types.int64)
-        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [idx], wraparound=False)
-        return builder.atomic_rmw("add", ptr, val, "seq_cst")
+        val = context.cast(builder, args[2], signature.args[2], types.int64)
+        return builder.atomic_rmw("add", _item_pointer(context, builder, signature, args), val,
+                                  "seq_cst")
 
     return sig, codegen
 
@@ -62,12 +66,7 @@ def load(typingctx, arr, i):
     sig = types.int64(arr, i)
 
     def codegen(context, builder, signature, args):
-        a, idx = args
-        aty, ity = signature.args
-        ary = context.make_array(aty)(context, builder, a)
-        idx = context.cast(builder, idx, ity, types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [idx], wraparound=False)
-        return builder.load_atomic(ptr, "acquire", 8)
+        return builder.load_atomic(_item_pointer(context, builder, signature, args), "acquire", 8)
 
     return sig, codegen
 
@@ -118,11 +117,7 @@ def prefetch(typingctx, arr, i):
     sig = types.void(arr, i)
 
     def codegen(context, builder, signature, args):
-        a, idx = args
-        aty, ity = signature.args
-        ary = context.make_array(aty)(context, builder, a)
-        idx = context.cast(builder, idx, ity, types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [idx], wraparound=False)
+        ptr = _item_pointer(context, builder, signature, args)
         i32 = ir.IntType(32)
         fn = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
