@@ -269,7 +269,6 @@ class Stack(NamedTuple):
                             #   shares of the batch-level products' phases (W_*)
 
 
-
 #: Stack.ticket's counters, and its length (two cache lines apart)
 TICKET = 0
 DONE = 16

@@ -184,11 +184,13 @@ def conv_tap_grads(target, gg, Ly, pre_idx, pre_val, start, stop, trace, use_tra
     of the output position it reaches into row tap*Cin + ci, with a select per entry (a zero
     entry of g adds nothing), and marking ``touched`` where that g is not all zero; given
     ``pos_nz`` (the non-zeros of g per output position; empty: not given), it skips the
-    positions with none, as conv_event_grads does (worth a scan where rows are wide). Each row's
-    additions come from the same factors in the same order as from conv_event_grads, so the
-    bits are the same, however the rows are split, and the marks are the same. Narrow rows
-    need no scan of g first: two workers sharing the rows each walk only their own taps, and
-    only the one counting a sample-step scans it (loop._tail_share).
+    positions with none, as conv_event_grads does (worth a scan where rows are wide). Each
+    row's additions come from the same factors in the same order as from conv_event_grads,
+    so the bits are the same, however the rows are split, and the marks are the same. Narrow
+    rows need no scan of g first: two workers sharing the rows each walk only their own taps,
+    and only the one counting a sample-step scans it (loop._tail_share). A factor's column
+    and channel are packed in 20 bits each: input maps narrower than 2^20 columns, with
+    fewer than 2^20 channels.
 
     The accumulator starts at +0.0 and receives sums only, so it never holds -0.0: the
     select gives the bits of conv_event_grads' additions, which add every entry of a g that
