@@ -100,7 +100,7 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH
                                      FEEDBACK_WT, OUT_READOUT,
                                      OUT_SPIKE_COUNT, PIPE_SLOTS, ROLE_LIF, ROLE_REC,
                                      ROLE_READOUT, ROUND_CHUNKS, ROUTE_TEMPORAL, SGQ,
-                                     STACK_FLOATS, STACK_ROWS, W_PHASES, W_PRODUCTS,
+                                     STACK_FLOATS, STACK_ROUND, STACK_ROWS, W_PHASES, W_PRODUCTS,
                                      W_STACK, W_TAIL, WGRAD_BLOCK,
                                      Scratch, Stack)
 from chipsim.kernels.views import (acc_bias, acc_weights, bias, delta, error, ev_idx, ev_val, mask,
@@ -253,9 +253,12 @@ def _scratch(lay, P, T, fused, temporal, NW, B, steps):
         if _stacks(Ly, B):
             q = _stack_pairs(Ly, B * steps)
             pos = Ly.hout * Ly.wout
-            ncs = max(ncs, q * pos * Ly.k * Ly.k * Ly.cin)
-            ngs = max(ngs, q * pos * Ly.cout)
-            npr = max(npr, q)
+            cs = q * pos * Ly.k * Ly.k * Ly.cin
+            gs = q * pos * Ly.cout
+            c = max(1, STACK_ROUND // max(cs + gs, 1))   # whole chunks per worker
+            ncs = max(ncs, c * cs)
+            ngs = max(ngs, c * gs)
+            npr = max(npr, c * q)
     # a round's chunks (one per worker, or more of a smaller layer) and their products (as
     # many as ROUND_CHUNKS, so the last two limits of _round_chunks do not bind here)
     nch = NW

@@ -321,6 +321,14 @@ ROUND_CHUNKS = 32
 STACK_FLOATS = 1 << 22
 STACK_ROWS = 1024
 
+#: a worker's room in the stack (records.Stack) holds as many whole chunks of each layer as fit
+#: in this many floats of im2col and output gradient together (1 MiB in float32; at least one
+#: chunk of the largest layer), so a round of a layer of small chunks holds several per worker
+#: and the workers start fewer times (loop._round_chunks). On the reference conv net at batch
+#: 32 (chunks of 157 and 407 KB) rounds of one chunk per worker started them about 700 times
+#: a batch, each start and wait costing two threads more than the work they shared.
+STACK_ROUND = 1 << 18
+
 
 class Inputs(NamedTuple):
     idx: np.ndarray         # int64 flat input index of each event

@@ -30,8 +30,9 @@ from chipsim.kernels.records import (APPLY_END, APPLY_STEP, CLK_APPLY, CLK_BATCH
                                      EV_SPIKES, FACTOR_TRACE, FEEDBACK_FIXED, FEEDBACK_WT, LAYOUT,
                                      POOL_AVG, PIPE_SLOTS, POOL_MAX, POOL_NONE,
                                      POPULATION, ROLE_AUX, ROLE_LIF, ROLE_READOUT, ROLE_REC,
-                                     ROUND_CHUNKS, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROWS,
-                                     TICKETS, W_PHASES, W_PRODUCTS, W_STACK, W_TAIL, WGRAD_BLOCK,
+                                     ROUND_CHUNKS, ROUTE_TEMPORAL, STACK_FLOATS, STACK_ROUND,
+                                     STACK_ROWS, TICKETS, W_PHASES, W_PRODUCTS, W_STACK, W_TAIL,
+                                     WGRAD_BLOCK,
                                      Grads, Inputs, Net, NumberFormat,
                                      Optimizer, Params, Rule as RuleRec, State)
 from chipsim.learning.losses import loss_record
@@ -290,7 +291,9 @@ def _scratch_bytes(lay: np.ndarray, T: int, fused: np.ndarray, temporal: bool, f
             per = pos * int(r["k"] * r["k"] * r["cin"])
             q = max(1, min(STACK_FLOATS // per, STACK_ROWS // pos))       # loop._stack_pairs
             q = B * steps if B * steps <= q else 1 << (q.bit_length() - 1)
-            ncs, ngs, npr = max(ncs, q * per), max(ngs, q * pos * int(r["cout"])), max(npr, q)
+            cs, gs = q * per, q * pos * int(r["cout"])
+            c = max(1, STACK_ROUND // max(cs + gs, 1))    # whole chunks per worker
+            ncs, ngs, npr = max(ncs, c * cs), max(ngs, c * gs), max(npr, c * q)
             stacked.append((q, pos, int(r["k"] * r["k"] * r["cin"]), int(r["cout"])))
     # a round's chunks: one per worker, or more of a smaller layer (loop._round_chunks)
     w_ = int(workers)
