@@ -16,12 +16,14 @@ shapes of chipsim's networks, whether each holds on this machine's BLAS (Numba's
 SciPy's OpenBLAS), for column widths 1 to 128 and row blocks of 16 to half the rows. It
 asserts nothing.
 
-Its last table asks the same of a convolution's error pass (error.conv_error_gemm): is the
+Its third table asks the same of a convolution's error pass (error.conv_error_gemm): is the
 product im2col @ WT the same, bit for bit, with the transposed kernel stored (k*k*Cout, Cin)
 and read as it is ('n'), or stored (Cin, k*k*Cout) and read transposed ('t', as chipsim stores
 it since 2026-12-07 where the product is larger than conv.SMALL_GEMM), and which is faster, on
 the reference conv net's and VGG-11's error products and a small one, the golden conv variant's.
-The one after it asks it of the weight gradient's stacked product col^T g: col read 't' (as
+The one after it compares the direct product that replaced BLAS there for few input channels
+(error.conv_error_direct, conv.error_direct): same bits as BLAS's 'n' and 't', and the speed.
+The last asks it of the weight gradient's stacked product col^T g: col read 't' (as
 chipsim stores it, one position per row), read 'n' (stored the other way), or the transposed
 product g^T col.
 
@@ -141,6 +143,60 @@ def error_layouts():
             print(f"{dt.__name__:8} {str((m, k, n)):22} {same:5} {rate[0]:6.1f} {rate[1]:6.1f}")
 
 
+def error_direct():
+    """The error pass's direct product (error.conv_error_direct: one chain of fused
+    multiply-adds per entry, from the padded gradient map, no im2col) against BLAS on the
+    im2col it replaces: same bits as 'n' and 't', and the speed (the direct figure includes
+    the padded map; BLAS's only the product)."""
+    from chipsim.kernels import conv as C
+    from chipsim.kernels import error as E
+    from chipsim.kernels.conv import im2col
+    from chipsim.learning.trainer import layout
+    from chipsim.model.network import Network
+    print("\nthe error pass's direct product (conv.error_direct) against BLAS on its im2col, "
+          "kernel read 'n' and 't';\nG multiply-adds a second, best of 5")
+    print(f"{'dtype':8} {'(P, k*k*Cout, Cin)':22} {'n':5} {'t':5} {'direct':>7} {'n':>6} {'t':>6}")
+    rng = np.random.default_rng(3)
+    for dt, hw, cin, cout in DIRECT_SHAPES:
+        f = np.dtype(dt)
+        ops = [dict(kind="conv", channels=cin, kernel=3, padding=1),
+               dict(kind="conv", channels=cout, kernel=3, padding=1)]
+        net = Network.build((hw, hw, 2), True, ops, 3, True, np.random.default_rng(1), dtype=dt)
+        Ly = layout(net)[1]
+        if not C.error_direct(Ly, f.itemsize):
+            continue
+        P, K = hw * hw, 9 * cout
+        WT = rng.standard_normal((K, cin)).astype(dt)
+        g = rng.standard_normal(P * cout).astype(dt)
+        scr = (np.zeros(P * K, dt), np.zeros(1, dt), np.zeros((hw + 2) * (hw + 2) * cout, dt))
+        taps = np.zeros(36, np.int64)
+        out = np.empty((P, cin), dt)
+        best = min(_timed(lambda: E.conv_error_gemm(WT, g, Ly, scr, out, taps)) for _ in range(5))
+        col = np.empty((P, K), dt)
+        im2col(col.reshape(-1), scr[2], hw, hw, 3, 1, hw + 2, cout, True)
+        o_n, o_t = np.empty_like(out), np.empty_like(out)
+        rate = [_rate(col, bb, o, 2e8) for bb, o in ((WT, o_n), (np.ascontiguousarray(WT.T).T, o_t))]
+        same = ["same" if np.array_equal(o, out) else "DIFF" for o in (o_n, o_t)]
+        print(f"{dt.__name__:8} {str((P, K, cin)):22} {same[0]:5} {same[1]:5} "
+              f"{P * K * cin / best / 1e9:7.1f} {rate[0]:6.1f} {rate[1]:6.1f}")
+
+
+def _timed(fn, n=200):
+    import time
+    fn()
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t) / n
+
+
+#: (dtype, map side, Cin, Cout) of error products the direct product takes: the golden conv
+#: variant's layer 1, the reference conv net's layer 1, and wider and deeper neighbours
+DIRECT_SHAPES = ((np.float64, 8, 8, 16), (np.float32, 17, 16, 32), (np.float64, 17, 16, 32),
+                 (np.float32, 17, 32, 32), (np.float32, 9, 16, 32), (np.float32, 34, 16, 16),
+                 (np.float32, 17, 16, 64), (np.float32, 17, 32, 128))
+
+
 def wgrad_layouts():
     """The weight gradient's stacked product, dW = col^T g, three ways: col stored one position
     per row (K, R) and read 't' (as chipsim stores it), col stored (R, K) and read 'n', and the
@@ -182,4 +238,5 @@ STEPS = (1, 2, 3, 5, 8, 13, 32)
 if __name__ == "__main__":
     main()
     error_layouts()
+    error_direct()
     wgrad_layouts()

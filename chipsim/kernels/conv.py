@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from chipsim.kernels.arrays import copy
 from chipsim.kernels.jit import kernel
+from chipsim.kernels.simd import VEC_BYTES
 
 
 @kernel(inline=True)
@@ -27,12 +28,27 @@ SMALL_GEMM = 1_000_000
 
 
 @kernel(inline=True)
-def kernel_read_t(Ly):
+def error_direct(Ly, itemsize):
+    """Whether a convolution's error product is computed without BLAS (error.conv_error_direct:
+    chains of fused multiply-adds, eight positions at a time, on vectors of input channels):
+    stride 1 with pad < k (the padded map's layout), and Cin one or two vectors (simd.VEC_BYTES)
+    of ``itemsize`` floats. There the im2col that BLAS needs (Hin*Win x k*k*Cout values,
+    written and read again) costs about what the product does: the conv net's error product
+    (289 x 288 x 16) took 47-55 us a step through im2col and BLAS, 29.5-29.8 direct in float32
+    (89-101 against 59-63 in float64), with the same bits as BLAS on this machine
+    (benchmarks/results/2026-12-08_error_direct.txt; tests/test_simd.py checks the chain)."""
+    w = Ly.cin * itemsize
+    return Ly.stride == 1 and Ly.pad < Ly.k and w % VEC_BYTES == 0 and w <= 2 * VEC_BYTES
+
+
+@kernel(inline=True)
+def kernel_read_t(Ly, itemsize):
     """Whether a convolution's error product (error.conv_error_gemm: Hin*Win x k*k*Cout x Cin)
     reads its transposed kernel as BLAS's 't' operand, stored (Cin, k*k*Cout): above SMALL_GEMM,
     where it gives the same bits and, in float32, VGG-11's products ran 1.0-1.6x faster alone;
-    otherwise stored (k*k*Cout, Cin), read 'n'."""
-    return Ly.hin * Ly.win * Ly.k * Ly.k * Ly.cout * Ly.cin > SMALL_GEMM
+    otherwise (and for the direct product, error_direct) stored (k*k*Cout, Cin), read 'n'."""
+    return (Ly.hin * Ly.win * Ly.k * Ly.k * Ly.cout * Ly.cin > SMALL_GEMM
+            and not error_direct(Ly, itemsize))
 
 
 @kernel(inline=True)

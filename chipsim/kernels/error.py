@@ -32,10 +32,12 @@ from __future__ import annotations
 
 from chipsim.counts import ERROR_MAC, MEM_READ_FEEDBACK, MEM_READ_WEIGHT_TRANSPOSED, TEMPORAL_MAC
 from chipsim.kernels.arrays import copy, dot, gemm, zero
-from chipsim.kernels.conv import conv_geometry, im2col, is_dense, kernel_read_t, pool_geometry, taps
+from chipsim.kernels.conv import (conv_geometry, error_direct, im2col, is_dense, kernel_read_t,
+                                  pool_geometry, taps)
 from chipsim.kernels.jit import kernel
 from chipsim.kernels.neuron import heaviside
 from chipsim.kernels.records import POOL_AVG, POOL_MAX, POOL_NONE
+from chipsim.kernels.simd import FMA_ROWS, VEC_BYTES, fma_rows
 
 
 @kernel
@@ -155,7 +157,7 @@ def transpose_kernel(W, Ly, WT):
     ``_kernel_tables``), not for every sample and step."""
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
     nt = k * k
-    read_t = kernel_read_t(Ly)
+    read_t = kernel_read_t(Ly, W.itemsize)
     for kr in range(nt):
         ky = kr // k
         kx = kr % k
@@ -208,6 +210,9 @@ def conv_error_gemm(WT, g, Ly, scr, out, taps_):
                 d = (a * Wp + bb) * Cout
                 e = (oy * Wout + ox) * Cout
                 copy(gp[d:d + Cout], g[e:e + Cout])
+        if error_direct(Ly, g.itemsize):
+            conv_error_direct(WT, gp, Ly, out)
+            return
         im2col(scr[0][:P * nt * Cout], gp, Hin, Win, k, 1, Wp, Cout, True)
     else:
         tap_k = taps_[:nt]
@@ -222,10 +227,52 @@ def conv_error_gemm(WT, g, Ly, scr, out, taps_):
                     ob = tap_o[q] * Cout
                     for co in range(Cout):
                         r[rb + co] = g[ob + co]
-    if kernel_read_t(Ly):
+    if kernel_read_t(Ly, g.itemsize):
         gemm(col, WT.T, out)
     else:
         gemm(col, WT, out)
+
+
+@kernel
+def conv_error_direct(WT, gp, Ly, out):
+    """conv_error_gemm's product without its im2col or BLAS, where conv.error_direct (stride 1,
+    few input channels): out[p, ci] is one chain of fused multiply-adds from 0 over the
+    im2col row of position p, in its order, times WT's column ci, WT (k*k*Cout, Cin) (rows
+    (ky, k-1-kx, co)); row p's values are read from the zero-bordered gradient map ``gp``
+    (conv_error_gemm's stride-1 layout: its k offsets of kernel row ky are k*Cout contiguous
+    values from ((y + k-1-ky)*Wp + x)*Cout). Positions go FMA_ROWS at a time, a vector of input
+    channels each (simd.fma_rows); the last group repeats its last position.
+
+    One chain from 0 in order, each step rounded once, is what OpenBLAS computes for such a
+    product when it does not cut the inner dimension into blocks (on this machine for the
+    shapes tests/test_simd.py checks, the conv net's 289 x 288 x 16 among them), so the error
+    pass has the same bits as from BLAS there."""
+    Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
+    P = Ly.hin * Win
+    Wp = Win + k - 1
+    seg = k * Cout
+    L = VEC_BYTES // out.itemsize
+    last = P - 1
+    for c0 in range(0, Cin, L):
+        for p in range(0, P, FMA_ROWS):
+            rows = (p, min(p + 1, last), min(p + 2, last), min(p + 3, last),
+                    min(p + 4, last), min(p + 5, last), min(p + 6, last), min(p + 7, last))
+            for i in range(FMA_ROWS):
+                out[rows[i], c0:c0 + L] = 0.0
+            for ky in range(k):
+                r = k - 1 - ky
+                offs = (_map_at(rows[0], r, Win, Wp, Cout), _map_at(rows[1], r, Win, Wp, Cout),
+                        _map_at(rows[2], r, Win, Wp, Cout), _map_at(rows[3], r, Win, Wp, Cout),
+                        _map_at(rows[4], r, Win, Wp, Cout), _map_at(rows[5], r, Win, Wp, Cout),
+                        _map_at(rows[6], r, Win, Wp, Cout), _map_at(rows[7], r, Win, Wp, Cout))
+                fma_rows(out, rows, gp, offs, WT, ky * seg, c0, seg)
+
+
+@kernel(inline=True)
+def _map_at(p, r, Win, Wp, C):
+    """Where, in a zero-bordered map of width Wp and C channels, the values of input position
+    p (row p // Win, column p % Win) for kernel row r begin."""
+    return ((p // Win + r) * Wp + p % Win) * C
 
 
 @kernel

@@ -28,7 +28,7 @@ def kernel_t(S, Ly):
     if not Ly.wt_n:
         return S.wT[:0].reshape((0, 0))
     wt = S.wT[Ly.o_wt:Ly.o_wt + Ly.rows * Ly.cout]
-    if kernel_read_t(Ly):
+    if kernel_read_t(Ly, wt.itemsize):
         return wt.reshape((Ly.cin, Ly.k * Ly.k * Ly.cout))
     return wt.reshape((Ly.k * Ly.k * Ly.cout, Ly.cin))
 
