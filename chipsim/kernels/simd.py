@@ -42,13 +42,14 @@ FMA_ROWS = 8
 def fma_rows(typingctx, out, rows, src, offs, W, k0, c0, n):
     """For each i < FMA_ROWS and each lane c of c0..c0+L-1 (L = VEC_BYTES of floats):
     out[rows[i], c] = the chain of fused multiply-adds of src[offs[i] + e] * W[k0 + e, c] over
-    e = 0..n-1, in order, onto out[rows[i], c]. out, W: 2-d, C-contiguous rows; src: 1-d;
+    e = 0..n-1, in order, onto out[rows[i], c]. out, W: 2-d, C-contiguous; src: 1-d, contiguous;
     rows, offs: tuples of FMA_ROWS int64 (rows may repeat: a repeated row gets the same value
     each time). No bounds are checked: the caller keeps c0 + L within the rows."""
     fl = out.dtype if isinstance(out, types.Array) else None
-    if not (fl in (types.float32, types.float64) and out.ndim == 2
+    if not (fl in (types.float32, types.float64) and out.ndim == 2 and out.layout == "C"
             and isinstance(W, types.Array) and W.ndim == 2 and W.dtype == fl
-            and isinstance(src, types.Array) and src.ndim == 1 and src.dtype == fl
+            and W.layout == "C" and isinstance(src, types.Array) and src.ndim == 1
+            and src.dtype == fl and src.layout == "C"
             and isinstance(rows, types.UniTuple) and rows.count == FMA_ROWS
             and isinstance(offs, types.UniTuple) and offs.count == FMA_ROWS
             and all(isinstance(t, types.Integer) for t in (rows.dtype, offs.dtype, k0, c0, n))):
