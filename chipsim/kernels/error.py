@@ -245,8 +245,10 @@ def conv_error_direct(WT, gp, Ly, out):
 
     One chain from 0 in order, each step rounded once, is what OpenBLAS computes for such a
     product when it does not cut the inner dimension into blocks (on this machine for the
-    shapes tests/test_simd.py checks, the conv net's 289 x 288 x 16 among them), so the error
-    pass has the same bits as from BLAS there."""
+    shapes benchmarks/check_blas_blocks.py lists up to 288 inner terms, the conv net's
+    289 x 288 x 16 among them; not from 576 on), so the error pass has the same bits as from
+    BLAS there: the golden conv cases did not change. tests/test_simd.py checks the chain
+    against an exactly rounded plain-Python one."""
     Cin, Win, Hout, Wout, Cout, k, s, pad = conv_geometry(Ly)
     P = Ly.hin * Win
     Wp = Win + k - 1
