@@ -111,18 +111,24 @@ def main():
 def _rate(a, b, out, macs):
     """G multiply-adds a second of the product a @ b into ``out``: the best of 5 timings, each
     of as many products as make about ``macs`` multiply-adds (after one untimed)."""
-    import time
-    _dot(a, b, out)
     m, k = a.shape
     n = b.shape[1]
-    reps = max(1, int(macs / (m * k * n)))
+    best = _best_seconds(lambda: _dot(a, b, out), max(1, int(macs / (m * k * n))))
+    return m * k * n / best / 1e9
+
+
+def _best_seconds(fn, reps):
+    """Seconds a call of ``fn()`` takes: the best of 5 timings of ``reps`` calls each (after one
+    untimed)."""
+    import time
+    fn()
     best = np.inf
     for _ in range(5):
         t0 = time.perf_counter()
         for _ in range(reps):
-            _dot(a, b, out)
+            fn()
         best = min(best, (time.perf_counter() - t0) / reps)
-    return m * k * n / best / 1e9
+    return best
 
 
 def error_layouts():
@@ -171,7 +177,7 @@ def error_direct():
         scr = (np.zeros(P * K, dt), np.zeros(1, dt), np.zeros((hw + 2) * (hw + 2) * cout, dt))
         taps = np.zeros(36, np.int64)
         out = np.empty((P, cin), dt)
-        best = min(_timed(lambda: E.conv_error_gemm(WT, g, Ly, scr, out, taps)) for _ in range(5))
+        best = _best_seconds(lambda: E.conv_error_gemm(WT, g, Ly, scr, out, taps), 200)
         col = np.empty((P, K), dt)
         im2col(col.reshape(-1), scr[2], hw, hw, 3, 1, hw + 2, cout, True)
         o_n, o_t = np.empty_like(out), np.empty_like(out)
@@ -179,15 +185,6 @@ def error_direct():
         same = ["same" if np.array_equal(o, out) else "DIFF" for o in (o_n, o_t)]
         print(f"{dt.__name__:8} {str((P, K, cin)):22} {same[0]:5} {same[1]:5} "
               f"{P * K * cin / best / 1e9:7.1f} {rate[0]:6.1f} {rate[1]:6.1f}")
-
-
-def _timed(fn, n=200):
-    import time
-    fn()
-    t = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - t) / n
 
 
 #: (dtype, map side, Cin, Cout) of error products the direct product takes: the golden conv
